@@ -1,0 +1,195 @@
+/**
+ * The typed API contract between the Lacuna core and every front (Electron IPC, web mode over
+ * loopback HTTP, the CLI and the tests). Runs anywhere: no Node, DOM or Electron imports.
+ *
+ * Each method has a params schema and a result schema. Every boundary validates with these:
+ * the server side validates params before dispatch, the client side validates results.
+ */
+import { z } from 'zod';
+
+export const DocumentId = z.string().regex(/^[0-9a-f]{32}$/, 'document id must be 32 hex characters');
+
+/** Upper bound on a document body accepted over the API (characters). */
+export const MAX_BODY_CHARS = 20_000_000;
+export const MAX_TITLE_CHARS = 1_000;
+
+export const DocumentSummary = z.object({
+  id: DocumentId,
+  title: z.string(),
+  /** First characters of the body, for the document list. */
+  preview: z.string(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+});
+export type DocumentSummary = z.infer<typeof DocumentSummary>;
+
+export const Document = z.object({
+  id: DocumentId,
+  title: z.string(),
+  /** Plain text with blanks in the blank syntax (see blanks.ts). */
+  body: z.string(),
+  createdAt: z.number().int(),
+  updatedAt: z.number().int(),
+  /** Increments on every save; a save names the revision it was based on. */
+  revision: z.number().int().nonnegative(),
+});
+export type Document = z.infer<typeof Document>;
+
+export const ModelInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  description: z.string(),
+  dir: z.string(),
+  isDefault: z.boolean(),
+  vocabSize: z.number().int(),
+  length: z.number().int(),
+  graph: z.string(),
+  noise: z.string(),
+});
+export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const FillRequest = z.object({
+  /** Client-chosen id; progress events and fill.cancel refer to it. */
+  requestId: z.string().min(1).max(100),
+  /** Text in the blank syntax, containing at least one blank. */
+  text: z.string().max(MAX_BODY_CHARS),
+  /** Model id from models.list; default model when omitted. */
+  model: z.string().optional(),
+  steps: z.number().int().min(1).max(4096).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+});
+export type FillRequest = z.infer<typeof FillRequest>;
+
+export const FillResult = z.object({
+  requestId: z.string(),
+  /** The input text with every blank replaced by generated text. */
+  text: z.string(),
+  /** The generated text of each blank, in document order. */
+  fills: z.array(z.string()),
+  model: z.string(),
+  steps: z.number().int(),
+  seed: z.number().int(),
+  device: z.string(),
+  networkCalls: z.number().int(),
+  durationMs: z.number(),
+});
+export type FillResult = z.infer<typeof FillResult>;
+
+export const AppInfo = z.object({
+  version: z.string(),
+  dataDir: z.string(),
+  defaultModel: z.string(),
+  /** 'electron' | 'web' | 'cli' | 'test' */
+  front: z.string(),
+});
+export type AppInfo = z.infer<typeof AppInfo>;
+
+const Empty = z.object({}).strict();
+const Ok = z.object({ ok: z.literal(true) });
+
+/** The contract: method name → params and result schemas. */
+export const api = {
+  'app.info': { params: Empty, result: AppInfo },
+  'documents.list': { params: Empty, result: z.array(DocumentSummary) },
+  'documents.create': {
+    params: z.object({ title: z.string().max(MAX_TITLE_CHARS).optional(), body: z.string().max(MAX_BODY_CHARS).optional() }).strict(),
+    result: Document,
+  },
+  'documents.open': { params: z.object({ id: DocumentId }).strict(), result: Document },
+  'documents.save': {
+    params: z
+      .object({
+        id: DocumentId,
+        title: z.string().max(MAX_TITLE_CHARS),
+        body: z.string().max(MAX_BODY_CHARS),
+        /** The revision the client edited; a mismatch is a conflict error. Omit to force. */
+        baseRevision: z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    result: Document,
+  },
+  'models.list': { params: Empty, result: z.array(ModelInfo) },
+  'fill.run': { params: FillRequest.strict(), result: FillResult },
+  'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },
+} as const;
+
+export type Api = typeof api;
+export type Method = keyof Api;
+export type Params<M extends Method> = z.input<Api[M]['params']>;
+export type Result<M extends Method> = z.output<Api[M]['result']>;
+
+export const methods = Object.keys(api) as Method[];
+
+export function isMethod(name: unknown): name is Method {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(api, name);
+}
+
+/** Events pushed from the core to every front. */
+export const FillProgress = z.object({
+  type: z.literal('fill.progress'),
+  requestId: z.string(),
+  step: z.number().int(),
+  steps: z.number().int(),
+  /** Number of positions still masked after this step. */
+  masked: z.number().int(),
+});
+export const ApiEvent = z.discriminatedUnion('type', [FillProgress]);
+export type ApiEvent = z.infer<typeof ApiEvent>;
+
+/** Error codes a client can act on. */
+export type ErrorCode =
+  | 'bad_request'
+  | 'not_found'
+  | 'conflict'
+  | 'cancelled'
+  | 'model_error'
+  | 'storage_error'
+  | 'internal';
+
+/** The one error shape that crosses every boundary. */
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+  }
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+  static from(value: unknown): ApiError {
+    if (value instanceof ApiError) return value;
+    if (value && typeof value === 'object' && 'code' in value && 'message' in value) {
+      const v = value as { code: unknown; message: unknown };
+      if (typeof v.code === 'string' && typeof v.message === 'string') return new ApiError(v.code as ErrorCode, v.message);
+    }
+    return new ApiError('internal', value instanceof Error ? value.message : String(value));
+  }
+}
+
+/** Validate params for a method; throws ApiError('bad_request') naming the offending field. */
+export function parseParams<M extends Method>(method: M, params: unknown): z.output<Api[M]['params']> {
+  const r = api[method].params.safeParse(params ?? {});
+  if (!r.success) throw new ApiError('bad_request', `${method}: ${formatIssues(r.error)}`);
+  return r.data as z.output<Api[M]['params']>;
+}
+
+/** Validate a result on the receiving side. */
+export function parseResult<M extends Method>(method: M, result: unknown): Result<M> {
+  const r = api[method].result.safeParse(result);
+  if (!r.success) throw new ApiError('internal', `${method}: malformed result: ${formatIssues(r.error)}`);
+  return r.data as Result<M>;
+}
+
+function formatIssues(e: z.ZodError): string {
+  return e.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.length ? i.path.join('.') : 'params'}: ${i.message}`)
+    .join('; ');
+}
+
+/** A front: anything that can call the API and deliver its events. */
+export interface ApiClient {
+  call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>>;
+  onEvent(listener: (event: ApiEvent) => void): () => void;
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BlankSyntaxError,
+  DEFAULT_BLANK_TOKENS,
+  MAX_BLANK_TOKENS,
+  blankToken,
+  countBlanks,
+  formatBlanks,
+  parseBlanks,
+  type Segment,
+} from './blanks';
+
+const t = (text: string): Segment => ({ kind: 'text', text });
+const b = (tokens: number = DEFAULT_BLANK_TOKENS): Segment => ({ kind: 'blank', tokens });
+
+describe('parseBlanks', () => {
+  it('splits text and default blanks', () => {
+    expect(parseBlanks('The cat ____ on the mat.')).toEqual([t('The cat '), b(), t(' on the mat.')]);
+  });
+
+  it('needs four underscores; longer runs are one blank', () => {
+    expect(parseBlanks('a ___ b')).toEqual([t('a ___ b')]);
+    expect(parseBlanks('a ________ b')).toEqual([t('a '), b(), t(' b')]);
+  });
+
+  it('reads explicit lengths, with spaces inside the braces', () => {
+    expect(parseBlanks('{{12}}')).toEqual([b(12)]);
+    expect(parseBlanks('x{{ 3 }}y')).toEqual([t('x'), b(3), t('y')]);
+    expect(parseBlanks(`{{${MAX_BLANK_TOKENS}}}`)).toEqual([b(MAX_BLANK_TOKENS)]);
+    expect(parseBlanks('{{1}}')).toEqual([b(1)]);
+  });
+
+  it('rejects lengths out of range', () => {
+    expect(() => parseBlanks('{{0}}')).toThrow(BlankSyntaxError);
+    expect(() => parseBlanks(`{{${MAX_BLANK_TOKENS + 1}}}`)).toThrow(/1 to 1024/);
+    expect(() => parseBlanks('{{99999999999999999999}}')).toThrow(BlankSyntaxError);
+  });
+
+  it('leaves malformed braces as text', () => {
+    expect(parseBlanks('{{x}} {{}} {3} {{-2}}')).toEqual([t('{{x}} {{}} {3} {{-2}}')]);
+  });
+
+  it('handles escapes: odd backslashes make a literal blank, pairs are one backslash', () => {
+    expect(parseBlanks('\\____')).toEqual([t('____')]);
+    expect(parseBlanks('\\\\____')).toEqual([t('\\'), b()]);
+    expect(parseBlanks('\\\\\\____')).toEqual([t('\\____')]);
+    expect(parseBlanks('a\\{{5}}b')).toEqual([t('a{{5}}b')]);
+    expect(parseBlanks('C:\\dir\\file')).toEqual([t('C:\\dir\\file')]);
+  });
+
+  it('keeps adjacent blanks apart and merges text around escapes', () => {
+    expect(parseBlanks('____{{3}}')).toEqual([b(), b(3)]);
+    expect(parseBlanks('a \\____ b ____')).toEqual([t('a ____ b '), b()]);
+    expect(parseBlanks('')).toEqual([]);
+  });
+
+  it('counts blanks', () => {
+    expect(countBlanks('____ and {{2}} but not \\____')).toBe(2);
+    expect(countBlanks('none')).toBe(0);
+  });
+});
+
+describe('formatBlanks', () => {
+  it('writes default and explicit blanks', () => {
+    expect(formatBlanks([t('a '), b(), t(' b '), b(7)])).toBe('a ____ b {{7}}');
+    expect(blankToken(DEFAULT_BLANK_TOKENS)).toBe('____');
+    expect(blankToken(2)).toBe('{{2}}');
+  });
+
+  it('uses the explicit form where underscores touch a blank', () => {
+    expect(formatBlanks([t('snake_'), b()])).toBe('snake_{{16}}');
+    expect(formatBlanks([b(), t('_case')])).toBe('{{16}}_case');
+    expect(formatBlanks([b(), b()])).toBe('____{{16}}');
+  });
+
+  it('escapes literal blanks and backslashes before blanks', () => {
+    expect(formatBlanks([t('____ and {{3}}')])).toBe('\\____ and \\{{3}}');
+    expect(formatBlanks([t('dir\\'), b()])).toBe('dir\\\\____');
+    expect(formatBlanks([t('\\____')])).toBe('\\\\\\____');
+  });
+
+  const cases: Segment[][] = [
+    [t('plain text, no blanks')],
+    [t('a '), b(), t(' b')],
+    [t('ends with backslash\\'), b(3), t('\\\\ two more')],
+    [t('x_'), b(), t('_y'), b(2), t('__')],
+    [t('literal ____ and \\____ and {{4}} and \\{{4}}'), b(1)],
+    [b(), b(5), b()],
+    [t('___'), b(), t('___')],
+    [t('{{'), b(2), t('}}')],
+  ];
+  it.each(cases.map((c) => [formatBlanks(c), c] as const))('round trips %j', (_text, segments) => {
+    expect(parseBlanks(formatBlanks(segments))).toEqual(segments);
+  });
+
+  it('round trips random texts built from the syntax characters', () => {
+    // A fixed pseudo-random sequence (LCG) so that a failure is reproducible.
+    let state = 12345;
+    const next = (n: number): number => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+      return (state >>> 8) % n;
+    };
+    const alphabet = ['_', '_', '_', '\\', '{', '}', '{{', '}}', '3', ' ', 'a', '____', '{{2}}'];
+    for (let i = 0; i < 2000; i++) {
+      let s = '';
+      const len = next(12);
+      for (let k = 0; k < len; k++) s += alphabet[next(alphabet.length)];
+      let segments: Segment[];
+      try {
+        segments = parseBlanks(s);
+      } catch {
+        continue;
+      }
+      const formatted = formatBlanks(segments);
+      expect(parseBlanks(formatted), `text ${JSON.stringify(s)} → ${JSON.stringify(formatted)}`).toEqual(segments);
+      expect(formatBlanks(parseBlanks(formatted))).toBe(formatted);
+    }
+  });
+});
