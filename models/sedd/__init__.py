@@ -1,0 +1,11 @@
+"""Python tooling for Lacuna's SEDD models (Score Entropy Discrete Diffusion,
+Lou, Meng & Ermon, ICML 2024).
+
+Modules:
+  model     -- the DDiT score network (official state-dict layout)
+  graph     -- forward-process graphs (absorbing, uniform)
+  noise     -- noise schedules (log-linear, geometric)
+  sampling  -- analytic (Tweedie tau-leaping) / Euler samplers and the final denoiser
+  tokenizer -- byte-level BPE trainer / encoder writing Hugging Face tokenizer.json
+  export    -- ONNX export + lacuna-model/1 manifest writing
+"""

@@ -1,0 +1,446 @@
+"""Tests for models/sedd (network layout, tokenizer, samplers, export) and the committed
+tiny fixture.  Run from the repository root:
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s models/tests -t models -v
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import unittest
+from typing import Dict, Iterator, Tuple
+from unittest import mock
+
+MODELS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if MODELS not in sys.path:
+    sys.path.insert(0, MODELS)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from sedd.export import check_layernorm_bias, export_onnx, write_manifest  # noqa: E402
+from sedd.graph import Absorbing, Uniform  # noqa: E402
+from sedd.model import SEDD, SEDDConfig, count_params, log_expm1  # noqa: E402
+from sedd.noise import GeometricNoise, LogLinearNoise  # noqa: E402
+from sedd.sampling import AnalyticPredictor, sample, sample_categorical  # noqa: E402
+from sedd.tokenizer import ByteLevelBPE, pre_tokenize  # noqa: E402
+
+FIXTURE = os.path.join(MODELS, "tiny-fixture")
+FIXTURE_TEXT = os.path.join(MODELS, "tools", "fixture_text.txt")
+torch.set_num_threads(1)
+
+
+@contextlib.contextmanager
+def no_init() -> Iterator[None]:
+    """Skip weight initialisation so a 170M-parameter model is built instantly (the
+    uninitialised memory is never touched, so it costs no RAM either)."""
+    with mock.patch.object(nn.Linear, "reset_parameters", lambda self: None), \
+            mock.patch.object(nn.init, "kaiming_uniform_", lambda t, **k: t):
+        yield
+
+
+def tiny_config(**kw) -> SEDDConfig:
+    base = dict(hidden_size=32, n_blocks=2, n_heads=2, cond_dim=16, vocab_size=41,
+                graph_type="absorb", scale_by_sigma=True, dropout=0.1)
+    base.update(kw)
+    return SEDDConfig(**base)
+
+
+def official_shapes(H: int, n_blocks: int, V: int = 50258, cond: int = 128) -> Dict[str, Tuple[int, ...]]:
+    """The checkpoint table of sedd.md section 1."""
+    shapes: Dict[str, Tuple[int, ...]] = {
+        "vocab_embed.embedding": (V, H),
+        "sigma_map.mlp.0.weight": (cond, 256), "sigma_map.mlp.0.bias": (cond,),
+        "sigma_map.mlp.2.weight": (cond, cond), "sigma_map.mlp.2.bias": (cond,),
+        "rotary_emb.inv_freq": (32,),
+    }
+    for i in range(n_blocks):
+        p = f"blocks.{i}."
+        shapes.update({
+            p + "norm1.weight": (H,), p + "norm2.weight": (H,),
+            p + "attn_qkv.weight": (3 * H, H), p + "attn_out.weight": (H, H),
+            p + "mlp.0.weight": (4 * H, H), p + "mlp.0.bias": (4 * H,),
+            p + "mlp.2.weight": (H, 4 * H), p + "mlp.2.bias": (H,),
+            p + "adaLN_modulation.weight": (6 * H, cond), p + "adaLN_modulation.bias": (6 * H,),
+        })
+    shapes.update({
+        "output_layer.norm_final.weight": (H,),
+        "output_layer.linear.weight": (V, H), "output_layer.linear.bias": (V,),
+        "output_layer.adaLN_modulation.weight": (2 * H, cond),
+        "output_layer.adaLN_modulation.bias": (2 * H,),
+    })
+    return shapes
+
+
+def reference_forward(model: SEDD, indices: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+    """An independent forward written after the authors' code (rearrange-style qkv split,
+    rotary tables repeated over q/k/v with v's set to identity, official esigm1 formula in
+    float64), reading the state dict only."""
+    sd = model.state_dict()
+    cfg = model.config
+    H, nh = cfg.hidden_size, cfg.n_heads
+    d = H // nh
+    B, L = indices.shape
+
+    def lin(x, name, bias=True):
+        return F.linear(x, sd[name + ".weight"], sd.get(name + ".bias") if bias else None)
+
+    def ln(x, w):
+        return F.layer_norm(x.float(), [H]) * w[None, None, :]
+
+    x = sd["vocab_embed.embedding"][indices]
+    half = 128
+    freqs = torch.exp(-math.log(10000) * torch.arange(half, dtype=torch.float32) / half)
+    args = sigma[:, None].float() * freqs[None]
+    temb = torch.cat([torch.cos(args), torch.sin(args)], -1)
+    c = F.silu(lin(F.silu(lin(temb, "sigma_map.mlp.0")), "sigma_map.mlp.2"))
+
+    inv_freq = 1.0 / (10000 ** (torch.arange(0, d, 2).float() / d))
+    t = torch.arange(L).float()
+    fr = torch.einsum("i,j->ij", t, inv_freq)
+    emb = torch.cat((fr, fr), -1)
+    cos = emb.cos()[None, :, None, None, :].repeat(1, 1, 3, 1, 1)
+    sin = emb.sin()[None, :, None, None, :].repeat(1, 1, 3, 1, 1)
+    cos[:, :, 2] = 1.0
+    sin[:, :, 2] = 0.0
+
+    for i in range(cfg.n_blocks):
+        p = f"blocks.{i}."
+        mod = lin(c, p + "adaLN_modulation")[:, None]
+        s1, sc1, g1, s2, sc2, g2 = mod.chunk(6, dim=2)
+        h = ln(x, sd[p + "norm1.weight"]) * (1 + sc1) + s1
+        qkv = F.linear(h, sd[p + "attn_qkv.weight"]).reshape(B, L, 3, nh, d)  # b s (three h d)
+        x1, x2 = qkv.chunk(2, dim=-1)
+        qkv = qkv * cos + torch.cat((-x2, x1), -1) * sin
+        q, k, v = (qkv[:, :, j].permute(0, 2, 1, 3) for j in range(3))
+        a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(d), -1) @ v
+        x = x + g1 * F.linear(a.permute(0, 2, 1, 3).reshape(B, L, H), sd[p + "attn_out.weight"])
+        h = ln(x, sd[p + "norm2.weight"]) * (1 + sc2) + s2
+        h = lin(F.gelu(lin(h, p + "mlp.0"), approximate="tanh"), p + "mlp.2")
+        x = x + g2 * h
+    shift, scale = lin(c, "output_layer.adaLN_modulation")[:, None].chunk(2, dim=2)
+    x = lin(ln(x, sd["output_layer.norm_final.weight"]) * (1 + scale) + shift, "output_layer.linear")
+    if cfg.scale_by_sigma:
+        s64 = sigma.double()
+        esigm1_log = torch.where(s64 < 0.5, torch.expm1(s64), s64.exp() - 1).log()
+        x = x - esigm1_log.float()[:, None, None] - math.log(x.shape[-1] - 1)
+    return torch.scatter(x, -1, indices[..., None], torch.zeros_like(x[..., :1]))
+
+
+class TestNetwork(unittest.TestCase):
+    def test_state_dict_matches_official_small_and_medium(self) -> None:
+        for cfg, H, n in [(SEDDConfig.small(), 768, 12), (SEDDConfig.medium(), 1024, 24)]:
+            with no_init():
+                model = SEDD(cfg)
+            got = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+            self.assertEqual(got, official_shapes(H, n))
+            if H == 768:
+                n_params = count_params(model)
+                self.assertAlmostEqual(n_params / 1e6, 169.6, delta=0.05)
+                self.assertAlmostEqual((n_params - 2 * 50258 * 768 - 50258) / 1e6, 92.4, delta=0.1)
+            del model
+
+    def test_inv_freq_buffer(self) -> None:
+        model = SEDD(tiny_config(hidden_size=128, n_heads=2))  # head dim 64 as official
+        expected = 10000.0 ** (-2 * torch.arange(32, dtype=torch.float64) / 64)
+        torch.testing.assert_close(model.rotary_emb.inv_freq.double(), expected, rtol=1e-6, atol=0)
+
+    def test_matches_reference_forward(self) -> None:
+        torch.manual_seed(0)
+        for nh in (1, 2, 4):
+            model = SEDD(tiny_config(n_heads=nh)).eval()
+            idx = torch.randint(0, 41, (3, 9))
+            idx[0, :4] = 40
+            sigma = torch.tensor([1e-4, 0.7, 6.0])
+            with torch.no_grad():
+                torch.testing.assert_close(model(idx, sigma), reference_forward(model, idx, sigma),
+                                           rtol=1e-5, atol=2e-5)
+
+    def test_any_length_and_dropout_only_in_training(self) -> None:
+        torch.manual_seed(1)
+        model = SEDD(tiny_config(dropout=0.5))
+        model.eval()
+        for L in (1, 5, 64):
+            idx = torch.randint(0, 41, (2, L))
+            s = torch.tensor([0.1, 2.0])
+            with torch.no_grad():
+                y1, y2 = model(idx, s), model(idx, s)
+            self.assertEqual(tuple(y1.shape), (2, L, 41))
+            torch.testing.assert_close(y1, y2, rtol=0, atol=0)
+        model.train()
+        with torch.no_grad():
+            self.assertFalse(torch.equal(model(idx, s), model(idx, s)))
+
+    def test_scale_by_sigma_shift_and_zero_at_index(self) -> None:
+        torch.manual_seed(2)
+        scaled = SEDD(tiny_config()).eval()
+        plain = SEDD(tiny_config(scale_by_sigma=False)).eval()
+        plain.load_state_dict(scaled.state_dict())
+        idx = torch.randint(0, 41, (4, 6))
+        idx[:, ::2] = 40
+        sig = torch.tensor([1e-5, 1e-3, 0.49, 5.0])
+        with torch.no_grad():
+            ys, yp = scaled(idx, sig), plain(idx, sig)
+        s64 = sig.double().numpy()
+        shift = np.log(np.expm1(s64)) + np.log(41 - 1)
+        diff = (yp - ys).double().numpy()
+        off_index = np.ones(diff.shape, dtype=bool)
+        np.put_along_axis(off_index, idx.numpy()[..., None], False, axis=-1)
+        for b in range(4):
+            np.testing.assert_allclose(diff[b][off_index[b]], shift[b], rtol=1e-6, atol=2e-5)
+        self.assertTrue(torch.all(ys.gather(-1, idx[..., None]) == 0))
+        self.assertTrue(torch.all(yp.gather(-1, idx[..., None]) == 0))
+
+    def test_log_expm1_accuracy(self) -> None:
+        s = np.concatenate([np.logspace(-8, 2, 400), [0.4999, 0.5, 0.5001, 20.0, 80.0, 200.0]])
+        got = log_expm1(torch.tensor(s, dtype=torch.float32)).double().numpy()
+        s32 = s.astype(np.float32).astype(np.float64)
+        np.testing.assert_allclose(got, np.log(np.expm1(s32)), rtol=2e-6, atol=2e-6)
+
+
+class TestTokenizer(unittest.TestCase):
+    tok: ByteLevelBPE
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        with open(FIXTURE_TEXT, encoding="utf-8") as f:
+            cls.tok = ByteLevelBPE.train(f.read(), 300)
+
+    def test_sizes_and_ids(self) -> None:
+        self.assertEqual(len(self.tok), 300)
+        self.assertEqual(self.tok.eos_id, 299)
+        self.assertEqual(len(self.tok.merges), 300 - 256 - 1)
+        self.assertEqual(self.tok.id_to_token[0], "!")          # GPT-2 byte order
+        self.assertEqual(self.tok.vocab["Ġ"], 220)
+
+    def test_pre_tokenize_gpt2(self) -> None:
+        self.assertEqual(pre_tokenize("Hello world, it's 2024!  ok\n\n x"),
+                         ["Hello", " world", ",", " it", "'s", " 2024", "!", " ", " ok", "\n\n", " x"])
+        self.assertEqual(pre_tokenize("e\u0301te \u0663\u0664 日本"), ["e", "\u0301", "te", " \u0663\u0664", " 日本"])
+        s = "any text\u3000with\u00a0odd  spaces \ufeff\u0085 end  "
+        self.assertEqual("".join(pre_tokenize(s)), s)
+
+    def test_round_trip_fixed(self) -> None:
+        strings = ["", "a", "Hello, world!", "line\n\nbreaks\r\n\ttab", "😀👨‍👩‍👧 🇫🇷", "中文 日本語 한국어",
+                   "e\u0301 Z\u0351\u0352", "العربية עברית", "<|endoftext|>", "\x00\x7f\u0085\ufeff",
+                   "   ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
+        for s in strings:
+            ids = self.tok.encode(s)
+            self.assertEqual(self.tok.decode(ids), s)
+            self.assertNotIn(self.tok.eos_id, ids)
+
+    def test_round_trip_random_unicode(self) -> None:
+        rng = random.Random(0)
+        pools = [(0x20, 0x7E), (0x00, 0x20), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFF),
+                 (0x10000, 0x10FFFF)]
+        for _ in range(200):
+            chars = []
+            for _ in range(rng.randint(0, 40)):
+                lo, hi = rng.choice(pools)
+                chars.append(chr(rng.randint(lo, hi)))
+            s = "".join(chars)
+            self.assertEqual(self.tok.decode(self.tok.encode(s)), s)
+
+    def test_special_tokens(self) -> None:
+        ids = self.tok.encode("a<|endoftext|>b", allow_special=True)
+        self.assertEqual(ids.count(self.tok.eos_id), 1)
+        self.assertEqual(self.tok.decode(ids), "a<|endoftext|>b")
+        self.assertEqual(self.tok.decode(ids, skip_special=True), "ab")
+
+    def test_hf_json_round_trip(self) -> None:
+        data = self.tok.to_hf_json()
+        self.assertEqual(data["model"]["type"], "BPE")
+        self.assertEqual(data["pre_tokenizer"]["type"], "ByteLevel")
+        self.assertEqual(data["decoder"]["type"], "ByteLevel")
+        self.assertEqual(data["added_tokens"][0]["content"], "<|endoftext|>")
+        self.assertTrue(all(isinstance(m, list) and len(m) == 2 for m in data["model"]["merges"]))
+        text = "The lighthouse keeper wrote three lines."
+        for merges in (data["model"]["merges"], [" ".join(m) for m in data["model"]["merges"]]):
+            d = json.loads(json.dumps(data))
+            d["model"]["merges"] = merges
+            self.assertEqual(ByteLevelBPE.from_hf_json(d).encode(text), self.tok.encode(text))
+
+    def test_training_is_deterministic(self) -> None:
+        with open(FIXTURE_TEXT, encoding="utf-8") as f:
+            again = ByteLevelBPE.train(f.read(), 300)
+        self.assertEqual(again.merges, self.tok.merges)
+
+
+class TestSampling(unittest.TestCase):
+    def setUp(self) -> None:
+        torch.manual_seed(3)
+        self.V = 41
+        self.model = SEDD(tiny_config(dropout=0.0)).eval()
+        self.graph = Absorbing(self.V)
+        self.noise = LogLinearNoise(1e-3)
+
+    def test_unmasked_tokens_never_change_and_masks_removed(self) -> None:
+        B, L, M = 3, 20, self.V - 1
+        g = torch.Generator().manual_seed(4)
+        known_ids = torch.randint(0, M, (B, L), generator=g)
+        known_mask = torch.rand(B, L, generator=g) < 0.4
+        for predictor in ("analytic", "euler"):
+            prev = {"x": self.graph.sample_limit(B, L)}
+
+            def on_step(call: int, x: torch.Tensor) -> None:
+                before = torch.where(known_mask, known_ids, prev["x"])
+                unmasked = before != M
+                self.assertTrue(torch.equal(x[unmasked], before[unmasked]), (predictor, call))
+                prev["x"] = x
+
+            x = sample(self.model, self.graph, self.noise, (B, L), 6, predictor=predictor,
+                       known_ids=known_ids, known_mask=known_mask, generator=g, on_step=on_step)
+            self.assertFalse((x == M).any())
+            self.assertTrue(torch.equal(x[known_mask], known_ids[known_mask]))
+
+    def test_explicit_exp_noise_is_deterministic_and_euler_equals_analytic(self) -> None:
+        B, L = 2, 10
+
+        def exp_noise(call: int, shape):
+            gen = torch.Generator().manual_seed(100 + call)
+            return -torch.log(torch.rand(shape, generator=gen, dtype=torch.float64))
+
+        runs = [sample(self.model, self.graph, self.noise, (B, L), 5, predictor=p,
+                       exp_noise=exp_noise) for p in ("analytic", "analytic", "euler")]
+        self.assertTrue(torch.equal(runs[0], runs[1]))
+        # sedd.md section 3: for absorb + log-linear, Euler and analytic coincide exactly.
+        self.assertTrue(torch.equal(runs[0], runs[2]))
+
+    def test_analytic_matches_closed_form(self) -> None:
+        """At a masked position the step t -> s unmasks to j with probability
+        c_j (t - s) / t, c_j = exp(out_j - log(V - 1)) with out before the shift."""
+        M = self.V - 1
+        plain = SEDD(tiny_config(dropout=0.0, scale_by_sigma=False)).eval()
+        plain.load_state_dict(self.model.state_dict())
+        x = torch.full((1, 4), M)
+        x[0, 1] = 7
+        t, s = 0.6, 0.45
+        sig_t = self.noise.total_noise(torch.tensor([t], dtype=torch.float64))
+        dsig = sig_t - self.noise.total_noise(torch.tensor([s], dtype=torch.float64))
+        with torch.no_grad():
+            score = self.model(x, sig_t.float()).double().exp()
+            out = plain(x, sig_t.float()).double()
+        probs = self.graph.staggered_score(score, dsig) * self.graph.transp_transition(x, dsig)
+        probs = probs / probs.sum(-1, keepdim=True)
+        c = torch.exp(out - math.log(self.V - 1))
+        for l in (0, 2, 3):
+            expected = c[0, l, :M] * (t - s) / t
+            torch.testing.assert_close(probs[0, l, :M], expected, rtol=2e-5, atol=1e-7)
+            torch.testing.assert_close(probs[0, l, M], 1 - expected.sum(), rtol=2e-5, atol=1e-6)
+        self.assertEqual(probs[0, 1].argmax().item(), 7)
+        self.assertAlmostEqual(probs[0, 1, 7].item(), 1.0, places=12)
+
+    def test_sample_categorical(self) -> None:
+        p = torch.tensor([[0.0, 2.0, 1.0, -1.0]], dtype=torch.float64)
+        e = torch.tensor([[0.1, 4.0, 1.0, 0.01]], dtype=torch.float64)
+        self.assertEqual(sample_categorical(p, e).item(), 2)              # 1/1 > 2/4
+        g = torch.Generator().manual_seed(0)
+        draws = sample_categorical(p.expand(20000, 4), generator=g)
+        freq = torch.bincount(draws, minlength=4).double() / 20000
+        torch.testing.assert_close(freq, torch.tensor([0, 2 / 3, 1 / 3, 0], dtype=torch.float64),
+                                   atol=0.015, rtol=0)
+
+    def test_uniform_graph_and_geometric_noise(self) -> None:
+        torch.manual_seed(5)
+        model = SEDD(tiny_config(graph_type="uniform", scale_by_sigma=False, vocab_size=30,
+                                 dropout=0.0)).eval()
+        x = sample(model, Uniform(30), GeometricNoise(), (2, 8), 4)
+        self.assertEqual(tuple(x.shape), (2, 8))
+        self.assertTrue(((x >= 0) & (x < 30)).all())
+        P = Uniform(30).transp_transition(torch.tensor([[3]]), torch.tensor([0.7], dtype=torch.float64))
+        self.assertAlmostEqual(P.sum().item(), 1.0, places=12)
+
+    def test_noise_schedules(self) -> None:
+        n = LogLinearNoise(1e-3)
+        t = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
+        torch.testing.assert_close(1 - torch.exp(-n.total_noise(t)), (1 - 1e-3) * t)
+        h = 1e-6
+        torch.testing.assert_close((n.total_noise(t[1:2] + h) - n.total_noise(t[1:2] - h)) / (2 * h),
+                                   n.rate_noise(t[1:2]), rtol=1e-6, atol=0)
+        g = GeometricNoise(1e-4, 20.0)
+        torch.testing.assert_close(g.total_noise(torch.tensor([0.0, 1.0], dtype=torch.float64)),
+                                   torch.tensor([1e-4, 20.0], dtype=torch.float64))
+
+
+class TestExport(unittest.TestCase):
+    def test_export_checker_and_manifest(self) -> None:
+        import onnx
+        torch.manual_seed(6)
+        model = SEDD(tiny_config(hidden_size=32, n_heads=2, n_blocks=1, vocab_size=50))
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "model.onnx")
+            export_onnx(model, path)          # runs onnx.checker (full_check) itself
+            proto = onnx.load(path)
+            onnx.checker.check_model(proto)
+            check_layernorm_bias(proto)
+            self.assertEqual(proto.opset_import[0].version, 17)
+            ins = {i.name: i for i in proto.graph.input}
+            self.assertEqual(set(ins), {"indices", "sigma"})
+            self.assertEqual(ins["indices"].type.tensor_type.elem_type, onnx.TensorProto.INT64)
+            self.assertEqual(ins["sigma"].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+            dims = [dd.dim_param for dd in ins["indices"].type.tensor_type.shape.dim]
+            self.assertEqual(dims, ["batch", "length"])
+            out = proto.graph.output[0]
+            self.assertEqual(out.name, "log_score")
+            odims = [dd.dim_param or dd.dim_value for dd in out.type.tensor_type.shape.dim]
+            self.assertEqual(odims, ["batch", "length", 50])
+            self.assertFalse(any(n.op_type == "LayerNormalization" and len(n.input) < 3
+                                 for n in proto.graph.node))
+            with open(os.path.join(d, "tokenizer.json"), "w") as f:
+                f.write("{}")
+            m = write_manifest(d, id="t", name="t", description="t", model=model,
+                               noise=LogLinearNoise().to_manifest(), length=16, eos_id=48)
+            self.assertEqual(m["mask_id"], 49)
+            self.assertEqual(m["files"]["model.onnx"]["bytes"], os.path.getsize(path))
+            with open(os.path.join(d, "manifest.json")) as f:
+                self.assertEqual(json.load(f), m)
+
+
+@unittest.skipUnless(os.path.isdir(FIXTURE), "models/tiny-fixture not built")
+class TestFixture(unittest.TestCase):
+    """The committed fixture is consistent with the code that builds it."""
+
+    def test_manifest(self) -> None:
+        with open(os.path.join(FIXTURE, "manifest.json")) as f:
+            m = json.load(f)
+        self.assertEqual((m["id"], m["vocab_size"], m["mask_id"], m["tokenizer"]["eos_id"]),
+                         ("tiny-fixture", 512, 511, 510))
+        from sedd.export import file_entry
+        for name, entry in m["files"].items():
+            self.assertEqual(file_entry(os.path.join(FIXTURE, name)), entry)
+
+    def test_tokenizer_cases(self) -> None:
+        tok = ByteLevelBPE.load(os.path.join(FIXTURE, "tokenizer.json"))
+        with open(os.path.join(FIXTURE, "tokenizer-cases.json"), encoding="utf-8") as f:
+            cases = json.load(f)
+        for c in cases["cases"]:
+            self.assertEqual(tok.encode(c["text"]), c["ids"], c["text"])
+            self.assertEqual(pre_tokenize(c["text"]), c["pre_tokens"])
+            self.assertEqual(tok.decode(c["ids"]), c["text"])
+        for c in cases["special_cases"]:
+            self.assertEqual(tok.encode(c["text"], allow_special=True), c["ids"])
+
+    def test_parity_matches_rebuilt_model(self) -> None:
+        sys.path.insert(0, os.path.join(MODELS, "tools"))
+        import make_fixture
+        model = make_fixture.build_model()
+        with open(os.path.join(FIXTURE, "parity.json")) as f:
+            parity = json.load(f)
+        for c in parity["cases"]:
+            with torch.no_grad():
+                y = model(torch.tensor(c["indices"]), torch.tensor(c["sigma"], dtype=torch.float32))
+            rows = torch.stack([y[b, l] for b, l in c["positions"]])
+            torch.testing.assert_close(rows, torch.tensor(c["values"]), rtol=0, atol=1e-5)
+            self.assertAlmostEqual(float(y.double().abs().max()), c["max_abs"], places=5)
+
+
+if __name__ == "__main__":
+    unittest.main()
