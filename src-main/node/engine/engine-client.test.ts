@@ -1,0 +1,132 @@
+/**
+ * EngineClient through a real child process running the built host, out/main/engine-host.js
+ * (`npm test` builds it before vitest runs; alone: `npx electron-vite build`).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../common/api';
+import { Engine } from './engine';
+import { EngineClient, forkEngineHost, defaultHostPath, type EngineHostPort } from './engine-client';
+import { FIXTURE_DIR, ROOT } from './test-fixture';
+import type { FillJob } from './types';
+
+const HOST = defaultHostPath();
+const env = { ...process.env, LACUNA_ENGINE_THREADS: '1' };
+
+let n = 0;
+const job = (text: string, extra: Partial<FillJob> = {}): FillJob => ({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, ...extra });
+
+async function rejection(p: Promise<unknown>): Promise<ApiError> {
+  const e = await p.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(e, 'expected a rejection').toBeInstanceOf(ApiError);
+  return e as ApiError;
+}
+
+/** forkEngineHost, keeping each started port so a test can kill the host. */
+function trackingSpawn(): { spawn: () => EngineHostPort; ports: EngineHostPort[] } {
+  const ports: EngineHostPort[] = [];
+  const fork = forkEngineHost(HOST, env);
+  return {
+    ports,
+    spawn: () => {
+      const p = fork();
+      ports.push(p);
+      return p;
+    },
+  };
+}
+
+beforeAll(() => {
+  if (!existsSync(HOST)) {
+    throw new Error(`${HOST} is missing: build the app first (npm run build, or npx electron-vite build)`);
+  }
+});
+
+describe('EngineClient with the built engine host', () => {
+  const { spawn, ports } = trackingSpawn();
+  const client = new EngineClient(spawn);
+  afterAll(() => client.close());
+
+  it('resolves the host under the app root', () => {
+    expect(HOST).toBe(join(ROOT, 'out', 'main', 'engine-host.js'));
+  });
+
+  it('starts the host lazily and fills like the in-process engine', async () => {
+    expect(ports).toHaveLength(0);
+    const text = 'The cat ____ on the mat. It was {{4}}.';
+    const steps: number[] = [];
+    const remote = await client.fill(job(text, { steps: 8, seed: 7 }), (p) => steps.push(p.step));
+    expect(ports).toHaveLength(1);
+    const local = new Engine({ threads: 1 });
+    try {
+      const here = await local.fill(job(text, { steps: 8, seed: 7 }));
+      expect(remote.text).toBe(here.text);
+      expect(remote.fills).toEqual(here.fills);
+      expect(remote.networkCalls).toBe(here.networkCalls);
+    } finally {
+      await local.close();
+    }
+    expect(remote).toMatchObject({ steps: 8, seed: 7, device: 'cpu' });
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it('passes errors back as ApiError with their code', async () => {
+    const e = await rejection(client.fill(job('no blank here')));
+    expect(e.code).toBe('bad_request');
+    expect(e.message).toMatch(/no blank/);
+    expect((await rejection(client.fill(job('a ____', { modelDir: join(ROOT, 'nope') })))).code).toBe('model_error');
+  });
+
+  it('cancels a fill in the host', async () => {
+    const j = job('{{40}}', { steps: 300, seed: 3 });
+    const p = client.fill(j, (info) => {
+      if (info.step === 2) client.cancel(j.requestId);
+    });
+    expect((await rejection(p)).code).toBe('cancelled');
+    expect((await client.fill(job('x ____', { steps: 2 }))).fills).toHaveLength(1);
+    expect(ports).toHaveLength(1); // same host throughout
+  });
+});
+
+describe('EngineClient when the host dies', () => {
+  it('rejects the pending fill with model_error and starts a fresh host for the next fill', async () => {
+    const { spawn, ports } = trackingSpawn();
+    const client = new EngineClient(spawn);
+    try {
+      const j = job('{{40}}', { steps: 400, seed: 5 });
+      const p = client.fill(j, (info) => {
+        if (info.step === 3) ports[0]!.kill();
+      });
+      const e = await rejection(p);
+      expect(e.code).toBe('model_error');
+      expect(e.message).toMatch(/the inference process stopped unexpectedly \(killed by signal SIGKILL\)/);
+      const next = await client.fill(job('after the crash ____', { steps: 3, seed: 1 }));
+      expect(next.fills).toHaveLength(1);
+      expect(ports).toHaveLength(2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('says how to build the host when it is missing', async () => {
+    const client = new EngineClient(join(ROOT, 'out', 'main', 'no-such-host.js'));
+    const e = await rejection(client.fill(job('a ____')));
+    expect(e.message).toMatch(/no-such-host\.js is missing; build it first/);
+    await client.close();
+  });
+
+  it('after close, the host has exited and fills are refused', async () => {
+    const { spawn, ports } = trackingSpawn();
+    const client = new EngineClient(spawn);
+    await client.fill(job('x ____', { steps: 2 }));
+    let exited = false;
+    ports[0]!.onExit(() => (exited = true));
+    await client.close();
+    expect(exited).toBe(true);
+    expect((await rejection(client.fill(job('x ____')))).code).toBe('cancelled');
+  });
+});

@@ -1,0 +1,105 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiError } from '../../common/api';
+import { ScoreModel, physicalCores } from './score-model';
+import { fixtureFile, fixtureJson } from './test-fixture';
+
+interface ParityCase {
+  name: string;
+  indices: number[][];
+  sigma: number[];
+  shape: [number, number, number];
+  positions: [number, number][];
+  values: number[][];
+  max_abs: number;
+  sum: number;
+}
+interface Parity {
+  tolerance: number;
+  mask_id: number;
+  cases: ParityCase[];
+}
+
+const parity = fixtureJson<Parity>('parity.json');
+const manifest = fixtureJson<{ vocab_size: number }>('manifest.json');
+
+describe('ScoreModel on the fixture network (onnxruntime-node, CPU)', () => {
+  let model: ScoreModel;
+  beforeAll(async () => {
+    model = await ScoreModel.load(fixtureFile('model.onnx'), manifest.vocab_size);
+  });
+  afterAll(async () => {
+    await model.release();
+  });
+
+  it('reports the CPU device and a sane thread count', () => {
+    expect(model.device).toBe('cpu');
+    expect(physicalCores()).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(parity.cases.map((c) => [c.name, c] as const))('matches PyTorch within tolerance: %s', async (_name, c) => {
+    const [B, L, V] = c.shape;
+    expect(V).toBe(manifest.vocab_size);
+    const indices = BigInt64Array.from(c.indices.flat(), (v) => BigInt(v));
+    const out = await model.run(indices, Float32Array.from(c.sigma), B, L);
+    expect(out.length).toBe(B * L * V);
+    let diff = 0;
+    c.positions.forEach(([b, l], r) => {
+      const row = c.values[r]!;
+      expect(row.length).toBe(V);
+      for (let v = 0; v < V; v++) diff = Math.max(diff, Math.abs(out[(b * L + l) * V + v]! - row[v]!));
+    });
+    expect(diff).toBeLessThanOrEqual(parity.tolerance);
+    // Whole-output statistics catch errors at positions the sample does not hold.
+    let maxAbs = 0;
+    let sum = 0;
+    for (const x of out) {
+      maxAbs = Math.max(maxAbs, Math.abs(x));
+      sum += x;
+    }
+    expect(Math.abs(maxAbs - c.max_abs)).toBeLessThanOrEqual(parity.tolerance);
+    expect(Math.abs(sum - c.sum) / out.length).toBeLessThanOrEqual(parity.tolerance);
+    // The network writes 0 at each input token ("no change" has score 1).
+    for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) expect(out[(b * L + l) * V + c.indices[b]![l]!]).toBe(0);
+  });
+
+  it('scores one sequence through score() like run() with batch 1', async () => {
+    const c = parity.cases.find((x) => x.shape[0] === 1 && x.shape[1] > 1)!;
+    const a = await model.score(c.indices[0]!, c.sigma[0]!);
+    const b = await model.run(BigInt64Array.from(c.indices[0]!, BigInt), Float32Array.of(c.sigma[0]!), 1, c.shape[1]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+  });
+
+  it('rejects inputs of the wrong size', async () => {
+    await expect(model.run(new BigInt64Array(3), Float32Array.of(1), 1, 4)).rejects.toThrow(RangeError);
+  });
+});
+
+describe('ScoreModel errors', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'lacuna-score-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('turns a truncated network file into a model_error naming it', async () => {
+    const bytes = readFileSync(fixtureFile('model.onnx'));
+    const path = join(dir, 'truncated.onnx');
+    writeFileSync(path, bytes.subarray(0, Math.floor(bytes.length / 3)));
+    const err = await ScoreModel.load(path, manifest.vocab_size).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApiError);
+    expect((err as ApiError).code).toBe('model_error');
+    expect((err as ApiError).message).toContain('truncated.onnx');
+  });
+
+  it('rejects output of the wrong vocabulary size', async () => {
+    const model = await ScoreModel.load(fixtureFile('model.onnx'), manifest.vocab_size + 1);
+    try {
+      await expect(model.score([1, 2, 3], 1)).rejects.toThrow(/expected float32 \[1, 3, 513\]/);
+    } finally {
+      await model.release();
+    }
+  });
+});

@@ -1,0 +1,114 @@
+/**
+ * The score network (models/FORMAT.md "Network I/O") run by onnxruntime-node:
+ * indices int64 [B, L], sigma float32 [B] (total noise σ̄(t)) → log_score float32 [B, L, V].
+ *
+ * CPU execution provider for now (issue 3 adds others). onnxruntime's native code can crash the
+ * process it runs in, so the app runs this inside the engine host process (engine-host.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ApiError } from '../../common/api';
+
+export const INPUT_INDICES = 'indices';
+export const INPUT_SIGMA = 'sigma';
+export const OUTPUT_LOG_SCORE = 'log_score';
+
+export interface ScoreModelOptions {
+  /** Threads for one operator; default: the number of physical cores. */
+  threads?: number;
+}
+
+export class ScoreModel {
+  /** The execution provider that runs the network. */
+  readonly device = 'cpu';
+
+  private constructor(
+    private readonly session: InferenceSession,
+    readonly path: string,
+    readonly vocabSize: number,
+  ) {}
+
+  static async load(path: string, vocabSize: number, options: ScoreModelOptions = {}): Promise<ScoreModel> {
+    let session: InferenceSession;
+    try {
+      session = await InferenceSession.create(path, {
+        executionProviders: ['cpu'],
+        intraOpNumThreads: options.threads ?? physicalCores(),
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+      });
+    } catch (e) {
+      throw new ApiError('model_error', `cannot load the network ${path}: ${errorText(e)}`);
+    }
+    const missing = [INPUT_INDICES, INPUT_SIGMA].filter((n) => !session.inputNames.includes(n));
+    if (missing.length || !session.outputNames.includes(OUTPUT_LOG_SCORE)) {
+      const found = `inputs ${session.inputNames.join(', ')}; outputs ${session.outputNames.join(', ')}`;
+      await session.release().catch(() => undefined);
+      throw new ApiError('model_error', `the network ${path} must take "${INPUT_INDICES}" and "${INPUT_SIGMA}" and give "${OUTPUT_LOG_SCORE}" (it has ${found})`);
+    }
+    return new ScoreModel(session, path, vocabSize);
+  }
+
+  /**
+   * Log scores for a batch: indices [batch × length] (row-major), sigma [batch].
+   * Returns Float32Array [batch × length × vocabSize].
+   */
+  async run(indices: BigInt64Array, sigma: Float32Array, batch: number, length: number): Promise<Float32Array> {
+    if (indices.length !== batch * length || sigma.length !== batch) {
+      throw new RangeError(`score model inputs: ${indices.length} indices and ${sigma.length} sigmas for batch ${batch} × length ${length}`);
+    }
+    let out: Tensor | undefined;
+    try {
+      const result = await this.session.run({
+        [INPUT_INDICES]: new Tensor('int64', indices, [batch, length]),
+        [INPUT_SIGMA]: new Tensor('float32', sigma, [batch]),
+      });
+      out = result[OUTPUT_LOG_SCORE];
+    } catch (e) {
+      throw new ApiError('model_error', `the network failed: ${errorText(e)}`);
+    }
+    const dims = out?.dims ?? [];
+    if (!out || out.type !== 'float32' || dims.length !== 3 || dims[0] !== batch || dims[1] !== length || dims[2] !== this.vocabSize) {
+      throw new ApiError('model_error', `the network returned ${out?.type ?? 'nothing'} [${dims.join(', ')}]; expected float32 [${batch}, ${length}, ${this.vocabSize}]`);
+    }
+    return out.data as Float32Array;
+  }
+
+  /** Log scores of one sequence of token ids at total noise sigma: Float32Array [length × vocabSize]. */
+  score(tokens: ArrayLike<number>, sigma: number): Promise<Float32Array> {
+    const indices = new BigInt64Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) indices[i] = BigInt(tokens[i]!);
+    return this.run(indices, Float32Array.of(sigma), 1, tokens.length);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/**
+ * Physical cores, which suit matrix kernels better than hyper-threads: on Linux counted from
+ * /proc/cpuinfo (distinct physical id/core id pairs), elsewhere the logical count.
+ */
+export function physicalCores(): number {
+  const logical = Math.max(1, availableParallelism());
+  if (process.platform !== 'linux') return logical;
+  try {
+    const cores = new Set<string>();
+    let physical = '';
+    for (const line of readFileSync('/proc/cpuinfo', 'utf8').split('\n')) {
+      const [key, value] = line.split(':').map((s) => s.trim());
+      if (key === 'physical id') physical = value ?? '';
+      else if (key === 'core id') cores.add(`${physical}/${value ?? ''}`);
+    }
+    return cores.size > 0 ? Math.min(cores.size, logical) : logical;
+  } catch {
+    return logical;
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
