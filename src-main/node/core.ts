@@ -1,0 +1,265 @@
+/**
+ * The Lacuna core: the one implementation of the API contract (common/api.ts), shared by every
+ * front. Plain Node — never imports electron. A front hands it options (where the data lives,
+ * where models are, which engine to use) and then only ever calls `call` and `onEvent`.
+ *
+ * Every call validates its params with the contract's schema (bad → ApiError('bad_request')
+ * naming the field) and its result before returning it, and every failure leaves as an ApiError.
+ */
+import { ApiError, api, isMethod, parseParams } from '../common/api';
+import type { Api, ApiClient, ApiEvent, ErrorCode, Method, ModelInfo, Params, Result } from '../common/api';
+import type { z } from 'zod';
+import { DEFAULT_MODEL_ID } from './paths';
+import type { EngineService } from './engine/types';
+import { EngineClient } from './engine/engine-client';
+import { ModelRegistry, modelInfo } from './engine/model-registry';
+import { readModelPackage } from './engine/model-package';
+import type { ModelPackage } from './engine/model-package';
+import { basename } from 'node:path';
+import { closeDatabase, openDatabase } from './store/database';
+import type { Database } from './store/database';
+import { DocumentStore } from './store/documents';
+
+export type Front = 'electron' | 'web' | 'cli' | 'test';
+
+export interface CoreOptions {
+  /** The user-data folder; lacuna.db lives here. Created on first use. */
+  dataDir: string;
+  /** Folders searched for model packages, in priority order (paths.ts modelDirs()). */
+  modelDirs: string[];
+  front: Front;
+  /** The app version (package.json). */
+  version: string;
+  /** The engine; default: a separate engine process (EngineClient). Closed with the core. */
+  engine?: EngineService;
+  /** better-sqlite3 native binding built for the running ABI (the Electron shell passes one). */
+  sqliteNativeBinding?: string;
+  /**
+   * Model id used when a fill names none; default paths.ts DEFAULT_MODEL_ID. When it is not
+   * installed, the first model found is the default (the registry's rule).
+   */
+  defaultModel?: string;
+  /** Individual model package folders (e.g. the CLI's --model DIR), listed before modelDirs' packages. */
+  modelPackages?: string[];
+}
+
+export interface Core extends ApiClient {
+  readonly options: Readonly<CoreOptions>;
+  /** Stop the engine and close the database. Idempotent; calls after it fail. */
+  close(): Promise<void>;
+}
+
+type Handlers = { [M in Method]: (params: z.output<Api[M]['params']>) => Result<M> | Promise<Result<M>> };
+
+export function createCore(options: CoreOptions): Core {
+  const engine: EngineService = options.engine ?? new EngineClient();
+  const defaultModel = options.defaultModel ?? DEFAULT_MODEL_ID;
+  const listeners = new Set<(event: ApiEvent) => void>();
+  const failedListeners = new WeakSet<(event: ApiEvent) => void>();
+  /** Fills in flight, by requestId; `cancelled` covers a cancel that arrives before the engine has the job. */
+  const running = new Map<string, { cancelled: boolean }>();
+  let db: Database | undefined;
+  let documents: DocumentStore | undefined;
+  let closing: Promise<void> | undefined;
+
+  // The library is opened on first use, not at start: `lacuna fill` never needs it, and a
+  // storage problem then surfaces as a storage_error on the call that needed it (and is retried
+  // on the next call) instead of taking the whole app down.
+  function docs(): DocumentStore {
+    if (!documents) {
+      db = openDatabase({
+        dataDir: options.dataDir,
+        ...(options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {}),
+      });
+      documents = new DocumentStore(db);
+    }
+    return documents;
+  }
+
+  function emit(event: ApiEvent): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        // One broken listener must not break the fill or the other fronts. Said once per listener.
+        if (!failedListeners.has(listener)) console.error('lacuna: an event listener failed:', err);
+        failedListeners.add(listener);
+      }
+    }
+  }
+
+  interface Catalog {
+    models: ModelInfo[];
+    /** Packages that failed to read, with why. */
+    broken: { dir: string; error: string }[];
+  }
+
+  /**
+   * Re-read on every call (a few small JSON files), so a model imported while the app runs shows up.
+   * Explicit packages come first and win an id clash; then the registry's folders, in order.
+   */
+  async function catalog(): Promise<Catalog> {
+    try {
+      const packages: ModelPackage[] = [];
+      const broken: Catalog['broken'] = [];
+      for (const dir of options.modelPackages ?? []) {
+        try {
+          packages.push(await readModelPackage(dir));
+        } catch (err) {
+          broken.push({ dir, error: messageOf(err) });
+        }
+      }
+      const registry = new ModelRegistry(options.modelDirs, defaultModel);
+      const scanned = await registry.scan();
+      broken.push(...scanned.broken);
+      for (const pkg of scanned.models) {
+        const first = packages.find((p) => p.manifest.id === pkg.manifest.id);
+        if (first) broken.push({ dir: pkg.dir, error: `model package ${pkg.dir}: id "${pkg.manifest.id}" is already used by ${first.dir}` });
+        else packages.push(pkg);
+      }
+      const listing = { models: packages, broken };
+      const def = registry.resolveDefaultId(listing);
+      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def)), broken };
+    } catch (err) {
+      throw err instanceof ApiError ? err : new ApiError('model_error', `cannot list models: ${messageOf(err)}`);
+    }
+  }
+
+  async function resolveModel(id: string | undefined): Promise<ModelInfo> {
+    const { models, broken } = await catalog();
+    const found = id === undefined ? models.find((m) => m.isDefault) : models.find((m) => m.id === id);
+    if (found) return found;
+    const wanted = id === undefined ? 'no model is installed' : `unknown model "${id}"`;
+    const available = models.length
+      ? `available: ${models.map((m) => m.id).join(', ')}`
+      : `no model packages found in ${[...(options.modelPackages ?? []), ...options.modelDirs].join(', ')}`;
+    const hint = broken.find((b) => id !== undefined && basename(b.dir) === id);
+    throw new ApiError('not_found', `${wanted}; ${available}${hint ? ` (${hint.error})` : ''}`);
+  }
+
+  const handlers: Handlers = {
+    'app.info': async () => {
+      // The effective default: the configured id when installed, else the registry's fallback.
+      const effective = (await catalog().catch(() => undefined))?.models.find((m) => m.isDefault)?.id;
+      return { version: options.version, dataDir: options.dataDir, defaultModel: effective ?? defaultModel, front: options.front };
+    },
+    'documents.list': () => docs().list(),
+    'documents.create': (p) => docs().create(p),
+    'documents.open': (p) => docs().open(p.id),
+    'documents.save': (p) => docs().save(p),
+    'models.list': async () => (await catalog()).models,
+    'fill.run': async (p) => {
+      if (running.has(p.requestId)) {
+        throw new ApiError('bad_request', `requestId: a fill with id "${p.requestId}" is already running`);
+      }
+      const state = { cancelled: false };
+      running.set(p.requestId, state);
+      try {
+        const model = await resolveModel(p.model);
+        if (state.cancelled) throw new ApiError('cancelled', `fill ${p.requestId} was cancelled`);
+        const out = await engine.fill(
+          {
+            requestId: p.requestId,
+            text: p.text,
+            modelDir: model.dir,
+            ...(p.steps !== undefined ? { steps: p.steps } : {}),
+            ...(p.seed !== undefined ? { seed: p.seed } : {}),
+          },
+          (progress) =>
+            emit({ type: 'fill.progress', requestId: p.requestId, step: progress.step, steps: progress.steps, masked: progress.masked }),
+        );
+        return {
+          requestId: p.requestId,
+          text: out.text,
+          fills: out.fills,
+          model: model.id,
+          steps: out.steps,
+          seed: out.seed,
+          device: out.device,
+          networkCalls: out.networkCalls,
+          durationMs: out.durationMs,
+        };
+      } finally {
+        running.delete(p.requestId);
+      }
+    },
+    'fill.cancel': (p) => {
+      const state = running.get(p.requestId);
+      if (state) state.cancelled = true;
+      engine.cancel(p.requestId);
+      return { ok: true as const };
+    },
+  };
+
+  async function call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+    if (closing) throw new ApiError('internal', 'the Lacuna core has been closed');
+    if (!isMethod(method)) throw new ApiError('not_found', `unknown method "${String(method)}"`);
+    const parsed = parseParams(method, params);
+    let result: unknown;
+    try {
+      result = await (handlers[method] as (p: unknown) => unknown)(parsed);
+    } catch (err) {
+      throw toApiError(err);
+    }
+    const checked = api[method].result.safeParse(result);
+    if (!checked.success) {
+      throw new ApiError('internal', `${method}: the core produced a malformed result: ${checked.error.issues[0]?.message ?? ''}`);
+    }
+    return checked.data as Result<M>;
+  }
+
+  return {
+    options: Object.freeze({ ...options }),
+    call,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        const errors: unknown[] = [];
+        try {
+          await engine.close();
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          if (db) closeDatabase(db);
+        } catch (err) {
+          errors.push(err);
+        }
+        listeners.clear();
+        if (errors.length) throw toApiError(errors[0]);
+      })();
+      return closing;
+    },
+  };
+}
+
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'bad_request',
+  'not_found',
+  'conflict',
+  'cancelled',
+  'model_error',
+  'storage_error',
+  'internal',
+]);
+
+/**
+ * ApiErrors pass through (also one rebuilt from another copy of api.ts, e.g. across a process);
+ * anything else — a Node error with an ENOENT-style code included — is 'internal'.
+ */
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && ERROR_CODES.has(err.code)) {
+    return new ApiError(err.code as ErrorCode, err.message);
+  }
+  return new ApiError('internal', messageOf(err));
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
