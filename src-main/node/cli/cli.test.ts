@@ -1,0 +1,213 @@
+/**
+ * The real `lacuna` command (node bin/lacuna.js → out/main/cli.js) as a child process, against
+ * the real tiny model. `npm test` builds before vitest; run `npx electron-vite build` first when
+ * running this alone. Every run gets its own LACUNA_DATA_DIR.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { DocumentSummary, FillResult, ModelInfo } from '../../common/api';
+import { appRoot } from '../paths';
+import { closeDatabase, openDatabase } from '../store/database';
+import { DocumentStore } from '../store/documents';
+
+const ROOT = appRoot();
+const BIN = join(ROOT, 'bin', 'lacuna.js');
+const CLI_JS = join(ROOT, 'out', 'main', 'cli.js');
+const FIXTURE = join(ROOT, 'models', 'tiny-fixture');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'lacuna-cli-'));
+  dirs.push(d);
+  return d;
+}
+
+function lacuna(args: string[], opts: { stdin?: string; dataDir?: string; cwd?: string; bin?: string } = {}): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
+      cwd: opts.cwd ?? ROOT,
+      env: { ...process.env, LACUNA_DATA_DIR: opts.dataDir ?? tempDir() },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+/** The error contract: nothing on stdout, one "lacuna: " line on stderr, the given status. */
+function expectFailure(o: Outcome, code: number, pattern: RegExp): void {
+  expect(o.stdout).toBe('');
+  expect(o.stderr).toMatch(/^lacuna: [^\n]+\n$/);
+  expect(o.stderr).toMatch(pattern);
+  expect(o.code).toBe(code);
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI_JS)) throw new Error(`${CLI_JS} is missing: build first (npx electron-vite build; npm test does it before vitest)`);
+  if (!existsSync(join(FIXTURE, 'manifest.json'))) throw new Error(`the test model ${FIXTURE} is missing`);
+});
+
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+describe('lacuna CLI', () => {
+  it('prints --version and --help', async () => {
+    const v = await lacuna(['--version']);
+    expect(v).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+    const h = await lacuna(['--help']);
+    expect(h.code).toBe(0);
+    expect(h.stderr).toBe('');
+    expect(h.stdout).toContain('lacuna fill');
+    expect(h.stdout).toContain('--model DIR|ID');
+    expect((await lacuna(['fill', '--help'])).stdout).toBe(h.stdout);
+  });
+
+  it('fills text given as an argument, deterministically per seed', async () => {
+    const a = await lacuna(['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6', 'The cat ____ on the mat.']);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    expect(a.stdout.startsWith('The cat ')).toBe(true);
+    expect(a.stdout.endsWith(' on the mat.\n')).toBe(true);
+    expect(a.stdout).not.toContain('____');
+    const b = await lacuna(['fill', '--model=tiny-fixture', '--seed=11', '--steps=6', 'The cat ____ on the mat.']);
+    expect(b.stdout).toBe(a.stdout);
+  });
+
+  it('uses the default model without --model', async () => {
+    const list = z.array(ModelInfo).parse(JSON.parse((await lacuna(['models', 'list', '--json'])).stdout));
+    const def = list.find((m) => m.isDefault);
+    expect(def).toBeDefined();
+    const o = await lacuna(['fill', '--steps', '2', '--seed', '4', '--json', 'x ____ y']);
+    expect(o.stderr).toBe('');
+    expect(FillResult.parse(JSON.parse(o.stdout)).model).toBe(def!.id);
+  });
+
+  it('fills a file byte for byte apart from the blanks', async () => {
+    const d = tempDir();
+    const file = join(d, 'draft.txt');
+    writeFileSync(file, 'Dear ____,\n\nthanks for the {{4}}.\nÇa va? 😀 \\____ stays.\n');
+    const o = await lacuna(['fill', '--file', file, '--model', 'tiny-fixture', '--steps', '4', '--seed', '1']);
+    expect(o.stderr).toBe('');
+    expect(o.code).toBe(0);
+    expect(o.stdout.startsWith('Dear ')).toBe(true);
+    expect(o.stdout).toContain(',\n\nthanks for the ');
+    expect(o.stdout).toContain('.\nÇa va? 😀 ');
+    expect(o.stdout.endsWith('____ stays.\n')).toBe(true); // the escaped blank stays literal
+  });
+
+  it('reads stdin with -', async () => {
+    const o = await lacuna(['fill', '--model', 'tiny-fixture', '--steps', '3', '--seed', '5', '-'], { stdin: 'from stdin: ____ end' });
+    expect(o.stderr).toBe('');
+    expect(o.code).toBe(0);
+    expect(o.stdout.startsWith('from stdin: ')).toBe(true);
+    expect(o.stdout.endsWith(' end')).toBe(true);
+  });
+
+  it('takes --model as a package folder or an id, and prints JSON with --json', async () => {
+    const byDir = await lacuna(['fill', '--model', FIXTURE, '--steps', '3', '--seed', '9', '--json', 'a ____ b']);
+    expect(byDir.stderr).toBe('');
+    const r = FillResult.parse(JSON.parse(byDir.stdout));
+    expect(r).toMatchObject({ model: 'tiny-fixture', steps: 3, seed: 9 });
+    expect(r.fills).toHaveLength(1);
+    const relative = await lacuna(['fill', '--model', 'models/tiny-fixture', '--steps', '3', '--seed', '9', 'a ____ b']);
+    expect(relative.stdout).toBe(`${r.text}\n`);
+    const byId = await lacuna(['fill', '--model', 'tiny-fixture', '--steps', '3', '--seed', '9', 'a ____ b']);
+    expect(byId.stdout).toBe(`${r.text}\n`);
+  });
+
+  it('lists models', async () => {
+    const o = await lacuna(['models', 'list']);
+    expect(o.code).toBe(0);
+    expect(o.stdout).toMatch(/^[ *] tiny-fixture\s+Tiny fixture \(random weights\)\s+\(.*tiny-fixture\)$/m);
+    const j = await lacuna(['models', 'list', '--json']);
+    const models = z.array(ModelInfo).parse(JSON.parse(j.stdout));
+    expect(models.find((m) => m.id === 'tiny-fixture')).toMatchObject({ dir: FIXTURE, vocabSize: 512 });
+    const defaults = models.filter((m) => m.isDefault);
+    expect(defaults).toHaveLength(1);
+    expect(o.stdout).toMatch(new RegExp(`^\\* ${defaults[0]!.id} `, 'm'));
+  });
+
+  it('lists the documents of the data folder', async () => {
+    const data = tempDir();
+    const empty = await lacuna(['docs', 'list'], { dataDir: data });
+    expect(empty).toEqual({ code: 0, stdout: `No documents in ${data}.\n`, stderr: '' });
+
+    const db = openDatabase({ dataDir: data });
+    const doc = new DocumentStore(db).create({ title: 'My draft', body: 'It was a ____ night.' });
+    closeDatabase(db);
+    const o = await lacuna(['docs', 'list'], { dataDir: data });
+    expect(o.code).toBe(0);
+    expect(o.stdout).toContain(doc.id);
+    expect(o.stdout).toContain('My draft — It was a ____ night.');
+    const j = await lacuna(['docs', 'list', '--json'], { dataDir: data });
+    expect(z.array(DocumentSummary).parse(JSON.parse(j.stdout)).map((d) => d.id)).toEqual([doc.id]);
+  });
+
+  it('fails with status 2 and one line on usage errors', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [[], /missing command/],
+      [['frobnicate'], /unknown command "frobnicate"/],
+      [['--bogus'], /unknown option "--bogus"/],
+      [['fill', '--bogus', 'a ____'], /unknown option "--bogus"/],
+      [['fill', '--steps', 'many', 'a ____'], /--steps must be a whole number from 1 to 4096, not "many"/],
+      [['fill', '--steps', '0', 'a ____'], /--steps/],
+      [['fill', '--steps', '1.5', 'a ____'], /--steps/],
+      [['fill', '--seed=-1', 'a ____'], /--seed must be a whole number from 0 to 4294967295, not "-1"/],
+      [['fill', '--seed', '4294967296', 'a ____'], /--seed/],
+      [['fill', '--steps'], /--steps needs a value/],
+      [['fill'], /fill needs text/],
+      [['fill', 'one ____', 'two'], /one text argument/],
+      [['fill', '--file', 'x.txt', 'a ____'], /not both/],
+      [['fill', '--model', 'a', '--model', 'b', 'a ____'], /--model given twice/],
+      [['models'], /missing subcommand/],
+      [['docs', 'delete'], /unknown subcommand "delete"/],
+      [['docs', 'list', 'extra'], /unexpected argument "extra"/],
+    ];
+    const outcomes = await Promise.all(cases.map(([args]) => lacuna(args)));
+    outcomes.forEach((o, i) => expectFailure(o, 2, cases[i]![1]));
+  });
+
+  it('fails with status 1 and one line on bad input', async () => {
+    const d = tempDir();
+    expectFailure(await lacuna(['fill', 'no blank in here']), 1, /no blank/);
+    expectFailure(await lacuna(['fill', 'a {{0}} b']), 1, /1 to 1024 tokens/);
+    expectFailure(await lacuna(['fill', '--file', join(d, 'missing.txt')]), 1, /cannot read .*missing\.txt: no such file/);
+    expectFailure(await lacuna(['fill', '--file', d]), 1, /cannot read/);
+    expectFailure(await lacuna(['fill', '--model', join(d, 'no-model'), 'a ____']), 1, /model folder .*no-model not found/);
+    expectFailure(await lacuna(['fill', '--model', d, 'a ____']), 1, /not a model package \(it has no manifest\.json\)/);
+    expectFailure(await lacuna(['fill', '--model', 'no-such-id', 'a ____']), 1, /unknown model "no-such-id"; available: (.*, )?tiny-fixture/);
+
+    // A package folder whose model file is missing.
+    const broken = join(d, 'broken');
+    mkdirSync(broken);
+    copyFileSync(join(FIXTURE, 'manifest.json'), join(broken, 'manifest.json'));
+    expectFailure(await lacuna(['fill', '--model', broken, 'a ____']), 1, /model file .* is missing/);
+  });
+
+  it('tells the user to build when out/main/cli.js is missing', async () => {
+    const d = tempDir();
+    mkdirSync(join(d, 'bin'));
+    copyFileSync(BIN, join(d, 'bin', 'lacuna.js'));
+    writeFileSync(join(d, 'package.json'), '{"type":"module"}');
+    const o = await lacuna(['--version'], { bin: join(d, 'bin', 'lacuna.js') });
+    expectFailure(o, 1, /not built.*npm run build/);
+  });
+});

@@ -1,0 +1,378 @@
+/**
+ * The `lacuna` command line (bin/lacuna.js → out/main/cli.js). Same core, same API, same library
+ * (LACUNA_DATA_DIR overrides the data folder) as the desktop app and web mode.
+ *
+ * Conventions: results on stdout; on failure exactly one line on stderr starting "lacuna: ";
+ * exit 0 ok, 2 usage error (unknown option, bad number, missing argument), 1 anything else
+ * (missing model, text without a blank, unreadable file, engine or storage failure), 130 on Ctrl-C.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { realpathSync, statSync } from 'node:fs';
+import { ApiError, ModelInfo as ModelInfoSchema } from '../../common/api';
+import type { FillResult, ModelInfo } from '../../common/api';
+import { BlankSyntaxError, countBlanks } from '../../common/blanks';
+import { readModelPackage } from '../engine/model-registry';
+import { appVersion, createNodeCore } from '../core-node';
+import type { Core } from '../core';
+
+const USAGE = `Lacuna — fill the blanks in a draft with a local diffusion model.
+
+Usage:
+  lacuna fill [options] "text with ____ blanks"
+  lacuna fill [options] --file PATH
+  lacuna fill [options] -              read the text from stdin
+  lacuna models list [--json]
+  lacuna docs list [--json]
+  lacuna --help | --version
+
+Fill options:
+  --model DIR|ID   a model package folder, or the id of an installed model (default: the default model)
+  --steps N        sampling steps, 1-4096 (default: the model's)
+  --seed S         random seed, 0-4294967295 (default: random); same seed, same fill
+  --json           print the whole result as JSON instead of the filled text
+  --               end of options (for text starting with "-")
+
+Blanks: ____ (four or more underscores) is a blank of the default length; {{N}} is a blank of
+N tokens; \\____ is a literal "____".
+
+The filled text goes to stdout, byte for byte as the input apart from the blanks; a newline is
+added only after text given as an argument. Documents and imported models live in the data
+folder (LACUNA_DATA_DIR overrides it).
+`;
+
+class UsageError extends Error {}
+/** A failure with a message meant for the user, exit status 1. */
+class CliError extends Error {}
+
+interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** Run the CLI; resolves with the exit status. Never throws. */
+export async function main(argv: readonly string[] = process.argv.slice(2), io: Io = defaultIo()): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    let code = 1;
+    let message: string;
+    if (err instanceof UsageError) {
+      code = 2;
+      message = `${err.message} (see lacuna --help)`;
+    } else if (err instanceof CliError) {
+      message = err.message;
+    } else if (err instanceof ApiError) {
+      if (err.code === 'cancelled') code = 130;
+      message = err.code === 'cancelled' ? 'cancelled' : err.message;
+    } else {
+      message = `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    await write(io.stderr, `lacuna: ${oneLine(message)}\n`);
+    return code;
+  }
+}
+
+async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) throw new UsageError('missing command');
+  const beforeDashes = argv.indexOf('--') === -1 ? argv : argv.slice(0, argv.indexOf('--'));
+  if (command === 'help' || beforeDashes.includes('--help') || beforeDashes.includes('-h')) {
+    await write(io.stdout, USAGE);
+    return 0;
+  }
+  if (command === '--version' || command === '-V') {
+    await write(io.stdout, `${appVersion()}\n`);
+    return 0;
+  }
+  if (command === 'fill') return fill(rest, io);
+  if (command === 'models' || command === 'docs') {
+    const [sub, ...more] = rest;
+    if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
+    const { json } = parseFlags(more, {}, `${command} list`);
+    return command === 'models' ? modelsList(json, io) : docsList(json, io);
+  }
+  if (command.startsWith('-')) throw new UsageError(`unknown option ${quote(command)}`);
+  throw new UsageError(`unknown command ${quote(command)}`);
+}
+
+interface Flags {
+  json: boolean;
+  values: Map<string, string>;
+  positionals: string[];
+}
+
+/** Parse --flag VALUE / --flag=VALUE options (names in `valued`), --json, "--" and positionals. */
+function parseFlags(args: readonly string[], valued: Record<string, true>, where: string): Flags {
+  const flags: Flags = { json: false, values: new Map(), positionals: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      flags.positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg === '-' || !arg.startsWith('-')) {
+      flags.positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (name === '--json' && eq === -1) {
+      flags.json = true;
+      continue;
+    }
+    if (!valued[name]) throw new UsageError(`${where}: unknown option ${quote(name)}`);
+    if (flags.values.has(name)) throw new UsageError(`${where}: ${name} given twice`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else value = args[++i];
+    if (value === undefined) throw new UsageError(`${where}: ${name} needs a value`);
+    flags.values.set(name, value);
+  }
+  if (where !== 'fill' && flags.positionals.length) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[0]!)}`);
+  return flags;
+}
+
+function parseInteger(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not ${quote(raw)}`);
+  }
+  return n;
+}
+
+async function fill(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true }, 'fill');
+  const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
+  const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
+  const file = flags.values.get('--file');
+  if (flags.positionals.length > 1) {
+    throw new UsageError('fill takes one text argument; quote the text ("The ____ sat.")');
+  }
+  const positional = flags.positionals[0];
+  if (file !== undefined && positional !== undefined) throw new UsageError('fill: give the text either as an argument or with --file, not both');
+  if (file === undefined && positional === undefined) {
+    throw new UsageError('fill needs text: an argument with blanks, --file PATH, or - to read stdin');
+  }
+
+  let text: string;
+  let fromArgument = false;
+  if (file !== undefined) {
+    try {
+      text = await readFile(resolve(io.cwd, file), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+  } else if (positional === '-') {
+    text = await readStdin(io.stdin);
+  } else {
+    text = positional!;
+    fromArgument = true;
+  }
+
+  let blanks: number;
+  try {
+    blanks = countBlanks(text);
+  } catch (err) {
+    if (err instanceof BlankSyntaxError) throw new CliError(err.message);
+    throw err;
+  }
+  if (blanks === 0) throw new CliError('the text has no blank; mark one with ____ (four underscores) or {{N}}');
+
+  const modelArg = flags.values.get('--model');
+  // A model folder is used directly (its own id); anything else is an installed model's id.
+  let model = modelArg;
+  let modelDir: string | undefined;
+  if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
+    modelDir = resolve(io.cwd, modelArg);
+    model = (await checkModelDir(modelDir)).id;
+  }
+
+  const core = await makeCore(io, { modelPackage: modelDir });
+  const requestId = `cli-${process.pid}-${Date.now()}`;
+  const onSigint = (): void => {
+    void core.call('fill.cancel', { requestId }).catch(() => {});
+  };
+  process.once('SIGINT', onSigint);
+  const showProgress = io.stderr.isTTY === true;
+  const stopProgress = showProgress
+    ? core.onEvent((e) => {
+        if (e.requestId === requestId) io.stderr.write(`\rlacuna: filling ${blanks} blank${blanks === 1 ? '' : 's'}, step ${e.step}/${e.steps}`);
+      })
+    : () => {};
+  let result: FillResult;
+  try {
+    result = await core.call('fill.run', {
+      requestId,
+      text,
+      ...(model !== undefined ? { model } : {}),
+      ...(steps !== undefined ? { steps } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    stopProgress();
+    if (showProgress) io.stderr.write('\r\x1b[K');
+    await core.close().catch(() => {});
+  }
+  if (flags.json) {
+    await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
+  } else {
+    await write(io.stdout, fromArgument && !result.text.endsWith('\n') ? `${result.text}\n` : result.text);
+  }
+  return 0;
+}
+
+async function modelsList(json: boolean, io: Io): Promise<number> {
+  const core = await makeCore(io);
+  let models: ModelInfo[];
+  try {
+    models = await core.call('models.list', {});
+  } finally {
+    await core.close().catch(() => {});
+  }
+  if (json) {
+    await write(io.stdout, `${JSON.stringify(models, null, 2)}\n`);
+    return 0;
+  }
+  if (models.length === 0) {
+    await write(io.stdout, `No model packages found in ${core.options.modelDirs.join(' or ')}.\n`);
+    return 0;
+  }
+  const idWidth = Math.max(...models.map((m) => m.id.length));
+  const lines = models.map((m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})`);
+  await write(io.stdout, `${lines.join('\n')}\n`);
+  return 0;
+}
+
+async function docsList(json: boolean, io: Io): Promise<number> {
+  const core = await makeCore(io);
+  try {
+    const docs = await core.call('documents.list', {});
+    if (json) {
+      await write(io.stdout, `${JSON.stringify(docs, null, 2)}\n`);
+    } else if (docs.length === 0) {
+      await write(io.stdout, `No documents in ${core.options.dataDir}.\n`);
+    } else {
+      const lines = docs.map((d) => {
+        const when = new Date(d.updatedAt).toISOString().replace('T', ' ').slice(0, 16);
+        return `${d.id}  ${when}  ${oneLine(d.title) || '(untitled)'}${d.preview ? ` — ${d.preview}` : ''}`;
+      });
+      await write(io.stdout, `${lines.join('\n')}\n`);
+    }
+  } finally {
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+/**
+ * The CLI runs the engine in-process (Engine), not in a child process (EngineClient): a one-shot
+ * command has no UI or server to keep responsive while the network runs, so a second process
+ * would only add its start-up time and an IPC hop, and a crash takes down a process that was about
+ * to exit anyway. The list commands never fill; they get the core's default engine, which starts
+ * no process until a fill, so they never load onnxruntime either.
+ */
+async function makeCore(io: Io, forFill?: { modelPackage: string | undefined }): Promise<Core> {
+  if (!forFill) return createNodeCore('cli', { env: io.env });
+  const { Engine } = await import('../engine/engine');
+  return createNodeCore('cli', {
+    engine: new Engine(),
+    env: io.env,
+    ...(forFill.modelPackage !== undefined ? { modelPackages: [forFill.modelPackage] } : {}),
+  });
+}
+
+function looksLikePath(value: string, cwd: string): boolean {
+  if (/[/\\]/.test(value) || value.startsWith('.') || value.startsWith('~')) return true;
+  // A bare name that happens to be a folder here is a folder; otherwise it is an id.
+  try {
+    return statSync(resolve(cwd, value)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The package's ModelInfo, or a CliError saying what is wrong with the folder. */
+async function checkModelDir(dir: string): Promise<ModelInfo> {
+  let info;
+  try {
+    info = await stat(dir);
+  } catch (err) {
+    throw new CliError(`model folder ${dir} not found: ${describeFsError(err)}`);
+  }
+  if (!info.isDirectory()) throw new CliError(`${dir} is not a folder; --model takes a model package folder or a model id`);
+  try {
+    await stat(resolve(dir, 'manifest.json'));
+  } catch {
+    throw new CliError(`${dir} is not a model package (it has no manifest.json)`);
+  }
+  try {
+    return ModelInfoSchema.parse(await readModelPackage(dir));
+  } catch (err) {
+    throw new CliError(err instanceof ApiError ? err.message : `${dir} is not a usable model package: ${String(err)}`);
+  }
+}
+
+function readStdin(stdin: NodeJS.ReadStream): Promise<string> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    stdin.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
+    stdin.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+    stdin.on('error', (err) => fail(new CliError(`cannot read stdin: ${err.message}`)));
+  });
+}
+
+function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    default:
+      return e instanceof Error ? e.message : String(err);
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** Write and wait until the data is handed to the OS, so exiting right after loses nothing. */
+function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((done) => {
+    stream.write(text, () => done());
+  });
+}
+
+function defaultIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+// `node out/main/cli.js …` runs the CLI directly; bin/lacuna.js imports this module and calls main().
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  void main().then((code) => process.exit(code));
+}
