@@ -1,0 +1,32 @@
+/**
+ * The sandboxed preload (bundled to out/preload/preload.cjs, CommonJS, self-contained).
+ *
+ * Exposes `window.lacuna`: one function per API method, each a thin `ipcRenderer.invoke` on the
+ * method's channel, plus `onEvent`. Nothing else crosses: never ipcRenderer itself, never the
+ * IpcRendererEvent (whose `sender` is ipcRenderer). Params are validated by the shell; results by
+ * the renderer (src-renderer/src/bridge.ts).
+ */
+import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { methods, type Method } from '../common/api';
+import { BRIDGE_GLOBAL, IPC_EVENT_CHANNEL, ipcChannel, type Envelope, type LacunaBridge } from '../common/bridge-types';
+
+function invoker(method: Method): (params: unknown) => Promise<Envelope> {
+  const channel = ipcChannel(method);
+  return (params: unknown) => ipcRenderer.invoke(channel, params ?? {}) as Promise<Envelope>;
+}
+
+function onEvent(listener: (event: unknown) => void): () => void {
+  if (typeof listener !== 'function') throw new TypeError('lacuna.onEvent needs a function');
+  const handler = (_event: IpcRendererEvent, payload: unknown): void => listener(payload);
+  ipcRenderer.on(IPC_EVENT_CHANNEL, handler);
+  return () => {
+    ipcRenderer.removeListener(IPC_EVENT_CHANNEL, handler);
+  };
+}
+
+const bridge = Object.freeze({
+  ...Object.fromEntries(methods.map((m) => [m, invoker(m)])),
+  onEvent,
+}) as unknown as LacunaBridge;
+
+contextBridge.exposeInMainWorld(BRIDGE_GLOBAL, bridge);
