@@ -1,0 +1,115 @@
+/**
+ * E2E helpers: start the real web mode (node out/main/web.js) on a fresh data folder, and a
+ * headless Chromium driven by playwright-core.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
+export const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+const WEB_JS = join(ROOT, 'out', 'main', 'web.js');
+const RENDERER_INDEX = join(ROOT, 'out', 'renderer', 'index.html');
+const URL_LINE = /^Lacuna web mode: (http:\/\/127\.0\.0\.1:\d+\/)#token=([0-9A-Za-z_-]+)\s*$/;
+
+export interface WebMode {
+  /** The URL web mode printed, token fragment included. */
+  url: string;
+  /** http://127.0.0.1:PORT/ */
+  origin: string;
+  token: string;
+  dataDir: string;
+  /** Everything web mode wrote to stderr so far (for failure messages). */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** Fail early, and say what to do, when the build the e2e tests run against is missing. */
+export function requireBuild(): void {
+  const missing = [WEB_JS, RENDERER_INDEX].filter((f) => !existsSync(f));
+  if (missing.length) {
+    throw new Error(
+      `e2e: the build is missing (${missing.map((f) => f.slice(ROOT.length + 1)).join(', ')}). ` +
+        'Run `npx electron-vite build` first (`npm test` does it before vitest).',
+    );
+  }
+  if (!existsSync(CHROMIUM)) throw new Error(`e2e: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
+}
+
+export async function startWebMode(): Promise<WebMode> {
+  requireBuild();
+  const dataDir = mkdtempSync(join(tmpdir(), 'lacuna-e2e-'));
+  const child = spawn(process.execPath, [WEB_JS], {
+    cwd: ROOT,
+    env: { ...process.env, LACUNA_DATA_DIR: dataDir, LACUNA_PORT: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk: string) => {
+    err += chunk;
+  });
+
+  const cleanup = (): void => rmSync(dataDir, { recursive: true, force: true });
+  let found: { origin: string; token: string; url: string };
+  try {
+    found = await new Promise((resolveUrl, reject) => {
+      let out = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => {
+        out += chunk;
+        for (const line of out.split('\n')) {
+          const m = URL_LINE.exec(line);
+          if (m) resolveUrl({ origin: m[1]!, token: m[2]!, url: line.slice('Lacuna web mode: '.length).trim() });
+        }
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) =>
+        reject(new Error(`e2e: web mode exited (${signal ?? `code ${code}`}) before printing its URL.\nstdout: ${out}\nstderr: ${err}`)),
+      );
+    });
+  } catch (e) {
+    child.kill('SIGKILL');
+    cleanup();
+    throw e;
+  }
+
+  return {
+    ...found,
+    dataDir,
+    stderr: () => err,
+    stop: async () => {
+      await stopProcess(child);
+      cleanup();
+    },
+  };
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}

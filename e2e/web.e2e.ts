@@ -1,0 +1,311 @@
+/**
+ * The walking skeleton end to end, in headless Chromium against the real web mode: write a draft
+ * with a blank, fill it with the bundled model, see it saved, reload, find it again; type during a
+ * fill and keep the edit. Also: the API refuses requests without the token.
+ *
+ * To observe the running fill without racing it, the tests hold back the HTTP answer of fill.run
+ * (the fill itself runs normally in web mode and streams its progress events) until they are done
+ * looking, then let it through. The interception is installed before the page loads, so no request
+ * can slip past it; a test only switches it on.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { ARTIFACTS, launchChromium, startWebMode, type WebMode } from './helpers';
+
+const BEFORE = 'The keeper climbed the stairs to the lamp room and ';
+const AFTER = ' before the storm reached the rocks.';
+const TITLE = 'The lighthouse';
+/** Anything that would mean a blank survived the fill. */
+const LEFTOVER_BLANK = /_{4,}|\{\{\s*\d+\s*\}\}|MASK/;
+const STEP = /^Step (\d+) of (\d+)$/;
+
+let web: WebMode | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  web = await startWebMode();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await web?.stop();
+});
+
+function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(new URL(path, web!.origin), init);
+}
+
+async function listTitles(): Promise<string[]> {
+  const res = await api('api/documents.list', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${web!.token}` },
+    body: '{}',
+  });
+  const body = (await res.json()) as { ok: boolean; result: { title: string }[] };
+  expect(body.ok).toBe(true);
+  return body.result.map((d) => d.title).sort();
+}
+
+type RouteHandler = (route: Route) => Promise<void>;
+
+interface App {
+  page: Page;
+  /** Page errors and console errors (CSP violations land there too). */
+  problems: string[];
+  /** Set to take over the page's fill.run / fill.cancel requests; null lets them through. */
+  intercept: { 'fill.run': RouteHandler | null; 'fill.cancel': RouteHandler | null };
+}
+
+/** A fresh browser context on the app. */
+async function openApp(): Promise<App> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 820 }, colorScheme: 'light' });
+  contexts.push(context);
+  const page = await context.newPage();
+  const app: App = { page, problems: [], intercept: { 'fill.run': null, 'fill.cancel': null } };
+  page.on('pageerror', (e) => app.problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') app.problems.push(`console error: ${m.text()}`);
+  });
+  for (const method of ['fill.run', 'fill.cancel'] as const) {
+    await page.route(`**/api/${method}`, (route) => (app.intercept[method] ?? ((r: Route) => r.continue()))(route));
+  }
+  // On failure, keep what the page showed and what web mode said, for the report.
+  onTestFailed(async ({ task }) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const name = task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => {});
+    const state = await page
+      .evaluate(`[...document.querySelectorAll('[role=status],[role=alert],textarea')].map((e) => (e.getAttribute('aria-label') ?? e.getAttribute('role')) + ': ' + (e.value ?? e.textContent)).join('\\n')`)
+      .catch((e: unknown) => String(e));
+    console.error(`page state:\n${String(state)}\nproblems: ${app.problems.join('\n')}\nweb mode stderr:\n${web!.stderr()}`);
+  });
+  await page.goto(web!.url);
+  await page.getByRole('button', { name: 'New document', exact: true }).waitFor();
+  return app;
+}
+
+/** Hold back fill.run's answer until release() (the fill itself runs; only its reply waits). */
+function holdFillAnswer(app: App): { release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  app.intercept['fill.run'] = async (route) => {
+    const response = await route.fetch({ timeout: 150_000 });
+    await released;
+    await route.fulfill({ response });
+  };
+  return {
+    release: () => {
+      app.intercept['fill.run'] = null;
+      release();
+    },
+  };
+}
+
+async function newDocument(page: Page, title: string): Promise<void> {
+  await page.getByRole('button', { name: 'New document', exact: true }).click();
+  // The new document's title gets the focus. (Page scripts are strings: this project has no DOM types.)
+  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Title');
+  await page.keyboard.type(title);
+  await page.keyboard.press('Enter'); // moves on to the text
+  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
+}
+
+describe('web mode API', () => {
+  it('answers 401 without the right token', async () => {
+    const json = { 'Content-Type': 'application/json' };
+    const none = await api('api/documents.list', { method: 'POST', headers: json, body: '{}' });
+    expect(none.status).toBe(401);
+    const wrong = await api('api/documents.list', {
+      method: 'POST',
+      headers: { ...json, Authorization: `Bearer ${'0'.repeat(web!.token.length)}` },
+      body: '{}',
+    });
+    expect(wrong.status).toBe(401);
+    const events = await api('api/events');
+    expect(events.status).toBe(401);
+    await events.body?.cancel();
+
+    // The same request with the token works, so the 401s above are about the token.
+    const ok = await api('api/documents.list', { method: 'POST', headers: { ...json, Authorization: `Bearer ${web!.token}` }, body: '{}' });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toEqual({ ok: true, result: [] });
+  });
+});
+
+describe('writing and filling in the browser', () => {
+  it('fills a blank, saves, and keeps the text across a reload', async () => {
+    const app = await openApp();
+    const { page, problems } = app;
+    // The token leaves the address bar (it stays in sessionStorage for reloads).
+    expect(page.url()).not.toContain('token');
+
+    await newDocument(page, TITLE);
+    const title = page.getByRole('textbox', { name: 'Title', exact: true });
+    const body = page.getByRole('textbox', { name: 'Text', exact: true });
+    await page.keyboard.type(BEFORE);
+    await page.keyboard.press('Control+Shift+KeyB'); // Insert blank (Cmd+Shift+B on macOS)
+    await page.keyboard.type(AFTER);
+    expect(await body.inputValue()).toBe(`${BEFORE}____${AFTER}`);
+    const saveStatus = page.getByRole('status', { name: 'Save status' });
+    await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
+    expect(await page.getByText('1 blank', { exact: true }).count()).toBe(1);
+
+    // Fill, and watch it run: progress "Step k of N" and a Cancel button.
+    const hold = holdFillAnswer(app);
+    await page.getByRole('button', { name: 'Fill blanks' }).click();
+    const steps = page.getByText(STEP);
+    await steps.waitFor();
+    const [, k, n] = STEP.exec((await steps.textContent()) ?? '')!;
+    expect(Number(k)).toBeGreaterThanOrEqual(1);
+    expect(Number(k)).toBeLessThanOrEqual(Number(n));
+    expect(await page.getByRole('progressbar', { name: /Filling 1 blank/ }).count()).toBe(1);
+    expect(await page.getByRole('button', { name: 'Cancel', exact: true }).isVisible()).toBe(true);
+    expect(await body.inputValue()).toBe(`${BEFORE}____${AFTER}`); // untouched until the answer lands
+    hold.release();
+
+    await expect.poll(() => body.inputValue(), { timeout: 150_000, interval: 250 }).not.toContain('____');
+    const filled = await body.inputValue();
+    expect(filled.startsWith(BEFORE)).toBe(true);
+    expect(filled.endsWith(AFTER)).toBe(true);
+    const fill = filled.slice(BEFORE.length, filled.length - AFTER.length);
+    expect(fill.length).toBeGreaterThan(0);
+    expect(filled).not.toMatch(LEFTOVER_BLANK);
+    await page.getByRole('status', { name: 'Fill status' }).filter({ hasText: 'Filled 1 blank.' }).waitFor();
+    expect(await page.getByText(STEP).count()).toBe(0); // the progress line is gone
+
+    // Saved after the fill (the status is not "Saved" between the fill landing and its save).
+    await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
+    expect(await page.getByText('0 blanks', { exact: true }).count()).toBe(1);
+    await body.blur();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'filled-editor.png') });
+
+    // Reload: the token survives in sessionStorage, the document in the library.
+    await page.reload();
+    const entry = page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: new RegExp(`^${TITLE}`) });
+    await entry.waitFor();
+    await entry.click();
+    await expect.poll(() => body.inputValue()).toBe(filled);
+    expect(await title.inputValue()).toBe(TITLE);
+    await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
+
+    // And the core agrees, independently of the page.
+    expect(await listTitles()).toEqual([TITLE]);
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps what the writer types during a fill and offers the fill separately', async () => {
+    const app = await openApp();
+    const { page, problems } = app;
+    await newDocument(page, 'Typed meanwhile');
+    const body = page.getByRole('textbox', { name: 'Text', exact: true });
+    await page.keyboard.type('Rain ');
+    await page.getByRole('button', { name: 'Insert blank' }).click(); // the button works too
+    await page.keyboard.type(' all night.');
+    expect(await body.inputValue()).toBe('Rain ____ all night.');
+
+    const hold = holdFillAnswer(app);
+    await page.keyboard.press('Control+Enter'); // Fill blanks
+    await page.getByText(STEP).waitFor();
+    await body.press('End');
+    await page.keyboard.type(' The end.');
+    hold.release();
+
+    const notice = page.getByRole('region', { name: 'The fill was not applied' });
+    await notice.waitFor();
+    expect(await body.inputValue()).toBe('Rain ____ all night. The end.');
+    const offered = await notice.getByRole('textbox', { name: 'Filled version' }).inputValue();
+    expect(offered.startsWith('Rain ')).toBe(true);
+    expect(offered.endsWith(' all night.')).toBe(true);
+    expect(offered).not.toMatch(LEFTOVER_BLANK);
+    await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+
+    await notice.getByRole('button', { name: 'Save as a new document' }).click();
+    await notice.waitFor({ state: 'detached' });
+    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Typed meanwhile \(filled\)/ }).waitFor();
+    expect(await listTitles()).toEqual(expect.arrayContaining(['Typed meanwhile', 'Typed meanwhile (filled)']));
+    expect(await body.inputValue()).toBe('Rain ____ all night. The end.');
+    expect(problems).toEqual([]);
+  });
+
+  it('cancels a running fill with Esc and leaves the text alone', async () => {
+    const app = await openApp();
+    const { page, problems } = app;
+    await newDocument(page, 'Cancelled');
+    const body = page.getByRole('textbox', { name: 'Text', exact: true });
+    await page.keyboard.type('Wind ____ rain.'); // typing the syntax works as well as the shortcut
+    await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+
+    // This one does not reach the engine: the page's fill.run is held and answered as the core
+    // answers a cancelled fill, once the page has sent fill.cancel (which does go to web mode).
+    const ids: { run?: string; cancel?: string } = {};
+    let cancelled!: () => void;
+    const cancelSent = new Promise<void>((r) => (cancelled = r));
+    app.intercept['fill.run'] = async (route) => {
+      ids.run = (route.request().postDataJSON() as { requestId: string }).requestId;
+      await cancelSent;
+      await route.fulfill({
+        status: 409,
+        contentType: 'application/json',
+        body: JSON.stringify({ ok: false, error: { code: 'cancelled', message: 'the fill was cancelled' } }),
+      });
+    };
+    app.intercept['fill.cancel'] = async (route) => {
+      ids.cancel = (route.request().postDataJSON() as { requestId: string }).requestId;
+      await route.continue();
+      cancelled();
+    };
+
+    await page.getByRole('button', { name: 'Fill blanks' }).click();
+    const cancel = page.getByRole('button', { name: 'Cancel', exact: true });
+    await cancel.waitFor();
+    expect(await cancel.getAttribute('aria-keyshortcuts')).toBe('Escape');
+    await page.keyboard.press('Escape');
+    await page.getByRole('status', { name: 'Fill status' }).filter({ hasText: 'Fill cancelled.' }).waitFor();
+    await cancel.waitFor({ state: 'detached' });
+    expect(ids.run).toBeTruthy();
+    expect(ids.cancel).toBe(ids.run);
+    expect(await body.inputValue()).toBe('Wind ____ rain.');
+    expect(await page.getByRole('alert').textContent()).toBe(''); // a cancel is not an error
+    // Chromium logs the 409 of the cancelled request; nothing else may appear.
+    expect(problems.filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
+  });
+
+  it('reports a conflict when the document changed elsewhere, and keeps both versions on request', async () => {
+    const a = await openApp();
+    await newDocument(a.page, 'Shared');
+    await a.page.keyboard.type('First draft.');
+    const savedIn = (app: App) => app.page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+    await savedIn(a);
+
+    const b = await openApp();
+    await b.page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Shared/ }).click();
+    const bodyB = b.page.getByRole('textbox', { name: 'Text', exact: true });
+    await expect.poll(() => bodyB.inputValue()).toBe('First draft.');
+
+    // A saves a change; B, still on the old revision, edits too.
+    await a.page.keyboard.type(' Edited in A.');
+    await savedIn(a);
+    await bodyB.press('End');
+    await b.page.keyboard.type(' Edited in B.');
+    await b.page.keyboard.press('Control+KeyS'); // save now
+    const conflict = b.page.getByRole('alert').filter({ hasText: 'changed somewhere else' });
+    await conflict.waitFor();
+    expect(await b.page.getByRole('status', { name: 'Save status' }).textContent()).toMatch(/conflict/);
+    expect(await bodyB.inputValue()).toBe('First draft. Edited in B.'); // nothing lost
+
+    await conflict.getByRole('button', { name: 'Save mine as a new document' }).click();
+    await conflict.waitFor({ state: 'detached' });
+    await expect.poll(() => bodyB.inputValue()).toBe('First draft. Edited in A.');
+    await savedIn(b);
+    expect(await listTitles()).toEqual(expect.arrayContaining(['Shared', 'Shared (my version)']));
+    await b.page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Shared \(my version\)/ }).click();
+    await expect.poll(() => bodyB.inputValue()).toBe('First draft. Edited in B.');
+    expect([...a.problems, ...b.problems].filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
+  });
+});
