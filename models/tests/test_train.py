@@ -1,0 +1,304 @@
+"""Fast tests for models/train (SEDD / AR training, loss, checkpoints).  From the repo root:
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s models/tests -t . -v
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+MODELS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = os.path.join(MODELS, "train")
+for p in (MODELS, TRAIN):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import trainlib as T  # noqa: E402
+from sedd.model import SEDD, log_expm1  # noqa: E402
+
+torch.set_num_threads(1)
+FIXTURE_TEXT = os.path.join(MODELS, "tools", "fixture_text.txt")
+FIXTURE_TOK = os.path.join(MODELS, "tiny-fixture", "tokenizer.json")
+
+
+def tiny_spec(kind="sedd", tc=True, V=41, dropout=0.0) -> T.ModelSpec:
+    return T.ModelSpec(kind=kind, hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=V,
+                       time_conditioned=tc, dropout=dropout)
+
+
+def randomize(model: SEDD, seed: int = 0) -> SEDD:
+    """Non-zero weights everywhere (the official init zeroes the output/adaLN layers)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * (0.05 if p.dim() > 1 else 0.2))
+    return model
+
+
+def read_json(path: str):
+    with open(path) as f:
+        return json.load(f)
+
+
+def read_jsonl(path: str):
+    with open(path) as f:
+        return [json.loads(line) for line in f]
+
+
+class ScoreEntropyTest(unittest.TestCase):
+    def test_r_form_equals_official(self):
+        """SE in the r-form (sedd.md section 4) == the authors' Absorbing.score_entropy."""
+        g = torch.Generator().manual_seed(0)
+        B, L, V = 4, 12, 23
+        x0 = torch.randint(0, V - 1, (B, L), generator=g)
+        sigma = torch.tensor([1e-3, 0.3, 0.5, 4.0], dtype=torch.float64)
+        xt = torch.where(torch.rand(B, L, generator=g) < 0.6, torch.full_like(x0, V - 1), x0)
+        score = torch.randn(B, L, V, generator=g, dtype=torch.float64) * 2
+        ref = T.official_score_entropy(score, sigma[:, None], xt, x0, V)
+        b, l = (xt == V - 1).nonzero(as_tuple=True)
+        r = 1 / torch.expm1(sigma)
+        mine = T.score_entropy_r(score[b, l], x0[b, l], r[b])
+        diff = (mine - ref[b, l]).abs().max().item()
+        self.assertLess(diff, 1e-9 * ref.abs().max().item())
+        self.assertTrue(bool((ref[xt != V - 1] == 0).all()))
+        # SE >= 0 with equality iff exp(out) is the true ratio r * onehot(x0)
+        self.assertTrue(bool((mine >= -1e-9).all()))
+        perfect = torch.full((1, V), -1e4, dtype=torch.float64)
+        perfect[0, 3] = math.log(r[1])
+        self.assertAlmostEqual(T.score_entropy_r(perfect, torch.tensor([3]), r[1:2]).item(), 0.0, places=9)
+
+    def test_training_loss_equals_official_pipeline(self):
+        """sedd_loss (masked rows only) == full model(x, sigma) + official score_entropy,
+        weighted by sigma_bar'(t) and summed over tokens, for both network variants."""
+        for tc in (True, False):
+            model = randomize(SEDD(tiny_spec(tc=tc).config())).eval()
+            V = model.config.vocab_size
+            g = torch.Generator().manual_seed(1)
+            B, L = 3, 10
+            x0 = torch.randint(0, V - 1, (B, L), generator=g)
+            t = torch.tensor([0.05, 0.5, 0.97], dtype=torch.float64)
+            u = torch.rand(B, L, generator=g, dtype=torch.float64)
+            with torch.no_grad():
+                fast, nm = T.sedd_loss(model, x0, t, u)
+                full, _ = T.sedd_loss(model, x0, t, u, full=True)
+                sigma, dsigma = T.LogLinearNoise(1e-3)(t)
+                xt = torch.where(u < (1 - torch.exp(-sigma))[:, None], torch.full_like(x0, V - 1), x0)
+                ls = model(xt, sigma.float()).double()
+                ref = (dsigma[:, None] * T.official_score_entropy(ls, sigma[:, None], xt, x0, V)).sum(-1)
+            self.assertGreater(int(nm), 0)
+            rel = ((fast.double() - ref).abs().max() / ref.abs().max()).item()
+            self.assertLess(rel, 1e-6, f"tc={tc}")
+            self.assertLess(((full.double() - ref).abs().max() / ref.abs().max()).item(), 1e-6)
+            print(f"\n  DSE loss vs official (tc={tc}): max rel diff {rel:.2e}", end="")
+
+    def test_loss_finite_and_decreases(self):
+        torch.manual_seed(0)
+        tok, _ = T.load_tokens(FIXTURE_TEXT, FIXTURE_TOK, CACHE, "python", log=lambda *a: None)
+        V = 512
+        model = T.build_model(tiny_spec(V=V, dropout=0.1), seed=0)
+        stream = T.BlockStream(tok, 32, seed=0)
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+        g = torch.Generator().manual_seed(0)
+        ev_x = torch.from_numpy(stream.batch(0, 16))
+        ev_t = T.sample_t(16, torch.Generator().manual_seed(5), "lowdisc")
+        ev_u = torch.rand(16, 32, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+
+        def held():
+            model.eval()
+            with torch.no_grad():
+                return float(T.sedd_loss(model, ev_x, ev_t, ev_u)[0].mean()) / 32
+        before = held()
+        for step in range(25):
+            model.train()
+            x0 = torch.from_numpy(stream.batch(step, 16))
+            per, _ = T.sedd_loss(model, x0, T.sample_t(16, g), torch.rand(16, 32, generator=g, dtype=torch.float64))
+            loss = per.mean() / 32
+            self.assertTrue(math.isfinite(float(loss)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        after = held()
+        self.assertTrue(math.isfinite(after))
+        self.assertLess(after, before - 0.5, (before, after))
+        # initial value: uniform prediction over V - 1 tokens -> about log(V - 1) per token
+        self.assertLess(abs(before - math.log(V - 1)), 0.8)
+
+
+class NetworkVariantTest(unittest.TestCase):
+    def test_time_independent_ignores_sigma(self):
+        model = randomize(SEDD(tiny_spec(tc=False).config())).eval()
+        V = model.config.vocab_size
+        g = torch.Generator().manual_seed(2)
+        x = torch.randint(0, V, (1, 9), generator=g)
+        x[0, ::2] = V - 1
+        s1, s2 = torch.tensor([0.01]), torch.tensor([3.0])
+        with torch.no_grad():
+            d = model(x, s1) - model(x, s2)
+        expect = float(-log_expm1(s1) + log_expm1(s2))
+        at_idx = torch.zeros_like(d, dtype=torch.bool).scatter(-1, x[..., None], True)
+        self.assertLess((d[~at_idx] - expect).abs().max().item(), 1e-5)
+        self.assertEqual(d[at_idx].abs().max().item(), 0.0)
+        # and without the shift the network output does not depend on sigma at all
+        plain = randomize(SEDD(tiny_spec(tc=False).config()))
+        plain.scale_by_sigma = False
+        with torch.no_grad():
+            self.assertTrue(torch.equal(plain.eval()(x, s1), plain(x, s2)))
+        # sigma_map is unused: no gradient reaches it
+        model.train()
+        model(x, s1).sum().backward()
+        self.assertTrue(all(p.grad is None or float(p.grad.abs().sum()) == 0
+                            for p in model.sigma_map.parameters()))
+
+    def test_time_conditioned_default_unchanged(self):
+        """The default config is the official network: sigma changes more than the shift."""
+        model = randomize(SEDD(tiny_spec(tc=True).config())).eval()
+        x = torch.randint(0, 40, (1, 6))
+        with torch.no_grad():
+            d = model(x, torch.tensor([0.01])) - model(x, torch.tensor([3.0]))
+        self.assertGreater(float(d.std()), 1e-3)
+
+    def test_ar_same_parameter_count_and_causal(self):
+        V = 8193
+        sedd = T.build_model(T.ModelSpec("sedd", 64, 2, 1, 32, V))
+        ar = T.build_model(T.ModelSpec("ar", 64, 2, 1, 32, V))
+        ps, pa = T.param_report(sedd)["total"], T.param_report(ar)["total"]
+        self.assertLess(abs(ps - pa) / ps, 0.03)
+        self.assertEqual(sorted(sedd.state_dict()), sorted(ar.state_dict()))
+        # causal: changing a later token leaves earlier predictions unchanged
+        ar = randomize(SEDD(tiny_spec("ar").config())).eval()
+        x = torch.randint(0, 40, (1, 8))
+        y = x.clone()
+        y[0, 5] = (y[0, 5] + 1) % 40
+        with torch.no_grad():
+            lx = ar.output_layer(*ar.features(x, torch.zeros(1)))
+            ly = ar.output_layer(*ar.features(y, torch.zeros(1)))
+        self.assertTrue(torch.allclose(lx[0, :5], ly[0, :5], atol=1e-6))
+        self.assertFalse(torch.allclose(lx[0, 5:], ly[0, 5:], atol=1e-6))
+        nll = T.ar_loss(ar, x)
+        self.assertEqual(tuple(nll.shape), (1,))
+        self.assertTrue(math.isfinite(float(nll)))
+
+
+CACHE = tempfile.mkdtemp(prefix="lacuna-train-test-cache-")
+
+
+def tearDownModule():
+    shutil.rmtree(CACHE, ignore_errors=True)
+
+
+class TrainerTest(unittest.TestCase):
+    def cfg(self, run: str, **kw) -> dict:
+        import train as train_script
+        c = dict(train_script.RUN_DEFAULTS)
+        c.update(train_script.RUNTIME_DEFAULTS)
+        c.update(run=run, train=FIXTURE_TEXT, test=FIXTURE_TEXT, tokenizer=FIXTURE_TOK,
+                 hidden=32, blocks=2, heads=2, cond_dim=16, length=32, allow_short=True,
+                 batch=4, warmup=2, max_steps=6, eval_every=0, eval_blocks=4, eval_draws=2,
+                 log_every=1, cache_dir=CACHE, tokenizer_backend="python", dropout=0.1,
+                 precision="fp32", ckpt_minutes=1e9)
+        c.update(kw)
+        return c
+
+    def test_resume_reproduces_next_step(self):
+        import train as train_script
+        for model_kind in ("sedd", "ar"):
+            with tempfile.TemporaryDirectory() as run:
+                tr = train_script.Trainer(self.cfg(run, model=model_kind), log_fn=lambda *a: None)
+                for _ in range(3):
+                    tr.train_step()
+                tr.save()
+                expected = tr.train_step()
+                expected_w = {k: v.clone() for k, v in tr.model.state_dict().items()}
+                expected_ema = {k: v.clone() for k, v in tr.ema.shadow.items()}
+                # a later step must not leak into the resumed run (as after kill -9)
+                tr.train_step()
+                with open(os.path.join(run, "log.jsonl"), "a") as f:
+                    f.write(json.dumps({"type": "train", "step": 5}) + "\n{torn")
+                del tr
+                torch.manual_seed(999)                  # clobber the global RNG
+                tr2 = train_script.Trainer(self.cfg(run, model=model_kind), log_fn=lambda *a: None)
+                self.assertTrue(tr2.resumed)
+                self.assertEqual(tr2.step, 3)
+                got = tr2.train_step()
+                self.assertEqual(got["loss"], expected["loss"], model_kind)
+                for k, v in tr2.model.state_dict().items():
+                    self.assertTrue(torch.equal(v, expected_w[k]), k)
+                for k, v in tr2.ema.shadow.items():
+                    self.assertTrue(torch.equal(v, expected_ema[k]), k)
+                steps = [r["step"] for r in read_jsonl(os.path.join(run, "log.jsonl"))]
+                self.assertTrue(all(s <= 3 for s in steps))
+
+    def test_run_loop_eval_and_ship(self):
+        import ship
+        import train as train_script
+        with tempfile.TemporaryDirectory() as run, tempfile.TemporaryDirectory() as out:
+            tr = train_script.Trainer(self.cfg(run, time_conditioned=False, eval_every=3),
+                                      log_fn=lambda *a: None)
+            reason = tr.run_loop()
+            self.assertIn("max_steps", reason)
+            recs = read_jsonl(os.path.join(run, "log.jsonl"))
+            evals = [r for r in recs if r["type"] == "eval"]
+            self.assertEqual([r["step"] for r in evals], [3, 6])
+            self.assertTrue(all(math.isfinite(r["ema"]["nats_per_token"]) for r in evals))
+            self.assertEqual(recs[-1]["type"], "end")
+            info = T.read_run(run)
+            self.assertEqual(info["mask_id"], 511)
+            ship.main(["--run", run, "--out", out, "--no-parity"])
+            man = read_json(os.path.join(out, "manifest.json"))
+            self.assertEqual((man["vocab_size"], man["mask_id"], man["time_conditioned"], man["length"]),
+                             (512, 511, False, 32))
+            self.assertTrue(os.path.getsize(os.path.join(out, "model.onnx")) > 0)
+
+    def test_bound_independent_of_batch_size(self):
+        model = randomize(SEDD(tiny_spec().config()), 3).eval()
+        blocks = np.random.RandomState(0).randint(0, 40, (5, 16))
+        a = T.sedd_bound(model, blocks, draws=2, seed=7, batch_size=2)
+        b = T.sedd_bound(model, blocks, draws=2, seed=7, batch_size=5)
+        self.assertLess(abs(a["nats_per_token"] - b["nats_per_token"]) / a["nats_per_token"], 1e-6)
+        self.assertGreater(a["se"], 0)
+
+    def test_bound_estimators_match_exact_integral(self):
+        """Both Monte Carlo estimators of the ELBO integral (sedd.md section 4) agree with
+        the exact value (all 2^L masks x Gauss-Legendre in t) for a tiny block."""
+        L = 4
+        x0 = torch.tensor([[3, 17, 5, 29]])
+        for tc in (True, False):
+            model = randomize(SEDD(tiny_spec(tc=tc).config()), 5).eval()
+            nodes, wts = np.polynomial.legendre.leggauss(96)
+            tq = torch.tensor((nodes + 1) / 2, dtype=torch.float64)
+            exact = 0.0
+            for bits in range(1, 2 ** L):
+                m = torch.tensor([[bool(bits >> i & 1) for i in range(L)]]).repeat(len(tq), 1)
+                k = int(m[0].sum())
+                with torch.no_grad():
+                    per, _ = T.sedd_loss(model, x0.repeat(len(tq), 1), tq, None, masked=m)
+                p = (1 - T.NOISE_EPS) * tq
+                dens = p ** k * (1 - p) ** (L - k)
+                exact += float((per.double() * dens * torch.tensor(wts / 2)).sum())
+            blocks = x0.numpy().repeat(300, axis=0)
+            est = {e: T.sedd_bound(model, blocks, draws=8, seed=1, batch_size=300, estimator=e)
+                   for e in ("k", "t")}
+            for e, r in est.items():
+                z = abs(r["nats_per_token"] * L - exact) / (r["se"] * L)
+                self.assertLess(z, 4.0, f"tc={tc} estimator {e}: {r['nats_per_token'] * L} vs {exact}")
+            self.assertLess(est["k"]["se"], est["t"]["se"])
+
+    def test_block_stream_deterministic(self):
+        tok = np.arange(1000, dtype=np.uint16)
+        s1, s2 = T.BlockStream(tok, 50, seed=3), T.BlockStream(tok, 50, seed=3)
+        self.assertTrue(np.array_equal(s1.batch(7, 4), s2.batch(7, 4)))
+        first_epoch = np.concatenate([s1.batch(i, 1)[:, 0] for i in range(s1.n_blocks)])
+        self.assertEqual(len(set(first_epoch.tolist())), s1.n_blocks)   # each block once per epoch
+
+
+if __name__ == "__main__":
+    unittest.main()

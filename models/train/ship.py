@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Package a trained SEDD run as a ``lacuna-model/1`` folder the app can load.
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/train/ship.py \\
+        --run models/train/runs/mini --out models/lacuna-mini
+
+Exports the EMA weights (``--which model`` for the raw weights) through
+models/sedd/export.py (opset 17, checked, every LayerNorm with a bias) to OUT/model.onnx,
+copies the run's tokenizer.json into OUT unless it is already there (same bytes), writes
+OUT/parity.json (PyTorch reference outputs; check with
+``node models/tools/check_parity.cjs OUT``), OUT/MODEL_CARD.md and, last, OUT/manifest.json
+(id, graph absorb, log-linear noise, length, time_conditioned, file sizes + sha256).
+Fails if model.onnx exceeds --max-mb (64).  AR baseline runs are not packages: refused.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch  # noqa: E402
+
+import trainlib as T  # noqa: E402
+from sedd.export import export_onnx, write_manifest  # noqa: E402
+from sedd.noise import LogLinearNoise  # noqa: E402
+
+
+def write_parity(model, out: str, model_id: str, test_ids=None, seed: int = 0) -> None:
+    """parity.json as in FORMAT.md: a few (indices, sigma) cases, rows of log_score."""
+    sys.path.insert(0, os.path.join(T.MODELS, "tools"))
+    from make_fixture import dump_json  # float32-exact JSON writer of the fixture
+    V = model.config.vocab_size
+    M = V - 1
+    g = torch.Generator().manual_seed(seed)
+
+    def text(b, L):
+        if test_ids is not None and len(test_ids) > b * L + 1:
+            start = torch.randint(0, len(test_ids) - b * L, (1,), generator=g).item()
+            return torch.tensor(list(map(int, test_ids[start:start + b * L]))).view(b, L)
+        return torch.randint(0, V - 1, (b, L), generator=g)
+
+    def mask(x, frac):
+        return torch.where(torch.rand(x.shape, generator=g) < frac, torch.full_like(x, M), x)
+
+    x9 = mask(text(2, 5), 0.5)
+    x9[1] = M
+    x64 = mask(text(2, 64), 0.4)
+    x64[1, 20:36] = M
+    cases = [("len5_b2_sigma1e-4_and_5", x9, [1e-4, 5.0]),
+             ("len64_b2_span_sigma0.3_and_2", x64, [0.3, 2.0]),
+             ("len256_half_masked_sigma1", mask(text(1, 256), 0.5), [1.0])]
+    rows, cj = {}, []
+    for name, x, sig in cases:
+        with torch.no_grad():
+            y = model(x, torch.tensor(sig, dtype=torch.float32))
+        B, L, _ = y.shape
+        full = L <= 33
+        pos = [[b, l] for b in range(B) for l in (range(L) if full else
+               sorted({0, L - 1} | set(torch.randperm(L, generator=g)[:4].tolist())))]
+        rows[name] = [y[b, l].tolist() for b, l in pos]
+        cj.append({"name": name, "indices": x.tolist(), "sigma": [float(torch.tensor(s).float()) for s in sig],
+                   "shape": list(y.shape), "full": full, "positions": pos, "values": "@rows:" + name,
+                   "max_abs": float(y.double().abs().max()), "sum": float(y.double().sum())})
+    dump_json({"format": "lacuna-parity/1", "model": model_id,
+               "producer": f"models/train/ship.py (torch {torch.__version__})",
+               "tolerance": 1e-4, "mask_id": M, "cases": cj},
+              os.path.join(out, "parity.json"), rows)
+
+
+MODEL_CARD = """# {name}
+
+{description}
+
+## Network
+
+SEDD score network (DDiT, models/sedd/model.py), absorbing graph with `scale_by_sigma`,
+log-linear noise (eps 1e-3). Hidden {H}, {n} blocks, {nh} heads (head dim {hd}), cond {cond},
+vocab_size {V} (tokenizer {ntok} ids + MASK = {mask}), trained length {L}.
+Time conditioned: **{tc}**{tc_note}. Parameters: {params:,} ({nonemb:,} outside the embedding and
+output matrices). Weights: the EMA (decay {ema}) of the training run. ONNX fp32: {onnx_mb:.1f} MB.
+
+## Training
+
+{training}
+
+## Held-out metrics
+
+{metrics}
+
+## Limitations
+
+A small model trained briefly on public-domain books and other public-domain text
+(models/data/README.md): expect fluent-looking but often incoherent fills, 19th-century
+diction, and no knowledge beyond the corpus. The perplexity figure is an upper bound (ELBO);
+the samples in the run's report.md show typical quality.
+"""
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--id", default="lacuna-mini")
+    ap.add_argument("--name", default="Lacuna mini")
+    ap.add_argument("--description", default=None)
+    ap.add_argument("--which", choices=["ema", "model"], default="ema")
+    ap.add_argument("--tokenizer", help="tokenizer.json (default: the run's)")
+    ap.add_argument("--default-steps", type=int, default=64)
+    ap.add_argument("--max-mb", type=float, default=64.0)
+    ap.add_argument("--no-parity", action="store_true")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+
+    model, info = T.load_model_from_run(a.run, a.which)
+    spec = T.spec_from_run(info)
+    if spec.kind != "sedd":
+        raise SystemExit("ship.py packages SEDD runs only (the AR baseline is for comparison)")
+    cfg = model.config
+    os.makedirs(a.out, exist_ok=True)
+    onnx_path = os.path.join(a.out, "model.onnx")
+    export_onnx(model, onnx_path + ".tmp")
+    os.replace(onnx_path + ".tmp", onnx_path)
+    mb = os.path.getsize(onnx_path) / 1e6
+    if mb > a.max_mb:
+        raise SystemExit(f"model.onnx is {mb:.1f} MB > {a.max_mb} MB")
+
+    tok_src = T.resolve_path(a.tokenizer or info["tokenizer"])
+    tok_dst = os.path.join(a.out, "tokenizer.json")
+    if not (os.path.exists(tok_dst) and T.tokenize_data.sha256_file(tok_src) == T.tokenize_data.sha256_file(tok_dst)):
+        shutil.copyfile(tok_src, tok_dst)
+    tok_sha = T.tokenize_data.sha256_file(tok_dst)
+    want = info["data"]["train"].get("tokenizer_sha256")
+    if want and want != tok_sha:
+        raise SystemExit(f"{tok_src} is not the tokenizer the run was trained with")
+
+    test_ids = None
+    cache = info["data"]["test"].get("cache")
+    if cache and os.path.exists(T.resolve_path(cache)):
+        test_ids = T.open_tokens(T.resolve_path(cache))
+    files = ["model.onnx", "tokenizer.json"]
+    if not a.no_parity:
+        write_parity(model, a.out, a.id, test_ids)
+
+    ck = os.path.join(a.run, "ckpt.pt")
+    summary, devices = {}, set()
+    if os.path.exists(os.path.join(a.run, "log.jsonl")):
+        with open(os.path.join(a.run, "log.jsonl")) as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("type") == "end":
+                    summary = rec
+                if rec.get("type") == "start":
+                    devices.add(f"{rec.get('device')}/{rec.get('precision')}")
+    training = (f"{summary.get('step', '?')} steps, {summary.get('tokens', 0):,} tokens "
+                f"({info['settings']['batch']} x {cfg_len(info)} per step), "
+                f"{summary.get('elapsed', 0) / 3600:.2f} h on {', '.join(sorted(devices)) or '?'}; AdamW lr {info['settings']['lr']}, "
+                f"warm-up {info['settings']['warmup']} + cosine, dropout {info['settings']['dropout']}. "
+                f"Training data: {info['data']['train'].get('n_tokens', '?'):,} tokens."
+                if summary else "(no training log found)")
+    metrics = "(run `models/train/evaluate.py --run RUN` first)"
+    rep = os.path.join(a.run, "report.json")
+    if os.path.exists(rep):
+        with open(rep) as f:
+            r = json.load(f)
+        b = r["sedd"]
+        metrics = (f"ELBO perplexity bound on {b['tokens']:,} held-out tokens ({b['blocks']} blocks of "
+                   f"{b['length']}): **<= {b['ppl']:.2f}** ({b['nats_per_token']:.4f} +- {b['se']:.4f} "
+                   f"nats/token, {b['draws']} draws).")
+        if r.get("ar"):
+            metrics += f" Autoregressive baseline, same tokens: perplexity {r['ar']['ppl']:.2f}."
+    desc = a.description or (f"A small SEDD model ({cfg.hidden_size}x{cfg.n_blocks}) trained for "
+                             f"Lacuna on public-domain English text; fills blanks offline.")
+    p = T.param_report(model)
+    with open(os.path.join(a.out, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
+        f.write(MODEL_CARD.format(
+            name=a.name, description=desc, H=cfg.hidden_size, n=cfg.n_blocks, nh=cfg.n_heads,
+            hd=cfg.head_dim, cond=cfg.cond_dim, V=cfg.vocab_size, ntok=cfg.vocab_size - 1,
+            mask=cfg.vocab_size - 1, L=cfg_len(info), tc="yes" if cfg.time_conditioned else "no",
+            tc_note="" if cfg.time_conditioned else
+            " (the network ignores sigma; only the absorbing shift depends on it, so the engine may "
+            "reuse a network output across steps that changed no token)",
+            params=p["total"], nonemb=p["non_embedding"], ema=info["settings"]["ema"],
+            onnx_mb=mb, training=training, metrics=metrics))
+    write_manifest(a.out, id=a.id, name=a.name, description=desc, model=model,
+                   noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
+                   eos_id=int(info["eos_id"]), files=files,
+                   time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps)
+    print(f"wrote {a.out}: model.onnx {mb:.1f} MB, vocab_size {cfg.vocab_size}, "
+          f"time_conditioned {cfg.time_conditioned}, length {cfg_len(info)}")
+
+
+def cfg_len(info: dict) -> int:
+    return int(info["settings"]["length"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,567 @@
+"""Shared code for models/train: data (token caches, packed blocks), model construction,
+the SEDD denoising score-entropy loss, the autoregressive baseline loss, held-out
+evaluation, checkpoints and EMA.
+
+Maths: /work/shared/docs/sedd.md.  Absorbing graph (MASK = V - 1 = tokenizer size),
+log-linear noise sigma_bar(t) = -log(1 - (1 - eps) t), eps = 1e-3.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = os.path.dirname(HERE)
+REPO = os.path.dirname(MODELS)
+if MODELS not in sys.path:
+    sys.path.insert(0, MODELS)
+
+from sedd.model import SEDD, SEDDConfig, count_params, log_expm1  # noqa: E402
+from sedd.noise import LogLinearNoise  # noqa: E402
+
+import tokenize_data  # noqa: E402  (models/train/tokenize_data.py, stdlib only)
+
+RUNS = os.path.join(HERE, "runs")
+CACHE = os.path.join(RUNS, "cache")
+NOISE_EPS = 1e-3          # log-linear schedule eps (official)
+SAMPLING_EPS = 1e-3       # training t ~ U(SAMPLING_EPS, 1) (official losses.py)
+VENV_PYTHON = os.path.join(MODELS, "data", ".venv", "bin", "python")
+
+
+# =========================================================================================
+# data
+
+
+def token_cache_path(text_path: str, tok_path: str, cache_dir: str = CACHE) -> str:
+    key = tokenize_data.sha256_file(text_path)[:12] + "-" + tokenize_data.sha256_file(tok_path)[:12]
+    base = os.path.splitext(os.path.basename(text_path))[0]
+    return os.path.join(cache_dir, f"{base}-{key}.u16")
+
+
+def _venv_has_tokenizers() -> bool:
+    if not os.path.exists(VENV_PYTHON):
+        return False
+    r = subprocess.run([VENV_PYTHON, "-c", "import tokenizers"], capture_output=True)
+    return r.returncode == 0
+
+
+def load_tokens(text_path: str, tok_path: str, cache_dir: str = CACHE, backend: str = "auto",
+                log=print) -> Tuple[np.ndarray, dict]:
+    """Token ids of a corpus file (uint16 memmap), tokenising once into ``cache_dir``.
+
+    backend "auto": the ``tokenizers`` package in this interpreter, else
+    models/data/.venv/bin/python (which has it) in a subprocess, else the pure-Python
+    encoder (models/sedd/tokenizer.py).  All three give identical ids
+    (``tokenize_data.py --check``)."""
+    out = token_cache_path(text_path, tok_path, cache_dir)
+    if not (os.path.exists(out) and os.path.exists(out + ".json")):
+        os.makedirs(cache_dir, exist_ok=True)
+        if backend in ("auto", "hf") and tokenize_data.have_hf():
+            tokenize_data.encode_file(text_path, tok_path, out, "hf", log=log)
+        elif backend in ("auto", "venv") and _venv_has_tokenizers():
+            subprocess.run(["nice", "-n", "10", VENV_PYTHON, os.path.join(HERE, "tokenize_data.py"),
+                            "--text", text_path, "--tokenizer", tok_path, "--out", out,
+                            "--backend", "hf"], check=True)
+        else:
+            tokenize_data.encode_file(text_path, tok_path, out, "python", log=log)
+    with open(out + ".json") as f:
+        meta = json.load(f)
+    meta["cache"] = out
+    return open_tokens(out), meta
+
+
+def open_tokens(path: str) -> np.ndarray:
+    return np.memmap(path, dtype="<u2", mode="r")
+
+
+class BlockStream:
+    """Deterministic stream of packed training blocks of ``length`` tokens.
+
+    Epoch e starts at a random offset o_e in [0, length) and visits the n = (N - length)
+    // length blocks [o_e + j*length, o_e + (j+1)*length) in a random order; both depend only
+    on (seed, e).  Sequence k of the stream is block perm_e[k mod n] of epoch e = k div n,
+    so batch ``step`` (sequences step*B .. step*B + B - 1) is a pure function of the step:
+    resuming needs no loader state."""
+
+    def __init__(self, tokens: np.ndarray, length: int, seed: int) -> None:
+        self.tokens = tokens
+        self.length = length
+        self.seed = seed
+        self.n_blocks = (len(tokens) - length) // length
+        if self.n_blocks < 1:
+            raise ValueError(f"corpus has {len(tokens)} tokens: too few for length {length}")
+        self._cache: Dict[int, Tuple[int, np.ndarray]] = {}
+
+    def _epoch(self, e: int) -> Tuple[int, np.ndarray]:
+        if e not in self._cache:
+            if len(self._cache) > 2:
+                self._cache.clear()
+            rng = np.random.RandomState((self.seed * 1_000_003 + e) % (2 ** 32))
+            self._cache[e] = (int(rng.randint(self.length)), rng.permutation(self.n_blocks))
+        return self._cache[e]
+
+    def sequence_start(self, k: int) -> int:
+        e, j = divmod(k, self.n_blocks)
+        off, perm = self._epoch(e)
+        return off + int(perm[j]) * self.length
+
+    def batch(self, step: int, batch_size: int) -> np.ndarray:
+        L = self.length
+        rows = [self.tokens[s:s + L] for s in
+                (self.sequence_start(k) for k in range(step * batch_size, (step + 1) * batch_size))]
+        return np.stack(rows).astype(np.int64)
+
+    def epochs(self, step: int, batch_size: int) -> float:
+        return step * batch_size / self.n_blocks
+
+
+def eval_blocks(tokens: np.ndarray, length: int, max_blocks: int = 0) -> np.ndarray:
+    """Non-overlapping packed blocks [n, length] from the start of the test tokens (the tail
+    shorter than a block is dropped); ``max_blocks`` > 0 keeps that many, evenly spaced."""
+    n = len(tokens) // length
+    if n < 1:
+        raise ValueError("test set shorter than one block")
+    idx = np.arange(n)
+    if 0 < max_blocks < n:
+        idx = np.unique(np.linspace(0, n - 1, max_blocks).round().astype(np.int64))
+    return np.stack([np.asarray(tokens[i * length:(i + 1) * length]) for i in idx]).astype(np.int64)
+
+
+# =========================================================================================
+# models
+
+
+@dataclass
+class ModelSpec:
+    kind: str                 # "sedd" | "ar"
+    hidden: int
+    blocks: int
+    heads: int
+    cond_dim: int
+    vocab_size: int           # network V = tokenizer size + 1 (MASK; the AR model uses it as BOS)
+    time_conditioned: bool = True
+    dropout: float = 0.1
+
+    def config(self) -> SEDDConfig:
+        if self.kind == "sedd":
+            return SEDDConfig(hidden_size=self.hidden, n_blocks=self.blocks, n_heads=self.heads,
+                              cond_dim=self.cond_dim, vocab_size=self.vocab_size,
+                              graph_type="absorb", scale_by_sigma=True, dropout=self.dropout,
+                              time_conditioned=self.time_conditioned, causal=False)
+        if self.kind == "ar":
+            # Same network code and parameters; causal attention, no sigma, no shift.
+            return SEDDConfig(hidden_size=self.hidden, n_blocks=self.blocks, n_heads=self.heads,
+                              cond_dim=self.cond_dim, vocab_size=self.vocab_size,
+                              graph_type="absorb", scale_by_sigma=False, dropout=self.dropout,
+                              time_conditioned=False, causal=True)
+        raise ValueError(f"unknown model kind {self.kind!r}")
+
+
+def official_init(model: SEDD) -> SEDD:
+    """The authors' DDiT initialisation for training from scratch: every adaLN modulation
+    and the output projection start at zero (blocks are the identity, the log score is
+    the bare absorbing shift, i.e. a uniform prediction)."""
+    with torch.no_grad():
+        for block in model.blocks:
+            block.adaLN_modulation.weight.zero_()
+            block.adaLN_modulation.bias.zero_()
+        model.output_layer.adaLN_modulation.weight.zero_()
+        model.output_layer.adaLN_modulation.bias.zero_()
+        model.output_layer.linear.weight.zero_()
+        model.output_layer.linear.bias.zero_()
+    return model
+
+
+def build_model(spec: ModelSpec, seed: int = 0) -> SEDD:
+    torch.manual_seed(seed)
+    return official_init(SEDD(spec.config()))
+
+
+def param_report(model: SEDD) -> dict:
+    cfg = model.config
+    total = count_params(model)
+    emb = cfg.vocab_size * cfg.hidden_size
+    out = model.output_layer.linear.weight.numel() + model.output_layer.linear.bias.numel()
+    unused = 0
+    if not cfg.time_conditioned:   # sigma_map and the adaLN weights see c = 0
+        unused += count_params(model.sigma_map)
+        unused += sum(b.adaLN_modulation.weight.numel() for b in model.blocks)
+        unused += model.output_layer.adaLN_modulation.weight.numel()
+    return {"total": total, "embedding": emb, "output": out,
+            "non_embedding": total - emb - out, "unused_time_independent": unused,
+            "effective": total - unused}
+
+
+# =========================================================================================
+# losses
+
+
+def score_entropy_r(out: Tensor, x0: Tensor, r: Tensor) -> Tensor:
+    """Denoising score entropy at masked positions, the r-form of sedd.md section 4.
+
+    out [N, V]: log score rows (scale_by_sigma shift applied) at masked positions;
+    x0 [N]: clean tokens; r [N] = 1 / (e^sigma - 1).
+    SE = sum_{j != MASK} exp(out_j) - r out_{x0} + r (log r - 1)."""
+    pos = out[:, :-1].exp().sum(dim=-1)
+    neg = r * out.gather(-1, x0[:, None]).squeeze(-1)
+    return pos - neg + r * (r.log() - 1)
+
+
+def official_score_entropy(score: Tensor, sigma: Tensor, x: Tensor, x0: Tensor, dim: int) -> Tensor:
+    """Direct transcription of the authors' ``Absorbing.score_entropy`` (graph_lib.py), for
+    the tests: score [B, L, V] log score, sigma [B, 1], x perturbed, x0 clean -> [B, L]."""
+    rel_ind = x == dim - 1
+    esigm1 = torch.where(sigma < 0.5, torch.expm1(sigma), torch.exp(sigma) - 1)
+    ratio = 1 / esigm1.expand_as(x)[rel_ind]
+    other_ind = x0[rel_ind]
+    neg_term = ratio * torch.gather(score[rel_ind], -1, other_ind[..., None]).squeeze(-1)
+    pos_term = score[rel_ind][:, :-1].exp().sum(dim=-1)
+    const = ratio * (ratio.log() - 1)
+    entropy = torch.zeros(*x.shape, device=x.device, dtype=score.dtype)
+    entropy[rel_ind] += pos_term - neg_term + const
+    return entropy
+
+
+def sample_t(batch: int, gen: torch.Generator, mode: str = "plain",
+             eps: float = SAMPLING_EPS) -> Tensor:
+    """Training times in [eps, 1] (float64).  "plain": iid uniform, as the official
+    losses.py.  "lowdisc": one uniform shift of an evenly spaced grid (MDLM's low-discrepancy
+    sampler): still marginally uniform, lower variance of the batch mean."""
+    u = torch.rand(batch, generator=gen, dtype=torch.float64)
+    if mode == "lowdisc":
+        u = (u[:1] + torch.arange(batch, dtype=torch.float64) / batch) % 1.0
+    elif mode != "plain":
+        raise ValueError(mode)
+    return (1 - eps) * u + eps
+
+
+def _head(model: SEDD, h: Tensor, c: Tensor, fp32: bool) -> Tensor:
+    """output_layer(h, c) as float32; ``fp32``: outside autocast (bf16 logits are too coarse
+    for r * out at small t)."""
+    if fp32:
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            return model.output_layer(h.float(), c.float())
+    return model.output_layer(h, c).float()
+
+
+def sedd_loss(model: SEDD, x0: Tensor, t: Tensor, u: Optional[Tensor], *, full: bool = False,
+              noise_eps: float = NOISE_EPS, fp32_head: bool = False,
+              masked: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    """Denoising score entropy for absorb + log-linear, weighted by sigma_bar'(t).
+
+    x0 [B, L] int64 clean tokens; t [B] float64 times; u [B, L] uniforms (token i is masked
+    iff u < 1 - e^{-sigma_bar(t)} = (1 - eps) t).  Returns (per-sequence loss [B] float32 =
+    sum over masked tokens of sigma_bar'(t) SE, number of masked tokens).  Only the masked
+    rows go through the output projection unless ``full`` (the plain model(x, sigma) path,
+    same value).  ``masked`` [B, L] bool replaces the draw from ``u`` (evaluation)."""
+    V = model.config.vocab_size
+    mask_id = V - 1
+    noise = LogLinearNoise(noise_eps)
+    sigma, dsigma = noise(t.double())                           # float64 [B]
+    if masked is None:
+        x0 = x0.to(u.device)
+        masked = u < (1 - torch.exp(-sigma)).to(u.device)[:, None]
+    x0 = x0.to(masked.device)
+    xt = torch.where(masked, torch.full_like(x0, mask_id), x0)
+    dev = next(model.parameters()).device
+    b_idx, l_idx = masked.nonzero(as_tuple=True)                # on the host: no device sync
+    xt, x0 = xt.to(dev), x0.to(dev)
+    b_idx, l_idx = b_idx.to(dev), l_idx.to(dev)
+    sig32 = sigma.float().to(dev)
+    r_all = (1.0 / torch.expm1(sigma)).float().to(dev)          # float64 -> float32
+    ds_all = dsigma.float().to(dev)
+    if full:
+        out = model(xt, sig32)[b_idx, l_idx].float()
+    else:
+        x, c = model.features(xt, sig32)
+        h = x[b_idx, l_idx][:, None]                            # [N, 1, H]
+        c_sel = c if c.shape[0] == 1 else c[b_idx]
+        raw = _head(model, h, c_sel, fp32_head)[:, 0]           # [N, V]
+        shift = log_expm1(sig32) + math.log(V - 1)              # the scale_by_sigma shift
+        out = raw - shift[b_idx, None]
+    se = score_entropy_r(out, x0[b_idx, l_idx], r_all[b_idx])
+    per_seq = torch.zeros(x0.shape[0], device=dev, dtype=torch.float32)
+    per_seq = per_seq.index_add(0, b_idx, ds_all[b_idx] * se)
+    return per_seq, int(masked.sum())
+
+
+def ar_loss(model: SEDD, x0: Tensor, fp32_head: bool = False) -> Tensor:
+    """Next-token cross-entropy of the causal baseline, summed per sequence [B].
+
+    Input [BOS, x_0 .. x_{L-2}] with BOS = the MASK id (never a data token), targets
+    x_0 .. x_{L-1}: every one of the L tokens of a block is scored, as in the SEDD bound.
+    The MASK logit is excluded from the softmax (it is never a target)."""
+    dev = next(model.parameters()).device
+    x0 = x0.to(dev)
+    V = model.config.vocab_size
+    bos = torch.full_like(x0[:, :1], V - 1)
+    inp = torch.cat([bos, x0[:, :-1]], dim=1)
+    x, c = model.features(inp, torch.zeros(x0.shape[0], device=dev))
+    logits = _head(model, x, c, fp32_head)[..., :-1]
+    ce = F.cross_entropy(logits.reshape(-1, V - 1), x0.reshape(-1), reduction="none")
+    return ce.view(x0.shape).sum(dim=1)
+
+
+# =========================================================================================
+# evaluation
+
+
+def _binom_tail(L: int, x: float) -> np.ndarray:
+    """I_k = P(Binomial(L, x) >= k) for k = 0..L (= the regularised incomplete beta
+    I_x(k, L - k + 1)), float64."""
+    j = np.arange(L + 1)
+    logpmf = np.array([math.lgamma(L + 1) - math.lgamma(i + 1) - math.lgamma(L - i + 1) for i in j]) \
+        + j * math.log(x) + (L - j) * math.log1p(-x)
+    pmf = np.exp(logpmf)
+    return np.cumsum(pmf[::-1])[::-1]
+
+
+def bound_draw(L: int, gen: torch.Generator, estimator: str = "k",
+               noise_eps: float = NOISE_EPS, tail: Optional[np.ndarray] = None,
+               t_min: float = 1e-7) -> Tuple[float, Tensor, float]:
+    """One Monte Carlo draw for the ELBO integral of sedd.md section 4:
+    (t, masked [L] bool, weight) with E[weight * sum_masked sigma_bar'(t) SE] = the integral
+    over t in (0, 1] with every token masked with probability p = (1 - eps) t.
+
+    "t":  t ~ U(0, 1), tokens masked independently, weight 1 (the literal estimator; its
+          variance is large: sparse masks at small t are weighted by 1/t).
+    "k":  the same integral importance-sampled by the number of masked tokens: k ~ U{1..L},
+          a uniform set of k positions, p | k ~ Beta(k, L - k + 1) truncated to p <= 1 - eps
+          (the k-th smallest of L uniforms, resampled while above 1 - eps), t = p / (1 - eps);
+          weight = (L / k) P(Bin(L, 1 - eps) >= k) t.  With joint density p^k (1 - p)^{L - k}
+          of (t, mask) this is the exact likelihood ratio (C(L, k) B(k, L - k + 1) = 1 / k), so
+          both estimators have the same mean; for the time-independent network
+          t sigma_bar' SE does not depend on t and the estimate is (L / k) sum_masked of a
+          bounded per-token term (any-order-autoregressive form): much lower variance."""
+    if estimator == "t":
+        t = float(torch.rand(1, generator=gen, dtype=torch.float64).clamp_min(t_min))
+        p = (1 - noise_eps) * t
+        masked = torch.rand(L, generator=gen, dtype=torch.float64) < p
+        return t, masked, 1.0
+    if estimator != "k":
+        raise ValueError(estimator)
+    if tail is None:
+        tail = _binom_tail(L, 1 - noise_eps)
+    k = int(torch.randint(1, L + 1, (1,), generator=gen))
+    pos = torch.randperm(L, generator=gen)[:k]
+    masked = torch.zeros(L, dtype=torch.bool)
+    masked[pos] = True
+    while True:
+        p = float(torch.rand(L, generator=gen, dtype=torch.float64).sort().values[k - 1])
+        if p <= 1 - noise_eps:
+            break
+    t = max(p / (1 - noise_eps), t_min)
+    return t, masked, (L / k) * float(tail[k]) * t
+
+
+@torch.no_grad()
+def sedd_bound(model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0,
+               batch_size: int = 16, device: str = "cpu", estimator: str = "k",
+               progress=None) -> dict:
+    """Monte Carlo estimate of the held-out ELBO bound (sedd.md section 4), see
+    :func:`bound_draw` for the two estimators (same expectation).
+
+    Draw d of block b uses a generator seeded with (seed, d, b), so results do not depend on
+    the batch size.  bound/token = mean(values) / L; standard error from the within-block
+    variance over draws: sqrt(sum_b var_b / K) / (n L) (K >= 2: the test blocks are the
+    whole population, only the Monte Carlo error counts); with K = 1 the conservative
+    std(values) / sqrt(n) / L.  The prior term at t = 1 (tokens left unmasked with
+    probability eps) is not included, as in the paper."""
+    model.eval()
+    n, L = blocks.shape
+    vals = np.zeros((n, draws), dtype=np.float64)
+    tail = _binom_tail(L, 1 - NOISE_EPS)
+    masked_frac = 0.0
+    for d in range(draws):
+        for s in range(0, n, batch_size):
+            xb = torch.from_numpy(blocks[s:s + batch_size])
+            ts, ms, ws = [], [], []
+            for b in range(s, s + xb.shape[0]):
+                g = torch.Generator().manual_seed(int(seed) * 1_000_003 + d * 100_003 + b)
+                t, m, w = bound_draw(L, g, estimator, tail=tail)
+                ts.append(t)
+                ms.append(m)
+                ws.append(w)
+            t = torch.tensor(ts, dtype=torch.float64)
+            masked = torch.stack(ms)
+            per_seq, nm = sedd_loss(model, xb, t, None, masked=masked)
+            vals[s:s + xb.shape[0], d] = per_seq.double().cpu().numpy() * np.array(ws)
+            masked_frac += float(nm) / (n * L * draws)
+        if progress:
+            progress(d + 1, draws)
+    mean = vals.mean() / L
+    if draws >= 2:
+        se = math.sqrt(vals.var(axis=1, ddof=1).sum() / draws) / (n * L)
+    else:
+        se = vals[:, 0].std(ddof=1) / math.sqrt(max(n, 1)) / L if n > 1 else float("nan")
+    return {"nats_per_token": mean, "se": se, "ppl": math.exp(mean),
+            "ppl_se": math.exp(mean) * se, "blocks": n, "length": L, "tokens": n * L,
+            "draws": draws, "seed": seed, "estimator": estimator, "masked_fraction": masked_frac,
+            "se_method": "within-block over draws" if draws >= 2 else "across blocks (conservative)"}
+
+
+@torch.no_grad()
+def ar_nll(model: SEDD, blocks: np.ndarray, batch_size: int = 16, device: str = "cpu") -> dict:
+    model.eval()
+    n, L = blocks.shape
+    total = 0.0
+    per_block = []
+    for s in range(0, n, batch_size):
+        v = ar_loss(model, torch.from_numpy(blocks[s:s + batch_size])).double().cpu().numpy()
+        per_block.extend(v.tolist())
+        total += float(v.sum())
+    mean = total / (n * L)
+    return {"nats_per_token": mean, "ppl": math.exp(mean), "blocks": n, "length": L,
+            "tokens": n * L, "block_se": float(np.std(per_block, ddof=1) / math.sqrt(n) / L) if n > 1 else float("nan")}
+
+
+# =========================================================================================
+# EMA, checkpoints
+
+
+class EMA:
+    """Exponential moving average of the parameters (fp32), with the usual warm-up
+    decay_t = min(decay, (1 + step) / (10 + step)) so a short run's EMA is not dominated by
+    the initialisation."""
+
+    def __init__(self, model: nn.Module, decay: float) -> None:
+        self.decay = decay
+        self.shadow = {k: p.detach().float().clone() for k, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: nn.Module, step: int) -> None:
+        d = min(self.decay, (1.0 + step) / (10.0 + step))
+        names = [k for k, _ in model.named_parameters()]
+        shadow = [self.shadow[k] for k in names]
+        params = [p.detach().float() for _, p in model.named_parameters()]
+        torch._foreach_mul_(shadow, d)
+        torch._foreach_add_(shadow, params, alpha=1 - d)
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "shadow": self.shadow}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.decay = sd["decay"]
+        for k, v in sd["shadow"].items():
+            self.shadow[k].copy_(v)
+
+    def weights(self, model: nn.Module) -> dict:
+        """A full state dict (EMA parameters + the model's buffers)."""
+        sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        for k, v in self.shadow.items():
+            sd[k] = v.clone()
+        return sd
+
+
+def atomic_save(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    try:
+        fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+        os.fsync(fd)
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def atomic_write_text(text: str, path: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def read_run(run: str) -> dict:
+    with open(os.path.join(run, "run.json")) as f:
+        return json.load(f)
+
+
+def spec_from_run(info: dict) -> ModelSpec:
+    return ModelSpec(**info["model"])
+
+
+def torch_load(path: str, map_location="cpu"):
+    """torch.load of our own files (torch >= 2.6 defaults to weights_only=True)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except TypeError:                                            # torch < 1.13
+        return torch.load(path, map_location=map_location)
+
+
+def load_weights(run: str, which: str = "ema", map_location: str = "cpu") -> dict:
+    """State dict of a run: from ``ckpt.pt`` (``which`` = "ema" or "model"), else from the
+    weights-only shards ``weights/ema-*.pt`` written by ``export_weights`` (GPU runs)."""
+    ck = os.path.join(run, "ckpt.pt")
+    if os.path.exists(ck):
+        state = torch_load(ck, map_location)
+        return state["ema_weights"] if which == "ema" else state["model"]
+    wdir = os.path.join(run, "weights")
+    shards = sorted(f for f in os.listdir(wdir) if f.startswith(which + "-") and f.endswith(".pt")) \
+        if os.path.isdir(wdir) else []
+    if not shards:
+        raise FileNotFoundError(f"{run}: no ckpt.pt and no weights/{which}-*.pt")
+    sd: dict = {}
+    for f in shards:
+        sd.update(torch_load(os.path.join(wdir, f), map_location))
+    return {k: v.float() for k, v in sd.items()}
+
+
+def export_weights(sd: dict, out_dir: str, prefix: str = "ema", max_bytes: int = 15 << 20,
+                   dtype: torch.dtype = torch.float32) -> List[str]:
+    """Write a state dict as shards of at most ``max_bytes`` (the GPU machine returns at
+    most 16 MiB per file).  Returns the file names."""
+    os.makedirs(out_dir, exist_ok=True)
+    shards: List[dict] = [{}]
+    size = 0
+    for k, v in sd.items():
+        v = v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous()
+        nb = v.numel() * v.element_size()
+        if shards[-1] and size + nb > max_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][k] = v
+        size += nb
+    names = []
+    for i, s in enumerate(shards):
+        name = f"{prefix}-{i:02d}.pt"
+        atomic_save(s, os.path.join(out_dir, name))
+        names.append(name)
+    return names
+
+
+def load_model_from_run(run: str, which: str = "ema", device: str = "cpu") -> Tuple[SEDD, dict]:
+    info = read_run(run)
+    spec = spec_from_run(info)
+    model = SEDD(spec.config())
+    model.load_state_dict(load_weights(run, which), strict=True)
+    return model.to(device).eval(), info
+
+
+def rel_path(p: Optional[str]) -> Optional[str]:
+    """Repository-relative path when inside the repository (run.json travels between
+    machines), else absolute."""
+    if not p:
+        return p
+    a = os.path.abspath(p)
+    return os.path.relpath(a, REPO) if a.startswith(REPO + os.sep) else a
+
+
+def resolve_path(p: str) -> str:
+    return p if os.path.isabs(p) else os.path.join(REPO, p)
