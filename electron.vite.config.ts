@@ -30,7 +30,16 @@ export default defineConfig({
   },
   renderer: {
     root: 'src-renderer',
-    plugins: [svelte()],
+    plugins: [
+      svelte(),
+      // Vite's dev server injects styles as inline <style> tags; relax style-src in dev only.
+      // Built files keep the strict policy from index.html.
+      {
+        name: 'lacuna-dev-csp',
+        apply: 'serve',
+        transformIndexHtml: (html: string) => html.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'"),
+      },
+    ],
     build: {
       outDir: 'out/renderer',
       rollupOptions: { input: resolve('src-renderer/index.html') },

@@ -236,7 +236,7 @@ export class DocSession {
         this.fillMessage = `Filled ${plural(count, 'blank')}.`;
       } else {
         this.fillNotice = { text: result.text };
-        this.fillMessage = 'Fill finished, but the text changed meanwhile: your edits were kept.';
+        this.fillMessage = 'Fill not applied: the text changed meanwhile.';
       }
     } catch (err) {
       const e = ApiError.from(err);
