@@ -5,7 +5,7 @@
  * or write on a local file, well under a millisecond except for the fsync on commit, and a
  * synchronous API makes each save atomic with respect to the rest of the (single-threaded) core.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import type { Database } from 'better-sqlite3';
@@ -63,6 +63,10 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeout))}`);
+    // A fast structural check (no index cross-checks) so a damaged file is caught at open, before
+    // anything writes to it, instead of failing some later save.
+    const check = db.pragma('quick_check', { simple: true });
+    if (check !== 'ok') throw new DamagedError(String(check));
     migrate(db);
   } catch (err) {
     try {
@@ -70,9 +74,40 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
     } catch {
       // already failing; report the first error
     }
+    if (isDamage(err)) throw moveAside(file, err);
     throw toStorageError(err, `cannot open the library ${file}`);
   }
   return db;
+}
+
+class DamagedError extends Error {}
+
+function isDamage(err: unknown): boolean {
+  if (err instanceof DamagedError) return true;
+  const code = err && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : '';
+  return /^SQLITE_(CORRUPT|NOTADB)/.test(code);
+}
+
+/**
+ * Rename a damaged library (with its -wal and -shm, so the copy stays openable as it was) to
+ * `lacuna.db.damaged-<timestamp>` next to it, and say so. The next open starts an empty library;
+ * nothing is deleted.
+ */
+function moveAside(file: string, cause: unknown): ApiError {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '-');
+  const aside = `${file}.damaged-${stamp}`;
+  // quick_check can report many lines; one short line is enough to say what kind of damage.
+  const reason = (cause instanceof Error ? cause.message : String(cause)).replace(/\*\*\*[^*]*\*\*\*/g, '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  try {
+    for (const suffix of ['-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+    renameSync(file, aside);
+  } catch (err) {
+    return toStorageError(err, `the library ${file} is damaged or is not a Lacuna database (${reason}) and could not be moved aside`);
+  }
+  return new ApiError(
+    'storage_error',
+    `the library ${file} is damaged or is not a Lacuna database (${reason}); it was moved to ${aside} and a new, empty library will be started — restore a backup with "lacuna restore FILE"`,
+  );
 }
 
 export function closeDatabase(db: Database): void {

@@ -12,6 +12,10 @@ import { ApiError } from '../../common/api';
 import type { Document, DocumentSummary } from '../../common/api';
 import type { Database } from './database';
 import { toStorageError } from './database';
+import { DEFAULT_RETENTION, DEFAULT_SNAPSHOT_INTERVAL_MS, RevisionLog } from './revisions';
+import type { RetentionPolicy, RevisionReason } from './revisions';
+import { searchDocuments } from './search';
+import type { SearchHit } from './search';
 
 /** Characters of body shown in the document list. */
 export const PREVIEW_CHARS = 160;
@@ -23,6 +27,8 @@ interface Row {
   created_at: number;
   updated_at: number;
   revision: number;
+  trashed_at?: number | null;
+  seq?: number;
 }
 
 interface SummaryRow {
@@ -39,11 +45,41 @@ export interface SaveInput {
   body: string;
   /** The revision the edit was based on; a mismatch is a conflict. Omit to overwrite. */
   baseRevision?: number;
+  /** Take a snapshot of the saved text with this reason, whatever the rhythm says. */
+  snapshot?: 'before-fill' | 'manual';
 }
 
 export interface DocumentStoreOptions {
-  /** Milliseconds since the epoch; injectable so ordering tests need no sleeps. */
+  /** Milliseconds since the epoch; injectable so ordering and retention tests need no sleeps. */
   now?: () => number;
+  /** A save snapshots when the newest snapshot is older than this (default 5 minutes; 0: every save). */
+  snapshotIntervalMs?: number;
+  /** Snapshot retention (revisions.ts); fields not given keep their defaults. */
+  retention?: Partial<RetentionPolicy>;
+}
+
+export interface RevisionSummary {
+  revisionId: number;
+  revision: number;
+  createdAt: number;
+  reason: RevisionReason;
+  preview: string;
+  /** Body length in UTF-16 code units. */
+  chars: number;
+}
+
+export interface RevisionFull {
+  revisionId: number;
+  documentId: string;
+  revision: number;
+  createdAt: number;
+  reason: RevisionReason;
+  title: string;
+  body: string;
+}
+
+export interface TrashedSummary extends DocumentSummary {
+  trashedAt: number;
 }
 
 export function newDocumentId(): string {
@@ -53,10 +89,14 @@ export function newDocumentId(): string {
 export class DocumentStore {
   private readonly db: Database;
   private readonly now: () => number;
+  private readonly snapshotIntervalMs: number;
+  private readonly revisions: RevisionLog;
 
   constructor(db: Database, options: DocumentStoreOptions = {}) {
     this.db = db;
     this.now = options.now ?? Date.now;
+    this.snapshotIntervalMs = options.snapshotIntervalMs ?? DEFAULT_SNAPSHOT_INTERVAL_MS;
+    this.revisions = new RevisionLog(db, { ...DEFAULT_RETENTION, ...options.retention });
   }
 
   create(input: { title?: string; body?: string } = {}): Document {
@@ -86,17 +126,11 @@ export class DocumentStore {
       this.db
         .prepare<[number], SummaryRow>(
           `SELECT id, title, substr(body, 1, ?) AS head, created_at, updated_at
-           FROM documents ORDER BY updated_at DESC, rowid DESC`,
+           FROM documents WHERE trashed_at IS NULL ORDER BY updated_at DESC, seq DESC`,
         )
         .all(PREVIEW_CHARS * 4),
     );
-    return rows.map((r) => ({
-      id: r.id,
-      title: r.title,
-      preview: makePreview(r.head ?? ''),
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-    }));
+    return rows.map(toSummary);
   }
 
   open(id: string): Document {
@@ -109,33 +143,133 @@ export class DocumentStore {
 
   save(input: SaveInput): Document {
     const run = this.db.transaction((): Row => {
-      const current = this.db.prepare<[string], Row>('SELECT * FROM documents WHERE id = ?').get(input.id);
-      if (!current) throw notFound(input.id);
-      if (input.baseRevision !== undefined && input.baseRevision !== current.revision) {
-        throw new ApiError(
-          'conflict',
-          `document ${input.id} was saved elsewhere: it is at revision ${current.revision}, this edit was based on revision ${input.baseRevision}`,
-        );
-      }
-      const next: Row = {
-        ...current,
-        title: wellFormed(input.title),
-        body: wellFormed(input.body),
-        // Never move backwards if the clock does, so "newest first" stays stable.
-        updated_at: Math.max(this.now(), current.updated_at),
-        revision: current.revision + 1,
-      };
-      this.db
-        .prepare(
-          `UPDATE documents SET title = @title, body = @body, updated_at = @updated_at, revision = @revision
-           WHERE id = @id`,
-        )
-        .run(next);
+      const current = this.current(input.id, input.baseRevision);
+      const now = this.now();
+      const next = this.update(current, input.title, input.body, now);
+      // The snapshot commits with the save or not at all.
+      const newest = this.revisions.newestAt(next.id);
+      const reason: RevisionReason | undefined =
+        input.snapshot ?? (newest === undefined || now - newest >= this.snapshotIntervalMs ? 'autosave-rhythm' : undefined);
+      if (reason) this.revisions.snapshot(next, reason, now);
       return next;
     });
     // IMMEDIATE: take the write lock before reading, so the revision check and the update are one
     // atomic step even against another process (desktop app and CLI on the same library).
     return toDocument(this.guard('could not save the document', () => run.immediate()));
+  }
+
+  /** Snapshots of a document, newest first. */
+  listRevisions(id: string): RevisionSummary[] {
+    return this.guard('could not list revisions', () => {
+      if (!this.db.prepare('SELECT 1 FROM documents WHERE id = ?').get(id)) throw notFound(id);
+      return this.revisions.list(id, PREVIEW_CHARS * 4).map((r) => ({
+        revisionId: r.revision_id,
+        revision: r.revision,
+        createdAt: r.created_at,
+        reason: r.reason,
+        preview: makePreview(r.head),
+        chars: r.chars,
+      }));
+    });
+  }
+
+  getRevision(revisionId: number): RevisionFull {
+    const r = this.guard('could not read the revision', () => this.revisions.get(revisionId));
+    if (!r) throw new ApiError('not_found', `no revision with id ${revisionId}`);
+    return {
+      revisionId: r.revision_id,
+      documentId: r.document_id,
+      revision: r.revision,
+      createdAt: r.created_at,
+      reason: r.reason,
+      title: r.title,
+      body: r.body,
+    };
+  }
+
+  /**
+   * Put a snapshot's text back as a new revision of its document. The current text is snapshotted
+   * first (reason 'restore'), in the same transaction, so the restore can be undone.
+   */
+  restoreRevision(revisionId: number, baseRevision?: number): Document {
+    const run = this.db.transaction((): Row => {
+      const snap = this.revisions.get(revisionId);
+      if (!snap) throw new ApiError('not_found', `no revision with id ${revisionId}`);
+      const current = this.current(snap.document_id, baseRevision);
+      const now = this.now();
+      this.revisions.snapshot(current, 'restore', now);
+      return this.update(current, snap.title, snap.body, now);
+    });
+    return toDocument(this.guard('could not restore the revision', () => run.immediate()));
+  }
+
+  /** Ranked full-text search over live (not trashed) documents. */
+  search(query: string, limit?: number): SearchHit[] {
+    return this.guard('could not search', () => searchDocuments(this.db, query, limit));
+  }
+
+  /** Move to the trash: hidden from list and search, kept (with its revisions) until emptyTrash. */
+  trash(id: string): void {
+    this.guard('could not move the document to the trash', () => {
+      const info = this.db.prepare('UPDATE documents SET trashed_at = ? WHERE id = ? AND trashed_at IS NULL').run(this.now(), id);
+      if (info.changes === 0 && !this.db.prepare('SELECT 1 FROM documents WHERE id = ?').get(id)) throw notFound(id);
+    });
+  }
+
+  /** Take a document out of the trash. Restoring one that is not trashed is a no-op. */
+  untrash(id: string): Document {
+    return this.guard('could not restore the document from the trash', () => {
+      this.db.prepare('UPDATE documents SET trashed_at = NULL WHERE id = ?').run(id);
+      return this.open(id);
+    });
+  }
+
+  /** Trashed documents, most recently trashed first. */
+  listTrash(): TrashedSummary[] {
+    const rows = this.guard('could not list the trash', () =>
+      this.db
+        .prepare<[number], SummaryRow & { trashed_at: number }>(
+          `SELECT id, title, substr(body, 1, ?) AS head, created_at, updated_at, trashed_at
+           FROM documents WHERE trashed_at IS NOT NULL ORDER BY trashed_at DESC, seq DESC`,
+        )
+        .all(PREVIEW_CHARS * 4),
+    );
+    return rows.map((r) => ({ ...toSummary(r), trashedAt: r.trashed_at }));
+  }
+
+  /** Delete every trashed document and its revisions for good. Returns how many. */
+  emptyTrash(): number {
+    return this.guard('could not empty the trash', () =>
+      this.db.transaction(() => this.db.prepare('DELETE FROM documents WHERE trashed_at IS NOT NULL').run().changes).immediate(),
+    );
+  }
+
+  /** The row to change, after the optimistic-concurrency check. Call inside a transaction. */
+  private current(id: string, baseRevision: number | undefined): Row {
+    const current = this.db.prepare<[string], Row>('SELECT * FROM documents WHERE id = ?').get(id);
+    if (!current) throw notFound(id);
+    if (baseRevision !== undefined && baseRevision !== current.revision) {
+      throw new ApiError(
+        'conflict',
+        `document ${id} was saved elsewhere: it is at revision ${current.revision}, this edit was based on revision ${baseRevision}`,
+      );
+    }
+    return current;
+  }
+
+  private update(current: Row, title: string, body: string, now: number): Row {
+    const next: Row = {
+      ...current,
+      title: wellFormed(title),
+      body: wellFormed(body),
+      // Never move backwards if the clock does, so "newest first" stays stable.
+      updated_at: Math.max(now, current.updated_at),
+      revision: current.revision + 1,
+    };
+    this.db
+      .prepare('UPDATE documents SET title = ?, body = ?, updated_at = ?, revision = ? WHERE id = ?')
+      .run(next.title, next.body, next.updated_at, next.revision, next.id);
+    return next;
   }
 
   private guard<T>(action: string, fn: () => T): T {
@@ -156,6 +290,10 @@ export function wellFormed(s: string): string {
 
 function notFound(id: string): ApiError {
   return new ApiError('not_found', `no document with id ${id}`);
+}
+
+function toSummary(r: SummaryRow): DocumentSummary {
+  return { id: r.id, title: r.title, preview: makePreview(r.head ?? ''), createdAt: r.created_at, updatedAt: r.updated_at };
 }
 
 function toDocument(r: Row): Document {

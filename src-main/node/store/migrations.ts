@@ -40,6 +40,83 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 2,
+    name: 'stable integer keys and trash',
+    up(db) {
+      // Rebuild documents with an INTEGER PRIMARY KEY alias (`seq`): the full-text index (v4) is
+      // keyed by it, and an implicit rowid may be renumbered by VACUUM, an alias never is. The old
+      // rowids are kept, so list order is unchanged. No foreign key points at documents yet (that
+      // starts in v3), so dropping the old table is safe with foreign_keys on.
+      // `trashed_at`: NULL for a live document, else when it was moved to the trash.
+      db.exec(`
+        CREATE TABLE documents_v2 (
+          id          TEXT    NOT NULL UNIQUE CHECK (length(id) = 32),
+          title       TEXT    NOT NULL,
+          body        TEXT    NOT NULL,
+          created_at  INTEGER NOT NULL,
+          updated_at  INTEGER NOT NULL,
+          revision    INTEGER NOT NULL CHECK (revision >= 0),
+          trashed_at  INTEGER,
+          seq         INTEGER PRIMARY KEY
+        ) STRICT;
+        INSERT INTO documents_v2 (seq, id, title, body, created_at, updated_at, revision, trashed_at)
+          SELECT rowid, id, title, body, created_at, updated_at, revision, NULL FROM documents;
+        DROP TABLE documents;
+        ALTER TABLE documents_v2 RENAME TO documents;
+        CREATE INDEX documents_updated_at ON documents (updated_at DESC);
+      `);
+    },
+  },
+  {
+    version: 3,
+    name: 'create revisions',
+    up(db) {
+      // Snapshots of a document (see revisions.ts for when they are taken and how long kept).
+      // `revision` is the document's revision the snapshot holds; `chars` the body's length in
+      // UTF-16 code units, as the editor counts (SQLite's length() stops at a NUL).
+      db.exec(`
+        CREATE TABLE revisions (
+          revision_id  INTEGER PRIMARY KEY,
+          document_id  TEXT    NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+          revision     INTEGER NOT NULL CHECK (revision >= 0),
+          title        TEXT    NOT NULL,
+          body         TEXT    NOT NULL,
+          chars        INTEGER NOT NULL CHECK (chars >= 0),
+          created_at   INTEGER NOT NULL,
+          reason       TEXT    NOT NULL CHECK (reason IN ('autosave-rhythm', 'before-fill', 'manual', 'restore'))
+        ) STRICT;
+        CREATE INDEX revisions_by_document ON revisions (document_id, created_at DESC, revision_id DESC);
+      `);
+    },
+  },
+  {
+    version: 4,
+    name: 'full-text search',
+    up(db) {
+      // External-content FTS5 index over documents (keyed by the stable `seq`), kept in sync by
+      // triggers, so every write that changes a title or body updates the index in the same
+      // transaction. remove_diacritics 2: "cafe" finds "café".
+      db.exec(`
+        CREATE VIRTUAL TABLE documents_fts USING fts5 (
+          title, body,
+          content = 'documents', content_rowid = 'seq',
+          tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+          INSERT INTO documents_fts (rowid, title, body) VALUES (new.seq, new.title, new.body);
+        END;
+        CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+          INSERT INTO documents_fts (documents_fts, rowid, title, body) VALUES ('delete', old.seq, old.title, old.body);
+        END;
+        CREATE TRIGGER documents_fts_update AFTER UPDATE OF title, body ON documents BEGIN
+          INSERT INTO documents_fts (documents_fts, rowid, title, body) VALUES ('delete', old.seq, old.title, old.body);
+          INSERT INTO documents_fts (rowid, title, body) VALUES (new.seq, new.title, new.body);
+        END;
+        INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
+      `);
+    },
+  },
 ];
 
 export interface MigrationOutcome {

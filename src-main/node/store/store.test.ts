@@ -59,15 +59,16 @@ describe('openDatabase', () => {
     raw.close();
 
     const db = openDb();
-    expect(schemaVersion(db)).toBe(1);
+    const latest = migrations.length;
+    expect(schemaVersion(db)).toBe(latest);
     const cols = (db.prepare('PRAGMA table_info(documents)').all() as Array<{ name: string }>).map((c) => c.name);
-    expect(cols).toEqual(['id', 'title', 'body', 'created_at', 'updated_at', 'revision']);
+    expect(cols).toEqual(['id', 'title', 'body', 'created_at', 'updated_at', 'revision', 'trashed_at', 'seq']);
 
     const docs = new DocumentStore(db);
     const d = docs.create({ title: 'kept', body: 'across migrations' });
-    expect(migrate(db)).toEqual({ from: 1, to: 1, applied: [] });
+    expect(migrate(db)).toEqual({ from: latest, to: latest, applied: [] });
     const again = reopen(db);
-    expect(schemaVersion(again)).toBe(1);
+    expect(schemaVersion(again)).toBe(latest);
     expect(new DocumentStore(again).open(d.id).body).toBe('across migrations');
   });
 

@@ -1,0 +1,136 @@
+/**
+ * Every migration from every earlier version: build a library at version k with the migrations as
+ * they were up to k, fill it with data the way that version could hold it, open it with the
+ * current code (which migrates it), and check nothing was lost and everything new works on it.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { ApiError } from '../../common/api';
+import { closeDatabase, databasePath, openDatabase } from './database';
+import { migrate, migrations, schemaVersion } from './migrations';
+import { DocumentStore } from './documents';
+
+let dir: string;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lacuna-migrate-'));
+});
+
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ODD = 'NUL\u0000 emoji 😀👩🏽‍💻 RTL שלום مرحبا combining e\u0301 ____ {{3}} \\____';
+const IDS = ['a'.repeat(32), 'b'.repeat(32), 'c'.repeat(32)];
+
+/** A library at version k, with three documents (and a snapshot where the schema has them). */
+function buildAt(k: number): void {
+  const raw = new BetterSqlite3(databasePath(dir));
+  raw.pragma('journal_mode = WAL');
+  migrate(raw, migrations.slice(0, k));
+  expect(schemaVersion(raw)).toBe(k);
+  if (k >= 1) {
+    const insert = raw.prepare(
+      'INSERT INTO documents (id, title, body, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    IDS.forEach((id, i) => insert.run(id, `title ${i} zebra${i}`, `${ODD} body${i} xylophone`, 1_000 + i, 2_000 + i, i));
+    // Delete and re-insert one, so rowids have a gap (the rebuild in v2 must keep them).
+    raw.prepare('DELETE FROM documents WHERE id = ?').run(IDS[1]);
+    insert.run(IDS[1], 'title 1 zebra1', `${ODD} body1 xylophone`, 1_001, 2_001, 1);
+  }
+  if (k >= 3) {
+    raw
+      .prepare('INSERT INTO revisions (document_id, revision, title, body, chars, created_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(IDS[0], 0, 'old title', 'old body', 8, 1_500, 'manual');
+  }
+  raw.close();
+}
+
+describe('migrations', () => {
+  it('are numbered 1, 2, 3, … in order', () => {
+    migrations.forEach((m, i) => expect(m.version).toBe(i + 1));
+  });
+
+  for (let k = 0; k < migrations.length; k++) {
+    it(`upgrade a library at version ${k} to ${migrations.length} keeping its data`, () => {
+      buildAt(k);
+      const db = openDatabase({ dataDir: dir });
+      try {
+        expect(schemaVersion(db)).toBe(migrations.length);
+        expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+        expect(db.pragma('foreign_key_check')).toEqual([]);
+        db.prepare("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')").run();
+        let t = 10_000;
+        const docs = new DocumentStore(db, { now: () => t });
+        if (k >= 1) {
+          IDS.forEach((id, i) => expect(docs.open(id)).toMatchObject({ title: `title ${i} zebra${i}`, body: `${ODD} body${i} xylophone`, revision: i }));
+          // Order: updated_at DESC, then the (kept) rowid.
+          expect(docs.list().map((d) => d.id)).toEqual([IDS[2], IDS[1], IDS[0]]);
+          // The search index covers rows that existed before it did.
+          expect(docs.search('xylophone').map((h) => h.id).sort()).toEqual([...IDS].sort());
+          expect(docs.search('zebra1').map((h) => h.id)).toEqual([IDS[1]]);
+        }
+        if (k >= 3) expect(docs.listRevisions(IDS[0]!).map((r) => r.preview)).toEqual(['old body']);
+        // Everything new works on the upgraded file.
+        const d = docs.create({ title: 'new', body: 'fresh aardvark' });
+        t = 20_000;
+        docs.save({ id: d.id, title: 'new', body: 'fresher aardvark', baseRevision: 0 });
+        expect(docs.search('aardvark').map((h) => h.id)).toEqual([d.id]);
+        expect(docs.listRevisions(d.id)).toHaveLength(1);
+        db.prepare("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')").run();
+      } finally {
+        closeDatabase(db);
+      }
+    });
+  }
+});
+
+describe('opening a damaged library', () => {
+  function caught(fn: () => unknown): ApiError {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(ApiError);
+      return err as ApiError;
+    }
+    throw new Error('expected an ApiError');
+  }
+
+  it('moves a file that is not a database aside and says where', () => {
+    writeFileSync(databasePath(dir), 'not sqlite at all; '.repeat(100));
+    const err = caught(() => openDatabase({ dataDir: dir }));
+    expect(err.code).toBe('storage_error');
+    const aside = readdirSync(dir).find((f) => f.startsWith('lacuna.db.damaged-'));
+    expect(aside).toBeDefined();
+    expect(err.message).toContain(join(dir, aside!));
+    expect(existsSync(databasePath(dir))).toBe(false);
+    // The next open starts an empty library.
+    const db = openDatabase({ dataDir: dir });
+    expect(new DocumentStore(db).list()).toEqual([]);
+    closeDatabase(db);
+  });
+
+  it('moves a library failing quick_check aside', () => {
+    const db = openDatabase({ dataDir: dir });
+    const docs = new DocumentStore(db);
+    for (let i = 0; i < 50; i++) docs.create({ title: `t${i}`, body: 'x'.repeat(3_000) });
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    closeDatabase(db);
+    // Scribble over a page in the middle of the file (not the header).
+    const raw = new BetterSqlite3(databasePath(dir));
+    const pageSize = raw.pragma('page_size', { simple: true }) as number;
+    const pages = raw.pragma('page_count', { simple: true }) as number;
+    raw.close();
+    const fd = openSync(databasePath(dir), 'r+');
+    writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, pageSize * Math.floor(pages / 2));
+    writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, pageSize * 2);
+    closeSync(fd);
+    const err = caught(() => openDatabase({ dataDir: dir }));
+    expect(err.code).toBe('storage_error');
+    expect(err.message).toMatch(/damaged.*moved to .*lacuna\.db\.damaged-/);
+    expect(readdirSync(dir).some((f) => f.startsWith('lacuna.db.damaged-'))).toBe(true);
+  });
+});

@@ -1,0 +1,65 @@
+/** The store's API methods through the core's dispatch (validation on the way in and out). */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiError } from '../../common/api';
+import { createCore, type Core } from '../core';
+
+let dir: string;
+let core: Core;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'lacuna-store-api-'));
+  // The default engine starts no process until a fill; these calls never fill.
+  core = createCore({ dataDir: join(dir, 'data'), modelDirs: [], front: 'test', version: '0.0.0' });
+});
+
+afterEach(async () => {
+  await core.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function rejection(p: Promise<unknown>): Promise<ApiError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(ApiError);
+    return err as ApiError;
+  }
+  throw new Error('expected an ApiError');
+}
+
+describe('store API', () => {
+  it('revisions: list, get, restore; save with snapshot', async () => {
+    const d = await core.call('documents.create', { title: 'T', body: 'one' });
+    await core.call('documents.save', { id: d.id, title: 'T', body: 'two', baseRevision: 0 });
+    await core.call('documents.save', { id: d.id, title: 'T', body: 'three ____', baseRevision: 1, snapshot: 'before-fill' });
+    const list = await core.call('revisions.list', { id: d.id });
+    expect(list.map((r) => [r.reason, r.preview])).toEqual([
+      ['before-fill', 'three ____'],
+      ['autosave-rhythm', 'two'],
+    ]);
+    expect(await core.call('revisions.get', { revisionId: list[1]!.revisionId })).toMatchObject({ body: 'two', documentId: d.id });
+    const restored = await core.call('revisions.restore', { revisionId: list[1]!.revisionId, baseRevision: 2 });
+    expect(restored).toMatchObject({ body: 'two', revision: 3 });
+    expect((await rejection(core.call('revisions.restore', { revisionId: list[1]!.revisionId, baseRevision: 2 }))).code).toBe('conflict');
+    expect((await rejection(core.call('revisions.get', { revisionId: 0 }))).code).toBe('bad_request');
+    expect((await rejection(core.call('documents.save', { id: d.id, title: '', body: '', snapshot: 'restore' as never }))).code).toBe('bad_request');
+  });
+
+  it('search and trash', async () => {
+    const d = await core.call('documents.create', { title: 'Harbour', body: 'boats & <script>alert(1)</script>' });
+    const hits = await core.call('documents.search', { query: 'script "(' });
+    expect(hits.map((h) => h.id)).toEqual([d.id]);
+    expect(await core.call('documents.search', { query: 'NEAR(' })).toEqual([]);
+    expect(await core.call('documents.trash', { id: d.id })).toEqual({ ok: true });
+    expect(await core.call('documents.list', {})).toEqual([]);
+    expect(await core.call('documents.search', { query: 'harbour' })).toEqual([]);
+    expect((await core.call('documents.listTrash', {})).map((t) => t.id)).toEqual([d.id]);
+    expect((await core.call('documents.restore', { id: d.id })).id).toBe(d.id);
+    await core.call('documents.trash', { id: d.id });
+    expect(await core.call('documents.emptyTrash', {})).toEqual({ deleted: 1 });
+    expect((await rejection(core.call('documents.open', { id: d.id }))).code).toBe('not_found');
+  });
+});
