@@ -11,6 +11,7 @@
  */
 
 export class AbsorbingGraph {
+  readonly absorb = true;
   /** MASK, the absorbing state. */
   readonly mask: number;
 
@@ -76,4 +77,74 @@ export class AbsorbingGraph {
     const pMask = Math.exp(row[this.mask]!) - Math.exp(logKS);
     return { logK, pMask };
   }
+}
+
+/**
+ * Reverse rate for the Euler predictor (official graph_lib.py, Graph.reverse_rate):
+ * Q̄(x, ·)_j = s_j·Qᵀ(x)_j for j ≠ x and Q̄(x, ·)_x = −Σ_{j≠x} Q̄(x, ·)_j, where Qᵀ(x) = transp_rate(x)
+ * is row x of the transposed generator. Absorbing: Qᵀ(MASK)_j = 1 for j ≠ MASK (0 elsewhere; a real
+ * token has no incoming rate). Uniform: Qᵀ(x)_j = 1/N for j ≠ x.
+ *
+ * @param score the concrete scores s (not logs) of one position, length dim
+ */
+export function reverseRate(graph: Graph, x: number, score: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(graph.dim);
+  if (graph.absorb && x !== graph.dim - 1) return out;
+  const q = graph.absorb ? 1 : 1 / graph.dim;
+  const last = graph.absorb ? graph.dim - 1 : graph.dim;
+  let sum = 0;
+  for (let j = 0; j < last; j++) {
+    if (j === x) continue;
+    const r = q * score[j]!;
+    out[j] = r;
+    sum += r;
+  }
+  out[x] = -sum;
+  return out;
+}
+
+/**
+ * The uniform diffusion graph (sedd.md §2; official graph_lib.py, class Uniform): dim = N states,
+ * no MASK. Forward in time, with probability 1 − e^{−σ̄} a token is replaced by a uniformly drawn one
+ * (possibly itself).
+ */
+export class UniformGraph {
+  readonly absorb = false;
+
+  constructor(readonly dim: number) {
+    if (!Number.isInteger(dim) || dim < 2) throw new RangeError(`uniform graph dimension must be an integer ≥ 2, got ${dim}`);
+  }
+
+  /**
+   * Staggered score s·e^{dσ} + (1 − e^{dσ})/N·Σ s (the official code writes the same as
+   * ((e^{−dσ} − 1)/(N·e^{−dσ}))·Σ s + s/e^{−dσ}).
+   */
+  staggeredScore(score: ArrayLike<number>, dsigma: number): Float64Array {
+    const out = new Float64Array(this.dim);
+    const e = Math.exp(dsigma);
+    let sum = 0;
+    for (let j = 0; j < this.dim; j++) sum += score[j]!;
+    const c = ((1 - e) / this.dim) * sum;
+    for (let j = 0; j < this.dim; j++) out[j] = score[j]! * e + c;
+    return out;
+  }
+
+  /**
+   * Transposed transition Pᵀ(x, σ): (1 − e^{−σ})/N at every j ≠ x and 1 − (N − 1)(1 − e^{−σ})/N at x
+   * (written as 1 − Σ_{j≠x}, as the official code does).
+   */
+  transpTransition(x: number, sigma: number): Float64Array {
+    const out = new Float64Array(this.dim);
+    const a = (1 - Math.exp(-sigma)) / this.dim;
+    out.fill(a);
+    out[x] = 1 - a * (this.dim - 1);
+    return out;
+  }
+}
+
+/** A forward-process graph: absorbing (MASK = dim − 1) or uniform. */
+export type Graph = AbsorbingGraph | UniformGraph;
+
+export function graphFromSpec(type: 'absorb' | 'uniform', dim: number): Graph {
+  return type === 'absorb' ? new AbsorbingGraph(dim) : new UniformGraph(dim);
 }
