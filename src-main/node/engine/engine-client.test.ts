@@ -81,6 +81,28 @@ describe('EngineClient with the built engine host', () => {
     expect((await rejection(client.fill(job('a ____', { modelDir: join(ROOT, 'nope') })))).code).toBe('model_error');
   });
 
+  it('scores in the host with the same numbers as the in-process engine, and cancels a score by signal', async () => {
+    const text = 'The lighthouse keeper — naïve, 日本 — had not spoken.';
+    const remote = await client.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 9 });
+    const local = new Engine({ threads: 1 });
+    try {
+      const here = await local.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 9 });
+      expect(remote.nll).toBe(here.nll);
+      expect(remote.nllStdErr).toBe(here.nllStdErr);
+      expect(remote.perToken).toEqual(here.perToken);
+      expect(remote.networkCalls).toBe(here.networkCalls);
+    } finally {
+      await local.close();
+    }
+    expect(remote).toMatchObject({ draws: 3, seed: 9, tokens: remote.perToken.length, device: 'cpu' });
+    expect((await rejection(client.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 0 }))).code).toBe('bad_request');
+    const ac = new AbortController();
+    const p = client.score({ requestId: `c${n++}`, text: text.repeat(3), modelDir: FIXTURE_DIR, draws: 1024, seed: 1 }, ac.signal);
+    setTimeout(() => ac.abort(), 30);
+    expect((await rejection(p)).code).toBe('cancelled');
+    expect(ports).toHaveLength(1);
+  });
+
   it('cancels a fill in the host', async () => {
     const j = job('{{40}}', { steps: 300, seed: 3 });
     const p = client.fill(j, (info) => {
@@ -106,6 +128,24 @@ describe('EngineClient when the host dies', () => {
       expect(e.message).toMatch(/the inference process stopped unexpectedly \(killed by signal SIGKILL\)/);
       const next = await client.fill(job('after the crash ____', { steps: 3, seed: 1 }));
       expect(next.fills).toHaveLength(1);
+      expect(ports).toHaveLength(2);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('rejects a score in flight with model_error when the host is killed', async () => {
+    const { spawn, ports } = trackingSpawn();
+    const client = new EngineClient(spawn);
+    try {
+      const text = 'the quick brown fox jumps over the lazy dog. '.repeat(8);
+      await client.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 1, seed: 1 }); // the host is up, the model loaded
+      const p = client.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 1024, seed: 2 });
+      setTimeout(() => ports[0]!.kill(), 30);
+      const e = await rejection(p);
+      expect(e.code).toBe('model_error');
+      expect(e.message).toMatch(/the inference process stopped unexpectedly \(killed by signal SIGKILL\)/);
+      expect((await client.score({ requestId: `c${n++}`, text: 'after the crash', modelDir: FIXTURE_DIR, draws: 1 })).draws).toBe(1);
       expect(ports).toHaveLength(2);
     } finally {
       await client.close();

@@ -1,8 +1,8 @@
 /**
- * EngineService across a process boundary: fills run in the engine host (engine-host.ts), so a
- * native crash in onnxruntime ends that process only, never the caller's (which holds the writer's
- * text). The host starts on the first fill; if it dies, pending fills reject with model_error and
- * the next fill starts a fresh one.
+ * EngineService across a process boundary: fills and scores run in the engine host (engine-host.ts),
+ * so a native crash in onnxruntime ends that process only, never the caller's (which holds the
+ * writer's text). The host starts on the first job; if it dies, pending fills and scores reject with
+ * model_error and the next job starts a fresh one.
  *
  * How the host is started is a constructor argument. The default forks out/main/engine-host.js
  * with Node's child_process; the Electron shell passes one built on utilityProcess.fork, e.g.
@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ApiError } from '../../common/api';
 import { appRoot } from '../paths';
 import type { HostReply, HostRequest } from './protocol';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome } from './types';
 
 /** A running engine host as the client sees it. */
 export interface EngineHostPort {
@@ -82,7 +82,8 @@ export function forkEngineHost(hostPath: string = defaultHostPath(), env: NodeJS
 }
 
 interface Pending {
-  resolve: (outcome: FillOutcome) => void;
+  kind: 'fill' | 'score';
+  resolve: (outcome: FillOutcome | ScoreOutcome) => void;
   reject: (error: ApiError) => void;
   onProgress?: (p: FillProgressInfo) => void;
 }
@@ -116,9 +117,29 @@ export class EngineClient implements EngineService {
       return Promise.reject(ApiError.from(e));
     }
     return new Promise<FillOutcome>((resolve, reject) => {
-      this.pending.set(job.requestId, { resolve, reject, onProgress });
+      this.pending.set(job.requestId, { kind: 'fill', resolve: resolve as Pending['resolve'], reject, onProgress });
       host.port.postMessage({ type: 'fill', job: { ...job } });
     });
+  }
+
+  score(job: ScoreJob, signal?: AbortSignal): Promise<ScoreOutcome> {
+    if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is closed'));
+    if (signal?.aborted) return Promise.reject(new ApiError('cancelled', `score ${job.requestId} was cancelled`));
+    if (this.pending.has(job.requestId)) {
+      return Promise.reject(new ApiError('bad_request', `a job with request id "${job.requestId}" is already running`));
+    }
+    let host: Host;
+    try {
+      host = this.ensureHost();
+    } catch (e) {
+      return Promise.reject(ApiError.from(e));
+    }
+    const onAbort = (): void => this.cancel(job.requestId);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    return new Promise<ScoreOutcome>((resolve, reject) => {
+      this.pending.set(job.requestId, { kind: 'score', resolve: resolve as Pending['resolve'], reject });
+      host.port.postMessage({ type: 'score', job: { ...job } });
+    }).finally(() => signal?.removeEventListener('abort', onAbort));
   }
 
   cancel(requestId: string): void {
@@ -170,6 +191,8 @@ export class EngineClient implements EngineService {
         }
         return;
       case 'done':
+      case 'scored':
+        if ((message.type === 'done') !== (p.kind === 'fill')) return; // a reply of the wrong kind: ignored
         this.pending.delete(message.requestId);
         p.resolve(message.outcome);
         return;

@@ -1,13 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
-import { Engine } from './engine';
-import { FIXTURE_DIR } from './test-fixture';
-import type { FillJob, FillProgressInfo } from './types';
+import { alternativeSeed, Engine } from './engine';
+import { FIXTURE_DIR, ROOT } from './test-fixture';
+import { scoreText } from './likelihood';
+import type { FillJob, FillProgressInfo, ScoreJob } from './types';
 
 const engine = new Engine({ threads: 1 });
+const TI_DIR = join(ROOT, 'models', 'tiny-ti'); // time-independent (models/tools/make_tiny_ti.py)
 afterAll(() => engine.close());
 
 let n = 0;
@@ -60,9 +62,12 @@ describe('Engine (in-process) with the fixture model', () => {
   it('rejects bad requests with bad_request', async () => {
     expect((await rejection(engine.fill(job('nothing to fill')))).code).toBe('bad_request');
     expect((await rejection(engine.fill(job('a {{2000}} b')))).code).toBe('bad_request');
-    const long = await rejection(engine.fill(job('word '.repeat(150) + '____')));
+    const long = await rejection(engine.fill(job('a {{200}} b')));
     expect(long.code).toBe('bad_request');
-    expect(long.message).toMatch(/this model reads at most 128/);
+    expect(long.message).toMatch(/this model generates at most 128/);
+    expect((await rejection(engine.fill(job('a ____', { alternatives: 0 })))).code).toBe('bad_request');
+    expect((await rejection(engine.fill(job('a ____', { alternatives: 17 })))).code).toBe('bad_request');
+    expect((await rejection(engine.fill(job('a ____', { mode: 'slow' as 'fast' })))).code).toBe('bad_request');
     expect((await rejection(engine.fill(job('a ____', { steps: 0 })))).code).toBe('bad_request');
     expect((await rejection(engine.fill(job('a ____', { seed: -1 })))).code).toBe('bad_request');
   });
@@ -127,5 +132,294 @@ describe('Engine (in-process) with the fixture model', () => {
     await e2.fill(job('x ____', { steps: 2 }));
     await e2.close();
     expect((await rejection(e2.fill(job('x ____')))).code).toBe('cancelled');
+  });
+
+  it('reads a long document through windows and keeps all its text byte for byte', async () => {
+    const filler = (tag: string): string => `${tag}: the quick brown fox jumps over the lazy dog. `.repeat(12);
+    const pieces = ['', ` ${filler('one')}middle `, ` ${filler('two')}`, ''];
+    const text = '{{3}}' + pieces[1] + '____' + pieces[2] + '{{5}}';
+    const progress: FillProgressInfo[] = [];
+    const out = await engine.fill(job(text, { steps: 4, seed: 3 }), (p) => progress.push(p));
+    expect(out.windows).toBeGreaterThanOrEqual(2);
+    expect(out.fills).toHaveLength(3);
+    expect(out.text).toBe(out.fills[0]! + pieces[1] + out.fills[1]! + pieces[2] + out.fills[2]!);
+    // Every blank token was generated (no MASK left): one event per token, per step for every window.
+    expect(progress).toHaveLength(4 * out.windows);
+    expect(progress.map((p) => p.step)).toEqual(Array.from({ length: 4 * out.windows }, (_, i) => i + 1));
+    expect(progress.flatMap((p) => p.unmasked)).toHaveLength(3 + 16 + 5);
+    expect(progress.at(-1)!.masked).toBe(0);
+    // Blanks spread over three windows: the far-apart one gets a window of its own.
+    const far = 'a ____ ' + filler('x') + filler('y') + ' b ____ ' + filler('z') + ' c {{4}}';
+    const three = await engine.fill(job(far, { steps: 3, seed: 4 }));
+    expect(three.windows).toBe(3);
+    expect(three.fills).toHaveLength(3);
+  });
+
+  it('continues text that ends in a blank, and fills text that is only a blank', async () => {
+    const cont = await engine.fill(job('Once upon a time ____', { steps: 4, seed: 5 }));
+    expect(cont.text).toBe(`Once upon a time ${cont.fills[0]}`);
+    expect(cont.fills[0]!.length).toBeGreaterThan(0);
+    const only = await engine.fill(job('{{6}}', { steps: 4, seed: 5 }));
+    expect(only.text).toBe(only.fills[0]);
+    expect(only.fills[0]!.length).toBeGreaterThan(0);
+  });
+
+  it('samples alternatives as one batch: deterministic per seed, different from each other', async () => {
+    const text = 'She opened the {{6}} and saw {{6}}.';
+    const progress: FillProgressInfo[] = [];
+    const a = await engine.fill(job(text, { steps: 6, seed: 21, alternatives: 3 }), (p) => progress.push(p));
+    const b = await engine.fill(job(text, { steps: 6, seed: 21, alternatives: 3 }));
+    const one = await engine.fill(job(text, { steps: 6, seed: 21 }));
+    expect(a.alternatives).toHaveLength(3);
+    expect(b.alternatives).toEqual(a.alternatives);
+    expect(new Set(a.alternatives.map((x) => x.text)).size).toBe(3);
+    expect({ text: a.text, fills: a.fills }).toEqual(a.alternatives[0]);
+    // Alternative 0 uses the seed itself: it is the single fill for that seed.
+    expect(one.alternatives).toEqual([a.alternatives[0]]);
+    for (const alt of a.alternatives) expect(alt.text).toBe(`She opened the ${alt.fills[0]} and saw ${alt.fills[1]}.`);
+    // One batch: network calls per step, not per alternative.
+    expect(a.networkCalls).toBeLessThanOrEqual(7);
+    // Progress: every (alternative, blank, index) exactly once, with its token's text.
+    const keys = progress.flatMap((p) => p.unmasked.map((u) => `${u.alternative}/${u.blank}/${u.index}`));
+    expect(keys).toHaveLength(3 * 12);
+    expect(new Set(keys).size).toBe(3 * 12);
+    for (const u of progress.flatMap((p) => p.unmasked)) {
+      expect(u.alternative).toBeLessThan(3);
+      expect(u.blank).toBeLessThan(2);
+      expect(u.index).toBeLessThan(6);
+      expect(typeof u.text).toBe('string');
+    }
+    // The fills are the concatenated token texts (the moved space dropped).
+    const alt1 = progress
+      .flatMap((p) => p.unmasked)
+      .filter((u) => u.alternative === 1 && u.blank === 0)
+      .sort((x, y) => x.index - y.index)
+      .map((u) => u.token);
+    expect(alt1).toHaveLength(6);
+    expect(alternativeSeed(21, 0)).toBe(21);
+    expect(alternativeSeed(21, 1)).not.toBe(alternativeSeed(21, 2));
+  });
+
+  it('cancels between steps of a later window', async () => {
+    const text = '____ ' + 'the quick brown fox jumps over the lazy dog. '.repeat(30) + '____';
+    const j = job(text, { steps: 50, seed: 1 });
+    const steps: number[] = [];
+    const p = engine.fill(j, (info) => {
+      steps.push(info.step);
+      if (info.step === 52) engine.cancel(j.requestId);
+    });
+    expect((await rejection(p)).code).toBe('cancelled');
+    expect(steps.at(-1)).toBe(52);
+    expect(steps).toHaveLength(52);
+  });
+
+  it('skips network calls for a time-independent model; exact mode calls a σ-conditioned one every step with a MASK', async () => {
+    const steps = 64;
+    const text = 'The {{4}} sat on the mat.';
+    // Time-independent: a call only after a step that unmasked something (≈ n·(1 − (1 − 1/n)^L) ≈ 3.9).
+    const ti = await engine.fill({ ...job(text, { steps, seed: 8 }), modelDir: TI_DIR });
+    expect(ti.networkCalls).toBeLessThanOrEqual(4 + 1);
+    expect(ti.networkCalls).toBeLessThan(steps);
+    expect(ti.text).toBe(`The ${ti.fills[0]} sat on the mat.`);
+    // σ-conditioned, exact: one call per step at whose start something is still masked.
+    const progress: FillProgressInfo[] = [];
+    const tc = await engine.fill(job(text, { steps, seed: 8 }), (p) => progress.push(p));
+    // (Steps k = 0 … steps − 1; plus the final denoise if the last step left a MASK, which the
+    // log-linear closed form makes rare: its last step unmasks with probability Δt/(Δt + ε).)
+    const expected = 1 + progress.filter((p) => p.step < steps && p.masked > 0).length;
+    expect(tc.networkCalls).toBeGreaterThanOrEqual(expected);
+    expect(tc.networkCalls).toBeLessThanOrEqual(expected + 1);
+    expect(tc.networkCalls).toBeGreaterThan(ti.networkCalls);
+    // With many tokens something is still masked at every step: a call at every step (steps, or
+    // steps + 1 with the denoise).
+    const longProgress: FillProgressInfo[] = [];
+    const long = await engine.fill(job('{{120}}', { steps: 8, seed: 8 }), (p) => longProgress.push(p));
+    expect(longProgress.filter((p) => p.step < 8).every((p) => p.masked > 0)).toBe(true);
+    expect(long.networkCalls).toBeGreaterThanOrEqual(8);
+    expect(long.networkCalls).toBeLessThanOrEqual(9);
+    const longFast = await engine.fill(job('{{120}}', { steps: 8, seed: 8, mode: 'fast' }));
+    expect(longFast.networkCalls).toBeLessThanOrEqual(long.networkCalls);
+    // mode 'fast' reuses outputs for σ-conditioned weights too.
+    const fast = await engine.fill(job(text, { steps, seed: 8, mode: 'fast' }));
+    expect(fast.networkCalls).toBeLessThanOrEqual(4 + 1);
+  });
+});
+
+const UNIFORM_DIR = join(ROOT, 'models', 'tiny-uniform'); // uniform graph, geometric noise, mask_id null
+
+/** A copy of the fixture package whose manifest asks for other sampling settings (the manifest itself is not hashed). */
+function fixtureCopy(edit: (manifest: Record<string, unknown>) => void): string {
+  const dir = mkdtempSync(join(tmpdir(), 'lacuna-engine-pkg-'));
+  for (const f of ['model.onnx', 'tokenizer.json']) copyFileSync(join(FIXTURE_DIR, f), join(dir, f));
+  const manifest = JSON.parse(readFileSync(join(FIXTURE_DIR, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  edit(manifest);
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+describe('Engine with the general sampler (samplers.ts samplePc)', () => {
+  const temps: string[] = [];
+  afterAll(() => {
+    for (const d of temps) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('fills with a uniform-graph model: every blank filled, deterministic per seed, the known text byte for byte', async () => {
+    const text = 'The cat ____ on the mat. It was {{4}}.';
+    const progress: FillProgressInfo[] = [];
+    const a = await engine.fill(job(text, { modelDir: UNIFORM_DIR, steps: 5, seed: 11 }), (p) => progress.push(p));
+    const b = await engine.fill(job(text, { modelDir: UNIFORM_DIR, steps: 5, seed: 11 }));
+    const c = await engine.fill(job(text, { modelDir: UNIFORM_DIR, steps: 5, seed: 12 }));
+    expect(a.fills).toHaveLength(2);
+    for (const f of a.fills) expect(f.length).toBeGreaterThan(0);
+    expect(a.text).toBe(`The cat ${a.fills[0]} on the mat. It was ${a.fills[1]}.`);
+    expect(b.alternatives).toEqual(a.alternatives);
+    expect(c.text).not.toBe(a.text);
+    // The uniform graph calls the network on every step plus the denoise.
+    expect(a.networkCalls).toBe(6);
+    // Progress: one event per step; every blank position counts as not final until the last step,
+    // which lists them all with their final tokens.
+    const total = 16 + 4;
+    expect(progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(progress.slice(0, 4).every((p) => p.masked === total && p.unmasked.length === 0)).toBe(true);
+    const last = progress.at(-1)!;
+    expect(last.masked).toBe(0);
+    expect(last.unmasked).toHaveLength(total);
+    const blank1 = last.unmasked.filter((u) => u.blank === 1).sort((x, y) => x.index - y.index);
+    expect(blank1.map((u) => u.index)).toEqual([0, 1, 2, 3]);
+    expect(new Set(last.unmasked.map((u) => `${u.alternative}/${u.blank}/${u.index}`)).size).toBe(total);
+    for (const u of last.unmasked) expect(u.token >= 0 && u.token < 511).toBe(true);
+  });
+
+  it('samples uniform alternatives as one batch, alternative 0 being the plain fill, and reads long documents through windows', async () => {
+    const text = 'She opened the {{5}} and saw {{3}}.';
+    const three = await engine.fill(job(text, { modelDir: UNIFORM_DIR, steps: 3, seed: 21, alternatives: 3 }));
+    const one = await engine.fill(job(text, { modelDir: UNIFORM_DIR, steps: 3, seed: 21 }));
+    expect(three.alternatives).toHaveLength(3);
+    expect(one.alternatives).toEqual([three.alternatives[0]]);
+    expect(new Set(three.alternatives.map((x) => x.text)).size).toBe(3);
+    expect(three.networkCalls).toBe(4);
+
+    const filler = (tag: string): string => `${tag}: the quick brown fox jumps over the lazy dog. `.repeat(12);
+    const long = 'a ____ ' + filler('x') + filler('y') + ' b {{3}} ' + filler('z');
+    const progress: FillProgressInfo[] = [];
+    const out = await engine.fill(job(long, { modelDir: UNIFORM_DIR, steps: 2, seed: 4 }), (p) => progress.push(p));
+    expect(out.windows).toBe(2);
+    expect(out.text).toBe('a ' + out.fills[0]! + ' ' + filler('x') + filler('y') + ' b ' + out.fills[1]! + ' ' + filler('z'));
+    expect(progress.map((p) => p.masked)).toEqual([16 + 3, 3, 3, 0]);
+    expect(progress.flatMap((p) => p.unmasked)).toHaveLength(16 + 3);
+  });
+
+  it('fills with an absorbing model whose manifest asks for the Euler predictor, deterministically', async () => {
+    const dir = fixtureCopy((m) => (m.sampling = { default_steps: 6, sampler: 'euler' }));
+    temps.push(dir);
+    const text = 'Once upon a time ____ and then {{6}} happily.';
+    const progress: FillProgressInfo[] = [];
+    const a = await engine.fill(job(text, { modelDir: dir, seed: 99, alternatives: 2 }), (p) => progress.push(p));
+    const b = await engine.fill(job(text, { modelDir: dir, seed: 99, alternatives: 2 }));
+    expect(a.steps).toBe(6);
+    expect(b.alternatives).toEqual(a.alternatives);
+    for (const alt of a.alternatives) {
+      expect(alt.text).toBe(`Once upon a time ${alt.fills[0]} and then ${alt.fills[1]} happily.`);
+      for (const f of alt.fills) expect(f.length).toBeGreaterThan(0);
+    }
+    expect(a.networkCalls).toBeLessThanOrEqual(7);
+    expect(progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(progress.at(-1)!.masked).toBe(0);
+    // Every (alternative, blank, index) leaves MASK exactly once, and `masked` counts down with them.
+    const keys = progress.flatMap((p) => p.unmasked.map((u) => `${u.alternative}/${u.blank}/${u.index}`));
+    expect(keys).toHaveLength(2 * 22);
+    expect(new Set(keys).size).toBe(2 * 22);
+    let left = 2 * 22;
+    for (const p of progress) {
+      left -= p.unmasked.length;
+      expect(p.masked).toBe(left);
+    }
+  });
+
+  it('cancels a general-sampler fill between steps, and refuses an unknown sampler name as model_error', async () => {
+    const j = job('{{40}}', { modelDir: UNIFORM_DIR, steps: 200, seed: 1 });
+    const steps: number[] = [];
+    const p = engine.fill(j, (info) => {
+      steps.push(info.step);
+      if (info.step === 2) engine.cancel(j.requestId);
+    });
+    expect((await rejection(p)).code).toBe('cancelled');
+    expect(steps).toEqual([1, 2]);
+    const dir = fixtureCopy((m) => (m.sampling = { sampler: 'ancestral' }));
+    temps.push(dir);
+    const e = await rejection(engine.fill(job('a ____', { modelDir: dir })));
+    expect(e.code).toBe('model_error');
+    expect(e.message).toMatch(/unknown sampler "ancestral"/);
+  });
+});
+
+describe('Engine.score (the ELBO bound on the cached network)', () => {
+  const text = 'The lighthouse keeper — naïve, 日本 — had not spoken.';
+
+  it('agrees with likelihood.ts scoreText for the same seed and is deterministic', async () => {
+    const a = await engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 5 });
+    const b = await engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 5 });
+    expect(b.nll).toBe(a.nll);
+    expect(b.perToken).toEqual(a.perToken);
+    const ref = await scoreText(FIXTURE_DIR, text, { draws: 3, seed: 5 });
+    expect(a.tokens).toBe(ref.tokens);
+    expect(a.nll).toBeCloseTo(ref.nll, 3); // same draws; only onnxruntime's thread count differs
+    expect(a.perToken.map((t) => [t.start, t.end])).toEqual(ref.perToken.map((t) => [t.start, t.end]));
+    expect(a).toMatchObject({ draws: 3, seed: 5, windows: 1, device: 'cpu' });
+    expect(a.networkCalls).toBeLessThanOrEqual(3);
+    const drawn = await engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 1 });
+    expect(Number.isInteger(drawn.seed) && drawn.seed >= 0 && drawn.seed < 2 ** 32).toBe(true);
+  });
+
+  it('rejects bad requests and models it cannot bound', async () => {
+    const s = (extra: Partial<ScoreJob>): Promise<unknown> => engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, ...extra });
+    expect((await rejection(s({ draws: 0 }))).code).toBe('bad_request');
+    expect((await rejection(s({ draws: 2000 }))).code).toBe('bad_request');
+    expect((await rejection(s({ seed: -1 }))).code).toBe('bad_request');
+    expect((await rejection(s({ text: '' }))).code).toBe('bad_request');
+    const u = await rejection(s({ modelDir: UNIFORM_DIR, draws: 1 }));
+    expect(u.code).toBe('model_error');
+    expect(u.message).toMatch(/log-linear noise only/);
+  });
+
+  it('is cancelled between draws by cancel(requestId) or an aborted signal, and queues behind fills', async () => {
+    // Count the network calls of the cached model (the engine reuses it for fills and scores).
+    const network = (await engine.load(FIXTURE_DIR)).network;
+    const original = network.scoreBatch.bind(network);
+    let calls = 0;
+    let onCall: (() => void) | undefined;
+    network.scoreBatch = (tokens, sigma, batch) => {
+      calls++;
+      onCall?.();
+      return original(tokens, sigma, batch);
+    };
+    try {
+      const id = `s${n++}`;
+      const order: string[] = [];
+      const fill = engine.fill(job('x ____', { steps: 3 })).then(() => order.push('fill'));
+      const p = engine.score({ requestId: id, text, modelDir: FIXTURE_DIR, draws: 50, seed: 1 }).finally(() => order.push('score'));
+      await fill;
+      calls = 0;
+      onCall = () => {
+        if (calls === 2) engine.cancel(id);
+      };
+      expect((await rejection(p)).code).toBe('cancelled');
+      expect(calls).toBe(2); // stopped right after the draw in flight
+      expect(order).toEqual(['fill', 'score']);
+      const ac = new AbortController();
+      calls = 0;
+      onCall = () => {
+        if (calls === 3) ac.abort();
+      };
+      expect((await rejection(engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 50, seed: 1 }, ac.signal))).code).toBe('cancelled');
+      expect(calls).toBe(3);
+    } finally {
+      network.scoreBatch = original;
+    }
+    const aborted = new AbortController();
+    aborted.abort();
+    expect((await rejection(engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR }, aborted.signal))).code).toBe('cancelled');
+    // The engine keeps working afterwards.
+    expect((await engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 1, seed: 2 })).draws).toBe(1);
   });
 });

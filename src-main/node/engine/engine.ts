@@ -2,35 +2,89 @@
  * The engine in-process: model loading (cached per package folder), one fill at a time, progress
  * per step, cancellation between steps. The app runs it inside the engine host process
  * (engine-host.ts) behind EngineClient; tests and tools may use it directly.
+ *
+ * A fill: the text is planned (infill.ts: tokens, blanks, context windows); the windows are
+ * sampled in document order, each as one batch of `alternatives` rows, each alternative keeping its
+ * own document (a later window sees that alternative's earlier fills) and its own Exp(1) stream,
+ * seeded with alternativeSeed(seed, a). Progress comes once per step (steps × windows in all) with
+ * the positions that step unmasked. Cancellation is checked at every step, between windows and
+ * after every network call; one network call in flight is not interruptible, so a cancel takes
+ * effect at the latest when it returns.
+ *
+ * Network-output reuse (sampler.ts): exact for models whose manifest says time_conditioned: false;
+ * with mode 'fast' also (approximately) for σ-conditioned weights; never otherwise.
+ *
+ * Samplers (samplers.ts chooseSampler): absorbing + log-linear models use the fast exact analytic
+ * sampler (sampler.ts); every other model (uniform graph, geometric noise, or a manifest asking for
+ * sampling.sampler "euler") uses the general dense sampler samplePc, with the same windows, batch
+ * of alternatives and per-alternative Exp(1) streams. There the blanks hold MASK (absorbing) or
+ * UNKNOWN (uniform: generated positions start from a uniform draw); output reuse does not apply
+ * (mode is accepted and ignored), so a uniform model makes steps + 1 network calls per window.
+ * A later blank that reaches into a window is context MASK there (absorbing, fixed); under the
+ * uniform graph, which has no MASK, its positions are sampled along with the window and discarded
+ * (its own window generates it afterwards).
+ *
+ * Progress (types.ts FillProgressInfo): for absorbing models `masked` counts positions still MASK
+ * and `unmasked` the positions that left MASK in the step. A uniform model has no MASK and every
+ * generated token may change until the window's last step, so there `masked` counts all blank
+ * positions of the current and later windows until a window's last step, which drops it by that
+ * window's positions (0 at the end), and `unmasked` is empty except at that last step, which lists
+ * the window's blank positions with their final tokens.
+ *
+ * Scoring (score): the ELBO bound of likelihood.ts on the cached network, queued with the fills and
+ * cancellable between draws by the same cancel path (request ids are shared with fills).
  */
 import { randomInt } from 'node:crypto';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from '../../common/api';
-import { AbsorbingGraph } from './graph';
+import type { AbsorbingGraph, Graph } from './graph';
 import { decodeFills, parseFillText, planInfill, spliceFills } from './infill';
+import { scoreText } from './likelihood';
 import { loadModelPackage, type ModelPackage } from './model-package';
-import { noiseFromSpec, type Noise } from './noise';
+import type { Noise } from './noise';
 import { Random } from './random';
-import { sampleAnalyticAbsorbing, streamExpNoise } from './sampler';
+import { sampleAnalyticAbsorbing, streamExpNoise, type UnmaskedToken } from './sampler';
+import { chooseSampler, samplePc, UNKNOWN, type Predictor } from './samplers';
+import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
 import { Tokenizer } from './tokenizer';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, UnmaskedInfo } from './types';
 
 export const FALLBACK_STEPS = 64;
 export const MAX_STEPS = 4096;
+export const MAX_ALTERNATIVES = 16;
+export const DEFAULT_DRAWS = 16;
+export const MAX_DRAWS = 1024;
+
+/**
+ * The seed of alternative a's Exp(1) stream: the request's seed itself for a = 0 (so one
+ * alternative reproduces a plain fill), else MurmurHash3's fmix32 of (seed + a·0x9E3779B9) mod 2^32.
+ */
+export function alternativeSeed(seed: number, a: number): number {
+  if (a === 0) return seed >>> 0;
+  let h = (seed + Math.imul(a, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
 
 export interface EngineOptions {
   /** onnxruntime intra-op threads; default: physical cores. */
   threads?: number;
+  /** Execution provider ('auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'); LACUNA_DEVICE overrides it. */
+  device?: DeviceChoice;
 }
 
 export interface LoadedModel {
   pkg: ModelPackage;
   tokenizer: Tokenizer;
   network: ScoreModel;
-  graph: AbsorbingGraph;
+  graph: Graph;
   noise: Noise;
+  predictor: Predictor;
+  /** Absorbing + log-linear: the fast exact sampler (sampler.ts); otherwise samplePc (samplers.ts). */
+  fast: boolean;
 }
 
 interface JobState {
@@ -55,6 +109,26 @@ export class Engine implements EngineService {
     const run = this.tail.then(() => this.run(job, state, onProgress));
     this.tail = run.catch(() => undefined);
     return run.finally(() => this.jobs.delete(job.requestId));
+  }
+
+  score(job: ScoreJob, signal?: AbortSignal): Promise<ScoreOutcome> {
+    if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is shutting down'));
+    if (signal?.aborted) return Promise.reject(new ApiError('cancelled', `score ${job.requestId} was cancelled`));
+    if (this.jobs.has(job.requestId)) {
+      return Promise.reject(new ApiError('bad_request', `a job with request id "${job.requestId}" is already running`));
+    }
+    const state: JobState = { cancelled: false };
+    this.jobs.set(job.requestId, state);
+    const onAbort = (): void => {
+      state.cancelled = true;
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const run = this.tail.then(() => this.runScore(job, state));
+    this.tail = run.catch(() => undefined);
+    return run.finally(() => {
+      signal?.removeEventListener('abort', onAbort);
+      this.jobs.delete(job.requestId);
+    });
   }
 
   cancel(requestId: string): void {
@@ -91,8 +165,11 @@ export class Engine implements EngineService {
   private async loadUncached(dir: string): Promise<LoadedModel> {
     const pkg = await loadModelPackage(dir);
     const m = pkg.manifest;
-    if (m.graph.type !== 'absorb' || m.mask_id === null) {
-      throw new ApiError('model_error', `model "${m.id}" uses the ${m.graph.type} graph, which this version of Lacuna cannot sample yet`);
+    let choice;
+    try {
+      choice = chooseSampler(m);
+    } catch (e) {
+      throw new ApiError('model_error', `model package ${dir}: ${(e as Error).message}`);
     }
     let tokenizer: Tokenizer;
     try {
@@ -100,11 +177,14 @@ export class Engine implements EngineService {
     } catch (e) {
       throw new ApiError('model_error', `model package ${dir}: bad tokenizer: ${(e as Error).message}`);
     }
-    if (tokenizer.size > m.mask_id) {
-      throw new ApiError('model_error', `model package ${dir}: the tokenizer has ${tokenizer.size} ids but MASK is ${m.mask_id}; tokenizer ids must lie below MASK`);
+    // Absorbing: text ids lie below MASK (the last id). Uniform: every state is a text token.
+    const limit = m.mask_id ?? m.vocab_size;
+    if (tokenizer.size > limit) {
+      const what = m.mask_id === null ? `the vocabulary has ${m.vocab_size}` : `MASK is ${m.mask_id}; tokenizer ids must lie below MASK`;
+      throw new ApiError('model_error', `model package ${dir}: the tokenizer has ${tokenizer.size} ids but ${what}`);
     }
-    const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads });
-    return { pkg, tokenizer, network, graph: new AbsorbingGraph(m.vocab_size), noise: noiseFromSpec(m.noise) };
+    const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, device: this.options.device });
+    return { pkg, tokenizer, network, graph: choice.graph, noise: choice.noise, predictor: choice.predictor, fast: choice.fast };
   }
 
   private async run(job: FillJob, state: JobState, onProgress?: (p: FillProgressInfo) => void): Promise<FillOutcome> {
@@ -116,49 +196,213 @@ export class Engine implements EngineService {
     if (job.steps !== undefined && !(Number.isInteger(job.steps) && job.steps >= 1 && job.steps <= MAX_STEPS)) {
       throw new ApiError('bad_request', `steps must be an integer from 1 to ${MAX_STEPS}, got ${job.steps}`);
     }
-    if (job.seed !== undefined && !(Number.isInteger(job.seed) && job.seed >= 0 && job.seed < 2 ** 32)) {
-      throw new ApiError('bad_request', `seed must be an integer from 0 to 2^32 − 1, got ${job.seed}`);
+    checkSeed(job.seed);
+    const B = job.alternatives ?? 1;
+    if (!(Number.isInteger(B) && B >= 1 && B <= MAX_ALTERNATIVES)) {
+      throw new ApiError('bad_request', `alternatives must be an integer from 1 to ${MAX_ALTERNATIVES}, got ${job.alternatives}`);
+    }
+    if (job.mode !== undefined && job.mode !== 'exact' && job.mode !== 'fast') {
+      throw new ApiError('bad_request', `mode must be "exact" or "fast", got ${String(job.mode)}`);
     }
     parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
 
     const model = await this.load(job.modelDir);
     checkpoint();
     const m = model.pkg.manifest;
-    const plan = planInfill(job.text, model.tokenizer, { maskId: model.graph.mask, maxLength: m.length });
+    const graph = model.graph;
+    const mask = graph.absorb ? graph.mask : -2; // no MASK under the uniform graph
+    // Blank positions hold MASK (absorbing) or UNKNOWN (uniform) in the template.
+    const blankId = graph.absorb ? graph.mask : UNKNOWN;
+    const plan = planInfill(job.text, model.tokenizer, { maskId: blankId, maxLength: m.length });
     const steps = job.steps ?? m.sampling?.default_steps ?? FALLBACK_STEPS;
     const seed = job.seed ?? randomInt(0, 2 ** 32);
+    const reuse = m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never';
 
-    let result;
-    try {
-      result = await sampleAnalyticAbsorbing({
-        template: plan.template,
-        graph: model.graph,
-        noise: model.noise,
-        steps,
-        exp: streamExpNoise(new Random(seed)),
-        score: (tokens, sigma) => model.network.score(tokens, sigma),
-        onStep: (step, masked) => {
-          try {
-            onProgress?.({ step, steps, masked });
-          } catch {
-            // a failing progress listener must not fail the fill
-          }
-        },
-        checkpoint,
-      });
-    } catch (e) {
-      if (e instanceof ApiError) throw e;
-      throw new ApiError('model_error', `sampling failed: ${(e as Error).message}`);
+    // Document position → (blank, index in the blank), for progress events.
+    const N = plan.template.length;
+    const blankOf = new Int32Array(N).fill(-1);
+    const indexOf = new Int32Array(N);
+    plan.blanks.forEach((b, bi) => {
+      for (let k = 0; k < b.length; k++) {
+        blankOf[b.start + k] = bi;
+        indexOf[b.start + k] = k;
+      }
+    });
+    const docs = Array.from({ length: B }, () => plan.template.slice());
+    const streams = Array.from({ length: B }, (_, a) => streamExpNoise(new Random(alternativeSeed(seed, a))));
+    const totalSteps = steps * plan.windows.length;
+    let remaining = B * plan.blanks.reduce((n, b) => n + b.length, 0);
+    let networkCalls = 0;
+    const emit = (info: FillProgressInfo): void => {
+      if (!onProgress) return;
+      try {
+        onProgress(info);
+      } catch {
+        // a failing progress listener must not fail the fill
+      }
+    };
+
+    for (const [w, win] of plan.windows.entries()) {
+      checkpoint();
+      const Lw = win.end - win.start;
+      const generate = new Uint8Array(Lw);
+      for (const bi of win.blanks) {
+        const b = plan.blanks[bi]!;
+        generate.fill(1, b.start - win.start, b.start - win.start + b.length);
+      }
+      const template = new Int32Array(B * Lw);
+      const fixed = new Uint8Array(B * Lw);
+      for (let a = 0; a < B; a++) {
+        template.set(docs[a]!.subarray(win.start, win.end), a * Lw);
+        // A later blank reaching into this window: context MASK under the absorbing graph. The
+        // uniform graph has no MASK; those UNKNOWN positions are sampled with the window and dropped.
+        if (graph.absorb) for (let i = 0; i < Lw; i++) if (!generate[i] && template[a * Lw + i] === mask) fixed[a * Lw + i] = 1;
+      }
+      const info = (unmasked: readonly UnmaskedToken[]): UnmaskedInfo[] =>
+        unmasked.map((u) => {
+          const pos = win.start + u.position;
+          return { alternative: u.row, blank: blankOf[pos]!, index: indexOf[pos]!, token: u.token, text: model.tokenizer.decode(Int32Array.of(u.token)) };
+        });
+      const progress = (step: number, unmasked: readonly UnmaskedToken[]): void => {
+        emit({ step: w * steps + step, steps: totalSteps, masked: remaining, unmasked: info(unmasked) });
+      };
+      const exp = { fill: (call: number, position: number, out: Float64Array) => streams[Math.floor(position / Lw)]!.fill(call, position % Lw, out) };
+      const score = (tokens: Int32Array, sigma: number, batch: number): Promise<Float32Array> => model.network.scoreBatch(tokens, sigma, batch);
+      let result;
+      try {
+        if (model.fast) {
+          result = await sampleAnalyticAbsorbing({
+            template,
+            batch: B,
+            fixed,
+            reuse,
+            scaleBySigma: m.scale_by_sigma,
+            graph: graph as AbsorbingGraph,
+            noise: model.noise,
+            steps,
+            exp,
+            score,
+            onStep: (step, _masked, unmasked) => {
+              remaining -= unmasked.length;
+              progress(step, unmasked);
+            },
+            checkpoint,
+          });
+        } else if (graph.absorb) {
+          // samplePc reports x after every update; the positions that left MASK since the last
+          // progress event are that event's `unmasked` (the last step and the denoise share one, as in sampler.ts).
+          const prev = template.slice();
+          let pending: UnmaskedToken[] = [];
+          result = await samplePc({
+            template,
+            batch: B,
+            fixed,
+            graph,
+            noise: model.noise,
+            steps,
+            predictor: model.predictor,
+            exp,
+            score,
+            onUpdate: (_call, x) => {
+              for (let i = 0; i < x.length; i++) {
+                if (prev[i] === mask && x[i] !== mask && !fixed[i]) pending.push({ row: Math.floor(i / Lw), position: i % Lw, token: x[i]! });
+              }
+              prev.set(x);
+            },
+            onStep: (step) => {
+              const unmasked = pending;
+              pending = [];
+              remaining -= unmasked.length;
+              progress(step, unmasked);
+            },
+            checkpoint,
+          });
+        } else {
+          result = await samplePc({
+            template,
+            batch: B,
+            graph,
+            noise: model.noise,
+            steps,
+            predictor: model.predictor,
+            exp,
+            score,
+            onStep: (step) => {
+              if (step < steps) progress(step, []);
+            },
+            checkpoint,
+          });
+          // Final only now: every generated position of the window, in one event.
+          const final: UnmaskedToken[] = [];
+          for (let a = 0; a < B; a++) for (let i = 0; i < Lw; i++) if (generate[i]) final.push({ row: a, position: i, token: result.tokens[a * Lw + i]! });
+          remaining -= final.length;
+          progress(steps, final);
+        }
+      } catch (e) {
+        if (e instanceof ApiError) throw e;
+        throw new ApiError('model_error', `sampling failed: ${(e as Error).message}`);
+      }
+      networkCalls += result.networkCalls;
+      for (let a = 0; a < B; a++) {
+        const row = result.tokens.subarray(a * Lw, (a + 1) * Lw);
+        for (let i = 0; i < Lw; i++) if (generate[i]) docs[a]![win.start + i] = row[i]!;
+      }
     }
-    const fills = decodeFills(plan, result.tokens, model.tokenizer);
+
+    const alternatives = docs.map((tokens) => {
+      const fills = decodeFills(plan, tokens, model.tokenizer);
+      return { text: spliceFills(job.text, plan, fills), fills };
+    });
     return {
-      text: spliceFills(job.text, plan, fills),
-      fills,
+      text: alternatives[0]!.text,
+      fills: alternatives[0]!.fills,
+      alternatives,
+      windows: plan.windows.length,
       steps,
       seed,
       device: model.network.device,
-      networkCalls: result.networkCalls,
+      networkCalls,
       durationMs: performance.now() - started,
     };
+  }
+
+  private async runScore(job: ScoreJob, state: JobState): Promise<ScoreOutcome> {
+    const started = performance.now();
+    const checkpoint = (): void => {
+      if (state.cancelled) throw new ApiError('cancelled', `score ${job.requestId} was cancelled`);
+    };
+    checkpoint();
+    const draws = job.draws ?? DEFAULT_DRAWS;
+    if (!(Number.isInteger(draws) && draws >= 1 && draws <= MAX_DRAWS)) {
+      throw new ApiError('bad_request', `draws must be an integer from 1 to ${MAX_DRAWS}, got ${job.draws}`);
+    }
+    checkSeed(job.seed);
+    if (job.estimator !== undefined && job.estimator !== 'k' && job.estimator !== 't') {
+      throw new ApiError('bad_request', `estimator must be "k" or "t", got ${String(job.estimator)}`);
+    }
+    if (typeof job.text !== 'string' || job.text.length === 0) throw new ApiError('bad_request', 'text: nothing to score');
+
+    const model = await this.load(job.modelDir);
+    checkpoint();
+    const seed = job.seed ?? randomInt(0, 2 ** 32);
+    let out;
+    try {
+      out = await scoreText(
+        model.pkg.dir,
+        job.text,
+        { draws, seed, checkpoint, ...(job.estimator ? { estimator: job.estimator } : {}) },
+        { manifest: model.pkg.manifest, tokenizer: model.tokenizer, score: (tokens, sigma, batch) => model.network.scoreBatch(tokens, sigma, batch) },
+      );
+    } catch (e) {
+      if (e instanceof ApiError) throw e;
+      throw new ApiError('model_error', `scoring failed: ${(e as Error).message}`);
+    }
+    return { ...out, device: model.network.device, durationMs: performance.now() - started };
+  }
+}
+
+function checkSeed(seed: number | undefined): void {
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
+    throw new ApiError('bad_request', `seed must be an integer from 0 to 2^32 − 1, got ${seed}`);
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
 import { parseBlanks } from '../../common/blanks';
-import { blankSpans, decodeFills, planInfill, spliceFills } from './infill';
+import { blankSpans, decodeFills, planInfill, planWindows, spliceFills } from './infill';
 import { Tokenizer } from './tokenizer';
 import { fixtureJson } from './test-fixture';
 
@@ -36,18 +36,48 @@ function readsAs(result: string): string {
 }
 
 describe('planInfill', () => {
-  it('tokenizes text segments and writes a MASK run per blank', () => {
+  it('tokenizes text segments and writes a MASK run per blank, moving the space before a blank into it', () => {
     const text = 'The cat ____ on the {{3}}.';
     const plan = planInfill(text, tok, opts);
-    const before = tok.encode('The cat ');
-    const middle = tok.encode(' on the ');
+    // "The cat " loses its trailing space to the blank: no lone " " token before the MASKs.
+    const before = tok.encode('The cat');
+    const middle = tok.encode(' on the');
     expect(Array.from(plan.template)).toEqual([...before, ...Array(16).fill(MASK), ...middle, MASK, MASK, MASK, ...tok.encode('.')]);
     expect(plan.blanks).toEqual([
-      { start: before.length, length: 16, from: 8, to: 12, lead: '' },
-      { start: before.length + 16 + middle.length, length: 3, from: 20, to: 25, lead: '' },
+      { start: before.length, length: 16, from: 8, to: 12, lead: '', spaceMoved: true },
+      { start: before.length + 16 + middle.length, length: 3, from: 20, to: 25, lead: '', spaceMoved: true },
     ]);
+    expect(plan.windows).toEqual([{ start: 0, end: plan.template.length, blanks: [0, 1] }]);
+    // Only one space moves; no space, no move.
+    const two = planInfill('a  ____', tok, opts);
+    expect(Array.from(two.template.subarray(0, two.blanks[0]!.start))).toEqual(tok.encode('a '));
+    expect(planInfill('a____', tok, opts).blanks[0]!.spaceMoved).toBe(false);
   });
 
+  it('splices fills back around the moved space, keeping the text byte for byte', () => {
+    const text = 'The cat ____ on the mat.';
+    const plan = planInfill(text, tok, opts);
+    const put = (fill: string): string => {
+      const tokens = plan.template.slice();
+      const ids = tok.encode(fill);
+      tokens.set([...ids, ...Array(16 - ids.length).fill(tok.encode('!')[0]!)].slice(0, 16), plan.blanks[0]!.start);
+      const fills = decodeFills(plan, tokens, tok);
+      return spliceFills(text, plan, fills);
+    };
+    // The generated leading space is the user's space: not doubled, not lost.
+    expect(put(' sat')).toBe('The cat sat' + '!'.repeat(16 - tok.encode(' sat').length) + ' on the mat.');
+    // No generated leading space: the user's space stays anyway.
+    expect(put('sat')).toBe('The cat sat' + '!'.repeat(16 - tok.encode('sat').length) + ' on the mat.');
+  });
+
+  it('handles a trailing blank (continuation) and text that is only a blank', () => {
+    const cont = planInfill('Once upon a time ____', tok, opts);
+    expect(cont.blanks[0]!.start + 16).toBe(cont.template.length);
+    expect(cont.blanks[0]!.spaceMoved).toBe(true);
+    const only = planInfill('{{5}}', tok, opts);
+    expect(Array.from(only.template)).toEqual(Array(5).fill(MASK));
+    expect(only.blanks[0]).toMatchObject({ start: 0, length: 5, from: 0, to: 5, spaceMoved: false });
+  });
   it('treats special-token strings in user text as plain text', () => {
     const plan = planInfill('<|endoftext|> ____', tok, opts);
     expect(Array.from(plan.template)).not.toContain(510);
@@ -58,15 +88,36 @@ describe('planInfill', () => {
     expect(badRequest(() => planInfill('a {{0}} b', tok, opts)).message).toMatch(/1 to 1024/);
   });
 
-  it('rejects text longer than the model reads, saying by how much', () => {
+  it('reads a long document through windows centred on the blanks; a blank longer than the model is a bad_request', () => {
     const words = 'word '.repeat(200);
-    const n = tok.encode(words).length + 16;
-    const e = badRequest(() => planInfill(words + '____', tok, opts));
-    expect(e.message).toContain(`the text is ${n} tokens; this model reads at most 128`);
-    expect(e.message).toMatch(/context windows/);
-    // Exactly the model's length is fine.
+    const plan = planInfill(words + 'middle {{10}} more ' + words + '{{4}}', tok, opts);
+    expect(plan.template.length).toBeGreaterThan(2 * 128);
+    expect(plan.windows).toHaveLength(2);
+    const [w0, w1] = plan.windows as [{ start: number; end: number; blanks: number[] }, { start: number; end: number; blanks: number[] }];
+    const b0 = plan.blanks[0]!;
+    // Centred: as much text before the blank as after it.
+    expect(w0).toMatchObject({ end: w0.start + 128, blanks: [0] });
+    expect(Math.abs(b0.start - w0.start - (w0.end - b0.start - b0.length))).toBeLessThanOrEqual(1);
+    // At the document's end, the window takes all its room on the left.
+    expect(w1).toEqual({ start: plan.template.length - 128, end: plan.template.length, blanks: [1] });
     expect(planInfill('{{128}}', tok, opts).template.length).toBe(128);
-    badRequest(() => planInfill('{{129}}', tok, opts));
+    const e = badRequest(() => planInfill('a {{129}} b', tok, opts));
+    expect(e.message).toContain('blank 1 is 129 tokens; this model generates at most 128');
+  });
+
+  it('groups blanks that fit one window and starts a new window for one that does not', () => {
+    const blanks = [
+      { start: 10, length: 5 },
+      { start: 40, length: 5 },
+      { start: 100, length: 30 }, // 130 − 10 > 100: next window
+      { start: 300, length: 10 },
+    ];
+    expect(planWindows(blanks, 50, 100)).toEqual([{ start: 0, end: 50, blanks: [0, 1, 2, 3] }]);
+    expect(planWindows(blanks, 330, 100)).toEqual([
+      { start: 0, end: 100, blanks: [0, 1] }, // centred start 10 − 32 clipped at 0
+      { start: 65, end: 165, blanks: [2] }, // room 70: 35 on each side
+      { start: 230, end: 330, blanks: [3] }, // centred would be 255…355: clipped at the document's end
+    ]);
   });
 
   it('finds the blanks where parseBlanks does, escapes included', () => {
@@ -127,6 +178,11 @@ describe('decodeFills', () => {
     tokens.set(fill1, plan.blanks[0]!.start);
     tokens.set(tok.encode(' ok'), plan.blanks[1]!.start);
     expect(tok.encode(' ok').length).toBe(2);
-    expect(decodeFills(plan, tokens, tok)).toEqual([' hello' + '!'.repeat(16 - hello.length), ' ok']);
+    // Both blanks follow a space, which was moved into them: the generated leading space is dropped from the fill.
+    expect(decodeFills(plan, tokens, tok)).toEqual(['hello' + '!'.repeat(16 - hello.length), 'ok']);
+    const noSpace = planInfill('A:____', tok, opts);
+    const t2 = noSpace.template.slice();
+    t2.set(fill1, noSpace.blanks[0]!.start);
+    expect(decodeFills(noSpace, t2, tok)).toEqual([' hello' + '!'.repeat(16 - hello.length)]);
   });
 });

@@ -5,6 +5,22 @@
  * becomes a run of MASK tokens, one per token of the blank. After sampling, each blank's tokens are
  * decoded to its fill, and the fills are spliced into the user's original string at the blanks, so
  * the text around them comes back byte for byte (never re-decoded from tokens).
+ *
+ * Spaces at blank boundaries: GPT-2-style BPE attaches a leading space to the following word
+ * (" sat" is one token), so "The cat ____ on" tokenized as "The cat " + MASKs would leave a lone
+ * " " token the model rarely saw in training. One trailing U+0020 of the text before a blank is
+ * therefore tokenized as part of the blank's region (the model generates it, normally as the
+ * leading space of the first token); on the way back, one leading space of the decoded fill is
+ * taken to be that space. The user's text is still kept byte for byte: the space stays in the
+ * result even when the model generated no leading space, and the reported fill excludes it.
+ *
+ * Context windows: a document longer than the model's length is read through windows of exactly
+ * that many tokens. Blanks are grouped greedily in document order (a group: consecutive blanks
+ * whose tokens all fit in one window); each group's window is centred on the group's tokens,
+ * with as much text on both sides as fits (what one side lacks at a document edge goes to the
+ * other). Windows are sampled one after another, left to right: a window sees the fills of the
+ * windows before it, and a later blank that reaches into it only as MASK (unknown text). A single
+ * blank longer than the model's length is a bad_request.
  */
 import { ApiError } from '../../common/api';
 import { BlankSyntaxError, DEFAULT_BLANK_TOKENS, formatBlanks, parseBlanks, type Segment } from '../../common/blanks';
@@ -20,13 +36,24 @@ export interface BlankSlot {
   to: number;
   /** Written before the fill: one backslash for each escaped pair (a doubled backslash) that preceded the blank. */
   lead: string;
+  /** Whether one trailing space of the text before the blank was tokenized with the blank (see above). */
+  spaceMoved: boolean;
+}
+
+/** Token positions [start, end) read by the network at once, and the blanks (indices) filled there. */
+export interface InfillWindow {
+  start: number;
+  end: number;
+  blanks: number[];
 }
 
 export interface InfillPlan {
-  /** Token ids with maskId at every blank position. */
+  /** Token ids of the whole document with maskId at every blank position (MASK, or UNKNOWN = −1 for a uniform-graph model). */
   template: Int32Array;
   blanks: BlankSlot[];
   segments: Segment[];
+  /** In sampling order (document order); one window covering everything when the document fits. */
+  windows: InfillWindow[];
 }
 
 /**
@@ -50,7 +77,10 @@ export function parseFillText(text: string): Segment[] {
   return segments;
 }
 
-/** The tokenizer's ids must all be below maskId (the engine checks this when it loads a model). */
+/**
+ * maskId marks the blank positions: MASK for an absorbing model (the tokenizer's ids must all be
+ * below it; the engine checks this when it loads a model), UNKNOWN (−1, samplers.ts) for a uniform one.
+ */
 export function planInfill(text: string, tokenizer: Tokenizer, opts: { maskId: number; maxLength: number }): InfillPlan {
   const segments = parseFillText(text);
   const spans = blankSpans(text);
@@ -61,28 +91,54 @@ export function planInfill(text: string, tokenizer: Tokenizer, opts: { maskId: n
 
   const ids: number[] = [];
   const blanks: BlankSlot[] = [];
-  for (const seg of segments) {
+  segments.forEach((seg, si) => {
     if (seg.kind === 'text') {
-      for (const id of tokenizer.encode(seg.text)) ids.push(id);
+      const next = segments[si + 1];
+      const move = next?.kind === 'blank' && seg.text.endsWith(' ');
+      for (const id of tokenizer.encode(move ? seg.text.slice(0, -1) : seg.text)) ids.push(id);
     } else {
       const span = spans[blanks.length]!;
-      blanks.push({ start: ids.length, length: seg.tokens, from: span.from, to: span.to, lead: span.lead });
+      if (seg.tokens > opts.maxLength) {
+        throw new ApiError(
+          'bad_request',
+          `blank ${blanks.length + 1} is ${seg.tokens} tokens; this model generates at most ${opts.maxLength} tokens at once. Split it into smaller blanks.`,
+        );
+      }
+      const prev = segments[si - 1];
+      const spaceMoved = prev?.kind === 'text' && prev.text.endsWith(' ');
+      blanks.push({ start: ids.length, length: seg.tokens, from: span.from, to: span.to, lead: span.lead, spaceMoved });
       for (let k = 0; k < seg.tokens; k++) ids.push(opts.maskId);
     }
+  });
+  return { template: Int32Array.from(ids), blanks, segments, windows: planWindows(blanks, ids.length, opts.maxLength) };
+}
+
+/** Greedy grouping of the blanks into windows of at most maxLength tokens (see the header). */
+export function planWindows(blanks: readonly { start: number; length: number }[], total: number, maxLength: number): InfillWindow[] {
+  if (total <= maxLength) return [{ start: 0, end: total, blanks: blanks.map((_, i) => i) }];
+  const windows: InfillWindow[] = [];
+  let i = 0;
+  while (i < blanks.length) {
+    const first = blanks[i]!.start;
+    let j = i;
+    while (j + 1 < blanks.length && blanks[j + 1]!.start + blanks[j + 1]!.length - first <= maxLength) j++;
+    const last = blanks[j]!.start + blanks[j]!.length;
+    const room = maxLength - (last - first);
+    let start = first - Math.floor(room / 2);
+    start = Math.max(0, Math.min(start, total - maxLength));
+    windows.push({ start, end: start + maxLength, blanks: Array.from({ length: j - i + 1 }, (_, k) => i + k) });
+    i = j + 1;
   }
-  if (ids.length > opts.maxLength) {
-    throw new ApiError(
-      'bad_request',
-      `the text is ${ids.length} tokens; this model reads at most ${opts.maxLength} (blanks included). ` +
-        'Shorten the text or the blanks; longer texts will be read through context windows in a later version.',
-    );
-  }
-  return { template: Int32Array.from(ids), blanks, segments };
+  return windows;
 }
 
 /** Each blank's generated tokens, decoded (incomplete UTF-8 at a blank's edge decodes to U+FFFD). */
 export function decodeFills(plan: InfillPlan, tokens: Int32Array, tokenizer: Tokenizer): string[] {
-  return plan.blanks.map((b) => tokenizer.decode(tokens.subarray(b.start, b.start + b.length)));
+  return plan.blanks.map((b) => {
+    const text = tokenizer.decode(tokens.subarray(b.start, b.start + b.length));
+    // The moved space is already in the user's text before the blank (spliceFills keeps it).
+    return b.spaceMoved && text.startsWith(' ') ? text.slice(1) : text;
+  });
 }
 
 /**

@@ -4,15 +4,16 @@
  * Node's child_process IPC ('advanced' serialization) and Electron's utilityProcess ports alike.
  */
 import { ApiError, type ErrorCode } from '../../common/api';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome } from './types';
 
-/** Client → host. */
-export type HostRequest = { type: 'fill'; job: FillJob } | { type: 'cancel'; requestId: string } | { type: 'shutdown' };
+/** Client → host. A score is answered by 'scored' or 'error'; 'cancel' applies to fills and scores alike. */
+export type HostRequest = { type: 'fill'; job: FillJob } | { type: 'score'; job: ScoreJob } | { type: 'cancel'; requestId: string } | { type: 'shutdown' };
 
 /** Host → client. */
 export type HostReply =
   | { type: 'progress'; requestId: string; info: FillProgressInfo }
   | { type: 'done'; requestId: string; outcome: FillOutcome }
+  | { type: 'scored'; requestId: string; outcome: ScoreOutcome }
   | { type: 'error'; requestId: string; error: { code: ErrorCode; message: string } };
 
 /** The host's view of its parent: where requests arrive and replies go. */
@@ -28,7 +29,7 @@ export interface HostEndpoint {
 export function serveEngine(endpoint: HostEndpoint, engine: EngineService, exit: () => void): void {
   let shuttingDown = false;
   endpoint.onMessage((message) => {
-    const m = message as Partial<HostRequest> & { requestId?: unknown; job?: Partial<FillJob> };
+    const m = message as Partial<HostRequest> & { requestId?: unknown; job?: Partial<FillJob & ScoreJob> };
     if (!m || typeof m !== 'object') return;
     switch (m.type) {
       case 'fill': {
@@ -49,6 +50,24 @@ export function serveEngine(endpoint: HostEndpoint, engine: EngineService, exit:
             (outcome) => endpoint.send({ type: 'done', requestId, outcome }),
             (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
           );
+        return;
+      }
+      case 'score': {
+        const job = m.job;
+        const requestId = job && typeof job.requestId === 'string' ? job.requestId : undefined;
+        if (!requestId) return;
+        if (typeof job!.text !== 'string' || typeof job!.modelDir !== 'string') {
+          endpoint.send({ type: 'error', requestId, error: { code: 'bad_request', message: 'a score needs text and modelDir' } });
+          return;
+        }
+        if (shuttingDown) {
+          endpoint.send({ type: 'error', requestId, error: { code: 'cancelled', message: 'the engine is shutting down' } });
+          return;
+        }
+        engine.score(job as ScoreJob).then(
+          (outcome) => endpoint.send({ type: 'scored', requestId, outcome }),
+          (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
+        );
         return;
       }
       case 'cancel':

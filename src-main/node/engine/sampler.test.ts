@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbsorbingGraph } from './graph';
 import { LogLinearNoise } from './noise';
 import { Random } from './random';
-import { linspace, sampleAnalyticAbsorbing, streamExpNoise, type ExpNoise, type ScoreFn } from './sampler';
+import { drawMasked, linspace, sampleAnalyticAbsorbing, streamExpNoise, type ExpNoise, type ScoreFn } from './sampler';
 import { ScoreModel } from './score-model';
 import { fixtureFile, fixtureJson } from './test-fixture';
 
@@ -148,6 +148,84 @@ describe('analytic sampler with synthetic scores', () => {
       const p = q[j]!;
       expect(Math.abs(c / total - p)).toBeLessThan(5 * Math.sqrt((p * (1 - p)) / total));
     });
+  });
+
+  it('reuses the output after steps that unmask nothing, exactly for a time-independent network', async () => {
+    // exactScore is time-independent up to the scale_by_sigma-style shift −log(e^σ − 1).
+    const template = Int32Array.from([graph.mask, 3, graph.mask, graph.mask]);
+    let saved = 0;
+    for (let seed = 0; seed < 20; seed++) {
+      const run = (reuse: 'never' | 'exact') =>
+        sampleAnalyticAbsorbing({ template, graph, noise, steps: 40, exp: streamExpNoise(new Random(seed)), score: exactScore, reuse });
+      const plain = await run('never');
+      const cached = await run('exact');
+      expect(Array.from(cached.tokens)).toEqual(Array.from(plain.tokens));
+      expect(cached.networkCalls).toBeLessThanOrEqual(plain.networkCalls);
+      // At most one call per step that unmasks something (3 masked positions), plus the first.
+      expect(cached.networkCalls).toBeLessThanOrEqual(4);
+      saved += plain.networkCalls - cached.networkCalls;
+    }
+    expect(saved).toBeGreaterThan(20 * 20);
+  });
+
+  it('re-applies the σ shift when it reuses an output', async () => {
+    // With reuse, the weights at σ' must equal those from a fresh call at σ'.
+    const row = await exactScore(Int32Array.of(graph.mask), Math.fround(noise.total(0.9)), 1);
+    const fresh = await exactScore(Int32Array.of(graph.mask), Math.fround(noise.total(0.3)), 1);
+    const shift = Math.log(Math.expm1(Math.fround(noise.total(0.9)))) - Math.log(Math.expm1(Math.fround(noise.total(0.3))));
+    const dsigma = 0.05;
+    const exp = Float64Array.of(0.3, 1.1, 0.7, 2.0, 0.01);
+    for (const e of [exp, Float64Array.of(5, 5, 5, 5, 0.001), Float64Array.of(0.2, 9, 9, 9, 3)]) {
+      expect(drawMasked(graph, row, dsigma, e, true, shift)).toBe(drawMasked(graph, fresh, dsigma, e, true));
+    }
+    const a = graph.maskedStep(fresh, dsigma);
+    const b = graph.maskedStep(Float32Array.from(row, (v, j) => (j === graph.mask ? v : v + shift)), dsigma);
+    expect(a.pMask).toBeCloseTo(b.pMask, 6);
+  });
+
+  it('samples a batch with one stream per row, keeps fixed MASKs and reports every unmasking once', async () => {
+    const M = graph.mask;
+    const row = Int32Array.from([M, 1, M, M, M]);
+    const fixed = Uint8Array.from([0, 0, 0, 0, 1, 0, 0, 0, 0, 1]); // the last position of each row is context
+    const template = Int32Array.from([...row, ...row]);
+    const streams = [streamExpNoise(new Random(11)), streamExpNoise(new Random(12))];
+    const seen: string[] = [];
+    const calls: number[] = [];
+    const batched = await sampleAnalyticAbsorbing({
+      template,
+      batch: 2,
+      fixed,
+      graph,
+      noise,
+      steps: 6,
+      exp: { fill: (call, pos, out) => streams[Math.floor(pos / 5)]!.fill(call, pos % 5, out) },
+      score: async (tokens, sigma, batch) => {
+        calls.push(batch);
+        return exactScore(tokens, sigma, batch);
+      },
+      onStep: (_step, _masked, unmasked) => {
+        for (const u of unmasked) seen.push(`${u.row}:${u.position}:${u.token}`);
+      },
+    });
+    expect(calls.every((b) => b === 2)).toBe(true);
+    const tokens = Array.from(batched.tokens);
+    expect(tokens[4]).toBe(M);
+    expect(tokens[9]).toBe(M);
+    expect(tokens.filter((t) => t === M)).toHaveLength(2);
+    expect(seen.sort()).toEqual(['0:0', '0:2', '0:3', '1:0', '1:2', '1:3'].map((p) => `${p}:${tokens[Number(p[0]) * 5 + Number(p[2])]}`).sort());
+    // Row r alone, with its own stream, draws the same tokens.
+    for (const r of [0, 1]) {
+      const alone = await sampleAnalyticAbsorbing({
+        template: row,
+        fixed: fixed.subarray(0, 5),
+        graph,
+        noise,
+        steps: 6,
+        exp: streamExpNoise(new Random(11 + r)),
+        score: exactScore,
+      });
+      expect(Array.from(alone.tokens)).toEqual(tokens.slice(r * 5, r * 5 + 5));
+    }
   });
 
   it('skips network calls once nothing is masked', async () => {

@@ -15,8 +15,27 @@
  *
  * Under the absorbing graph a position holding a real token keeps it with probability one
  * (Pᵀ(x, dσ) is onehot(x) up to a factor), so only masked positions need work: the draw is made
- * at masked positions only, and a step with no masked position left changes nothing, so its
- * network call is skipped. Network calls are therefore at most steps + 1.
+ * at masked positions only (only their rows of the network output are read), and a step with no
+ * masked position left changes nothing, so its network call is skipped. Network calls are
+ * therefore at most steps + 1.
+ *
+ * Batches: `batch` rows of length L are sampled together (one network call per step for all of
+ * them); ExpNoise positions are then flat indices b·L + i, so each row may have its own stream.
+ *
+ * Output reuse (sedd.md §3 "Caching"): when a step unmasks nothing, x is unchanged, so the next
+ * network call would see the same tokens. `reuse: 'exact'` (for time-independent networks,
+ * manifest time_conditioned false) and `reuse: 'approximate'` (the app's `mode: 'fast'` for
+ * σ-conditioned weights) then reuse the previous output instead of calling the network. With
+ * scale_by_sigma the ONNX output carries the σ-dependent shift −log(e^σ − 1) − log(V − 1) at every
+ * entry but the current token's (which is 0; at a masked position that entry is MASK), so the
+ * output at σ' is recovered analytically:
+ *
+ *   out_j(σ') = out_j(σ) − [log(e^σ' − 1) − log(e^σ − 1)]      (j ≠ MASK; out_MASK stays 0)
+ *
+ * with σ, σ' the float32 values the network saw. For a time-independent network this is exact
+ * (up to float32 rounding of the stored output); the draw among tokens j ≠ MASK does not depend
+ * on the shift at all, only the stay-masked weight does. Expected network calls for L masked
+ * tokens over n steps ≈ n·(1 − (1 − 1/n)^L).
  */
 import type { AbsorbingGraph } from './graph';
 import type { Noise } from './noise';
@@ -40,24 +59,45 @@ export function streamExpNoise(rng: Random): ExpNoise {
   };
 }
 
-/** Log scores for one sequence: tokens [L] at total noise sigma → Float32Array [L × dim]. */
-export type ScoreFn = (tokens: Int32Array, sigma: number) => Promise<Float32Array>;
+/** Log scores: tokens [batch × L] (row-major) at total noise sigma (the same for every row) → Float32Array [batch × L × dim]. */
+export type ScoreFn = (tokens: Int32Array, sigma: number, batch: number) => Promise<Float32Array>;
+
+/** A position unmasked by a step: batch row, position in the row, and its new token. */
+export interface UnmaskedToken {
+  row: number;
+  position: number;
+  token: number;
+}
+
+/** When a step unmasked nothing: 'never' call the network again anyway; 'exact' / 'approximate' reuse its output (see the header). */
+export type OutputReuse = 'never' | 'exact' | 'approximate';
 
 export interface AnalyticSamplerOptions {
-  /** Known tokens, with MASK (dim − 1) at every position to generate. Never modified. */
+  /** Known tokens [batch × L], with MASK (dim − 1) at every position to generate. Never modified. */
   template: Int32Array;
+  /** Rows sampled together (default 1); template.length must be a multiple of it. */
+  batch?: number;
+  /** Positions (flat, like template) that keep their template value even when it is MASK: context not generated here. */
+  fixed?: Uint8Array;
+  /** Reuse the previous network output after a step that unmasked nothing (default 'never'). */
+  reuse?: OutputReuse;
+  /** Whether the network output includes the scale_by_sigma shift (re-applied on reuse; default true). */
+  scaleBySigma?: boolean;
   graph: AbsorbingGraph;
   noise: Noise;
   steps: number;
   /** Source of the Exp(1) draws, e.g. streamExpNoise(new Random(seed)). */
   exp: ExpNoise;
   score: ScoreFn;
-  /** Called after step k = 1 … steps with the number of positions still masked; the call for
-   * k = steps comes after the final denoising step (masked = 0). */
-  onStep?: (step: number, masked: number) => void;
+  /** Called after step k = 1 … steps with the number of positions still masked (all rows, fixed ones
+   * excluded) and the positions this step unmasked; the call for k = steps comes after the final
+   * denoising step (masked = 0) and reports what step steps − 1 and the denoise unmasked. */
+  onStep?: (step: number, masked: number, unmasked: UnmaskedToken[]) => void;
   /** Called with x after the update of call k = 0 … steps−1 and after the final denoise (call = steps), as the reference's on_step. */
   onUpdate?: (call: number, x: Readonly<Int32Array>) => void;
-  /** Called at the start of every step and after every network evaluation; throw to stop (e.g. ApiError('cancelled')). */
+  /** Called at the start of every step and after every network evaluation; throw to stop (e.g.
+   * ApiError('cancelled')). A network call in flight is not interruptible: a cancel takes effect
+   * when it returns. */
   checkpoint?: () => void;
   /** Final time ε of the grid. */
   eps?: number;
@@ -73,65 +113,110 @@ export const SAMPLING_EPS = 1e-5;
 export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
   const eps = o.eps ?? SAMPLING_EPS;
+  const batch = o.batch ?? 1;
+  const reuse = o.reuse ?? 'never';
+  const scaleBySigma = o.scaleBySigma ?? true;
   if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(batch) || batch < 1 || template.length % batch !== 0) throw new RangeError(`batch ${batch} does not divide ${template.length} tokens`);
+  if (o.fixed && o.fixed.length !== template.length) throw new RangeError(`fixed has ${o.fixed.length} entries for ${template.length} tokens`);
   const V = graph.dim;
-  const L = template.length;
-  for (let i = 0; i < L; i++) {
+  const N = template.length;
+  const L = N / batch;
+  for (let i = 0; i < N; i++) {
     const v = template[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= V) throw new RangeError(`token ${v} at position ${i} is outside the vocabulary 0…${V - 1}`);
   }
+  const fixed = o.fixed;
+  const free = (i: number): boolean => template[i] === graph.mask && !(fixed && fixed[i]);
   const x = template.slice();
   const grid = linspace(1, eps, steps + 1);
   const dt = (1 - eps) / steps;
   const draws = new Float64Array(V);
   const denoiseDraws = new Float64Array(V - 1);
   let networkCalls = 0;
+  /** The last network output, the float32 σ it was computed at, and whether x changed since. */
+  let cached: { out: Float32Array; sigma: number } | null = null;
+  let changed = true;
 
   const maskedPositions = (): number[] => {
     const out: number[] = [];
-    for (let i = 0; i < L; i++) if (x[i] === graph.mask) out.push(i);
+    for (let i = 0; i < N; i++) if (x[i] === graph.mask && free(i)) out.push(i);
     return out;
   };
-  const evaluate = async (t: number): Promise<Float32Array> => {
-    const out = await o.score(x, noise.total(t));
+  /** The output at σ̄(t) and the shift to add to its entries j ≠ MASK. */
+  const evaluate = async (t: number): Promise<{ out: Float32Array; shift: number }> => {
+    const total = noise.total(t);
+    const sigma = Math.fround(total); // what the network sees
+    if (cached && !changed && reuse !== 'never') {
+      const shift = scaleBySigma ? logExpm1(cached.sigma) - logExpm1(sigma) : 0;
+      return { out: cached.out, shift };
+    }
+    const out = await o.score(x, total, batch);
     o.checkpoint?.();
     networkCalls++;
-    if (out.length !== L * V) throw new Error(`the network returned ${out.length} scores; expected ${L} × ${V}`);
+    if (out.length !== N * V) throw new Error(`the network returned ${out.length} scores; expected ${batch} × ${L} × ${V}`);
+    cached = { out, sigma };
+    changed = false;
+    return { out, shift: 0 };
+  };
+  const unmaskedBy = (masked: readonly number[]): UnmaskedToken[] => {
+    const out: UnmaskedToken[] = [];
+    for (const i of masked) if (x[i] !== graph.mask) out.push({ row: Math.floor(i / L), position: i % L, token: x[i]! });
+    if (out.length > 0) changed = true;
     return out;
   };
 
+  // Unmasked by the last regular step: reported with the final denoise (one event for both).
+  let lastStep: UnmaskedToken[] = [];
   for (let k = 0; k < steps; k++) {
     o.checkpoint?.();
-    clamp(x, template, graph.mask);
+    clamp(x, template, graph.mask, fixed);
     const masked = maskedPositions();
+    let unmasked: UnmaskedToken[] = [];
     if (masked.length > 0) {
       const t = grid[k]!;
       const dsigma = noise.total(t) - noise.total(t - dt);
-      const out = await evaluate(t);
+      const { out, shift } = await evaluate(t);
       for (const i of masked) {
         o.exp.fill(k, i, draws);
-        x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, true);
+        x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, true, shift);
       }
+      unmasked = unmaskedBy(masked);
     }
     o.onUpdate?.(k, x);
-    if (k < steps - 1) o.onStep?.(k + 1, countMasked(x, graph.mask));
+    if (k < steps - 1) o.onStep?.(k + 1, countMasked(x, masked), unmasked);
+    else lastStep = unmasked;
   }
 
   o.checkpoint?.();
-  clamp(x, template, graph.mask);
+  clamp(x, template, graph.mask, fixed);
   const masked = maskedPositions();
+  let unmasked: UnmaskedToken[] = [];
   if (masked.length > 0) {
-    const out = await evaluate(eps);
+    const { out, shift } = await evaluate(eps);
     const dsigma = noise.total(eps);
     for (const i of masked) {
       o.exp.fill(steps, i, denoiseDraws);
-      x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, denoiseDraws, false);
+      x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, denoiseDraws, false, shift);
     }
+    unmasked = unmaskedBy(masked);
   }
   o.onUpdate?.(steps, x);
-  clamp(x, template, graph.mask);
-  o.onStep?.(steps, countMasked(x, graph.mask));
+  clamp(x, template, graph.mask, fixed);
+  o.onStep?.(steps, countMasked(x, masked), [...lastStep, ...unmasked]);
   return { tokens: x, networkCalls };
+
+  function countMasked(xs: Int32Array, candidates: readonly number[]): number {
+    // Positions masked now are a subset of those masked at the start of the step.
+    let n = 0;
+    for (const i of candidates) if (xs[i] === graph.mask) n++;
+    return n;
+  }
+}
+
+/** log(e^σ − 1), accurate for small σ. */
+export function logExpm1(sigma: number): number {
+  return Math.log(Math.expm1(sigma));
 }
 
 /**
@@ -139,11 +224,13 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
  * AbsorbingGraph.maskedStep and E = exp (length dim with MASK, as the last entry, when keepMask;
  * dim − 1 for the denoiser, which drops MASK).
  */
-export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: number, exp: Float64Array, keepMask: boolean): number {
+export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: number, exp: Float64Array, keepMask: boolean, shift = 0): number {
   if (graph.mask !== graph.dim - 1 || exp.length !== (keepMask ? graph.dim : graph.dim - 1)) {
     throw new RangeError(`drawMasked: ${exp.length} Exp(1) draws for dimension ${graph.dim}`);
   }
-  const { logK, pMask } = graph.maskedStep(row, dsigma);
+  // shift is added to every entry j ≠ MASK of row (a reused output, see the header); it moves
+  // logK and K·S by the same amount and leaves the order among the tokens j ≠ MASK unchanged.
+  const { logK, pMask } = shift === 0 ? graph.maskedStep(row, dsigma) : shiftedMaskedStep(graph, row, dsigma, shift);
   if (Number.isNaN(pMask) || Number.isNaN(logK)) throw new Error('the network returned scores that are not numbers (NaN)');
   let best = -1;
   let bestKey = -Infinity;
@@ -164,14 +251,19 @@ export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: num
   return best;
 }
 
-function clamp(x: Int32Array, template: Int32Array, mask: number): void {
-  for (let i = 0; i < x.length; i++) if (template[i] !== mask) x[i] = template[i]!;
+/** graph.maskedStep for the row with `shift` added to every entry j ≠ MASK. */
+function shiftedMaskedStep(graph: AbsorbingGraph, row: Float32Array, dsigma: number, shift: number): { logK: number; pMask: number } {
+  const logK = Math.log(Math.expm1(dsigma)) + shift;
+  let max = -Infinity;
+  for (let j = 0; j < graph.mask; j++) if (row[j]! > max) max = row[j]!;
+  let sum = 0;
+  if (max > -Infinity) for (let j = 0; j < graph.mask; j++) sum += Math.exp(row[j]! - max);
+  const logKS = sum > 0 ? logK + max + Math.log(sum) : -Infinity;
+  return { logK, pMask: Math.exp(row[graph.mask]!) - Math.exp(logKS) };
 }
 
-function countMasked(x: Int32Array, mask: number): number {
-  let n = 0;
-  for (let i = 0; i < x.length; i++) if (x[i] === mask) n++;
-  return n;
+function clamp(x: Int32Array, template: Int32Array, mask: number, fixed?: Uint8Array): void {
+  for (let i = 0; i < x.length; i++) if (template[i] !== mask || (fixed && fixed[i])) x[i] = template[i]!;
 }
 
 /**

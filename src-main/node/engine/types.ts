@@ -8,18 +8,48 @@ export interface FillJob {
   modelDir: string;
   steps?: number;
   seed?: number;
+  /** Alternatives sampled as one batch, 1–16 (default 1). Alternative a uses the seed derived by engine.ts alternativeSeed(seed, a). */
+  alternatives?: number;
+  /** 'exact' (default) or 'fast': reuse network outputs across steps that unmask nothing even for σ-conditioned weights (approximate). */
+  mode?: 'exact' | 'fast';
+}
+
+/** A position unmasked by a step: which alternative, which blank (document order), which token of the blank. */
+export interface UnmaskedInfo {
+  alternative: number;
+  blank: number;
+  index: number;
+  token: number;
+  /** The token decoded on its own (a token holding part of a UTF-8 character decodes to U+FFFD). */
+  text: string;
 }
 
 export interface FillProgressInfo {
   step: number;
   steps: number;
-  /** Positions still masked after this step. */
+  /**
+   * Blank positions not yet final after this step, over all alternatives and windows. Absorbing
+   * models: positions still MASK. Uniform models (no MASK; every generated token may change until
+   * the last step of its window): all positions of the current and later windows, dropping by a
+   * window's positions at its last step (0 at the very end).
+   */
   masked: number;
+  /**
+   * Positions that became final with this step and their tokens. Absorbing models: those that left
+   * MASK. Uniform models: empty, except at the last step of each window, which lists all of that
+   * window's blank positions with their final tokens. Either way each (alternative, blank, index)
+   * appears exactly once over a fill.
+   */
+  unmasked: UnmaskedInfo[];
 }
 
 export interface FillOutcome {
+  /** The first alternative (equal to alternatives[0]). */
   text: string;
   fills: string[];
+  alternatives: { text: string; fills: string[] }[];
+  /** Context windows the document was read through (1 when it fits the model). */
+  windows: number;
   steps: number;
   seed: number;
   /** Execution provider that ran the network, e.g. "cpu". */
@@ -28,10 +58,48 @@ export interface FillOutcome {
   durationMs: number;
 }
 
+/** A likelihood bound request (likelihood.ts): plain text, no blanks. */
+export interface ScoreJob {
+  /** Shares the id space (and cancel) with fills; the core makes one up when its caller gives none. */
+  requestId: string;
+  text: string;
+  /** Folder of a model package (absorbing graph with log-linear noise only). */
+  modelDir: string;
+  /** Monte Carlo draws over t, 1–1024 (default 16). */
+  draws?: number;
+  seed?: number;
+  /** 'k' (default, low variance) or 't' (likelihood.ts). */
+  estimator?: 'k' | 't';
+}
+
+export interface ScoreOutcome {
+  tokens: number;
+  draws: number;
+  seed: number;
+  /** Upper bound on −log p(text), nats, with its Monte Carlo standard error. */
+  nll: number;
+  nllStdErr: number;
+  perplexityBound: number;
+  /** Per-token contributions (nats) with character offsets into the text. */
+  perToken: { start: number; end: number; text: string; nll: number }[];
+  /** Context windows the text was scored in. */
+  windows: number;
+  device: string;
+  networkCalls: number;
+  durationMs: number;
+}
+
 export interface EngineService {
   /** Rejects with ApiError: 'bad_request' (no blank, bad syntax, too long), 'model_error', 'cancelled'. */
   fill(job: FillJob, onProgress?: (p: FillProgressInfo) => void): Promise<FillOutcome>;
-  /** Cancels a running or queued fill; its promise rejects with ApiError('cancelled'). No-op if unknown. */
+  /**
+   * The ELBO bound of a plain text, on the engine's cached network, queued with the fills. Cancellable
+   * between draws by cancel(job.requestId) or by aborting `signal`. Rejects with ApiError:
+   * 'bad_request' (bad draws/seed, nothing to score), 'model_error' (also: not an absorbing
+   * log-linear model), 'cancelled'.
+   */
+  score(job: ScoreJob, signal?: AbortSignal): Promise<ScoreOutcome>;
+  /** Cancels a running or queued fill or score; its promise rejects with ApiError('cancelled'). No-op if unknown. */
   cancel(requestId: string): void;
   close(): Promise<void>;
 }
