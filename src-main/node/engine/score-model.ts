@@ -2,13 +2,15 @@
  * The score network (models/FORMAT.md "Network I/O") run by onnxruntime-node:
  * indices int64 [B, L], sigma float32 [B] (total noise σ̄(t)) → log_score float32 [B, L, V].
  *
- * CPU execution provider for now (issue 3 adds others). onnxruntime's native code can crash the
- * process it runs in, so the app runs this inside the engine host process (engine-host.ts).
+ * The execution provider is chosen by providers.ts (CUDA/DirectML/CoreML/WebGPU where they work,
+ * CPU otherwise, LACUNA_DEVICE overrides). onnxruntime's native code can crash the process it runs
+ * in, so the app runs this inside the engine host process (engine-host.ts).
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { ApiError } from '../../common/api';
+import { selectProvider, type DeviceChoice, type ProviderAttempt, type ProviderId } from './providers';
 
 export const INPUT_INDICES = 'indices';
 export const INPUT_SIGMA = 'sigma';
@@ -17,29 +19,30 @@ export const OUTPUT_LOG_SCORE = 'log_score';
 export interface ScoreModelOptions {
   /** Threads for one operator; default: the number of physical cores. */
   threads?: number;
+  /** Wanted execution provider; default 'auto'. LACUNA_DEVICE overrides it. */
+  device?: DeviceChoice;
 }
 
 export class ScoreModel {
-  /** The execution provider that runs the network. */
-  readonly device = 'cpu';
-
   private constructor(
     private readonly session: InferenceSession,
     readonly path: string,
     readonly vocabSize: number,
+    /** The execution provider that runs the network. */
+    readonly device: ProviderId,
+    /** Providers passed over before `device`, each with its human-readable reason. */
+    readonly fallbacks: readonly ProviderAttempt[],
   ) {}
 
   static async load(path: string, vocabSize: number, options: ScoreModelOptions = {}): Promise<ScoreModel> {
     let session: InferenceSession;
+    let device: ProviderId;
+    let fallbacks: ProviderAttempt[];
     try {
-      session = await InferenceSession.create(path, {
-        executionProviders: ['cpu'],
-        intraOpNumThreads: options.threads ?? physicalCores(),
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
+      const chosen = await selectProvider({ model: path, device: options.device, threads: options.threads ?? physicalCores() });
+      ({ session, id: device, attempts: fallbacks } = chosen);
     } catch (e) {
+      if (e instanceof ApiError) throw new ApiError('model_error', `cannot load the network ${path}: ${e.message}`);
       throw new ApiError('model_error', `cannot load the network ${path}: ${errorText(e)}`);
     }
     const missing = [INPUT_INDICES, INPUT_SIGMA].filter((n) => !session.inputNames.includes(n));
@@ -48,7 +51,7 @@ export class ScoreModel {
       await session.release().catch(() => undefined);
       throw new ApiError('model_error', `the network ${path} must take "${INPUT_INDICES}" and "${INPUT_SIGMA}" and give "${OUTPUT_LOG_SCORE}" (it has ${found})`);
     }
-    return new ScoreModel(session, path, vocabSize);
+    return new ScoreModel(session, path, vocabSize, device, fallbacks);
   }
 
   /**
@@ -78,9 +81,22 @@ export class ScoreModel {
 
   /** Log scores of one sequence of token ids at total noise sigma: Float32Array [length × vocabSize]. */
   score(tokens: ArrayLike<number>, sigma: number): Promise<Float32Array> {
+    return this.scoreBatch(tokens, sigma, 1);
+  }
+
+  /**
+   * Log scores of `batch` sequences of equal length (tokens row-major [batch × length]), all at
+   * total noise sigma: Float32Array [batch × length × vocabSize]. The whole output tensor crosses
+   * from onnxruntime into JS (it is one buffer); samplers read only the rows at masked positions.
+   * One call in flight cannot be interrupted.
+   */
+  scoreBatch(tokens: ArrayLike<number>, sigma: number, batch: number): Promise<Float32Array> {
+    if (!Number.isInteger(batch) || batch < 1 || tokens.length % batch !== 0) {
+      throw new RangeError(`scoreBatch: ${tokens.length} tokens do not split into ${batch} rows`);
+    }
     const indices = new BigInt64Array(tokens.length);
     for (let i = 0; i < tokens.length; i++) indices[i] = BigInt(tokens[i]!);
-    return this.run(indices, Float32Array.of(sigma), 1, tokens.length);
+    return this.run(indices, new Float32Array(batch).fill(sigma), batch, tokens.length / batch);
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,255 @@
+/**
+ * `npm run bench`: timings of the score network and the sampler on this machine. Not part of
+ * `npm test` — timing claims live here only. Bundled by Vite (SSR build into bench/.build/) and run
+ * with Node; see package.json "bench".
+ *
+ *   npm run bench [-- --device cpu|webgpu|… --quick --no-small --steps N]
+ *
+ * Models: the test fixture, the default model (paths.ts DEFAULT_MODEL_ID, found in models/), and a
+ * random-weight network in the sedd-small shape (H 768, 12 blocks, V 50258; ≈680 MB fp32) written on
+ * first run to bench/cache/sedd-small-random.onnx by `/usr/bin/python3 scripts/bench-make-small.py`
+ * (≈40 s here; needs python3-torch and python3-onnx, as the Python tests do).
+ *
+ * Reported (stdout table + JSON at $LACUNA_BENCH_OUT, default bench/results.json):
+ *  - per network step: latency at L = 128/256/1024 (every position masked, engine sampler, few
+ *    steps), generated tokens/s, the share of step time spent outside session.run (JavaScript
+ *    side: tensor conversion, sampler draws), network calls per fill;
+ *  - fast vs naive: a 16-token blank in 256 tokens of context, 64 steps. Fast = the engine's
+ *    sampler (sampler.ts: closed form, draws at masked positions only, no call once nothing is
+ *    masked). Naive = the general analytic step at every position every step: exp of the whole
+ *    [L × V] output, staggered score ⊙ transition column, full-vocabulary Exp(1) draw everywhere,
+ *    a network call every step. Both use the same session; the network itself always computes the
+ *    full output projection (the exported graph has no masked-only variant).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { AbsorbingGraph } from '../src-main/node/engine/graph';
+import { noiseFromSpec, type Noise, type NoiseSpec } from '../src-main/node/engine/noise';
+import { cpuThreads, selectProvider, type DeviceChoice } from '../src-main/node/engine/providers';
+import { Random } from '../src-main/node/engine/random';
+import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, streamExpNoise } from '../src-main/node/engine/sampler';
+import { DEFAULT_MODEL_ID, appRoot } from '../src-main/node/paths';
+
+const ROOT = appRoot();
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(name);
+const value = (name: string): string | undefined => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const DEVICE = (value('--device') ?? 'cpu') as DeviceChoice;
+const QUICK = flag('--quick');
+const SIDE_STEPS = Number(value('--steps') ?? 64);
+const OUT = process.env.LACUNA_BENCH_OUT ?? join(ROOT, 'bench', 'results.json');
+const SMALL = join(ROOT, 'bench', 'cache', 'sedd-small-random.onnx');
+
+interface BenchModel {
+  name: string;
+  path: string;
+  V: number;
+  noise: NoiseSpec;
+  /** Sampler steps for the per-step rows (few for the big network: one step is seconds here). */
+  steps: number;
+}
+
+interface Timed {
+  session: InferenceSession;
+  runMs: number;
+  calls: number;
+}
+
+async function score(t: Timed, tokens: Int32Array, sigma: number): Promise<Float32Array> {
+  const indices = BigInt64Array.from(tokens, (v) => BigInt(v));
+  const feeds = { indices: new Tensor('int64', indices, [1, tokens.length]), sigma: new Tensor('float32', Float32Array.of(sigma), [1]) };
+  const t0 = performance.now();
+  const out = await t.session.run(feeds);
+  t.runMs += performance.now() - t0;
+  t.calls++;
+  return out.log_score!.data as Float32Array;
+}
+
+function contextTokens(L: number, V: number, seed: number): Int32Array {
+  const rng = new Random(seed);
+  return Int32Array.from({ length: L }, () => Math.floor(rng.uniform() * (V - 2)));
+}
+
+/** The engine's sampler over a template; returns wall time, time in session.run, calls. */
+async function fastFill(session: InferenceSession, m: BenchModel, template: Int32Array, steps: number, seed: number) {
+  const t: Timed = { session, runMs: 0, calls: 0 };
+  const t0 = performance.now();
+  const r = await sampleAnalyticAbsorbing({
+    template,
+    graph: new AbsorbingGraph(m.V),
+    noise: noiseFromSpec(m.noise),
+    steps,
+    exp: streamExpNoise(new Random(seed)),
+    score: (tokens, sigma) => score(t, tokens, sigma),
+  });
+  return { ms: performance.now() - t0, runMs: t.runMs, calls: r.networkCalls, tokens: r.tokens };
+}
+
+/** Reference: the general analytic step at every position, full vocabulary, every step. */
+async function naiveFill(session: InferenceSession, m: BenchModel, template: Int32Array, steps: number, seed: number) {
+  const t: Timed = { session, runMs: 0, calls: 0 };
+  const V = m.V;
+  const MASK = V - 1;
+  const noise: Noise = noiseFromSpec(m.noise);
+  const rng = new Random(seed);
+  const L = template.length;
+  const x = template.slice();
+  const grid = linspace(1, SAMPLING_EPS, steps + 1);
+  const dt = (1 - SAMPLING_EPS) / steps;
+  const p = new Float64Array(V);
+  const clamp = (): void => {
+    for (let i = 0; i < L; i++) if (template[i] !== MASK) x[i] = template[i]!;
+  };
+  const update = (out: Float32Array, dsigma: number, dropMask: boolean): void => {
+    const e = Math.exp(dsigma);
+    const eNeg = Math.exp(-dsigma);
+    for (let i = 0; i < L; i++) {
+      const row = i * V;
+      let sum = 0;
+      for (let j = 0; j < V; j++) sum += (p[j] = Math.exp(out[row + j]!)); // scores s = exp(log score)
+      for (let j = 0; j < V; j++) p[j]! *= e; // staggered: s·e^{dσ} …
+      p[MASK]! += (1 - e) * sum; // … MASK += (1 − e^{dσ})·Σs
+      const xi = x[i]!;
+      for (let j = 0; j < V; j++) p[j]! *= (j === xi ? eNeg : 0) + (xi === MASK ? 1 - eNeg : 0); // ⊙ Pᵀ(x, dσ)
+      const last = dropMask ? V - 1 : V;
+      let best = 0;
+      let bestKey = -Infinity;
+      for (let j = 0; j < last; j++) {
+        const key = p[j]! / rng.exponential();
+        if (key > bestKey) {
+          bestKey = key;
+          best = j;
+        }
+      }
+      x[i] = best;
+    }
+  };
+  const t0 = performance.now();
+  for (let k = 0; k < steps; k++) {
+    clamp();
+    const tk = grid[k]!;
+    const out = await score(t, x, noise.total(tk));
+    update(out, noise.total(tk) - noise.total(tk - dt), false);
+  }
+  clamp();
+  update(await score(t, x, noise.total(SAMPLING_EPS)), noise.total(SAMPLING_EPS), true);
+  clamp();
+  return { ms: performance.now() - t0, runMs: t.runMs, calls: t.calls, tokens: x };
+}
+
+function manifestModel(name: string, dir: string, steps: number): BenchModel | undefined {
+  const file = join(dir, 'manifest.json');
+  if (!existsSync(file)) return undefined;
+  const m = JSON.parse(readFileSync(file, 'utf8')) as { vocab_size: number; noise: NoiseSpec; network: { file: string } };
+  return { name, path: join(dir, m.network.file), V: m.vocab_size, noise: m.noise, steps };
+}
+
+function ensureSmall(): boolean {
+  if (existsSync(SMALL)) return true;
+  mkdirSync(dirname(SMALL), { recursive: true });
+  console.log(`writing ${SMALL} (random sedd-small, ≈680 MB; once) …`);
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts', 'bench-make-small.py'), SMALL], { stdio: 'inherit', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  if (r.status !== 0 || !existsSync(SMALL)) {
+    console.log(`could not write ${SMALL} (python3 with torch and onnx needed); the sedd-small rows are left out`);
+    return false;
+  }
+  return true;
+}
+
+const fmt = (n: number, d = 1): string => n.toFixed(d);
+function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const w = header.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
+  const line = (r: string[]): string => `| ${r.map((s, c) => s.padEnd(w[c]!)).join(' | ')} |`;
+  return [line(cells[0]!), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...cells.slice(1).map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const models: BenchModel[] = [];
+  const fixture = manifestModel('tiny-fixture', join(ROOT, 'models', 'tiny-fixture'), 16);
+  if (fixture) models.push(fixture);
+  const def = manifestModel(`default (${DEFAULT_MODEL_ID})`, join(ROOT, 'models', DEFAULT_MODEL_ID), 16);
+  if (def) models.push(def);
+  if (!flag('--no-small') && ensureSmall()) models.push({ name: 'sedd-small (random)', path: SMALL, V: 50258, noise: { type: 'loglinear', eps: 1e-3 }, steps: QUICK ? 2 : 4 });
+
+  const lengths = QUICK ? [128, 256] : [128, 256, 1024];
+  const perStep: Record<string, unknown>[] = [];
+  const sideBySide: Record<string, unknown>[] = [];
+  console.log(`device ${DEVICE}; ${cpus()[0]?.model ?? 'cpu'}; ${availableParallelism()} logical cores; intra-op threads ${cpuThreads()}`);
+
+  for (const m of models) {
+    const sel = await selectProvider({ model: m.path, device: DEVICE });
+    for (const a of sel.attempts) console.log(`  ${m.name}: ${a.reason}`);
+    const session = sel.session;
+    await score({ session, runMs: 0, calls: 0 }, contextTokens(128, m.V, 1), 1); // warm-up
+    for (const L of lengths) {
+      const template = new Int32Array(L).fill(m.V - 1);
+      const r = await fastFill(session, m, template, m.steps, 1);
+      const stepMs = r.ms / r.calls;
+      perStep.push({
+        model: m.name,
+        device: sel.id,
+        L,
+        steps: m.steps,
+        networkCalls: r.calls,
+        stepMs,
+        runMsPerStep: r.runMs / r.calls,
+        jsOverheadPct: (100 * (r.ms - r.runMs)) / r.ms,
+        tokensPerS: (L * 1000) / r.ms,
+      });
+      console.log(`  ${m.name} L=${L}: ${fmt(stepMs)} ms/step`);
+    }
+    if (m.name.startsWith('default') && fixture && m.path === fixture.path) {
+      await session.release();
+      continue; // same network as the fixture: the side-by-side would repeat it
+    }
+    const template = contextTokens(256, m.V, 2);
+    template.fill(m.V - 1, 120, 136);
+    const fast = await fastFill(session, m, template, SIDE_STEPS, 3);
+    const naive = await naiveFill(session, m, template, SIDE_STEPS, 3);
+    for (const [path, r] of [['fast', fast], ['naive', naive]] as const) {
+      sideBySide.push({ model: m.name, device: sel.id, path, L: 256, blank: 16, steps: SIDE_STEPS, networkCalls: r.calls, totalMs: r.ms, runMs: r.runMs, jsOverheadPct: (100 * (r.ms - r.runMs)) / r.ms });
+    }
+    console.log(`  ${m.name} side-by-side: fast ${fmt(fast.ms)} ms, naive ${fmt(naive.ms)} ms`);
+    await session.release();
+  }
+
+  console.log('\nPer network step (every position masked; engine sampler)');
+  console.log(
+    table(
+      ['model', 'device', 'L', 'steps', 'calls/fill', 'ms/step', 'session.run ms/step', 'JS overhead %', 'tokens/s'],
+      perStep.map((r) => [r.model as string, r.device as string, r.L as number, r.steps as number, r.networkCalls as number, fmt(r.stepMs as number), fmt(r.runMsPerStep as number), fmt(r.jsOverheadPct as number), fmt(r.tokensPerS as number)]),
+    ),
+  );
+  console.log(`\n16-token blank in 256 tokens, ${SIDE_STEPS} steps: fast (engine) vs naive (full-vocabulary analytic step at every position)`);
+  console.log(
+    table(
+      ['model', 'path', 'network calls', 'total ms', 'session.run ms', 'JS overhead %'],
+      sideBySide.map((r) => [r.model as string, r.path as string, r.networkCalls as number, fmt(r.totalMs as number, 0), fmt(r.runMs as number, 0), fmt(r.jsOverheadPct as number)]),
+    ),
+  );
+  const speedups = models
+    .map((m) => {
+      const f = sideBySide.find((r) => r.model === m.name && r.path === 'fast');
+      const n = sideBySide.find((r) => r.model === m.name && r.path === 'naive');
+      return f && n ? `${m.name}: ${fmt((n.totalMs as number) / (f.totalMs as number), 2)}×` : undefined;
+    })
+    .filter(Boolean);
+  if (speedups.length) console.log(`fast-path speed-up: ${speedups.join(', ')}`);
+
+  mkdirSync(dirname(OUT), { recursive: true });
+  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide }, null, 2)}\n`);
+  console.log(`\nwrote ${OUT}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
