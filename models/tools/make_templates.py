@@ -1,0 +1,222 @@
+"""Graph templates for importing SEDD checkpoints without Python (models/README.md, "Importing
+official weights").
+
+A template is the ONNX graph of the reference network (models/sedd/model.py) for one network
+configuration, with every parameter stored as *external data* in one file, ``weights.bin``, at a
+fixed offset, plus ``template.json`` saying which parameter lies where. The importer
+(src-main/node/engine/model-import.ts) copies the graph and writes ``weights.bin`` from the
+checkpoint's tensors; the graph itself is never rebuilt, so an import needs no Python.
+
+The export uses ``do_constant_folding=False`` so every initializer keeps its state-dict name
+(torch 1.13 feeds ``nn.Linear`` weights straight into Gemm/MatMul, with ``transB`` or a
+Transpose node in the graph, never a renamed, pre-transposed copy). torch also merges
+initializers with identical contents into one; to keep one initializer per parameter every
+parameter is filled with its own constant before export. The script checks that the
+initializer names are exactly the state-dict names and fails otherwise.
+
+template.json (``lacuna-template/1``)::
+
+    {"format": "lacuna-template/1",
+     "config": {hidden_size, n_blocks, n_heads, cond_dim, vocab_size, graph_type, scale_by_sigma},
+     "graph": "model.onnx", "graph_sha256": ..., "weights": "weights.bin",
+     "alignment": 4096, "weights_bytes": N,
+     "tensors": [{"name", "dtype": "float32", "shape", "offset", "bytes",
+                  "default": [...]  # only for buffers that may be absent (rotary_emb.inv_freq)
+                 }, ...]}
+
+Tensors are laid out in state-dict order, each at an offset that is a multiple of ``alignment``;
+the gaps are zero bytes; ``weights_bytes`` is the file size (the end of the last tensor).
+
+Usage (from the repository root; the official templates take ~1 min (small) / ~3 min (medium)
+and up to ~6 GB of memory):
+
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py --preset sedd-small
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py --preset sedd-medium
+    # any other configuration, from an official-style config.json:
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py \\
+        --config DIR/config.json --out models/templates/<name>
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import os
+import sys
+import warnings
+from typing import Dict, List, Optional, Tuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = os.path.dirname(HERE)
+if MODELS not in sys.path:
+    sys.path.insert(0, MODELS)
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import onnx  # noqa: E402
+import torch  # noqa: E402
+from onnx import TensorProto  # noqa: E402
+
+from sedd.export import OPSET, check_layernorm_bias  # noqa: E402
+from sedd.model import SEDD, SEDDConfig  # noqa: E402
+
+TEMPLATE_FORMAT = "lacuna-template/1"
+WEIGHTS_FILE = "weights.bin"
+GRAPH_FILE = "model.onnx"
+ALIGNMENT = 4096
+# Buffers an official checkpoint may lack; their values are stored in template.json.
+OPTIONAL_BUFFERS = ("rotary_emb.inv_freq",)
+
+PRESETS = {
+    "sedd-small": SEDDConfig.small,
+    "sedd-medium": SEDDConfig.medium,
+}
+
+
+def config_from_official(cfg: dict) -> SEDDConfig:
+    """SEDDConfig from an official-style config.json (``tokens``, ``graph.type``, ``model.*``)."""
+    model = cfg["model"]
+    graph_type = cfg["graph"]["type"]
+    tokens = int(cfg["tokens"])
+    scale = bool(model.get("scale_by_sigma", graph_type == "absorb")) and graph_type == "absorb"
+    return SEDDConfig(hidden_size=int(model["hidden_size"]), n_blocks=int(model["n_blocks"]),
+                      n_heads=int(model["n_heads"]), cond_dim=int(model["cond_dim"]),
+                      vocab_size=tokens + 1 if graph_type == "absorb" else tokens,
+                      graph_type=graph_type, scale_by_sigma=scale)
+
+
+def template_config(cfg: SEDDConfig) -> dict:
+    return {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks, "n_heads": cfg.n_heads,
+            "cond_dim": cfg.cond_dim, "vocab_size": cfg.vocab_size, "graph_type": cfg.graph_type,
+            "scale_by_sigma": cfg.scale_by_sigma}
+
+
+def export_graph(model: SEDD) -> onnx.ModelProto:
+    """torch.onnx.export without constant folding; returns the proto (weights inline)."""
+    V = model.config.vocab_size
+    indices = torch.randint(0, V, (2, 8), generator=torch.Generator().manual_seed(0))
+    sigma = torch.tensor([0.1, 2.0], dtype=torch.float32)
+    buf = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, (indices, sigma), buf, opset_version=OPSET,
+            input_names=["indices", "sigma"], output_names=["log_score"],
+            dynamic_axes={"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"},
+                          "log_score": {0: "batch", 1: "length"}},
+            do_constant_folding=False,
+        )
+    return onnx.load_from_string(buf.getvalue())
+
+
+def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -> dict:
+    """Write ``model.onnx`` (graph, weights external) and ``template.json`` to ``out_dir``.
+
+    ``model`` may be given (its weights are ignored); otherwise one is built. Returns the
+    template dict."""
+    cfg.dropout = 0.0
+    if model is None:
+        model = SEDD(cfg)
+    model = model.eval()
+    state = model.state_dict()
+    defaults = {name: state[name].detach().clone() for name in OPTIONAL_BUFFERS}
+    # One distinct constant per parameter, so the exporter merges none of them.
+    with torch.no_grad():
+        for i, t in enumerate(state.values()):
+            t.fill_(1e-3 * (i + 1))
+    proto = export_graph(model)
+    onnx.checker.check_model(proto)  # before the weights move out
+
+    names = list(state.keys())
+    inits = {t.name: t for t in proto.graph.initializer}
+    if set(inits) != set(names):
+        raise RuntimeError("initializer names differ from the state dict: missing "
+                           f"{sorted(set(names) - set(inits))}, extra {sorted(set(inits) - set(names))}")
+    tensors: List[dict] = []
+    offset = 0
+    for name in names:
+        init = inits[name]
+        shape = list(state[name].shape)
+        if init.data_type != TensorProto.FLOAT or list(init.dims) != shape:
+            raise RuntimeError(f"initializer {name}: type {init.data_type} dims {list(init.dims)}, "
+                               f"expected float32 {shape}")
+        nbytes = 4 * int(state[name].numel())
+        offset = (offset + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
+        entry = {"name": name, "dtype": "float32", "shape": shape, "offset": offset, "bytes": nbytes}
+        if name in defaults:
+            entry["default"] = [float(v) for v in defaults[name].float().tolist()]
+        tensors.append(entry)
+        init.ClearField("raw_data")
+        del init.float_data[:]
+        init.data_location = TensorProto.EXTERNAL
+        del init.external_data[:]
+        for k, v in (("location", WEIGHTS_FILE), ("offset", str(offset)), ("length", str(nbytes))):
+            e = init.external_data.add()
+            e.key, e.value = k, v
+        offset += nbytes
+    # Initializers in the same (state-dict) order as the file, for a deterministic graph.
+    ordered = [inits[n] for n in names]
+    del proto.graph.initializer[:]
+    proto.graph.initializer.extend(ordered)
+    proto.producer_name = "lacuna-sedd-template"
+    proto.doc_string = ("SEDD score network template: (indices int64 [B,L], sigma float32 [B]) -> "
+                        "log_score [B,L,V]; weights in weights.bin (see template.json)")
+    check_layernorm_bias(proto)
+
+    os.makedirs(out_dir, exist_ok=True)
+    data = proto.SerializeToString()
+    with open(os.path.join(out_dir, GRAPH_FILE), "wb") as f:
+        f.write(data)
+    template = {
+        "format": TEMPLATE_FORMAT,
+        "config": template_config(cfg),
+        "graph": GRAPH_FILE,
+        "graph_sha256": hashlib.sha256(data).hexdigest(),
+        "weights": WEIGHTS_FILE,
+        "alignment": ALIGNMENT,
+        "weights_bytes": offset,
+        "tensors": tensors,
+    }
+    with open(os.path.join(out_dir, "template.json"), "w", encoding="utf-8") as f:
+        json.dump(template, f, indent=1)
+        f.write("\n")
+    return template
+
+
+def write_weights(template: dict, state: Dict[str, torch.Tensor], path: str) -> None:
+    """weights.bin for ``template`` from a state dict (what the TS importer does; for tests)."""
+    with open(path, "wb") as f:
+        pos = 0
+        for t in template["tensors"]:
+            f.write(b"\0" * (t["offset"] - pos))
+            data = state[t["name"]].detach().float().contiguous().numpy().astype("<f4").tobytes()
+            assert len(data) == t["bytes"], t["name"]
+            f.write(data)
+            pos = t["offset"] + t["bytes"]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--preset", choices=sorted(PRESETS))
+    g.add_argument("--config", help="an official-style config.json")
+    ap.add_argument("--out", help="output folder (default models/templates/<preset>)")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    if a.preset:
+        cfg = PRESETS[a.preset]()
+        out = a.out or os.path.join(MODELS, "templates", a.preset)
+    else:
+        with open(a.config, encoding="utf-8") as f:
+            cfg = config_from_official(json.load(f))
+        if not a.out:
+            ap.error("--out is required with --config")
+        out = a.out
+    t = make_template(cfg, out)
+    size = os.path.getsize(os.path.join(out, GRAPH_FILE))
+    print(f"{out}: {len(t['tensors'])} tensors, weights {t['weights_bytes']} bytes, graph {size} bytes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
