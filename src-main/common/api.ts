@@ -57,11 +57,27 @@ export const FillRequest = z.object({
   model: z.string().optional(),
   steps: z.number().int().min(1).max(4096).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  /** Number of alternative fills, sampled as one batch (default 1). */
+  alternatives: z.number().int().min(1).max(16).optional(),
+  /**
+   * 'exact' (default) follows the sampler exactly; 'fast' reuses the previous network output on
+   * steps that unmasked nothing even for σ-conditioned weights (approximate; exact anyway for
+   * time-independent models).
+   */
+  mode: z.enum(['exact', 'fast']).optional(),
 });
 export type FillRequest = z.infer<typeof FillRequest>;
 
+export const FillAlternative = z.object({
+  text: z.string(),
+  fills: z.array(z.string()),
+});
+export type FillAlternative = z.infer<typeof FillAlternative>;
+
 export const FillResult = z.object({
   requestId: z.string(),
+  /** Every alternative; the first equals text/fills below. */
+  alternatives: z.array(FillAlternative).optional(),
   /** The input text with every blank replaced by generated text. */
   text: z.string(),
   /** The generated text of each blank, in document order. */
@@ -75,6 +91,43 @@ export const FillResult = z.object({
 });
 export type FillResult = z.infer<typeof FillResult>;
 
+export const ScoreRequest = z.object({
+  /** Optional client-chosen id; fill.cancel with it stops the scoring between draws. */
+  requestId: z.string().min(1).max(100).optional(),
+  /** Plain text to score (no blanks). */
+  text: z.string().min(1).max(MAX_BODY_CHARS),
+  model: z.string().optional(),
+  /** Monte Carlo draws over t (default 16). */
+  draws: z.number().int().min(1).max(1024).optional(),
+  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+});
+export type ScoreRequest = z.infer<typeof ScoreRequest>;
+
+export const ScoreResult = z.object({
+  model: z.string(),
+  tokens: z.number().int(),
+  draws: z.number().int(),
+  seed: z.number().int(),
+  /** Upper bound on −log p(text), nats, with its Monte Carlo standard error. */
+  nll: z.number(),
+  nllStdErr: z.number(),
+  /** exp(nll / tokens): an upper bound on perplexity. */
+  perplexityBound: z.number(),
+  /** Per-token contributions to the bound (nats), with character offsets into the text. */
+  perToken: z.array(z.object({ start: z.number().int(), end: z.number().int(), text: z.string(), nll: z.number() })),
+  durationMs: z.number(),
+});
+export type ScoreResult = z.infer<typeof ScoreResult>;
+
+export const DeviceInfo = z.object({
+  /** Execution provider id: 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'. */
+  id: z.string(),
+  available: z.boolean(),
+  /** Why it is unavailable, or what it runs on. Human readable. */
+  detail: z.string(),
+});
+export type DeviceInfo = z.infer<typeof DeviceInfo>;
+
 export const AppInfo = z.object({
   version: z.string(),
   dataDir: z.string(),
@@ -86,6 +139,70 @@ export type AppInfo = z.infer<typeof AppInfo>;
 
 const Empty = z.object({}).strict();
 const Ok = z.object({ ok: z.literal(true) });
+
+// ---- Store: revisions, search, trash (store/revisions.ts, store/search.ts) -------------------
+
+export const RevisionReason = z.enum(['autosave-rhythm', 'before-fill', 'manual', 'restore']);
+export type RevisionReason = z.infer<typeof RevisionReason>;
+export const RevisionId = z.number().int().positive();
+
+export const RevisionSummary = z.object({
+  revisionId: RevisionId,
+  /** The document revision this snapshot holds. */
+  revision: z.number().int().nonnegative(),
+  createdAt: z.number().int(),
+  reason: RevisionReason,
+  preview: z.string(),
+  /** Body length in UTF-16 code units. */
+  chars: z.number().int().nonnegative(),
+});
+export type RevisionSummary = z.infer<typeof RevisionSummary>;
+
+export const Revision = z.object({
+  revisionId: RevisionId,
+  documentId: DocumentId,
+  revision: z.number().int().nonnegative(),
+  createdAt: z.number().int(),
+  reason: RevisionReason,
+  title: z.string(),
+  body: z.string(),
+});
+export type Revision = z.infer<typeof Revision>;
+
+export const SearchHit = z.object({
+  id: DocumentId,
+  title: z.string(),
+  updatedAt: z.number().int(),
+  /** Plain text (never markup), one line; wrap the highlight ranges yourself. */
+  snippet: z.string(),
+  /** [start, end) UTF-16 offsets into snippet of the matched terms. */
+  highlights: z.array(z.object({ start: z.number().int().nonnegative(), end: z.number().int().nonnegative() })),
+  /** bm25; lower is better. Results come best first. */
+  score: z.number(),
+});
+export type SearchHit = z.infer<typeof SearchHit>;
+
+export const TrashedSummary = DocumentSummary.extend({ trashedAt: z.number().int() });
+export type TrashedSummary = z.infer<typeof TrashedSummary>;
+
+const storeApi = {
+  'revisions.list': { params: z.object({ id: DocumentId }).strict(), result: z.array(RevisionSummary) },
+  'revisions.get': { params: z.object({ revisionId: RevisionId }).strict(), result: Revision },
+  'revisions.restore': {
+    params: z.object({ revisionId: RevisionId, baseRevision: z.number().int().nonnegative().optional() }).strict(),
+    result: Document,
+  },
+  'documents.search': {
+    params: z.object({ query: z.string().max(1_000), limit: z.number().int().min(1).max(200).optional() }).strict(),
+    result: z.array(SearchHit),
+  },
+  'documents.trash': { params: z.object({ id: DocumentId }).strict(), result: Ok },
+  'documents.restore': { params: z.object({ id: DocumentId }).strict(), result: Document },
+  'documents.listTrash': { params: Empty, result: z.array(TrashedSummary) },
+  'documents.emptyTrash': { params: Empty, result: z.object({ deleted: z.number().int().nonnegative() }) },
+} as const;
+
+// ---- end of store block ----------------------------------------------------------------------
 
 /** The contract: method name → params and result schemas. */
 export const api = {
@@ -104,13 +221,23 @@ export const api = {
         body: z.string().max(MAX_BODY_CHARS),
         /** The revision the client edited; a mismatch is a conflict error. Omit to force. */
         baseRevision: z.number().int().nonnegative().optional(),
+        /** Also snapshot the saved text (revisions), e.g. right before a fill replaces blanks. */
+        snapshot: z.enum(['before-fill', 'manual']).optional(),
       })
       .strict(),
     result: Document,
   },
   'models.list': { params: Empty, result: z.array(ModelInfo) },
   'fill.run': { params: FillRequest.strict(), result: FillResult },
+  'score.run': { params: ScoreRequest.strict(), result: ScoreResult },
+  'models.import': {
+    params: z.object({ dir: z.string().min(1).max(4096) }).strict(),
+    result: ModelInfo,
+  },
+  'engine.devices': { params: Empty, result: z.array(DeviceInfo) },
+  /** Cancels a running fill.run or score.run by its requestId. */
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },
+  ...storeApi,
 } as const;
 
 export type Api = typeof api;
@@ -132,6 +259,20 @@ export const FillProgress = z.object({
   steps: z.number().int(),
   /** Number of positions still masked after this step. */
   masked: z.number().int(),
+  /** Positions unmasked by this step and their tokens, for the UI to animate. */
+  unmasked: z
+    .array(
+      z.object({
+        alternative: z.number().int(),
+        /** Index of the blank in document order. */
+        blank: z.number().int(),
+        /** Token index inside the blank. */
+        index: z.number().int(),
+        token: z.number().int(),
+        text: z.string(),
+      }),
+    )
+    .optional(),
 });
 export const ApiEvent = z.discriminatedUnion('type', [FillProgress]);
 export type ApiEvent = z.infer<typeof ApiEvent>;

@@ -193,6 +193,26 @@ describe('core', () => {
     expect(await c.call('fill.cancel', { requestId: 'never-started' })).toEqual({ ok: true });
   });
 
+  it('cancels a queued score.run by its requestId with fill.cancel', async () => {
+    const c = make();
+    let resolveFirst!: () => void;
+    const firstStep = new Promise<void>((r) => (resolveFirst = r));
+    c.onEvent((e) => {
+      if (e.requestId === 'busy') resolveFirst();
+    });
+    // A long fill holds the engine, so the score waits in its queue.
+    const fill = c.call('fill.run', { requestId: 'busy', text: 'a ____ b', steps: 4096, seed: 1 }).catch((err: unknown) => (err as ApiError).code);
+    await firstStep;
+    const score = c.call('score.run', { requestId: 'sc', text: 'The tide came in.', draws: 4, seed: 3 }).then(
+      () => 'resolved',
+      (err: unknown) => (err as ApiError).code,
+    );
+    expect(await c.call('fill.cancel', { requestId: 'sc' })).toEqual({ ok: true });
+    expect(await c.call('fill.cancel', { requestId: 'busy' })).toEqual({ ok: true });
+    expect(await fill).toBe('cancelled');
+    expect(await score).toBe('cancelled');
+  });
+
   it('cancels a fill cancelled before the engine has it (while the model is being resolved)', async () => {
     const c = make();
     const events: ApiEvent[] = [];

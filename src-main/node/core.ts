@@ -12,8 +12,10 @@ import type { z } from 'zod';
 import { DEFAULT_MODEL_ID } from './paths';
 import type { EngineService } from './engine/types';
 import { EngineClient } from './engine/engine-client';
+import { listDevices } from './engine/providers';
 import { ModelRegistry, modelInfo } from './engine/model-registry';
 import { readModelPackage } from './engine/model-package';
+import { importIntoDataDir } from './engine/model-import';
 import type { ModelPackage } from './engine/model-package';
 import { basename } from 'node:path';
 import { closeDatabase, openDatabase } from './store/database';
@@ -147,7 +149,23 @@ export function createCore(options: CoreOptions): Core {
     'documents.create': (p) => docs().create(p),
     'documents.open': (p) => docs().open(p.id),
     'documents.save': (p) => docs().save(p),
+    // Store: revisions, search, trash.
+    'revisions.list': (p) => docs().listRevisions(p.id),
+    'revisions.get': (p) => docs().getRevision(p.revisionId),
+    'revisions.restore': (p) => docs().restoreRevision(p.revisionId, p.baseRevision),
+    'documents.search': (p) => docs().search(p.query, p.limit),
+    'documents.trash': (p) => {
+      docs().trash(p.id);
+      return { ok: true as const };
+    },
+    'documents.restore': (p) => docs().untrash(p.id),
+    'documents.listTrash': () => docs().listTrash(),
+    'documents.emptyTrash': () => ({ deleted: docs().emptyTrash() }),
     'models.list': async () => (await catalog()).models,
+    'models.import': async (p) => {
+      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs);
+      return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false);
+    },
     'fill.run': async (p) => {
       if (running.has(p.requestId)) {
         throw new ApiError('bad_request', `requestId: a fill with id "${p.requestId}" is already running`);
@@ -164,14 +182,24 @@ export function createCore(options: CoreOptions): Core {
             modelDir: model.dir,
             ...(p.steps !== undefined ? { steps: p.steps } : {}),
             ...(p.seed !== undefined ? { seed: p.seed } : {}),
+            ...(p.alternatives !== undefined ? { alternatives: p.alternatives } : {}),
+            ...(p.mode !== undefined ? { mode: p.mode } : {}),
           },
           (progress) =>
-            emit({ type: 'fill.progress', requestId: p.requestId, step: progress.step, steps: progress.steps, masked: progress.masked }),
+            emit({
+              type: 'fill.progress',
+              requestId: p.requestId,
+              step: progress.step,
+              steps: progress.steps,
+              masked: progress.masked,
+              unmasked: progress.unmasked,
+            }),
         );
         return {
           requestId: p.requestId,
           text: out.text,
           fills: out.fills,
+          alternatives: out.alternatives,
           model: model.id,
           steps: out.steps,
           seed: out.seed,
@@ -181,6 +209,27 @@ export function createCore(options: CoreOptions): Core {
         };
       } finally {
         running.delete(p.requestId);
+      }
+    },
+    // Probed in throwaway child processes (providers.ts), cached per process; never loads a GPU provider here.
+    'engine.devices': () => listDevices(),
+    // score.run: in the engine process (Engine.score, on its cached network). fill.cancel with the
+    // request's requestId (one is made up when the client gives none) stops it between draws.
+    'score.run': async (p) => {
+      const requestId = p.requestId ?? `score-${crypto.randomUUID()}`;
+      if (running.has(requestId)) {
+        throw new ApiError('bad_request', `requestId: a request with id "${requestId}" is already running`);
+      }
+      // Registered like a fill, so fill.cancel works even before the engine has the job.
+      const state = { cancelled: false };
+      running.set(requestId, state);
+      try {
+        const model = await resolveModel(p.model);
+        if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
+        const out = await engine.score({ requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) });
+        return { model: model.id, tokens: out.tokens, draws: out.draws, seed: out.seed, nll: out.nll, nllStdErr: out.nllStdErr, perplexityBound: out.perplexityBound, perToken: out.perToken, durationMs: out.durationMs };
+      } finally {
+        running.delete(requestId);
       }
     },
     'fill.cancel': (p) => {

@@ -91,6 +91,21 @@ describe('lacuna CLI', () => {
     expect(b.stdout).toBe(a.stdout);
   });
 
+  it('prints N numbered alternatives with --alternatives, the same for the same seed', async () => {
+    const args = ['fill', '--model', 'tiny-fixture', '--seed', '3', '--steps', '4', '--alternatives', '3', 'A ____ B'];
+    const a = await lacuna(args);
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const parts = a.stdout.split(/^--- alternative \d+ ---\n/m).slice(1);
+    expect(parts).toHaveLength(3);
+    for (const p of parts) {
+      expect(p.startsWith('A ')).toBe(true);
+      expect(p.trimEnd().endsWith(' B')).toBe(true);
+      expect(p).not.toContain('____');
+    }
+    expect((await lacuna(args)).stdout).toBe(a.stdout);
+  });
+
   it('uses the default model without --model', async () => {
     const list = z.array(ModelInfo).parse(JSON.parse((await lacuna(['models', 'list', '--json'])).stdout));
     const def = list.find((m) => m.isDefault);
@@ -173,6 +188,8 @@ describe('lacuna CLI', () => {
       [['fill', '--seed=-1', 'a ____'], /--seed must be a whole number from 0 to 4294967295, not "-1"/],
       [['fill', '--seed', '4294967296', 'a ____'], /--seed/],
       [['fill', '--steps'], /--steps needs a value/],
+      [['fill', '--alternatives', '17', 'a ____'], /--alternatives must be a whole number from 1 to 16/],
+      [['fill', '--mode', 'quick', 'a ____'], /--mode must be exact or fast, not "quick"/],
       [['fill'], /fill needs text/],
       [['fill', 'one ____', 'two'], /one text argument/],
       [['fill', '--file', 'x.txt', 'a ____'], /not both/],

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
 import { ApiError, ModelInfo as ModelInfoSchema } from '../../common/api';
-import type { FillResult, ModelInfo } from '../../common/api';
+import type { FillResult, ModelInfo, ScoreResult } from '../../common/api';
 import { BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { readModelPackage } from '../engine/model-registry';
 import { appVersion, createNodeCore } from '../core-node';
@@ -23,7 +23,9 @@ Usage:
   lacuna fill [options] "text with ____ blanks"
   lacuna fill [options] --file PATH
   lacuna fill [options] -              read the text from stdin
+  lacuna score [--model DIR|ID] [--draws N] [--seed S] [--json] "text" | --file PATH | -
   lacuna models list [--json]
+  lacuna models import DIR           install a SEDD checkpoint folder (config.json + model.safetensors)
   lacuna docs list [--json]
   lacuna --help | --version
 
@@ -31,8 +33,14 @@ Fill options:
   --model DIR|ID   a model package folder, or the id of an installed model (default: the default model)
   --steps N        sampling steps, 1-4096 (default: the model's)
   --seed S         random seed, 0-4294967295 (default: random); same seed, same fill
+  --alternatives N sample N alternative fills (1-16) as one batch; each is printed, numbered
+  --mode exact|fast  fast reuses the network output on steps that unmask nothing (approximate
+                   for σ-conditioned models; exact anyway for time-independent ones)
   --json           print the whole result as JSON instead of the filled text
   --               end of options (for text starting with "-")
+
+Score: prints the perplexity upper bound (ELBO, Monte Carlo over --draws N draws, default 16)
+and the 10 most surprising tokens; --json prints everything, with per-token nats and offsets.
 
 Blanks: ____ (four or more underscores) is a blank of the default length; {{N}} is a blank of
 N tokens; \\____ is a literal "____".
@@ -90,8 +98,10 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   if (command === 'fill') return fill(rest, io);
+  if (command === 'score') return score(rest, io);
   if (command === 'models' || command === 'docs') {
     const [sub, ...more] = rest;
+    if (command === 'models' && sub === 'import') return modelsImport(more, io);
     if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
     const { json } = parseFlags(more, {}, `${command} list`);
     return command === 'models' ? modelsList(json, io) : docsList(json, io);
@@ -133,7 +143,7 @@ function parseFlags(args: readonly string[], valued: Record<string, true>, where
     if (value === undefined) throw new UsageError(`${where}: ${name} needs a value`);
     flags.values.set(name, value);
   }
-  if (where !== 'fill' && flags.positionals.length) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[0]!)}`);
+  if (where !== 'fill' && where !== 'score' && flags.positionals.length) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[0]!)}`);
   return flags;
 }
 
@@ -147,9 +157,12 @@ function parseInteger(name: string, raw: string | undefined, min: number, max: n
 }
 
 async function fill(args: readonly string[], io: Io): Promise<number> {
-  const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true }, 'fill');
+  const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true }, 'fill');
   const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
   const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
+  const alternatives = parseInteger('--alternatives', flags.values.get('--alternatives'), 1, 16);
+  const mode = flags.values.get('--mode');
+  if (mode !== undefined && mode !== 'exact' && mode !== 'fast') throw new UsageError(`--mode must be exact or fast, not ${quote(mode)}`);
   const file = flags.values.get('--file');
   if (flags.positionals.length > 1) {
     throw new UsageError('fill takes one text argument; quote the text ("The ____ sat.")');
@@ -213,6 +226,8 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
       ...(model !== undefined ? { model } : {}),
       ...(steps !== undefined ? { steps } : {}),
       ...(seed !== undefined ? { seed } : {}),
+      ...(alternatives !== undefined ? { alternatives } : {}),
+      ...(mode !== undefined ? { mode } : {}),
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -222,9 +237,62 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
   }
   if (flags.json) {
     await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
+  } else if ((result.alternatives?.length ?? 1) > 1) {
+    // Several alternatives: each on its own, numbered, separated by a blank line.
+    const parts = result.alternatives!.map((a, i) => `--- alternative ${i + 1} ---\n${a.text.endsWith('\n') ? a.text : `${a.text}\n`}`);
+    await write(io.stdout, parts.join('\n'));
   } else {
     await write(io.stdout, fromArgument && !result.text.endsWith('\n') ? `${result.text}\n` : result.text);
   }
+  return 0;
+}
+
+async function score(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, { '--model': true, '--draws': true, '--seed': true, '--file': true }, 'score');
+  const draws = parseInteger('--draws', flags.values.get('--draws'), 1, 1024);
+  const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
+  const file = flags.values.get('--file');
+  if (flags.positionals.length > 1) throw new UsageError('score takes one text argument; quote the text');
+  const positional = flags.positionals[0];
+  if (file !== undefined && positional !== undefined) throw new UsageError('score: give the text either as an argument or with --file, not both');
+  if (file === undefined && positional === undefined) throw new UsageError('score needs text: an argument, --file PATH, or - to read stdin');
+  let text: string;
+  if (file !== undefined) {
+    try {
+      text = await readFile(resolve(io.cwd, file), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+  } else text = positional === '-' ? await readStdin(io.stdin) : positional!;
+  if (text.length === 0) throw new CliError('the text is empty');
+  const modelArg = flags.values.get('--model');
+  let model = modelArg;
+  let modelDir: string | undefined;
+  if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
+    modelDir = resolve(io.cwd, modelArg);
+    model = (await checkModelDir(modelDir)).id;
+  }
+  const core = await makeCore(io, { modelPackage: modelDir });
+  let result: ScoreResult;
+  try {
+    result = await core.call('score.run', { text, ...(model !== undefined ? { model } : {}), ...(draws !== undefined ? { draws } : {}), ...(seed !== undefined ? { seed } : {}) });
+  } finally {
+    await core.close().catch(() => {});
+  }
+  if (flags.json) {
+    await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `perplexity ≤ ${result.perplexityBound.toPrecision(6)} (${(result.nll / result.tokens).toFixed(4)} ± ${(result.nllStdErr / result.tokens).toFixed(4)} nats/token, ${result.tokens} tokens, ${result.draws} draws, seed ${result.seed}, model ${result.model})`,
+    'most surprising tokens (nats):',
+  ];
+  const top = result.perToken
+    .map((t, i) => ({ ...t, i }))
+    .sort((a, b) => b.nll - a.nll)
+    .slice(0, 10);
+  for (const t of top) lines.push(`  ${t.nll.toFixed(3).padStart(9)}  ${JSON.stringify(t.text)} at ${t.start}-${t.end}`);
+  await write(io.stdout, lines.join('\n') + '\n');
   return 0;
 }
 
@@ -247,6 +315,22 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
   const idWidth = Math.max(...models.map((m) => m.id.length));
   const lines = models.map((m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})`);
   await write(io.stdout, `${lines.join('\n')}\n`);
+  return 0;
+}
+
+async function modelsImport(args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const dirs = args.filter((a) => a !== '--json');
+  const option = dirs.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models import: unknown option ${quote(option)}`);
+  if (dirs.length !== 1) throw new UsageError('models import: expected one folder (config.json + model.safetensors)');
+  const core = await makeCore(io);
+  try {
+    const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!) });
+    await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Imported ${info.id} (${info.name}) into ${info.dir}\n`);
+  } finally {
+    await core.close().catch(() => {});
+  }
   return 0;
 }
 
