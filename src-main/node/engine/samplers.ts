@@ -32,21 +32,15 @@ import { type Graph, reverseRate } from './graph';
 import type { Noise } from './noise';
 import { GeometricNoise, LogLinearNoise } from './noise';
 import { AbsorbingGraph, UniformGraph } from './graph';
+import { SAMPLING_EPS, type ExpNoise, type SampleResult, type ScoreFn } from './sampler';
 
 /** Marks a template position to generate (any graph). */
 export const UNKNOWN = -1;
 
-/**
- * Exp(1) draws (same contract as sampler.ts ExpNoise): fill(call, position, out), call = step k
- * (0 … steps−1), steps for the denoise (width dim − 1 for absorb, dim for uniform), steps + 1 for
- * the uniform limit draw (width dim); position = b·L + i.
- */
-export interface ExpNoise {
-  fill(call: number, position: number, out: Float64Array): void;
-}
-
-/** Log scores: tokens [batch × L] at total noise sigma → Float32Array [batch × L × dim] (as sampler.ts ScoreFn). */
-export type ScoreFn = (tokens: Int32Array, sigma: number, batch: number) => Promise<Float32Array>;
+// Exp(1) draws and the score function share sampler.ts's contracts. Here ExpNoise.fill's call is
+// step k (0 … steps−1), steps for the denoise (width dim − 1 for absorb, dim for uniform), and
+// steps + 1 for the uniform limit draw (width dim); position = b·L + i.
+export type { ExpNoise, ScoreFn };
 
 export type Predictor = 'analytic' | 'euler';
 
@@ -78,14 +72,7 @@ export interface GeneralSamplerOptions {
   noDenoise?: boolean;
 }
 
-export interface GeneralSampleResult {
-  tokens: Int32Array;
-  networkCalls: number;
-}
-
-export const SAMPLING_EPS = 1e-5;
-
-export async function samplePc(o: GeneralSamplerOptions): Promise<GeneralSampleResult> {
+export async function samplePc(o: GeneralSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
   const eps = o.eps ?? SAMPLING_EPS;
   const batch = o.batch ?? 1;

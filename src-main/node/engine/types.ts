@@ -1,4 +1,5 @@
 /** The engine as the rest of the core sees it (implemented in-process by Engine, across a process by EngineClient). */
+import type { ScoreTextOutcome } from './likelihood';
 
 export interface FillJob {
   requestId: string;
@@ -72,21 +73,9 @@ export interface ScoreJob {
   estimator?: 'k' | 't';
 }
 
-export interface ScoreOutcome {
-  tokens: number;
-  draws: number;
-  seed: number;
-  /** Upper bound on −log p(text), nats, with its Monte Carlo standard error. */
-  nll: number;
-  nllStdErr: number;
-  perplexityBound: number;
-  /** Per-token contributions (nats) with character offsets into the text. */
-  perToken: { start: number; end: number; text: string; nll: number }[];
-  /** Context windows the text was scored in. */
-  windows: number;
+/** A scoring result (likelihood.ts ScoreTextOutcome) and the execution provider that ran it. */
+export interface ScoreOutcome extends ScoreTextOutcome {
   device: string;
-  networkCalls: number;
-  durationMs: number;
 }
 
 export interface EngineService {
