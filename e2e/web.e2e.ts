@@ -40,6 +40,18 @@ function api(path: string, init: RequestInit = {}): Promise<Response> {
   return fetch(new URL(path, web!.origin), init);
 }
 
+/** Calls the API directly (with the token), independently of the page. */
+async function call<T>(method: string, params: object = {}): Promise<T> {
+  const res = await api(`api/${method}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${web!.token}` },
+    body: JSON.stringify(params),
+  });
+  const body = (await res.json()) as { ok: boolean; result: T; error?: { message: string } };
+  expect(body.ok, body.error?.message).toBe(true);
+  return body.result;
+}
+
 async function listTitles(): Promise<string[]> {
   const res = await api('api/documents.list', {
     method: 'POST',
@@ -196,6 +208,14 @@ describe('writing and filling in the browser', () => {
 
     // And the core agrees, independently of the page.
     expect(await listTitles()).toEqual([TITLE]);
+    // The text as it was before the fill is kept as a revision the writer can restore.
+    const docs = (await call<{ id: string; title: string }[]>('documents.list')).filter((d) => d.title === TITLE);
+    expect(docs).toHaveLength(1);
+    const revisions = await call<{ reason: string; revisionId: number }[]>('revisions.list', { id: docs[0]!.id });
+    const beforeFill = revisions.filter((r) => r.reason === 'before-fill');
+    expect(beforeFill).toHaveLength(1);
+    const snapshot = await call<{ body: string }>('revisions.get', { revisionId: beforeFill[0]!.revisionId });
+    expect(snapshot.body).toBe(`${BEFORE}____${AFTER}`);
     expect(problems).toEqual([]);
   });
 

@@ -136,11 +136,12 @@ export class DocSession {
     return this.#save(false);
   }
 
-  #save(force: boolean): Promise<boolean> {
+  #save(force: boolean, snapshot?: 'before-fill'): Promise<boolean> {
     const title = this.title;
     const body = this.body;
     this.saveState = 'saving';
-    const params = force ? { id: this.id, title, body } : { id: this.id, title, body, baseRevision: this.#revision };
+    const base = force ? { id: this.id, title, body } : { id: this.id, title, body, baseRevision: this.#revision };
+    const params = snapshot ? { ...base, snapshot } : base;
     const p = this.#api
       .call('documents.save', params)
       .then(
@@ -231,6 +232,7 @@ export class DocSession {
     this.fill = { requestId, blanks: count, step: 0, steps: 0, cancelling: false };
     try {
       const result = await this.#api.call('fill.run', { requestId, text: before });
+      if (this.body === before) await this.#snapshotBeforeFill();
       if (this.body === before) {
         if (!this.replaceBodyInView?.(result.text)) this.setBody(result.text);
         this.fillMessage = `Filled ${plural(count, 'blank')}.`;
@@ -250,6 +252,14 @@ export class DocSession {
       this.fill = null;
     }
     await this.flush();
+  }
+
+  /** Save the text as it is before a fill replaces its blanks, as a revision the writer can restore. */
+  async #snapshotBeforeFill(): Promise<void> {
+    this.#clearTimer();
+    while (this.#inflight) await this.#inflight;
+    if (this.saveState === 'conflict') return;
+    await this.#save(false, 'before-fill');
   }
 
   async cancelFill(): Promise<void> {
