@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:store` (also run by `npm run bench`): the store's latencies on this machine, with
+ * the real SQLite settings (WAL, synchronous=FULL: every save is an fsync'd commit).
+ *
+ *  - save latency p50/p99 for a 1,000-word and a 100,000-word document: the writer changes a few
+ *    words between saves, as autosave does; each save also maintains the FTS index and, on the
+ *    5-minute rhythm, a revision;
+ *  - search latency p50/p99 over 10,000 documents of ~300 words (FTS5, bm25, snippets).
+ *
+ * Text is pseudo-English from a fixed word list and a seeded PRNG, so runs are comparable. Output:
+ * a table on stdout and JSON at $LACUNA_BENCH_STORE_OUT (default bench/store-results.json).
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Random } from '../src-main/node/engine/random';
+import { appRoot } from '../src-main/node/paths';
+import { closeDatabase, openDatabase } from '../src-main/node/store/database';
+import { DocumentStore } from '../src-main/node/store/documents';
+
+const ROOT = appRoot();
+const OUT = process.env.LACUNA_BENCH_STORE_OUT ?? join(ROOT, 'bench', 'store-results.json');
+const WORDS = (
+  'the of and to a in that it was he his her she with as for had you not be but at on they which ' +
+  'have from this by were all one we there said would when their been so an what no if who more ' +
+  'into out them up then some could like time my me only than its over now any very other about ' +
+  'lighthouse keeper harbour evening letter window garden morning silence river winter lantern ' +
+  'stair thought voice memory answer quiet shadow distance promise journey candle orchard'
+).split(' ');
+
+function prose(rng: Random, words: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) {
+    let w = WORDS[Math.floor(rng.uniform() * WORDS.length)]!;
+    if (i % 14 === 0) w = w[0]!.toUpperCase() + w.slice(1);
+    out.push(w);
+    if (i % 14 === 13) out[out.length - 1] += '.';
+    if (i % 140 === 139) out.push('\n\n');
+  }
+  return out.join(' ');
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function summarise(samples: number[]): { n: number; p50: number; p99: number; max: number } {
+  const s = [...samples].sort((a, b) => a - b);
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1]! };
+}
+
+function benchSaves(store: DocumentStore, rng: Random, words: number, saves: number) {
+  let doc = store.create({ title: `${words} words`, body: prose(rng, words) });
+  let body = doc.body;
+  const times: number[] = [];
+  for (let i = 0; i < saves; i++) {
+    // A few words typed somewhere in the text.
+    const at = Math.floor(rng.uniform() * body.length);
+    body = `${body.slice(0, at)} ${prose(rng, 3)} ${body.slice(at)}`;
+    const t0 = performance.now();
+    doc = store.save({ id: doc.id, title: doc.title, body, baseRevision: doc.revision });
+    times.push(performance.now() - t0);
+  }
+  return summarise(times);
+}
+
+function main(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'lacuna-bench-store-'));
+  const rng = new Random(20261128);
+  try {
+    const db = openDatabase({ dataDir: dir });
+    const store = new DocumentStore(db);
+    const save1k = benchSaves(store, rng, 1_000, 200);
+    const save100k = benchSaves(store, rng, 100_000, 60);
+
+    const N = 10_000;
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) store.create({ title: `Note ${i}: ${prose(rng, 4)}`, body: prose(rng, 300) });
+    const fillMs = performance.now() - t0;
+    const queries = ['lighthouse keeper', 'winter lantern', 'promise', 'quiet river evening', 'orchard candle', 'memory answer'];
+    const times: number[] = [];
+    let hits = 0;
+    for (let i = 0; i < 120; i++) {
+      const q = queries[i % queries.length]!;
+      const s = performance.now();
+      hits += store.search(q).length;
+      times.push(performance.now() - s);
+    }
+    const search = summarise(times);
+    closeDatabase(db);
+
+    const rows = [
+      ['save, 1,000 words', save1k],
+      ['save, 100,000 words', save100k],
+      [`search, ${N.toLocaleString('en')} documents`, search],
+    ] as const;
+    console.log('| operation | n | p50 ms | p99 ms | max ms |');
+    console.log('|---|---|---|---|---|');
+    for (const [name, r] of rows) console.log(`| ${name} | ${r.n} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} |`);
+    console.log(`(inserting ${N} documents took ${(fillMs / 1000).toFixed(1)} s; ${hits} search hits in total)`);
+    mkdirSync(dirname(OUT), { recursive: true });
+    writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), save1k, save100k, search, documents: N, insertMs: fillMs }, null, 2)}\n`);
+    console.log(`wrote ${OUT}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main();
