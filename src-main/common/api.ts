@@ -169,6 +169,21 @@ export const Revision = z.object({
 });
 export type Revision = z.infer<typeof Revision>;
 
+export const RevisionDiff = z.object({
+  revisionId: RevisionId,
+  /** The document revision the diff ends at (its current text). */
+  currentRevision: z.number().int().nonnegative(),
+  titleChanged: z.boolean(),
+  ops: z.array(
+    z.union([
+      z.object({ op: z.literal('equal'), text: z.string(), elided: z.number().int().optional() }),
+      z.object({ op: z.literal('insert'), text: z.string() }),
+      z.object({ op: z.literal('delete'), text: z.string() }),
+    ]),
+  ),
+});
+export type RevisionDiff = z.infer<typeof RevisionDiff>;
+
 export const SearchHit = z.object({
   id: DocumentId,
   title: z.string(),
@@ -188,6 +203,8 @@ export type TrashedSummary = z.infer<typeof TrashedSummary>;
 const storeApi = {
   'revisions.list': { params: z.object({ id: DocumentId }).strict(), result: z.array(RevisionSummary) },
   'revisions.get': { params: z.object({ revisionId: RevisionId }).strict(), result: Revision },
+  /** Word-level diff from a revision to the document's current text (common/diff.ts), for previews. */
+  'revisions.diff': { params: z.object({ revisionId: RevisionId }).strict(), result: RevisionDiff },
   'revisions.restore': {
     params: z.object({ revisionId: RevisionId, baseRevision: z.number().int().nonnegative().optional() }).strict(),
     result: Document,
@@ -203,6 +220,43 @@ const storeApi = {
 } as const;
 
 // ---- end of store block ----------------------------------------------------------------------
+
+// ---- Library: export/import, backup (store/exchange.ts, store/backup.ts) ---------------------
+// Restore is not in the API: it replaces the library file and needs the app closed, so it is a
+// CLI-only maintenance operation (`lacuna restore FILE`, store/backup.ts restoreLibrary).
+
+export const ExchangeFormat = z.enum(['md', 'txt']);
+export type ExchangeFormat = z.infer<typeof ExchangeFormat>;
+
+export const BackupResult = z.object({
+  file: z.string(),
+  bytes: z.number().int().nonnegative(),
+  /** Documents in the backup, trashed ones included. */
+  documents: z.number().int().nonnegative(),
+});
+export type BackupResult = z.infer<typeof BackupResult>;
+
+const libraryApi = {
+  'documents.export': {
+    params: z.object({ id: DocumentId, format: ExchangeFormat }).strict(),
+    result: z.object({ filename: z.string(), text: z.string() }),
+  },
+  'documents.import': {
+    params: z
+      .object({
+        /** The file's text; a BOM is stripped and CRLF becomes LF. NUL is refused. */
+        text: z.string().max(MAX_BODY_CHARS + 1_000_000),
+        format: ExchangeFormat,
+        title: z.string().max(MAX_TITLE_CHARS).optional(),
+      })
+      .strict(),
+    result: Document,
+  },
+  /** Write a verified copy of the library to an absolute path (an existing file must be SQLite). */
+  'library.backup': { params: z.object({ file: z.string().min(1).max(4096) }).strict(), result: BackupResult },
+} as const;
+
+// ---- end of library block --------------------------------------------------------------------
 
 /** The contract: method name → params and result schemas. */
 export const api = {
@@ -238,6 +292,7 @@ export const api = {
   /** Cancels a running fill.run or score.run by its requestId. */
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },
   ...storeApi,
+  ...libraryApi,
 } as const;
 
 export type Api = typeof api;

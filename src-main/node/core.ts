@@ -7,6 +7,7 @@
  * naming the field) and its result before returning it, and every failure leaves as an ApiError.
  */
 import { ApiError, api, isMethod, parseParams } from '../common/api';
+import { diffWords } from '../common/diff';
 import type { Api, ApiClient, ApiEvent, ErrorCode, Method, ModelInfo, Params, Result } from '../common/api';
 import type { z } from 'zod';
 import { DEFAULT_MODEL_ID } from './paths';
@@ -21,6 +22,9 @@ import { basename } from 'node:path';
 import { closeDatabase, openDatabase } from './store/database';
 import type { Database } from './store/database';
 import { DocumentStore } from './store/documents';
+import { exportDocument, parseImport } from './store/exchange';
+import { backupLibrary } from './store/backup';
+import { isAbsolute } from 'node:path';
 
 export type Front = 'electron' | 'web' | 'cli' | 'test';
 
@@ -152,6 +156,16 @@ export function createCore(options: CoreOptions): Core {
     // Store: revisions, search, trash.
     'revisions.list': (p) => docs().listRevisions(p.id),
     'revisions.get': (p) => docs().getRevision(p.revisionId),
+    'revisions.diff': (p) => {
+      const revision = docs().getRevision(p.revisionId);
+      const current = docs().open(revision.documentId);
+      return {
+        revisionId: p.revisionId,
+        currentRevision: current.revision,
+        titleChanged: revision.title !== current.title,
+        ops: diffWords(revision.body, current.body),
+      };
+    },
     'revisions.restore': (p) => docs().restoreRevision(p.revisionId, p.baseRevision),
     'documents.search': (p) => docs().search(p.query, p.limit),
     'documents.trash': (p) => {
@@ -161,6 +175,14 @@ export function createCore(options: CoreOptions): Core {
     'documents.restore': (p) => docs().untrash(p.id),
     'documents.listTrash': () => docs().listTrash(),
     'documents.emptyTrash': () => ({ deleted: docs().emptyTrash() }),
+    // Library: export/import (store/exchange.ts), backup (store/backup.ts). Restore is CLI-only.
+    'documents.export': (p) => exportDocument(docs().open(p.id), p.format),
+    'documents.import': (p) => docs().create(parseImport(p.text, p.format, p.title)),
+    'library.backup': async (p) => {
+      if (!isAbsolute(p.file)) throw new ApiError('bad_request', `file: the backup path must be absolute, not ${JSON.stringify(p.file)}`);
+      docs();
+      return backupLibrary(db!, p.file, options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {});
+    },
     'models.list': async () => (await catalog()).models,
     'models.import': async (p) => {
       const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs);

@@ -15,6 +15,9 @@ import type { FillResult, ModelInfo, ScoreResult } from '../../common/api';
 import { BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { readModelPackage } from '../engine/model-registry';
 import { appVersion, createNodeCore } from '../core-node';
+import { dataDir as defaultDataDir } from '../paths';
+import { restoreLibrary } from '../store/backup';
+import { writeFile } from 'node:fs/promises';
 import type { Core } from '../core';
 
 const USAGE = `Lacuna — fill the blanks in a draft with a local diffusion model.
@@ -27,6 +30,12 @@ Usage:
   lacuna models list [--json]
   lacuna models import DIR           install a SEDD checkpoint folder (config.json + model.safetensors)
   lacuna docs list [--json]
+  lacuna docs show ID [--json]       print a document's text (blank syntax) as stored
+  lacuna docs export ID [--format md|txt] [--out FILE]   (default md, to stdout)
+  lacuna docs import FILE [--title T] [--format md|txt]  (format from the extension by default)
+  lacuna backup FILE                 write a verified copy of the library (the app may be running)
+  lacuna restore FILE                replace the library with a backup; close the app first.
+                                     The current library is kept as lacuna.db.before-restore-*
   lacuna --help | --version
 
 Fill options:
@@ -99,6 +108,9 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   }
   if (command === 'fill') return fill(rest, io);
   if (command === 'score') return score(rest, io);
+  if (command === 'docs' && rest[0] !== undefined && rest[0] !== 'list') return docsCommand(rest, io);
+  if (command === 'backup') return backup(rest, io);
+  if (command === 'restore') return restore(rest, io);
   if (command === 'models' || command === 'docs') {
     const [sub, ...more] = rest;
     if (command === 'models' && sub === 'import') return modelsImport(more, io);
@@ -117,7 +129,7 @@ interface Flags {
 }
 
 /** Parse --flag VALUE / --flag=VALUE options (names in `valued`), --json, "--" and positionals. */
-function parseFlags(args: readonly string[], valued: Record<string, true>, where: string): Flags {
+function parseFlags(args: readonly string[], valued: Record<string, true>, where: string, allowPositionals = where === 'fill' || where === 'score'): Flags {
   const flags: Flags = { json: false, values: new Map(), positionals: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
@@ -143,7 +155,7 @@ function parseFlags(args: readonly string[], valued: Record<string, true>, where
     if (value === undefined) throw new UsageError(`${where}: ${name} needs a value`);
     flags.values.set(name, value);
   }
-  if (where !== 'fill' && where !== 'score' && flags.positionals.length) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[0]!)}`);
+  if (!allowPositionals && flags.positionals.length) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[0]!)}`);
   return flags;
 }
 
@@ -349,6 +361,109 @@ async function docsList(json: boolean, io: Io): Promise<number> {
       });
       await write(io.stdout, `${lines.join('\n')}\n`);
     }
+  } finally {
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+// ---- docs show/export/import, backup, restore ------------------------------------------------
+
+/** `lacuna docs show|export|import …` (docs list is above). */
+async function docsCommand(args: readonly string[], io: Io): Promise<number> {
+  const [sub, ...more] = args;
+  if (sub === 'show') {
+    const flags = parseFlags(more, {}, 'docs show', true);
+    const id = onePositional(flags, 'docs show', 'a document id (see lacuna docs list)');
+    return withCore(io, async (core) => {
+      const doc = await core.call('documents.open', { id });
+      await write(io.stdout, flags.json ? `${JSON.stringify(doc, null, 2)}\n` : doc.body);
+    });
+  }
+  if (sub === 'export') {
+    const flags = parseFlags(more, { '--format': true, '--out': true }, 'docs export', true);
+    if (flags.json) throw new UsageError('docs export: unknown option "--json"');
+    const id = onePositional(flags, 'docs export', 'a document id (see lacuna docs list)');
+    const format = parseFormat(flags.values.get('--format')) ?? 'md';
+    const out = flags.values.get('--out');
+    return withCore(io, async (core) => {
+      const exported = await core.call('documents.export', { id, format });
+      if (out === undefined || out === '-') {
+        await write(io.stdout, exported.text);
+        return;
+      }
+      const target = resolve(io.cwd, out);
+      try {
+        await writeFile(target, exported.text, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot write ${out}: ${describeFsError(err)}`);
+      }
+      await write(io.stdout, `Exported ${id} to ${target}\n`);
+    });
+  }
+  if (sub === 'import') {
+    const flags = parseFlags(more, { '--format': true, '--title': true }, 'docs import', true);
+    const file = onePositional(flags, 'docs import', 'a file (.md or .txt)');
+    const format = parseFormat(flags.values.get('--format')) ?? (/\.(md|markdown)$/i.test(file) ? 'md' : 'txt');
+    const title = flags.values.get('--title');
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(resolve(io.cwd, file));
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+    let text: string;
+    try {
+      // ignoreBOM: keep a BOM in the text, so the import (which strips one) sees the file as it is.
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      throw new CliError(`${file} is not UTF-8 text`);
+    }
+    return withCore(io, async (core) => {
+      const doc = await core.call('documents.import', { text, format, ...(title !== undefined ? { title } : {}) });
+      await write(io.stdout, flags.json ? `${JSON.stringify(doc, null, 2)}\n` : `${doc.id}  ${oneLine(doc.title)}\n`);
+    });
+  }
+  throw new UsageError(`docs: unknown subcommand ${quote(sub!)} (list, show, export, import)`);
+}
+
+async function backup(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, {}, 'backup', true);
+  const file = onePositional(flags, 'backup', 'the backup file to write');
+  return withCore(io, async (core) => {
+    const r = await core.call('library.backup', { file: resolve(io.cwd, file) });
+    await write(io.stdout, flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Backed up ${r.documents} document${r.documents === 1 ? '' : 's'} to ${r.file} (${r.bytes} bytes)\n`);
+  });
+}
+
+/**
+ * Restore runs here, in the CLI process, without a core: it swaps the library file, so no
+ * connection to it may be open — not this process's, and not the desktop app's (refused).
+ */
+async function restore(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, {}, 'restore', true);
+  const file = onePositional(flags, 'restore', 'the backup file to restore');
+  const r = restoreLibrary(defaultDataDir(io.env), resolve(io.cwd, file));
+  const kept = r.previous ? `; the previous library was kept as ${r.previous}` : '';
+  await write(io.stdout, flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Restored ${r.documents} document${r.documents === 1 ? '' : 's'} from ${r.file}${kept}\n`);
+  return 0;
+}
+
+function onePositional(flags: Flags, where: string, what: string): string {
+  if (flags.positionals.length === 0) throw new UsageError(`${where}: missing argument: ${what}`);
+  if (flags.positionals.length > 1) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[1]!)}`);
+  return flags.positionals[0]!;
+}
+
+function parseFormat(raw: string | undefined): 'md' | 'txt' | undefined {
+  if (raw === undefined || raw === 'md' || raw === 'txt') return raw;
+  throw new UsageError(`--format must be md or txt, not ${quote(raw)}`);
+}
+
+async function withCore(io: Io, fn: (core: Core) => Promise<void>): Promise<number> {
+  const core = await makeCore(io);
+  try {
+    await fn(core);
   } finally {
     await core.close().catch(() => {});
   }

@@ -48,6 +48,27 @@ describe('store API', () => {
     expect((await rejection(core.call('documents.save', { id: d.id, title: '', body: '', snapshot: 'restore' as never }))).code).toBe('bad_request');
   });
 
+  it('revisions.diff: a word-level diff from a revision to the current text', async () => {
+    const d = await core.call('documents.create', { title: 'T', body: 'The keeper climbed the stairs.' });
+    const saved = await core.call('documents.save', { id: d.id, title: 'T2', body: 'The keeper ____ the stairs.', baseRevision: 0, snapshot: 'manual' });
+    await core.call('documents.save', { id: d.id, title: 'T2', body: 'The keeper descended the stairs.', baseRevision: saved.revision });
+    const list = await core.call('revisions.list', { id: d.id });
+    const manual = list.find((r) => r.reason === 'manual')!;
+    const diff = await core.call('revisions.diff', { revisionId: manual.revisionId });
+    expect(diff).toEqual({
+      revisionId: manual.revisionId,
+      currentRevision: 2,
+      titleChanged: false,
+      ops: [
+        { op: 'equal', text: 'The keeper ' },
+        { op: 'delete', text: '____' },
+        { op: 'insert', text: 'descended' },
+        { op: 'equal', text: ' the stairs.' },
+      ],
+    });
+    expect((await rejection(core.call('revisions.diff', { revisionId: 999 }))).code).toBe('not_found');
+  });
+
   it('search and trash', async () => {
     const d = await core.call('documents.create', { title: 'Harbour', body: 'boats & <script>alert(1)</script>' });
     const hits = await core.call('documents.search', { query: 'script "(' });
