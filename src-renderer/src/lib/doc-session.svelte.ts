@@ -1,9 +1,11 @@
 /**
  * One open document: its editable title and body, autosave, and filling its blanks.
  *
- * Saving is debounced (SAVE_DELAY_MS after the last edit), serialised (one save in flight; edits
- * made meanwhile are saved right after) and optimistic (each save names the revision it was based
- * on, so a change made elsewhere is reported as a conflict instead of being overwritten).
+ * Saving is debounced (SAVE_DELAY_MS after the last edit, but no later than SAVE_MAX_WAIT_MS after
+ * the first unsaved one, so that continuous typing is saved too and a crash loses under a second),
+ * serialised (one save in flight; edits made meanwhile are saved right after) and optimistic (each
+ * save names the revision it was based on, so a change made elsewhere is reported as a conflict
+ * instead of being overwritten).
  *
  * A fill works on a snapshot of the body. Its result replaces the body only if the writer has not
  * edited the body since the fill started; otherwise their text stays and the filled version is
@@ -14,6 +16,8 @@ import { BlankSyntaxError, countBlanks } from '../../../src-main/common/blanks';
 import { alerts, describeError } from './alerts.svelte';
 
 export const SAVE_DELAY_MS = 500;
+/** The longest an edit waits for its save to start, however long the typing goes on. */
+export const SAVE_MAX_WAIT_MS = 700;
 
 export type SaveState = 'saved' | 'unsaved' | 'saving' | 'error' | 'conflict';
 
@@ -63,6 +67,8 @@ export class DocSession {
   #savedBody = $state('');
   #revision: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the oldest edit not yet sent in a save was made (Date.now()); undefined when none. */
+  #unsavedSince: number | undefined;
   #inflight: Promise<boolean> | null = null;
   readonly #api: ApiClient;
   readonly #hooks: SessionHooks;
@@ -104,19 +110,23 @@ export class DocSession {
     if (this.saveState === 'conflict') return; // paused until the writer resolves it
     if (!this.dirty) {
       this.#clearTimer();
+      this.#unsavedSince = undefined;
       if (!this.#inflight) this.saveState = 'saved';
       return;
     }
+    this.#unsavedSince ??= Date.now();
     if (this.saveState !== 'saving') this.saveState = 'unsaved';
     this.#schedule();
   }
 
   #schedule(): void {
     this.#clearTimer();
+    const since = this.#unsavedSince ?? Date.now();
+    const delay = Math.max(0, Math.min(SAVE_DELAY_MS, since + SAVE_MAX_WAIT_MS - Date.now()));
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.flush();
-    }, SAVE_DELAY_MS);
+    }, delay);
   }
 
   #clearTimer(): void {
@@ -139,6 +149,7 @@ export class DocSession {
   #save(force: boolean, snapshot?: 'before-fill'): Promise<boolean> {
     const title = this.title;
     const body = this.body;
+    this.#unsavedSince = undefined; // this save takes every edit made so far
     this.saveState = 'saving';
     const base = force ? { id: this.id, title, body } : { id: this.id, title, body, baseRevision: this.#revision };
     const params = snapshot ? { ...base, snapshot } : base;
