@@ -65,6 +65,8 @@ export const FillRequest = z.object({
    * time-independent models).
    */
   mode: z.enum(['exact', 'fast']).optional(),
+  /** The document the fill is for: a successful fill is then recorded (generations.*). */
+  documentId: DocumentId.optional(),
 });
 export type FillRequest = z.infer<typeof FillRequest>;
 
@@ -88,6 +90,8 @@ export const FillResult = z.object({
   device: z.string(),
   networkCalls: z.number().int(),
   durationMs: z.number(),
+  /** The generation record written for a fill with a documentId (generations.get). */
+  generationId: z.number().int().positive().optional(),
 });
 export type FillResult = z.infer<typeof FillResult>;
 
@@ -134,6 +138,11 @@ export const AppInfo = z.object({
   defaultModel: z.string(),
   /** 'electron' | 'web' | 'cli' | 'test' */
   front: z.string(),
+  /**
+   * Set when the library was found damaged at open and the newest usable automatic backup was
+   * restored: tell the writer. The damaged file is kept at damagedFile.
+   */
+  recovery: z.object({ damagedFile: z.string(), restoredFrom: z.string(), at: z.number().int() }).optional(),
 });
 export type AppInfo = z.infer<typeof AppInfo>;
 
@@ -258,6 +267,51 @@ const libraryApi = {
 
 // ---- end of library block --------------------------------------------------------------------
 
+// ---- Generations: provenance of fills (store/generations.ts) ---------------------------------
+
+export const GenerationId = z.number().int().positive();
+
+export const GenerationSummary = z.object({
+  generationId: GenerationId,
+  documentId: DocumentId,
+  createdAt: z.number().int(),
+  model: z.string(),
+  seed: z.number().int(),
+  steps: z.number().int(),
+  /** The model manifest's sampling.sampler ('analytic' when it names none). */
+  sampler: z.string(),
+  device: z.string(),
+  mode: z.enum(['exact', 'fast']),
+  durationMs: z.number(),
+  networkCalls: z.number().int(),
+  alternativeCount: z.number().int().nonnegative(),
+  /** Index of the alternative the writer kept; null until generations.accept. */
+  accepted: z.number().int().nonnegative().nullable(),
+  /** First characters of the input text, one line. */
+  preview: z.string(),
+});
+export type GenerationSummary = z.infer<typeof GenerationSummary>;
+
+export const Generation = GenerationSummary.extend({
+  /** The fill's input: text in the blank syntax. */
+  inputText: z.string(),
+  alternatives: z.array(FillAlternative),
+});
+export type Generation = z.infer<typeof Generation>;
+
+const generationsApi = {
+  /** A document's generation records, newest first. */
+  'generations.list': { params: z.object({ id: DocumentId }).strict(), result: z.array(GenerationSummary) },
+  'generations.get': { params: z.object({ generationId: GenerationId }).strict(), result: Generation },
+  /** Mark which alternative (0-based) the writer kept. */
+  'generations.accept': {
+    params: z.object({ generationId: GenerationId, alternative: z.number().int().min(0).max(15) }).strict(),
+    result: Generation,
+  },
+} as const;
+
+// ---- end of generations block ----------------------------------------------------------------
+
 /** The contract: method name → params and result schemas. */
 export const api = {
   'app.info': { params: Empty, result: AppInfo },
@@ -293,6 +347,7 @@ export const api = {
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },
   ...storeApi,
   ...libraryApi,
+  ...generationsApi,
 } as const;
 
 export type Api = typeof api;

@@ -19,11 +19,14 @@ import { readModelPackage } from './engine/model-package';
 import { importIntoDataDir } from './engine/model-import';
 import type { ModelPackage } from './engine/model-package';
 import { basename } from 'node:path';
-import { closeDatabase, openDatabase } from './store/database';
+import { closeDatabase } from './store/database';
 import type { Database } from './store/database';
 import { DocumentStore } from './store/documents';
 import { exportDocument, parseImport } from './store/exchange';
 import { backupLibrary } from './store/backup';
+import { autoBackup, openWithRecovery } from './store/auto-backup';
+import type { RecoveryNotice } from './store/auto-backup';
+import { GenerationLog } from './store/generations';
 import { isAbsolute } from 'node:path';
 
 export type Front = 'electron' | 'web' | 'cli' | 'test';
@@ -66,20 +69,38 @@ export function createCore(options: CoreOptions): Core {
   const running = new Map<string, { cancelled: boolean }>();
   let db: Database | undefined;
   let documents: DocumentStore | undefined;
+  let generations: GenerationLog | undefined;
+  /** Set when the library was found damaged and a backup restored (store/auto-backup.ts); shown by app.info. */
+  let recovery: RecoveryNotice | undefined;
+  /** The automatic backup started when the library was opened; close() waits for it. */
+  let maintenance: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
 
   // The library is opened on first use, not at start: `lacuna fill` never needs it, and a
   // storage problem then surfaces as a storage_error on the call that needed it (and is retried
   // on the next call) instead of taking the whole app down.
+  // A damaged library is moved aside and the newest automatic backup that verifies is restored
+  // (recorded in `recovery`); then a daily automatic backup is started in the background, whose
+  // failure is only logged.
   function docs(): DocumentStore {
     if (!documents) {
-      db = openDatabase({
-        dataDir: options.dataDir,
-        ...(options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {}),
-      });
+      const binding = options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {};
+      const opened = openWithRecovery({ dataDir: options.dataDir, ...binding });
+      db = opened.db;
+      if (opened.recovery) recovery = opened.recovery;
       documents = new DocumentStore(db);
+      generations = new GenerationLog(db);
+      maintenance = autoBackup(db, options.dataDir, binding).then(
+        () => undefined,
+        (err: unknown) => console.error(`lacuna: the automatic backup failed (the library is unaffected): ${messageOf(err)}`),
+      );
     }
     return documents;
+  }
+
+  function gens(): GenerationLog {
+    docs();
+    return generations!;
   }
 
   function emit(event: ApiEvent): void {
@@ -98,6 +119,8 @@ export function createCore(options: CoreOptions): Core {
     models: ModelInfo[];
     /** Packages that failed to read, with why. */
     broken: { dir: string; error: string }[];
+    /** Model id → the manifest's sampling.sampler ('analytic' when unnamed), for generation records. */
+    samplers: Map<string, string>;
   }
 
   /**
@@ -125,16 +148,17 @@ export function createCore(options: CoreOptions): Core {
       }
       const listing = { models: packages, broken };
       const def = registry.resolveDefaultId(listing);
-      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def)), broken };
+      const samplers = new Map(packages.map((p) => [p.manifest.id, p.manifest.sampling?.sampler ?? 'analytic']));
+      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def)), broken, samplers };
     } catch (err) {
       throw err instanceof ApiError ? err : new ApiError('model_error', `cannot list models: ${messageOf(err)}`);
     }
   }
 
-  async function resolveModel(id: string | undefined): Promise<ModelInfo> {
-    const { models, broken } = await catalog();
+  async function resolveModel(id: string | undefined): Promise<ModelInfo & { sampler: string }> {
+    const { models, broken, samplers } = await catalog();
     const found = id === undefined ? models.find((m) => m.isDefault) : models.find((m) => m.id === id);
-    if (found) return found;
+    if (found) return { ...found, sampler: samplers.get(found.id) ?? 'analytic' };
     const wanted = id === undefined ? 'no model is installed' : `unknown model "${id}"`;
     const available = models.length
       ? `available: ${models.map((m) => m.id).join(', ')}`
@@ -147,7 +171,13 @@ export function createCore(options: CoreOptions): Core {
     'app.info': async () => {
       // The effective default: the configured id when installed, else the registry's fallback.
       const effective = (await catalog().catch(() => undefined))?.models.find((m) => m.isDefault)?.id;
-      return { version: options.version, dataDir: options.dataDir, defaultModel: effective ?? defaultModel, front: options.front };
+      return {
+        version: options.version,
+        dataDir: options.dataDir,
+        defaultModel: effective ?? defaultModel,
+        front: options.front,
+        ...(recovery ? { recovery: { ...recovery } } : {}),
+      };
     },
     'documents.list': () => docs().list(),
     'documents.create': (p) => docs().create(p),
@@ -183,6 +213,10 @@ export function createCore(options: CoreOptions): Core {
       docs();
       return backupLibrary(db!, p.file, options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {});
     },
+    // Generations: provenance of fills for a document (store/generations.ts).
+    'generations.list': (p) => gens().list(p.id),
+    'generations.get': (p) => gens().get(p.generationId),
+    'generations.accept': (p) => gens().accept(p.generationId, p.alternative),
     'models.list': async () => (await catalog()).models,
     'models.import': async (p) => {
       const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs);
@@ -195,6 +229,8 @@ export function createCore(options: CoreOptions): Core {
       const state = { cancelled: false };
       running.set(p.requestId, state);
       try {
+        // A fill for a document is recorded; refuse an unknown document before spending the work.
+        if (p.documentId !== undefined) docs().open(p.documentId);
         const model = await resolveModel(p.model);
         if (state.cancelled) throw new ApiError('cancelled', `fill ${p.requestId} was cancelled`);
         const out = await engine.fill(
@@ -217,7 +253,30 @@ export function createCore(options: CoreOptions): Core {
               unmasked: progress.unmasked,
             }),
         );
+        // Only a fill that succeeded is recorded. A failure to record is logged, not thrown: the
+        // writer keeps the fill, it just has no provenance record.
+        let generationId: number | undefined;
+        if (p.documentId !== undefined) {
+          try {
+            generationId = gens().record({
+              documentId: p.documentId,
+              model: model.id,
+              seed: out.seed,
+              steps: out.steps,
+              sampler: model.sampler,
+              device: out.device,
+              mode: p.mode ?? 'exact',
+              durationMs: out.durationMs,
+              networkCalls: out.networkCalls,
+              inputText: p.text,
+              alternatives: out.alternatives ?? [{ text: out.text, fills: out.fills }],
+            });
+          } catch (err) {
+            console.error(`lacuna: fill ${p.requestId} succeeded but could not be recorded: ${messageOf(err)}`);
+          }
+        }
         return {
+          ...(generationId !== undefined ? { generationId } : {}),
           requestId: p.requestId,
           text: out.text,
           fills: out.fills,
@@ -293,6 +352,11 @@ export function createCore(options: CoreOptions): Core {
         const errors: unknown[] = [];
         try {
           await engine.close();
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          await maintenance;
         } catch (err) {
           errors.push(err);
         }

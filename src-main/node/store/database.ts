@@ -82,6 +82,18 @@ export function openDatabase(options: OpenDatabaseOptions): Database {
 
 class DamagedError extends Error {}
 
+/**
+ * The storage_error thrown when the library was damaged and has been moved aside; `damagedFile`
+ * says where it went (the core uses it to restore the newest backup, store/recovery.ts).
+ */
+export class DamagedLibraryError extends ApiError {
+  readonly damagedFile: string;
+  constructor(message: string, damagedFile: string) {
+    super('storage_error', message);
+    this.damagedFile = damagedFile;
+  }
+}
+
 function isDamage(err: unknown): boolean {
   if (err instanceof DamagedError) return true;
   const code = err && typeof err === 'object' && 'code' in err && typeof err.code === 'string' ? err.code : '';
@@ -104,9 +116,9 @@ function moveAside(file: string, cause: unknown): ApiError {
   } catch (err) {
     return toStorageError(err, `the library ${file} is damaged or is not a Lacuna database (${reason}) and could not be moved aside`);
   }
-  return new ApiError(
-    'storage_error',
+  return new DamagedLibraryError(
     `the library ${file} is damaged or is not a Lacuna database (${reason}); it was moved to ${aside} and a new, empty library will be started — restore a backup with "lacuna restore FILE"`,
+    aside,
   );
 }
 

@@ -12,6 +12,7 @@ import { ApiError } from '../../common/api';
 import { closeDatabase, databasePath, openDatabase } from './database';
 import { migrate, migrations, schemaVersion } from './migrations';
 import { DocumentStore } from './documents';
+import { GenerationLog } from './generations';
 
 let dir: string;
 
@@ -46,6 +47,14 @@ function buildAt(k: number): void {
       .prepare('INSERT INTO revisions (document_id, revision, title, body, chars, created_at, reason) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(IDS[0], 0, 'old title', 'old body', 8, 1_500, 'manual');
   }
+  if (k >= 5) {
+    raw
+      .prepare(
+        `INSERT INTO generations (document_id, created_at, model, seed, steps, sampler, device, mode, duration_ms, network_calls,
+                                  input_text, alternatives_json, accepted) VALUES (?, 1600, 'm', 1, 2, 'analytic', 'cpu', 'exact', 1.5, 2, ?, ?, 0)`,
+      )
+      .run(IDS[0], 'old ____', JSON.stringify([{ text: 'old fill', fills: ['fill'] }]));
+  }
   raw.close();
 }
 
@@ -54,7 +63,8 @@ describe('migrations', () => {
     migrations.forEach((m, i) => expect(m.version).toBe(i + 1));
   });
 
-  for (let k = 0; k < migrations.length; k++) {
+  // k = migrations.length: a current library reopens unchanged (and its newest tables' data is checked).
+  for (let k = 0; k <= migrations.length; k++) {
     it(`upgrade a library at version ${k} to ${migrations.length} keeping its data`, () => {
       buildAt(k);
       const db = openDatabase({ dataDir: dir });
@@ -74,12 +84,35 @@ describe('migrations', () => {
           expect(docs.search('zebra1').map((h) => h.id)).toEqual([IDS[1]]);
         }
         if (k >= 3) expect(docs.listRevisions(IDS[0]!).map((r) => r.preview)).toEqual(['old body']);
+        const gens = new GenerationLog(db, { now: () => t });
+        if (k >= 5) {
+          expect(gens.list(IDS[0]!).map((g) => [g.preview, g.alternativeCount, g.accepted])).toEqual([['old ____', 1, 0]]);
+        }
         // Everything new works on the upgraded file.
         const d = docs.create({ title: 'new', body: 'fresh aardvark' });
         t = 20_000;
         docs.save({ id: d.id, title: 'new', body: 'fresher aardvark', baseRevision: 0 });
         expect(docs.search('aardvark').map((h) => h.id)).toEqual([d.id]);
         expect(docs.listRevisions(d.id)).toHaveLength(1);
+        // Generation records (v5) work on the upgraded file, and go with their document.
+        const g = gens.record({
+          documentId: d.id,
+          model: 'tiny-fixture',
+          seed: 3,
+          steps: 4,
+          sampler: 'analytic',
+          device: 'cpu',
+          mode: 'exact',
+          durationMs: 12.5,
+          networkCalls: 4,
+          inputText: 'fresh ____',
+          alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }],
+        });
+        expect(gens.get(g)).toMatchObject({ documentId: d.id, inputText: 'fresh ____', alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }] });
+        docs.trash(d.id);
+        docs.emptyTrash();
+        expect(() => gens.get(g)).toThrow(/no generation/);
+        expect(db.pragma('foreign_key_check')).toEqual([]);
         db.prepare("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')").run();
       } finally {
         closeDatabase(db);

@@ -117,6 +117,34 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 5,
+    name: 'generation records',
+    up(db) {
+      // Provenance of each fill run for a document (store/generations.ts): the settings, the input
+      // text with its blanks, every alternative's text and fills (JSON), and which alternative the
+      // writer kept (NULL until one is accepted). Deleted with its document.
+      db.exec(`
+        CREATE TABLE generations (
+          id                 INTEGER PRIMARY KEY,
+          document_id        TEXT    NOT NULL REFERENCES documents (id) ON DELETE CASCADE,
+          created_at         INTEGER NOT NULL,
+          model              TEXT    NOT NULL,
+          seed               INTEGER NOT NULL,
+          steps              INTEGER NOT NULL,
+          sampler            TEXT    NOT NULL,
+          device             TEXT    NOT NULL,
+          mode               TEXT    NOT NULL CHECK (mode IN ('exact', 'fast')),
+          duration_ms        REAL    NOT NULL,
+          network_calls      INTEGER NOT NULL,
+          input_text         TEXT    NOT NULL,
+          alternatives_json  TEXT    NOT NULL,
+          accepted           INTEGER CHECK (accepted IS NULL OR accepted >= 0)
+        ) STRICT;
+        CREATE INDEX generations_by_document ON generations (document_id, created_at DESC, id DESC);
+      `);
+    },
+  },
 ];
 
 export interface MigrationOutcome {
