@@ -216,6 +216,10 @@ describe('writing and filling in the browser', () => {
     expect(beforeFill).toHaveLength(1);
     const snapshot = await call<{ body: string }>('revisions.get', { revisionId: beforeFill[0]!.revisionId });
     expect(snapshot.body).toBe(`${BEFORE}____${AFTER}`);
+    // The fill's provenance is recorded, with the alternative the editor applied marked as kept.
+    await expect
+      .poll(async () => (await call<{ accepted: number | null; model: string; preview: string }[]>('generations.list', { id: docs[0]!.id })).map((g) => [g.accepted, g.model]))
+      .toEqual([[0, 'tiny-fixture']]);
     expect(problems).toEqual([]);
   });
 

@@ -242,10 +242,11 @@ export class DocSession {
     this.fillNotice = null;
     this.fill = { requestId, blanks: count, step: 0, steps: 0, cancelling: false };
     try {
-      const result = await this.#api.call('fill.run', { requestId, text: before });
+      const result = await this.#api.call('fill.run', { requestId, text: before, documentId: this.id });
       if (this.body === before) await this.#snapshotBeforeFill();
       if (this.body === before) {
         if (!this.replaceBodyInView?.(result.text)) this.setBody(result.text);
+        if (result.generationId !== undefined) this.#markAccepted(result.generationId);
         this.fillMessage = `Filled ${plural(count, 'blank')}.`;
       } else {
         this.fillNotice = { text: result.text };
@@ -263,6 +264,13 @@ export class DocSession {
       this.fill = null;
     }
     await this.flush();
+  }
+
+  /** Record in the generation's provenance that the writer kept it (the first alternative, which the editor applies). */
+  #markAccepted(generationId: number): void {
+    this.#api.call('generations.accept', { generationId, alternative: 0 }).catch((err: unknown) => {
+      alerts.push('Could not record which fill was kept', ApiError.from(err));
+    });
   }
 
   /** Save the text as it is before a fill replaces its blanks, as a revision the writer can restore. */
