@@ -32,7 +32,7 @@ import { type Graph, reverseRate } from './graph';
 import type { Noise } from './noise';
 import { GeometricNoise, LogLinearNoise } from './noise';
 import { AbsorbingGraph, UniformGraph } from './graph';
-import { SAMPLING_EPS, type ExpNoise, type SampleResult, type ScoreFn } from './sampler';
+import { SAMPLING_EPS, linspace, type ExpNoise, type SampleResult, type ScoreFn } from './sampler';
 
 /** Marks a template position to generate (any graph). */
 export const UNKNOWN = -1;
@@ -192,19 +192,6 @@ export function categorical(p: ArrayLike<number>, e: ArrayLike<number>, width: n
     }
   }
   return best;
-}
-
-/** n evenly spaced points from a to b inclusive, computed like torch.linspace (same as sampler.ts). */
-export function linspace(a: number, b: number, n: number): Float64Array {
-  const out = new Float64Array(n);
-  if (n === 1) {
-    out[0] = a;
-    return out;
-  }
-  const step = (b - a) / (n - 1);
-  const half = Math.floor(n / 2);
-  for (let i = 0; i < n; i++) out[i] = i < half ? a + step * i : b - step * (n - i - 1);
-  return out;
 }
 
 /** The parts of a model manifest (model-package.ts Manifest) that choose the sampler. */

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
-import { ScoreModel, physicalCores } from './score-model';
+import { cpuThreads } from './providers';
+import { ScoreModel } from './score-model';
 import { fixtureFile, fixtureJson } from './test-fixture';
 
 interface ParityCase {
@@ -36,7 +37,7 @@ describe('ScoreModel on the fixture network (onnxruntime-node, CPU)', () => {
 
   it('reports the CPU device and a sane thread count', () => {
     expect(model.device).toBe('cpu');
-    expect(physicalCores()).toBeGreaterThanOrEqual(1);
+    expect(cpuThreads()).toBeGreaterThanOrEqual(1);
   });
 
   it.each(parity.cases.map((c) => [c.name, c] as const))('matches PyTorch within tolerance: %s', async (_name, c) => {

@@ -6,18 +6,16 @@
  * CPU otherwise, LACUNA_DEVICE overrides). onnxruntime's native code can crash the process it runs
  * in, so the app runs this inside the engine host process (engine-host.ts).
  */
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { ApiError } from '../../common/api';
-import { selectProvider, type DeviceChoice, type ProviderAttempt, type ProviderId } from './providers';
+import { cpuThreads, selectProvider, type DeviceChoice, type ProviderAttempt, type ProviderId } from './providers';
 
 export const INPUT_INDICES = 'indices';
 export const INPUT_SIGMA = 'sigma';
 export const OUTPUT_LOG_SCORE = 'log_score';
 
 export interface ScoreModelOptions {
-  /** Threads for one operator; default: the number of physical cores. */
+  /** Threads for one operator; default: providers.ts cpuThreads() (physical cores, capped). */
   threads?: number;
   /** Wanted execution provider; default 'auto'. LACUNA_DEVICE overrides it. */
   device?: DeviceChoice;
@@ -39,7 +37,7 @@ export class ScoreModel {
     let device: ProviderId;
     let fallbacks: ProviderAttempt[];
     try {
-      const chosen = await selectProvider({ model: path, device: options.device, threads: options.threads ?? physicalCores() });
+      const chosen = await selectProvider({ model: path, device: options.device, threads: options.threads ?? cpuThreads() });
       ({ session, id: device, attempts: fallbacks } = chosen);
     } catch (e) {
       if (e instanceof ApiError) throw new ApiError('model_error', `cannot load the network ${path}: ${e.message}`);
@@ -101,27 +99,6 @@ export class ScoreModel {
 
   async release(): Promise<void> {
     await this.session.release();
-  }
-}
-
-/**
- * Physical cores, which suit matrix kernels better than hyper-threads: on Linux counted from
- * /proc/cpuinfo (distinct physical id/core id pairs), elsewhere the logical count.
- */
-export function physicalCores(): number {
-  const logical = Math.max(1, availableParallelism());
-  if (process.platform !== 'linux') return logical;
-  try {
-    const cores = new Set<string>();
-    let physical = '';
-    for (const line of readFileSync('/proc/cpuinfo', 'utf8').split('\n')) {
-      const [key, value] = line.split(':').map((s) => s.trim());
-      if (key === 'physical id') physical = value ?? '';
-      else if (key === 'core id') cores.add(`${physical}/${value ?? ''}`);
-    }
-    return cores.size > 0 ? Math.min(cores.size, logical) : logical;
-  } catch {
-    return logical;
   }
 }
 
