@@ -51,17 +51,27 @@ interface HitRow {
 export function searchDocuments(db: Database, query: string, limit = SEARCH_LIMIT): SearchHit[] {
   const match = toFtsQuery(query);
   if (match === undefined) return [];
+  // Rank first, then build snippets for the top rows only: snippet() re-reads and re-tokenises a
+  // document, and computed in the ranking query it would run for every match before the LIMIT.
   const rows = db
-    .prepare<[string, number], HitRow>(
-      `SELECT d.id, d.title, d.updated_at,
+    .prepare<[string, number, string], HitRow>(
+      `WITH top AS (
+         SELECT documents_fts.rowid AS rid, bm25(documents_fts, ${TITLE_WEIGHT}, 1) AS score, d.updated_at AS updated_at
+         FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid
+         WHERE documents_fts MATCH ? AND d.trashed_at IS NULL
+         ORDER BY score, d.updated_at DESC
+         LIMIT ?
+       )
+       SELECT d.id, d.title, d.updated_at,
               snippet(documents_fts, -1, '${OPEN}', '${CLOSE}', '…', ${SNIPPET_TOKENS}) AS snip,
-              bm25(documents_fts, ${TITLE_WEIGHT}, 1) AS score
-       FROM documents_fts JOIN documents d ON d.seq = documents_fts.rowid
-       WHERE documents_fts MATCH ? AND d.trashed_at IS NULL
-       ORDER BY score, d.updated_at DESC
-       LIMIT ?`,
+              top.score AS score
+       FROM top
+       JOIN documents_fts ON documents_fts.rowid = top.rid
+       JOIN documents d ON d.seq = top.rid
+       WHERE documents_fts MATCH ?
+       ORDER BY top.score, top.updated_at DESC`,
     )
-    .all(match, limit);
+    .all(match, limit, match);
   return rows.map((r) => ({ id: r.id, title: r.title, updatedAt: r.updated_at, score: r.score, ...parseSnippet(r.snip) }));
 }
 
