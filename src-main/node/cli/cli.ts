@@ -168,6 +168,20 @@ function parseInteger(name: string, raw: string | undefined, min: number, max: n
   return n;
 }
 
+/**
+ * --model as given to fill and score: a model folder is used directly (under its own id); anything
+ * else is an installed model's id. Returns the id to ask for and a core that can see the folder.
+ */
+async function modelAndCore(modelArg: string | undefined, io: Io) {
+  let model = modelArg;
+  let modelDir: string | undefined;
+  if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
+    modelDir = resolve(io.cwd, modelArg);
+    model = (await checkModelDir(modelDir)).id;
+  }
+  return { model, core: await makeCore(io, { modelPackage: modelDir }) };
+}
+
 async function fill(args: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true }, 'fill');
   const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
@@ -209,16 +223,7 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
   }
   if (blanks === 0) throw new CliError('the text has no blank; mark one with ____ (four underscores) or {{N}}');
 
-  const modelArg = flags.values.get('--model');
-  // A model folder is used directly (its own id); anything else is an installed model's id.
-  let model = modelArg;
-  let modelDir: string | undefined;
-  if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
-    modelDir = resolve(io.cwd, modelArg);
-    model = (await checkModelDir(modelDir)).id;
-  }
-
-  const core = await makeCore(io, { modelPackage: modelDir });
+  const { model, core } = await modelAndCore(flags.values.get('--model'), io);
   const requestId = `cli-${process.pid}-${Date.now()}`;
   const onSigint = (): void => {
     void core.call('fill.cancel', { requestId }).catch(() => {});
@@ -277,14 +282,7 @@ async function score(args: readonly string[], io: Io): Promise<number> {
     }
   } else text = positional === '-' ? await readStdin(io.stdin) : positional!;
   if (text.length === 0) throw new CliError('the text is empty');
-  const modelArg = flags.values.get('--model');
-  let model = modelArg;
-  let modelDir: string | undefined;
-  if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
-    modelDir = resolve(io.cwd, modelArg);
-    model = (await checkModelDir(modelDir)).id;
-  }
-  const core = await makeCore(io, { modelPackage: modelDir });
+  const { model, core } = await modelAndCore(flags.values.get('--model'), io);
   let result: ScoreResult;
   try {
     result = await core.call('score.run', { text, ...(model !== undefined ? { model } : {}), ...(draws !== undefined ? { draws } : {}), ...(seed !== undefined ? { seed } : {}) });

@@ -4,7 +4,7 @@
  * text and fills — and which alternative the writer kept. Deleted with their document (cascade).
  */
 import { ApiError } from '../../common/api';
-import type { FillAlternative } from '../../common/api';
+import type { FillAlternative, Generation as ApiGeneration, GenerationSummary as ApiGenerationSummary } from '../../common/api';
 import type { Database } from './database';
 import { toStorageError } from './database';
 
@@ -25,30 +25,9 @@ export interface GenerationInput {
   alternatives: FillAlternative[];
 }
 
-export interface GenerationSummary {
-  generationId: number;
-  documentId: string;
-  createdAt: number;
-  model: string;
-  seed: number;
-  steps: number;
-  sampler: string;
-  device: string;
-  mode: 'exact' | 'fast';
-  durationMs: number;
-  networkCalls: number;
-  /** Number of alternatives stored. */
-  alternativeCount: number;
-  /** Index of the alternative the writer kept; null until one is accepted. */
-  accepted: number | null;
-  /** First characters of the input text, one line. */
-  preview: string;
-}
-
-export interface GenerationRecord extends GenerationSummary {
-  inputText: string;
-  alternatives: FillAlternative[];
-}
+/** The API's types (common/api.ts) are the store's: one definition of a generation record. */
+export type GenerationSummary = ApiGenerationSummary;
+export type GenerationRecord = ApiGeneration;
 
 interface Row {
   id: number;
