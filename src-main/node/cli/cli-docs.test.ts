@@ -4,24 +4,15 @@
  * needed: none of these fill.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Document } from '../../common/api';
-import { appRoot } from '../paths';
+import { ROOT, expectFailure, runLacuna, type Outcome } from './cli-test-support';
 import { closeDatabase, openDatabase } from '../store/database';
 import { DocumentStore } from '../store/documents';
 
-const ROOT = appRoot();
-const BIN = join(ROOT, 'bin', 'lacuna.js');
 const CLI_JS = join(ROOT, 'out', 'main', 'cli.js');
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -31,26 +22,7 @@ function tempDir(): string {
 }
 
 function lacuna(args: string[], dataDir: string, cwd: string = ROOT): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      cwd,
-      env: { ...process.env, LACUNA_DATA_DIR: dataDir },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-function expectFailure(o: Outcome, code: number, pattern: RegExp): void {
-  expect(o.stdout).toBe('');
-  expect(o.stderr).toMatch(/^lacuna: [^\n]+\n$/);
-  expect(o.stderr).toMatch(pattern);
-  expect(o.code).toBe(code);
+  return runLacuna(args, { dataDir, cwd });
 }
 
 function seed(dataDir: string, docs: Array<{ title: string; body: string }>): string[] {

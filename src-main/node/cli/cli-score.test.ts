@@ -3,34 +3,22 @@
  * `npx electron-vite build`), against the tiny fixture model, each run with its own LACUNA_DATA_DIR.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ScoreResult } from '../../common/api';
-import { appRoot } from '../paths';
+import { ROOT, runLacuna, type Outcome } from './cli-test-support';
 
-const ROOT = appRoot();
-const BIN = join(ROOT, 'bin', 'lacuna.js');
 const FIXTURE = join(ROOT, 'models', 'tiny-fixture');
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function lacuna(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function lacuna(args: string[]): Promise<Outcome> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lacuna-score-'));
   dirs.push(dataDir);
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, LACUNA_DATA_DIR: dataDir }, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end('');
-  });
+  return runLacuna(args, { dataDir });
 }
 
 const TEXT = 'The lighthouse keeper had not spoken to anyone in weeks.';

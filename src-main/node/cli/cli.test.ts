@@ -4,27 +4,18 @@
  * running this alone. Every run gets its own LACUNA_DATA_DIR.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { DocumentSummary, FillResult, ModelInfo } from '../../common/api';
-import { appRoot } from '../paths';
+import { BIN, ROOT, expectFailure, runLacuna, type Outcome } from './cli-test-support';
 import { closeDatabase, openDatabase } from '../store/database';
 import { DocumentStore } from '../store/documents';
 
-const ROOT = appRoot();
-const BIN = join(ROOT, 'bin', 'lacuna.js');
 const CLI_JS = join(ROOT, 'out', 'main', 'cli.js');
 const FIXTURE = join(ROOT, 'models', 'tiny-fixture');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-
-interface Outcome {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const dirs: string[] = [];
 
@@ -35,28 +26,7 @@ function tempDir(): string {
 }
 
 function lacuna(args: string[], opts: { stdin?: string; dataDir?: string; cwd?: string; bin?: string } = {}): Promise<Outcome> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
-      cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, LACUNA_DATA_DIR: opts.dataDir ?? tempDir() },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.stdin ?? '');
-  });
-}
-
-/** The error contract: nothing on stdout, one "lacuna: " line on stderr, the given status. */
-function expectFailure(o: Outcome, code: number, pattern: RegExp): void {
-  expect(o.stdout).toBe('');
-  expect(o.stderr).toMatch(/^lacuna: [^\n]+\n$/);
-  expect(o.stderr).toMatch(pattern);
-  expect(o.code).toBe(code);
+  return runLacuna(args, { ...opts, dataDir: opts.dataDir ?? tempDir() });
 }
 
 beforeAll(() => {
