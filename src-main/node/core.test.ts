@@ -7,6 +7,7 @@ import type { ApiEvent, Method, Params } from '../common/api';
 import { createCore, type Core, type CoreOptions } from './core';
 import { Engine } from './engine/engine';
 import { appRoot } from './paths';
+import { rejection as rejectionOf } from './test-support';
 
 const FIXTURE = join(appRoot(), 'models', 'tiny-fixture');
 
@@ -44,14 +45,8 @@ function make(overrides: Partial<CoreOptions> = {}): Core {
   return core;
 }
 
-async function rejection<M extends Method>(c: Core, method: M, params: Params<M>): Promise<ApiError> {
-  try {
-    await c.call(method, params);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    return err as ApiError;
-  }
-  throw new Error(`${method} resolved; expected an ApiError`);
+function rejection<M extends Method>(c: Core, method: M, params: Params<M>): Promise<ApiError> {
+  return rejectionOf(c.call(method, params));
 }
 
 describe('core', () => {

@@ -5,26 +5,17 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../common/api';
 import { Engine } from './engine';
 import { EngineClient, forkEngineHost, defaultHostPath, type EngineHostPort } from './engine-client';
 import { FIXTURE_DIR, ROOT } from './test-fixture';
 import type { FillJob } from './types';
+import { rejection } from '../test-support';
 
 const HOST = defaultHostPath();
 const env = { ...process.env, LACUNA_ENGINE_THREADS: '1' };
 
 let n = 0;
 const job = (text: string, extra: Partial<FillJob> = {}): FillJob => ({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, ...extra });
-
-async function rejection(p: Promise<unknown>): Promise<ApiError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a rejection').toBeInstanceOf(ApiError);
-  return e as ApiError;
-}
 
 /** forkEngineHost, keeping each started port so a test can kill the host. */
 function trackingSpawn(): { spawn: () => EngineHostPort; ports: EngineHostPort[] } {

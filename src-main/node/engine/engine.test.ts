@@ -2,11 +2,11 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ApiError } from '../../common/api';
 import { alternativeSeed, Engine } from './engine';
 import { FIXTURE_DIR, ROOT } from './test-fixture';
 import { scoreText } from './likelihood';
 import type { FillJob, FillProgressInfo, ScoreJob } from './types';
+import { rejection } from '../test-support';
 
 const engine = new Engine({ threads: 1 });
 const TI_DIR = join(ROOT, 'models', 'tiny-ti'); // time-independent (models/tools/make_tiny_ti.py)
@@ -14,15 +14,6 @@ afterAll(() => engine.close());
 
 let n = 0;
 const job = (text: string, extra: Partial<FillJob> = {}): FillJob => ({ requestId: `r${n++}`, text, modelDir: FIXTURE_DIR, ...extra });
-
-async function rejection(p: Promise<unknown>): Promise<ApiError> {
-  const e = await p.then(
-    () => null,
-    (err: unknown) => err,
-  );
-  expect(e, 'expected a rejection').toBeInstanceOf(ApiError);
-  return e as ApiError;
-}
 
 describe('Engine (in-process) with the fixture model', () => {
   it('fills blanks and splices the fills into the text', async () => {

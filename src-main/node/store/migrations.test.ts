@@ -8,11 +8,11 @@ import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { ApiError } from '../../common/api';
 import { closeDatabase, databasePath, openDatabase } from './database';
 import { migrate, migrations, schemaVersion } from './migrations';
 import { DocumentStore } from './documents';
 import { GenerationLog } from './generations';
+import { caught } from '../test-support';
 
 let dir: string;
 
@@ -122,16 +122,6 @@ describe('migrations', () => {
 });
 
 describe('opening a damaged library', () => {
-  function caught(fn: () => unknown): ApiError {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(ApiError);
-      return err as ApiError;
-    }
-    throw new Error('expected an ApiError');
-  }
-
   it('moves a file that is not a database aside and says where', () => {
     writeFileSync(databasePath(dir), 'not sqlite at all; '.repeat(100));
     const err = caught(() => openDatabase({ dataDir: dir }));

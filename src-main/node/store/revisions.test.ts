@@ -2,11 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError, Revision, RevisionSummary, SearchHit, TrashedSummary } from '../../common/api';
+import { Revision, RevisionSummary, SearchHit, TrashedSummary } from '../../common/api';
 import { closeDatabase, openDatabase, type Database } from './database';
 import { DocumentStore } from './documents';
 import { DAY_MS, HOUR_MS, revisionsToKeep } from './revisions';
 import { parseSnippet, toFtsQuery } from './search';
+import { caught } from '../test-support';
 
 let dir: string;
 let db: Database;
@@ -26,16 +27,6 @@ afterEach(() => {
 
 function store(opts: ConstructorParameters<typeof DocumentStore>[1] = {}): DocumentStore {
   return new DocumentStore(db, { now: () => t, ...opts });
-}
-
-function caught(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    return err as ApiError;
-  }
-  throw new Error('expected an ApiError');
 }
 
 describe('revisions', () => {

@@ -3,8 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiError } from '../../common/api';
 import { createCore, type Core } from '../core';
+import { rejection } from '../test-support';
 
 let dir: string;
 let core: Core;
@@ -19,16 +19,6 @@ afterEach(async () => {
   await core.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function rejection(p: Promise<unknown>): Promise<ApiError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    return err as ApiError;
-  }
-  throw new Error('expected an ApiError');
-}
 
 describe('store API', () => {
   it('revisions: list, get, restore; save with snapshot', async () => {

@@ -3,10 +3,11 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { ApiError, Document as DocumentSchema, DocumentSummary as SummarySchema } from '../../common/api';
+import { Document as DocumentSchema, DocumentSummary as SummarySchema } from '../../common/api';
 import { closeDatabase, databasePath, openDatabase, type Database } from './database';
 import { migrate, migrations, schemaVersion, type Migration } from './migrations';
 import { DocumentStore, PREVIEW_CHARS, makePreview } from './documents';
+import { caught } from '../test-support';
 
 let dir: string;
 const open: Database[] = [];
@@ -20,16 +21,6 @@ function openDb(dataDir = dir): Database {
 function reopen(db: Database): Database {
   closeDatabase(db);
   return openDb();
-}
-
-function caught(fn: () => unknown): ApiError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(ApiError);
-    return err as ApiError;
-  }
-  throw new Error('expected an ApiError, nothing was thrown');
 }
 
 beforeEach(() => {
