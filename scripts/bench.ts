@@ -11,27 +11,33 @@
  * (≈40 s here; needs python3-torch and python3-onnx, as the Python tests do).
  *
  * Reported (stdout table + JSON at $LACUNA_BENCH_OUT, default bench/results.json):
- *  - per network step: latency at L = 128/256/1024 (every position masked, engine sampler, few
- *    steps), generated tokens/s, the share of step time spent outside session.run (JavaScript
- *    side: tensor conversion, sampler draws), network calls per fill;
- *  - fast vs naive: a 16-token blank in 256 tokens of context, 64 steps. Fast = the engine's
- *    sampler (sampler.ts: closed form, draws at masked positions only, no call once nothing is
- *    masked). Naive = the general analytic step at every position every step: exp of the whole
- *    [L × V] output, staggered score ⊙ transition column, full-vocabulary Exp(1) draw everywhere,
- *    a network call every step. Both use the same session; the network itself always computes the
- *    full output projection (the exported graph has no masked-only variant).
+ *  - per network step: latency at L = 128/256/1024 (every position masked, the engine's sampler,
+ *    few steps), generated tokens/s, the share of step time spent outside onnxruntime's run
+ *    (JavaScript side: tensor conversion, sampler), network calls per fill;
+ *  - a 16-token blank in 256 tokens of context, 64 steps, side by side in one run:
+ *      fused      the engine's default (sampler.ts sampleAnalyticAbsorbingFused, ONNX I/O 2): output
+ *                 projection and token draw inside the graph at masked positions only, two numbers
+ *                 per masked position back to JS, no call once nothing is masked;
+ *      fused, mode fast   the same, reusing the output on steps that unmask nothing (approximate
+ *                 for sigma-conditioned weights, exact for time-independent ones);
+ *      race       sampleAnalyticAbsorbing: full [L x V] output into JS, closed-form exponential-race
+ *                 draw at masked positions only (the reference-exact sampler);
+ *      naive      the general analytic step at every position every step: exp of the whole [L x V]
+ *                 output, staggered score times transition column, full-vocabulary Exp(1) draw
+ *                 everywhere, a network call every step.
+ *    All four use the same session.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { AbsorbingGraph } from '../src-main/node/engine/graph';
 import { noiseFromSpec, type Noise, type NoiseSpec } from '../src-main/node/engine/noise';
-import { cpuThreads, selectProvider, type DeviceChoice } from '../src-main/node/engine/providers';
+import { cpuThreads, type DeviceChoice } from '../src-main/node/engine/providers';
 import { Random } from '../src-main/node/engine/random';
-import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, streamExpNoise } from '../src-main/node/engine/sampler';
+import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise } from '../src-main/node/engine/sampler';
+import { ScoreModel } from '../src-main/node/engine/score-model';
 import { DEFAULT_MODEL_ID, appRoot } from '../src-main/node/paths';
 
 const ROOT = appRoot();
@@ -56,20 +62,13 @@ interface BenchModel {
   steps: number;
 }
 
-interface Timed {
-  session: InferenceSession;
-  runMs: number;
-  calls: number;
-}
-
-async function score(t: Timed, tokens: Int32Array, sigma: number): Promise<Float32Array> {
-  const indices = BigInt64Array.from(tokens, (v) => BigInt(v));
-  const feeds = { indices: new Tensor('int64', indices, [1, tokens.length]), sigma: new Tensor('float32', Float32Array.of(sigma), [1]) };
+/** Wall time, time inside onnxruntime's run and network calls of `f` on `net`. */
+async function timed<T>(net: ScoreModel, f: () => Promise<T>): Promise<{ result: T; ms: number; runMs: number; calls: number }> {
+  const calls0 = net.stats.calls;
+  const run0 = net.stats.runMs;
   const t0 = performance.now();
-  const out = await t.session.run(feeds);
-  t.runMs += performance.now() - t0;
-  t.calls++;
-  return out.log_score!.data as Float32Array;
+  const result = await f();
+  return { result, ms: performance.now() - t0, runMs: net.stats.runMs - run0, calls: net.stats.calls - calls0 };
 }
 
 function contextTokens(L: number, V: number, seed: number): Int32Array {
@@ -77,27 +76,30 @@ function contextTokens(L: number, V: number, seed: number): Int32Array {
   return Int32Array.from({ length: L }, () => Math.floor(rng.uniform() * (V - 2)));
 }
 
-/** The engine's sampler over a template; returns wall time, time in session.run, calls. */
-async function fastFill(session: InferenceSession, m: BenchModel, template: Int32Array, steps: number, seed: number, mode: 'exact' | 'fast' = 'exact') {
-  const t: Timed = { session, runMs: 0, calls: 0 };
-  const t0 = performance.now();
-  const r = await sampleAnalyticAbsorbing({
+type Path = 'fused' | 'fused, mode fast' | 'race' | 'race, mode fast';
+
+/** One of the engine's samplers over a template (batch 1); returns wall time, time in onnxruntime, calls. */
+async function engineFill(net: ScoreModel, m: BenchModel, template: Int32Array, steps: number, seed: number, path: Path) {
+  const common = {
     template,
     graph: new AbsorbingGraph(m.V),
     noise: noiseFromSpec(m.noise),
     steps,
-    exp: streamExpNoise(new Random(seed)),
-    score: (tokens, sigma) => score(t, tokens, sigma),
-    // mode 'fast' (the API's approximate mode for σ-conditioned weights): reuse the last network
-    // output on steps that unmasked nothing, with the σ shift re-applied (sampler.ts).
-    ...(mode === 'fast' ? { reuse: 'approximate' as const, scaleBySigma: true } : {}),
-  });
-  return { ms: performance.now() - t0, runMs: t.runMs, calls: r.networkCalls, tokens: r.tokens };
+    // mode 'fast' (the API's approximate mode for sigma-conditioned weights): reuse the last network
+    // output on steps that unmasked nothing, with the sigma shift re-applied (sampler.ts).
+    ...(path.endsWith('mode fast') ? { reuse: 'approximate' as const, scaleBySigma: true } : {}),
+  };
+  const rng = new Random(seed);
+  const r = await timed(net, () =>
+    path.startsWith('fused')
+      ? sampleAnalyticAbsorbingFused({ ...common, uniform: () => rng.uniform(), draw: (tokens, sigma, batch, positions, uniforms) => net.maskedDraw(tokens, sigma, batch, positions, uniforms) })
+      : sampleAnalyticAbsorbing({ ...common, exp: streamExpNoise(rng), score: (tokens, sigma, batch) => net.scoreBatch(tokens, sigma, batch) }),
+  );
+  return { ms: r.ms, runMs: r.runMs, calls: r.calls, tokens: r.result.tokens };
 }
 
 /** Reference: the general analytic step at every position, full vocabulary, every step. */
-async function naiveFill(session: InferenceSession, m: BenchModel, template: Int32Array, steps: number, seed: number) {
-  const t: Timed = { session, runMs: 0, calls: 0 };
+async function naiveFill(net: ScoreModel, m: BenchModel, template: Int32Array, steps: number, seed: number) {
   const V = m.V;
   const MASK = V - 1;
   const noise: Noise = noiseFromSpec(m.noise);
@@ -134,17 +136,18 @@ async function naiveFill(session: InferenceSession, m: BenchModel, template: Int
       x[i] = best;
     }
   };
-  const t0 = performance.now();
-  for (let k = 0; k < steps; k++) {
+  const r = await timed(net, async () => {
+    for (let k = 0; k < steps; k++) {
+      clamp();
+      const tk = grid[k]!;
+      const out = await net.score(x, noise.total(tk));
+      update(out, noise.total(tk) - noise.total(tk - dt), false);
+    }
     clamp();
-    const tk = grid[k]!;
-    const out = await score(t, x, noise.total(tk));
-    update(out, noise.total(tk) - noise.total(tk - dt), false);
-  }
-  clamp();
-  update(await score(t, x, noise.total(SAMPLING_EPS)), noise.total(SAMPLING_EPS), true);
-  clamp();
-  return { ms: performance.now() - t0, runMs: t.runMs, calls: t.calls, tokens: x };
+    update(await net.score(x, noise.total(SAMPLING_EPS)), noise.total(SAMPLING_EPS), true);
+    clamp();
+  });
+  return { ms: r.ms, runMs: r.runMs, calls: r.calls, tokens: x };
 }
 
 function manifestModel(name: string, dir: string, steps: number): BenchModel | undefined {
@@ -187,18 +190,23 @@ async function main(): Promise<void> {
   const sideBySide: Record<string, unknown>[] = [];
   console.log(`device ${DEVICE}; ${cpus()[0]?.model ?? 'cpu'}; ${availableParallelism()} logical cores; intra-op threads ${cpuThreads()}`);
 
+  const pathsRun: Path[] = ['fused', 'fused, mode fast', 'race'];
   for (const m of models) {
-    const sel = await selectProvider({ model: m.path, device: DEVICE });
-    for (const a of sel.attempts) console.log(`  ${m.name}: ${a.reason}`);
-    const session = sel.session;
-    await score({ session, runMs: 0, calls: 0 }, contextTokens(128, m.V, 1), 1); // warm-up
+    const net = await ScoreModel.load(m.path, m.V, { device: DEVICE });
+    for (const a of net.fallbacks) console.log(`  ${m.name}: ${a.reason}`);
+    if (!net.fusedDraw) console.log(`  ${m.name}: the graph has no fused draw (network I/O 1); the fused rows are left out`);
+    const paths = pathsRun.filter((p) => net.fusedDraw || !p.startsWith('fused'));
+    const main: Path = net.fusedDraw ? 'fused' : 'race';
+    await net.score(contextTokens(128, m.V, 1), 1); // warm-up: the session, and the sampler's JIT
+    await engineFill(net, m, new Int32Array(64).fill(m.V - 1), 2, 0, main);
     for (const L of lengths) {
       const template = new Int32Array(L).fill(m.V - 1);
-      const r = await fastFill(session, m, template, m.steps, 1);
+      const r = await engineFill(net, m, template, m.steps, 1, main);
       const stepMs = r.ms / r.calls;
       perStep.push({
         model: m.name,
-        device: sel.id,
+        device: net.device,
+        path: main,
         L,
         steps: m.steps,
         networkCalls: r.calls,
@@ -210,46 +218,46 @@ async function main(): Promise<void> {
       console.log(`  ${m.name} L=${L}: ${fmt(stepMs)} ms/step`);
     }
     if (m.name.startsWith('default') && fixture && m.path === fixture.path) {
-      await session.release();
+      await net.release();
       continue; // same network as the fixture: the side-by-side would repeat it
     }
     const template = contextTokens(256, m.V, 2);
     template.fill(m.V - 1, 120, 136);
-    const fast = await fastFill(session, m, template, SIDE_STEPS, 3);
-    const fastMode = await fastFill(session, m, template, SIDE_STEPS, 3, 'fast');
-    const naive = await naiveFill(session, m, template, SIDE_STEPS, 3);
-    for (const [path, r] of [['fast', fast], ['fast, mode fast', fastMode], ['naive', naive]] as const) {
-      sideBySide.push({ model: m.name, device: sel.id, path, L: 256, blank: 16, steps: SIDE_STEPS, networkCalls: r.calls, totalMs: r.ms, runMs: r.runMs, jsOverheadPct: (100 * (r.ms - r.runMs)) / r.ms });
+    const results: [string, { ms: number; runMs: number; calls: number }][] = [];
+    for (const p of paths) results.push([p, await engineFill(net, m, template, SIDE_STEPS, 3, p)]);
+    results.push(['naive', await naiveFill(net, m, template, SIDE_STEPS, 3)]);
+    for (const [path, r] of results) {
+      sideBySide.push({ model: m.name, device: net.device, path, L: 256, blank: 16, steps: SIDE_STEPS, networkCalls: r.calls, totalMs: r.ms, runMs: r.runMs, jsOverheadPct: (100 * (r.ms - r.runMs)) / r.ms });
     }
-    console.log(`  ${m.name} side-by-side: fast ${fmt(fast.ms)} ms, naive ${fmt(naive.ms)} ms`);
-    await session.release();
+    console.log(`  ${m.name} side-by-side: ${results.map(([p, r]) => `${p} ${fmt(r.ms)} ms`).join(', ')}`);
+    await net.release();
   }
 
   console.log('\nPer network step (every position masked; engine sampler)');
   console.log(
     table(
-      ['model', 'device', 'L', 'steps', 'calls/fill', 'ms/step', 'session.run ms/step', 'JS overhead %', 'tokens/s'],
-      perStep.map((r) => [r.model as string, r.device as string, r.L as number, r.steps as number, r.networkCalls as number, fmt(r.stepMs as number), fmt(r.runMsPerStep as number), fmt(r.jsOverheadPct as number), fmt(r.tokensPerS as number)]),
+      ['model', 'device', 'path', 'L', 'steps', 'calls/fill', 'ms/step', 'onnxruntime ms/step', 'JS overhead %', 'tokens/s'],
+      perStep.map((r) => [r.model as string, r.device as string, r.path as string, r.L as number, r.steps as number, r.networkCalls as number, fmt(r.stepMs as number), fmt(r.runMsPerStep as number), fmt(r.jsOverheadPct as number), fmt(r.tokensPerS as number)]),
     ),
   );
-  console.log(`\n16-token blank in 256 tokens, ${SIDE_STEPS} steps: fast (engine) vs naive (full-vocabulary analytic step at every position)`);
+  console.log(`\n16-token blank in 256 tokens, ${SIDE_STEPS} steps: the engine's paths vs naive (full-vocabulary analytic step at every position)`);
   console.log(
     table(
-      ['model', 'path', 'network calls', 'total ms', 'session.run ms', 'JS overhead %'],
+      ['model', 'path', 'network calls', 'total ms', 'onnxruntime ms', 'JS overhead %'],
       sideBySide.map((r) => [r.model as string, r.path as string, r.networkCalls as number, fmt(r.totalMs as number, 0), fmt(r.runMs as number, 0), fmt(r.jsOverheadPct as number)]),
     ),
   );
   const speedups = models
     .map((m) => {
-      const f = sideBySide.find((r) => r.model === m.name && r.path === 'fast');
-      const ff = sideBySide.find((r) => r.model === m.name && r.path === 'fast, mode fast');
       const n = sideBySide.find((r) => r.model === m.name && r.path === 'naive');
-      return f && ff && n
-        ? `${m.name}: exact ${fmt((n.totalMs as number) / (f.totalMs as number), 2)}×, mode fast ${fmt((n.totalMs as number) / (ff.totalMs as number), 2)}×`
-        : undefined;
+      if (!n) return undefined;
+      const parts = sideBySide
+        .filter((r) => r.model === m.name && r.path !== 'naive')
+        .map((r) => `${r.path as string} ${fmt((n.totalMs as number) / (r.totalMs as number), 2)}x`);
+      return `${m.name}: ${parts.join(', ')}`;
     })
     .filter(Boolean);
-  if (speedups.length) console.log(`fast-path speed-up: ${speedups.join(', ')}`);
+  if (speedups.length) console.log(`speed-up over naive: ${speedups.join('; ')}`);
 
   mkdirSync(dirname(OUT), { recursive: true });
   writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide }, null, 2)}\n`);

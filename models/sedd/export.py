@@ -1,58 +1,178 @@
 """ONNX export of a SEDD network and ``lacuna-model/1`` manifest writing (models/FORMAT.md).
 
-ONNX interface (opset 17):
+ONNX interface (opset 17, "network I/O 2"):
   input  ``indices``   int64   [batch, length]
   input  ``sigma``     float32 [batch]
-  output ``log_score`` float32 [batch, length, vocab_size]
-with dynamic ``batch`` and ``length`` axes.
+  input  ``positions`` int64   [count]   flat positions b * length + l whose rows are wanted
+  input  ``uniforms``  float32 [count]   absorbing graph only: one U[0, 1) draw per position
+  output ``log_score`` float32 [count, vocab_size]   the log score rows at ``positions``
+  output ``token``     int64   [count]   absorbing only: a draw from softmax(log_score[:, :MASK])
+  output ``log_norm``  float32 [count]   absorbing only: logsumexp(log_score[:, :MASK])
+with dynamic ``batch``, ``length`` and ``count``.
+
+The output projection (hidden -> V, the largest matrix for an 8k or 50k vocabulary) runs only
+at ``positions``; ``positions = 0 .. batch*length - 1`` gives the whole [batch, length, V] score
+of :class:`SEDD`, row-major.  ``token`` is the sampler's categorical draw fused into the graph
+(inverse CDF: the first j with cumsum_j(w) > u * sum(w), w = exp(row - max)), so a sampling step
+needs only ``token`` and ``log_norm`` (two numbers per masked position) back in JavaScript: under
+the absorbing graph, which token a masked position takes when it unmasks is distributed as
+softmax over j != MASK of its row, and whether it unmasks depends on log_norm alone
+(src-main/node/engine/sampler.ts).
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import json
+import math
 import os
 import warnings
-from typing import Dict, Iterable, Optional
+from typing import Dict, Iterable, Optional, Tuple, Union
 
 import onnx
 import torch
+from torch import Tensor, nn
 
-from .model import SEDD
+from .model import SEDD, log_expm1, modulate
 
 OPSET = 17
 FORMAT_ID = "lacuna-model/1"
 
 
-def export_onnx(model: SEDD, path: str, example_length: int = 8, example_batch: int = 2) -> None:
-    """Export ``model`` (put in eval mode) to ``path`` and run the ONNX checker.
+class NetworkGraph(nn.Module):
+    """The network as exported (see the module docstring): :class:`SEDD` with the output
+    layer applied only at ``positions`` and, for the absorbing graph, the fused draw.
 
-    The export is traced with a batch/length that are not 1 so no axis gets specialised;
-    the graph is checked with ``onnx.checker.check_model(full_check=True)`` (shape inference
-    included)."""
-    model = model.eval()
+    Shares (does not copy) the parameters of ``model``; its state dict is the model's."""
+
+    def __init__(self, model: SEDD) -> None:
+        super().__init__()
+        self.model = model
+
+    def rows(self, indices: Tensor, sigma: Tensor, positions: Tensor) -> Tensor:
+        """log_score rows [count, V] at flat positions; equals ``model(indices, sigma)``
+        reshaped to [batch*length, V] and indexed by ``positions``."""
+        m = self.model
+        x, c = m.features(indices, sigma)
+        out_layer = m.output_layer
+        shift, scale = out_layer.adaLN_modulation(c)[:, None].chunk(2, dim=2)
+        h = modulate(out_layer.norm_final(x), shift, scale)          # [B, L, H]
+        L = indices.shape[1]
+        h = h.reshape(-1, h.shape[2]).index_select(0, positions)     # [count, H]
+        out = out_layer.linear(h)                                    # [count, V]
+        if m.scale_by_sigma:
+            s = sigma.float().index_select(0, torch.div(positions, L, rounding_mode="floor"))
+            out = out - log_expm1(s)[:, None].to(out.dtype) - math.log(m.config.vocab_size - 1)
+        current = indices.reshape(-1).index_select(0, positions)
+        return torch.scatter(out, -1, current[:, None], torch.zeros_like(out[:, :1]))
+
+    def forward(self, indices: Tensor, sigma: Tensor, positions: Tensor,
+                uniforms: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+        out = self.rows(indices, sigma, positions)
+        if not self.model.absorb:
+            return out
+        assert uniforms is not None
+        token, log_norm = fused_draw(out, uniforms)
+        return out, token, log_norm
+
+
+def fused_draw(rows: Tensor, uniforms: Tensor) -> Tuple[Tensor, Tensor]:
+    """Inverse-CDF draw over j != MASK (the last entry) of each row of log scores:
+    token = #{j < V - 2 : cumsum_j(w) <= u * sum(w)}, w = exp(row - max), i.e. the first j whose
+    cumulative weight exceeds u * sum (clamped to V - 2); log_norm = max + log(sum(w))."""
+    z = rows[:, :-1]
+    top = z.max(dim=-1, keepdim=True).values
+    cum = torch.exp(z - top).cumsum(dim=-1)
+    total = cum[:, -1:]
+    token = (cum[:, :-1] <= uniforms[:, None] * total).sum(dim=-1)
+    log_norm = (top + torch.log(total)).squeeze(-1)
+    return token, log_norm
+
+
+def draw_case(model: SEDD, indices: Tensor, sigma: Tensor, seed: int) -> dict:
+    """Reference data for the fused draw (parity.json ``draw``): every MASK position of
+    ``indices`` (flat), a seeded uniform each, and PyTorch's token and log_norm there."""
+    mask = model.config.vocab_size - 1
+    positions = (indices.reshape(-1) == mask).nonzero().reshape(-1)
+    uniforms = torch.rand(positions.shape[0], generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        _, token, log_norm = NetworkGraph(model.eval())(indices, sigma, positions, uniforms)
+    return {"positions": positions.tolist(), "uniforms": uniforms.tolist(),
+            "token": token.tolist(), "log_norm": log_norm.tolist()}
+
+
+def example_inputs(model: SEDD, batch: int = 2, length: int = 8) -> Tuple[Tensor, ...]:
+    """Tracing inputs: batch and length not 1 and a count that is neither, so no axis gets
+    specialised."""
     V = model.config.vocab_size
     g = torch.Generator().manual_seed(0)
-    indices = torch.randint(0, V, (example_batch, example_length), generator=g)
-    sigma = torch.linspace(0.1, 2.0, example_batch, dtype=torch.float32)
+    indices = torch.randint(0, V, (batch, length), generator=g)
+    sigma = torch.linspace(0.1, 2.0, batch, dtype=torch.float32)
+    positions = torch.arange(1, batch * length, 2, dtype=torch.int64)
+    if not model.absorb:
+        return indices, sigma, positions
+    uniforms = torch.rand(positions.shape[0], generator=g)
+    return indices, sigma, positions, uniforms
+
+
+def io_names(model: SEDD) -> Tuple[list, list, dict]:
+    """(input names, output names, dynamic axes) of the exported graph."""
+    inputs = ["indices", "sigma", "positions"]
+    outputs = ["log_score"]
+    axes = {"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"},
+            "positions": {0: "count"}, "log_score": {0: "count"}}
+    if model.absorb:
+        inputs.append("uniforms")
+        outputs += ["token", "log_norm"]
+        axes.update({"uniforms": {0: "count"}, "token": {0: "count"}, "log_norm": {0: "count"}})
+    return inputs, outputs, axes
+
+
+def export_proto(model: SEDD, constant_folding: bool = True) -> onnx.ModelProto:
+    """torch.onnx.export of :class:`NetworkGraph` (weights inline)."""
+    model = model.eval()
+    inputs, outputs, axes = io_names(model)
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # The tracer warns about Python-side shape arithmetic and missing shape inference
         # for constants; both are expected here (dynamic axes are checked by the tests).
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (indices, sigma), buf,
-            opset_version=OPSET,
-            input_names=["indices", "sigma"],
-            output_names=["log_score"],
-            dynamic_axes={"indices": {0: "batch", 1: "length"},
-                          "sigma": {0: "batch"},
-                          "log_score": {0: "batch", 1: "length"}},
-            do_constant_folding=True,
+            NetworkGraph(model).eval(), example_inputs(model), buf,
+            opset_version=OPSET, input_names=inputs, output_names=outputs,
+            dynamic_axes=axes, do_constant_folding=constant_folding,
         )
     proto = onnx.load_from_string(buf.getvalue())
+    strip_prefix(proto, "model.")
     proto.producer_name = "lacuna-sedd-export"
-    proto.doc_string = "SEDD score network: (indices int64 [B,L], sigma float32 [B]) -> log_score [B,L,V]"
+    proto.doc_string = ("SEDD score network (lacuna network I/O 2): indices int64 [B,L], sigma "
+                        "float32 [B], positions int64 [K] (, uniforms float32 [K]) -> log_score "
+                        "[K,V] (, token int64 [K], log_norm float32 [K])")
+    return proto
+
+
+def strip_prefix(proto: onnx.ModelProto, prefix: str) -> None:
+    """Rename initializers ``prefix + name`` to ``name`` (and every use of them), so the
+    graph's parameter names are the state-dict names of :class:`SEDD` itself, as in the
+    official checkpoints (the wrapper module adds the prefix)."""
+    renamed = {}
+    for t in proto.graph.initializer:
+        if t.name.startswith(prefix):
+            renamed[t.name] = t.name[len(prefix):]
+            t.name = renamed[t.name]
+    for node in proto.graph.node:
+        for i, name in enumerate(node.input):
+            if name in renamed:
+                node.input[i] = renamed[name]
+    for vi in list(proto.graph.value_info) + list(proto.graph.input):
+        if vi.name in renamed:
+            vi.name = renamed[vi.name]
+
+
+def export_onnx(model: SEDD, path: str) -> None:
+    """Export ``model`` (put in eval mode) to ``path`` and run the ONNX checker
+    (``full_check=True``: shape inference included)."""
+    proto = export_proto(model)
     onnx.checker.check_model(proto, full_check=True)
     check_layernorm_bias(proto)
     data = proto.SerializeToString()

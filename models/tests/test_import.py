@@ -148,8 +148,8 @@ class TestOfficialLikeFixture(unittest.TestCase):
 
 
 def run_onnx_in_node(model_path, indices, sigma):
-    """Runs an ONNX score network through onnxruntime-node (the repo's node_modules) and returns
-    log_score as a numpy array."""
+    """Runs an ONNX score network (I/O 2, models/FORMAT.md) through onnxruntime-node (the repo's
+    node_modules) at every position and returns log_score as a numpy array [B, L, V]."""
     import json
     import subprocess
     import numpy as np
@@ -157,9 +157,13 @@ def run_onnx_in_node(model_path, indices, sigma):
     script = (
         "const ort=require(process.argv[1]);const a=JSON.parse(require('fs').readFileSync(0,'utf8'));"
         "(async()=>{const s=await ort.InferenceSession.create(a.model);"
-        "const r=await s.run({indices:new ort.Tensor('int64',BigInt64Array.from(a.idx.map(BigInt)),a.shape),"
-        "sigma:new ort.Tensor('float32',Float32Array.from(a.sig),[a.shape[0]])});"
-        "const o=r.log_score;process.stdout.write(JSON.stringify({dims:o.dims,data:Array.from(o.data)}));})()"
+        "const n=a.shape[0]*a.shape[1];"
+        "const f={indices:new ort.Tensor('int64',BigInt64Array.from(a.idx.map(BigInt)),a.shape),"
+        "sigma:new ort.Tensor('float32',Float32Array.from(a.sig),[a.shape[0]]),"
+        "positions:new ort.Tensor('int64',BigInt64Array.from({length:n},(_,i)=>BigInt(i)),[n])};"
+        "if(s.inputNames.includes('uniforms'))f.uniforms=new ort.Tensor('float32',new Float32Array(n),[n]);"
+        "const r=await s.run(f,['log_score']);"
+        "const o=r.log_score;process.stdout.write(JSON.stringify({dims:[...a.shape,o.dims[1]],data:Array.from(o.data)}));})()"
         ".catch(e=>{console.error(e);process.exit(1)});"
     )
     payload = json.dumps({"model": model_path, "idx": indices.flatten().tolist(), "shape": list(indices.shape),

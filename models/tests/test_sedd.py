@@ -383,15 +383,18 @@ class TestExport(unittest.TestCase):
             check_layernorm_bias(proto)
             self.assertEqual(proto.opset_import[0].version, 17)
             ins = {i.name: i for i in proto.graph.input}
-            self.assertEqual(set(ins), {"indices", "sigma"})
+            self.assertEqual(set(ins), {"indices", "sigma", "positions", "uniforms"})
             self.assertEqual(ins["indices"].type.tensor_type.elem_type, onnx.TensorProto.INT64)
             self.assertEqual(ins["sigma"].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
+            self.assertEqual(ins["positions"].type.tensor_type.elem_type, onnx.TensorProto.INT64)
+            self.assertEqual(ins["uniforms"].type.tensor_type.elem_type, onnx.TensorProto.FLOAT)
             dims = [dd.dim_param for dd in ins["indices"].type.tensor_type.shape.dim]
             self.assertEqual(dims, ["batch", "length"])
-            out = proto.graph.output[0]
-            self.assertEqual(out.name, "log_score")
-            odims = [dd.dim_param or dd.dim_value for dd in out.type.tensor_type.shape.dim]
-            self.assertEqual(odims, ["batch", "length", 50])
+            outs = {o.name: o for o in proto.graph.output}
+            self.assertEqual(list(outs), ["log_score", "token", "log_norm"])
+            odims = [dd.dim_param or dd.dim_value for dd in outs["log_score"].type.tensor_type.shape.dim]
+            self.assertEqual(odims, ["count", 50])
+            self.assertEqual(outs["token"].type.tensor_type.elem_type, onnx.TensorProto.INT64)
             self.assertFalse(any(n.op_type == "LayerNormalization" and len(n.input) < 3
                                  for n in proto.graph.node))
             with open(os.path.join(d, "tokenizer.json"), "w") as f:
@@ -405,6 +408,40 @@ class TestExport(unittest.TestCase):
 
 
 @unittest.skipUnless(os.path.isdir(FIXTURE), "models/tiny-fixture not built")
+class TestNetworkGraph(unittest.TestCase):
+    """models/sedd/export.py NetworkGraph: the exported form (I/O 2)."""
+
+    def test_rows_equal_the_full_output_at_positions(self) -> None:
+        from sedd.export import NetworkGraph
+        for graph_type in ("absorb", "uniform"):
+            torch.manual_seed(8)
+            cfg = tiny_config(hidden_size=32, n_heads=2, n_blocks=1, vocab_size=40, graph_type=graph_type,
+                              scale_by_sigma=graph_type == "absorb")
+            model = SEDD(cfg).eval()
+            x = torch.randint(0, 40, (3, 11))
+            sigma = torch.tensor([0.01, 0.7, 6.0])
+            positions = torch.tensor([0, 32, 5, 11, 21, 22, 10])
+            with torch.no_grad():
+                full = model(x, sigma).reshape(-1, 40)
+                rows = NetworkGraph(model).rows(x, sigma, positions)
+            self.assertLess(float((rows - full[positions]).abs().max()), 1e-5, graph_type)
+
+    def test_fused_draw_is_the_inverse_cdf_of_softmax_without_mask(self) -> None:
+        from sedd.export import fused_draw
+        g = torch.Generator().manual_seed(1)
+        logits = torch.randn(1, 9, generator=g) * 2
+        logits[0, 3] = -1e30                      # a token that can never be drawn
+        n = 20000
+        u = (torch.arange(n, dtype=torch.float32) + 0.5) / n
+        token, log_norm = fused_draw(logits.expand(n, 9), u)
+        p = torch.softmax(logits[0, :8].double(), dim=0)
+        counts = torch.bincount(token, minlength=8).double()
+        self.assertEqual(int(token.max()), int(token.max().clamp(max=7)))   # never MASK (index 8)
+        self.assertEqual(int(counts[3]), 0)
+        self.assertLessEqual(float((counts - n * p).abs().max()), 1.0001)   # stratified: within 1
+        self.assertAlmostEqual(float(log_norm[0]), float(torch.logsumexp(logits[0, :8].double(), 0)), places=5)
+
+
 class TestFixture(unittest.TestCase):
     """The committed fixture is consistent with the code that builds it."""
 

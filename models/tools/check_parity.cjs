@@ -20,16 +20,21 @@ async function main() {
   }
   const parity = JSON.parse(fs.readFileSync(path.join(dir, 'parity.json'), 'utf8'));
   const session = await ort.InferenceSession.create(path.join(dir, manifest.network.file));
-  let worst = 0, worstStat = 0;
+  let worst = 0, worstStat = 0, drawFailures = 0;
   for (const c of parity.cases) {
     const [B, L, V] = c.shape;
     const idx = BigInt64Array.from(c.indices.flat().map((v) => BigInt(v)));
-    const out = await session.run({
+    const feeds = {
       indices: new ort.Tensor('int64', idx, [B, L]),
       sigma: new ort.Tensor('float32', Float32Array.from(c.sigma), [B]),
-    });
+    };
+    // Network I/O 2 (models/FORMAT.md): rows at every position; [B*L, V] has [B, L, V]'s layout.
+    const io2 = session.inputNames.includes('positions');
+    if (io2) feeds.positions = new ort.Tensor('int64', BigInt64Array.from({ length: B * L }, (_, i) => BigInt(i)), [B * L]);
+    if (session.inputNames.includes('uniforms')) feeds.uniforms = new ort.Tensor('float32', new Float32Array(B * L), [B * L]);
+    const out = await session.run(feeds, ['log_score']);
     const y = out.log_score;
-    if (y.dims.join() !== c.shape.join()) throw new Error(`${c.name}: shape ${y.dims}`);
+    if (y.dims.join() !== (io2 ? [B * L, V] : c.shape).join()) throw new Error(`${c.name}: shape ${y.dims}`);
     let diff = 0, maxAbs = 0, sum = 0;
     for (let i = 0; i < y.data.length; i++) { maxAbs = Math.max(maxAbs, Math.abs(y.data[i])); sum += y.data[i]; }
     c.positions.forEach(([b, l], r) => {
@@ -38,9 +43,24 @@ async function main() {
     });
     const statDiff = Math.max(Math.abs(maxAbs - c.max_abs), Math.abs(sum - c.sum) / (B * L * V));
     worst = Math.max(worst, diff); worstStat = Math.max(worstStat, statDiff);
+    if (c.draw && session.outputNames.includes('token')) {
+      // The fused draw at the case's MASK positions: same tokens as PyTorch, log_norm within tolerance.
+      const d = c.draw, K = d.positions.length;
+      const r = await session.run({ ...feeds,
+        positions: new ort.Tensor('int64', BigInt64Array.from(d.positions, BigInt), [K]),
+        uniforms: new ort.Tensor('float32', Float32Array.from(d.uniforms), [K]) }, ['token', 'log_norm']);
+      let tokDiff = 0, normDiff = 0;
+      for (let k = 0; k < K; k++) {
+        if (Number(r.token.data[k]) !== d.token[k]) tokDiff++;
+        normDiff = Math.max(normDiff, Math.abs(r.log_norm.data[k] - d.log_norm[k]));
+      }
+      console.log(`${(c.name + ' draw').padEnd(34)} ${K} positions: ${tokDiff} tokens differ, max|Δ log_norm| ${normDiff.toExponential(2)}`);
+      if (tokDiff > 0) drawFailures++;
+      worst = Math.max(worst, normDiff);
+    }
     console.log(`${c.name.padEnd(34)} max|diff| ${diff.toExponential(2)}  (|max| ${maxAbs.toFixed(4)} vs ${c.max_abs.toFixed(4)}, mean diff ${(Math.abs(sum - c.sum) / (B * L * V)).toExponential(2)})`);
   }
   console.log(`overall max abs diff ${worst.toExponential(3)} (tolerance ${parity.tolerance}); stats ${worstStat.toExponential(3)}`);
-  if (!(worst <= parity.tolerance) || !(worstStat <= parity.tolerance)) process.exit(1);
+  if (!(worst <= parity.tolerance) || !(worstStat <= parity.tolerance) || drawFailures > 0) process.exit(1);
 }
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -32,7 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from sedd.export import export_onnx, file_entry, write_manifest  # noqa: E402
+from sedd.export import draw_case, export_onnx, file_entry, write_manifest  # noqa: E402
 from sedd.graph import Absorbing  # noqa: E402
 from sedd.model import SEDD, SEDDConfig, count_params  # noqa: E402
 from sedd.noise import LogLinearNoise  # noqa: E402
@@ -221,6 +221,8 @@ def write_parity(model: SEDD, tok: ByteLevelBPE, out: str) -> dict:
             "max_abs": float(y64.abs().max()),
             "sum": float(y64.sum()),
         })
+        if (x == CONFIG.vocab_size - 1).any():
+            cases_json[-1]["draw"] = draw_case(model, x, sigma, SEED + 3 + len(cases_json))
     parity = {
         "format": "lacuna-parity/1",
         "model": "tiny-fixture",

@@ -40,11 +40,9 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import io
 import json
 import os
 import sys
-import warnings
 from typing import Dict, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -57,7 +55,7 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 from onnx import TensorProto  # noqa: E402
 
-from sedd.export import OPSET, check_layernorm_bias  # noqa: E402
+from sedd.export import check_layernorm_bias, export_proto  # noqa: E402
 from sedd.model import SEDD, SEDDConfig  # noqa: E402
 
 TEMPLATE_FORMAT = "lacuna-template/1"
@@ -92,21 +90,9 @@ def template_config(cfg: SEDDConfig) -> dict:
 
 
 def export_graph(model: SEDD) -> onnx.ModelProto:
-    """torch.onnx.export without constant folding; returns the proto (weights inline)."""
-    V = model.config.vocab_size
-    indices = torch.randint(0, V, (2, 8), generator=torch.Generator().manual_seed(0))
-    sigma = torch.tensor([0.1, 2.0], dtype=torch.float32)
-    buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (indices, sigma), buf, opset_version=OPSET,
-            input_names=["indices", "sigma"], output_names=["log_score"],
-            dynamic_axes={"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"},
-                          "log_score": {0: "batch", 1: "length"}},
-            do_constant_folding=False,
-        )
-    return onnx.load_from_string(buf.getvalue())
+    """The exported graph (models/sedd/export.py, network I/O 2) without constant folding;
+    returns the proto (weights inline)."""
+    return export_proto(model, constant_folding=False)
 
 
 def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -> dict:

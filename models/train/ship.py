@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
 
 import trainlib as T  # noqa: E402
-from sedd.export import export_onnx, write_manifest  # noqa: E402
+from sedd.export import draw_case, export_onnx, write_manifest  # noqa: E402
 from sedd.noise import LogLinearNoise  # noqa: E402
 
 
@@ -64,7 +64,8 @@ def write_parity(model, out: str, model_id: str, test_ids=None, seed: int = 0) -
         rows[name] = [y[b, l].tolist() for b, l in pos]
         cj.append({"name": name, "indices": x.tolist(), "sigma": [float(torch.tensor(s).float()) for s in sig],
                    "shape": list(y.shape), "full": full, "positions": pos, "values": "@rows:" + name,
-                   "max_abs": float(y.double().abs().max()), "sum": float(y.double().sum())})
+                   "max_abs": float(y.double().abs().max()), "sum": float(y.double().sum()),
+                   "draw": draw_case(model, x, torch.tensor(sig, dtype=torch.float32), seed + len(cj))})
     dump_json({"format": "lacuna-parity/1", "model": model_id,
                "producer": f"models/train/ship.py (torch {torch.__version__})",
                "tolerance": 1e-4, "mask_id": M, "cases": cj},

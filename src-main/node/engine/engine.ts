@@ -15,7 +15,9 @@
  * with mode 'fast' also (approximately) for σ-conditioned weights; never otherwise.
  *
  * Samplers (samplers.ts chooseSampler): absorbing + log-linear models use the fast exact analytic
- * sampler (sampler.ts); every other model (uniform graph, geometric noise, or a manifest asking for
+ * sampler (sampler.ts) — with the draw fused into the network when the graph has it (ONNX I/O 2:
+ * projection at masked positions only, token ids and log-normalisers back; EngineOptions.sampling
+ * 'reference' turns it off), else on the full output by the exponential race; every other model (uniform graph, geometric noise, or a manifest asking for
  * sampling.sampler "euler") uses the general dense sampler samplePc, with the same windows, batch
  * of alternatives and per-alternative Exp(1) streams. There the blanks hold MASK (absorbing) or
  * UNKNOWN (uniform: generated positions start from a uniform draw); output reuse does not apply
@@ -44,7 +46,7 @@ import { scoreText } from './likelihood';
 import { loadModelPackage, type ModelPackage } from './model-package';
 import type { Noise } from './noise';
 import { Random } from './random';
-import { sampleAnalyticAbsorbing, streamExpNoise, type UnmaskedToken } from './sampler';
+import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type UnmaskedToken } from './sampler';
 import { chooseSampler, samplePc, UNKNOWN, type Predictor } from './samplers';
 import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
@@ -74,6 +76,13 @@ export interface EngineOptions {
   threads?: number;
   /** Execution provider ('auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'); LACUNA_DEVICE overrides it. */
   device?: DeviceChoice;
+  /**
+   * Absorbing + log-linear models: 'fused' (default) draws tokens inside the network when its
+   * graph has the fused draw (sampler.ts sampleAnalyticAbsorbingFused; projection at masked
+   * positions only); 'reference' always uses the exponential-race sampler on the full output
+   * (sampleAnalyticAbsorbing; token-for-token the PyTorch reference given the same noise).
+   */
+  sampling?: 'fused' | 'reference';
 }
 
 export interface LoadedModel {
@@ -270,7 +279,26 @@ export class Engine implements EngineService {
       const score = (tokens: Int32Array, sigma: number, batch: number): Promise<Float32Array> => model.network.scoreBatch(tokens, sigma, batch);
       let result;
       try {
-        if (model.fast) {
+        if (model.fast && model.network.fusedDraw && this.options.sampling !== 'reference') {
+          const rngs = Array.from({ length: B }, (_, a) => new Random(alternativeSeed(seed, a)));
+          result = await sampleAnalyticAbsorbingFused({
+            template,
+            batch: B,
+            fixed,
+            reuse,
+            scaleBySigma: m.scale_by_sigma,
+            graph: graph as AbsorbingGraph,
+            noise: model.noise,
+            steps,
+            uniform: (row) => rngs[row]!.uniform(),
+            draw: (tokens, sigma, batch, positions, uniforms) => model.network.maskedDraw(tokens, sigma, batch, positions, uniforms),
+            onStep: (step, _masked, unmasked) => {
+              remaining -= unmasked.length;
+              progress(step, unmasked);
+            },
+            checkpoint,
+          });
+        } else if (model.fast) {
           result = await sampleAnalyticAbsorbing({
             template,
             batch: B,

@@ -32,10 +32,17 @@ const V = manifest.vocab_size;
 
 async function logScores(session: InferenceSession, tokens: Int32Array, sigma: number): Promise<Float32Array> {
   const indices = BigInt64Array.from(tokens, (t) => BigInt(t));
-  const out = await session.run({
-    indices: new Tensor('int64', indices, [1, tokens.length]),
-    sigma: new Tensor('float32', Float32Array.of(sigma), [1]),
-  });
+  // Network I/O 2 (models/FORMAT.md): every position, uniforms unused here.
+  const n = tokens.length;
+  const out = await session.run(
+    {
+      indices: new Tensor('int64', indices, [1, n]),
+      sigma: new Tensor('float32', Float32Array.of(sigma), [1]),
+      positions: new Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), [n]),
+      uniforms: new Tensor('float32', new Float32Array(n), [n]),
+    },
+    ['log_score'],
+  );
   return out.log_score!.data as Float32Array;
 }
 

@@ -281,3 +281,151 @@ export function linspace(a: number, b: number, n: number): Float64Array {
   for (let i = 0; i < n; i++) out[i] = i < half ? a + step * i : b - step * (n - i - 1);
   return out;
 }
+
+/**
+ * The fused network call (score-model.ts maskedDraw): at flat `positions` of tokens [batch × L],
+ * every one MASK, a token drawn from softmax over j ≠ MASK of the position's log-score row by
+ * inverse CDF at `uniforms`, and log_norm = log Σ_{j≠MASK} exp(row_j), computed at total noise sigma.
+ */
+export type MaskedDrawFn = (tokens: Int32Array, sigma: number, batch: number, positions: Int32Array, uniforms: Float32Array) => Promise<{ tokens: Int32Array; logNorm: Float32Array }>;
+
+export interface FusedSamplerOptions extends Omit<AnalyticSamplerOptions, 'exp' | 'score'> {
+  draw: MaskedDrawFn;
+  /** Uniform [0, 1) draws, one stream per batch row (e.g. Random.uniform of that row's generator). */
+  uniform: (row: number) => number;
+}
+
+/** The largest float32 below 1 is 1 − 2^−24; uniforms are rounded down to a multiple of 2^−24. */
+const U24 = 2 ** 24;
+
+/**
+ * The analytic absorbing sampler of sampleAnalyticAbsorbing with the categorical draw fused into
+ * the network (ONNX I/O 2, models/sedd/export.py): the same chain, sampled differently.
+ *
+ * At a masked position the analytic step (graph.maskedStep) moves to token j ≠ MASK with
+ * probability K·e^{row_j} and stays MASK with probability 1 − K·S (K = e^{dσ} − 1,
+ * S = Σ_{j≠MASK} e^{row_j}, row_MASK = 0 at a masked position), so it factors into
+ *   (a) whether the position unmasks: probability min(1, K·S) = min(1, exp(logK + log_norm)), and
+ *   (b) which token it takes: softmax over j ≠ MASK of the row, independent of (a) and of dσ.
+ * The network draws (b) in the graph for every masked position (one uniform each, inverse CDF),
+ * and JavaScript draws (a) from log_norm; only those two numbers per masked position cross into
+ * JavaScript, and the output projection runs at masked positions only. The final denoise step
+ * unmasks every remaining position with its drawn token. When a network output is reused (a step
+ * that unmasked nothing, see the header), the earlier draw (b) is reused too: x is unchanged, so
+ * (b)'s distribution is the same, and (a) only needs log_norm with the σ shift re-applied.
+ *
+ * Random numbers, per row's stream: for every network call, one uniform per masked position of
+ * that row (in position order) for (b); for every step, one per masked position for (a). Seeded
+ * results are reproducible but differ from sampleAnalyticAbsorbing's (which draws by the
+ * exponential race); the distribution is the same (sampler.test.ts checks it).
+ */
+export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Promise<SampleResult> {
+  const { template, graph, noise, steps } = o;
+  const eps = o.eps ?? SAMPLING_EPS;
+  const batch = o.batch ?? 1;
+  const reuse = o.reuse ?? 'never';
+  const scaleBySigma = o.scaleBySigma ?? true;
+  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(batch) || batch < 1 || template.length % batch !== 0) throw new RangeError(`batch ${batch} does not divide ${template.length} tokens`);
+  if (o.fixed && o.fixed.length !== template.length) throw new RangeError(`fixed has ${o.fixed.length} entries for ${template.length} tokens`);
+  const V = graph.dim;
+  const N = template.length;
+  const L = N / batch;
+  for (let i = 0; i < N; i++) {
+    const v = template[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= V) throw new RangeError(`token ${v} at position ${i} is outside the vocabulary 0…${V - 1}`);
+  }
+  const mask = graph.mask;
+  const fixed = o.fixed;
+  const x = template.slice();
+  const grid = linspace(1, eps, steps + 1);
+  const dt = (1 - eps) / steps;
+  /** Per position: the token drawn by the last network call, and its log_norm. */
+  const drawn = new Int32Array(N);
+  const logNorm = new Float64Array(N);
+  let cachedSigma = NaN;
+  let changed = true;
+  let networkCalls = 0;
+
+  const maskedPositions = (): Int32Array => {
+    let n = 0;
+    for (let i = 0; i < N; i++) if (x[i] === mask && !(fixed && fixed[i])) n++;
+    const out = new Int32Array(n);
+    n = 0;
+    for (let i = 0; i < N; i++) if (x[i] === mask && !(fixed && fixed[i])) out[n++] = i;
+    return out;
+  };
+  /** Draws (b) at t (or reuses the last ones); returns the shift to add to the stored log_norm. */
+  const evaluate = async (t: number, masked: Int32Array): Promise<number> => {
+    const total = noise.total(t);
+    const sigma = Math.fround(total);
+    if (!changed && reuse !== 'never' && networkCalls > 0) return scaleBySigma ? logExpm1(cachedSigma) - logExpm1(sigma) : 0;
+    const uniforms = new Float32Array(masked.length);
+    for (let k = 0; k < masked.length; k++) uniforms[k] = Math.floor(o.uniform(Math.floor(masked[k]! / L)) * U24) / U24;
+    const out = await o.draw(x, total, batch, masked, uniforms);
+    o.checkpoint?.();
+    networkCalls++;
+    if (out.tokens.length !== masked.length || out.logNorm.length !== masked.length) {
+      throw new Error(`the network drew ${out.tokens.length} tokens and ${out.logNorm.length} norms for ${masked.length} masked positions`);
+    }
+    for (let k = 0; k < masked.length; k++) {
+      const i = masked[k]!;
+      const token = out.tokens[k]!;
+      const ln = out.logNorm[k]!;
+      if (Number.isNaN(ln)) throw new Error('the network returned scores that are not numbers (NaN)');
+      if (!(token >= 0 && token < mask)) throw new Error(`the network drew token ${token}, outside 0…${mask - 1}`);
+      drawn[i] = token;
+      logNorm[i] = ln;
+    }
+    cachedSigma = sigma;
+    changed = false;
+    return 0;
+  };
+  const unmaskedBy = (masked: Int32Array): UnmaskedToken[] => {
+    const out: UnmaskedToken[] = [];
+    for (const i of masked) if (x[i] !== mask) out.push({ row: Math.floor(i / L), position: i % L, token: x[i]! });
+    if (out.length > 0) changed = true;
+    return out;
+  };
+  const stillMasked = (masked: Int32Array): number => {
+    let n = 0;
+    for (const i of masked) if (x[i] === mask) n++;
+    return n;
+  };
+
+  let lastStep: UnmaskedToken[] = [];
+  for (let k = 0; k < steps; k++) {
+    o.checkpoint?.();
+    const masked = maskedPositions();
+    let unmasked: UnmaskedToken[] = [];
+    if (masked.length > 0) {
+      const t = grid[k]!;
+      const dsigma = noise.total(t) - noise.total(t - dt);
+      const shift = await evaluate(t, masked);
+      const logK = Math.log(Math.expm1(dsigma)) + shift;
+      for (const i of masked) {
+        // (a): unmask with probability min(1, K·S); an all −∞ row (S = 0) never unmasks here.
+        const p = Math.exp(logK + logNorm[i]!);
+        if (o.uniform(Math.floor(i / L)) < p) x[i] = drawn[i]!;
+      }
+      unmasked = unmaskedBy(masked);
+    }
+    o.onUpdate?.(k, x);
+    if (k < steps - 1) o.onStep?.(k + 1, stillMasked(masked), unmasked);
+    else lastStep = unmasked;
+  }
+
+  o.checkpoint?.();
+  const masked = maskedPositions();
+  let unmasked: UnmaskedToken[] = [];
+  if (masked.length > 0) {
+    await evaluate(eps, masked);
+    // The denoiser drops MASK: every remaining position takes its drawn token (token 0 if the
+    // network gave no information at all, as drawMasked does).
+    for (const i of masked) x[i] = logNorm[i] === -Infinity ? 0 : drawn[i]!;
+    unmasked = unmaskedBy(masked);
+  }
+  o.onUpdate?.(steps, x);
+  o.onStep?.(steps, stillMasked(masked), [...lastStep, ...unmasked]);
+  return { tokens: x, networkCalls };
+}

@@ -16,6 +16,8 @@ interface ParityCase {
   values: number[][];
   max_abs: number;
   sum: number;
+  /** The fused draw at every MASK position (flat), from PyTorch (models/sedd/export.py draw_case). */
+  draw?: { positions: number[]; uniforms: number[]; token: number[]; log_norm: number[] };
 }
 interface Parity {
   tolerance: number;
@@ -64,6 +66,47 @@ describe('ScoreModel on the fixture network (onnxruntime-node, CPU)', () => {
     expect(Math.abs(sum - c.sum) / out.length).toBeLessThanOrEqual(parity.tolerance);
     // The network writes 0 at each input token ("no change" has score 1).
     for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) expect(out[(b * L + l) * V + c.indices[b]![l]!]).toBe(0);
+  });
+
+  it('has the fused draw (network I/O 2)', () => {
+    expect(model.gathered).toBe(true);
+    expect(model.fusedDraw).toBe(true);
+  });
+
+  const drawCases = parity.cases.filter((c) => c.draw);
+  it('parity data covers the fused draw', () => expect(drawCases.length).toBeGreaterThanOrEqual(4));
+  it.each(drawCases.map((c) => [c.name, c] as const))('draws the same tokens as PyTorch at the masked positions: %s', async (_name, c) => {
+    const d = c.draw!;
+    const [B] = c.shape;
+    const got = await model.maskedDraw(Int32Array.from(c.indices.flat()), Float32Array.from(c.sigma), B, Int32Array.from(d.positions), Float32Array.from(d.uniforms));
+    expect(Array.from(got.tokens)).toEqual(d.token);
+    for (let k = 0; k < d.positions.length; k++) expect(Math.abs(got.logNorm[k]! - d.log_norm[k]!)).toBeLessThanOrEqual(parity.tolerance);
+  });
+
+  it('draws by inverse CDF: stratified uniforms reproduce softmax over the tokens', async () => {
+    // One all-MASK position, 4096 uniforms (k + 0.5)/4096 at the same position: each token j must
+    // be drawn ≈ 4096·p_j times (within 1 of it: stratified draws), p = softmax of the row without MASK.
+    const L = 8;
+    const tokens = new Int32Array(L).fill(parity.mask_id);
+    const sigma = 0.9;
+    const row = (await model.score(tokens, sigma)).subarray(3 * manifest.vocab_size, 4 * manifest.vocab_size);
+    const V1 = manifest.vocab_size - 1;
+    let max = -Infinity;
+    for (let j = 0; j < V1; j++) max = Math.max(max, row[j]!);
+    let total = 0;
+    for (let j = 0; j < V1; j++) total += Math.exp(row[j]! - max);
+    const n = 4096;
+    const got = await model.maskedDraw(tokens, sigma, 1, new Int32Array(n).fill(3), Float32Array.from({ length: n }, (_, k) => (k + 0.5) / n));
+    const counts = new Float64Array(V1);
+    for (const t of got.tokens) counts[t]!++;
+    let worst = 0;
+    for (let j = 0; j < V1; j++) worst = Math.max(worst, Math.abs(counts[j]! - (n * Math.exp(row[j]! - max)) / total));
+    expect(worst).toBeLessThanOrEqual(1.0001);
+    expect(Math.abs(got.logNorm[0]! - (max + Math.log(total)))).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('rejects a position outside the tokens', async () => {
+    await expect(model.maskedDraw(new Int32Array(4).fill(parity.mask_id), 1, 1, Int32Array.of(4), Float32Array.of(0.5))).rejects.toThrow(RangeError);
   });
 
   it('scores one sequence through score() like run() with batch 1', async () => {

@@ -1,11 +1,19 @@
 /**
- * The score network (models/FORMAT.md "Network I/O") run by onnxruntime-node:
- * indices int64 [B, L], sigma float32 [B] (total noise σ̄(t)) → log_score float32 [B, L, V].
+ * The score network (models/FORMAT.md "Network I/O") run by onnxruntime-node. Two graph forms:
+ *
+ *  - I/O 2 (models/sedd/export.py): indices int64 [B, L], sigma float32 [B] (total noise σ̄(t)),
+ *    positions int64 [K] (flat b·L + l) and, for absorbing models, uniforms float32 [K] →
+ *    log_score float32 [K, V] at those positions, and (absorbing) token int64 [K], a draw from
+ *    softmax over j ≠ MASK of each row, and log_norm float32 [K] = logsumexp over j ≠ MASK. The
+ *    output projection runs at the K positions only; `maskedDraw` fetches just token and
+ *    log_norm, so a sampling step brings two numbers per masked position into JavaScript.
+ *  - I/O 1 (packages made before it): indices, sigma → log_score [B, L, V] everywhere.
  *
  * The execution provider is chosen by providers.ts (CUDA/DirectML/CoreML/WebGPU where they work,
  * CPU otherwise, LACUNA_DEVICE overrides). onnxruntime's native code can crash the process it runs
  * in, so the app runs this inside the engine host process (engine-host.ts).
  */
+import { performance } from 'node:perf_hooks';
 import { type InferenceSession, Tensor } from 'onnxruntime-node';
 import { ApiError } from '../../common/api';
 import { cpuThreads, selectProvider, type DeviceChoice, type ProviderAttempt, type ProviderId } from './providers';
@@ -13,6 +21,18 @@ import { cpuThreads, selectProvider, type DeviceChoice, type ProviderAttempt, ty
 export const INPUT_INDICES = 'indices';
 export const INPUT_SIGMA = 'sigma';
 export const OUTPUT_LOG_SCORE = 'log_score';
+export const INPUT_POSITIONS = 'positions';
+export const INPUT_UNIFORMS = 'uniforms';
+export const OUTPUT_TOKEN = 'token';
+export const OUTPUT_LOG_NORM = 'log_norm';
+
+/** What the fused draw returns at K masked positions. */
+export interface MaskedDraw {
+  /** A token drawn from softmax over j ≠ MASK of each position's log scores (Int32Array [K]). */
+  tokens: Int32Array;
+  /** log Σ_{j≠MASK} exp(log_score_j) at each position (Float32Array [K]). */
+  logNorm: Float32Array;
+}
 
 export interface ScoreModelOptions {
   /** Threads for one operator; default: providers.ts cpuThreads() (physical cores, capped). */
@@ -30,6 +50,10 @@ export class ScoreModel {
     readonly device: ProviderId,
     /** Providers passed over before `device`, each with its human-readable reason. */
     readonly fallbacks: readonly ProviderAttempt[],
+    /** I/O 2: the graph takes `positions` and projects only there. */
+    readonly gathered: boolean,
+    /** I/O 2, absorbing: the graph also gives `token` and `log_norm` (the fused draw). */
+    readonly fusedDraw: boolean,
   ) {}
 
   static async load(path: string, vocabSize: number, options: ScoreModelOptions = {}): Promise<ScoreModel> {
@@ -49,7 +73,73 @@ export class ScoreModel {
       await session.release().catch(() => undefined);
       throw new ApiError('model_error', `the network ${path} must take "${INPUT_INDICES}" and "${INPUT_SIGMA}" and give "${OUTPUT_LOG_SCORE}" (it has ${found})`);
     }
-    return new ScoreModel(session, path, vocabSize, device, fallbacks);
+    const gathered = session.inputNames.includes(INPUT_POSITIONS);
+    const fusedDraw = gathered && session.inputNames.includes(INPUT_UNIFORMS) && session.outputNames.includes(OUTPUT_TOKEN) && session.outputNames.includes(OUTPUT_LOG_NORM);
+    return new ScoreModel(session, path, vocabSize, device, fallbacks, gathered, fusedDraw);
+  }
+
+  private allPositions: BigInt64Array = new BigInt64Array(0);
+
+  /** Network calls made and the wall time spent inside onnxruntime's run (for benchmarks and diagnostics). */
+  readonly stats = { calls: 0, runMs: 0 };
+
+  private async timedRun(feeds: Record<string, Tensor>, fetches?: string[]): Promise<InferenceSession.OnnxValueMapType> {
+    const t0 = performance.now();
+    try {
+      return fetches ? await this.session.run(feeds, fetches) : await this.session.run(feeds);
+    } finally {
+      this.stats.calls++;
+      this.stats.runMs += performance.now() - t0;
+    }
+  }
+
+  /** Feeds for I/O 2 at flat positions (every input the graph has; uniforms default to 0). */
+  private feeds(indices: BigInt64Array, sigma: Float32Array, batch: number, length: number, positions: BigInt64Array, uniforms?: Float32Array): Record<string, Tensor> {
+    const feeds: Record<string, Tensor> = {
+      [INPUT_INDICES]: new Tensor('int64', indices, [batch, length]),
+      [INPUT_SIGMA]: new Tensor('float32', sigma, [batch]),
+      [INPUT_POSITIONS]: new Tensor('int64', positions, [positions.length]),
+    };
+    if (this.session.inputNames.includes(INPUT_UNIFORMS)) {
+      feeds[INPUT_UNIFORMS] = new Tensor('float32', uniforms ?? new Float32Array(positions.length), [positions.length]);
+    }
+    return feeds;
+  }
+
+  /**
+   * The fused draw (I/O 2, absorbing graph): at flat `positions` of tokens [batch × length], all of
+   * them MASK, at total noise sigma (one for all rows, or one per row), one token per position drawn from softmax over j ≠ MASK of its log scores by inverse
+   * CDF at `uniforms` (each in [0, 1)), and the log normaliser. Only these 2·K numbers come back.
+   */
+  async maskedDraw(tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array, uniforms: Float32Array): Promise<MaskedDraw> {
+    if (!this.fusedDraw) throw new ApiError('model_error', `the network ${this.path} has no fused draw (re-export it with models/sedd/export.py)`);
+    const length = tokens.length / batch;
+    const sigmas = typeof sigma === 'number' ? new Float32Array(batch).fill(sigma) : sigma;
+    if (!Number.isInteger(length) || sigmas.length !== batch || positions.length !== uniforms.length || positions.length === 0) {
+      throw new RangeError(`maskedDraw: ${tokens.length} tokens in ${batch} rows, ${positions.length} positions, ${uniforms.length} uniforms`);
+    }
+    const pos = new BigInt64Array(positions.length);
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!;
+      if (!(p >= 0 && p < tokens.length)) throw new RangeError(`maskedDraw: position ${p} outside 0…${tokens.length - 1}`);
+      pos[i] = BigInt(p);
+    }
+    let result: InferenceSession.OnnxValueMapType;
+    try {
+      result = await this.timedRun(this.feeds(toIndices(tokens), sigmas, batch, length, pos, uniforms), [OUTPUT_TOKEN, OUTPUT_LOG_NORM]);
+    } catch (e) {
+      throw new ApiError('model_error', `the network failed: ${errorText(e)}`);
+    }
+    const token = result[OUTPUT_TOKEN];
+    const logNorm = result[OUTPUT_LOG_NORM];
+    const K = positions.length;
+    if (!token || token.type !== 'int64' || token.data.length !== K || !logNorm || logNorm.type !== 'float32' || logNorm.data.length !== K) {
+      throw new ApiError('model_error', `the network's fused draw returned ${token?.type ?? 'nothing'} [${token?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected int64 and float32 [${K}]`);
+    }
+    const ids = token.data as BigInt64Array;
+    const out = new Int32Array(K);
+    for (let i = 0; i < K; i++) out[i] = Number(ids[i]!);
+    return { tokens: out, logNorm: logNorm.data as Float32Array };
   }
 
   /**
@@ -62,16 +152,25 @@ export class ScoreModel {
     }
     let out: Tensor | undefined;
     try {
-      const result = await this.session.run({
-        [INPUT_INDICES]: new Tensor('int64', indices, [batch, length]),
-        [INPUT_SIGMA]: new Tensor('float32', sigma, [batch]),
-      });
-      out = result[OUTPUT_LOG_SCORE];
+      if (this.gathered) {
+        const n = batch * length;
+        if (this.allPositions.length !== n) this.allPositions = BigInt64Array.from({ length: n }, (_, i) => BigInt(i));
+        const result = await this.timedRun(this.feeds(indices, sigma, batch, length, this.allPositions), [OUTPUT_LOG_SCORE]);
+        out = result[OUTPUT_LOG_SCORE];
+      } else {
+        const result = await this.timedRun({
+          [INPUT_INDICES]: new Tensor('int64', indices, [batch, length]),
+          [INPUT_SIGMA]: new Tensor('float32', sigma, [batch]),
+        });
+        out = result[OUTPUT_LOG_SCORE];
+      }
     } catch (e) {
       throw new ApiError('model_error', `the network failed: ${errorText(e)}`);
     }
+    // I/O 2 gives [B·L, V] rows in the same row-major order as I/O 1's [B, L, V].
     const dims = out?.dims ?? [];
-    if (!out || out.type !== 'float32' || dims.length !== 3 || dims[0] !== batch || dims[1] !== length || dims[2] !== this.vocabSize) {
+    const shapeOk = this.gathered ? dims.length === 2 && dims[0] === batch * length && dims[1] === this.vocabSize : dims.length === 3 && dims[0] === batch && dims[1] === length && dims[2] === this.vocabSize;
+    if (!out || out.type !== 'float32' || !shapeOk) {
       throw new ApiError('model_error', `the network returned ${out?.type ?? 'nothing'} [${dims.join(', ')}]; expected float32 [${batch}, ${length}, ${this.vocabSize}]`);
     }
     return out.data as Float32Array;
@@ -92,14 +191,18 @@ export class ScoreModel {
     if (!Number.isInteger(batch) || batch < 1 || tokens.length % batch !== 0) {
       throw new RangeError(`scoreBatch: ${tokens.length} tokens do not split into ${batch} rows`);
     }
-    const indices = new BigInt64Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) indices[i] = BigInt(tokens[i]!);
-    return this.run(indices, new Float32Array(batch).fill(sigma), batch, tokens.length / batch);
+    return this.run(toIndices(tokens), new Float32Array(batch).fill(sigma), batch, tokens.length / batch);
   }
 
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+function toIndices(tokens: ArrayLike<number>): BigInt64Array {
+  const indices = new BigInt64Array(tokens.length);
+  for (let i = 0; i < tokens.length; i++) indices[i] = BigInt(tokens[i]!);
+  return indices;
 }
 
 function errorText(e: unknown): string {
