@@ -2,7 +2,7 @@
 importer (src-main/node/engine/model-import.ts) end to end, plus its graph template and PyTorch
 reference outputs.
 
-    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_official_like.py [--out DIR]
+    OPENBLAS_NUM_THREADS=1 .venv-fp16/bin/python models/tools/make_official_like.py [--out DIR]
 
 Writes (default DIR = models/tests/import-fixture, deterministic, ~1 MB):
   checkpoint/config.json        official-style config (tokens 511, model{hidden_size 64, n_heads 2,
@@ -14,6 +14,8 @@ Writes (default DIR = models/tests/import-fixture, deterministic, ~1 MB):
   checkpoint/tokenizer.json     the tiny fixture's tokenizer (511 ids; tokens != 50257 so the
                                 importer takes the folder's own tokenizer)
   templates/<name>/             the graph template for this configuration (make_templates.py)
+  templates/<name>-fp16/        its float16 variant (run with the .venv-fp16 Python of make_templates.py;
+                                --no-fp16 leaves it out)
   reference.json                lacuna-parity/1 cases from the PyTorch reference network loaded
                                 with exactly the stored (rounded) weights
 """
@@ -116,7 +118,9 @@ def parity_cases(model: SEDD, V: int, seed: int) -> List[dict]:
     return cases
 
 
-def build(out: str, seed: int = SEED) -> None:
+def build(out: str, seed: int = SEED, fp16: bool = False) -> None:
+    """Write the folder; ``fp16`` also writes the float16 template ``templates/<name>-fp16``
+    (needs onnxconverter-common, see make_templates.to_fp16)."""
     torch.manual_seed(seed)
     torch.set_num_threads(1)
     cfg_json = official_config()
@@ -143,13 +147,17 @@ def build(out: str, seed: int = SEED) -> None:
                    "mask_id": cfg.vocab_size - 1, "cases": cases}, f, separators=(",", ":"))
         f.write("\n")
     make_template(cfg, os.path.join(out, "templates", TEMPLATE_NAME))
+    if fp16:
+        make_template(cfg, os.path.join(out, "templates", TEMPLATE_NAME + "-fp16"), precision="fp16")
 
 
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description="synthetic official-layout SEDD checkpoint + template + reference")
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--no-fp16", action="store_true",
+                    help="leave out the float16 template (it needs onnxconverter-common)")
     a = ap.parse_args(argv)
-    build(a.out)
+    build(a.out, fp16=not a.no_fp16)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.out) for f in fs)
     print(f"{a.out}: {total} bytes")
     return 0

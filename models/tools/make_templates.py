@@ -18,9 +18,10 @@ template.json (``lacuna-template/1``)::
 
     {"format": "lacuna-template/1",
      "config": {hidden_size, n_blocks, n_heads, cond_dim, vocab_size, graph_type, scale_by_sigma},
+     "precision": "fp32" | "fp16",   # absent = fp32
      "graph": "model.onnx", "graph_sha256": ..., "weights": "weights.bin",
      "alignment": 4096, "weights_bytes": N,
-     "tensors": [{"name", "dtype": "float32", "shape", "offset", "bytes",
+     "tensors": [{"name", "dtype": "float32" | "float16", "shape", "offset", "bytes",
                   "default": [...]  # only for buffers that may be absent (rotary_emb.inv_freq)
                  }, ...]}
 
@@ -32,6 +33,10 @@ and up to ~6 GB of memory):
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py --preset sedd-small
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py --preset sedd-medium
+    # the float16 variants (GPU packages; need onnxconverter-common, models/tools/requirements-fp16.txt):
+    /usr/bin/python3 -m venv --system-site-packages .venv-fp16
+    .venv-fp16/bin/pip install --no-deps -r models/tools/requirements-fp16.txt  # onnx, numpy: Debian's
+    OPENBLAS_NUM_THREADS=1 .venv-fp16/bin/python models/tools/make_templates.py --preset sedd-small --precision fp16
     # any other configuration, from an official-style config.json:
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py \\
         --config DIR/config.json --out models/templates/<name>
@@ -95,11 +100,35 @@ def export_graph(model: SEDD) -> onnx.ModelProto:
     return export_proto(model, constant_folding=False)
 
 
-def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -> dict:
+# Kept in float32 in the fp16 graph: the sigma path (log(e^sigma - 1), timestep embedding), the
+# rotary tables, and the fused draw after the output projection (a float16 cumulative sum over
+# 50k entries would be far too coarse); the transformer blocks and the projection run in float16.
+FP16_KEEP_FP32_OPS = ["CumSum", "ReduceMax", "ReduceSum", "LessOrEqual", "Exp", "Log", "Less", "Sin",
+                      "Cos", "Where", "ScatterElements", "Range"]
+FP16_REQUIREMENTS = "models/tools/requirements-fp16.txt"
+
+
+def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """The float16 variant of an exported graph (inputs and outputs stay float32): every float
+    initializer becomes float16, compute runs in float16 except FP16_KEEP_FP32_OPS.  Uses
+    onnxconverter-common (pinned in FP16_REQUIREMENTS; not in Debian)."""
+    try:
+        from onnxconverter_common import float16  # type: ignore
+    except ImportError as e:
+        raise SystemExit(f"the fp16 templates need onnxconverter-common ({e}); set up a venv with "
+                         f"`python3 -m venv --system-site-packages .venv-fp16 && .venv-fp16/bin/pip install "
+                         f"--no-deps -r {FP16_REQUIREMENTS}` and run this script with .venv-fp16/bin/python")
+    return float16.convert_float_to_float16(proto, keep_io_types=True, op_block_list=FP16_KEEP_FP32_OPS)
+
+
+def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None,
+                  precision: str = "fp32") -> dict:
     """Write ``model.onnx`` (graph, weights external) and ``template.json`` to ``out_dir``.
 
-    ``model`` may be given (its weights are ignored); otherwise one is built. Returns the
-    template dict."""
+    ``model`` may be given (its weights are ignored); otherwise one is built. ``precision``
+    "fp16" writes the float16 variant (:func:`to_fp16`). Returns the template dict."""
+    if precision not in ("fp32", "fp16"):
+        raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
     cfg.dropout = 0.0
     if model is None:
         model = SEDD(cfg)
@@ -113,6 +142,8 @@ def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -
     proto = export_graph(model)
     onnx.checker.check_model(proto)  # before the weights move out
 
+    if precision == "fp16":
+        proto = to_fp16(proto)
     names = list(state.keys())
     inits = {t.name: t for t in proto.graph.initializer}
     if set(inits) != set(names):
@@ -123,17 +154,21 @@ def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -
     for name in names:
         init = inits[name]
         shape = list(state[name].shape)
-        if init.data_type != TensorProto.FLOAT or list(init.dims) != shape:
+        want = TensorProto.FLOAT16 if precision == "fp16" else TensorProto.FLOAT
+        if init.data_type != want or list(init.dims) != shape:
             raise RuntimeError(f"initializer {name}: type {init.data_type} dims {list(init.dims)}, "
-                               f"expected float32 {shape}")
-        nbytes = 4 * int(state[name].numel())
+                               f"expected {'float16' if want == TensorProto.FLOAT16 else 'float32'} {shape}")
+        width = 2 if precision == "fp16" else 4
+        nbytes = width * int(state[name].numel())
         offset = (offset + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-        entry = {"name": name, "dtype": "float32", "shape": shape, "offset": offset, "bytes": nbytes}
+        entry = {"name": name, "dtype": "float16" if precision == "fp16" else "float32", "shape": shape,
+                 "offset": offset, "bytes": nbytes}
         if name in defaults:
             entry["default"] = [float(v) for v in defaults[name].float().tolist()]
         tensors.append(entry)
         init.ClearField("raw_data")
         del init.float_data[:]
+        del init.int32_data[:]              # where onnx keeps float16 values that are not raw
         init.data_location = TensorProto.EXTERNAL
         del init.external_data[:]
         for k, v in (("location", WEIGHTS_FILE), ("offset", str(offset)), ("length", str(nbytes))):
@@ -145,8 +180,9 @@ def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -
     del proto.graph.initializer[:]
     proto.graph.initializer.extend(ordered)
     proto.producer_name = "lacuna-sedd-template"
-    proto.doc_string = ("SEDD score network template: (indices int64 [B,L], sigma float32 [B]) -> "
-                        "log_score [B,L,V]; weights in weights.bin (see template.json)")
+    proto.doc_string = (f"SEDD score network template ({precision}; network I/O 2, models/FORMAT.md): "
+                        "indices int64 [B,L], sigma float32 [B], positions int64 [K] (, uniforms float32 "
+                        "[K]) -> log_score [K,V] (, token, log_norm); weights in weights.bin (see template.json)")
     check_layernorm_bias(proto)
 
     os.makedirs(out_dir, exist_ok=True)
@@ -156,6 +192,7 @@ def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None) -
     template = {
         "format": TEMPLATE_FORMAT,
         "config": template_config(cfg),
+        "precision": precision,
         "graph": GRAPH_FILE,
         "graph_sha256": hashlib.sha256(data).hexdigest(),
         "weights": WEIGHTS_FILE,
@@ -175,7 +212,8 @@ def write_weights(template: dict, state: Dict[str, torch.Tensor], path: str) -> 
         pos = 0
         for t in template["tensors"]:
             f.write(b"\0" * (t["offset"] - pos))
-            data = state[t["name"]].detach().float().contiguous().numpy().astype("<f4").tobytes()
+            dtype = "<f2" if t["dtype"] == "float16" else "<f4"
+            data = state[t["name"]].detach().float().contiguous().numpy().astype(dtype).tobytes()
             assert len(data) == t["bytes"], t["name"]
             f.write(data)
             pos = t["offset"] + t["bytes"]
@@ -186,19 +224,22 @@ def main(argv: Optional[List[str]] = None) -> int:
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--preset", choices=sorted(PRESETS))
     g.add_argument("--config", help="an official-style config.json")
-    ap.add_argument("--out", help="output folder (default models/templates/<preset>)")
+    ap.add_argument("--out", help="output folder (default models/templates/<preset>[-fp16])")
+    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                    help="fp16: the float16 variant for GPUs (needs onnxconverter-common, see "
+                         f"{FP16_REQUIREMENTS})")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.preset:
         cfg = PRESETS[a.preset]()
-        out = a.out or os.path.join(MODELS, "templates", a.preset)
+        out = a.out or os.path.join(MODELS, "templates", a.preset + ("-fp16" if a.precision == "fp16" else ""))
     else:
         with open(a.config, encoding="utf-8") as f:
             cfg = config_from_official(json.load(f))
         if not a.out:
             ap.error("--out is required with --config")
         out = a.out
-    t = make_template(cfg, out)
+    t = make_template(cfg, out, precision=a.precision)
     size = os.path.getsize(os.path.join(out, GRAPH_FILE))
     print(f"{out}: {len(t['tensors'])} tensors, weights {t['weights_bytes']} bytes, graph {size} bytes")
     return 0

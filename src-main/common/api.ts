@@ -339,7 +339,13 @@ export const api = {
   'fill.run': { params: FillRequest.strict(), result: FillResult },
   'score.run': { params: ScoreRequest.strict(), result: ScoreResult },
   'models.import': {
-    params: z.object({ dir: z.string().min(1).max(4096) }).strict(),
+    params: z
+      .object({
+        dir: z.string().min(1).max(4096),
+        /** 'fp16': the float16 variant for GPUs (half the size; needs an fp16 graph template). Default 'fp32'. */
+        precision: z.enum(['fp32', 'fp16']).optional(),
+      })
+      .strict(),
     result: ModelInfo,
   },
   'engine.devices': { params: Empty, result: z.array(DeviceInfo) },

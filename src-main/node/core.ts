@@ -219,7 +219,7 @@ export function createCore(options: CoreOptions): Core {
     'generations.accept': (p) => gens().accept(p.generationId, p.alternative),
     'models.list': async () => (await catalog()).models,
     'models.import': async (p) => {
-      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs);
+      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, p.precision);
       return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false);
     },
     'fill.run': async (p) => {

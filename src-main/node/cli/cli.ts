@@ -28,7 +28,8 @@ Usage:
   lacuna fill [options] -              read the text from stdin
   lacuna score [--model DIR|ID] [--draws N] [--seed S] [--json] "text" | --file PATH | -
   lacuna models list [--json]
-  lacuna models import DIR           install a SEDD checkpoint folder (config.json + model.safetensors)
+  lacuna models import DIR [--fp16]  install a SEDD checkpoint folder (config.json + model.safetensors);
+                                     --fp16: the float16 variant for GPUs (half the size)
   lacuna docs list [--json]
   lacuna docs show ID [--json]       print a document's text (blank syntax) as stored
   lacuna docs export ID [--format md|txt] [--out FILE]   (default md, to stdout)
@@ -330,13 +331,14 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
 
 async function modelsImport(args: readonly string[], io: Io): Promise<number> {
   const json = args.includes('--json');
-  const dirs = args.filter((a) => a !== '--json');
+  const fp16 = args.includes('--fp16');
+  const dirs = args.filter((a) => a !== '--json' && a !== '--fp16');
   const option = dirs.find((a) => a.startsWith('-'));
   if (option !== undefined) throw new UsageError(`models import: unknown option ${quote(option)}`);
   if (dirs.length !== 1) throw new UsageError('models import: expected one folder (config.json + model.safetensors)');
   const core = await makeCore(io);
   try {
-    const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!) });
+    const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!), ...(fp16 ? { precision: 'fp16' as const } : {}) });
     await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Imported ${info.id} (${info.name}) into ${info.dir}\n`);
   } finally {
     await core.close().catch(() => {});

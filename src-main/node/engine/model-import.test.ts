@@ -5,8 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
 import { expectedTensors, findTemplate, importModel, matchTensors, parseCheckpointConfig, readTemplate, type NetworkConfig } from './model-import';
 import { verifyModelFiles } from './model-package';
+import { listDevices, type ProviderId } from './providers';
 import { ScoreModel } from './score-model';
-import { SafetensorsFile, halfToFloat, toFloat32 } from './safetensors';
+import { SafetensorsFile, floatToHalf, halfToFloat, toFloat32 } from './safetensors';
 import { Tokenizer } from './tokenizer';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -47,7 +48,7 @@ async function writeSafetensors(path: string, tensors: Record<string, { shape: n
 const TINY: NetworkConfig = { hidden_size: 64, n_blocks: 2, n_heads: 2, cond_dim: 32, vocab_size: 512, graph_type: 'absorb', scale_by_sigma: true };
 
 /** A checkpoint folder: the fixture's config + tokenizer, and the given tensors. */
-async function checkpointWith(tensors: Record<string, { shape: number[]; dtype?: string }>): Promise<string> {
+async function checkpointWith(tensors: Record<string, { shape: number[]; dtype?: string; data?: Float32Array }>): Promise<string> {
   const dir = await tempDir();
   await copyFile(join(CHECKPOINT, 'config.json'), join(dir, 'config.json'));
   await copyFile(join(CHECKPOINT, 'tokenizer.json'), join(dir, 'tokenizer.json'));
@@ -133,6 +134,24 @@ describe('safetensors reader', () => {
   });
 });
 
+describe('float16 encoding', () => {
+  it('round-trips every float16 value and rounds to nearest even', () => {
+    for (let h = 0; h < 0x10000; h++) {
+      const x = halfToFloat(h);
+      if (Number.isNaN(x)) expect((floatToHalf(x) & 0x7c00) === 0x7c00 && (floatToHalf(x) & 0x3ff) !== 0).toBe(true);
+      else expect(floatToHalf(x)).toBe(h);
+    }
+    expect(floatToHalf(1 + 2 ** -11)).toBe(0x3c00); // tie → even (1.0)
+    expect(floatToHalf(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie → even (1 + 2^-9)
+    expect(floatToHalf(1 + 2 ** -11 + 2 ** -20)).toBe(0x3c01); // above the tie → up
+    expect(floatToHalf(65520)).toBe(0x7c00); // rounds past 65504 → Inf
+    expect(floatToHalf(65519)).toBe(0x7bff);
+    expect(floatToHalf(2 ** -25)).toBe(0); // half the smallest subnormal, tie → even (0)
+    expect(floatToHalf(-(2 ** -25) * 1.5)).toBe(0x8001);
+    expect(floatToHalf(-0)).toBe(0x8000);
+  });
+});
+
 describe('tensor validation', () => {
   it('names missing, unexpected and mis-shaped tensors in one message', () => {
     const t = new Map(Object.entries(fullSet()).map(([k, v]) => [k, { ...v, dtype: 'F32' }]));
@@ -184,8 +203,13 @@ describe('official templates (models/templates)', () => {
   it.each([
     ['sedd-small', 768, 12, 12, 131],
     ['sedd-medium', 1024, 24, 16, 251],
+    ['sedd-small-fp16', 768, 12, 12, 131],
+    ['sedd-medium-fp16', 1024, 24, 16, 251],
   ])('%s matches the sedd.md tensor table', async (name, H, n, heads, count) => {
+    const precision = name.endsWith('-fp16') ? 'fp16' : 'fp32';
     const t = await readTemplate(join(OFFICIAL_TEMPLATES, name)); // checks every name/shape against expectedTensors
+    expect(t.precision).toBe(precision);
+    expect(t.tensors.every((x) => x.dtype === (precision === 'fp16' ? 'float16' : 'float32'))).toBe(true);
     const shapes = new Map(t.tensors.map((x) => [x.name, x.shape]));
     expect(t.tensors.length).toBe(count);
     expect(shapes.get('vocab_embed.embedding')).toEqual([50258, H]);
@@ -197,7 +221,7 @@ describe('official templates (models/templates)', () => {
     expect(shapes.get('output_layer.linear.weight')).toEqual([50258, H]);
     expect(shapes.get('output_layer.adaLN_modulation.bias')).toEqual([2 * H]);
     expect(t.tensors.every((x) => x.offset % 4096 === 0)).toBe(true);
-    const found = await findTemplate([OFFICIAL_TEMPLATES], parseCheckpointConfig(official(H, n, heads)).network);
+    const found = await findTemplate([OFFICIAL_TEMPLATES], parseCheckpointConfig(official(H, n, heads)).network, precision);
     expect(found?.dir).toBe(join(OFFICIAL_TEMPLATES, name));
   });
 });
@@ -254,6 +278,86 @@ describe('importModel', () => {
     const again = await importError(CHECKPOINT, modelsDir);
     expect(again.message).toMatch(/already installed/);
     expect(await readdir(modelsDir)).toEqual(['sedd-official-like-tiny']);
+  });
+
+  it('imports the float16 variant: half the weights, PyTorch within float16 error, and it samples', async () => {
+    const data = await tempDir();
+    const modelsDir = join(data, 'models');
+    const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir, precision: 'fp16' });
+    expect(pkg.dir).toBe(join(modelsDir, 'sedd-official-like-tiny-fp16'));
+    await verifyModelFiles(pkg);
+    const fp32 = await readTemplate(join(TEMPLATES, 'official-like-tiny'));
+    const fp16 = await readTemplate(join(TEMPLATES, 'official-like-tiny-fp16'));
+    expect(fp16.precision).toBe('fp16');
+    expect(fp16.tensors.every((t) => t.dtype === 'float16')).toBe(true);
+    expect(pkg.manifest.files['weights.bin']!.bytes).toBe(fp16.weights_bytes);
+    expect(fp16.weights_bytes).toBeLessThan(0.6 * fp32.weights_bytes);
+    expect(await readFile(join(pkg.dir, 'MODEL_CARD.md'), 'utf8')).toMatch(/float16 weights and compute/);
+
+    const ref = JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as {
+      cases: { indices: number[][]; sigma: number[]; shape: [number, number, number]; positions: [number, number][]; values: number[][] }[];
+    };
+    const model = await ScoreModel.load(pkg.networkPath, pkg.manifest.vocab_size, { threads: 1, device: 'cpu' });
+    let worst = 0;
+    let scale = 0;
+    try {
+      expect(model.fusedDraw).toBe(true);
+      for (const c of ref.cases) {
+        const [B, L, V] = c.shape;
+        const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+        c.positions.forEach(([b, l], r) => {
+          for (let j = 0; j < V; j++) {
+            worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
+            scale = Math.max(scale, Math.abs(c.values[r]![j]!));
+          }
+        });
+      }
+      // Every working GPU provider (WebGPU on lavapipe in CI) runs the float16 graph like the CPU does.
+      const c = ref.cases[ref.cases.length - 1]!;
+      const [B, L] = c.shape;
+      const idx = BigInt64Array.from(c.indices.flat(), (v) => BigInt(v));
+      const onCpu = await model.run(idx, Float32Array.from(c.sigma), B, L);
+      for (const d of (await listDevices()).filter((x) => x.id !== 'cpu' && x.available)) {
+        const gpu = await ScoreModel.load(pkg.networkPath, pkg.manifest.vocab_size, { device: d.id as ProviderId });
+        try {
+          expect(gpu.device).toBe(d.id);
+          const out = await gpu.run(idx, Float32Array.from(c.sigma), B, L);
+          let diff = 0;
+          for (let i = 0; i < out.length; i++) diff = Math.max(diff, Math.abs(out[i]! - onCpu[i]!));
+          console.log(`fp16 package on ${d.id}: max |Δ| vs CPU ${diff.toExponential(2)}`);
+          expect(diff).toBeLessThanOrEqual(0.05);
+        } finally {
+          await gpu.release();
+        }
+      }
+      const tokens = new Int32Array(32).fill(511);
+      const drawn = await model.maskedDraw(tokens, 1.5, 1, Int32Array.from({ length: 32 }, (_, i) => i), Float32Array.from({ length: 32 }, (_, i) => (i + 0.5) / 32));
+      expect(Array.from(drawn.tokens).every((t) => t >= 0 && t < 511)).toBe(true);
+      expect(Array.from(drawn.logNorm).every(Number.isFinite)).toBe(true);
+    } finally {
+      await model.release();
+    }
+    console.log(`fp16 import parity: max abs diff ${worst.toExponential(2)} on log-scores up to ${scale.toFixed(2)}`);
+    // float16 keeps ~3 significant digits: the error is far above fp32's 1e-4, far below the values.
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThanOrEqual(0.05);
+  });
+
+  it('refuses fp16 without an fp16 template, and weights outside the float16 range, leaving nothing behind', async () => {
+    const data = await tempDir();
+    const modelsDir = join(data, 'models');
+    const onlyFp32 = await tempDir();
+    await cp(join(TEMPLATES, 'official-like-tiny'), join(onlyFp32, 'official-like-tiny'), { recursive: true });
+    const e1 = await importModel(CHECKPOINT, { templateDirs: [onlyFp32], modelsDir, precision: 'fp16' }).catch((e: unknown) => e as ApiError);
+    expect((e1 as ApiError).message).toMatch(/no float16 graph template .*import it in fp32.*--precision fp16/);
+    const set = fullSet();
+    const big = new Float32Array(64).fill(0.5);
+    big[7] = 1e6;
+    const ck = await checkpointWith({ ...set, 'blocks.1.mlp.2.bias': { shape: [64], data: big } });
+    const e2 = await importModel(ck, { templateDirs: [TEMPLATES], modelsDir, precision: 'fp16' }).catch((e: unknown) => e as ApiError);
+    expect((e2 as ApiError).code).toBe('bad_request');
+    expect((e2 as ApiError).message).toBe('model.safetensors: blocks.1.mlp.2.bias holds 1000000, outside the float16 range (±65504); import this checkpoint in fp32');
+    expect(await readdir(modelsDir).catch(() => [])).toEqual([]);
   });
 
   it('refuses bad checkpoints with one message and leaves nothing behind', async () => {

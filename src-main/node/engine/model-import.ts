@@ -7,7 +7,8 @@
  * network exported for one configuration with every parameter stored as external data in
  * `weights.bin` at a fixed offset, described by `template.json`. The importer picks the template
  * whose configuration equals the checkpoint's, checks the checkpoint's tensors against the set the
- * configuration implies, writes `weights.bin` tensor by tensor (converted to float32, streamed),
+ * configuration implies, writes `weights.bin` tensor by tensor (converted to float32, or to float16
+ * for the GPU variant, `precision: 'fp16'`, from an fp16 template; streamed),
  * copies the graph and a tokenizer (the checkpoint folder's own `tokenizer.json`, else GPT-2's from
  * models/gpt2 when `tokens` = 50257), and writes manifest.json. Everything is written into a hidden
  * temporary folder inside the destination and renamed into place only when complete; on any
@@ -31,7 +32,7 @@ import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, writeFile, stat } 
 import { basename, join, resolve } from 'node:path';
 import { ApiError } from '../../common/api';
 import { MODEL_FORMAT, readModelPackage, type ModelPackage } from './model-package';
-import { SafetensorsFile } from './safetensors';
+import { SafetensorsFile, toHalf } from './safetensors';
 import { Tokenizer } from './tokenizer';
 
 export const TEMPLATE_FORMAT = 'lacuna-template/1';
@@ -57,9 +58,11 @@ export interface CheckpointConfig {
   name: string | undefined;
 }
 
+export type Precision = 'fp32' | 'fp16';
+
 export interface TemplateTensor {
   name: string;
-  dtype: 'float32';
+  dtype: 'float32' | 'float16';
   shape: number[];
   offset: number;
   bytes: number;
@@ -69,6 +72,8 @@ export interface TemplateTensor {
 export interface Template {
   dir: string;
   config: NetworkConfig;
+  /** fp32, or fp16: the float16 variant for GPUs (float16 weights and compute, float32 inputs and outputs). */
+  precision: Precision;
   graph: string;
   graph_sha256: string;
   weights: string;
@@ -83,8 +88,10 @@ export interface ImportOptions {
   gpt2Tokenizer?: string;
   /** Destination: packages go to `<modelsDir>/<id>/` (the data folder's `models`). */
   modelsDir: string;
-  /** Package id; default `sedd-<model.name>` from config.json, else the folder name. */
+  /** Package id; default `sedd-<model.name>` from config.json, else the folder name (+ `-fp16`). */
   id?: string;
+  /** 'fp32' (default) or 'fp16': the float16 variant for GPUs, half the size (needs an fp16 template). */
+  precision?: Precision;
 }
 
 const OPTIONAL = new Set(['rotary_emb.inv_freq']);
@@ -234,22 +241,24 @@ export async function readTemplate(dir: string): Promise<Template> {
   };
   const json = JSON.parse(await readFile(join(dir, 'template.json'), 'utf8')) as Omit<Template, 'dir'> & { format?: string };
   if (json.format !== TEMPLATE_FORMAT) broken(`unknown format ${JSON.stringify(json.format)}`);
-  const t: Template = { ...json, dir };
+  const t: Template = { ...json, precision: json.precision ?? 'fp32', dir };
+  if (t.precision !== 'fp32' && t.precision !== 'fp16') broken(`unknown precision ${JSON.stringify(t.precision)}`);
   const expected = expectedTensors(t.config);
   if (t.tensors.length !== expected.size) broken(`${t.tensors.length} tensors, the configuration has ${expected.size}`);
   let end = 0;
   for (const x of t.tensors) {
     const want = expected.get(x.name);
     if (!want || fmtShape(want) !== fmtShape(x.shape)) broken(`tensor ${x.name} ${fmtShape(x.shape)} is not in the configuration`);
-    if (x.dtype !== 'float32' || x.bytes !== 4 * x.shape.reduce((a, b) => a * b, 1) || x.offset < end) broken(`tensor ${x.name} has a bad layout`);
+    const width = x.dtype === 'float32' ? 4 : x.dtype === 'float16' ? 2 : 0;
+    if (!width || x.bytes !== width * x.shape.reduce((a, b) => a * b, 1) || x.offset < end) broken(`tensor ${x.name} has a bad layout`);
     end = x.offset + x.bytes;
   }
   if (end !== t.weights_bytes) broken(`weights_bytes ${t.weights_bytes} ≠ end of the last tensor ${end}`);
   return t;
 }
 
-/** The template for a configuration, or undefined. */
-export async function findTemplate(dirs: readonly string[], config: NetworkConfig): Promise<Template | undefined> {
+/** The template for a configuration and precision, or undefined. */
+export async function findTemplate(dirs: readonly string[], config: NetworkConfig, precision: Precision = 'fp32'): Promise<Template | undefined> {
   for (const root of dirs) {
     let names: string[];
     try {
@@ -260,8 +269,8 @@ export async function findTemplate(dirs: readonly string[], config: NetworkConfi
     for (const name of names) {
       const dir = join(root, name);
       if (!existsSync(join(dir, 'template.json'))) continue;
-      const raw = JSON.parse(await readFile(join(dir, 'template.json'), 'utf8')) as { config?: NetworkConfig };
-      if (raw.config && sameConfig(raw.config, config)) return readTemplate(dir);
+      const raw = JSON.parse(await readFile(join(dir, 'template.json'), 'utf8')) as { config?: NetworkConfig; precision?: Precision };
+      if (raw.config && sameConfig(raw.config, config) && (raw.precision ?? 'fp32') === precision) return readTemplate(dir);
     }
   }
   return undefined;
@@ -293,13 +302,18 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
   const file = await SafetensorsFile.open(weightsPath);
   try {
     const mapping = matchTensors('model.safetensors', file.tensors, expected);
-    const template = await findTemplate(options.templateDirs, cfg.network);
+    const precision = options.precision ?? 'fp32';
+    if (precision !== 'fp32' && precision !== 'fp16') bad(`precision must be "fp32" or "fp16", got ${JSON.stringify(precision)}`);
+    const template = await findTemplate(options.templateDirs, cfg.network, precision);
+    if (!template && precision === 'fp16' && (await findTemplate(options.templateDirs, cfg.network, 'fp32'))) {
+      bad(`no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: .venv-fp16/bin/python models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --precision fp16 --out <Lacuna models folder>/templates/<name>-fp16`);
+    }
     if (!template) {
       bad(`no graph template for this configuration (${JSON.stringify(cfg.network)}); only the official sedd-small and sedd-medium ship with Lacuna. Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --out <Lacuna models folder>/templates/<name>`);
     }
     const tokenizerSrc = await pickTokenizer(src, cfg, options);
 
-    const id = options.id ?? defaultId(src, cfg);
+    const id = options.id ?? defaultId(src, cfg) + (precision === 'fp16' ? '-fp16' : '');
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(id) || id.length > 100) bad(`bad model id ${JSON.stringify(id)}`);
     await mkdir(options.modelsDir, { recursive: true });
     const dest = join(options.modelsDir, id);
@@ -319,7 +333,9 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         `Imported by Lacuna from ${src} (config.json + model.safetensors${mapping.prefix ? `, tensors under "${mapping.prefix}"` : ''}).`,
         '',
         `Score Entropy Discrete Diffusion (Lou, Meng & Ermon, 2024) network: hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size}, ${n.graph_type} graph, ${cfg.noise.type} noise, trained length ${cfg.length}.`,
-        `Graph from template ${basename(template.dir)}; weights converted to float32.`,
+        precision === 'fp16'
+          ? `Graph from template ${basename(template.dir)}: float16 weights and compute (float32 for the noise level, rotary tables and the token draw), for GPUs; weights rounded to float16 (nearest even). On a CPU the fp32 import is faster and exact.`
+          : `Graph from template ${basename(template.dir)}; weights converted to float32.`,
         '',
       ].join('\n');
       await writeFile(join(tmp, 'MODEL_CARD.md'), card);
@@ -327,7 +343,7 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         format: MODEL_FORMAT,
         id,
         name: title,
-        description: `Imported SEDD checkpoint (${n.graph_type}, hidden ${n.hidden_size}, ${n.n_blocks} blocks).`,
+        description: `Imported SEDD checkpoint (${n.graph_type}, hidden ${n.hidden_size}, ${n.n_blocks} blocks${precision === 'fp16' ? ', float16 for GPUs' : ''}).`,
         graph: { type: n.graph_type },
         noise: cfg.noise,
         vocab_size: n.vocab_size,
@@ -396,10 +412,20 @@ async function writeWeights(file: SafetensorsFile, mapping: TensorMapping, templ
     for (const t of template.tensors) {
       if (t.offset > pos) await put(new Uint8Array(t.offset - pos));
       const key = mapping.names.get(t.name);
+      const encode = (values: Float32Array): Uint8Array => {
+        if (t.dtype === 'float32') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+        const half = toHalf(values);
+        for (let i = 0; i < half.length; i++) {
+          if ((half[i]! & 0x7c00) === 0x7c00 && Number.isFinite(values[i]!)) {
+            bad(`model.safetensors: ${key ?? t.name} holds ${values[i]}, outside the float16 range (±65504); import this checkpoint in fp32`);
+          }
+        }
+        return new Uint8Array(half.buffer);
+      };
       if (key !== undefined) {
-        for await (const chunk of file.readFloat32Chunks(key)) await put(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        for await (const chunk of file.readFloat32Chunks(key)) await put(encode(chunk));
       } else if (t.default) {
-        await put(new Uint8Array(Float32Array.from(t.default).buffer));
+        await put(encode(Float32Array.from(t.default)));
       } else {
         throw new ApiError('internal', `graph template ${template.dir}: no value for ${t.name}`);
       }
@@ -435,11 +461,12 @@ async function copyHashed(from: string, to: string): Promise<{ bytes: number; sh
  * `<folder>/gpt2/tokenizer.json` of the model folders (the bundled `models/` first), the package
  * into `<dataDir>/models/<id>/`.
  */
-export function importIntoDataDir(srcDir: string, dataDir: string, modelDirs: readonly string[]): Promise<ModelPackage> {
+export function importIntoDataDir(srcDir: string, dataDir: string, modelDirs: readonly string[], precision?: Precision): Promise<ModelPackage> {
   const gpt2 = modelDirs.map((d) => join(d, 'gpt2', 'tokenizer.json')).find((p) => existsSync(p));
   return importModel(srcDir, {
     templateDirs: modelDirs.map((d) => join(d, 'templates')),
     ...(gpt2 ? { gpt2Tokenizer: gpt2 } : {}),
     modelsDir: join(dataDir, 'models'),
+    ...(precision ? { precision } : {}),
   });
 }

@@ -196,3 +196,43 @@ const F16_TABLE = (() => {
 export function halfToFloat(h: number): number {
   return F16_TABLE[h & 0xffff]!;
 }
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/**
+ * float32 → IEEE binary16 bits, rounding to nearest even (as numpy's astype(float16) and
+ * torch.half() do): subnormal halves below 2^−14, ±Infinity above 65504 (the caller decides whether
+ * that is an error), NaN stays NaN.
+ */
+export function floatToHalf(x: number): number {
+  f32[0] = x;
+  const b = u32[0]!;
+  const sign = (b >>> 16) & 0x8000;
+  const exp = (b >>> 23) & 0xff;
+  let mant = b & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0); // Inf / NaN
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow → Inf
+  if (e <= 0) {
+    // Subnormal half (or zero): mantissa with the implicit 1, shifted right by 14 − e … 24.
+    if (e < -10) return sign; // below half the smallest subnormal → ±0
+    mant |= 0x800000;
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rest = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rest = mant & 0x1fff;
+  // Round to nearest even; a carry into the exponent is correct (it may reach Inf).
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
+}
+
+/** float32 values → binary16 bits (round to nearest even). */
+export function toHalf(values: Float32Array): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) out[i] = floatToHalf(values[i]!);
+  return out;
+}
