@@ -45,8 +45,28 @@ export const ModelInfo = z.object({
   length: z.number().int(),
   graph: z.string(),
   noise: z.string(),
+  /** false: the network ignores σ (exact output reuse, fewer network calls). */
+  timeConditioned: z.boolean(),
+  /** Total size of the package's files (bytes). */
+  bytes: z.number().int(),
+  /** The files the manifest lists, with their recorded size and sha256 (models.verify re-checks them). */
+  files: z.array(z.object({ name: z.string(), bytes: z.number().int(), sha256: z.string() })),
+  /** Imported into the data folder (models.remove may delete it); false for the bundled models. */
+  removable: z.boolean(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
+
+export const ModelVerification = z.object({
+  id: z.string(),
+  /** Every listed file present with its recorded size and sha256. */
+  ok: z.boolean(),
+  /** What is wrong, one line per file; empty when ok. */
+  problems: z.array(z.string()),
+  /** Bytes read and hashed. */
+  bytes: z.number().int(),
+  durationMs: z.number(),
+});
+export type ModelVerification = z.infer<typeof ModelVerification>;
 
 export const FillRequest = z.object({
   /** Client-chosen id; progress events and fill.cancel refer to it. */
@@ -348,6 +368,10 @@ export const api = {
       .strict(),
     result: ModelInfo,
   },
+  /** Re-reads and re-hashes every file of an installed model against its manifest. */
+  'models.verify': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: ModelVerification },
+  /** Deletes a model imported into the data folder (bundled ones cannot be removed). */
+  'models.remove': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: Ok },
   'engine.devices': { params: Empty, result: z.array(DeviceInfo) },
   /** Cancels a running fill.run or score.run by its requestId. */
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },

@@ -15,10 +15,12 @@ import type { EngineService } from './engine/types';
 import { EngineClient } from './engine/engine-client';
 import { listDevices } from './engine/providers';
 import { ModelRegistry, modelInfo } from './engine/model-registry';
-import { readModelPackage } from './engine/model-package';
+import { checkModelFiles, readModelPackage } from './engine/model-package';
 import { importIntoDataDir } from './engine/model-import';
 import type { ModelPackage } from './engine/model-package';
-import { basename } from 'node:path';
+import { basename, join, relative, resolve as resolvePath, sep } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
 import { closeDatabase } from './store/database';
 import type { Database } from './store/database';
 import { DocumentStore } from './store/documents';
@@ -127,6 +129,13 @@ export function createCore(options: CoreOptions): Core {
    * Re-read on every call (a few small JSON files), so a model imported while the app runs shows up.
    * Explicit packages come first and win an id clash; then the registry's folders, in order.
    */
+  /** Models imported into the data folder (models.import writes there); the only removable ones. */
+  const importedModels = resolvePath(options.dataDir, 'models');
+  function isImported(dir: string): boolean {
+    const rel = relative(importedModels, resolvePath(dir));
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.includes(sep);
+  }
+
   async function catalog(): Promise<Catalog> {
     try {
       const packages: ModelPackage[] = [];
@@ -149,7 +158,7 @@ export function createCore(options: CoreOptions): Core {
       const listing = { models: packages, broken };
       const def = registry.resolveDefaultId(listing);
       const samplers = new Map(packages.map((p) => [p.manifest.id, p.manifest.sampling?.sampler ?? 'analytic']));
-      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def)), broken, samplers };
+      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def, isImported(p.dir))), broken, samplers };
     } catch (err) {
       throw err instanceof ApiError ? err : new ApiError('model_error', `cannot list models: ${messageOf(err)}`);
     }
@@ -220,7 +229,23 @@ export function createCore(options: CoreOptions): Core {
     'models.list': async () => (await catalog()).models,
     'models.import': async (p) => {
       const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, p.precision);
-      return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false);
+      return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
+    },
+    'models.verify': async (p) => {
+      const started = performance.now();
+      const info = await resolveModel(p.id);
+      const { problems, bytes } = await checkModelFiles(await readModelPackage(info.dir));
+      return { id: info.id, ok: problems.length === 0, problems, bytes, durationMs: performance.now() - started };
+    },
+    'models.remove': async (p) => {
+      const info = await resolveModel(p.id);
+      if (!info.removable) throw new ApiError('bad_request', `model "${info.id}" comes with Lacuna and cannot be removed`);
+      // Hide it first (the registry skips hidden folders), then delete: an interrupted removal never
+      // leaves a half-deleted package listed.
+      const hidden = join(importedModels, `.removing-${info.id}-${Date.now()}`);
+      await rename(info.dir, hidden);
+      await rm(hidden, { recursive: true, force: true });
+      return { ok: true as const };
     },
     'fill.run': async (p) => {
       if (running.has(p.requestId)) {

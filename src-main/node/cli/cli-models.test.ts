@@ -32,6 +32,10 @@ describe('lacuna models import', () => {
     const ids = (JSON.parse(list.stdout) as { id: string }[]).map((m) => m.id);
     expect(ids).toEqual(expect.arrayContaining(['sedd-official-like-tiny', 'sedd-official-like-tiny-fp16']));
 
+    const verify = await runLacuna(['models', 'verify', 'sedd-official-like-tiny-fp16'], { dataDir });
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(/^sedd-official-like-tiny-fp16: every file matches its manifest \(\d+ bytes hashed\)\n$/);
+
     const fill = await runLacuna(['fill', '--model', 'sedd-official-like-tiny-fp16', '--seed', '4', '--steps', '6', 'A {{3}} B'], { dataDir });
     expect(fill.stderr).toBe('');
     expect(fill.code).toBe(0);
@@ -45,5 +49,15 @@ describe('lacuna models import', () => {
     expectFailure(await runLacuna(['models', 'import', '--fp16', join(FIXTURE, 'checkpoint')], { dataDir }), 1, /already installed/);
     expect(readdirSync(join(dataDir, 'models')).sort()).toEqual(before);
     expect(existsSync(join(dataDir, 'models', 'templates', 'official-like-tiny-fp16', 'template.json'))).toBe(true);
+  });
+
+  it('removes an imported model and refuses a bundled one', async () => {
+    const removed = await runLacuna(['models', 'remove', 'sedd-official-like-tiny'], { dataDir });
+    expect(removed).toMatchObject({ code: 0, stdout: 'Removed sedd-official-like-tiny\n', stderr: '' });
+    const ids = (JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir })).stdout) as { id: string }[]).map((m) => m.id);
+    expect(ids).not.toContain('sedd-official-like-tiny');
+    expect(ids).toContain('sedd-official-like-tiny-fp16');
+    expectFailure(await runLacuna(['models', 'remove', 'tiny-fixture'], { dataDir }), 1, /comes with Lacuna and cannot be removed/);
+    expectFailure(await runLacuna(['models', 'verify'], { dataDir }), 2, /expected one model id/);
   });
 });

@@ -30,6 +30,8 @@ Usage:
   lacuna models list [--json]
   lacuna models import DIR [--fp16]  install a SEDD checkpoint folder (config.json + model.safetensors);
                                      --fp16: the float16 variant for GPUs (half the size)
+  lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
+  lacuna models remove ID            delete a model imported into the data folder
   lacuna docs list [--json]
   lacuna docs show ID [--json]       print a document's text (blank syntax) as stored
   lacuna docs export ID [--format md|txt] [--out FILE]   (default md, to stdout)
@@ -115,6 +117,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   if (command === 'models' || command === 'docs') {
     const [sub, ...more] = rest;
     if (command === 'models' && sub === 'import') return modelsImport(more, io);
+    if (command === 'models' && (sub === 'verify' || sub === 'remove')) return modelsVerifyOrRemove(sub, more, io);
     if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
     const { json } = parseFlags(more, {}, `${command} list`);
     return command === 'models' ? modelsList(json, io) : docsList(json, io);
@@ -327,6 +330,29 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
   const lines = models.map((m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})`);
   await write(io.stdout, `${lines.join('\n')}\n`);
   return 0;
+}
+
+async function modelsVerifyOrRemove(sub: 'verify' | 'remove', args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const ids = args.filter((a) => a !== '--json');
+  const option = ids.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models ${sub}: unknown option ${quote(option)}`);
+  if (ids.length !== 1) throw new UsageError(`models ${sub}: expected one model id`);
+  const core = await makeCore(io);
+  try {
+    if (sub === 'remove') {
+      await core.call('models.remove', { id: ids[0]! });
+      await write(io.stdout, json ? `${JSON.stringify({ ok: true })}\n` : `Removed ${ids[0]!}\n`);
+      return 0;
+    }
+    const v = await core.call('models.verify', { id: ids[0]! });
+    if (json) await write(io.stdout, `${JSON.stringify(v, null, 2)}\n`);
+    else if (v.ok) await write(io.stdout, `${v.id}: every file matches its manifest (${v.bytes} bytes hashed)\n`);
+    else await write(io.stdout, `${v.id}: damaged\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return v.ok ? 0 : 1;
+  } finally {
+    await core.close().catch(() => {});
+  }
 }
 
 async function modelsImport(args: readonly string[], io: Io): Promise<number> {

@@ -414,3 +414,31 @@ describe('Engine.score (the ELBO bound on the cached network)', () => {
     expect((await engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 1, seed: 2 })).draws).toBe(1);
   });
 });
+
+describe('engine model cache', () => {
+  it('reuses a loaded package until its manifest changes, then loads it afresh', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lacuna-reload-'));
+    try {
+      for (const f of ['manifest.json', 'model.onnx', 'tokenizer.json']) copyFileSync(join(FIXTURE_DIR, f), join(dir, f));
+      const engine = new Engine({ threads: 1 });
+      try {
+        const a = await engine.load(dir);
+        expect(await engine.load(dir)).toBe(a);
+        const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { description: string };
+        manifest.description = 'replaced in place';
+        writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+        const b = await engine.load(dir);
+        expect(b).not.toBe(a);
+        expect(b.pkg.manifest.description).toBe('replaced in place');
+        expect(await engine.load(dir)).toBe(b);
+        // the replaced package still fills
+        const r = await engine.fill({ requestId: 'reload', text: 'x ____ y', modelDir: dir, steps: 2, seed: 3 });
+        expect(r.fills).toHaveLength(1);
+      } finally {
+        await engine.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

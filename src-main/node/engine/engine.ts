@@ -36,14 +36,15 @@
  * Scoring (score): the ELBO bound of likelihood.ts on the cached network, queued with the fills and
  * cancellable between draws by the same cancel path (request ids are shared with fills).
  */
-import { randomInt } from 'node:crypto';
-import { resolve } from 'node:path';
+import { createHash, randomInt } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from '../../common/api';
 import type { AbsorbingGraph, Graph } from './graph';
 import { decodeFills, parseFillText, planInfill, spliceFills } from './infill';
 import { scoreText } from './likelihood';
-import { loadModelPackage, type ModelPackage } from './model-package';
+import { MANIFEST_FILE, loadModelPackage, type ModelPackage } from './model-package';
 import type { Noise } from './noise';
 import { Random } from './random';
 import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type UnmaskedToken } from './sampler';
@@ -157,12 +158,24 @@ export class Engine implements EngineService {
     }
   }
 
-  /** Load (or reuse) a model package: manifest, file hashes, tokenizer, network. */
-  load(modelDir: string): Promise<LoadedModel> {
-    const key = resolve(modelDir);
+  /**
+   * Load (or reuse) a model package: manifest, file hashes, tokenizer, network. A loaded package is
+   * reused while its manifest.json is unchanged; a package replaced in the same folder (removed and
+   * imported again with other weights: its manifest lists other hashes) is loaded afresh and the
+   * old network released.
+   */
+  async load(modelDir: string): Promise<LoadedModel> {
+    const dir = resolve(modelDir);
+    const manifest = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
+    const key = `${dir}\0${manifest ? createHash('sha256').update(manifest).digest('hex') : ''}`;
     let p = this.models.get(key);
     if (!p) {
-      p = this.loadUncached(key);
+      for (const [k, old] of this.models) {
+        if (!k.startsWith(`${dir}\0`)) continue;
+        this.models.delete(k);
+        void old.then((m) => m.network.release()).catch(() => undefined);
+      }
+      p = this.loadUncached(dir);
       this.models.set(key, p);
       p.catch(() => {
         if (this.models.get(key) === p) this.models.delete(key);

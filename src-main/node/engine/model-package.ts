@@ -143,6 +143,42 @@ export async function readModelPackage(dirIn: string): Promise<ModelPackage> {
   };
 }
 
+/**
+ * Re-read and hash every listed file (models.verify): one line per problem (missing, size or sha256
+ * mismatch), and the bytes hashed. Never throws for a bad file.
+ */
+export async function checkModelFiles(pkg: ModelPackage): Promise<{ problems: string[]; bytes: number }> {
+  const problems: string[] = [];
+  let bytes = 0;
+  const realDir = await realpath(pkg.dir).catch(() => pkg.dir);
+  for (const [name, entry] of Object.entries(pkg.manifest.files)) {
+    let path: string;
+    try {
+      path = await resolveInside(pkg.dir, realDir, name);
+    } catch (e) {
+      problems.push(`${name}: ${(e as Error).message}`);
+      continue;
+    }
+    const st = await stat(path).catch(() => null);
+    if (!st?.isFile()) {
+      problems.push(`${name}: missing`);
+      continue;
+    }
+    if (st.size !== entry.bytes) {
+      problems.push(`${name}: ${st.size} bytes, the manifest says ${entry.bytes} (truncated or replaced)`);
+      continue;
+    }
+    try {
+      const digest = await sha256File(path);
+      bytes += st.size;
+      if (digest !== entry.sha256) problems.push(`${name}: sha256 mismatch (the file is corrupt)`);
+    } catch (e) {
+      problems.push(`${name}: cannot read (${(e as Error).message})`);
+    }
+  }
+  return { problems, bytes };
+}
+
 /** Hash every listed file and compare with the manifest. */
 export async function verifyModelFiles(pkg: ModelPackage): Promise<void> {
   for (const [name, entry] of Object.entries(pkg.manifest.files)) {

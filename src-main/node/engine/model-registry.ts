@@ -91,8 +91,10 @@ export class ModelRegistry {
   }
 }
 
-export function modelInfo(pkg: ModelPackage, isDefault: boolean): ModelInfo {
+/** `removable`: the package was imported into the data folder (not bundled with the app). */
+export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = false): ModelInfo {
   const m = pkg.manifest;
+  const files = Object.entries(m.files).map(([name, f]) => ({ name, bytes: f.bytes, sha256: f.sha256 }));
   return {
     id: m.id,
     name: m.name,
@@ -103,6 +105,10 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean): ModelInfo {
     length: m.length,
     graph: m.graph.type,
     noise: m.noise.type,
+    timeConditioned: m.time_conditioned !== false,
+    bytes: files.reduce((n, f) => n + f.bytes, 0),
+    files,
+    removable,
   };
 }
 
