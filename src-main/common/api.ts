@@ -68,6 +68,10 @@ export const ModelVerification = z.object({
 });
 export type ModelVerification = z.infer<typeof ModelVerification>;
 
+/** An execution provider to ask for (engine.devices lists what this machine has). */
+export const DeviceChoice = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
+export type DeviceChoice = z.infer<typeof DeviceChoice>;
+
 export const FillRequest = z.object({
   /** Client-chosen id; progress events and fill.cancel refer to it. */
   requestId: z.string().min(1).max(100),
@@ -87,6 +91,8 @@ export const FillRequest = z.object({
   mode: z.enum(['exact', 'fast']).optional(),
   /** The document the fill is for: a successful fill is then recorded (generations.*). */
   documentId: DocumentId.optional(),
+  /** Execution provider to run on ('auto' tries GPUs first); default: the app's (LACUNA_DEVICE overrides both). */
+  device: DeviceChoice.optional(),
 });
 export type FillRequest = z.infer<typeof FillRequest>;
 
@@ -108,6 +114,8 @@ export const FillResult = z.object({
   steps: z.number().int(),
   seed: z.number().int(),
   device: z.string(),
+  /** Why each provider tried before `device` was passed over (empty when the first choice ran). */
+  deviceNotes: z.array(z.string()).optional(),
   networkCalls: z.number().int(),
   durationMs: z.number(),
   /** The generation record written for a fill with a documentId (generations.get). */
@@ -124,6 +132,7 @@ export const ScoreRequest = z.object({
   /** Monte Carlo draws over t (default 16). */
   draws: z.number().int().min(1).max(1024).optional(),
   seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+  device: DeviceChoice.optional(),
 });
 export type ScoreRequest = z.infer<typeof ScoreRequest>;
 

@@ -267,6 +267,7 @@ export function createCore(options: CoreOptions): Core {
             ...(p.seed !== undefined ? { seed: p.seed } : {}),
             ...(p.alternatives !== undefined ? { alternatives: p.alternatives } : {}),
             ...(p.mode !== undefined ? { mode: p.mode } : {}),
+            ...(p.device !== undefined ? { device: p.device } : {}),
           },
           (progress) =>
             emit({
@@ -310,6 +311,7 @@ export function createCore(options: CoreOptions): Core {
           steps: out.steps,
           seed: out.seed,
           device: out.device,
+          ...(out.deviceNotes?.length ? { deviceNotes: out.deviceNotes } : {}),
           networkCalls: out.networkCalls,
           durationMs: out.durationMs,
         };
@@ -332,7 +334,7 @@ export function createCore(options: CoreOptions): Core {
       try {
         const model = await resolveModel(p.model);
         if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
-        const out = await engine.score({ requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}) });
+        const out = await engine.score({ requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}), ...(p.device !== undefined ? { device: p.device } : {}) });
         return { model: model.id, tokens: out.tokens, draws: out.draws, seed: out.seed, nll: out.nll, nllStdErr: out.nllStdErr, perplexityBound: out.perplexityBound, perToken: out.perToken, durationMs: out.durationMs };
       } finally {
         running.delete(requestId);

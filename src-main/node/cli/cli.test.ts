@@ -61,6 +61,12 @@ describe('lacuna CLI', () => {
     expect(b.stdout).toBe(a.stdout);
   });
 
+  it('runs on the --device asked for and says so on stderr', async () => {
+    const a = await lacuna(['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6', 'The cat ____ on the mat.']);
+    const b = await lacuna(['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6', '--device', 'cpu', 'The cat ____ on the mat.']);
+    expect(b).toMatchObject({ code: 0, stderr: 'lacuna: ran on cpu\n', stdout: a.stdout });
+  });
+
   it('prints N numbered alternatives with --alternatives, the same for the same seed', async () => {
     const args = ['fill', '--model', 'tiny-fixture', '--seed', '3', '--steps', '4', '--alternatives', '3', 'A ____ B'];
     const a = await lacuna(args);
@@ -158,6 +164,7 @@ describe('lacuna CLI', () => {
       [['fill', '--seed=-1', 'a ____'], /--seed must be a whole number from 0 to 4294967295, not "-1"/],
       [['fill', '--seed', '4294967296', 'a ____'], /--seed/],
       [['fill', '--steps'], /--steps needs a value/],
+      [['fill', '--device', 'gpu', 'a ____'], /--device must be one of auto, cpu, cuda, dml, coreml, webgpu, not "gpu"/],
       [['fill', '--alternatives', '17', 'a ____'], /--alternatives must be a whole number from 1 to 16/],
       [['fill', '--mode', 'quick', 'a ____'], /--mode must be exact or fast, not "quick"/],
       [['fill'], /fill needs text/],

@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
-import { ApiError, ModelInfo as ModelInfoSchema } from '../../common/api';
+import { ApiError, DeviceChoice, ModelInfo as ModelInfoSchema } from '../../common/api';
 import type { FillResult, ModelInfo, ScoreResult } from '../../common/api';
 import { BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { readModelPackage } from '../engine/model-registry';
@@ -48,6 +48,8 @@ Fill options:
   --alternatives N sample N alternative fills (1-16) as one batch; each is printed, numbered
   --mode exact|fast  fast reuses the network output on steps that unmask nothing (approximate
                    for σ-conditioned models; exact anyway for time-independent ones)
+  --device D       auto|cpu|cuda|dml|coreml|webgpu (default auto; LACUNA_DEVICE overrides); the
+                   device used, and why others were passed over, go to stderr
   --json           print the whole result as JSON instead of the filled text
   --               end of options (for text starting with "-")
 
@@ -187,12 +189,15 @@ async function modelAndCore(modelArg: string | undefined, io: Io) {
 }
 
 async function fill(args: readonly string[], io: Io): Promise<number> {
-  const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true }, 'fill');
+  const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true, '--device': true }, 'fill');
   const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
   const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
   const alternatives = parseInteger('--alternatives', flags.values.get('--alternatives'), 1, 16);
   const mode = flags.values.get('--mode');
   if (mode !== undefined && mode !== 'exact' && mode !== 'fast') throw new UsageError(`--mode must be exact or fast, not ${quote(mode)}`);
+  const deviceFlag = flags.values.get('--device');
+  const device = deviceFlag === undefined ? undefined : DeviceChoice.safeParse(deviceFlag).data;
+  if (deviceFlag !== undefined && device === undefined) throw new UsageError(`--device must be one of ${DeviceChoice.options.join(', ')}, not ${quote(deviceFlag)}`);
   const file = flags.values.get('--file');
   if (flags.positionals.length > 1) {
     throw new UsageError('fill takes one text argument; quote the text ("The ____ sat.")');
@@ -249,12 +254,17 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
       ...(seed !== undefined ? { seed } : {}),
       ...(alternatives !== undefined ? { alternatives } : {}),
       ...(mode !== undefined ? { mode } : {}),
+      ...(device !== undefined ? { device } : {}),
     });
   } finally {
     process.off('SIGINT', onSigint);
     stopProgress();
     if (showProgress) io.stderr.write('\r\x1b[K');
     await core.close().catch(() => {});
+  }
+  if (device !== undefined) {
+    const notes = result.deviceNotes ?? [];
+    await write(io.stderr, `lacuna: ran on ${result.device}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
   }
   if (flags.json) {
     await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);

@@ -442,3 +442,29 @@ describe('engine model cache', () => {
     }
   });
 });
+
+describe('device per job', () => {
+  it('runs where the job asks, falls back with the reason, and refuses an unknown device', async () => {
+    const { listDevices } = await import('./providers');
+    const engine = new Engine({ threads: 1 });
+    try {
+      const cpu = await engine.fill({ requestId: 'dev-cpu', text: 'x ____ y', modelDir: FIXTURE_DIR, steps: 3, seed: 9, device: 'cpu' });
+      expect(cpu.device).toBe('cpu');
+      expect(cpu.deviceNotes).toEqual([]);
+      const cuda = (await listDevices()).find((d) => d.id === 'cuda');
+      const asked = await engine.fill({ requestId: 'dev-cuda', text: 'x ____ y', modelDir: FIXTURE_DIR, steps: 3, seed: 9, device: 'cuda' });
+      if (cuda?.available) {
+        expect(asked.device).toBe('cuda');
+      } else {
+        // No CUDA here: the CPU runs it, with CUDA's reason, and the fill is the CPU's.
+        expect(asked.device).toBe('cpu');
+        expect(asked.deviceNotes.some((n) => n.startsWith('cuda: '))).toBe(true);
+        expect(asked.text).toBe(cpu.text);
+      }
+      const bad = await rejection(engine.fill({ requestId: 'dev-bad', text: 'x ____ y', modelDir: FIXTURE_DIR, device: 'gpu' as never }));
+      expect([bad.code, bad.message]).toEqual(['bad_request', 'device must be one of auto, cpu, cuda, dml, coreml, webgpu, got "gpu"']);
+    } finally {
+      await engine.close();
+    }
+  });
+});

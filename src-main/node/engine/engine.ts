@@ -164,18 +164,19 @@ export class Engine implements EngineService {
    * imported again with other weights: its manifest lists other hashes) is loaded afresh and the
    * old network released.
    */
-  async load(modelDir: string): Promise<LoadedModel> {
+  async load(modelDir: string, device: DeviceChoice | undefined = this.options.device): Promise<LoadedModel> {
     const dir = resolve(modelDir);
     const manifest = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
-    const key = `${dir}\0${manifest ? createHash('sha256').update(manifest).digest('hex') : ''}`;
+    const key = `${dir}\0${manifest ? createHash('sha256').update(manifest).digest('hex') : ''}\0${device ?? 'auto'}`;
     let p = this.models.get(key);
     if (!p) {
       for (const [k, old] of this.models) {
+        // The same folder with another manifest (replaced in place) or on another device.
         if (!k.startsWith(`${dir}\0`)) continue;
         this.models.delete(k);
         void old.then((m) => m.network.release()).catch(() => undefined);
       }
-      p = this.loadUncached(dir);
+      p = this.loadUncached(dir, device);
       this.models.set(key, p);
       p.catch(() => {
         if (this.models.get(key) === p) this.models.delete(key);
@@ -184,7 +185,7 @@ export class Engine implements EngineService {
     return p;
   }
 
-  private async loadUncached(dir: string): Promise<LoadedModel> {
+  private async loadUncached(dir: string, device: DeviceChoice | undefined): Promise<LoadedModel> {
     const pkg = await loadModelPackage(dir);
     const m = pkg.manifest;
     let choice;
@@ -205,7 +206,7 @@ export class Engine implements EngineService {
       const what = m.mask_id === null ? `the vocabulary has ${m.vocab_size}` : `MASK is ${m.mask_id}; tokenizer ids must lie below MASK`;
       throw new ApiError('model_error', `model package ${dir}: the tokenizer has ${tokenizer.size} ids but ${what}`);
     }
-    const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, device: this.options.device });
+    const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, ...(device ? { device } : {}) });
     return { pkg, tokenizer, network, graph: choice.graph, noise: choice.noise, predictor: choice.predictor, fast: choice.fast };
   }
 
@@ -228,7 +229,8 @@ export class Engine implements EngineService {
     }
     parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
 
-    const model = await this.load(job.modelDir);
+    checkDevice(job.device);
+    const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
     const m = model.pkg.manifest;
     const graph = model.graph;
@@ -402,6 +404,7 @@ export class Engine implements EngineService {
       steps,
       seed,
       device: model.network.device,
+      deviceNotes: model.network.fallbacks.map((f) => f.reason),
       networkCalls,
       durationMs: performance.now() - started,
     };
@@ -423,7 +426,8 @@ export class Engine implements EngineService {
     }
     if (typeof job.text !== 'string' || job.text.length === 0) throw new ApiError('bad_request', 'text: nothing to score');
 
-    const model = await this.load(job.modelDir);
+    checkDevice(job.device);
+    const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
     const seed = job.seed ?? randomInt(0, 2 ** 32);
     let out;
@@ -439,6 +443,14 @@ export class Engine implements EngineService {
       throw new ApiError('model_error', `scoring failed: ${(e as Error).message}`);
     }
     return { ...out, device: model.network.device, durationMs: performance.now() - started };
+  }
+}
+
+const DEVICES: readonly DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
+
+function checkDevice(device: unknown): void {
+  if (device !== undefined && !DEVICES.includes(device as DeviceChoice)) {
+    throw new ApiError('bad_request', `device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(device)}`);
   }
 }
 

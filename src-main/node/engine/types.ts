@@ -1,5 +1,6 @@
 /** The engine as the rest of the core sees it (implemented in-process by Engine, across a process by EngineClient). */
 import type { ScoreTextOutcome } from './likelihood';
+import type { DeviceChoice } from './providers';
 
 export interface FillJob {
   requestId: string;
@@ -13,6 +14,8 @@ export interface FillJob {
   alternatives?: number;
   /** 'exact' (default) or 'fast': reuse network outputs across steps that unmask nothing even for σ-conditioned weights (approximate). */
   mode?: 'exact' | 'fast';
+  /** Execution provider wanted for this job (providers.ts DeviceChoice); default: the engine's. */
+  device?: DeviceChoice;
 }
 
 /** A position unmasked by a step: which alternative, which blank (document order), which token of the blank. */
@@ -55,6 +58,8 @@ export interface FillOutcome {
   seed: number;
   /** Execution provider that ran the network, e.g. "cpu". */
   device: string;
+  /** Why the providers tried before `device` were passed over (empty when the first choice ran). */
+  deviceNotes: string[];
   networkCalls: number;
   durationMs: number;
 }
@@ -71,6 +76,8 @@ export interface ScoreJob {
   seed?: number;
   /** 'k' (default, low variance) or 't' (likelihood.ts). */
   estimator?: 'k' | 't';
+  /** Execution provider wanted for this job; default: the engine's. */
+  device?: DeviceChoice;
 }
 
 /** A scoring result (likelihood.ts ScoreTextOutcome) and the execution provider that ran it. */
