@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { ARTIFACTS, ROOT, launchChromium, requireBuild } from './helpers';
+import { ARTIFACTS, ROOT, editorText, launchChromium, requireBuild } from './helpers';
 
 const WEB_JS = join(ROOT, 'out', 'main', 'web.js');
 const URL_LINE = /^Lacuna web mode: (http:\/\/127\.0\.0\.1:\d+\/)#token=([0-9A-Za-z_-]+)\s*$/;
@@ -129,7 +129,7 @@ async function openDocument(page: Page, title: string): Promise<{ title: string;
   const titleBox = page.getByRole('textbox', { name: 'Title', exact: true });
   await expect.poll(() => titleBox.inputValue()).toBe(title);
   await saved(page);
-  return { title: await titleBox.inputValue(), body: await page.getByRole('textbox', { name: 'Text', exact: true }).inputValue() };
+  return { title: await titleBox.inputValue(), body: await editorText(page) };
 }
 
 function sleepUntil(t: number): Promise<void> {
@@ -246,6 +246,6 @@ describe('autosave across a crash of the core', () => {
     saves.stop();
     expect(saves.count()).toBeGreaterThanOrEqual(1);
     expect(saves.count()).toBeLessThan(10);
-    expect(await page.getByRole('textbox', { name: 'Text', exact: true }).inputValue()).toBe(text);
+    expect(await editorText(page)).toBe(text);
   });
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
@@ -112,4 +112,42 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
     ],
   });
+}
+
+/**
+ * The editor's text as the writer sees it, one line per paragraph, heading or list item, with
+ * each blank written in the blank syntax (`____` for 16 tokens, `{{N}}` otherwise) whatever it
+ * shows (an empty gap, tokens being filled, an alternative to review), and line breaks as "\n".
+ * Read from the page (the editor is a contenteditable, not a form field).
+ */
+const EDITOR_TEXT = `(root) => {
+  const lines = [];
+  const inline = (el) => {
+    let s = '';
+    for (const c of el.childNodes) {
+      if (c.nodeType === 3) s += c.data;
+      else if (c.nodeType !== 1) continue;
+      else if (c.hasAttribute('data-blank')) {
+        const n = Number(c.getAttribute('data-tokens'));
+        s += n === 16 ? '____' : '{{' + n + '}}';
+      } else if (c.tagName === 'BR') {
+        if (!c.classList.contains('ProseMirror-trailingBreak')) s += '\\n';
+      } else if (c.tagName !== 'IMG') s += inline(c);
+    }
+    return s;
+  };
+  const blocks = (el) => {
+    for (const c of el.children) {
+      if (/^(P|H[1-6])$/.test(c.tagName)) lines.push(inline(c));
+      else blocks(c);
+    }
+  };
+  blocks(root);
+  return lines.join('\\n');
+}`;
+
+export async function editorText(page: Page): Promise<string> {
+  const text: unknown = await page.evaluate(`(${EDITOR_TEXT})(document.querySelector('[role=textbox][aria-label=Text]'))`);
+  if (typeof text !== 'string') throw new Error('e2e: no editor on the page');
+  return text;
 }

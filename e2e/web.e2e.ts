@@ -12,7 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { ARTIFACTS, launchChromium, startWebMode, type WebMode } from './helpers';
+import { ARTIFACTS, editorText, launchChromium, startWebMode, type WebMode } from './helpers';
 
 const BEFORE = 'The keeper climbed the stairs to the lamp room and ';
 const AFTER = ' before the storm reached the rocks.';
@@ -92,7 +92,7 @@ async function openApp(): Promise<App> {
     const name = task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
     await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => {});
     const state = await page
-      .evaluate(`[...document.querySelectorAll('[role=status],[role=alert],textarea')].map((e) => (e.getAttribute('aria-label') ?? e.getAttribute('role')) + ': ' + (e.value ?? e.textContent)).join('\\n')`)
+      .evaluate(`[...document.querySelectorAll('[role=status],[role=alert],[role=textbox],textarea')].map((e) => (e.getAttribute('aria-label') ?? e.getAttribute('role')) + ': ' + (e.value ?? e.textContent)).join('\\n')`)
       .catch((e: unknown) => String(e));
     console.error(`page state:\n${String(state)}\nproblems: ${app.problems.join('\n')}\nweb mode stderr:\n${web!.stderr()}`);
   });
@@ -162,7 +162,7 @@ describe('writing and filling in the browser', () => {
     await page.keyboard.type(BEFORE);
     await page.keyboard.press('Control+Shift+KeyB'); // Insert blank (Cmd+Shift+B on macOS)
     await page.keyboard.type(AFTER);
-    expect(await body.inputValue()).toBe(`${BEFORE}____${AFTER}`);
+    expect(await editorText(page)).toBe(`${BEFORE}____${AFTER}`);
     const saveStatus = page.getByRole('status', { name: 'Save status' });
     await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
     expect(await page.getByText('1 blank', { exact: true }).count()).toBe(1);
@@ -177,18 +177,22 @@ describe('writing and filling in the browser', () => {
     expect(Number(k)).toBeLessThanOrEqual(Number(n));
     expect(await page.getByRole('progressbar', { name: /Filling 1 blank/ }).count()).toBe(1);
     expect(await page.getByRole('button', { name: 'Cancel', exact: true }).isVisible()).toBe(true);
-    expect(await body.inputValue()).toBe(`${BEFORE}____${AFTER}`); // untouched until the answer lands
+    expect(await editorText(page)).toBe(`${BEFORE}____${AFTER}`); // untouched until the answer lands
     hold.release();
 
-    await expect.poll(() => body.inputValue(), { timeout: 150_000, interval: 250 }).not.toContain('____');
-    const filled = await body.inputValue();
+    // The blank now holds the fill's alternatives, the first on display; accepting it puts its text in.
+    await page.getByRole('status', { name: 'Fill status' }).filter({ hasText: 'Filled 1 blank.' }).waitFor({ timeout: 150_000 });
+    expect(await page.getByText(STEP).count()).toBe(0); // the progress line is gone
+    await page.getByRole('img', { name: /^Filled blank, alternative 1 of 3: / }).waitFor();
+    await page.getByRole('button', { name: 'Accept', exact: true }).click();
+    await page.getByRole('status', { name: 'Fill status' }).filter({ hasText: 'Accepted the fill.' }).waitFor();
+    await expect.poll(() => editorText(page), { timeout: 150_000, interval: 250 }).not.toContain('____');
+    const filled = await editorText(page);
     expect(filled.startsWith(BEFORE)).toBe(true);
     expect(filled.endsWith(AFTER)).toBe(true);
     const fill = filled.slice(BEFORE.length, filled.length - AFTER.length);
     expect(fill.length).toBeGreaterThan(0);
     expect(filled).not.toMatch(LEFTOVER_BLANK);
-    await page.getByRole('status', { name: 'Fill status' }).filter({ hasText: 'Filled 1 blank.' }).waitFor();
-    expect(await page.getByText(STEP).count()).toBe(0); // the progress line is gone
 
     // Saved after the fill (the status is not "Saved" between the fill landing and its save).
     await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
@@ -202,7 +206,7 @@ describe('writing and filling in the browser', () => {
     const entry = page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: new RegExp(`^${TITLE}`) });
     await entry.waitFor();
     await entry.click();
-    await expect.poll(() => body.inputValue()).toBe(filled);
+    await expect.poll(() => editorText(page)).toBe(filled);
     expect(await title.inputValue()).toBe(TITLE);
     await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
 
@@ -231,7 +235,7 @@ describe('writing and filling in the browser', () => {
     await page.keyboard.type('Rain ');
     await page.getByRole('button', { name: 'Insert blank' }).click(); // the button works too
     await page.keyboard.type(' all night.');
-    expect(await body.inputValue()).toBe('Rain ____ all night.');
+    expect(await editorText(page)).toBe('Rain ____ all night.');
 
     const hold = holdFillAnswer(app);
     await page.keyboard.press('Control+Enter'); // Fill blanks
@@ -242,7 +246,7 @@ describe('writing and filling in the browser', () => {
 
     const notice = page.getByRole('region', { name: 'The fill was not applied' });
     await notice.waitFor();
-    expect(await body.inputValue()).toBe('Rain ____ all night. The end.');
+    expect(await editorText(page)).toBe('Rain ____ all night. The end.');
     const offered = await notice.getByRole('textbox', { name: 'Filled version' }).inputValue();
     expect(offered.startsWith('Rain ')).toBe(true);
     expect(offered.endsWith(' all night.')).toBe(true);
@@ -253,7 +257,7 @@ describe('writing and filling in the browser', () => {
     await notice.waitFor({ state: 'detached' });
     await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Typed meanwhile \(filled\)/ }).waitFor();
     expect(await listTitles()).toEqual(expect.arrayContaining(['Typed meanwhile', 'Typed meanwhile (filled)']));
-    expect(await body.inputValue()).toBe('Rain ____ all night. The end.');
+    expect(await editorText(page)).toBe('Rain ____ all night. The end.');
     expect(problems).toEqual([]);
   });
 
@@ -262,7 +266,9 @@ describe('writing and filling in the browser', () => {
     const { page, problems } = app;
     await newDocument(page, 'Cancelled');
     const body = page.getByRole('textbox', { name: 'Text', exact: true });
+    expect(await body.getAttribute('aria-multiline')).toBe('true');
     await page.keyboard.type('Wind ____ rain.'); // typing the syntax works as well as the shortcut
+    expect(await page.getByRole('img', { name: 'Blank, 16 tokens' }).count()).toBe(1);
     await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
 
     // This one does not reach the engine: the page's fill.run is held and answered as the core
@@ -294,7 +300,8 @@ describe('writing and filling in the browser', () => {
     await cancel.waitFor({ state: 'detached' });
     expect(ids.run).toBeTruthy();
     expect(ids.cancel).toBe(ids.run);
-    expect(await body.inputValue()).toBe('Wind ____ rain.');
+    expect(await editorText(page)).toBe('Wind ____ rain.');
+    await page.getByRole('img', { name: 'Blank, 16 tokens' }).waitFor(); // empty again
     expect(await page.getByRole('alert').textContent()).toBe(''); // a cancel is not an error
     // Chromium logs the 409 of the cancelled request; nothing else may appear.
     expect(problems.filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
@@ -310,7 +317,7 @@ describe('writing and filling in the browser', () => {
     const b = await openApp();
     await b.page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Shared/ }).click();
     const bodyB = b.page.getByRole('textbox', { name: 'Text', exact: true });
-    await expect.poll(() => bodyB.inputValue()).toBe('First draft.');
+    await expect.poll(() => editorText(b.page)).toBe('First draft.');
 
     // A saves a change; B, still on the old revision, edits too.
     await a.page.keyboard.type(' Edited in A.');
@@ -321,15 +328,15 @@ describe('writing and filling in the browser', () => {
     const conflict = b.page.getByRole('alert').filter({ hasText: 'changed somewhere else' });
     await conflict.waitFor();
     expect(await b.page.getByRole('status', { name: 'Save status' }).textContent()).toMatch(/conflict/);
-    expect(await bodyB.inputValue()).toBe('First draft. Edited in B.'); // nothing lost
+    expect(await editorText(b.page)).toBe('First draft. Edited in B.'); // nothing lost
 
     await conflict.getByRole('button', { name: 'Save mine as a new document' }).click();
     await conflict.waitFor({ state: 'detached' });
-    await expect.poll(() => bodyB.inputValue()).toBe('First draft. Edited in A.');
+    await expect.poll(() => editorText(b.page)).toBe('First draft. Edited in A.');
     await savedIn(b);
     expect(await listTitles()).toEqual(expect.arrayContaining(['Shared', 'Shared (my version)']));
     await b.page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Shared \(my version\)/ }).click();
-    await expect.poll(() => bodyB.inputValue()).toBe('First draft. Edited in B.');
+    await expect.poll(() => editorText(b.page)).toBe('First draft. Edited in B.');
     expect([...a.problems, ...b.problems].filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
   });
 });

@@ -12,6 +12,8 @@ export const DocumentId = z.string().regex(/^[0-9a-f]{32}$/, 'document id must b
 /** Upper bound on a document body accepted over the API (characters). */
 export const MAX_BODY_CHARS = 20_000_000;
 export const MAX_TITLE_CHARS = 1_000;
+/** Upper bound on a document's rich text (the editor's structured form, JSON) accepted over the API (characters). */
+export const MAX_RICH_TEXT_CHARS = 40_000_000;
 
 export const DocumentSummary = z.object({
   id: DocumentId,
@@ -26,8 +28,18 @@ export type DocumentSummary = z.infer<typeof DocumentSummary>;
 export const Document = z.object({
   id: DocumentId,
   title: z.string(),
-  /** Plain text with blanks in the blank syntax (see blanks.ts). */
+  /**
+   * The text of record: Markdown (paragraphs, headings, emphasis, lists, quotes) with blanks in the
+   * blank syntax (see blanks.ts). Search, export and the CLI read it.
+   */
   body: z.string(),
+  /**
+   * The editor's structured form of the same text (a ProseMirror document as JSON): formatting plus
+   * what Markdown cannot hold, such as a filled blank's alternatives. Absent when only the body is
+   * known (a document from the CLI, an import, a restored revision, an older Lacuna); the editor then
+   * reads the body, and also when this no longer matches the body.
+   */
+  richText: z.string().optional(),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
   /** Increments on every save; a save names the revision it was based on. */
@@ -346,7 +358,14 @@ export const api = {
   'app.info': { params: Empty, result: AppInfo },
   'documents.list': { params: Empty, result: z.array(DocumentSummary) },
   'documents.create': {
-    params: z.object({ title: z.string().max(MAX_TITLE_CHARS).optional(), body: z.string().max(MAX_BODY_CHARS).optional() }).strict(),
+    params: z
+      .object({
+        title: z.string().max(MAX_TITLE_CHARS).optional(),
+        body: z.string().max(MAX_BODY_CHARS).optional(),
+        /** The editor's structured form of body (Document.richText). */
+        richText: z.string().max(MAX_RICH_TEXT_CHARS).optional(),
+      })
+      .strict(),
     result: Document,
   },
   'documents.open': { params: z.object({ id: DocumentId }).strict(), result: Document },
@@ -356,6 +375,11 @@ export const api = {
         id: DocumentId,
         title: z.string().max(MAX_TITLE_CHARS),
         body: z.string().max(MAX_BODY_CHARS),
+        /**
+         * The editor's structured form of body (Document.richText). Omitted, any stored one is
+         * dropped, since it would no longer match the new body.
+         */
+        richText: z.string().max(MAX_RICH_TEXT_CHARS).optional(),
         /** The revision the client edited; a mismatch is a conflict error. Omit to force. */
         baseRevision: z.number().int().nonnegative().optional(),
         /** Also snapshot the saved text (revisions), e.g. right before a fill replaces blanks. */

@@ -18,6 +18,12 @@ export const IPC_METHOD_PREFIX = 'lacuna:';
 /** IPC channel the shell sends core events (ApiEvent) on. Not a method name, so it cannot collide. */
 export const IPC_EVENT_CHANNEL = 'lacuna:event';
 
+/** IPC channel of the shell's folder picker (not an API method: only the desktop app has one). */
+export const IPC_PICK_FOLDER = 'lacuna:shell.pickFolder';
+
+/** What a folder is picked for; the shell words the dialog after it. */
+export type FolderPurpose = 'import-model';
+
 export function ipcChannel(method: Method): string {
   return IPC_METHOD_PREFIX + method;
 }
@@ -36,4 +42,6 @@ export type LacunaBridge = LacunaMethods & {
    * to be validated by the receiver). Returns an unsubscribe function.
    */
   readonly onEvent: (listener: (event: unknown) => void) => () => void;
+  /** The native "choose a folder" dialog: the chosen absolute path, or null when cancelled. */
+  readonly pickFolder: (purpose: FolderPurpose) => Promise<string | null>;
 };

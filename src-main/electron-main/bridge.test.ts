@@ -19,6 +19,8 @@ const fake = vi.hoisted(() => ({
   listeners: new Map<string, Set<Listener>>(),
   exposed: new Map<string, unknown>(),
   frame: { url: '', parent: null as unknown } as { url: string; parent: unknown } | null,
+  dialogs: [] as unknown[],
+  dialogAnswer: { canceled: true, filePaths: [] as string[] },
 }));
 
 vi.mock('electron', () => ({
@@ -53,6 +55,12 @@ vi.mock('electron', () => ({
   contextBridge: {
     exposeInMainWorld(key: string, api: unknown) {
       fake.exposed.set(key, api);
+    },
+  },
+  dialog: {
+    async showOpenDialog(...args: unknown[]) {
+      fake.dialogs.push(args.at(-1));
+      return fake.dialogAnswer;
     },
   },
 }));
@@ -129,13 +137,36 @@ describe('preload', () => {
   it('exposes one function per API method plus onEvent, and nothing else', () => {
     expect([...fake.exposed.keys()]).toEqual(['lacuna']);
     const api = fake.exposed.get('lacuna') as Record<string, unknown>;
-    expect(Object.keys(api).sort()).toEqual([...methods, 'onEvent'].sort());
+    expect(Object.keys(api).sort()).toEqual([...methods, 'onEvent', 'pickFolder'].sort());
     for (const v of Object.values(api)) expect(typeof v).toBe('function');
     expect(Object.isFrozen(api)).toBe(true);
   });
 
   it('registers exactly one IPC handler per method', () => {
-    expect([...fake.handlers.keys()].sort()).toEqual(methods.map((m) => `lacuna:${m}`).sort());
+    expect([...fake.handlers.keys()].sort()).toEqual([...methods.map((m) => `lacuna:${m}`), 'lacuna:shell.pickFolder'].sort());
+  });
+});
+
+describe('folder dialog', () => {
+  it('opens the native dialog for our window only, and returns the path or null', async () => {
+    const api = fake.exposed.get('lacuna') as { pickFolder: (purpose: string) => Promise<string | null> };
+    fake.frame = { url: OUR_PAGE, parent: null };
+    fake.dialogs.length = 0;
+    fake.dialogAnswer = { canceled: false, filePaths: ['/home/w/Downloads/sedd-small'] };
+    expect(await api.pickFolder('import-model')).toBe('/home/w/Downloads/sedd-small');
+    expect(fake.dialogs).toHaveLength(1);
+    expect(fake.dialogs[0]).toMatchObject({ title: 'Import model', properties: ['openDirectory', 'dontAddToRecent'] });
+    fake.dialogAnswer = { canceled: true, filePaths: [] };
+    expect(await api.pickFolder('import-model')).toBeNull();
+
+    // an unknown purpose or another page: no dialog at all
+    expect(await api.pickFolder('anything')).toBeNull();
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    fake.frame = { url: 'https://evil.example/', parent: null };
+    fake.dialogAnswer = { canceled: false, filePaths: ['/etc'] };
+    expect(await api.pickFolder('import-model')).toBeNull();
+    warn.mockRestore();
+    expect(fake.dialogs).toHaveLength(2);
   });
 });
 

@@ -6,20 +6,45 @@
  * to an Envelope, and the renderer's bridge rebuilds the ApiError. Params are validated by the
  * core (core.call → parseParams); a call from any frame other than our own renderer is refused.
  */
-import { ipcMain, type BrowserWindow, type IpcMainInvokeEvent, type WebFrameMain } from 'electron';
+import { dialog, ipcMain, type BrowserWindow, type IpcMainInvokeEvent, type WebFrameMain } from 'electron';
 import { ApiError, methods, type ApiClient, type ApiEvent, type Method, type Params } from '../common/api';
-import { IPC_EVENT_CHANNEL, ipcChannel, type Envelope } from '../common/bridge-types';
+import { IPC_EVENT_CHANNEL, IPC_PICK_FOLDER, ipcChannel, type Envelope, type FolderPurpose } from '../common/bridge-types';
 
 /** True when `frame` is the top frame of our renderer (see security.ts isRendererUrl). */
 export type SenderCheck = (frame: WebFrameMain) => boolean;
 
-export function registerIpc(core: ApiClient, isTrustedFrame: SenderCheck): () => void {
+export function registerIpc(core: ApiClient, isTrustedFrame: SenderCheck, getWindow: () => BrowserWindow | null = () => null): () => void {
   for (const method of methods) {
     ipcMain.handle(ipcChannel(method), (event, params: unknown) => handle(core, isTrustedFrame, method, event, params));
   }
+  ipcMain.handle(IPC_PICK_FOLDER, (event, purpose: unknown) => pickFolder(isTrustedFrame, getWindow, event, purpose));
   return () => {
     for (const method of methods) ipcMain.removeHandler(ipcChannel(method));
+    ipcMain.removeHandler(IPC_PICK_FOLDER);
   };
+}
+
+const FOLDER_DIALOGS: Record<FolderPurpose, { title: string; buttonLabel: string; message: string }> = {
+  'import-model': {
+    title: 'Import model',
+    buttonLabel: 'Import',
+    message: 'Choose a SEDD checkpoint folder: config.json and model.safetensors (as downloaded from louaaron/sedd-small or sedd-medium).',
+  },
+};
+
+/** The native folder dialog for our own window only; resolves to the chosen path or null. */
+async function pickFolder(isTrustedFrame: SenderCheck, getWindow: () => BrowserWindow | null, event: IpcMainInvokeEvent, purpose: unknown): Promise<string | null> {
+  const frame = event.senderFrame;
+  if (!frame || !isTrustedFrame(frame)) {
+    console.warn(`lacuna: refused the folder dialog to an untrusted frame: ${frame?.url ?? '(gone)'}`);
+    return null;
+  }
+  const words = typeof purpose === 'string' && Object.hasOwn(FOLDER_DIALOGS, purpose) ? FOLDER_DIALOGS[purpose as FolderPurpose] : undefined;
+  if (!words) return null;
+  const options = { ...words, properties: ['openDirectory' as const, 'dontAddToRecent' as const] };
+  const win = getWindow();
+  const r = win && !win.isDestroyed() ? await dialog.showOpenDialog(win, options) : await dialog.showOpenDialog(options);
+  return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0]!;
 }
 
 async function handle(

@@ -75,7 +75,7 @@ function start(): void {
     sqliteNativeBinding: existsSync(native) ? native : undefined,
   });
   const c = core;
-  registerIpc(c, (frame) => isTrustedFrame(frame, loc));
+  registerIpc(c, (frame) => isTrustedFrame(frame, loc), () => win);
   forwardEvents(c, () => win);
   createWindow();
 }

@@ -2,13 +2,13 @@
  * The sandboxed preload (bundled to out/preload/preload.cjs, CommonJS, self-contained).
  *
  * Exposes `window.lacuna`: one function per API method, each a thin `ipcRenderer.invoke` on the
- * method's channel, plus `onEvent`. Nothing else crosses: never ipcRenderer itself, never the
+ * method's channel, plus `onEvent` and `pickFolder` (the shell's native folder dialog). Nothing else crosses: never ipcRenderer itself, never the
  * IpcRendererEvent (whose `sender` is ipcRenderer). Params are validated by the shell; results by
  * the renderer (src-renderer/src/bridge.ts).
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { methods, type Method } from '../common/api';
-import { BRIDGE_GLOBAL, IPC_EVENT_CHANNEL, ipcChannel, type Envelope, type LacunaBridge } from '../common/bridge-types';
+import { BRIDGE_GLOBAL, IPC_EVENT_CHANNEL, IPC_PICK_FOLDER, ipcChannel, type Envelope, type FolderPurpose, type LacunaBridge } from '../common/bridge-types';
 
 function invoker(method: Method): (params: unknown) => Promise<Envelope> {
   const channel = ipcChannel(method);
@@ -24,9 +24,15 @@ function onEvent(listener: (event: unknown) => void): () => void {
   };
 }
 
+async function pickFolder(purpose: FolderPurpose): Promise<string | null> {
+  const chosen: unknown = await ipcRenderer.invoke(IPC_PICK_FOLDER, purpose);
+  return typeof chosen === 'string' ? chosen : null;
+}
+
 const bridge = Object.freeze({
   ...Object.fromEntries(methods.map((m) => [m, invoker(m)])),
   onEvent,
+  pickFolder,
 }) as unknown as LacunaBridge;
 
 contextBridge.exposeInMainWorld(BRIDGE_GLOBAL, bridge);

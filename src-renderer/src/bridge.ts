@@ -9,7 +9,7 @@
  * never knows which one it runs on. Failures always surface as ApiError.
  */
 import { ApiError, ApiEvent, parseResult, type ApiClient, type Method, type Params, type Result } from '../../src-main/common/api';
-import { BRIDGE_GLOBAL, type Envelope, type LacunaBridge } from '../../src-main/common/bridge-types';
+import { BRIDGE_GLOBAL, type Envelope, type FolderPurpose, type LacunaBridge } from '../../src-main/common/bridge-types';
 
 type Listener = (event: ApiEvent) => void;
 
@@ -161,3 +161,12 @@ function pick(): ApiClient {
 
 /** The app's client, chosen once at startup. */
 export const client: ApiClient = pick();
+
+/**
+ * The desktop app's native folder dialog (null when cancelled), or undefined in web mode, where
+ * the page cannot learn a folder's path and asks the writer to type it instead.
+ */
+export const pickFolder: ((purpose: FolderPurpose) => Promise<string | null>) | undefined = (() => {
+  const lacuna = (globalThis as Record<string, unknown>)[BRIDGE_GLOBAL] as LacunaBridge | undefined;
+  return lacuna && typeof lacuna.pickFolder === 'function' ? (purpose: FolderPurpose) => lacuna.pickFolder(purpose) : undefined;
+})();

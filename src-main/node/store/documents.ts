@@ -24,6 +24,8 @@ interface Row {
   id: string;
   title: string;
   body: string;
+  /** The editor's structured form of body (JSON text); NULL when only the body is known. */
+  rich_text: string | null;
   created_at: number;
   updated_at: number;
   revision: number;
@@ -43,6 +45,8 @@ export interface SaveInput {
   id: string;
   title: string;
   body: string;
+  /** The editor's structured form of body; omitted, a stored one is dropped (it would no longer match). */
+  richText?: string;
   /** The revision the edit was based on; a mismatch is a conflict. Omit to overwrite. */
   baseRevision?: number;
   /** Take a snapshot of the saved text with this reason, whatever the rhythm says. */
@@ -99,12 +103,13 @@ export class DocumentStore {
     this.revisions = new RevisionLog(db, { ...DEFAULT_RETENTION, ...options.retention });
   }
 
-  create(input: { title?: string; body?: string } = {}): Document {
+  create(input: { title?: string; body?: string; richText?: string } = {}): Document {
     const t = this.now();
     const row: Row = {
       id: newDocumentId(),
       title: wellFormed(input.title ?? ''),
       body: wellFormed(input.body ?? ''),
+      rich_text: input.richText === undefined ? null : wellFormed(input.richText),
       created_at: t,
       updated_at: t,
       revision: 0,
@@ -112,8 +117,8 @@ export class DocumentStore {
     this.guard('could not create the document', () =>
       this.db
         .prepare(
-          `INSERT INTO documents (id, title, body, created_at, updated_at, revision)
-           VALUES (@id, @title, @body, @created_at, @updated_at, @revision)`,
+          `INSERT INTO documents (id, title, body, rich_text, created_at, updated_at, revision)
+           VALUES (@id, @title, @body, @rich_text, @created_at, @updated_at, @revision)`,
         )
         .run(row),
     );
@@ -145,7 +150,7 @@ export class DocumentStore {
     const run = this.db.transaction((): Row => {
       const current = this.current(input.id, input.baseRevision);
       const now = this.now();
-      const next = this.update(current, input.title, input.body, now);
+      const next = this.update(current, input.title, input.body, input.richText ?? null, now);
       // The snapshot commits with the save or not at all.
       const newest = this.revisions.newestAt(next.id);
       const reason: RevisionReason | undefined =
@@ -198,7 +203,8 @@ export class DocumentStore {
       const current = this.current(snap.document_id, baseRevision);
       const now = this.now();
       this.revisions.snapshot(current, 'restore', now);
-      return this.update(current, snap.title, snap.body, now);
+      // Snapshots keep the body only; the editor reads the restored body afresh.
+      return this.update(current, snap.title, snap.body, null, now);
     });
     return toDocument(this.guard('could not restore the revision', () => run.immediate()));
   }
@@ -257,18 +263,19 @@ export class DocumentStore {
     return current;
   }
 
-  private update(current: Row, title: string, body: string, now: number): Row {
+  private update(current: Row, title: string, body: string, richText: string | null, now: number): Row {
     const next: Row = {
       ...current,
       title: wellFormed(title),
       body: wellFormed(body),
+      rich_text: richText === null ? null : wellFormed(richText),
       // Never move backwards if the clock does, so "newest first" stays stable.
       updated_at: Math.max(now, current.updated_at),
       revision: current.revision + 1,
     };
     this.db
-      .prepare('UPDATE documents SET title = ?, body = ?, updated_at = ?, revision = ? WHERE id = ?')
-      .run(next.title, next.body, next.updated_at, next.revision, next.id);
+      .prepare('UPDATE documents SET title = ?, body = ?, rich_text = ?, updated_at = ?, revision = ? WHERE id = ?')
+      .run(next.title, next.body, next.rich_text, next.updated_at, next.revision, next.id);
     return next;
   }
 
@@ -297,7 +304,15 @@ function toSummary(r: SummaryRow): DocumentSummary {
 }
 
 function toDocument(r: Row): Document {
-  return { id: r.id, title: r.title, body: r.body, createdAt: r.created_at, updatedAt: r.updated_at, revision: r.revision };
+  return {
+    id: r.id,
+    title: r.title,
+    body: r.body,
+    ...(r.rich_text === null || r.rich_text === undefined ? {} : { richText: r.rich_text }),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    revision: r.revision,
+  };
 }
 
 /** One line of at most PREVIEW_CHARS code points: whitespace and control characters collapsed. */

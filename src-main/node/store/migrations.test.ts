@@ -26,6 +26,8 @@ afterEach(() => {
 
 const ODD = 'NUL\u0000 emoji 😀👩🏽‍💻 RTL שלום مرحبا combining e\u0301 ____ {{3}} \\____';
 const IDS = ['a'.repeat(32), 'b'.repeat(32), 'c'.repeat(32)];
+/** A rich text as the editor stores it (v6). */
+const RICH = JSON.stringify({ type: 'doc', content: [{ type: 'paragraph', content: [{ type: 'text', text: ODD.replace('\u0000', '') }] }] });
 
 /** A library at version k, with three documents (and a snapshot where the schema has them). */
 function buildAt(k: number): void {
@@ -55,6 +57,7 @@ function buildAt(k: number): void {
       )
       .run(IDS[0], 'old ____', JSON.stringify([{ text: 'old fill', fills: ['fill'] }]));
   }
+  if (k >= 6) raw.prepare('UPDATE documents SET rich_text = ? WHERE id = ?').run(RICH, IDS[2]);
   raw.close();
 }
 
@@ -82,6 +85,10 @@ describe('migrations', () => {
           // The search index covers rows that existed before it did.
           expect(docs.search('xylophone').map((h) => h.id).sort()).toEqual([...IDS].sort());
           expect(docs.search('zebra1').map((h) => h.id)).toEqual([IDS[1]]);
+          // Rich text (v6): none for documents from before it; kept where one was stored.
+          expect(docs.open(IDS[0]!)).not.toHaveProperty('richText');
+          if (k >= 6) expect(docs.open(IDS[2]!).richText).toBe(RICH);
+          else expect(docs.open(IDS[2]!)).not.toHaveProperty('richText');
         }
         if (k >= 3) expect(docs.listRevisions(IDS[0]!).map((r) => r.preview)).toEqual(['old body']);
         const gens = new GenerationLog(db, { now: () => t });
@@ -94,6 +101,12 @@ describe('migrations', () => {
         docs.save({ id: d.id, title: 'new', body: 'fresher aardvark', baseRevision: 0 });
         expect(docs.search('aardvark').map((h) => h.id)).toEqual([d.id]);
         expect(docs.listRevisions(d.id)).toHaveLength(1);
+        // Rich text (v6) is stored and read back on the upgraded file, and a save without it drops it.
+        const rich = docs.save({ id: d.id, title: 'new', body: 'richer aardvark', richText: RICH, baseRevision: 1 });
+        expect(docs.open(d.id)).toEqual(rich);
+        expect(rich.richText).toBe(RICH);
+        expect(docs.save({ id: d.id, title: 'new', body: 'plain aardvark', baseRevision: 2 })).not.toHaveProperty('richText');
+        expect(docs.search('aardvark').map((h) => h.id)).toEqual([d.id]);
         // Generation records (v5) work on the upgraded file, and go with their document.
         const g = gens.record({
           documentId: d.id,

@@ -145,6 +145,18 @@ export const migrations: readonly Migration[] = [
       `);
     },
   },
+  {
+    version: 6,
+    name: 'rich text of documents',
+    up(db) {
+      // The editor's structured form of a document (a ProseMirror document as JSON text) next to
+      // `body`, which stays the text of record (Markdown with the blank syntax: search, export,
+      // fill). NULL when only the body is known: every document written before this version, and
+      // any save, restore or import that brings no rich text. The search triggers watch title and
+      // body only, so this column never touches the index.
+      db.exec('ALTER TABLE documents ADD COLUMN rich_text TEXT;');
+    },
+  },
 ];
 
 export interface MigrationOutcome {

@@ -59,6 +59,20 @@ describe('store API', () => {
     expect((await rejection(core.call('revisions.diff', { revisionId: 999 }))).code).toBe('not_found');
   });
 
+  it('documents carry the optional rich text through create, save and open', async () => {
+    const rich = JSON.stringify({ type: 'doc', content: [{ type: 'paragraph' }] });
+    const plain = await core.call('documents.create', { title: 'T', body: 'one' });
+    expect(plain).not.toHaveProperty('richText');
+    const d = await core.call('documents.create', { title: 'T', body: '', richText: rich });
+    expect(d.richText).toBe(rich);
+    expect(await core.call('documents.open', { id: d.id })).toEqual(d);
+    const saved = await core.call('documents.save', { id: d.id, title: 'T', body: 'two', richText: rich, baseRevision: 0 });
+    expect(saved).toMatchObject({ body: 'two', richText: rich, revision: 1 });
+    const bare = await core.call('documents.save', { id: d.id, title: 'T', body: 'three', baseRevision: 1 });
+    expect(bare).not.toHaveProperty('richText');
+    expect((await rejection(core.call('documents.save', { id: d.id, title: 'T', body: '', richText: 5 as never }))).code).toBe('bad_request');
+  });
+
   it('search and trash', async () => {
     const d = await core.call('documents.create', { title: 'Harbour', body: 'boats & <script>alert(1)</script>' });
     const hits = await core.call('documents.search', { query: 'script "(' });

@@ -53,7 +53,7 @@ describe('openDatabase', () => {
     const latest = migrations.length;
     expect(schemaVersion(db)).toBe(latest);
     const cols = (db.prepare('PRAGMA table_info(documents)').all() as Array<{ name: string }>).map((c) => c.name);
-    expect(cols).toEqual(['id', 'title', 'body', 'created_at', 'updated_at', 'revision', 'trashed_at', 'seq']);
+    expect(cols).toEqual(['id', 'title', 'body', 'created_at', 'updated_at', 'revision', 'trashed_at', 'seq', 'rich_text']);
 
     const docs = new DocumentStore(db);
     const d = docs.create({ title: 'kept', body: 'across migrations' });
@@ -227,6 +227,36 @@ describe('DocumentStore', () => {
     expect(back.title).toBe('ﬁ😀\u0000שלום!');
     expect(back).toEqual(saved);
     expect(again.list()[0]!.preview).not.toContain('\u0000');
+  });
+
+  it('keeps the rich text next to the body, and drops it when a change brings none', () => {
+    const db = openDb();
+    const docs = new DocumentStore(db, { snapshotIntervalMs: 0 });
+    const plain = docs.create({ title: 'plain', body: 'no structure' });
+    expect(plain).not.toHaveProperty('richText');
+    expect(docs.open(plain.id)).toEqual(plain);
+
+    const rich = JSON.stringify({ type: 'doc', content: [{ type: 'paragraph', content: [{ type: 'text', text: 'emoji 😀 שלום e\u0301' }] }] });
+    const d = docs.create({ title: 'rich', body: 'emoji 😀 שלום e\u0301', richText: rich });
+    expect(DocumentSchema.parse(d)).toEqual(d);
+    expect(d.richText).toBe(rich);
+    const saved = docs.save({ id: d.id, title: 'rich', body: '**bold** ____', richText: rich + ' ', baseRevision: 0 });
+    expect(saved.richText).toBe(rich + ' ');
+    expect(new DocumentStore(reopen(db)).open(d.id)).toEqual(saved);
+
+    // A save without rich text (the CLI, an older client) leaves only the body, which it changed.
+    const docs2 = new DocumentStore(openDb(), { snapshotIntervalMs: 0 });
+    const bare = docs2.save({ id: d.id, title: 'rich', body: 'changed elsewhere', baseRevision: 1 });
+    expect(bare).not.toHaveProperty('richText');
+    expect(docs2.open(d.id)).toEqual(bare);
+
+    // Restoring a revision brings its body only: the rich text of the current text would not match.
+    docs2.save({ id: d.id, title: 'rich', body: 'again', richText: rich, baseRevision: 2 });
+    const first = docs2.listRevisions(d.id).find((r) => r.revision === 1)!;
+    const restored = docs2.restoreRevision(first.revisionId);
+    expect(restored).toMatchObject({ body: '**bold** ____', revision: 4 });
+    expect(restored).not.toHaveProperty('richText');
+    expect(docs2.open(d.id)).toEqual(restored);
   });
 
   it('replaces a lone surrogate with U+FFFD (SQLite stores UTF-8)', () => {

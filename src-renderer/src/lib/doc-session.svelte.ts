@@ -1,23 +1,56 @@
 /**
- * One open document: its editable title and body, autosave, and filling its blanks.
+ * One open document: its title, its editor state (ProseMirror: text, blanks, undo history, live
+ * fill), autosave, and filling its blanks.
+ *
+ * The session owns the editor state, not the view: a document keeps its undo history and a fill
+ * keeps running (and lands) while another document is on screen. The editor view, when mounted,
+ * shows the session's state and sends its transactions back through dispatch().
  *
  * Saving is debounced (SAVE_DELAY_MS after the last edit, but no later than SAVE_MAX_WAIT_MS after
  * the first unsaved one, so that continuous typing is saved too and a crash loses under a second),
  * serialised (one save in flight; edits made meanwhile are saved right after) and optimistic (each
  * save names the revision it was based on, so a change made elsewhere is reported as a conflict
- * instead of being overwritten).
+ * instead of being overwritten). A save sends the text form (Markdown with the blank syntax, the
+ * text of record) and the rich text (the document as JSON: formatting, alternatives).
  *
- * A fill works on a snapshot of the body. Its result replaces the body only if the writer has not
- * edited the body since the fill started; otherwise their text stays and the filled version is
- * offered as a notice. Text is never dropped.
+ * A fill works on a snapshot of the text. While it runs, its blanks show the tokens as they unmask
+ * (live-fill.ts: decorations, outside the document and the undo history). When it is done, and only
+ * if the writer has not changed the text meanwhile, its blanks become filled blanks holding the
+ * alternatives (one undo step); otherwise the writer's text stays and the filled version is offered
+ * as a notice. Text is never dropped. Nothing generated enters the text until the writer accepts it.
  */
-import { ApiError, type ApiClient, type ApiEvent, type Document } from '../../../src-main/common/api';
-import { BlankSyntaxError, countBlanks } from '../../../src-main/common/blanks';
+import { closeHistory, isHistoryTransaction } from 'prosemirror-history';
+import type { Node as ProseNode } from 'prosemirror-model';
+import { NodeSelection, type EditorState, type Transaction } from 'prosemirror-state';
+import type { EditorView } from 'prosemirror-view';
+import { ApiError, MAX_RICH_TEXT_CHARS, type ApiClient, type ApiEvent, type Document, type FillAlternative } from '../../../src-main/common/api';
 import { alerts, describeError } from './alerts.svelte';
+import {
+  acceptBlanks,
+  blankAt,
+  CONTINUE_TOKENS,
+  cycleAlternative,
+  fillText,
+  filledBlanks,
+  findBlanks,
+  insertBlank,
+  rejectBlank,
+  setBlankLength,
+  type Accepted,
+} from './editor/blank-ops';
+import { liveFill, liveFillKey, type LiveFillMeta } from './editor/live-fill';
+import { serializeMarkdown } from './editor/markdown';
+import { blankAttrs, isBlank } from './editor/schema';
+import { createEditorState, loadDocument } from './editor/setup';
+import { plural } from './text';
+
+export { plural } from './text';
 
 export const SAVE_DELAY_MS = 500;
 /** The longest an edit waits for its save to start, however long the typing goes on. */
 export const SAVE_MAX_WAIT_MS = 700;
+/** Alternatives a fill asks for (sampled as one batch). */
+export const FILL_ALTERNATIVES = 3;
 
 export type SaveState = 'saved' | 'unsaved' | 'saving' | 'error' | 'conflict';
 
@@ -31,11 +64,14 @@ export interface FillState {
   cancelling: boolean;
 }
 
+/** Which blanks a fill is for. */
+export type FillScope = { kind: 'all' } | { kind: 'blank'; pos: number } | { kind: 'continue' };
+
 export interface SessionHooks {
   /** A save went through (update the document list). */
   saved(doc: Document): void;
   /** Create a new document holding this text (used so that text is never thrown away). */
-  createCopy(title: string, body: string): Promise<void>;
+  createCopy(title: string, body: string, richText?: string): Promise<void>;
 }
 
 function newRequestId(): string {
@@ -44,67 +80,158 @@ function newRequestId(): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-export function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`;
+/** The rich text of a document, or undefined when it is too large to send (the text form still is). */
+function richTextOf(doc: ProseNode): string | undefined {
+  const json = JSON.stringify(doc.toJSON());
+  return json.length <= MAX_RICH_TEXT_CHARS ? json : undefined;
 }
 
 export class DocSession {
   readonly id: string;
   title = $state('');
-  body = $state('');
+  /** The editor state: the document, its selection, undo history and live fill. */
+  editorState: EditorState = $state.raw() as unknown as EditorState;
   saveState = $state<SaveState>('saved');
   /** Why the last save failed (saveState 'error'). */
   saveError = $state<string | null>(null);
   fill = $state<FillState | null>(null);
   /** Outcome of the last fill, for the status line ("Filled 2 blanks."). */
   fillMessage = $state('');
-  /** A fill that finished after the writer had edited the body: offered, not applied. */
-  fillNotice = $state<{ text: string } | null>(null);
-  /** Set by the editor view: replaces the body in an undoable way. Returns false if it could not. */
-  replaceBodyInView: ((text: string) => boolean) | null = null;
+  /** A fill that finished after the writer had changed the text: offered, not applied. */
+  fillNotice = $state<{ text: string; richText: string | undefined } | null>(null);
 
   #savedTitle = $state('');
-  #savedBody = $state('');
+  #savedDoc: ProseNode = $state.raw() as unknown as ProseNode;
   #revision: number;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When the oldest edit not yet sent in a save was made (Date.now()); undefined when none. */
   #unsavedSince: number | undefined;
   #inflight: Promise<boolean> | null = null;
+  #view: EditorView | null = null;
+  /** The next edit starts a new undo step (after an accept, reject or a fill landing). */
+  #closeNextHistory = false;
+  #bodyCache: { doc: ProseNode; body: string } | null = null;
   readonly #api: ApiClient;
   readonly #hooks: SessionHooks;
 
   constructor(doc: Document, api: ApiClient, hooks: SessionHooks) {
     this.id = doc.id;
     this.title = this.#savedTitle = doc.title;
-    this.body = this.#savedBody = doc.body;
+    const loaded = loadDocument(doc.body, doc.richText).doc;
+    this.editorState = createEditorState(loaded);
+    this.#savedDoc = loaded;
     this.#revision = doc.revision;
     this.#api = api;
     this.#hooks = hooks;
   }
 
-  get dirty(): boolean {
-    return this.title !== this.#savedTitle || this.body !== this.#savedBody;
+  /** The text form of the document: Markdown with the blank syntax. */
+  get body(): string {
+    return this.#bodyOf(this.editorState.doc);
   }
 
-  /** Number of blanks in the body, or the syntax error that prevents counting them. */
-  get blankCount(): { count: number; error: string | null } {
-    try {
-      return { count: countBlanks(this.body), error: null };
-    } catch (err) {
-      if (err instanceof BlankSyntaxError) return { count: 0, error: err.message };
-      throw err;
-    }
+  #bodyOf(doc: ProseNode): string {
+    if (this.#bodyCache?.doc !== doc) this.#bodyCache = { doc, body: serializeMarkdown(doc) };
+    return this.#bodyCache.body;
   }
+
+  get dirty(): boolean {
+    return this.title !== this.#savedTitle || !this.editorState.doc.eq(this.#savedDoc);
+  }
+
+  /** Blanks in the document: all of them, the empty ones and the filled ones waiting for a decision. */
+  get blankCount(): { count: number; empty: number; filled: number } {
+    const all = findBlanks(this.editorState.doc);
+    return {
+      count: all.length,
+      empty: all.filter((b) => b.attrs.status === 'idle').length,
+      filled: all.filter((b) => b.attrs.status === 'filled').length,
+    };
+  }
+
+  // ---- The editor view -----------------------------------------------------------------------
+
+  /** The editor view shows this session; returns the function that detaches it. */
+  attachView(view: EditorView): () => void {
+    this.#view = view;
+    return () => {
+      if (this.#view === view) this.#view = null;
+    };
+  }
+
+  get view(): EditorView | null {
+    return this.#view;
+  }
+
+  /** Apply a transaction (from the view, or made here) to the session's editor state. */
+  dispatch = (tr: Transaction): void => {
+    if (this.#closeNextHistory && tr.docChanged && !isHistoryTransaction(tr) && tr.getMeta('addToHistory') !== false) {
+      closeHistory(tr);
+      this.#closeNextHistory = false;
+    }
+    const before = this.editorState;
+    const next = before.apply(tr);
+    this.editorState = next;
+    this.#view?.updateState(next);
+    if (next.doc !== before.doc) this.#edited();
+  };
+
+  #run(tr: Transaction | null, separateUndo = false): boolean {
+    if (!tr) return false;
+    this.dispatch(tr);
+    if (separateUndo) this.#closeNextHistory = true;
+    return true;
+  }
+
+  // ---- Editing -------------------------------------------------------------------------------
 
   setTitle(title: string): void {
     this.title = title;
     this.#edited();
   }
 
-  setBody(body: string): void {
-    this.body = body;
-    this.#edited();
+  insertBlank(tokens?: number): boolean {
+    return this.#run(insertBlank(this.editorState, tokens));
   }
+
+  /** A new length for the blank at `pos`: its own undo step. */
+  setBlankLength(pos: number, tokens: number): boolean {
+    const tr = setBlankLength(this.editorState, pos, tokens);
+    return this.#run(tr && closeHistory(tr), true);
+  }
+
+  cycleAlternative(pos: number, delta: number): boolean {
+    return this.#run(cycleAlternative(this.editorState, pos, delta));
+  }
+
+  /** Accept the alternative on display of the filled blank at `pos`: its text enters the document. */
+  accept(pos: number): boolean {
+    const r = acceptBlanks(this.editorState, [pos]);
+    if (!r) return false;
+    this.#run(r.tr, true);
+    this.#noteAccepted(r.accepted);
+    this.fillMessage = 'Accepted the fill.';
+    return true;
+  }
+
+  /** Accept every filled blank as it shows (one undo step). */
+  acceptAll(): boolean {
+    const r = acceptBlanks(this.editorState, filledBlanks(this.editorState.doc).map((b) => b.pos));
+    if (!r) return false;
+    this.#run(r.tr, true);
+    this.#noteAccepted(r.accepted);
+    this.fillMessage = `Accepted ${plural(r.accepted.length, 'fill')}.`;
+    return true;
+  }
+
+  /** Back to the empty blank. */
+  reject(pos: number): boolean {
+    if (!this.#run(rejectBlank(this.editorState, pos), true)) return false;
+    this.fillMessage = 'Rejected the fill.';
+    return true;
+  }
+
+  // ---- Saving --------------------------------------------------------------------------------
 
   #edited(): void {
     if (this.saveState === 'conflict') return; // paused until the writer resolves it
@@ -148,20 +275,27 @@ export class DocSession {
 
   #save(force: boolean, snapshot?: 'before-fill'): Promise<boolean> {
     const title = this.title;
-    const body = this.body;
+    const doc = this.editorState.doc;
+    const body = this.#bodyOf(doc);
+    const richText = richTextOf(doc);
     this.#unsavedSince = undefined; // this save takes every edit made so far
     this.saveState = 'saving';
-    const base = force ? { id: this.id, title, body } : { id: this.id, title, body, baseRevision: this.#revision };
-    const params = snapshot ? { ...base, snapshot } : base;
     const p = this.#api
-      .call('documents.save', params)
+      .call('documents.save', {
+        id: this.id,
+        title,
+        body,
+        ...(richText !== undefined ? { richText } : {}),
+        ...(force ? {} : { baseRevision: this.#revision }),
+        ...(snapshot ? { snapshot } : {}),
+      })
       .then(
-        (doc) => {
-          this.#revision = doc.revision;
+        (saved) => {
+          this.#revision = saved.revision;
           this.#savedTitle = title;
-          this.#savedBody = body;
+          this.#savedDoc = doc;
           this.saveError = null;
-          this.#hooks.saved(doc);
+          this.#hooks.saved(saved);
           if (this.dirty) {
             this.saveState = 'unsaved';
             this.#schedule();
@@ -198,16 +332,19 @@ export class DocSession {
   /** Conflict: save this window's text as a new document, then show the saved version here. */
   async keepBoth(): Promise<void> {
     try {
-      await this.#hooks.createCopy(`${this.title.trim() || 'Untitled'} (my version)`, this.body);
+      await this.#hooks.createCopy(`${this.title.trim() || 'Untitled'} (my version)`, this.body, richTextOf(this.editorState.doc));
     } catch (err) {
       alerts.push('Could not save your version as a new document', err);
       return;
     }
     try {
       const doc = await this.#api.call('documents.open', { id: this.id });
+      const loaded = loadDocument(doc.body, doc.richText).doc;
       this.#revision = doc.revision;
       this.title = this.#savedTitle = doc.title;
-      this.body = this.#savedBody = doc.body;
+      this.#savedDoc = loaded;
+      this.editorState = createEditorState(loaded);
+      this.#view?.updateState(this.editorState);
       this.saveState = 'saved';
       this.saveError = null;
     } catch (err) {
@@ -215,44 +352,97 @@ export class DocSession {
     }
   }
 
-  /** Route a core event to this document's running fill. */
+  // ---- Filling -------------------------------------------------------------------------------
+
+  /** Route a core event to this document's running fill: step count and the live display. */
   handleEvent(event: ApiEvent): void {
     const f = this.fill;
-    if (event.type === 'fill.progress' && f && event.requestId === f.requestId) {
-      f.step = Math.max(f.step, event.step);
-      f.steps = event.steps;
+    if (event.type !== 'fill.progress' || !f || event.requestId !== f.requestId) return;
+    f.step = Math.max(f.step, event.step);
+    f.steps = event.steps;
+    if (event.unmasked?.length) {
+      const meta: LiveFillMeta = { type: 'progress', requestId: f.requestId, unmasked: event.unmasked };
+      this.dispatch(this.editorState.tr.setMeta(liveFillKey, meta));
     }
   }
 
-  /** Fill every blank in the body with the local model, then save. */
-  async runFill(): Promise<void> {
+  /**
+   * Fill blanks with the local model: every empty blank ('all'), the blank at a position ('blank':
+   * also a filled one, which is then regenerated), or a new blank at the cursor ('continue').
+   */
+  async runFill(scope: FillScope = { kind: 'all' }): Promise<void> {
     if (this.fill) return;
-    const { count, error } = this.blankCount;
-    if (error) {
-      alerts.push('Cannot fill: the text has a malformed blank', new ApiError('bad_request', error));
+    let targets: number[];
+    if (scope.kind === 'continue') {
+      const tr = insertBlank(this.editorState, CONTINUE_TOKENS);
+      if (!tr) {
+        this.fillMessage = 'Put the cursor in the text to continue it.';
+        return;
+      }
+      this.dispatch(tr);
+      const cursor = this.editorState.selection.$from;
+      targets = isBlank(cursor.nodeBefore) ? [cursor.pos - cursor.nodeBefore.nodeSize] : [];
+    } else if (scope.kind === 'blank') {
+      const b = blankAt(this.editorState.doc, scope.pos);
+      targets = b && b.attrs.status !== 'filling' ? [b.pos] : [];
+    } else {
+      targets = findBlanks(this.editorState.doc)
+        .filter((b) => b.attrs.status === 'idle')
+        .map((b) => b.pos);
+    }
+    if (!targets.length) {
+      this.fillMessage = this.blankCount.filled
+        ? 'There are no empty blanks to fill. Accept, reject or regenerate the filled ones.'
+        : 'There are no blanks to fill. Insert one first.';
       return;
     }
-    if (count === 0) {
-      this.fillMessage = 'There are no blanks to fill. Insert one first.';
-      return;
-    }
+
+    const start = this.editorState.doc;
+    const text = fillText(start, targets);
     const requestId = newRequestId();
-    const before = this.body;
+    const before = targets.map((pos) => blankAttrs(start.nodeAt(pos)!));
+    // Not an undo step: the blanks show that they are being filled, and the live display starts.
+    const begin = this.editorState.tr.setMeta(liveFillKey, { type: 'start', requestId, targets } satisfies LiveFillMeta).setMeta('addToHistory', false);
+    targets.forEach((pos, i) => begin.setNodeMarkup(pos, undefined, { ...before[i], status: 'filling' }));
+    this.dispatch(begin);
+    const body = this.body;
+    const count = targets.length;
     this.fillMessage = `Filling ${plural(count, 'blank')}…`;
     this.fillNotice = null;
     this.fill = { requestId, blanks: count, step: 0, steps: 0, cancelling: false };
+
+    /** Where the fill's blanks are now (null: deleted meanwhile), in the order of the request. */
+    const current = (): (number | null)[] => {
+      const live = liveFill(this.editorState);
+      return live?.requestId === requestId ? live.targets : targets.map(() => null);
+    };
+    /** The blanks back to how they were before the fill (not an undo step). */
+    const settle = (): void => {
+      const tr = this.editorState.tr.setMeta('addToHistory', false);
+      current().forEach((pos, i) => {
+        const node = pos === null ? null : tr.doc.nodeAt(pos);
+        if (pos !== null && isBlank(node) && blankAttrs(node).status === 'filling') {
+          tr.setNodeMarkup(pos, undefined, { ...blankAttrs(node), status: before[i]!.status });
+        }
+      });
+      if (tr.docChanged) this.dispatch(tr);
+    };
+
     try {
-      const result = await this.#api.call('fill.run', { requestId, text: before, documentId: this.id });
-      if (this.body === before) await this.#snapshotBeforeFill();
-      if (this.body === before) {
-        if (!this.replaceBodyInView?.(result.text)) this.setBody(result.text);
-        if (result.generationId !== undefined) this.#markAccepted(result.generationId);
-        this.fillMessage = `Filled ${plural(count, 'blank')}.`;
+      const result = await this.#api.call('fill.run', { requestId, text, documentId: this.id, alternatives: FILL_ALTERNATIVES });
+      const alternatives: FillAlternative[] = result.alternatives?.length ? result.alternatives : [{ text: result.text, fills: result.fills }];
+      if (this.body === body) await this.#snapshotBeforeFill();
+      const positions = current();
+      settle();
+      if (this.body === body) {
+        const filled = this.#applyFill(positions, alternatives, result.generationId ?? null);
+        this.fillMessage = `Filled ${plural(filled, 'blank')}.`;
       } else {
-        this.fillNotice = { text: result.text };
+        this.fillNotice = this.#filledVersion(start, targets, alternatives[0]!);
         this.fillMessage = 'Fill not applied: the text changed meanwhile.';
       }
     } catch (err) {
+      settle();
       const e = ApiError.from(err);
       if (e.code === 'cancelled') {
         this.fillMessage = 'Fill cancelled.';
@@ -262,18 +452,61 @@ export class DocSession {
       }
     } finally {
       this.fill = null;
+      this.dispatch(this.editorState.tr.setMeta(liveFillKey, { type: 'end', requestId } satisfies LiveFillMeta));
     }
     await this.flush();
   }
 
-  /** Record in the generation's provenance that the writer kept it (the first alternative, which the editor applies). */
-  #markAccepted(generationId: number): void {
-    this.#api.call('generations.accept', { generationId, alternative: 0 }).catch((err: unknown) => {
-      alerts.push('Could not record which fill was kept', ApiError.from(err));
+  /** The fill's alternatives into its blanks (one undo step); the first of them is selected. */
+  #applyFill(positions: readonly (number | null)[], alternatives: readonly FillAlternative[], generationId: number | null): number {
+    const tr = closeHistory(this.editorState.tr);
+    let filled = 0;
+    let first: number | null = null;
+    positions.forEach((pos, i) => {
+      const node = pos === null ? null : tr.doc.nodeAt(pos);
+      if (pos === null || !isBlank(node)) return;
+      tr.setNodeMarkup(pos, undefined, {
+        tokens: blankAttrs(node).tokens,
+        status: 'filled',
+        alternatives: alternatives.map((a) => a.fills[i] ?? ''),
+        chosen: 0,
+        generationId,
+      });
+      filled++;
+      first = first === null ? pos : Math.min(first, pos);
     });
+    if (first !== null) tr.setSelection(NodeSelection.create(tr.doc, first)).scrollIntoView();
+    this.#run(tr, true);
+    return filled;
   }
 
-  /** Save the text as it is before a fill replaces its blanks, as a revision the writer can restore. */
+  /** The document as it was when the fill started, with the fill's first alternative accepted. */
+  #filledVersion(start: ProseNode, targets: readonly number[], alternative: FillAlternative): { text: string; richText: string | undefined } {
+    const state = createEditorState(start);
+    const tr = state.tr;
+    targets.forEach((pos, i) => {
+      const node = tr.doc.nodeAt(pos);
+      if (isBlank(node)) tr.setNodeMarkup(pos, undefined, { ...blankAttrs(node), status: 'filled', alternatives: [alternative.fills[i] ?? ''], chosen: 0 });
+    });
+    const filled = state.apply(tr);
+    const accepted = acceptBlanks(filled, targets);
+    const doc = accepted ? filled.apply(accepted.tr).doc : filled.doc;
+    return { text: serializeMarkdown(doc), richText: richTextOf(doc) };
+  }
+
+  /** Record in the generation's provenance which alternative the writer kept. */
+  #noteAccepted(accepted: readonly Accepted[]): void {
+    const seen: number[] = [];
+    for (const a of accepted) {
+      if (a.generationId === null || seen.includes(a.generationId)) continue;
+      seen.push(a.generationId);
+      this.#api.call('generations.accept', { generationId: a.generationId, alternative: a.alternative }).catch((err: unknown) => {
+        alerts.push('Could not record which fill was kept', ApiError.from(err));
+      });
+    }
+  }
+
+  /** Save the text as it is before a fill lands, as a revision the writer can restore. */
   async #snapshotBeforeFill(): Promise<void> {
     this.#clearTimer();
     while (this.#inflight) await this.#inflight;
@@ -298,7 +531,7 @@ export class DocSession {
     const notice = this.fillNotice;
     if (!notice) return;
     try {
-      await this.#hooks.createCopy(`${this.title.trim() || 'Untitled'} (filled)`, notice.text);
+      await this.#hooks.createCopy(`${this.title.trim() || 'Untitled'} (filled)`, notice.text, notice.richText);
       this.fillNotice = null;
     } catch (err) {
       alerts.push('Could not save the filled version as a new document', err);

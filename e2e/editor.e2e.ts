@@ -1,0 +1,448 @@
+/**
+ * The rich editor end to end (issue 6), in headless Chromium against the real web mode and the
+ * bundled model: blanks by shortcut and by typing the syntax, their length, live denoising while a
+ * fill runs, alternatives, accept as one undo step, reject, regenerate, continue, Esc, generated
+ * text, Markdown formatting across a reload, and the light and dark themes.
+ *
+ * Everything is found by its accessible role and name. A fill's alternatives are read from the
+ * fill.run answer the page received, so the test knows what the editor must show.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { parseBlanks } from '../src-main/common/blanks';
+import { ARTIFACTS, editorText, launchChromium, startWebMode, type WebMode } from './helpers';
+
+const STEP = /^Step (\d+) of (\d+)$/;
+const LONG = 150_000;
+
+let web: WebMode | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  web = await startWebMode();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await web?.stop();
+});
+
+async function call<T>(method: string, params: object = {}): Promise<T> {
+  const res = await fetch(new URL(`api/${method}`, web!.origin), {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${web!.token}` },
+    body: JSON.stringify(params),
+  });
+  const body = (await res.json()) as { ok: boolean; result: T; error?: { message: string } };
+  expect(body.ok, body.error?.message).toBe(true);
+  return body.result;
+}
+
+interface App {
+  page: Page;
+  problems: string[];
+}
+
+async function openApp(colorScheme: 'light' | 'dark' = 'light'): Promise<App> {
+  const context = await browser!.newContext({ viewport: { width: 1280, height: 820 }, colorScheme });
+  contexts.push(context);
+  const page = await context.newPage();
+  const app: App = { page, problems: [] };
+  page.on('pageerror', (e) => app.problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') app.problems.push(`console error: ${m.text()}`);
+  });
+  onTestFailed(async ({ task }) => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const name = task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => {});
+    console.error(`problems: ${app.problems.join('\n')}\nweb mode stderr:\n${web!.stderr()}`);
+  });
+  await page.goto(web!.url);
+  await page.getByRole('button', { name: 'New document', exact: true }).waitFor();
+  return app;
+}
+
+async function newDocument(page: Page, title: string): Promise<void> {
+  await page.getByRole('button', { name: 'New document', exact: true }).click();
+  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Title');
+  await page.keyboard.type(title);
+  await page.keyboard.press('Enter');
+  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
+}
+
+function saved(page: Page): Promise<void> {
+  return page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+}
+
+function fillStatus(page: Page, text: string | RegExp): Promise<void> {
+  return page.getByRole('status', { name: 'Fill status' }).filter({ hasText: text }).waitFor({ timeout: LONG });
+}
+
+/** The document the page has open, as the library keeps it. */
+async function stored(title: string): Promise<{ id: string; body: string; richText?: string }> {
+  const list = await call<{ id: string; title: string }[]>('documents.list');
+  const doc = list.find((d) => d.title === title);
+  expect(doc, `no document titled ${title}`).toBeDefined();
+  return call('documents.open', { id: doc!.id });
+}
+
+interface FillAnswer {
+  request: { text: string; alternatives?: number };
+  result: { alternatives: { text: string; fills: string[] }[]; generationId?: number };
+}
+
+/** Wait for the page's next fill.run answer (call before starting the fill). */
+function nextFill(page: Page): Promise<FillAnswer> {
+  return page
+    .waitForResponse((r: Response) => r.url().endsWith('/api/fill.run'), { timeout: LONG })
+    .then(async (r) => {
+      const body = (await r.json()) as { ok: boolean; result: FillAnswer['result'] };
+      expect(body.ok).toBe(true);
+      return { request: r.request().postDataJSON() as FillAnswer['request'], result: body.result };
+    });
+}
+
+const blankImage = (page: Page, name: string | RegExp) => page.getByRole('img', { name });
+
+/**
+ * Generated text as the editor puts it into the document: a line break the model wrote (\n, \r\n
+ * or \r) is a line break, and NUL, which the text form cannot hold, is U+FFFD.
+ */
+function asText(fill: string): string {
+  return fill.replace(/\r\n?/g, '\n').replace(/\0/g, '\uFFFD');
+}
+
+/** A computed style property of the first element matching `selector`. */
+async function styleOf(page: Page, selector: string, property: string): Promise<string> {
+  return (await page.evaluate(`getComputedStyle(document.querySelector(${JSON.stringify(selector)})).${property}`)) as string;
+}
+
+describe('blanks in the rich editor', () => {
+  it('inserts blanks by shortcut and by typing the syntax, and sets their length', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Blanks');
+    await page.keyboard.type('A ');
+    await page.keyboard.press('Control+Shift+KeyB');
+    await page.keyboard.type(' b ____ c {{8}} d \\____ e');
+    // Two default blanks (shortcut, typed), one of 8 tokens; the escaped one stayed text.
+    await expect.poll(() => blankImage(page, 'Blank, 16 tokens').count()).toBe(2);
+    expect(await blankImage(page, 'Blank, 8 tokens').count()).toBe(1);
+    expect(await editorText(page)).toBe('A ____ b ____ c {{8}} d ____ e');
+    expect(await page.getByText('3 blanks', { exact: true }).count()).toBe(1);
+    await saved(page);
+    const doc = await stored('Blanks');
+    expect(doc.body).toBe('A ____ b ____ c {{8}} d \\_\\_\\_\\_ e');
+    expect(parseBlanks(doc.body).filter((s) => s.kind === 'blank').map((s) => (s.kind === 'blank' ? s.tokens : 0))).toEqual([16, 16, 8]);
+    expect(doc.richText).toBeDefined();
+
+    // A blank moves and deletes like one character: Backspace right after it removes it whole.
+    await page.keyboard.press('End');
+    for (let i = 0; i < ' d ____ e'.length; i++) await page.keyboard.press('ArrowLeft');
+    // The cursor is right after the {{8}} blank: the panel for it is shown.
+    const panel = page.getByRole('region', { name: 'Blank' });
+    await panel.waitFor();
+    expect(await panel.getByRole('button', { name: 'Medium', exact: true }).getAttribute('aria-pressed')).toBe('false');
+    await panel.getByRole('button', { name: 'Long', exact: true }).click();
+    await blankImage(page, 'Blank, 48 tokens').waitFor();
+    expect(await panel.getByRole('button', { name: 'Long', exact: true }).getAttribute('aria-pressed')).toBe('true');
+    await page.keyboard.press('Alt+Digit1'); // Short, from the keyboard
+    await blankImage(page, 'Blank, 8 tokens').waitFor();
+    await page.keyboard.press('Alt+KeyL'); // the exact length field
+    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-keyshortcuts")')).toBe('Alt+L');
+    const tokens = panel.getByRole('spinbutton', { name: 'Tokens' });
+    await tokens.fill('20');
+    await tokens.press('Enter');
+    await blankImage(page, 'Blank, 20 tokens').waitFor();
+    // Enter gave the focus back to the text, after the blank; Backspace deletes the blank whole.
+    await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
+    await page.keyboard.press('Backspace');
+    await expect.poll(() => editorText(page)).toBe('A ____ b ____ c  d ____ e');
+    await page.keyboard.press('Control+KeyZ');
+    await expect.poll(() => editorText(page)).toBe('A ____ b ____ c {{20}} d ____ e');
+    await saved(page);
+    expect((await stored('Blanks')).body).toBe('A ____ b ____ c {{20}} d \\_\\_\\_\\_ e');
+
+    // Copied, a blank is its blank syntax as plain text; pasted, a blank again.
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    await blankImage(page, 'Blank, 20 tokens').click();
+    await page.keyboard.press('Control+KeyC');
+    expect(await page.evaluate('navigator.clipboard.readText()')).toBe('{{20}}');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.press('Control+KeyV');
+    await expect.poll(() => blankImage(page, 'Blank, 20 tokens').count()).toBe(2);
+    expect(await editorText(page)).toBe('A ____ b ____ c {{20}} d ____ e{{20}}');
+    // Plain text with the blank syntax, from elsewhere, pastes as blanks too.
+    await page.evaluate('navigator.clipboard.writeText("X ____ and {{3}} and \\\\____.")');
+    await page.keyboard.press('Control+KeyV');
+    await expect.poll(() => editorText(page)).toBe('A ____ b ____ c {{20}} d ____ e{{20}}X ____ and {{3}} and ____.');
+    expect(await blankImage(page, 'Blank, 3 tokens').count()).toBe(1);
+    expect(await blankImage(page, 'Blank, 16 tokens').count()).toBe(3); // the escaped one stayed text
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the blank resolving token by token while a fill runs, outside the document', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Live');
+    await page.keyboard.type('The keeper ____ every night.');
+    await saved(page);
+
+    // Hold back fill.run's answer: the fill runs and streams its progress; the page waits for the result.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await page.route('**/api/fill.run', async (route) => {
+      const response = await route.fetch({ timeout: LONG });
+      await released;
+      await route.fulfill({ response });
+    });
+    const answer = nextFill(page);
+    await page.keyboard.press('Control+Enter');
+    await page.getByText(STEP).waitFor();
+    // Tokens appear in the blank as they unmask, until all 16 are there; the blank stays a blank.
+    const live = blankImage(page, /^Blank being filled, (\d+) of 16 tokens so far$/);
+    await live.waitFor();
+    await expect.poll(async () => Number(/(\d+) of/.exec((await live.getAttribute('aria-label')) ?? '')?.[1]), { timeout: LONG }).toBe(16);
+    expect(await editorText(page)).toBe('The keeper ____ every night.');
+    expect((await stored('Live')).body).toBe('The keeper ____ every night.');
+    expect(await page.getByRole('button', { name: 'Cancel', exact: true }).isVisible()).toBe(true);
+    release();
+    const { result } = await answer;
+    await fillStatus(page, 'Filled 1 blank.');
+    const first = result.alternatives[0]!.fills[0]!;
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${first}`).waitFor();
+    expect(await page.getByText(STEP).count()).toBe(0);
+    await page.unroute('**/api/fill.run');
+    expect(problems).toEqual([]);
+  });
+
+  it('cycles the alternatives and accepts one as a single undo step', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Alternatives');
+    await page.keyboard.type('Before ');
+    await page.keyboard.press('Control+Shift+KeyB');
+    await page.keyboard.type(' after.');
+    await saved(page);
+
+    const answer = nextFill(page);
+    await page.getByRole('button', { name: 'Fill blanks', exact: true }).click();
+    const { request, result } = await answer;
+    expect(request.alternatives).toBe(3);
+    expect(request.text).toBe('Before ____ after.');
+    await fillStatus(page, 'Filled 1 blank.');
+    const fills = result.alternatives.map((a) => a.fills[0]!);
+    expect(fills).toHaveLength(3);
+
+    const which = page.getByRole('status', { name: 'Alternative' });
+    await which.filter({ hasText: 'Alternative 1 of 3' }).waitFor();
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${fills[0]}`).waitFor();
+    await page.keyboard.press('Alt+BracketRight');
+    await which.filter({ hasText: 'Alternative 2 of 3' }).waitFor();
+    await blankImage(page, `Filled blank, alternative 2 of 3: ${fills[1]}`).waitFor();
+    await page.keyboard.press('Alt+BracketLeft');
+    await page.keyboard.press('Alt+BracketLeft'); // wraps around
+    await which.filter({ hasText: 'Alternative 3 of 3' }).waitFor();
+    await page.getByRole('button', { name: 'Next alternative', exact: true }).click();
+    await which.filter({ hasText: 'Alternative 1 of 3' }).waitFor();
+    await page.getByRole('button', { name: 'Next alternative', exact: true }).click();
+    await blankImage(page, `Filled blank, alternative 2 of 3: ${fills[1]}`).waitFor();
+    // Nothing generated is in the text yet.
+    await saved(page);
+    expect((await stored('Alternatives')).body).toBe('Before ____ after.');
+
+    await page.keyboard.press('Alt+Enter'); // Accept
+    await expect.poll(() => editorText(page)).toBe(`Before ${asText(fills[1]!)} after.`);
+    expect(await page.getByText('0 blanks', { exact: true }).count()).toBe(1);
+    // The accepted text is marked as generated, highlighted until switched off.
+    const generated = page.locator('[data-generated]');
+    expect((await generated.allTextContents()).join('\n')).toBe(asText(fills[1]!).split('\n').filter(Boolean).join('\n'));
+    const highlight = page.getByRole('button', { name: 'Highlight generated text', exact: true });
+    expect(await highlight.getAttribute('aria-pressed')).toBe('true');
+    const background = () => styleOf(page, '[data-generated]', 'backgroundColor');
+    const highlighted = await background();
+    await highlight.click();
+    expect(await highlight.getAttribute('aria-pressed')).toBe('false');
+    expect(await background()).not.toBe(highlighted);
+    await page.keyboard.press('Control+Alt+KeyG');
+    expect(await highlight.getAttribute('aria-pressed')).toBe('true');
+    // The kept alternative is recorded with the fill.
+    const doc = await stored('Alternatives');
+    await expect.poll(async () => (await call<{ accepted: number | null }[]>('generations.list', { id: doc.id })).map((g) => g.accepted)).toEqual([1]);
+
+    // One undo brings the filled blank back, with its alternatives; redo accepts again.
+    await page.keyboard.press('Control+KeyZ');
+    await expect.poll(() => editorText(page)).toBe('Before ____ after.');
+    await blankImage(page, `Filled blank, alternative 2 of 3: ${fills[1]}`).waitFor();
+    await page.keyboard.press('Control+KeyY');
+    await expect.poll(() => editorText(page)).toBe(`Before ${asText(fills[1]!)} after.`);
+    // Editing the generated text makes it the writer's own: the mark goes.
+    await generated.first().dblclick({ position: { x: 3, y: 5 } }); // selects its first word
+    await page.keyboard.type('Q');
+    await expect.poll(() => generated.count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+
+  it('rejects back to the empty blank, and regenerates new alternatives', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Reject');
+    await page.keyboard.type('One ____ two.');
+    await saved(page);
+    let answer = nextFill(page);
+    await page.keyboard.press('Control+Enter');
+    const first = (await answer).result.alternatives.map((a) => a.fills[0]!);
+    await fillStatus(page, 'Filled 1 blank.');
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${first[0]}`).waitFor();
+
+    answer = nextFill(page);
+    await page.getByRole('button', { name: 'Regenerate', exact: true }).click();
+    const again = await answer;
+    expect(again.request.text).toBe('One ____ two.');
+    const second = again.result.alternatives.map((a) => a.fills[0]!);
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${second[0]}`).waitFor();
+    // Regenerating is an undo step too: undo shows the previous alternatives.
+    await page.keyboard.press('Control+KeyZ');
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${first[0]}`).waitFor();
+    await page.keyboard.press('Control+KeyY');
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${second[0]}`).waitFor();
+
+    await page.getByRole('button', { name: 'Reject', exact: true }).click();
+    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    expect(await page.getByRole('button', { name: 'Fill this blank', exact: true }).isVisible()).toBe(true);
+    expect(await editorText(page)).toBe('One ____ two.');
+    await page.keyboard.press('Control+KeyZ');
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${second[0]}`).waitFor();
+    await page.keyboard.press('Alt+Backspace'); // Reject from the keyboard
+    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    await saved(page);
+    expect((await stored('Reject')).body).toBe('One ____ two.');
+    expect(problems).toEqual([]);
+  });
+
+  it('continues the text from the cursor', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Continue');
+    await page.keyboard.type('The sea was calm that night.');
+    await saved(page);
+    const answer = nextFill(page);
+    await page.getByRole('button', { name: 'Continue', exact: true }).click();
+    const { request, result } = await answer;
+    expect(request.text).toBe('The sea was calm that night.{{48}}');
+    await fillStatus(page, 'Filled 1 blank.');
+    const fill = result.alternatives[0]!.fills[0]!;
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${fill}`).waitFor();
+    await page.getByRole('button', { name: 'Accept', exact: true }).click();
+    await expect.poll(() => editorText(page)).toBe(`The sea was calm that night.${asText(fill)}`);
+    expect(problems).toEqual([]);
+  });
+
+  it('cancels a running fill with Esc; the blank is empty again and typing went on meanwhile', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Esc');
+    await page.keyboard.type('Wind ____ rain.');
+    await saved(page);
+    // A long fill (the UI does not choose a step count), so it is still running when Esc comes.
+    await page.route('**/api/fill.run', async (route) => {
+      const params = route.request().postDataJSON() as Record<string, unknown>;
+      await route.continue({ postData: JSON.stringify({ ...params, steps: 4096 }) });
+    });
+    await page.keyboard.press('Control+Enter');
+    const steps = page.getByText(STEP);
+    await steps.waitFor();
+    await blankImage(page, /^Blank being filled/).waitFor();
+    await page.keyboard.press('End');
+    await page.keyboard.type(' More.');
+    expect(await editorText(page)).toBe('Wind ____ rain. More.');
+    const [, k, n] = STEP.exec((await steps.textContent()) ?? '')!;
+    expect(Number(k)).toBeLessThan(Number(n));
+    await page.keyboard.press('Escape');
+    await fillStatus(page, 'Fill cancelled.');
+    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    expect(await page.getByText(STEP).count()).toBe(0);
+    expect(await editorText(page)).toBe('Wind ____ rain. More.');
+    await saved(page);
+    expect((await stored('Esc')).body).toBe('Wind ____ rain. More.');
+    expect(problems.filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
+  });
+});
+
+describe('formatting and themes', () => {
+  it('keeps Markdown formatting and a filled blank’s alternatives across a reload', async () => {
+    const { page, problems } = await openApp();
+    await newDocument(page, 'Formatted');
+    await page.keyboard.type('# Harbour');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('Some ');
+    await page.keyboard.press('Control+KeyB');
+    await page.keyboard.type('bold');
+    await page.keyboard.press('Control+KeyB');
+    await page.keyboard.type(' and *italic* words.');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('- first item');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('second item');
+    await page.keyboard.press('Enter');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('> quoted ____');
+    await saved(page);
+    const answer = nextFill(page);
+    await page.keyboard.press('Control+Enter');
+    const fills = (await answer).result.alternatives.map((a) => a.fills[0]!);
+    await fillStatus(page, 'Filled 1 blank.');
+    await page.keyboard.press('Alt+BracketRight');
+    await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 2 of 3' }).waitFor();
+    await saved(page);
+    const doc = await stored('Formatted');
+    expect(doc.body).toBe('# Harbour\n\nSome **bold** and *italic* words.\n\n- first item\n- second item\n\n> quoted ____');
+
+    await page.reload();
+    const entry = page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Formatted/ });
+    await entry.waitFor();
+    await entry.click();
+    const text = page.getByRole('textbox', { name: 'Text', exact: true });
+    await text.getByRole('heading', { level: 1, name: 'Harbour' }).waitFor();
+    expect(await text.getByRole('strong').textContent()).toBe('bold');
+    expect(await text.getByRole('emphasis').textContent()).toBe('italic');
+    expect(await text.getByRole('list').getByRole('listitem').allTextContents()).toEqual(['first item', 'second item']);
+    expect(await text.getByRole('blockquote').count()).toBe(1);
+    await blankImage(page, `Filled blank, alternative 2 of 3: ${fills[1]}`).waitFor();
+    // The toolbar says what formatting the cursor is in.
+    await text.getByRole('heading', { level: 1 }).click();
+    await expect.poll(() => page.getByRole('button', { name: 'Heading 1', exact: true }).getAttribute('aria-pressed')).toBe('true');
+    expect(await page.getByRole('button', { name: 'Bold', exact: true }).getAttribute('aria-pressed')).toBe('false');
+    expect(problems).toEqual([]);
+  });
+
+  it('follows the system light and dark scheme, with visible focus', async () => {
+    const shots: Record<string, string> = {};
+    for (const scheme of ['light', 'dark'] as const) {
+      const { page, problems } = await openApp(scheme);
+      await newDocument(page, `Theme ${scheme}`);
+      await page.keyboard.type('A draft with ');
+      await page.keyboard.press('Control+Shift+KeyB');
+      await page.keyboard.type(' and a ');
+      await page.keyboard.press('Control+Shift+KeyB');
+      await page.keyboard.press('Control+Enter');
+      await fillStatus(page, 'Filled 2 blanks.');
+      await page.getByRole('button', { name: 'Accept all', exact: true }).waitFor();
+      // The focused text shows it (an accent rule in the margin), and so does a button reached by Tab.
+      expect(await page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
+      expect(await styleOf(page, '[role=textbox][aria-label=Text]', 'boxShadow')).not.toBe('none');
+      await page.getByRole('textbox', { name: 'Title', exact: true }).focus();
+      await page.keyboard.press('Shift+Tab');
+      expect(await page.evaluate('document.activeElement?.textContent?.trim()')).toBe('Accept all');
+      expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
+      shots[scheme] = (await page.evaluate('getComputedStyle(document.body).backgroundColor')) as string;
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, `editor-${scheme}.png`) });
+      // Emulating the other scheme on the same page switches the theme at once.
+      await page.emulateMedia({ colorScheme: scheme === 'light' ? 'dark' : 'light' });
+      expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).not.toBe(shots[scheme]);
+      expect(problems).toEqual([]);
+    }
+    expect(shots.light).not.toBe(shots.dark);
+  });
+});
