@@ -79,13 +79,16 @@ class NetworkGraph(nn.Module):
 def fused_draw(rows: Tensor, uniforms: Tensor) -> Tuple[Tensor, Tensor]:
     """Inverse-CDF draw over j != MASK (the last entry) of each row of log scores:
     token = #{j < V - 2 : cumsum_j(w) <= u * sum(w)}, w = exp(row - max), i.e. the first j whose
-    cumulative weight exceeds u * sum (clamped to V - 2); log_norm = max + log(sum(w))."""
+    cumulative weight exceeds u * sum (clamped to V - 2); log_norm = max + log(sum(w)). The
+    cumulative sum and the comparison are in float64."""
     z = rows[:, :-1]
     top = z.max(dim=-1, keepdim=True).values
-    cum = torch.exp(z - top).cumsum(dim=-1)
+    # The running sum in float64: a float32 one over thousands of entries drifts by more than a
+    # rare token's mass (onnxruntime accumulates sequentially), which would move the draw.
+    cum = torch.exp(z - top).double().cumsum(dim=-1)
     total = cum[:, -1:]
-    token = (cum[:, :-1] <= uniforms[:, None] * total).sum(dim=-1)
-    log_norm = (top + torch.log(total)).squeeze(-1)
+    token = (cum[:, :-1] <= uniforms.double()[:, None] * total).sum(dim=-1)
+    log_norm = (top + torch.log(total).float()).squeeze(-1)
     return token, log_norm
 
 

@@ -133,6 +133,7 @@ def main(argv=None) -> None:
         r["seconds"] = round(time.time() - t0, 1)
         r["params"] = T.param_report(ar)
         report["ar"] = r
+        report["ar_run"] = T.rel_path(a.ar_run)
         md.append(f"| AR baseline (`{T.rel_path(a.ar_run)}`) | {r['nats_per_token']:.4f} | {r['ppl']:.2f} "
                   f"| {r['tokens']:,} | exact NLL, same blocks (first token after BOS) |")
     md.append("")

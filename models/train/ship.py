@@ -88,9 +88,17 @@ output matrices). Weights: the EMA (decay {ema}) of the training run. ONNX fp32:
 
 {training}
 
+## Data
+
+{data}
+
 ## Held-out metrics
 
 {metrics}
+
+## Samples
+
+{samples}
 
 ## Limitations
 
@@ -163,6 +171,7 @@ def main(argv=None) -> None:
                 f"Training data: {info['data']['train'].get('n_tokens', '?'):,} tokens."
                 if summary else "(no training log found)")
     metrics = "(run `models/train/evaluate.py --run RUN` first)"
+    samples = "(run `models/train/evaluate.py --run RUN` first)"
     rep = os.path.join(a.run, "report.json")
     if os.path.exists(rep):
         with open(rep) as f:
@@ -172,7 +181,12 @@ def main(argv=None) -> None:
                    f"{b['length']}): **<= {b['ppl']:.2f}** ({b['nats_per_token']:.4f} +- {b['se']:.4f} "
                    f"nats/token, {b['draws']} draws).")
         if r.get("ar"):
-            metrics += f" Autoregressive baseline, same tokens: perplexity {r['ar']['ppl']:.2f}."
+            metrics += (f"\n\nAutoregressive baseline (same network code and size, causal attention, same "
+                        f"data order and tokens per step; `{r.get('ar_run', 'the AR run')}`): perplexity "
+                        f"**{r['ar']['ppl']:.2f}** on the same blocks{ar_progress(r.get('ar_run'))}. The bound is "
+                        f"{b['ppl'] / r['ar']['ppl']:.2f}x the baseline's perplexity (the paper's small model: "
+                        f"within ~1.13x of GPT-2 at 1.3 M steps of 512 x 1024 tokens).")
+        samples = samples_md(r)
     desc = a.description or (f"A small SEDD model ({cfg.hidden_size}x{cfg.n_blocks}) trained for "
                              f"Lacuna on public-domain English text; fills blanks offline.")
     p = T.param_report(model)
@@ -185,13 +199,55 @@ def main(argv=None) -> None:
             " (the network ignores sigma; only the absorbing shift depends on it, so the engine may "
             "reuse a network output across steps that changed no token)",
             params=p["total"], nonemb=p["non_embedding"], ema=info["settings"]["ema"],
-            onnx_mb=mb, training=training, metrics=metrics))
+            onnx_mb=mb, training=training, metrics=metrics, samples=samples,
+            data=("Public-domain English text: Project Gutenberg books (80 % of tokens), U.S. State of "
+                  "the Union addresses, the World English Bible and small public-domain sources; "
+                  "every source with its license, sizes, cleaning and the held-out split in "
+                  "[DATA.md](DATA.md).")))
     write_manifest(a.out, id=a.id, name=a.name, description=desc, model=model,
                    noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
                    eos_id=int(info["eos_id"]), files=files,
                    time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps)
     print(f"wrote {a.out}: model.onnx {mb:.1f} MB, vocab_size {cfg.vocab_size}, "
           f"time_conditioned {cfg.time_conditioned}, length {cfg_len(info)}")
+
+
+def ar_progress(ar_run) -> str:
+    """ ' (stopped at step N of its M-step schedule)' when the AR run did not finish, else ''."""
+    if not ar_run:
+        return ""
+    path = T.resolve_path(ar_run) if not os.path.isabs(ar_run) else ar_run
+    log = os.path.join(path, "log.jsonl")
+    if not os.path.exists(log):
+        return ""
+    last, schedule = None, None
+    with open(log) as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("type") in ("train", "end"):
+                last = rec
+            elif rec.get("type") == "schedule":
+                schedule = rec.get("schedule_steps")
+    with open(os.path.join(path, "run.json")) as f:
+        schedule = schedule or json.load(f).get("settings", {}).get("steps")
+    if last and schedule and last["step"] < schedule:
+        return (f" (its run was stopped at step {last['step']:,} of a {schedule:,}-step schedule, "
+                f"{last['tokens']:,} tokens, so the learning rate had not decayed; resumable)")
+    return ""
+
+
+def samples_md(r: dict) -> str:
+    out = []
+    inf = r.get("infill")
+    if inf:
+        out += [f"Infilling held-out text ({inf['span']} tokens in {inf['window']}-token windows, "
+                f"{inf['steps']} steps; the original in the first line, the model's fill in the second):", ""]
+        for k, e in enumerate(inf["examples"], 1):
+            out += [f"{k}. …{e['before'].strip()[-160:]} ⟦ … ⟧ {e['after'].strip()[:100]}…", "",
+                    f"   - original: ⟦{e['original']}⟧", f"   - filled: ⟦{e['filled']}⟧", ""]
+    for u in r.get("unconditional", []):
+        out += [f"Unconditional, {u['steps']} steps:", "", "```text", u["samples"][0].strip()[:700], "```", ""]
+    return "\n".join(out).strip() or "(none)"
 
 
 def cfg_len(info: dict) -> int:
