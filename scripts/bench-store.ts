@@ -4,7 +4,8 @@
  *
  *  - save latency p50/p99 for a 1,000-word and a 100,000-word document: the writer changes a few
  *    words between saves, as autosave does; each save also maintains the FTS index and, on the
- *    5-minute rhythm, a revision;
+ *    5-minute rhythm, a revision; and the same with the editor's JSON saved alongside (as the app
+ *    does since the rich editor);
  *  - search latency p50/p99 over 10,000 documents of ~300 words (FTS5, bm25, snippets).
  *
  * Text is pseudo-English from a fixed word list and a seeded PRNG, so runs are comparable. Output:
@@ -50,7 +51,13 @@ function summarise(samples: number[]): { n: number; p50: number; p99: number; ma
   return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s[s.length - 1]! };
 }
 
-function benchSaves(store: DocumentStore, rng: Random, words: number, saves: number) {
+/** The editor's structured form of a body (ProseMirror JSON, one paragraph node per paragraph), as the app saves it next to the Markdown. */
+function richTextOf(body: string): string {
+  const content = body.split('\n\n').map((p) => ({ type: 'paragraph', content: p.trim() ? [{ type: 'text', text: p.trim() }] : [] }));
+  return JSON.stringify({ type: 'doc', content });
+}
+
+function benchSaves(store: DocumentStore, rng: Random, words: number, saves: number, rich = false) {
   let doc = store.create({ title: `${words} words`, body: prose(rng, words) });
   let body = doc.body;
   const times: number[] = [];
@@ -58,8 +65,9 @@ function benchSaves(store: DocumentStore, rng: Random, words: number, saves: num
     // A few words typed somewhere in the text.
     const at = Math.floor(rng.uniform() * body.length);
     body = `${body.slice(0, at)} ${prose(rng, 3)} ${body.slice(at)}`;
+    const richText = rich ? richTextOf(body) : undefined;
     const t0 = performance.now();
-    doc = store.save({ id: doc.id, title: doc.title, body, baseRevision: doc.revision });
+    doc = store.save({ id: doc.id, title: doc.title, body, ...(richText ? { richText } : {}), baseRevision: doc.revision });
     times.push(performance.now() - t0);
   }
   return summarise(times);
@@ -73,6 +81,8 @@ function main(): void {
     const store = new DocumentStore(db);
     const save1k = benchSaves(store, rng, 1_000, 200);
     const save100k = benchSaves(store, rng, 100_000, 60);
+    const save1kRich = benchSaves(store, rng, 1_000, 200, true);
+    const save100kRich = benchSaves(store, rng, 100_000, 60, true);
 
     const N = 10_000;
     const t0 = performance.now();
@@ -93,6 +103,8 @@ function main(): void {
     const rows = [
       ['save, 1,000 words', save1k],
       ['save, 100,000 words', save100k],
+      ['save, 1,000 words + editor JSON', save1kRich],
+      ['save, 100,000 words + editor JSON', save100kRich],
       [`search, ${N.toLocaleString('en')} documents`, search],
     ] as const;
     console.log('| operation | n | p50 ms | p99 ms | max ms |');
@@ -100,7 +112,7 @@ function main(): void {
     for (const [name, r] of rows) console.log(`| ${name} | ${r.n} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(2)} |`);
     console.log(`(inserting ${N} documents took ${(fillMs / 1000).toFixed(1)} s; ${hits} search hits in total)`);
     mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), save1k, save100k, search, documents: N, insertMs: fillMs }, null, 2)}\n`);
+    writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), save1k, save100k, save1kRich, save100kRich, search, documents: N, insertMs: fillMs }, null, 2)}\n`);
     console.log(`wrote ${OUT}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
