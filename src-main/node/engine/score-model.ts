@@ -80,6 +80,26 @@ export class ScoreModel {
 
   private allPositions: BigInt64Array = new BigInt64Array(0);
 
+  /** The last token ids sent by maskedDraw and their int64 copy: a sampling step changes few ids, so only those are converted again. */
+  private lastTokens: Int32Array = new Int32Array(0);
+  private lastIndices: BigInt64Array = new BigInt64Array(0);
+
+  private indicesOf(tokens: Int32Array): BigInt64Array {
+    if (this.lastTokens.length !== tokens.length) {
+      this.lastTokens = tokens.slice();
+      this.lastIndices = toIndices(tokens);
+      return this.lastIndices;
+    }
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (t !== this.lastTokens[i]) {
+        this.lastTokens[i] = t;
+        this.lastIndices[i] = BigInt(t);
+      }
+    }
+    return this.lastIndices;
+  }
+
   /** Network calls made and the wall time spent inside onnxruntime's run (for benchmarks and diagnostics). */
   readonly stats = { calls: 0, runMs: 0 };
 
@@ -126,7 +146,7 @@ export class ScoreModel {
     }
     let result: InferenceSession.OnnxValueMapType;
     try {
-      result = await this.timedRun(this.feeds(toIndices(tokens), sigmas, batch, length, pos, uniforms), [OUTPUT_TOKEN, OUTPUT_LOG_NORM]);
+      result = await this.timedRun(this.feeds(this.indicesOf(tokens), sigmas, batch, length, pos, uniforms), [OUTPUT_TOKEN, OUTPUT_LOG_NORM]);
     } catch (e) {
       throw new ApiError('model_error', `the network failed: ${errorText(e)}`);
     }
