@@ -170,6 +170,38 @@ function ensureSmall(): boolean {
 }
 
 const fmt = (n: number, d = 1): string => n.toFixed(d);
+
+/** Public-domain prose (Melville, Moby-Dick, ch. 1) around one 16-token blank: about 256 tokens of context. */
+const PASSAGE_BEFORE =
+  'Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world. It is a way I have of driving off the spleen and regulating the circulation. Whenever I find myself growing grim about the mouth; whenever it is a damp, drizzly November in my soul; ';
+const PASSAGE_AFTER =
+  ' then, I account it high time to get to sea as soon as I can. This is my substitute for pistol and ball. With a philosophical flourish Cato throws himself upon his sword; I quietly take to the ship. There is nothing surprising in this. If they but knew it, almost all men in their degree, some time or other, cherish very nearly the same feelings towards the ocean with me. There now is your insular city of the Manhattoes, belted round by wharves as Indian isles by coral reefs—commerce surrounds it with her surf.';
+
+async function engineFillTimes(modelDir: string) {
+  const { Engine } = await import('../src-main/node/engine/engine');
+  const engine = new Engine({ device: DEVICE });
+  try {
+    const text = `${PASSAGE_BEFORE}{{16}}${PASSAGE_AFTER}`;
+    const loaded = await engine.load(modelDir);
+    const contextTokens = loaded.tokenizer.encode(PASSAGE_BEFORE).length + loaded.tokenizer.encode(PASSAGE_AFTER).length;
+    const steps = 64;
+    await engine.fill({ requestId: 'warm', text, modelDir, steps, seed: 1 });
+    const runs = QUICK ? 3 : 7;
+    const times: number[] = [];
+    let networkCalls = 0;
+    let device = '';
+    for (let r = 0; r < runs; r++) {
+      const out = await engine.fill({ requestId: `r${r}`, text, modelDir, steps, seed: 100 + r });
+      times.push(out.durationMs);
+      networkCalls = out.networkCalls;
+      device = out.device;
+    }
+    times.sort((a, b) => a - b);
+    return { blankTokens: 16, contextTokens, steps, runs, medianMs: times[Math.floor(runs / 2)]!, worstMs: times[runs - 1]!, networkCalls, device, times };
+  } finally {
+    await engine.close();
+  }
+}
 function table(header: string[], rows: (string | number)[][]): string {
   const cells = [header, ...rows.map((r) => r.map(String))];
   const w = header.map((_, c) => Math.max(...cells.map((r) => r[c]!.length)));
@@ -259,8 +291,16 @@ async function main(): Promise<void> {
     .filter(Boolean);
   if (speedups.length) console.log(`speed-up over naive: ${speedups.join('; ')}`);
 
+  // The writer's view: the whole engine (tokenise, plan the window, sample, decode) on the default model.
+  const appFill = def ? await engineFillTimes(join(ROOT, 'models', DEFAULT_MODEL_ID)) : undefined;
+  if (appFill) {
+    console.log(
+      `\nEngine fill on the default model (${DEFAULT_MODEL_ID}, ${appFill.device}): a ${appFill.blankTokens}-token blank in ${appFill.contextTokens} tokens of context, ${appFill.steps} steps, ${appFill.runs} runs after a warm-up: median ${fmt(appFill.medianMs)} ms, worst ${fmt(appFill.worstMs)} ms, ${appFill.networkCalls} network calls`,
+    );
+  }
+
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide }, null, 2)}\n`);
+  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide, appFill }, null, 2)}\n`);
   console.log(`\nwrote ${OUT}`);
 }
 
