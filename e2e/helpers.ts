@@ -41,9 +41,18 @@ export function requireBuild(): void {
   if (!existsSync(CHROMIUM)) throw new Error(`e2e: no Chromium at ${CHROMIUM} (set CHROMIUM_PATH)`);
 }
 
-export async function startWebMode(): Promise<WebMode> {
+export interface WebModeOptions {
+  /** An existing data folder (kept on stop); default: a fresh one, removed on stop. */
+  dataDir?: string;
+  /** Runs on the data folder before web mode starts (e.g. to put model templates there). */
+  prepare?: (dataDir: string) => void;
+}
+
+export async function startWebMode(options: WebModeOptions = {}): Promise<WebMode> {
   requireBuild();
-  const dataDir = mkdtempSync(join(tmpdir(), 'lacuna-e2e-'));
+  const fresh = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'lacuna-e2e-'));
+  options.prepare?.(dataDir);
   const child = spawn(process.execPath, [WEB_JS], {
     cwd: ROOT,
     env: { ...process.env, LACUNA_DATA_DIR: dataDir, LACUNA_PORT: '' },
@@ -55,7 +64,9 @@ export async function startWebMode(): Promise<WebMode> {
     err += chunk;
   });
 
-  const cleanup = (): void => rmSync(dataDir, { recursive: true, force: true });
+  const cleanup = (): void => {
+    if (fresh) rmSync(dataDir, { recursive: true, force: true });
+  };
   let found: { origin: string; token: string; url: string };
   try {
     found = await new Promise((resolveUrl, reject) => {

@@ -3,13 +3,15 @@
  *
  *  - Electron: the preload's `window.lacuna` (one function per method over IPC, Envelope results).
  *  - Web mode: `POST /api/<method>` with the bearer token from the URL, and Server-Sent Events at
- *    `/api/events` for core events.
+ *    `/api/events` for core events. documents.save, which carries the whole document both ways, is
+ *    posted from a worker (api-worker.ts) so that autosave does not stall typing.
  *
  * Both implement ApiClient and validate every result with parseResult, so the rest of the renderer
  * never knows which one it runs on. Failures always surface as ApiError.
  */
 import { ApiError, ApiEvent, parseResult, type ApiClient, type Method, type Params, type Result } from '../../src-main/common/api';
 import { BRIDGE_GLOBAL, type Envelope, type FolderPurpose, type LacunaBridge } from '../../src-main/common/bridge-types';
+import type { WorkerReply, WorkerRequest } from './api-worker';
 
 type Listener = (event: ApiEvent) => void;
 
@@ -86,9 +88,73 @@ export function takeWebToken(): string | null {
 const NO_TOKEN =
   'This page needs its access link. Open the address printed by Lacuna web mode (it ends in #token=…).';
 
+/** What a POST to the API answered: its HTTP status (0: unreachable) and its JSON body (undefined: none). */
+interface Answer {
+  status: number;
+  body: unknown;
+}
+
+async function post(url: string, token: string, params: unknown): Promise<Answer> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
+      body: JSON.stringify(params ?? {}),
+      cache: 'no-store',
+    });
+  } catch {
+    return { status: 0, body: undefined };
+  }
+  try {
+    return { status: res.status, body: (await res.json()) as unknown };
+  } catch {
+    return { status: res.status, body: undefined };
+  }
+}
+
+/**
+ * The same POST from a worker (api-worker.ts), for documents.save: writing and reading a long
+ * manuscript's JSON there keeps autosave from stalling typing. Null where workers cannot start;
+ * the page then posts itself.
+ */
+function workerPoster(): ((url: string, token: string, params: unknown) => Promise<Answer>) | null {
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL('./api-worker.ts', import.meta.url), { type: 'module' });
+  } catch (err) {
+    console.warn('Lacuna: no worker for saving; saving from the page', err);
+    return null;
+  }
+  let next = 1;
+  const pending = new Map<number, (answer: Answer) => void>();
+  let broken = false;
+  worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+    const done = pending.get(e.data.id);
+    pending.delete(e.data.id);
+    done?.({ status: e.data.status, body: e.data.body });
+  };
+  worker.onerror = (e) => {
+    // The worker could not load or crashed: the calls waiting on it, and later ones, go from the page.
+    console.warn('Lacuna: the saving worker failed; saving from the page', e.message);
+    broken = true;
+    for (const done of pending.values()) done({ status: -1, body: undefined });
+    pending.clear();
+  };
+  return (url, token, params) => {
+    if (broken) return post(url, token, params);
+    const id = next++;
+    return new Promise<Answer>((resolve) => {
+      pending.set(id, resolve);
+      worker.postMessage({ id, url: new URL(url, location.href).href, token, params } satisfies WorkerRequest);
+    }).then((answer) => (answer.status === -1 ? post(url, token, params) : answer));
+  };
+}
+
 export function webClient(token: string | null, base = ''): ApiClient {
   const listeners = new Set<Listener>();
   let source: EventSource | null = null;
+  let viaWorker: ReturnType<typeof workerPoster> | undefined;
 
   function connect(): void {
     if (source || !token) return;
@@ -117,24 +183,12 @@ export function webClient(token: string | null, base = ''): ApiClient {
   return {
     async call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
       if (!token) throw new ApiError('bad_request', NO_TOKEN);
-      let res: Response;
-      try {
-        res = await fetch(`${base}/api/${method}`, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-          body: JSON.stringify(params ?? {}),
-          cache: 'no-store',
-        });
-      } catch {
-        throw new ApiError('internal', 'Cannot reach Lacuna. Is web mode still running?');
-      }
-      if (res.status === 401 || res.status === 403) throw new ApiError('bad_request', `Access refused (HTTP ${res.status}). ${NO_TOKEN}`);
-      let body: unknown;
-      try {
-        body = await res.json();
-      } catch {
-        throw new ApiError('internal', `${method}: the server answered HTTP ${res.status} without a JSON body`);
-      }
+      const url = `${base}/api/${method}`;
+      if (method === 'documents.save' && viaWorker === undefined) viaWorker = typeof Worker === 'function' ? workerPoster() : null;
+      const { status, body } = method === 'documents.save' && viaWorker ? await viaWorker(url, token, params) : await post(url, token, params);
+      if (status === 0) throw new ApiError('internal', 'Cannot reach Lacuna. Is web mode still running?');
+      if (status === 401 || status === 403) throw new ApiError('bad_request', `Access refused (HTTP ${status}). ${NO_TOKEN}`);
+      if (body === undefined) throw new ApiError('internal', `${method}: the server answered HTTP ${status} without a JSON body`);
       return unwrap(method, body);
     },
     onEvent(listener: Listener): () => void {

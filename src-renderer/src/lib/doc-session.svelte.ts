@@ -23,8 +23,19 @@ import { closeHistory, isHistoryTransaction } from 'prosemirror-history';
 import type { Node as ProseNode } from 'prosemirror-model';
 import { NodeSelection, type EditorState, type Transaction } from 'prosemirror-state';
 import type { EditorView } from 'prosemirror-view';
-import { ApiError, MAX_RICH_TEXT_CHARS, type ApiClient, type ApiEvent, type Document, type FillAlternative } from '../../../src-main/common/api';
+import {
+  ApiError,
+  MAX_RICH_TEXT_CHARS,
+  type ApiClient,
+  type ApiEvent,
+  type Document,
+  type FillAlternative,
+  type ScoreResult,
+} from '../../../src-main/common/api';
 import { alerts, describeError } from './alerts.svelte';
+import { fillOptions, type FillSettings } from './fill-settings';
+import { models } from './models.svelte';
+import { prefs } from './prefs.svelte';
 import {
   acceptBlanks,
   blankAt,
@@ -41,7 +52,8 @@ import {
 import { liveFill, liveFillKey, type LiveFillMeta } from './editor/live-fill';
 import { serializeMarkdown } from './editor/markdown';
 import { blankAttrs, isBlank } from './editor/schema';
-import { createEditorState, loadDocument } from './editor/setup';
+import { createEditorState, documentSettings, loadDocument, richTextJSON } from './editor/setup';
+import { scoringText, surpriseDecorations, surpriseKey, surpriseThresholds, type SurpriseMeta } from './editor/surprise';
 import { plural } from './text';
 
 export { plural } from './text';
@@ -49,8 +61,6 @@ export { plural } from './text';
 export const SAVE_DELAY_MS = 500;
 /** The longest an edit waits for its save to start, however long the typing goes on. */
 export const SAVE_MAX_WAIT_MS = 700;
-/** Alternatives a fill asks for (sampled as one batch). */
-export const FILL_ALTERNATIVES = 3;
 
 export type SaveState = 'saved' | 'unsaved' | 'saving' | 'error' | 'conflict';
 
@@ -63,6 +73,11 @@ export interface FillState {
   steps: number;
   cancelling: boolean;
 }
+
+/** The surprise view: being scored (cancellable), or shown (the scores are decorations on the text). */
+export type SurpriseState =
+  | { status: 'scoring'; requestId: string; cancelling: boolean }
+  | { status: 'shown'; result: Pick<ScoreResult, 'model' | 'tokens' | 'draws' | 'nll' | 'nllStdErr' | 'perplexityBound'>; thresholds: number[] };
 
 /** Which blanks a fill is for. */
 export type FillScope = { kind: 'all' } | { kind: 'blank'; pos: number } | { kind: 'continue' };
@@ -82,7 +97,7 @@ function newRequestId(): string {
 
 /** The rich text of a document, or undefined when it is too large to send (the text form still is). */
 function richTextOf(doc: ProseNode): string | undefined {
-  const json = JSON.stringify(doc.toJSON());
+  const json = richTextJSON(doc);
   return json.length <= MAX_RICH_TEXT_CHARS ? json : undefined;
 }
 
@@ -99,6 +114,11 @@ export class DocSession {
   fillMessage = $state('');
   /** A fill that finished after the writer had changed the text: offered, not applied. */
   fillNotice = $state<{ text: string; richText: string | undefined } | null>(null);
+  /** Why the device the last fill ran on is not the one asked for (FillResult.deviceNotes), or null. */
+  deviceNote = $state<string | null>(null);
+  surprise = $state<SurpriseState | null>(null);
+  /** Outcome of the last surprise view request, for its status line. */
+  surpriseMessage = $state('');
 
   #savedTitle = $state('');
   #savedDoc: ProseNode = $state.raw() as unknown as ProseNode;
@@ -173,7 +193,10 @@ export class DocSession {
     const next = before.apply(tr);
     this.editorState = next;
     this.#view?.updateState(next);
-    if (next.doc !== before.doc) this.#edited();
+    if (next.doc !== before.doc) {
+      if (this.surprise && next.doc.content !== before.doc.content) this.#textChangedUnderSurprise();
+      this.#edited();
+    }
   };
 
   #run(tr: Transaction | null, separateUndo = false): boolean {
@@ -181,6 +204,23 @@ export class DocSession {
     this.dispatch(tr);
     if (separateUndo) this.#closeNextHistory = true;
     return true;
+  }
+
+  // ---- Fill settings -------------------------------------------------------------------------
+
+  /** The document's own fill settings, or null when the writer's defaults apply. */
+  get ownSettings(): FillSettings | null {
+    return documentSettings(this.editorState.doc);
+  }
+
+  /** The fill settings in force for this document. */
+  get settings(): FillSettings {
+    return this.ownSettings ?? prefs.fillDefaults;
+  }
+
+  /** Give the document its own settings (null: back to the defaults). Saved with it; not an undo step. */
+  setOwnSettings(settings: FillSettings | null): void {
+    this.dispatch(this.editorState.tr.setDocAttribute('fillSettings', settings ? { ...settings } : null).setMeta('addToHistory', false));
   }
 
   // ---- Editing -------------------------------------------------------------------------------
@@ -273,7 +313,7 @@ export class DocSession {
     return this.#save(false);
   }
 
-  #save(force: boolean, snapshot?: 'before-fill'): Promise<boolean> {
+  #save(force: boolean, snapshot?: 'before-fill' | 'manual'): Promise<boolean> {
     const title = this.title;
     const doc = this.editorState.doc;
     const body = this.#bodyOf(doc);
@@ -323,6 +363,48 @@ export class DocSession {
     return p;
   }
 
+  /** Save now and keep this text as a revision (reason 'manual'), whether or not it changed. */
+  async saveRevision(): Promise<boolean> {
+    this.#clearTimer();
+    while (this.#inflight) await this.#inflight;
+    if (this.saveState === 'conflict') return false;
+    return this.#save(false, 'manual');
+  }
+
+  /**
+   * Put a revision's text back (revisions.restore): the text as it is now is kept as a revision
+   * first (reason 'restore'), so the restore can itself be restored. In the editor the restore is
+   * one undo step, and the document keeps its own fill settings.
+   */
+  async restoreRevision(revisionId: number): Promise<boolean> {
+    if (!(await this.flush())) {
+      alerts.push('Could not restore the revision: the document is not saved yet');
+      return false;
+    }
+    let doc: Document;
+    try {
+      doc = await this.#api.call('revisions.restore', { revisionId, baseRevision: this.#revision });
+    } catch (err) {
+      const e = ApiError.from(err);
+      if (e.code === 'conflict') this.saveState = 'conflict';
+      else alerts.push('Could not restore the revision', e);
+      return false;
+    }
+    const loaded = loadDocument(doc.body).doc;
+    const tr = closeHistory(this.editorState.tr).replaceWith(0, this.editorState.doc.content.size, loaded.content).scrollIntoView();
+    this.#clearTimer();
+    this.#revision = doc.revision;
+    this.title = this.#savedTitle = doc.title;
+    this.dispatch(tr);
+    this.#closeNextHistory = true;
+    // The store keeps no rich text for a restored revision: when the document has settings of its
+    // own (or anything else Markdown cannot hold), the next save sends them again.
+    this.#savedDoc = loaded;
+    this.#edited();
+    this.#hooks.saved(doc);
+    return true;
+  }
+
   /** Conflict: keep the text in this window, overwriting the version saved elsewhere. */
   async keepMine(): Promise<void> {
     while (this.#inflight) await this.#inflight;
@@ -343,6 +425,7 @@ export class DocSession {
       this.#revision = doc.revision;
       this.title = this.#savedTitle = doc.title;
       this.#savedDoc = loaded;
+      this.surprise = null;
       this.editorState = createEditorState(loaded);
       this.#view?.updateState(this.editorState);
       this.saveState = 'saved';
@@ -429,7 +512,17 @@ export class DocSession {
     };
 
     try {
-      const result = await this.#api.call('fill.run', { requestId, text, documentId: this.id, alternatives: FILL_ALTERNATIVES });
+      const { options, skippedModel } = fillOptions(this.settings, models.list);
+      const result = await this.#api.call('fill.run', { requestId, text, documentId: this.id, ...options });
+      // Said when the writer asked for a device (not 'auto', which passes over absent GPUs every time).
+      const passedOver = options.device !== 'auto' && options.device !== result.device && result.deviceNotes?.length;
+      this.deviceNote =
+        [
+          skippedModel ? `The model “${skippedModel}” is not installed; the default model ran.` : '',
+          passedOver ? `Ran on ${result.device} instead of ${options.device}: ${result.deviceNotes!.join('; ')}` : '',
+        ]
+          .filter(Boolean)
+          .join(' ') || null;
       const alternatives: FillAlternative[] = result.alternatives?.length ? result.alternatives : [{ text: result.text, fills: result.fills }];
       if (this.body === body) await this.#snapshotBeforeFill();
       const positions = current();
@@ -512,6 +605,95 @@ export class DocSession {
     while (this.#inflight) await this.#inflight;
     if (this.saveState === 'conflict') return;
     await this.#save(false, 'before-fill');
+  }
+
+  // ---- The surprise view ---------------------------------------------------------------------
+
+  /** Show the surprise view (score.run on the text), or take it away. */
+  async toggleSurprise(): Promise<void> {
+    const current = this.surprise;
+    if (current?.status === 'scoring') return this.cancelSurprise();
+    if (current?.status === 'shown') {
+      this.#clearSurprise();
+      this.surpriseMessage = '';
+      return;
+    }
+    const doc = this.editorState.doc;
+    const map = scoringText(doc);
+    if (!map.text.trim()) {
+      this.surpriseMessage = 'There is no text to score yet.';
+      return;
+    }
+    const requestId = newRequestId();
+    this.surprise = { status: 'scoring', requestId, cancelling: false };
+    this.surpriseMessage = 'Scoring the text…';
+    const s = this.settings;
+    const { options } = fillOptions(s, models.list);
+    try {
+      const result = await this.#api.call('score.run', {
+        requestId,
+        text: map.text,
+        device: s.device,
+        ...(options.model !== undefined ? { model: options.model } : {}),
+        ...(s.seed !== null ? { seed: s.seed } : {}),
+      });
+      if (this.surprise?.status !== 'scoring' || this.surprise.requestId !== requestId) return;
+      if (this.editorState.doc.content !== doc.content) {
+        this.surprise = null;
+        this.surpriseMessage = 'The text changed while it was being scored; nothing is shown.';
+        return;
+      }
+      await models.load();
+      const thresholds = surpriseThresholds(models.byId(result.model)?.vocabSize ?? null);
+      const decorations = surpriseDecorations(this.editorState.doc, map, result.perToken, thresholds);
+      this.surprise = {
+        status: 'shown',
+        result: { model: result.model, tokens: result.tokens, draws: result.draws, nll: result.nll, nllStdErr: result.nllStdErr, perplexityBound: result.perplexityBound },
+        thresholds,
+      };
+      this.surpriseMessage = `Scored ${plural(result.tokens, 'token')}.`;
+      this.dispatch(this.editorState.tr.setMeta(surpriseKey, { type: 'show', decorations } satisfies SurpriseMeta));
+    } catch (err) {
+      // Not this request's any more (the text changed, and the scoring was cancelled for it).
+      if (this.surprise?.status !== 'scoring' || this.surprise.requestId !== requestId) return;
+      this.surprise = null;
+      const e = ApiError.from(err);
+      if (e.code === 'cancelled') {
+        this.surpriseMessage = 'Scoring cancelled.';
+      } else {
+        this.surpriseMessage = 'Scoring failed.';
+        alerts.push('Could not score the text', e);
+      }
+    }
+  }
+
+  async cancelSurprise(): Promise<void> {
+    const s = this.surprise;
+    if (s?.status !== 'scoring' || s.cancelling) return;
+    s.cancelling = true;
+    try {
+      await this.#api.call('fill.cancel', { requestId: s.requestId });
+    } catch (err) {
+      if (this.surprise?.status === 'scoring') this.surprise.cancelling = false;
+      alerts.push('Could not cancel the scoring', err);
+    }
+  }
+
+  #clearSurprise(): void {
+    this.surprise = null;
+    if (surpriseKey.getState(this.editorState)) this.dispatch(this.editorState.tr.setMeta(surpriseKey, { type: 'clear' } satisfies SurpriseMeta));
+  }
+
+  /** The text changed: the scores no longer apply (the plugin drops its decorations by itself). */
+  #textChangedUnderSurprise(): void {
+    const s = this.surprise;
+    this.surprise = null;
+    if (s?.status === 'scoring') {
+      this.surpriseMessage = 'Scoring stopped: the text changed.';
+      this.#api.call('fill.cancel', { requestId: s.requestId }).catch((err: unknown) => console.warn('Lacuna: could not cancel the scoring', err));
+    } else {
+      this.surpriseMessage = 'The surprise view was cleared: the text changed.';
+    }
   }
 
   async cancelFill(): Promise<void> {

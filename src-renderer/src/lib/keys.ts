@@ -95,3 +95,19 @@ export const INDENT = shortcut({ mod: true, code: 'BracketRight', name: ']' });
 export const OUTDENT = shortcut({ mod: true, code: 'BracketLeft', name: '[' });
 export const UNDO = shortcut({ mod: true, code: 'KeyZ', name: 'Z' });
 export const REDO = isMac ? shortcut({ mod: true, shift: true, code: 'KeyZ', name: 'Z' }) : shortcut({ mod: true, code: 'KeyY', name: 'Y' });
+
+/** The app around the editor. Ctrl/Cmd+K lists every action with its key. */
+export const COMMAND_PALETTE = shortcut({ mod: true, code: 'KeyK', name: 'K' });
+/** Ctrl/Cmd+Alt+N (Ctrl+N belongs to the browser in web mode). */
+export const NEW_DOCUMENT = shortcut({ mod: true, alt: true, code: 'KeyN', name: 'N' });
+export const SEARCH_DOCUMENTS = shortcut({ mod: true, shift: true, code: 'KeyF', name: 'F' });
+export const GO_TO_DOCUMENTS = shortcut({ mod: true, shift: true, code: 'KeyL', name: 'L' });
+export const GO_TO_TEXT = shortcut({ mod: true, shift: true, code: 'KeyE', name: 'E' });
+export const SHOW_TRASH = shortcut({ mod: true, shift: true, code: 'KeyX', name: 'X' });
+export const TRASH_DOCUMENT = shortcut({ mod: true, shift: true, key: 'Backspace', name: 'Backspace', glyph: isMac ? '⌫' : 'Backspace' });
+export const SHOW_REVISIONS = shortcut({ mod: true, shift: true, code: 'KeyH', name: 'H' });
+export const SAVE_REVISION = shortcut({ mod: true, shift: true, code: 'KeyS', name: 'S' });
+export const SURPRISE = shortcut({ mod: true, shift: true, code: 'KeyU', name: 'U' });
+export const FILL_SETTINGS = shortcut({ mod: true, code: 'Comma', name: ',' });
+export const MODEL_MANAGER = shortcut({ mod: true, shift: true, code: 'KeyM', name: 'M' });
+export const BACKUP_LIBRARY = shortcut({ mod: true, alt: true, code: 'KeyB', name: 'B' });

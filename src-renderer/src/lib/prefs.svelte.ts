@@ -1,9 +1,24 @@
-/** The writer's display preferences, kept in localStorage (per machine, not per document). */
+/**
+ * The writer's preferences, kept in localStorage (per machine, not per document): display options,
+ * how the document list is sorted, and the default fill settings (a document may have its own,
+ * kept with it: fill-settings.ts).
+ */
+import { fillSettingsOrDefaults, type FillSettings } from './fill-settings';
 
 const KEY = 'lacuna.prefs';
 
+export type LibrarySort = 'edited' | 'title' | 'created';
+
+export const LIBRARY_SORTS: { id: LibrarySort; label: string }[] = [
+  { id: 'edited', label: 'Recently edited' },
+  { id: 'title', label: 'Title' },
+  { id: 'created', label: 'Recently created' },
+];
+
 interface Stored {
   highlightGenerated?: boolean;
+  librarySort?: LibrarySort;
+  fillDefaults?: FillSettings;
 }
 
 function read(): Stored {
@@ -15,16 +30,38 @@ function read(): Stored {
   }
 }
 
+const stored = read();
+
 class Prefs {
   /** Show generated text (accepted fills the writer has not edited yet) highlighted. */
-  highlightGenerated = $state(read().highlightGenerated ?? true);
+  highlightGenerated = $state(stored.highlightGenerated ?? true);
+  librarySort = $state<LibrarySort>(LIBRARY_SORTS.some((s) => s.id === stored.librarySort) ? stored.librarySort! : 'edited');
+  /** The fill settings of every document that has none of its own. */
+  fillDefaults = $state.raw<FillSettings>(fillSettingsOrDefaults(stored.fillDefaults));
 
   toggleHighlightGenerated(): void {
     this.highlightGenerated = !this.highlightGenerated;
+    this.#write();
+  }
+
+  setLibrarySort(sort: LibrarySort): void {
+    this.librarySort = sort;
+    this.#write();
+  }
+
+  setFillDefaults(settings: FillSettings): void {
+    this.fillDefaults = { ...settings };
+    this.#write();
+  }
+
+  #write(): void {
     try {
-      localStorage.setItem(KEY, JSON.stringify({ highlightGenerated: this.highlightGenerated } satisfies Stored));
+      localStorage.setItem(
+        KEY,
+        JSON.stringify({ highlightGenerated: this.highlightGenerated, librarySort: this.librarySort, fillDefaults: this.fillDefaults } satisfies Stored),
+      );
     } catch (err) {
-      console.warn('Lacuna: could not keep the display preference', err);
+      console.warn('Lacuna: could not keep the preferences', err);
     }
   }
 }

@@ -10,6 +10,9 @@
  *   generationId  the fill's generation record (generations.*), to note which alternative was kept
  * A filled blank is still a blank until the writer accepts it: only then does its text enter the
  * document, marked `generated` until the writer edits it.
+ *
+ * The document node has one attribute, `fillSettings`: the document's own fill settings
+ * (fill-settings.ts), or null when the writer's defaults apply. It travels in the rich text only.
  */
 import { Schema, type Attrs, type Mark, type Node as ProseNode } from 'prosemirror-model';
 import { DEFAULT_BLANK_TOKENS, MAX_BLANK_TOKENS, blankToken } from '../../../../src-main/common/blanks';
@@ -64,7 +67,12 @@ function blankAttrsFromDom(dom: HTMLElement): Attrs {
 
 export const schema = new Schema({
   nodes: {
-    doc: { content: 'block+' },
+    doc: {
+      content: 'block+',
+      // The document's own fill settings (fill-settings.ts), or null: the writer's defaults apply.
+      // Kept with the rich text; read with readFillSettings, never trusted as stored.
+      attrs: { fillSettings: { default: null } },
+    },
     paragraph: {
       content: 'inline*',
       group: 'block',

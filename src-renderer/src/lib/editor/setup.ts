@@ -1,6 +1,6 @@
 /**
  * The editor's state: its plugins (undo history, keys, input rules, live fills, generated text,
- * placeholder) and loading a document from what the store keeps.
+ * the surprise view, placeholder), loading a document from what the store keeps, and its rich text.
  */
 import { baseKeymap } from 'prosemirror-commands';
 import { history, redo, undo } from 'prosemirror-history';
@@ -8,7 +8,7 @@ import { InputRule, inputRules, textblockTypeInputRule, undoInputRule, wrappingI
 import { keymap } from 'prosemirror-keymap';
 import { Node as ProseNode, type MarkType } from 'prosemirror-model';
 import { splitListItem } from 'prosemirror-schema-list';
-import { EditorState, Plugin, type Command } from 'prosemirror-state';
+import { EditorState, Plugin, Selection, TextSelection, type Command } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { clipboardSlice, clipboardText } from './blank-ops';
 import {
@@ -26,6 +26,9 @@ import { generatedPlugin } from './generated';
 import { liveFillPlugin } from './live-fill';
 import { parseMarkdown, serializeMarkdown } from './markdown';
 import { createBlank, isBlankLength, marks, nodes, schema } from './schema';
+import { farBlocksPlugin } from './long-document';
+import { surprisePlugin } from './surprise';
+import { readFillSettings, type FillSettings } from '../fill-settings';
 import { BOLD, BULLET_LIST, HEADINGS, INDENT, ITALIC, NUMBERED_LIST, OUTDENT, PARAGRAPH, QUOTE, REDO, UNDO, type Shortcut } from '../keys';
 
 // ---- Input rules: the blank syntax and Markdown shortcuts as you type -------------------------
@@ -108,6 +111,20 @@ const formattingPlugin = new Plugin({
   },
 });
 
+/**
+ * Ctrl+Home / Ctrl+End: the start or end of the document (extending the selection with Shift).
+ * Done here rather than left to the browser, which cannot place the caret in blocks it has not laid
+ * out (long documents skip the layout of blocks far from the selection: long-document.ts).
+ */
+function toDocumentEdge(dir: -1 | 1, extend: boolean): Command {
+  return (state, dispatch) => {
+    const edge = dir < 0 ? Selection.atStart(state.doc) : Selection.atEnd(state.doc);
+    const sel = extend ? TextSelection.between(state.selection.$anchor, dir < 0 ? edge.$from : edge.$to) : edge;
+    dispatch?.(state.tr.setSelection(sel).scrollIntoView());
+    return true;
+  };
+}
+
 // ---- Placeholder -----------------------------------------------------------------------------
 
 function placeholderPlugin(text: string): Plugin {
@@ -135,11 +152,17 @@ export function createEditorState(doc: ProseNode): EditorState {
         Enter: splitListItem(nodes.listItem),
         'Shift-Enter': insertHardBreak,
         Backspace: undoInputRule,
+        'Mod-Home': toDocumentEdge(-1, false),
+        'Mod-End': toDocumentEdge(1, false),
+        'Shift-Mod-Home': toDocumentEdge(-1, true),
+        'Shift-Mod-End': toDocumentEdge(1, true),
       }),
       keymap(baseKeymap),
       history(),
       liveFillPlugin(),
       generatedPlugin(),
+      surprisePlugin(),
+      farBlocksPlugin(),
       placeholderPlugin(PLACEHOLDER),
     ],
   });
@@ -171,17 +194,55 @@ function settleFills(json: unknown): unknown {
 
 /**
  * The document to edit: the rich text when there is one that is valid and still matches the body
- * (the body may have changed without it: the CLI, a restore), else the body read as Markdown.
+ * (the body may have changed without it: the CLI, a restore), else the body read as Markdown. The
+ * document's own fill settings (a document attribute) survive either way: they are taken from the
+ * rich text even when its content no longer matches.
  */
 export function loadDocument(body: string, richText?: string): { doc: ProseNode; from: 'rich-text' | 'body' } {
+  let settings: FillSettings | null = null;
   if (richText !== undefined) {
     try {
-      const doc = ProseNode.fromJSON(schema, settleFills(JSON.parse(richText)));
+      const json: unknown = JSON.parse(richText);
+      if (json && typeof json === 'object' && 'attrs' in json && json.attrs && typeof json.attrs === 'object' && 'fillSettings' in json.attrs) {
+        settings = readFillSettings(json.attrs.fillSettings);
+      }
+      const doc = ProseNode.fromJSON(schema, settleFills(json));
       doc.check();
-      if (serializeMarkdown(doc) === body) return { doc, from: 'rich-text' };
+      if (serializeMarkdown(doc) === body) return { doc: withSettings(doc, settings), from: 'rich-text' };
     } catch (err) {
       console.warn('Lacuna: the stored rich text could not be read; using the text instead', err);
     }
   }
-  return { doc: parseMarkdown(body), from: 'body' };
+  return { doc: withSettings(parseMarkdown(body), settings), from: 'body' };
+}
+
+function withSettings(doc: ProseNode, settings: FillSettings | null): ProseNode {
+  return doc.attrs.fillSettings === settings ? doc : doc.type.create({ ...doc.attrs, fillSettings: settings }, doc.content, doc.marks);
+}
+
+/** The document's own fill settings, or null when the writer's defaults apply to it. */
+export function documentSettings(doc: ProseNode): FillSettings | null {
+  return readFillSettings(doc.attrs.fillSettings);
+}
+
+/** Each top-level block's JSON, by node (as markdown.ts caches the text form). */
+const blockJSON = new WeakMap<ProseNode, string>();
+
+/**
+ * The rich text (Document.richText): JSON.stringify(doc.toJSON()), built from each top-level
+ * block's JSON, kept per block, so that saving a long document after an edit only writes out the
+ * blocks the edit touched.
+ */
+export function richTextJSON(doc: ProseNode): string {
+  const parts: string[] = [];
+  doc.forEach((block) => {
+    let json = blockJSON.get(block);
+    if (json === undefined) {
+      json = JSON.stringify(block.toJSON());
+      blockJSON.set(block, json);
+    }
+    parts.push(json);
+  });
+  const head = JSON.stringify({ type: doc.type.name, attrs: doc.attrs }).slice(0, -1);
+  return `${head},"content":[${parts.join(',')}]}`;
 }

@@ -1,0 +1,164 @@
+/**
+ * Fill settings end to end (issue 6): quality presets and exact steps, a fixed or random seed,
+ * alternatives, exact or fast sampling, the device (why a GPU is unavailable; the fill's notes when
+ * the chosen device was passed over) and the model, all passed to fill.run; the writer's defaults
+ * persist, and a document may have its own, kept with it across a reload.
+ */
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apiCall, focusedLabel, newDocument, openAppPage, saved, screenshot } from './app';
+import { launchChromium, startWebMode, type WebMode } from './helpers';
+
+let web: WebMode | undefined;
+let browser: Browser | undefined;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  web = await startWebMode();
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  for (const c of contexts) await c.close().catch(() => {});
+  await browser?.close();
+  await web?.stop();
+});
+
+interface FillRun {
+  request: Record<string, unknown>;
+  result: { alternatives: unknown[]; device: string; deviceNotes?: string[] };
+}
+
+function nextFill(page: Page): Promise<FillRun> {
+  return page
+    .waitForResponse((r: Response) => r.url().endsWith('/api/fill.run'), { timeout: 150_000 })
+    .then(async (r) => {
+      const body = (await r.json()) as { ok: boolean; result: FillRun['result'] };
+      expect(body.ok).toBe(true);
+      return { request: r.request().postDataJSON() as Record<string, unknown>, result: body.result };
+    });
+}
+
+const settingsButton = (page: Page) => page.getByRole('button', { name: /^Fill settings: / });
+
+async function openSettings(page: Page): Promise<ReturnType<Page['getByRole']>> {
+  await page.keyboard.press('Control+Comma');
+  const dialog = page.getByRole('dialog', { name: 'Fill settings' });
+  await dialog.waitFor();
+  return dialog;
+}
+
+describe('fill settings', () => {
+  it('passes the defaults to every fill, and a document’s own settings to its fills, across a reload', async () => {
+    const { page, problems } = await openAppPage(browser!, web!);
+    contexts.push(page.context());
+    await newDocument(page, 'Own settings');
+    await page.keyboard.type('Before ____ after.');
+    await saved(page);
+    // Out of the box: Balanced, three alternatives.
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Balanced (64 steps), 3 alternatives');
+
+    // A device this computer cannot use (CUDA, DirectML or Core ML on a machine without them).
+    const devices = await apiCall<{ id: string; available: boolean; detail: string }[]>(web!, 'engine.devices');
+    const unusable = ['cuda', 'dml', 'coreml'].find((id) => !devices.some((d) => d.id === id && d.available))!;
+    expect(unusable).toBeDefined();
+
+    let dialog = await openSettings(page);
+    expect(await dialog.getByRole('radio', { name: 'All documents (defaults)' }).isChecked()).toBe(true);
+    await dialog.getByRole('radio', { name: /^Quick/ }).check();
+    expect(await dialog.getByRole('spinbutton', { name: 'Exact steps' }).inputValue()).toBe('16');
+    await dialog.getByRole('radio', { name: /^Fixed/ }).check();
+    await dialog.getByRole('spinbutton', { name: 'Fixed seed' }).fill('7');
+    await dialog.getByRole('spinbutton', { name: 'Alternatives per fill' }).fill('2');
+    await dialog.getByRole('radio', { name: /^Fast/ }).check();
+    await dialog.getByRole('combobox', { name: 'Device' }).selectOption(unusable);
+    const availability = dialog.getByRole('status', { name: 'Device availability' });
+    const listed = devices.find((d) => d.id === unusable);
+    await availability.filter({ hasText: /^Not available on this computer: / }).waitFor();
+    if (listed) expect(await availability.textContent()).toContain(listed.detail);
+    await dialog.getByRole('combobox', { name: 'Model' }).selectOption('tiny-fixture');
+    await screenshot(page, 'settings-light');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await focusedLabel(page)).toBe('Text');
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 2 alternatives');
+
+    let answer = nextFill(page);
+    await page.keyboard.press('Control+Enter');
+    let run = await answer;
+    expect(run.request).toMatchObject({ steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: unusable, model: 'tiny-fixture' });
+    expect(run.result.alternatives).toHaveLength(2);
+    await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 2' }).waitFor();
+    // The device asked for was passed over: the fill says why.
+    expect(run.result.device).not.toBe(unusable);
+    expect(run.result.deviceNotes?.length).toBeGreaterThan(0);
+    const note = page.getByRole('status', { name: 'Device' });
+    await note.filter({ hasText: `Ran on ${run.result.device} instead of ${unusable}: ${run.result.deviceNotes!.join('; ')}` }).waitFor();
+
+    // This document's own: Best, four alternatives, random seed, on the CPU.
+    dialog = await openSettings(page);
+    await dialog.getByRole('radio', { name: /^This document only/ }).check();
+    await dialog.getByRole('radio', { name: /^Best/ }).check();
+    await dialog.getByRole('spinbutton', { name: 'Alternatives per fill' }).fill('4');
+    await dialog.getByRole('radio', { name: 'Random each time' }).check();
+    await dialog.getByRole('combobox', { name: 'Device' }).selectOption('cpu');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Best (256 steps), 4 alternatives, this document’s own');
+    answer = nextFill(page);
+    await page.keyboard.press('Alt+KeyR'); // regenerate the filled blank at the cursor
+    run = await answer;
+    expect(run.request).toMatchObject({ steps: 256, alternatives: 4, mode: 'fast', device: 'cpu', model: 'tiny-fixture' });
+    expect(run.request.seed).toBeUndefined();
+    await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 4' }).waitFor();
+    await saved(page);
+    const list = await apiCall<{ id: string; title: string }[]>(web!, 'documents.list');
+    const stored = await apiCall<{ richText?: string }>(web!, 'documents.open', { id: list.find((d) => d.title === 'Own settings')!.id });
+    expect((JSON.parse(stored.richText!) as { attrs: { fillSettings: unknown } }).attrs.fillSettings).toEqual({
+      steps: 256,
+      seed: null,
+      alternatives: 4,
+      mode: 'fast',
+      device: 'cpu',
+      model: 'tiny-fixture',
+    });
+
+    // After a reload: this document keeps its own, a new one has the defaults.
+    await page.reload();
+    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Own settings/ }).click();
+    await expect.poll(() => settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Best (256 steps), 4 alternatives, this document’s own');
+    dialog = await openSettings(page);
+    expect(await dialog.getByRole('radio', { name: /^This document only/ }).isChecked()).toBe(true);
+    expect(await dialog.getByRole('spinbutton', { name: 'Exact steps' }).inputValue()).toBe('256');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    await newDocument(page, 'Uses defaults');
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 2 alternatives');
+
+    // Back to the defaults for the first one.
+    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Own settings/ }).click();
+    await expect.poll(() => settingsButton(page).getAttribute('aria-label')).toContain('this document’s own');
+    dialog = await openSettings(page);
+    await dialog.getByRole('button', { name: 'Use the defaults for it' }).click();
+    await dialog.getByRole('status').filter({ hasText: 'This document now uses the defaults.' }).waitFor();
+    await page.keyboard.press('Escape');
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 2 alternatives');
+    // Chromium logs a 4xx for nothing here; any console error is a problem.
+    expect(problems).toEqual([]);
+  });
+
+  it('refuses values out of range, and looks right in the dark', async () => {
+    const { page, problems } = await openAppPage(browser!, web!, { colorScheme: 'dark' });
+    contexts.push(page.context());
+    const dialog = await openSettings(page);
+    await dialog.getByRole('spinbutton', { name: 'Alternatives per fill' }).fill('40');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    // The browser's own range check or ours: the dialog stays open and nothing is saved.
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await page.evaluate('localStorage.getItem("lacuna.prefs")')).toBeNull(); // a fresh browser: nothing saved
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Balanced (64 steps), 3 alternatives');
+    await dialog.getByRole('spinbutton', { name: 'Alternatives per fill' }).fill('3');
+    await screenshot(page, 'settings-dark');
+    expect(problems).toEqual([]);
+  });
+});
