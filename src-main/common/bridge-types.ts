@@ -22,7 +22,7 @@ export const IPC_EVENT_CHANNEL = 'lacuna:event';
 export const IPC_PICK_FOLDER = 'lacuna:shell.pickFolder';
 
 /** What a folder is picked for; the shell words the dialog after it. */
-export type FolderPurpose = 'import-model';
+export type FolderPurpose = 'import-model' | 'backup-library';
 
 export function ipcChannel(method: Method): string {
   return IPC_METHOD_PREFIX + method;

@@ -158,6 +158,9 @@ describe('folder dialog', () => {
     expect(fake.dialogs[0]).toMatchObject({ title: 'Import model', properties: ['openDirectory', 'dontAddToRecent'] });
     fake.dialogAnswer = { canceled: true, filePaths: [] };
     expect(await api.pickFolder('import-model')).toBeNull();
+    fake.dialogAnswer = { canceled: false, filePaths: ['/home/w/Backups'] };
+    expect(await api.pickFolder('backup-library')).toBe('/home/w/Backups');
+    expect(fake.dialogs[2]).toMatchObject({ title: 'Back up library', properties: ['openDirectory', 'dontAddToRecent'] });
 
     // an unknown purpose or another page: no dialog at all
     expect(await api.pickFolder('anything')).toBeNull();
@@ -166,7 +169,7 @@ describe('folder dialog', () => {
     fake.dialogAnswer = { canceled: false, filePaths: ['/etc'] };
     expect(await api.pickFolder('import-model')).toBeNull();
     warn.mockRestore();
-    expect(fake.dialogs).toHaveLength(2);
+    expect(fake.dialogs).toHaveLength(3);
   });
 });
 

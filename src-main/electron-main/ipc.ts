@@ -30,6 +30,11 @@ const FOLDER_DIALOGS: Record<FolderPurpose, { title: string; buttonLabel: string
     buttonLabel: 'Import',
     message: 'Choose a SEDD checkpoint folder: config.json and model.safetensors (as downloaded from louaaron/sedd-small or sedd-medium).',
   },
+  'backup-library': {
+    title: 'Back up library',
+    buttonLabel: 'Choose',
+    message: 'Choose the folder for the backup file.',
+  },
 };
 
 /** The native folder dialog for our own window only; resolves to the chosen path or null. */
