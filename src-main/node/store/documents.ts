@@ -203,8 +203,9 @@ export class DocumentStore {
       const current = this.current(snap.document_id, baseRevision);
       const now = this.now();
       this.revisions.snapshot(current, 'restore', now);
-      // Snapshots keep the body only; the editor reads the restored body afresh.
-      return this.update(current, snap.title, snap.body, null, now);
+      // The snapshot's rich text comes back with its body (none for snapshots from before v7: the
+      // editor then reads the body afresh).
+      return this.update(current, snap.title, snap.body, snap.rich_text ?? null, now);
     });
     return toDocument(this.guard('could not restore the revision', () => run.immediate()));
   }

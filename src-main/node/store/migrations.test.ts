@@ -58,6 +58,7 @@ function buildAt(k: number): void {
       .run(IDS[0], 'old ____', JSON.stringify([{ text: 'old fill', fills: ['fill'] }]));
   }
   if (k >= 6) raw.prepare('UPDATE documents SET rich_text = ? WHERE id = ?').run(RICH, IDS[2]);
+  if (k >= 7) raw.prepare('UPDATE revisions SET rich_text = ? WHERE document_id = ?').run(RICH, IDS[0]);
   raw.close();
 }
 
@@ -91,6 +92,14 @@ describe('migrations', () => {
           else expect(docs.open(IDS[2]!)).not.toHaveProperty('richText');
         }
         if (k >= 3) expect(docs.listRevisions(IDS[0]!).map((r) => r.preview)).toEqual(['old body']);
+        // A snapshot from before v7 restores without rich text; one with it (k ≥ 7) restores it.
+        if (k >= 3) {
+          const old = docs.listRevisions(IDS[0]!)[0]!;
+          const restored = docs.restoreRevision(old.revisionId);
+          expect(restored.body).toBe('old body');
+          if (k >= 7) expect(restored.richText).toBe(RICH);
+          else expect(restored).not.toHaveProperty('richText');
+        }
         const gens = new GenerationLog(db, { now: () => t });
         if (k >= 5) {
           expect(gens.list(IDS[0]!).map((g) => [g.preview, g.alternativeCount, g.accepted])).toEqual([['old ____', 1, 0]]);
@@ -107,6 +116,11 @@ describe('migrations', () => {
         expect(rich.richText).toBe(RICH);
         expect(docs.save({ id: d.id, title: 'new', body: 'plain aardvark', baseRevision: 2 })).not.toHaveProperty('richText');
         expect(docs.search('aardvark').map((h) => h.id)).toEqual([d.id]);
+        // Revisions keep the rich text (v7): restoring the snapshot taken with it brings it back.
+        docs.save({ id: d.id, title: 'new', body: 'richest aardvark', richText: RICH, baseRevision: 3, snapshot: 'manual' });
+        const withRich = docs.listRevisions(d.id).find((r) => r.reason === 'manual')!;
+        docs.save({ id: d.id, title: 'new', body: 'plainest aardvark', baseRevision: 4 });
+        expect(docs.restoreRevision(withRich.revisionId)).toMatchObject({ body: 'richest aardvark', richText: RICH });
         // Generation records (v5) work on the upgraded file, and go with their document.
         const g = gens.record({
           documentId: d.id,

@@ -157,6 +157,16 @@ export const migrations: readonly Migration[] = [
       db.exec('ALTER TABLE documents ADD COLUMN rich_text TEXT;');
     },
   },
+  {
+    version: 7,
+    name: 'rich text of revisions',
+    up(db) {
+      // A snapshot keeps the editor's structured form too, so restoring it brings back what
+      // Markdown cannot hold (a filled blank's alternatives, generated-text marks, per-document
+      // fill settings). NULL for snapshots taken before this version and of documents without it.
+      db.exec('ALTER TABLE revisions ADD COLUMN rich_text TEXT;');
+    },
+  },
 ];
 
 export interface MigrationOutcome {

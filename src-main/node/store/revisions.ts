@@ -71,6 +71,8 @@ export interface SnapshotSource {
   id: string;
   title: string;
   body: string;
+  /** The editor's structured form of body, when the document has one. */
+  rich_text?: string | null;
   revision: number;
 }
 
@@ -80,6 +82,7 @@ export interface RevisionRow {
   revision: number;
   title: string;
   body: string;
+  rich_text: string | null;
   chars: number;
   created_at: number;
   reason: RevisionReason;
@@ -105,10 +108,10 @@ export class RevisionLog {
   snapshot(doc: SnapshotSource, reason: RevisionReason, now: number): number {
     const info = this.db
       .prepare(
-        `INSERT INTO revisions (document_id, revision, title, body, chars, created_at, reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO revisions (document_id, revision, title, body, rich_text, chars, created_at, reason)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(doc.id, doc.revision, doc.title, doc.body, doc.body.length, now, reason);
+      .run(doc.id, doc.revision, doc.title, doc.body, doc.rich_text ?? null, doc.body.length, now, reason);
     this.prune(doc.id, now);
     return Number(info.lastInsertRowid);
   }

@@ -250,13 +250,15 @@ describe('DocumentStore', () => {
     expect(bare).not.toHaveProperty('richText');
     expect(docs2.open(d.id)).toEqual(bare);
 
-    // Restoring a revision brings its body only: the rich text of the current text would not match.
+    // Restoring a revision brings back its own body and rich text (never the current text's).
     docs2.save({ id: d.id, title: 'rich', body: 'again', richText: rich, baseRevision: 2 });
     const first = docs2.listRevisions(d.id).find((r) => r.revision === 1)!;
     const restored = docs2.restoreRevision(first.revisionId);
-    expect(restored).toMatchObject({ body: '**bold** ____', revision: 4 });
-    expect(restored).not.toHaveProperty('richText');
+    expect(restored).toMatchObject({ body: '**bold** ____', revision: 4, richText: rich + ' ' });
     expect(docs2.open(d.id)).toEqual(restored);
+    // A snapshot without rich text restores without any.
+    const bareRevision = docs2.listRevisions(d.id).find((r) => r.revision === 2)!;
+    expect(docs2.restoreRevision(bareRevision.revisionId)).not.toHaveProperty('richText');
   });
 
   it('replaces a lone surrogate with U+FFFD (SQLite stores UTF-8)', () => {
