@@ -447,7 +447,14 @@ export const FillProgress = z.object({
     )
     .optional(),
 });
-export const ApiEvent = z.discriminatedUnion('type', [FillProgress]);
+/** score.run progress: Monte Carlo draws done out of the total (windows × draws). */
+export const ScoreProgress = z.object({
+  type: z.literal('score.progress'),
+  requestId: z.string(),
+  done: z.number().int(),
+  total: z.number().int(),
+});
+export const ApiEvent = z.discriminatedUnion('type', [FillProgress, ScoreProgress]);
 export type ApiEvent = z.infer<typeof ApiEvent>;
 
 /** Error codes a client can act on. */

@@ -137,7 +137,7 @@ describe('core', () => {
     expect(result.text.endsWith(' the end.')).toBe(true);
     expect(result.text).not.toContain('____');
 
-    const mine = events.filter((e) => e.requestId === 'r1');
+    const mine = events.filter((e) => e.requestId === 'r1').filter((e) => e.type === 'fill.progress');
     expect(mine.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(mine.every((e) => e.type === 'fill.progress' && e.steps === 6)).toBe(true);
     expect(mine.at(-1)!.masked).toBe(0);

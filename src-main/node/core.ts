@@ -334,7 +334,11 @@ export function createCore(options: CoreOptions): Core {
       try {
         const model = await resolveModel(p.model);
         if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
-        const out = await engine.score({ requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}), ...(p.device !== undefined ? { device: p.device } : {}) });
+        const out = await engine.score(
+          { requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}), ...(p.device !== undefined ? { device: p.device } : {}) },
+          undefined,
+          (progress) => emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
+        );
         return { model: model.id, tokens: out.tokens, draws: out.draws, seed: out.seed, nll: out.nll, nllStdErr: out.nllStdErr, perplexityBound: out.perplexityBound, perToken: out.perToken, durationMs: out.durationMs };
       } finally {
         running.delete(requestId);

@@ -241,7 +241,7 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
   const showProgress = io.stderr.isTTY === true;
   const stopProgress = showProgress
     ? core.onEvent((e) => {
-        if (e.requestId === requestId) io.stderr.write(`\rlacuna: filling ${blanks} blank${blanks === 1 ? '' : 's'}, step ${e.step}/${e.steps}`);
+        if (e.type === 'fill.progress' && e.requestId === requestId) io.stderr.write(`\rlacuna: filling ${blanks} blank${blanks === 1 ? '' : 's'}, step ${e.step}/${e.steps}`);
       })
     : () => {};
   let result: FillResult;

@@ -74,7 +74,12 @@ describe('EngineClient with the built engine host', () => {
 
   it('scores in the host with the same numbers as the in-process engine, and cancels a score by signal', async () => {
     const text = 'The lighthouse keeper — naïve, 日本 — had not spoken.';
-    const remote = await client.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 9 });
+    const progress: { done: number; total: number }[] = [];
+    const remote = await client.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 9 }, undefined, (p) => progress.push(p));
+    // One event per draw and window, counting up to the total.
+    expect(progress.length).toBe(remote.draws * remote.windows);
+    expect(progress.map((p) => p.done)).toEqual(progress.map((_, i) => i + 1));
+    expect(progress.every((p) => p.total === progress.length)).toBe(true);
     const local = new Engine({ threads: 1 });
     try {
       const here = await local.score({ requestId: `c${n++}`, text, modelDir: FIXTURE_DIR, draws: 3, seed: 9 });

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ApiError } from '../../common/api';
 import { appRoot } from '../paths';
 import type { HostReply, HostRequest } from './protocol';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo } from './types';
 
 /** A running engine host as the client sees it. */
 export interface EngineHostPort {
@@ -86,6 +86,7 @@ interface Pending {
   resolve: (outcome: FillOutcome | ScoreOutcome) => void;
   reject: (error: ApiError) => void;
   onProgress?: (p: FillProgressInfo) => void;
+  onScoreProgress?: (p: ScoreProgressInfo) => void;
 }
 
 interface Host {
@@ -122,7 +123,7 @@ export class EngineClient implements EngineService {
     });
   }
 
-  score(job: ScoreJob, signal?: AbortSignal): Promise<ScoreOutcome> {
+  score(job: ScoreJob, signal?: AbortSignal, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome> {
     if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is closed'));
     if (signal?.aborted) return Promise.reject(new ApiError('cancelled', `score ${job.requestId} was cancelled`));
     if (this.pending.has(job.requestId)) {
@@ -137,7 +138,7 @@ export class EngineClient implements EngineService {
     const onAbort = (): void => this.cancel(job.requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise<ScoreOutcome>((resolve, reject) => {
-      this.pending.set(job.requestId, { kind: 'score', resolve: resolve as Pending['resolve'], reject });
+      this.pending.set(job.requestId, { kind: 'score', resolve: resolve as Pending['resolve'], reject, ...(onProgress ? { onScoreProgress: onProgress } : {}) });
       host.port.postMessage({ type: 'score', job: { ...job } });
     }).finally(() => signal?.removeEventListener('abort', onAbort));
   }
@@ -188,6 +189,13 @@ export class EngineClient implements EngineService {
           p.onProgress?.(message.info);
         } catch {
           // a failing progress listener must not break the conversation with the host
+        }
+        return;
+      case 'scoreProgress':
+        try {
+          p.onScoreProgress?.(message.info);
+        } catch {
+          // as above
         }
         return;
       case 'done':

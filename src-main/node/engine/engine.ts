@@ -52,7 +52,7 @@ import { chooseSampler, samplePc, UNKNOWN, type Predictor } from './samplers';
 import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
 import { Tokenizer } from './tokenizer';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, UnmaskedInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo } from './types';
 
 export const FALLBACK_STEPS = 64;
 export const MAX_STEPS = 4096;
@@ -121,7 +121,7 @@ export class Engine implements EngineService {
     return run.finally(() => this.jobs.delete(job.requestId));
   }
 
-  score(job: ScoreJob, signal?: AbortSignal): Promise<ScoreOutcome> {
+  score(job: ScoreJob, signal?: AbortSignal, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome> {
     if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is shutting down'));
     if (signal?.aborted) return Promise.reject(new ApiError('cancelled', `score ${job.requestId} was cancelled`));
     if (this.jobs.has(job.requestId)) {
@@ -133,7 +133,7 @@ export class Engine implements EngineService {
       state.cancelled = true;
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const run = this.tail.then(() => this.runScore(job, state));
+    const run = this.tail.then(() => this.runScore(job, state, onProgress));
     this.tail = run.catch(() => undefined);
     return run.finally(() => {
       signal?.removeEventListener('abort', onAbort);
@@ -410,7 +410,7 @@ export class Engine implements EngineService {
     };
   }
 
-  private async runScore(job: ScoreJob, state: JobState): Promise<ScoreOutcome> {
+  private async runScore(job: ScoreJob, state: JobState, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome> {
     const started = performance.now();
     const checkpoint = (): void => {
       if (state.cancelled) throw new ApiError('cancelled', `score ${job.requestId} was cancelled`);
@@ -435,7 +435,23 @@ export class Engine implements EngineService {
       out = await scoreText(
         model.pkg.dir,
         job.text,
-        { draws, seed, checkpoint, ...(job.estimator ? { estimator: job.estimator } : {}) },
+        {
+          draws,
+          seed,
+          checkpoint,
+          ...(job.estimator ? { estimator: job.estimator } : {}),
+          ...(onProgress
+            ? {
+                onProgress: (done: number, total: number) => {
+                  try {
+                    onProgress({ done, total });
+                  } catch {
+                    // a failing progress listener must not fail the scoring
+                  }
+                },
+              }
+            : {}),
+        },
         { manifest: model.pkg.manifest, tokenizer: model.tokenizer, score: (tokens, sigma, batch) => model.network.scoreBatch(tokens, sigma, batch) },
       );
     } catch (e) {

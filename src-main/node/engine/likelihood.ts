@@ -114,6 +114,8 @@ export interface BoundOptions {
   estimator?: BoundEstimator;
   /** Called after every network call; throw to stop. */
   checkpoint?: () => void;
+  /** Called after every draw with the draws done and the total (windows × draws). */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface BoundResult {
@@ -147,6 +149,8 @@ export async function elboBound(o: BoundOptions): Promise<BoundResult> {
   let variance = 0;
   let networkCalls = 0;
   let windows = 0;
+  const total = Math.ceil(n / length) * draws;
+  let done = 0;
   for (let start = 0; start < n; start += length) {
     const L = Math.min(length, n - start);
     const x0 = Int32Array.from({ length: L }, (_, i) => tokens[start + i]!);
@@ -170,6 +174,7 @@ export async function elboBound(o: BoundOptions): Promise<BoundResult> {
         }
       }
       values[d] = value;
+      o.onProgress?.(++done, total);
     }
     const mean = values.reduce((a, b) => a + b, 0) / draws;
     nll += mean;
@@ -251,6 +256,8 @@ export interface ScoreTextOptions {
   estimator?: BoundEstimator;
   /** Called after every network call (between draws); throw to stop. */
   checkpoint?: () => void;
+  /** Called after every draw with the draws done and the total. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -302,6 +309,7 @@ async function scoreLoaded(loaded: LoadedScorer, text: string, opts: ScoreTextOp
     score: (t, sigma) => loaded.score(t, sigma, 1),
     ...(opts.estimator ? { estimator: opts.estimator } : {}),
     ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
+    ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
   });
   const spans = tokenSpans(tok, ids, text);
   return {

@@ -4,7 +4,7 @@
  * Node's child_process IPC ('advanced' serialization) and Electron's utilityProcess ports alike.
  */
 import { ApiError, type ErrorCode } from '../../common/api';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo } from './types';
 
 /** Client → host. A score is answered by 'scored' or 'error'; 'cancel' applies to fills and scores alike. */
 export type HostRequest = { type: 'fill'; job: FillJob } | { type: 'score'; job: ScoreJob } | { type: 'cancel'; requestId: string } | { type: 'shutdown' };
@@ -14,6 +14,7 @@ export type HostReply =
   | { type: 'progress'; requestId: string; info: FillProgressInfo }
   | { type: 'done'; requestId: string; outcome: FillOutcome }
   | { type: 'scored'; requestId: string; outcome: ScoreOutcome }
+  | { type: 'scoreProgress'; requestId: string; info: ScoreProgressInfo }
   | { type: 'error'; requestId: string; error: { code: ErrorCode; message: string } };
 
 /** The host's view of its parent: where requests arrive and replies go. */
@@ -64,7 +65,7 @@ export function serveEngine(endpoint: HostEndpoint, engine: EngineService, exit:
           endpoint.send({ type: 'error', requestId, error: { code: 'cancelled', message: 'the engine is shutting down' } });
           return;
         }
-        engine.score(job as ScoreJob).then(
+        engine.score(job as ScoreJob, undefined, (info) => endpoint.send({ type: 'scoreProgress', requestId, info })).then(
           (outcome) => endpoint.send({ type: 'scored', requestId, outcome }),
           (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
         );

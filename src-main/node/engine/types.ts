@@ -80,6 +80,12 @@ export interface ScoreJob {
   device?: DeviceChoice;
 }
 
+/** Scoring progress: Monte Carlo draws done out of the total (windows × draws). */
+export interface ScoreProgressInfo {
+  done: number;
+  total: number;
+}
+
 /** A scoring result (likelihood.ts ScoreTextOutcome) and the execution provider that ran it. */
 export interface ScoreOutcome extends ScoreTextOutcome {
   device: string;
@@ -94,7 +100,7 @@ export interface EngineService {
    * 'bad_request' (bad draws/seed, nothing to score), 'model_error' (also: not an absorbing
    * log-linear model), 'cancelled'.
    */
-  score(job: ScoreJob, signal?: AbortSignal): Promise<ScoreOutcome>;
+  score(job: ScoreJob, signal?: AbortSignal, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome>;
   /** Cancels a running or queued fill or score; its promise rejects with ApiError('cancelled'). No-op if unknown. */
   cancel(requestId: string): void;
   close(): Promise<void>;

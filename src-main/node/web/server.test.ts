@@ -228,8 +228,8 @@ describe('web server: API', () => {
     expect(r.status).toBe(200);
     const result = FillResult.parse(r.json.result);
     expect(result.requestId).toBe('sse-1');
-    await sse.waitFor((e) => e.requestId === 'sse-1' && e.step === 5);
-    const mine = sse.events.filter((e) => e.requestId === 'sse-1');
+    await sse.waitFor((e) => e.requestId === 'sse-1' && e.type === 'fill.progress' && e.step === 5);
+    const mine = sse.events.filter((e) => e.requestId === 'sse-1').filter((e) => e.type === 'fill.progress');
     expect(mine.map((e) => e.step)).toEqual([1, 2, 3, 4, 5]);
     expect(mine.every((e) => e.type === 'fill.progress' && e.steps === 5)).toBe(true);
     sse.close();

@@ -134,7 +134,7 @@ describe('web mode (out/main/web.js)', () => {
             buf = buf.slice(i + 2);
             for (const l of frame.split('\n')) if (l.startsWith('data: ')) events.push(ApiEvent.parse(JSON.parse(l.slice(6))));
           }
-          if (events.some((e) => e.requestId === 'wm-1' && e.step === 4)) return;
+          if (events.some((e) => e.requestId === 'wm-1' && e.type === 'fill.progress' && e.step === 4)) return;
         }
       } catch (e) {
         if ((e as Error).name !== 'AbortError') throw e;
@@ -145,7 +145,7 @@ describe('web mode (out/main/web.js)', () => {
     expect(result.text.endsWith(' world')).toBe(true);
     await reading;
     controller.abort();
-    expect(events.filter((e) => e.requestId === 'wm-1').map((e) => e.step)).toEqual([1, 2, 3, 4]);
+    expect(events.filter((e) => e.requestId === 'wm-1').flatMap((e) => (e.type === 'fill.progress' ? [e.step] : []))).toEqual([1, 2, 3, 4]);
 
     w.child.kill('SIGTERM');
     expect(await w.exit).toEqual({ code: 0, signal: null });

@@ -76,7 +76,7 @@ export interface FillState {
 
 /** The surprise view: being scored (cancellable), or shown (the scores are decorations on the text). */
 export type SurpriseState =
-  | { status: 'scoring'; requestId: string; cancelling: boolean }
+  | { status: 'scoring'; requestId: string; cancelling: boolean; done?: number; total?: number }
   | { status: 'shown'; result: Pick<ScoreResult, 'model' | 'tokens' | 'draws' | 'nll' | 'nllStdErr' | 'perplexityBound'>; thresholds: number[] };
 
 /** Which blanks a fill is for. */
@@ -439,6 +439,14 @@ export class DocSession {
 
   /** Route a core event to this document's running fill: step count and the live display. */
   handleEvent(event: ApiEvent): void {
+    if (event.type === 'score.progress') {
+      const s = this.surprise;
+      if (s?.status === 'scoring' && s.requestId === event.requestId) {
+        s.done = event.done;
+        s.total = event.total;
+      }
+      return;
+    }
     const f = this.fill;
     if (event.type !== 'fill.progress' || !f || event.requestId !== f.requestId) return;
     f.step = Math.max(f.step, event.step);
