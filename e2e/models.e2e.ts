@@ -58,7 +58,7 @@ describe('model manager', () => {
     const dialog = page.getByRole('dialog', { name: 'Models and devices' });
     const before = await apiCall<ModelInfo[]>(web!, 'models.list');
     const bundled = before.find((m) => m.isDefault);
-    expect(bundled).toMatchObject({ id: 'tiny-fixture', removable: false });
+    expect(bundled).toMatchObject({ id: 'lacuna-mini', removable: false, timeConditioned: false });
     expect(before.every((m) => !m.removable)).toBe(true);
     const ids = before.map((m) => m.id);
 
@@ -67,7 +67,7 @@ describe('model manager', () => {
     await card.waitFor();
     expect(await card.getByText('Default', { exact: true }).count()).toBe(1);
     expect(await card.getByText('Bundled', { exact: true }).count()).toBe(1);
-    expect(await card.getByText(/^Time-conditioned/).count()).toBe(1);
+    expect(await card.getByText(/^Time-independent/).count()).toBe(1);
     const table = card.getByRole('table', { name: 'Files' });
     for (const f of bundled!.files) {
       const row = table.getByRole('row', { name: new RegExp(`^${f.name.replace('.', '\\.')}`) });
@@ -75,10 +75,10 @@ describe('model manager', () => {
     }
     expect(await card.getByRole('button', { name: /^Remove/ }).count()).toBe(0); // bundled models stay
     expect(await dialog.getByText('Default', { exact: true }).count()).toBe(1);
-    // A time-independent one says so.
-    const independent = before.find((m) => !m.timeConditioned);
-    expect(independent).toBeDefined();
-    expect(await modelCard(page, independent!).getByText(/^Time-independent/).count()).toBe(1);
+    // A time-conditioned one says so.
+    const conditioned = before.find((m) => m.timeConditioned);
+    expect(conditioned).toBeDefined();
+    expect(await modelCard(page, conditioned!).getByText(/^Time-conditioned/).count()).toBe(1);
 
     await card.getByRole('button', { name: 'Re-verify' }).click();
     await card.getByRole('status', { name: `Verification of ${bundled!.id}` }).filter({ hasText: /^Verified: 2 files \(.+\) match their sha256\.$/ }).waitFor();

@@ -223,7 +223,7 @@ describe('writing and filling in the browser', () => {
     // The fill's provenance is recorded, with the alternative the editor applied marked as kept.
     await expect
       .poll(async () => (await call<{ accepted: number | null; model: string; preview: string }[]>('generations.list', { id: docs[0]!.id })).map((g) => [g.accepted, g.model]))
-      .toEqual([[0, 'tiny-fixture']]);
+      .toEqual([[0, 'lacuna-mini']]);
     expect(problems).toEqual([]);
   });
 

@@ -35,5 +35,5 @@ export function modelDirs(root: string, data: string, resourcesPath?: string): s
   return [bundled, join(data, 'models')];
 }
 
-/** The model the app uses when none is chosen. lacuna-mini once it ships (issue 4); until then the fixture. */
-export const DEFAULT_MODEL_ID = 'tiny-fixture';
+/** The model the app uses when none is chosen: the bundled lacuna-mini (models/lacuna-mini, MODEL_CARD.md). */
+export const DEFAULT_MODEL_ID = 'lacuna-mini';

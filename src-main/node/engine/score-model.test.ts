@@ -147,3 +147,29 @@ describe('ScoreModel errors', () => {
     }
   });
 });
+
+describe('the shipped default model (models/lacuna-mini) against PyTorch', () => {
+  const dir = fixtureFile('../lacuna-mini/manifest.json').replace(/manifest\.json$/, '');
+  const mini = JSON.parse(readFileSync(`${dir}parity.json`, 'utf8')) as Parity;
+  const m = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as { vocab_size: number; network: { file: string } };
+  let model: ScoreModel;
+  beforeAll(async () => {
+    model = await ScoreModel.load(`${dir}${m.network.file}`, m.vocab_size);
+  });
+  afterAll(async () => {
+    await model.release();
+  });
+
+  it.each(mini.cases.map((c) => [c.name, c] as const))('log-scores and fused draws match: %s', async (_name, c) => {
+    const [B, L, V] = c.shape;
+    const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+    let diff = 0;
+    c.positions.forEach(([b, l], r) => {
+      for (let v = 0; v < V; v++) diff = Math.max(diff, Math.abs(out[(b * L + l) * V + v]! - c.values[r]![v]!));
+    });
+    expect(diff).toBeLessThanOrEqual(mini.tolerance);
+    const d = c.draw!;
+    const got = await model.maskedDraw(Int32Array.from(c.indices.flat()), Float32Array.from(c.sigma), B, Int32Array.from(d.positions), Float32Array.from(d.uniforms));
+    expect(Array.from(got.tokens)).toEqual(d.token);
+  });
+});
