@@ -205,10 +205,12 @@ describe('autosave across a crash of the core', () => {
     await page.keyboard.type('Rain ____ all night.', { delay: 20 });
     await saved(page);
 
-    // Make the fill long (the UI does not choose a step count), so it is still running at the kill.
+    // Make the fill long, so it is still running at the kill: 4096 steps on the σ-conditioned test
+    // model (the default model is time-independent and skips the network on steps that unmask
+    // nothing, so even 4096 steps would end at once).
     await page.route('**/api/fill.run', async (route) => {
       const params = route.request().postDataJSON() as Record<string, unknown>;
-      await route.continue({ postData: JSON.stringify({ ...params, steps: 4096 }) }).catch(() => {});
+      await route.continue({ postData: JSON.stringify({ ...params, steps: 4096, model: 'tiny-fixture' }) }).catch(() => {});
     });
     await page.getByRole('button', { name: 'Fill blanks' }).click();
     const steps = page.getByText(STEP);

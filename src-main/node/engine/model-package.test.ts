@@ -193,6 +193,7 @@ describe('ModelRegistry', () => {
 
   it('reads one folder as ModelInfo', async () => {
     const info = await readModelInfo(join(bundled, 'tiny-fixture'));
-    expect(info).toMatchObject({ id: 'tiny-fixture', isDefault: true });
+    expect(info).toMatchObject({ id: 'tiny-fixture', isDefault: false }); // the default is lacuna-mini
+    expect(await readModelInfo(join(bundled, 'tiny-fixture'), 'tiny-fixture')).toMatchObject({ id: 'tiny-fixture', isDefault: true });
   });
 });
