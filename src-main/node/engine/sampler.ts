@@ -110,8 +110,9 @@ export interface SampleResult {
 
 export const SAMPLING_EPS = 1e-5;
 
-export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promise<SampleResult> {
-  const { template, graph, noise, steps } = o;
+/** The options both absorbing samplers share, with their defaults, checked; and the sizes. */
+function checkedSetup(o: Omit<AnalyticSamplerOptions, 'exp' | 'score'>) {
+  const { template, graph, steps } = o;
   const eps = o.eps ?? SAMPLING_EPS;
   const batch = o.batch ?? 1;
   const reuse = o.reuse ?? 'never';
@@ -121,11 +122,16 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
   if (o.fixed && o.fixed.length !== template.length) throw new RangeError(`fixed has ${o.fixed.length} entries for ${template.length} tokens`);
   const V = graph.dim;
   const N = template.length;
-  const L = N / batch;
   for (let i = 0; i < N; i++) {
     const v = template[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= V) throw new RangeError(`token ${v} at position ${i} is outside the vocabulary 0…${V - 1}`);
   }
+  return { eps, batch, reuse, scaleBySigma, V, N, L: N / batch };
+}
+
+export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promise<SampleResult> {
+  const { template, graph, noise, steps } = o;
+  const { eps, batch, reuse, scaleBySigma, V, N, L } = checkedSetup(o);
   const fixed = o.fixed;
   const free = (i: number): boolean => template[i] === graph.mask && !(fixed && fixed[i]);
   const x = template.slice();
@@ -317,24 +323,11 @@ const U24 = 2 ** 24;
  * Random numbers, per row's stream: for every network call, one uniform per masked position of
  * that row (in position order) for (b); for every step, one per masked position for (a). Seeded
  * results are reproducible but differ from sampleAnalyticAbsorbing's (which draws by the
- * exponential race); the distribution is the same (sampler.test.ts checks it).
+ * exponential race); the distribution is the same (sampler-fused.test.ts checks it).
  */
 export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
-  const eps = o.eps ?? SAMPLING_EPS;
-  const batch = o.batch ?? 1;
-  const reuse = o.reuse ?? 'never';
-  const scaleBySigma = o.scaleBySigma ?? true;
-  if (!Number.isInteger(steps) || steps < 1) throw new RangeError(`steps must be a positive integer, got ${steps}`);
-  if (!Number.isInteger(batch) || batch < 1 || template.length % batch !== 0) throw new RangeError(`batch ${batch} does not divide ${template.length} tokens`);
-  if (o.fixed && o.fixed.length !== template.length) throw new RangeError(`fixed has ${o.fixed.length} entries for ${template.length} tokens`);
-  const V = graph.dim;
-  const N = template.length;
-  const L = N / batch;
-  for (let i = 0; i < N; i++) {
-    const v = template[i]!;
-    if (!Number.isInteger(v) || v < 0 || v >= V) throw new RangeError(`token ${v} at position ${i} is outside the vocabulary 0…${V - 1}`);
-  }
+  const { eps, batch, reuse, scaleBySigma, N, L } = checkedSetup(o);
   const mask = graph.mask;
   const fixed = o.fixed;
   const x = template.slice();
