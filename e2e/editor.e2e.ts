@@ -13,6 +13,7 @@ import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { parseBlanks } from '../src-main/common/blanks';
 import { ARTIFACTS, editorText, launchChromium, startWebMode, type WebMode } from './helpers';
+import { apiCall } from './app';
 
 const STEP = /^Step (\d+) of (\d+)$/;
 const LONG = 150_000;
@@ -32,15 +33,8 @@ afterAll(async () => {
   await web?.stop();
 });
 
-async function call<T>(method: string, params: object = {}): Promise<T> {
-  const res = await fetch(new URL(`api/${method}`, web!.origin), {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${web!.token}` },
-    body: JSON.stringify(params),
-  });
-  const body = (await res.json()) as { ok: boolean; result: T; error?: { message: string } };
-  expect(body.ok, body.error?.message).toBe(true);
-  return body.result;
+function call<T>(method: string, params: object = {}): Promise<T> {
+  return apiCall<T>(web!, method, params);
 }
 
 interface App {

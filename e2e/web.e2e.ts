@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { ARTIFACTS, editorText, launchChromium, startWebMode, type WebMode } from './helpers';
+import { apiCall } from './app';
 
 const BEFORE = 'The keeper climbed the stairs to the lamp room and ';
 const AFTER = ' before the storm reached the rocks.';
@@ -41,15 +42,8 @@ function api(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 /** Calls the API directly (with the token), independently of the page. */
-async function call<T>(method: string, params: object = {}): Promise<T> {
-  const res = await api(`api/${method}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${web!.token}` },
-    body: JSON.stringify(params),
-  });
-  const body = (await res.json()) as { ok: boolean; result: T; error?: { message: string } };
-  expect(body.ok, body.error?.message).toBe(true);
-  return body.result;
+function call<T>(method: string, params: object = {}): Promise<T> {
+  return apiCall<T>(web!, method, params);
 }
 
 async function listTitles(): Promise<string[]> {
