@@ -58,7 +58,7 @@ describe('backup', () => {
     await dialog.waitFor();
     const field = dialog.getByRole('textbox', { name: 'Backup file' });
     // A dated file name is suggested, next to the data folder.
-    expect(await field.inputValue()).toMatch(/[\\/]lacuna-backup-\d{4}-\d{2}-\d{2}-\d{4}\.db$/);
+    await expect.poll(() => field.inputValue()).toMatch(/[\\/]lacuna-backup-\d{4}-\d{2}-\d{2}-\d{4}\.db$/);
 
     // Somewhere it cannot write: the reason, and no file.
     const out = tempDir();
