@@ -237,6 +237,57 @@ class TrainerTest(unittest.TestCase):
                 steps = [r["step"] for r in read_jsonl(os.path.join(run, "log.jsonl"))]
                 self.assertTrue(all(s <= 3 for s in steps))
 
+    def test_init_from_continues_the_stream_and_may_add_sigma(self):
+        import train as train_script
+        quiet = dict(log_fn=lambda *a: None)
+        with tempfile.TemporaryDirectory() as src, tempfile.TemporaryDirectory() as dst, \
+                tempfile.TemporaryDirectory() as dst_tc:
+            a = train_script.Trainer(self.cfg(src, time_conditioned=False, dropout=0.0), **quiet)
+            for _ in range(3):
+                a.train_step()
+            a.save()
+            b = train_script.Trainer(self.cfg(dst, time_conditioned=False, dropout=0.0, init_from=src,
+                                              batch=2), **quiet)
+            self.assertFalse(b.resumed)
+            self.assertEqual(b.step, 0)
+            self.assertEqual(b.tokens_seen, a.tokens_seen)
+            for k, v in b.model.state_dict().items():
+                self.assertTrue(torch.equal(v, a.model.state_dict()[k]), k)
+            for k, v in b.ema.shadow.items():
+                self.assertTrue(torch.equal(v, a.ema.shadow[k]), k)
+            # the continuation's first sequences are the ones the source would have seen next
+            # (source: 3 steps x 4 sequences; continuation batch 2)
+            nxt = a.stream.batch(3, 4)
+            self.assertTrue(np.array_equal(b.stream.batch(0, 2, b.seq_offset), nxt[:2]))
+            self.assertTrue(np.array_equal(b.stream.batch(1, 2, b.seq_offset), nxt[2:]))
+            info = T.read_run(dst)["init"]
+            self.assertEqual((info["step"], info["sequences"], info["tokens"]), (3, 12, a.tokens_seen))
+            # resuming the continuation keeps its offset (from run.json, not the source)
+            b.train_step()
+            b.save()
+            b2 = train_script.Trainer(self.cfg(dst, time_conditioned=False, dropout=0.0, init_from=src,
+                                               batch=2), **quiet)
+            self.assertTrue(b2.resumed)
+            self.assertEqual(b2.seq_offset, 12)
+            # a sigma-conditioned network started from the time-independent one computes the
+            # same function at every sigma (its adaLN weights are still zero)
+            c = train_script.Trainer(self.cfg(dst_tc, time_conditioned=True, dropout=0.0,
+                                              init_from=src), **quiet)
+            x = torch.from_numpy(a.stream.batch(0, 2))
+            a.model.eval()
+            c.model.eval()
+            with torch.no_grad():
+                for sig in (0.01, 0.7, 5.0):
+                    sigma = torch.full((2,), sig)
+                    self.assertTrue(torch.allclose(a.model(x, sigma), c.model(x, sigma), atol=1e-5))
+            # anything else that differs is refused
+            with tempfile.TemporaryDirectory() as bad:
+                with self.assertRaises(SystemExit):
+                    train_script.Trainer(self.cfg(bad, hidden=64, init_from=src), **quiet)
+            with tempfile.TemporaryDirectory() as bad:
+                with self.assertRaises(SystemExit):
+                    train_script.Trainer(self.cfg(bad, model="ar", init_from=src), **quiet)
+
     def test_run_loop_eval_and_ship(self):
         import ship
         import train as train_script

@@ -100,6 +100,9 @@ output matrices). Weights: the EMA (decay {ema}) of the training run. ONNX fp32:
 
 {samples}
 
+{notes}"""
+
+GENERIC_NOTES = """
 ## Limitations
 
 A small model trained briefly on public-domain books and other public-domain text
@@ -121,6 +124,8 @@ def main(argv=None) -> None:
     ap.add_argument("--default-steps", type=int, default=64)
     ap.add_argument("--max-mb", type=float, default=64.0)
     ap.add_argument("--no-parity", action="store_true")
+    ap.add_argument("--notes", help="markdown appended to MODEL_CARD.md (measured speed, compute, "
+                    "limitations: models/train/cards/ID.md)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
 
@@ -154,22 +159,7 @@ def main(argv=None) -> None:
     if not a.no_parity:
         write_parity(model, a.out, a.id, test_ids)
 
-    ck = os.path.join(a.run, "ckpt.pt")
-    summary, devices = {}, set()
-    if os.path.exists(os.path.join(a.run, "log.jsonl")):
-        with open(os.path.join(a.run, "log.jsonl")) as f:
-            for line in f:
-                rec = json.loads(line)
-                if rec.get("type") == "end":
-                    summary = rec
-                if rec.get("type") == "start":
-                    devices.add(f"{rec.get('device')}/{rec.get('precision')}")
-    training = (f"{summary.get('step', '?')} steps, {summary.get('tokens', 0):,} tokens "
-                f"({info['settings']['batch']} x {cfg_len(info)} per step), "
-                f"{summary.get('elapsed', 0) / 3600:.2f} h on {', '.join(sorted(devices)) or '?'}; AdamW lr {info['settings']['lr']}, "
-                f"warm-up {info['settings']['warmup']} + cosine, dropout {info['settings']['dropout']}. "
-                f"Training data: {info['data']['train'].get('n_tokens', '?'):,} tokens."
-                if summary else "(no training log found)")
+    training = training_md(a.run, info)
     metrics = "(run `models/train/evaluate.py --run RUN` first)"
     samples = "(run `models/train/evaluate.py --run RUN` first)"
     rep = os.path.join(a.run, "report.json")
@@ -187,6 +177,10 @@ def main(argv=None) -> None:
                         f"{b['ppl'] / r['ar']['ppl']:.2f}x the baseline's perplexity (the paper's small model: "
                         f"within ~1.13x of GPT-2 at 1.3 M steps of 512 x 1024 tokens).")
         samples = samples_md(r)
+    notes = GENERIC_NOTES
+    if a.notes:
+        with open(a.notes, encoding="utf-8") as f:
+            notes = "\n" + f.read().strip() + "\n"
     desc = a.description or (f"A small SEDD model ({cfg.hidden_size}x{cfg.n_blocks}) trained for "
                              f"Lacuna on public-domain English text; fills blanks offline.")
     p = T.param_report(model)
@@ -199,7 +193,7 @@ def main(argv=None) -> None:
             " (the network ignores sigma; only the absorbing shift depends on it, so the engine may "
             "reuse a network output across steps that changed no token)",
             params=p["total"], nonemb=p["non_embedding"], ema=info["settings"]["ema"],
-            onnx_mb=mb, training=training, metrics=metrics, samples=samples,
+            onnx_mb=mb, training=training, metrics=metrics, samples=samples, notes=notes,
             data=("Public-domain English text: Project Gutenberg books (80 % of tokens), U.S. State of "
                   "the Union addresses, the World English Bible and small public-domain sources; "
                   "every source with its license, sizes, cleaning and the held-out split in "
@@ -210,6 +204,64 @@ def main(argv=None) -> None:
                    time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps)
     print(f"wrote {a.out}: model.onnx {mb:.1f} MB, vocab_size {cfg.vocab_size}, "
           f"time_conditioned {cfg.time_conditioned}, length {cfg_len(info)}")
+
+
+def run_stages(run: str, info: dict) -> list:
+    """The run and the runs it continued (--init-from), oldest first: per stage its folder,
+    settings, steps, cumulative tokens at the end, training hours and devices."""
+    stages = []
+    while True:
+        end, devices = {}, set()
+        log = os.path.join(run, "log.jsonl")
+        if os.path.exists(log):
+            with open(log) as f:
+                for line in f:
+                    rec = json.loads(line)
+                    if rec.get("type") == "end":
+                        end = rec
+                    if rec.get("type") == "start":
+                        devices.add(f"{rec.get('device')}/{rec.get('precision')}")
+        stages.append({"run": T.rel_path(run), "settings": info["settings"], "end": end,
+                       "devices": sorted(devices), "init": info.get("init")})
+        init = info.get("init")
+        if not init:
+            break
+        run = T.resolve_path(init["run"])
+        if not os.path.exists(os.path.join(run, "run.json")):
+            stages.append({"run": init["run"], "missing": True, "init": init})
+            break
+        info = T.read_run(run)
+    return stages[::-1]
+
+
+def training_md(run: str, info: dict) -> str:
+    stages = run_stages(run, info)
+    if not stages[-1].get("end"):
+        return "(no training log found)"
+    lines, hours, prev_tokens = [], 0.0, 0
+    for k, st in enumerate(stages, 1):
+        if st.get("missing"):
+            init = st["init"]
+            lines.append(f"{k}. `{st['run']}` (folder not present here): {init['step']:,} steps, "
+                         f"{init['tokens']:,} tokens, {init['elapsed'] / 3600:.2f} h.")
+            hours += init["elapsed"] / 3600
+            prev_tokens = init["tokens"]
+            continue
+        e, c = st["end"], st["settings"]
+        h = e.get("elapsed", 0) / 3600
+        hours += h
+        how = "from scratch" if not st["init"] else "continued from the weights of stage " \
+            f"{k - 1} (warm restart: fresh AdamW state and schedule, data stream continued)"
+        lines.append(f"{k}. `{st['run']}`, {how}: {e.get('step', 0):,} steps x {c['batch']} x "
+                     f"{c['length']} = {e.get('tokens', 0) - prev_tokens:,} tokens, {h:.2f} h on "
+                     f"{', '.join(st['devices']) or '?'}; AdamW lr {c['lr']}, warm-up {c['warmup']} + "
+                     f"cosine to {c['min_lr_ratio']} x, EMA {c['ema']}, dropout {c['dropout']}, "
+                     f"t-sampling {c['t_sampling']}.")
+        prev_tokens = e.get("tokens", 0)
+    n_train = info["data"]["train"].get("n_tokens") or 0
+    total = (f"In all: {prev_tokens:,} training tokens ({prev_tokens / max(n_train, 1):.2f} epochs of "
+             f"the {n_train:,}-token training split) in {hours:.2f} h.")
+    return "\n".join(lines) + "\n\n" + total
 
 
 def ar_progress(ar_run) -> str:

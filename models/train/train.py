@@ -72,7 +72,7 @@ RUN_DEFAULTS = dict(
     weight_decay=0.0, beta1=0.9, beta2=0.999, adam_eps=1e-8, grad_clip=1.0, ema=0.999,
     t_sampling="plain", seed=0, steps=None, train=DEFAULT_TRAIN, test=DEFAULT_TEST,
     tokenizer=DEFAULT_TOKENIZER, train_tokens=None, test_tokens=None,
-    eval_blocks=64, eval_draws=2, head="masked",
+    eval_blocks=64, eval_draws=2, head="masked", init_from=None,
 )
 # Runtime settings (may change on resume).
 RUNTIME_DEFAULTS = dict(
@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--head", choices=["masked", "full"],
                    help="SEDD: output projection only at masked positions (default) or everywhere")
     g.add_argument("--seed", type=int)
+    g.add_argument("--init-from", help="start from the final weights (model + EMA) of another run "
+                   "with the same network and data, and continue its data stream where it stopped; "
+                   "fresh optimiser and schedule (warm restart)")
     g.add_argument("--steps", type=int, help="schedule length in steps (default: from --max-hours "
                    "by measuring the first steps, else --max-steps)")
     g = ap.add_argument_group("data")
@@ -189,6 +192,8 @@ class Trainer:
         self.vocab_size = tok_size + 1                       # + MASK
         L = cfg["length"]
         self.stream = T.BlockStream(self.train_tokens, L, cfg["seed"])
+        self.init = self._init_source()
+        self.seq_offset = self.init["sequences"] if self.init else 0
         self.eval_x = T.eval_blocks(self.test_tokens, L, cfg["eval_blocks"])
 
         # ---- model
@@ -233,6 +238,11 @@ class Trainer:
         self.tokens_seen = 0
         self._write_run_json()
         self.resumed = self._maybe_resume()
+        if self.init and not self.resumed:
+            st = T.torch_load(os.path.join(self.init["path"], "ckpt.pt"), self.device)
+            self.model.load_state_dict(st["model"])
+            self.ema.load_state_dict(st["ema"])
+            self.tokens_seen = int(st["tokens_seen"])
 
     # ------------------------------------------------------------------ setup helpers
     def _tokens(self, tok_file: Optional[str], text: str):
@@ -251,6 +261,41 @@ class Trainer:
                 raise SystemExit(f"missing {p}")
         return T.load_tokens(text, self.cfg["tokenizer"], self.cfg["cache_dir"],
                              self.cfg["tokenizer_backend"], log=self.print)
+
+    def _init_source(self) -> Optional[dict]:
+        """The run this one continues (--init-from): same network and data, its final step."""
+        if not self.cfg.get("init_from"):
+            return None
+        run_json = os.path.join(self.run, "run.json")
+        if os.path.exists(run_json):
+            saved = T.read_run(self.run).get("init")
+            if saved:
+                return dict(saved, path=T.resolve_path(saved["run"]))
+        src = self.cfg["init_from"]
+        ckpt = os.path.join(src, "ckpt.pt")
+        if not os.path.exists(ckpt):
+            raise SystemExit(f"--init-from {src}: no ckpt.pt there")
+        info = T.read_run(src)
+        mine = {k: self.cfg[k] for k in ("model", "hidden", "blocks", "heads", "cond_dim", "length",
+                                          "time_conditioned")}
+        theirs = {k: info["settings"][k] for k in mine}
+        # A time-independent network may continue as a sigma-conditioned one: it has the same
+        # tensors, and its adaLN weights are still at their zero initialisation, so the
+        # sigma-conditioned network starts out computing exactly the same function.
+        widened = theirs["time_conditioned"] is False and mine["time_conditioned"] is True
+        if widened:
+            theirs["time_conditioned"] = True
+        if mine != theirs:
+            raise SystemExit(f"--init-from {src}: network differs ({theirs} vs {mine})")
+        for split, meta in (("train", self.train_meta), ("test", self.test_meta)):
+            for k in ("text_sha256", "tokenizer_sha256"):
+                if info["data"][split].get(k) != meta.get(k):
+                    raise SystemExit(f"--init-from {src}: {split} {k} differs from this run's data")
+        st = T.torch_load(ckpt, torch.device("cpu"))
+        return {"run": T.rel_path(src), "path": src, "step": int(st["step"]),
+                "sequences": int(st["step"]) * int(info["settings"]["batch"]),
+                "tokens": int(st["tokens_seen"]), "elapsed": float(st["elapsed"]),
+                "ckpt_sha256": T.sha256_file(ckpt)}
 
     def _check_same_data(self) -> None:
         """A resumed run must see the data it started with (the corpus may be rebuilt)."""
@@ -284,6 +329,8 @@ class Trainer:
                      "train_blocks_per_epoch": self.stream.n_blocks},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
+        if self.init:
+            info["init"] = {k: v for k, v in self.init.items() if k != "path"}
         T.atomic_write_text(json.dumps(info, indent=1) + "\n", path)
 
     @staticmethod
@@ -303,7 +350,9 @@ class Trainer:
             "schedule_steps": self.schedule_steps,
             "tokens_seen": self.tokens_seen,
             "token_position": {"sequences": self.step * self.cfg["batch"],
-                               "epochs": self.stream.epochs(self.step, self.cfg["batch"])},
+                               "offset": self.seq_offset,
+                               "epochs": (self.seq_offset + self.step * self.cfg["batch"])
+                               / self.stream.n_blocks},
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "ema_weights": self.ema.weights(self.model),
@@ -379,7 +428,7 @@ class Trainer:
     def loss_on(self, step: int) -> tuple:
         """Forward for the batch of ``step`` (0-based), drawing t and masks from self.gen."""
         B, L = self.cfg["batch"], self.cfg["length"]
-        x0 = torch.from_numpy(self.stream.batch(step, B))
+        x0 = torch.from_numpy(self.stream.batch(step, B, self.seq_offset))
         with self.autocast():
             if self.cfg["model"] == "sedd":
                 t = T.sample_t(B, self.gen, self.cfg["t_sampling"])
@@ -405,7 +454,7 @@ class Trainer:
                                 if p.grad is not None))
         self.opt.step()
         self.step += 1
-        self.ema.update(self.model, self.step)
+        self.ema.update(self.model, self.step + (self.init["step"] if self.init else 0))
         self.tokens_seen += self.cfg["batch"] * self.cfg["length"]
         return {"loss": float(loss), "grad_norm": float(gn), "lr": lr}
 
@@ -482,7 +531,7 @@ class Trainer:
 
             if self.step % c["log_every"] == 0:
                 dt = time.monotonic() - acc_t0
-                ep = self.stream.epochs(self.step, c["batch"])
+                ep = (self.seq_offset + self.step * c["batch"]) / self.stream.n_blocks
                 self.log({"type": "train", "step": self.step, "loss": acc_loss / acc_n,
                           "lr": r["lr"], "grad_norm": r["grad_norm"], "tokens": self.tokens_seen,
                           "epochs": round(ep, 4), "elapsed": round(self.elapsed, 1),

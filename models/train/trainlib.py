@@ -116,10 +116,12 @@ class BlockStream:
         off, perm = self._epoch(e)
         return off + int(perm[j]) * self.length
 
-    def batch(self, step: int, batch_size: int) -> np.ndarray:
+    def batch(self, step: int, batch_size: int, offset: int = 0) -> np.ndarray:
+        """Sequences offset + step*B .. offset + step*B + B - 1 of the stream."""
         L = self.length
+        first = offset + step * batch_size
         rows = [self.tokens[s:s + L] for s in
-                (self.sequence_start(k) for k in range(step * batch_size, (step + 1) * batch_size))]
+                (self.sequence_start(k) for k in range(first, first + batch_size))]
         return np.stack(rows).astype(np.int64)
 
     def epochs(self, step: int, batch_size: int) -> float:
@@ -565,3 +567,7 @@ def rel_path(p: Optional[str]) -> Optional[str]:
 
 def resolve_path(p: str) -> str:
     return p if os.path.isabs(p) else os.path.join(REPO, p)
+
+
+def sha256_file(path: str) -> str:
+    return tokenize_data.sha256_file(path)
