@@ -7,12 +7,13 @@
  * it again on the same folder and opens the document in a fresh browser context (new token).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Request } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { ARTIFACTS, ROOT, editorText, launchChromium, requireBuild } from './helpers';
+import type { Page, Request } from 'playwright-core';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { newDocument, saved, useBrowser } from './app';
+import { ROOT, editorText } from './helpers';
 
 const WEB_JS = join(ROOT, 'out', 'main', 'web.js');
 const URL_LINE = /^Lacuna web mode: (http:\/\/127\.0\.0\.1:\d+\/)#token=([0-9A-Za-z_-]+)\s*$/;
@@ -26,23 +27,16 @@ interface Server {
   stderr(): string;
 }
 
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+const chromium = useBrowser();
 const servers: Server[] = [];
 const dataDirs: string[] = [];
 
-beforeAll(async () => {
-  requireBuild();
-  browser = await launchChromium();
-});
-
 afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close().catch(() => {});
+  await chromium.closeContexts();
   for (const s of servers.splice(0)) await killServer(s);
 });
 
-afterAll(async () => {
-  await browser?.close();
+afterAll(() => {
   for (const d of dataDirs) rmSync(d, { recursive: true, force: true });
 });
 
@@ -52,7 +46,7 @@ function newDataDir(): string {
   return dir;
 }
 
-/** Start web mode on an existing data folder (helpers.startWebMode always makes a fresh one). */
+/** Start web mode on an existing data folder, as a child this file can SIGKILL (helpers.startWebMode stops it with SIGTERM). */
 async function startServer(dataDir: string): Promise<Server> {
   const child = spawn(process.execPath, [WEB_JS], {
     cwd: ROOT,
@@ -93,32 +87,7 @@ async function killServer(server: Server): Promise<void> {
 }
 
 async function openApp(server: Server): Promise<Page> {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 820 }, colorScheme: 'light' });
-  contexts.push(context);
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  onTestFailed(async ({ task }) => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const name = task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => {});
-    console.error(`page errors: ${problems.join('\n')}\nweb mode stderr:\n${server.stderr()}`);
-  });
-  await page.goto(server.url);
-  await page.getByRole('button', { name: 'New document', exact: true }).waitFor();
-  return page;
-}
-
-async function newDocument(page: Page, title: string): Promise<void> {
-  await page.getByRole('button', { name: 'New document', exact: true }).click();
-  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Title');
-  await page.keyboard.type(title);
-  await page.keyboard.press('Enter');
-  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
-}
-
-function saved(page: Page): Promise<void> {
-  return page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+  return (await chromium.open(server)).page;
 }
 
 /** Open the document in the app and return its title and text as loaded from the library. */

@@ -7,23 +7,16 @@
 import { existsSync, mkdirSync, mkdtempSync, openSync, readSync, closeSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, openAppPage, screenshot } from './app';
-import { launchChromium, startWebMode, type WebMode } from './helpers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { apiCall, screenshot, useBrowser } from './app';
+import { startWebMode, type WebMode } from './helpers';
 
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+const chromium = useBrowser();
 const running: WebMode[] = [];
 const dirs: string[] = [];
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
+  await chromium.closeContexts(); // the pages close before web mode stops
   for (const w of running) await w.stop();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
@@ -50,8 +43,7 @@ describe('backup', () => {
     const web = await startWebMode();
     running.push(web);
     for (const title of ['One', 'Two', 'Three']) await apiCall(web, 'documents.create', { title, body: `${title} body.` });
-    const { page, problems, context } = await openAppPage(browser!, web);
-    contexts.push(context);
+    const { page, problems } = await chromium.open(web);
 
     await page.keyboard.press('Control+Alt+KeyB');
     const dialog = page.getByRole('dialog', { name: 'Back up library' });
@@ -105,8 +97,7 @@ describe('recovery notice', () => {
     web = await startWebMode({ dataDir });
     running.push(web);
     for (const scheme of ['light', 'dark'] as const) {
-      const { page, problems, context } = await openAppPage(browser!, web, { colorScheme: scheme });
-      contexts.push(context);
+      const { page, problems } = await chromium.open(web, { colorScheme: scheme });
       const notice = page.getByRole('region', { name: 'Your library was repaired from a backup' });
       await notice.waitFor();
       const damaged = readdirSync(dataDir).find((f) => f.startsWith('lacuna.db.damaged-'));
@@ -127,8 +118,7 @@ describe('recovery notice', () => {
     // The next start finds a sound library: no notice.
     web = await startWebMode({ dataDir });
     running.push(web);
-    const { page, context } = await openAppPage(browser!, web);
-    contexts.push(context);
+    const { page } = await chromium.open(web);
     await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Kept safe/ }).waitFor();
     expect(await page.getByRole('region', { name: 'Your library was repaired from a backup' }).count()).toBe(0);
   });

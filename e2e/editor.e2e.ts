@@ -7,72 +7,16 @@
  * Everything is found by its accessible role and name. A fill's alternatives are read from the
  * fill.run answer the page received, so the test knows what the editor must show.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import type { Page, Response } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { parseBlanks } from '../src-main/common/blanks';
-import { ARTIFACTS, editorText, launchChromium, startWebMode, type WebMode } from './helpers';
-import { apiCall } from './app';
+import { newDocument, saved, screenshot, useApp } from './app';
+import { editorText } from './helpers';
 
 const STEP = /^Step (\d+) of (\d+)$/;
 const LONG = 150_000;
 
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
-
-function call<T>(method: string, params: object = {}): Promise<T> {
-  return apiCall<T>(web!, method, params);
-}
-
-interface App {
-  page: Page;
-  problems: string[];
-}
-
-async function openApp(colorScheme: 'light' | 'dark' = 'light'): Promise<App> {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 820 }, colorScheme });
-  contexts.push(context);
-  const page = await context.newPage();
-  const app: App = { page, problems: [] };
-  page.on('pageerror', (e) => app.problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') app.problems.push(`console error: ${m.text()}`);
-  });
-  onTestFailed(async ({ task }) => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const name = task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => {});
-    console.error(`problems: ${app.problems.join('\n')}\nweb mode stderr:\n${web!.stderr()}`);
-  });
-  await page.goto(web!.url);
-  await page.getByRole('button', { name: 'New document', exact: true }).waitFor();
-  return app;
-}
-
-async function newDocument(page: Page, title: string): Promise<void> {
-  await page.getByRole('button', { name: 'New document', exact: true }).click();
-  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Title');
-  await page.keyboard.type(title);
-  await page.keyboard.press('Enter');
-  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
-}
-
-function saved(page: Page): Promise<void> {
-  return page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
-}
+const lacuna = useApp();
 
 function fillStatus(page: Page, text: string | RegExp): Promise<void> {
   return page.getByRole('status', { name: 'Fill status' }).filter({ hasText: text }).waitFor({ timeout: LONG });
@@ -80,10 +24,10 @@ function fillStatus(page: Page, text: string | RegExp): Promise<void> {
 
 /** The document the page has open, as the library keeps it. */
 async function stored(title: string): Promise<{ id: string; body: string; richText?: string }> {
-  const list = await call<{ id: string; title: string }[]>('documents.list');
+  const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
   const doc = list.find((d) => d.title === title);
   expect(doc, `no document titled ${title}`).toBeDefined();
-  return call('documents.open', { id: doc!.id });
+  return lacuna.call('documents.open', { id: doc!.id });
 }
 
 interface FillAnswer {
@@ -119,7 +63,7 @@ async function styleOf(page: Page, selector: string, property: string): Promise<
 
 describe('blanks in the rich editor', () => {
   it('inserts blanks by shortcut and by typing the syntax, and sets their length', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Blanks');
     await page.keyboard.type('A ');
     await page.keyboard.press('Control+Shift+KeyB');
@@ -181,7 +125,7 @@ describe('blanks in the rich editor', () => {
   });
 
   it('shows the blank resolving token by token while a fill runs, outside the document', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Live');
     await page.keyboard.type('The keeper ____ every night.');
     await saved(page);
@@ -215,7 +159,7 @@ describe('blanks in the rich editor', () => {
   });
 
   it('cycles the alternatives and accepts one as a single undo step', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Alternatives');
     // On the test model: its fills stay on one line, which the mouse-driven edit below relies on
     // (the default model's may break lines).
@@ -273,7 +217,7 @@ describe('blanks in the rich editor', () => {
     expect(await highlight.getAttribute('aria-pressed')).toBe('true');
     // The kept alternative is recorded with the fill.
     const doc = await stored('Alternatives');
-    await expect.poll(async () => (await call<{ accepted: number | null }[]>('generations.list', { id: doc.id })).map((g) => g.accepted)).toEqual([1]);
+    await expect.poll(async () => (await lacuna.call<{ accepted: number | null }[]>('generations.list', { id: doc.id })).map((g) => g.accepted)).toEqual([1]);
 
     // One undo brings the filled blank back, with its alternatives; redo accepts again.
     await page.keyboard.press('Control+KeyZ');
@@ -292,7 +236,7 @@ describe('blanks in the rich editor', () => {
   });
 
   it('rejects back to the empty blank, and regenerates new alternatives', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Reject');
     await page.keyboard.type('One ____ two.');
     await saved(page);
@@ -328,7 +272,7 @@ describe('blanks in the rich editor', () => {
   });
 
   it('continues the text from the cursor', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Continue');
     await page.keyboard.type('The sea was calm that night.');
     await saved(page);
@@ -345,7 +289,7 @@ describe('blanks in the rich editor', () => {
   });
 
   it('cancels a running fill with Esc; the blank is empty again and typing went on meanwhile', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Esc');
     await page.keyboard.type('Wind ____ rain.');
     await saved(page);
@@ -377,7 +321,7 @@ describe('blanks in the rich editor', () => {
 
 describe('formatting and themes', () => {
   it('keeps Markdown formatting and a filled blank’s alternatives across a reload', async () => {
-    const { page, problems } = await openApp();
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Formatted');
     await page.keyboard.type('# Harbour');
     await page.keyboard.press('Enter');
@@ -425,7 +369,7 @@ describe('formatting and themes', () => {
   it('follows the system light and dark scheme, with visible focus', async () => {
     const shots: Record<string, string> = {};
     for (const scheme of ['light', 'dark'] as const) {
-      const { page, problems } = await openApp(scheme);
+      const { page, problems } = await lacuna.open({ colorScheme: scheme });
       await newDocument(page, `Theme ${scheme}`);
       await page.keyboard.type('A draft with ');
       await page.keyboard.press('Control+Shift+KeyB');
@@ -442,8 +386,7 @@ describe('formatting and themes', () => {
       expect(await page.evaluate('document.activeElement?.textContent?.trim()')).toBe('Accept all');
       expect(await page.evaluate('getComputedStyle(document.activeElement).outlineStyle')).toBe('solid');
       shots[scheme] = (await page.evaluate('getComputedStyle(document.body).backgroundColor')) as string;
-      mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: join(ARTIFACTS, `editor-${scheme}.png`) });
+      await screenshot(page, `editor-${scheme}`);
       // Emulating the other scheme on the same page switches the theme at once.
       await page.emulateMedia({ colorScheme: scheme === 'light' ? 'dark' : 'light' });
       expect(await page.evaluate('getComputedStyle(document.body).backgroundColor')).not.toBe(shots[scheme]);

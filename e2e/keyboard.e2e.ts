@@ -5,30 +5,18 @@
  * stop; and a larger default text size (the browser's, as set by the system) leaves no control cut
  * off. Screenshots in light and dark, and at the larger size.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, focusedLabel, newDocument, openAppPage, saved, screenshot } from './app';
-import { launchChromium, startWebMode, type WebMode } from './helpers';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { focusedLabel, newDocument, saved, screenshot, useApp, type OpenOptions } from './app';
 
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-  await apiCall(web, 'documents.create', { title: 'Harbour', body: 'The keeper ____ every night, and the lamp **burned**.' });
+const lacuna = useApp({
+  setup: async (app) => {
+    await app.call('documents.create', { title: 'Harbour', body: 'The keeper ____ every night, and the lamp **burned**.' });
+  },
 });
 
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
-
-async function open(options: Parameters<typeof openAppPage>[2] = {}): Promise<{ page: Page; problems: string[] }> {
-  const app = await openAppPage(browser!, web!, options);
-  contexts.push(app.context);
+async function open(options: OpenOptions = {}): Promise<{ page: Page; problems: string[] }> {
+  const app = await lacuna.open(options);
   await app.page.getByRole('textbox', { name: 'Text', exact: true }).waitFor();
   return app;
 }

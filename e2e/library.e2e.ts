@@ -4,14 +4,10 @@
  * a confirmation), in headless Chromium against the real web mode. Everything is found by its
  * accessible role and name; screenshots in light and dark go to e2e/artifacts/.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, newDocument, openAppPage, saved, screenshot } from './app';
-import { editorText, launchChromium, startWebMode, type WebMode } from './helpers';
-
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { newDocument, saved, screenshot, useApp } from './app';
+import { editorText } from './helpers';
 
 interface Summary {
   id: string;
@@ -26,27 +22,15 @@ const DOCS = [
   { title: 'Zebra crossing', body: 'Nothing about lights here.' },
 ];
 
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-  // Created in this order, a moment apart, so "recently created" has an order to show.
-  for (const d of DOCS) {
-    await apiCall(web, 'documents.create', d);
-    await new Promise((r) => setTimeout(r, 15));
-  }
+const lacuna = useApp({
+  setup: async (app) => {
+    // Created in this order, a moment apart, so "recently created" has an order to show.
+    for (const d of DOCS) {
+      await app.call('documents.create', d);
+      await new Promise((r) => setTimeout(r, 15));
+    }
+  },
 });
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
-
-async function open(colorScheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; problems: string[] }> {
-  const app = await openAppPage(browser!, web!, { colorScheme });
-  contexts.push(app.context);
-  return app;
-}
 
 const documents = (page: Page) => page.getByRole('navigation', { name: 'Documents' });
 const entryTitles = async (page: Page): Promise<string[]> =>
@@ -54,7 +38,7 @@ const entryTitles = async (page: Page): Promise<string[]> =>
 
 describe('search', () => {
   it('ranks documents, highlights the matched words as text, and never renders the snippet as markup', async () => {
-    const { page, problems } = await open();
+    const { page, problems } = await lacuna.open();
     // The list previews show the words, not the Markdown.
     const harbour = documents(page).getByRole('button', { name: /^Harbour notes/ });
     await harbour.waitFor();
@@ -69,7 +53,7 @@ describe('search', () => {
     const results = page.getByRole('navigation', { name: 'Search results' });
     await results.getByRole('status').filter({ hasText: '3 documents match.' }).waitFor();
     // Best first, as the store ranks them.
-    const hits = await apiCall<{ title: string }[]>(web!, 'documents.search', { query: 'lamp', limit: 50 });
+    const hits = await lacuna.call<{ title: string }[]>('documents.search', { query: 'lamp', limit: 50 });
     expect(await results.locator('.doc-title').allTextContents()).toEqual(hits.map((h) => h.title));
     // Every highlight is the matched word; no Markdown in the snippets.
     const marks = await results.locator('mark').allTextContents();
@@ -104,8 +88,8 @@ describe('search', () => {
 
 describe('sorting', () => {
   it('sorts by recent edit, title or creation, and keeps the choice', async () => {
-    const { page, problems } = await open();
-    const list = await apiCall<Summary[]>(web!, 'documents.list');
+    const { page, problems } = await lacuna.open();
+    const list = await lacuna.call<Summary[]>('documents.list');
     const sort = page.getByRole('combobox', { name: 'Sort by' });
     await documents(page).getByRole('button').first().waitFor();
 
@@ -133,7 +117,7 @@ describe('sorting', () => {
 describe('trash', () => {
   it('moves documents to the trash, restores one, and empties the trash after a confirmation', async () => {
     for (const scheme of ['light', 'dark'] as const) {
-      const { page, problems } = await open(scheme);
+      const { page, problems } = await lacuna.open({ colorScheme: scheme });
       await newDocument(page, `Draft to trash ${scheme}`);
       await page.keyboard.type('Short lived.');
       await saved(page);
@@ -156,7 +140,7 @@ describe('trash', () => {
       const trash = page.getByRole('region', { name: 'Trash' });
       const trashed = trash.getByRole('list', { name: 'Trashed documents' }).getByRole('listitem');
       await expect.poll(() => trashed.count()).toBe(scheme === 'light' ? 2 : 2);
-      expect(await apiCall<unknown[]>(web!, 'documents.listTrash')).toHaveLength(2);
+      expect(await lacuna.call<unknown[]>('documents.listTrash')).toHaveLength(2);
       await screenshot(page, `library-trash-${scheme}`);
 
       if (scheme === 'light') {
@@ -165,7 +149,7 @@ describe('trash', () => {
         await expect.poll(() => trashed.count()).toBe(1);
         await trash.getByRole('button', { name: 'Back to documents' }).click();
         await documents(page).getByRole('button', { name: /^Zebra crossing/ }).waitFor();
-        expect((await apiCall<Summary[]>(web!, 'documents.list')).map((d) => d.title)).toContain('Zebra crossing');
+        expect((await lacuna.call<Summary[]>('documents.list')).map((d) => d.title)).toContain('Zebra crossing');
         // Leave one in the trash for the dark run to find next to its own.
         await page.keyboard.press('Control+Shift+KeyX');
         await trash.waitFor();
@@ -178,12 +162,12 @@ describe('trash', () => {
         expect(await confirm.textContent()).toContain('2 documents in the trash will be deleted for good');
         await confirm.getByRole('button', { name: 'Keep them' }).click();
         await confirm.waitFor({ state: 'hidden' });
-        expect(await apiCall<unknown[]>(web!, 'documents.listTrash')).toHaveLength(2);
+        expect(await lacuna.call<unknown[]>('documents.listTrash')).toHaveLength(2);
         await trash.getByRole('button', { name: 'Empty trash…' }).click();
         await confirm.getByRole('button', { name: 'Delete for good' }).click();
         await trash.getByRole('status').filter({ hasText: 'Deleted 2 documents for good.' }).waitFor();
         await trash.getByText('The trash is empty.').waitFor();
-        expect(await apiCall<unknown[]>(web!, 'documents.listTrash')).toEqual([]);
+        expect(await lacuna.call<unknown[]>('documents.listTrash')).toEqual([]);
       }
       expect(problems).toEqual([]);
     }
@@ -193,8 +177,8 @@ describe('trash', () => {
 describe('a long manuscript', () => {
   it('saves as you type from a worker, off the page’s main thread, and keeps every word', async () => {
     const paragraphs = Array.from({ length: 300 }, (_, p) => `Paragraph ${p + 1}: ${'the keeper walked along the harbour wall '.repeat(12).trim()}.`);
-    await apiCall(web!, 'documents.create', { title: 'Long manuscript', body: paragraphs.join('\n\n') });
-    const { page, problems } = await open();
+    await lacuna.call('documents.create', { title: 'Long manuscript', body: paragraphs.join('\n\n') });
+    const { page, problems } = await lacuna.open();
     await documents(page).getByRole('button', { name: /^Long manuscript/ }).click();
     const text = page.getByRole('textbox', { name: 'Text', exact: true });
     await expect.poll(async () => (await editorText(page)).split('\n').length).toBe(300);
@@ -213,8 +197,8 @@ describe('a long manuscript', () => {
     await saved(page);
     // documents.save went through the worker (api-worker.ts).
     expect(page.workers().some((w) => /api-worker/.test(w.url()))).toBe(true);
-    const list = await apiCall<{ id: string; title: string }[]>(web!, 'documents.list');
-    const stored = await apiCall<{ body: string; richText?: string }>(web!, 'documents.open', { id: list.find((d) => d.title === 'Long manuscript')!.id });
+    const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
+    const stored = await lacuna.call<{ body: string; richText?: string }>('documents.open', { id: list.find((d) => d.title === 'Long manuscript')!.id });
     const written = `Title. ${paragraphs.join('\n\n')} The end.\n\n# Coda\n\nLast words.`;
     expect(stored.body).toBe(written);
     expect(stored.richText).toBeDefined();

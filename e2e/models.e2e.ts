@@ -9,16 +9,12 @@
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, openAppPage, screenshot } from './app';
-import { ROOT, launchChromium, startWebMode, type WebMode } from './helpers';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { screenshot, useApp } from './app';
+import { ROOT } from './helpers';
 
 const FIXTURE = join(ROOT, 'models', 'tests', 'import-fixture');
-
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
 
 interface ModelInfo {
   id: string;
@@ -29,20 +25,12 @@ interface ModelInfo {
   files: { name: string; bytes: number; sha256: string }[];
 }
 
-beforeAll(async () => {
-  web = await startWebMode({ prepare: (dir) => cpSync(join(FIXTURE, 'templates'), join(dir, 'models', 'templates'), { recursive: true }) });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
+const lacuna = useApp({
+  webMode: { prepare: (dir) => cpSync(join(FIXTURE, 'templates'), join(dir, 'models', 'templates'), { recursive: true }) },
 });
 
 async function openManager(colorScheme: 'light' | 'dark'): Promise<{ page: Page; problems: string[] }> {
-  const app = await openAppPage(browser!, web!, { colorScheme });
-  contexts.push(app.context);
+  const app = await lacuna.open({ colorScheme });
   await app.page.keyboard.press('Control+Shift+KeyM');
   await app.page.getByRole('dialog', { name: 'Models and devices' }).waitFor();
   return app;
@@ -56,7 +44,7 @@ describe('model manager', () => {
   it('shows the installed models, re-verifies them, lists the devices, imports and removes a model', async () => {
     const { page, problems } = await openManager('light');
     const dialog = page.getByRole('dialog', { name: 'Models and devices' });
-    const before = await apiCall<ModelInfo[]>(web!, 'models.list');
+    const before = await lacuna.call<ModelInfo[]>('models.list');
     const bundled = before.find((m) => m.isDefault);
     expect(bundled).toMatchObject({ id: 'lacuna-mini', removable: false, timeConditioned: false });
     expect(before.every((m) => !m.removable)).toBe(true);
@@ -84,7 +72,7 @@ describe('model manager', () => {
     await card.getByRole('status', { name: `Verification of ${bundled!.id}` }).filter({ hasText: /^Verified: 2 files \(.+\) match their sha256\.$/ }).waitFor();
 
     // Devices: the CPU is there, and each device says why it is not available.
-    const devices = await apiCall<{ id: string; available: boolean; detail: string }[]>(web!, 'engine.devices');
+    const devices = await lacuna.call<{ id: string; available: boolean; detail: string }[]>('engine.devices');
     const deviceList = dialog.getByRole('list', { name: 'Devices' });
     await deviceList.waitFor();
     const items = await deviceList.getByRole('listitem').allTextContents();
@@ -101,7 +89,7 @@ describe('model manager', () => {
     await dialog.getByRole('button', { name: 'Import model', exact: true }).click();
     const error = dialog.getByRole('alert').filter({ hasText: /^Could not import: / });
     await error.waitFor();
-    expect(await apiCall<unknown[]>(web!, 'models.list')).toHaveLength(before.length);
+    expect(await lacuna.call<unknown[]>('models.list')).toHaveLength(before.length);
 
     // fp32 through the path field.
     let importRequest: unknown;
@@ -125,7 +113,7 @@ describe('model manager', () => {
     await dialog.getByRole('button', { name: 'Import model', exact: true }).click();
     await result.filter({ hasText: /\(sedd-official-like-tiny-fp16, / }).waitFor({ timeout: 120_000 });
     expect(importRequest).toEqual({ dir: join(FIXTURE, 'checkpoint'), precision: 'fp16' });
-    const list = await apiCall<ModelInfo[]>(web!, 'models.list');
+    const list = await lacuna.call<ModelInfo[]>('models.list');
     expect(list.map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny', 'sedd-official-like-tiny-fp16'].sort());
     expect(await dialog.getByRole('article').count()).toBe(before.length + 2);
     await imported.getByRole('button', { name: 'Re-verify' }).click();
@@ -138,12 +126,12 @@ describe('model manager', () => {
     await confirm.waitFor();
     await confirm.getByRole('button', { name: 'Keep it' }).click();
     await confirm.waitFor({ state: 'hidden' });
-    expect(await apiCall<unknown[]>(web!, 'models.list')).toHaveLength(before.length + 2);
+    expect(await lacuna.call<unknown[]>('models.list')).toHaveLength(before.length + 2);
     await imported.getByRole('button', { name: 'Remove…' }).click();
     await confirm.getByRole('button', { name: 'Remove', exact: true }).click();
     await dialog.getByRole('status').filter({ hasText: 'Removed “SEDD official-like-tiny” (sedd-official-like-tiny).' }).waitFor();
     await imported.waitFor({ state: 'detached' });
-    expect((await apiCall<ModelInfo[]>(web!, 'models.list')).map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny-fp16'].sort());
+    expect((await lacuna.call<ModelInfo[]>('models.list')).map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny-fp16'].sort());
     // The dialog still has the focus (the confirmation gave it back).
     expect(await page.evaluate('!!document.activeElement?.closest("dialog")')).toBe(true);
     expect(problems.filter((p) => !/Failed to load resource: .* (400|404|422|500)/.test(p))).toEqual([]);
@@ -151,7 +139,7 @@ describe('model manager', () => {
 
   it('looks right in the dark', async () => {
     const { page, problems } = await openManager('dark');
-    const fp16 = (await apiCall<ModelInfo[]>(web!, 'models.list')).find((m) => m.id === 'sedd-official-like-tiny-fp16');
+    const fp16 = (await lacuna.call<ModelInfo[]>('models.list')).find((m) => m.id === 'sedd-official-like-tiny-fp16');
     await modelCard(page, fp16!).waitFor();
     await screenshot(page, 'models-dark');
     expect(problems).toEqual([]);

@@ -4,34 +4,21 @@
  * it, and undoing a restore, both by restoring the revision the restore kept and with Ctrl+Z in the
  * editor. Headless Chromium against the real web mode; screenshots in light and dark.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, newDocument, openAppPage, saved, screenshot } from './app';
-import { editorText, launchChromium, startWebMode, type WebMode } from './helpers';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { newDocument, saved, screenshot, useApp } from './app';
+import { editorText } from './helpers';
 
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
+const lacuna = useApp();
 
 const FIRST = 'First version of the text.';
 const SECOND = ' A second sentence came later.';
 
 async function stored(title: string): Promise<{ id: string; body: string }> {
-  const list = await apiCall<{ id: string; title: string }[]>(web!, 'documents.list');
+  const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
   const doc = list.find((d) => d.title === title);
   expect(doc, `no document titled ${title}`).toBeDefined();
-  return apiCall(web!, 'documents.open', { id: doc!.id });
+  return lacuna.call('documents.open', { id: doc!.id });
 }
 
 const panelOf = (page: Page) => page.getByRole('complementary', { name: 'Revisions' });
@@ -43,8 +30,7 @@ async function reasons(page: Page): Promise<string[]> {
 
 describe('revisions', () => {
   it('lists revisions with their reason, previews a word diff, restores one, and undoes the restore', async () => {
-    const { page, problems } = await openAppPage(browser!, web!);
-    contexts.push(page.context());
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Revised');
     await page.keyboard.type(FIRST);
     await saved(page);
@@ -117,8 +103,7 @@ describe('revisions', () => {
   });
 
   it('looks right in the dark', async () => {
-    const { page, problems } = await openAppPage(browser!, web!, { colorScheme: 'dark' });
-    contexts.push(page.context());
+    const { page, problems } = await lacuna.open({ colorScheme: 'dark' });
     await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Revised/ }).click();
     await expect.poll(() => editorText(page)).toBe(FIRST + SECOND);
     await page.getByRole('button', { name: 'Revisions', exact: true }).click();

@@ -4,25 +4,11 @@
  * the chosen device was passed over) and the model, all passed to fill.run; the writer's defaults
  * persist, and a document may have its own, kept with it across a reload.
  */
-import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, focusedLabel, newDocument, openAppPage, saved, screenshot } from './app';
-import { launchChromium, startWebMode, type WebMode } from './helpers';
+import type { Page, Response } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { focusedLabel, newDocument, saved, screenshot, useApp } from './app';
 
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
+const lacuna = useApp();
 
 interface FillRun {
   request: Record<string, unknown>;
@@ -50,8 +36,7 @@ async function openSettings(page: Page): Promise<ReturnType<Page['getByRole']>> 
 
 describe('fill settings', () => {
   it('passes the defaults to every fill, and a document’s own settings to its fills, across a reload', async () => {
-    const { page, problems } = await openAppPage(browser!, web!);
-    contexts.push(page.context());
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Own settings');
     await page.keyboard.type('Before ____ after.');
     await saved(page);
@@ -59,7 +44,7 @@ describe('fill settings', () => {
     expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Balanced (64 steps), 3 alternatives');
 
     // A device this computer cannot use (CUDA, DirectML or Core ML on a machine without them).
-    const devices = await apiCall<{ id: string; available: boolean; detail: string }[]>(web!, 'engine.devices');
+    const devices = await lacuna.call<{ id: string; available: boolean; detail: string }[]>('engine.devices');
     const unusable = ['cuda', 'dml', 'coreml'].find((id) => !devices.some((d) => d.id === id && d.available))!;
     expect(unusable).toBeDefined();
 
@@ -112,8 +97,8 @@ describe('fill settings', () => {
     expect(run.request.seed).toBeUndefined();
     await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 4' }).waitFor();
     await saved(page);
-    const list = await apiCall<{ id: string; title: string }[]>(web!, 'documents.list');
-    const stored = await apiCall<{ richText?: string }>(web!, 'documents.open', { id: list.find((d) => d.title === 'Own settings')!.id });
+    const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
+    const stored = await lacuna.call<{ richText?: string }>('documents.open', { id: list.find((d) => d.title === 'Own settings')!.id });
     expect((JSON.parse(stored.richText!) as { attrs: { fillSettings: unknown } }).attrs.fillSettings).toEqual({
       steps: 256,
       seed: null,
@@ -148,8 +133,7 @@ describe('fill settings', () => {
   });
 
   it('refuses values out of range, and looks right in the dark', async () => {
-    const { page, problems } = await openAppPage(browser!, web!, { colorScheme: 'dark' });
-    contexts.push(page.context());
+    const { page, problems } = await lacuna.open({ colorScheme: 'dark' });
     const dialog = await openSettings(page);
     await dialog.getByRole('spinbutton', { name: 'Alternatives per fill' }).fill('40');
     await dialog.getByRole('button', { name: 'Save settings' }).click();

@@ -3,25 +3,12 @@
  * its nats as decorations (not in the document or its undo history), a legend and the perplexity
  * bound; cleared when the text changes; cancellable (fill.cancel with the scoring's requestId).
  */
-import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apiCall, newDocument, openAppPage, saved, screenshot } from './app';
-import { editorText, launchChromium, startWebMode, type WebMode } from './helpers';
+import type { Page, Route } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { newDocument, saved, screenshot, useApp } from './app';
+import { editorText } from './helpers';
 
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
+const lacuna = useApp();
 
 interface Score {
   tokens: number;
@@ -35,8 +22,7 @@ const surpriseStatus = (page: Page) => page.getByRole('status', { name: 'Surpris
 describe('surprise view', () => {
   it('tints the text by surprise, outside the document and its history, and clears when the text changes', async () => {
     for (const scheme of ['light', 'dark'] as const) {
-      const { page, problems } = await openAppPage(browser!, web!, { colorScheme: scheme });
-      contexts.push(page.context());
+      const { page, problems } = await lacuna.open({ colorScheme: scheme });
       await newDocument(page, `Surprise ${scheme}`);
       await page.keyboard.type('The lamp keeper walked along the harbour wall.');
       await page.keyboard.press('Enter');
@@ -68,8 +54,8 @@ describe('surprise view', () => {
       expect(titles.every((t) => t !== null && nats.has(t))).toBe(true);
       expect(await editorText(page)).toBe(before);
       await saved(page);
-      const list = await apiCall<{ id: string; title: string }[]>(web!, 'documents.list');
-      const stored = await apiCall<{ body: string; richText?: string }>(web!, 'documents.open', { id: list.find((d) => d.title === `Surprise ${scheme}`)!.id });
+      const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
+      const stored = await lacuna.call<{ body: string; richText?: string }>('documents.open', { id: list.find((d) => d.title === `Surprise ${scheme}`)!.id });
       expect(stored.body).toBe('The lamp keeper walked along the harbour wall.\n\nBoats came slowly home');
       expect(stored.richText).not.toContain('surprise');
       await screenshot(page, `surprise-${scheme}`);
@@ -98,8 +84,7 @@ describe('surprise view', () => {
   });
 
   it('cancels a scoring with fill.cancel and its requestId', async () => {
-    const { page, problems } = await openAppPage(browser!, web!);
-    contexts.push(page.context());
+    const { page, problems } = await lacuna.open();
     await newDocument(page, 'Cancelled scoring');
     await page.keyboard.type('Wind and rain all night.');
     await saved(page);

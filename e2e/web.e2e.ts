@@ -8,12 +8,10 @@
  * looking, then let it through. The interception is installed before the page loads, so no request
  * can slip past it; a test only switches it on.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import type { Browser, BrowserContext, Page, Route } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { ARTIFACTS, editorText, launchChromium, startWebMode, type WebMode } from './helpers';
-import { apiCall } from './app';
+import type { Route } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { newDocument, screenshot, useApp, type AppPage } from './app';
+import { editorText } from './helpers';
 
 const BEFORE = 'The keeper climbed the stairs to the lamp room and ';
 const AFTER = ' before the storm reached the rocks.';
@@ -22,34 +20,16 @@ const TITLE = 'The lighthouse';
 const LEFTOVER_BLANK = /_{4,}|\{\{\s*\d+\s*\}\}|MASK/;
 const STEP = /^Step (\d+) of (\d+)$/;
 
-let web: WebMode | undefined;
-let browser: Browser | undefined;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  web = await startWebMode();
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close();
-  await web?.stop();
-});
+const lacuna = useApp();
 
 function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(new URL(path, web!.origin), init);
-}
-
-/** Calls the API directly (with the token), independently of the page. */
-function call<T>(method: string, params: object = {}): Promise<T> {
-  return apiCall<T>(web!, method, params);
+  return fetch(new URL(path, lacuna.web.origin), init);
 }
 
 async function listTitles(): Promise<string[]> {
   const res = await api('api/documents.list', {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${web!.token}` },
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${lacuna.web.token}` },
     body: '{}',
   });
   const body = (await res.json()) as { ok: boolean; result: { title: string }[] };
@@ -59,40 +39,22 @@ async function listTitles(): Promise<string[]> {
 
 type RouteHandler = (route: Route) => Promise<void>;
 
-interface App {
-  page: Page;
-  /** Page errors and console errors (CSP violations land there too). */
-  problems: string[];
+interface App extends AppPage {
   /** Set to take over the page's fill.run / fill.cancel requests; null lets them through. */
   intercept: { 'fill.run': RouteHandler | null; 'fill.cancel': RouteHandler | null };
 }
 
-/** A fresh browser context on the app. */
+/** A fresh browser context on the app, its fill.run and fill.cancel routed through `intercept`. */
 async function openApp(): Promise<App> {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 820 }, colorScheme: 'light' });
-  contexts.push(context);
-  const page = await context.newPage();
-  const app: App = { page, problems: [], intercept: { 'fill.run': null, 'fill.cancel': null } };
-  page.on('pageerror', (e) => app.problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') app.problems.push(`console error: ${m.text()}`);
+  const intercept: App['intercept'] = { 'fill.run': null, 'fill.cancel': null };
+  const app = await lacuna.open({
+    beforeLoad: async (page) => {
+      for (const method of ['fill.run', 'fill.cancel'] as const) {
+        await page.route(`**/api/${method}`, (route) => (intercept[method] ?? ((r: Route) => r.continue()))(route));
+      }
+    },
   });
-  for (const method of ['fill.run', 'fill.cancel'] as const) {
-    await page.route(`**/api/${method}`, (route) => (app.intercept[method] ?? ((r: Route) => r.continue()))(route));
-  }
-  // On failure, keep what the page showed and what web mode said, for the report.
-  onTestFailed(async ({ task }) => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    const name = task.name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-    await page.screenshot({ path: join(ARTIFACTS, `failed-${name}.png`) }).catch(() => {});
-    const state = await page
-      .evaluate(`[...document.querySelectorAll('[role=status],[role=alert],[role=textbox],textarea')].map((e) => (e.getAttribute('aria-label') ?? e.getAttribute('role')) + ': ' + (e.value ?? e.textContent)).join('\\n')`)
-      .catch((e: unknown) => String(e));
-    console.error(`page state:\n${String(state)}\nproblems: ${app.problems.join('\n')}\nweb mode stderr:\n${web!.stderr()}`);
-  });
-  await page.goto(web!.url);
-  await page.getByRole('button', { name: 'New document', exact: true }).waitFor();
-  return app;
+  return { ...app, intercept };
 }
 
 /** Hold back fill.run's answer until release() (the fill itself runs; only its reply waits). */
@@ -112,15 +74,6 @@ function holdFillAnswer(app: App): { release: () => void } {
   };
 }
 
-async function newDocument(page: Page, title: string): Promise<void> {
-  await page.getByRole('button', { name: 'New document', exact: true }).click();
-  // The new document's title gets the focus. (Page scripts are strings: this project has no DOM types.)
-  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Title');
-  await page.keyboard.type(title);
-  await page.keyboard.press('Enter'); // moves on to the text
-  await expect.poll(() => page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Text');
-}
-
 describe('web mode API', () => {
   it('answers 401 without the right token', async () => {
     const json = { 'Content-Type': 'application/json' };
@@ -128,7 +81,7 @@ describe('web mode API', () => {
     expect(none.status).toBe(401);
     const wrong = await api('api/documents.list', {
       method: 'POST',
-      headers: { ...json, Authorization: `Bearer ${'0'.repeat(web!.token.length)}` },
+      headers: { ...json, Authorization: `Bearer ${'0'.repeat(lacuna.web.token.length)}` },
       body: '{}',
     });
     expect(wrong.status).toBe(401);
@@ -137,7 +90,7 @@ describe('web mode API', () => {
     await events.body?.cancel();
 
     // The same request with the token works, so the 401s above are about the token.
-    const ok = await api('api/documents.list', { method: 'POST', headers: { ...json, Authorization: `Bearer ${web!.token}` }, body: '{}' });
+    const ok = await api('api/documents.list', { method: 'POST', headers: { ...json, Authorization: `Bearer ${lacuna.web.token}` }, body: '{}' });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ ok: true, result: [] });
   });
@@ -192,8 +145,7 @@ describe('writing and filling in the browser', () => {
     await saveStatus.filter({ hasText: /^Saved$/ }).waitFor();
     expect(await page.getByText('0 blanks', { exact: true }).count()).toBe(1);
     await body.blur();
-    mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'filled-editor.png') });
+    await screenshot(page, 'filled-editor');
 
     // Reload: the token survives in sessionStorage, the document in the library.
     await page.reload();
@@ -207,16 +159,16 @@ describe('writing and filling in the browser', () => {
     // And the core agrees, independently of the page.
     expect(await listTitles()).toEqual([TITLE]);
     // The text as it was before the fill is kept as a revision the writer can restore.
-    const docs = (await call<{ id: string; title: string }[]>('documents.list')).filter((d) => d.title === TITLE);
+    const docs = (await lacuna.call<{ id: string; title: string }[]>('documents.list')).filter((d) => d.title === TITLE);
     expect(docs).toHaveLength(1);
-    const revisions = await call<{ reason: string; revisionId: number }[]>('revisions.list', { id: docs[0]!.id });
+    const revisions = await lacuna.call<{ reason: string; revisionId: number }[]>('revisions.list', { id: docs[0]!.id });
     const beforeFill = revisions.filter((r) => r.reason === 'before-fill');
     expect(beforeFill).toHaveLength(1);
-    const snapshot = await call<{ body: string }>('revisions.get', { revisionId: beforeFill[0]!.revisionId });
+    const snapshot = await lacuna.call<{ body: string }>('revisions.get', { revisionId: beforeFill[0]!.revisionId });
     expect(snapshot.body).toBe(`${BEFORE}____${AFTER}`);
     // The fill's provenance is recorded, with the alternative the editor applied marked as kept.
     await expect
-      .poll(async () => (await call<{ accepted: number | null; model: string; preview: string }[]>('generations.list', { id: docs[0]!.id })).map((g) => [g.accepted, g.model]))
+      .poll(async () => (await lacuna.call<{ accepted: number | null; model: string; preview: string }[]>('generations.list', { id: docs[0]!.id })).map((g) => [g.accepted, g.model]))
       .toEqual([[0, 'lacuna-mini']]);
     expect(problems).toEqual([]);
   });
