@@ -288,6 +288,25 @@ class TrainerTest(unittest.TestCase):
                 with self.assertRaises(SystemExit):
                     train_script.Trainer(self.cfg(bad, model="ar", init_from=src), **quiet)
 
+    def test_reschedule_on_resume(self):
+        import train as train_script
+        quiet = dict(log_fn=lambda *a: None)
+        with tempfile.TemporaryDirectory() as run:
+            a = train_script.Trainer(self.cfg(run, steps=40, warmup=2), **quiet)
+            for _ in range(4):
+                a.train_step()
+            a.save()
+            lr_before = a.lr_at(5)
+            b = train_script.Trainer(self.cfg(run, steps=40, warmup=2, reschedule=10), **quiet)
+            self.assertEqual(b.schedule_steps, 10)
+            self.assertLess(b.lr_at(5), lr_before)        # further along a shorter cosine
+            self.assertAlmostEqual(b.lr_at(10), b.cfg["lr"] * b.cfg["min_lr_ratio"])
+            rec = [r for r in read_jsonl(os.path.join(run, "log.jsonl")) if r["type"] == "schedule"]
+            self.assertEqual([(r["step"], r["previous"], r["schedule_steps"]) for r in rec], [(4, 40, 10)])
+            b.save()
+            with self.assertRaises(SystemExit):          # cannot end before the current step
+                train_script.Trainer(self.cfg(run, steps=40, warmup=2, reschedule=3), **quiet)
+
     def test_run_loop_eval_and_ship(self):
         import ship
         import train as train_script

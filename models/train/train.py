@@ -76,7 +76,7 @@ RUN_DEFAULTS = dict(
 )
 # Runtime settings (may change on resume).
 RUNTIME_DEFAULTS = dict(
-    max_hours=None, max_steps=None, device="cpu", precision=None, threads=None,
+    max_hours=None, max_steps=None, reschedule=None, device="cpu", precision=None, threads=None,
     eval_every=500, log_every=10, ckpt_minutes=10.0, ckpt_every=0, tokenizer_backend="auto",
     cache_dir=T.CACHE, compile=False, allow_short=False, eval_batch=16,
 )
@@ -132,6 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = ap.add_argument_group("runtime")
     g.add_argument("--max-hours", type=float, help="stop after this much training time (all sessions)")
     g.add_argument("--max-steps", type=int, help="stop at this step")
+    g.add_argument("--reschedule", type=int, help="on resume: change the schedule length to this many "
+                   "steps (the cosine continues from the current step; logged as a 'schedule' record)")
     g.add_argument("--device", choices=["cpu", "cuda"])
     g.add_argument("--precision", choices=["fp32", "bf16"], help="default fp32 on cpu, bf16 on cuda")
     g.add_argument("--threads", type=int, help="torch/OpenBLAS threads (cpu)")
@@ -384,6 +386,14 @@ class Trainer:
         if self.device.type == "cuda" and st["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state_all([s.cpu() for s in st["rng"]["cuda"]])
         self._truncate_log(self.step)
+        new = self.cfg.get("reschedule")
+        if new and new != self.schedule_steps:
+            if new <= self.step:
+                raise SystemExit(f"--reschedule {new}: the run is already at step {self.step}")
+            self.log({"type": "schedule", "step": self.step, "schedule_steps": new,
+                      "previous": self.schedule_steps, "reason": "--reschedule"})
+            self.print(f"schedule: {self.schedule_steps} -> {new} steps at step {self.step}")
+            self.schedule_steps = new
         return True
 
     def _truncate_log(self, step: int) -> None:
