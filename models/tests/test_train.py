@@ -307,6 +307,27 @@ class TrainerTest(unittest.TestCase):
             with self.assertRaises(SystemExit):          # cannot end before the current step
                 train_script.Trainer(self.cfg(run, steps=40, warmup=2, reschedule=3), **quiet)
 
+    def test_tempered_infill_fills_only_the_blank(self):
+        spec = T.ModelSpec(kind="sedd", hidden=32, blocks=1, heads=2, cond_dim=16, vocab_size=64,
+                           time_conditioned=False, dropout=0.0)
+        model = T.SEDD(spec.config()).eval()          # random weights: a non-uniform distribution
+        x = torch.randint(0, 63, (3, 20), generator=torch.Generator().manual_seed(0))
+        known = torch.ones_like(x, dtype=torch.bool)
+        known[:, 5:12] = False
+        outs = {}
+        for tau in (1.0, 0.3):
+            y = T.tempered_infill(model, x, known, 8, tau, torch.Generator().manual_seed(1))
+            again = T.tempered_infill(model, x, known, 8, tau, torch.Generator().manual_seed(1))
+            self.assertTrue(torch.equal(y, again))
+            self.assertTrue(torch.equal(y[known], x[known]))
+            self.assertTrue(bool((y[~known] < 63).all()))
+            outs[tau] = y
+        self.assertFalse(torch.equal(outs[1.0], outs[0.3]))
+        # the judge: a causal network's NLL of a span is finite and positive
+        ar = T.SEDD(T.ModelSpec(kind="ar", hidden=32, blocks=1, heads=2, cond_dim=16, vocab_size=64,
+                                time_conditioned=False, dropout=0.0).config()).eval()
+        self.assertGreater(T.ar_span_nll(ar, outs[1.0], 5, 12), 0.0)
+
     def test_run_loop_eval_and_ship(self):
         import ship
         import train as train_script

@@ -571,3 +571,48 @@ def resolve_path(p: str) -> str:
 
 def sha256_file(path: str) -> str:
     return tokenize_data.sha256_file(path)
+
+
+@torch.no_grad()
+def tempered_infill(model: SEDD, x: Tensor, known: Tensor, steps: int, temperature: float,
+                    generator: torch.Generator, eps: float = 1e-5) -> Tensor:
+    """Fill the positions where ``known`` is False with the analytic absorbing sampler in its
+    factorised form (the engine's sampler.ts): from t_k to t_k - dt a masked position unmasks with
+    probability 1 - (sigma-bar shift) = (t_k - t_{k+1}) / t_k under log-linear noise (the
+    time-independent network's exact step; the same for a sigma-conditioned one), taking a token from
+    softmax(log_score / temperature) over j != MASK; the final step unmasks the rest. Temperature 1
+    is the SEDD analytic sampler; below 1 sharpens only the token choice."""
+    V = model.config.vocab_size
+    M = V - 1
+    y = torch.where(known, x, torch.full_like(x, M))
+    grid = torch.linspace(1.0, eps, steps + 1, dtype=torch.float64)
+    for k in range(steps + 1):
+        masked = y == M
+        if not bool(masked.any()):
+            break
+        t = float(grid[min(k, steps)])
+        sigma = -math.log1p(-(1 - NOISE_EPS) * t)
+        out = model(y, torch.full((y.shape[0],), sigma, dtype=torch.float32))
+        probs = torch.softmax(out[..., :M].double() / temperature, dim=-1)
+        draw = torch.multinomial(probs.view(-1, M).float(), 1, generator=generator).view(y.shape)
+        if k < steps:
+            s_next = float(grid[k + 1])
+            p_unmask = (t - s_next) / t
+            go = (torch.rand(y.shape, generator=generator, dtype=torch.float64) < p_unmask) & masked
+        else:
+            go = masked
+        y = torch.where(go, draw, y)
+    return y
+
+
+@torch.no_grad()
+def ar_span_nll(ar: SEDD, y: Tensor, lo: int, hi: int) -> float:
+    """Mean NLL (nats/token) that the autoregressive baseline gives tokens lo..hi-1 of each row of
+    ``y`` (teacher forcing from the row's start; BOS = the MASK id): a judge of how plausible a fill
+    is as a continuation of its left context."""
+    M = ar.config.vocab_size - 1
+    inp = torch.cat([torch.full((y.shape[0], 1), M, dtype=y.dtype), y[:, :-1]], dim=1)
+    out = ar(inp, torch.zeros(y.shape[0]))
+    lp = torch.log_softmax(out[..., :M].float(), dim=-1)
+    nll = -lp.gather(-1, y[..., None]).squeeze(-1)
+    return float(nll[:, lo:hi].mean())
