@@ -1,8 +1,9 @@
 /**
  * Fill settings end to end (issue 6): quality presets and exact steps, a fixed or random seed,
  * alternatives, exact or fast sampling, the device (why a GPU is unavailable; the fill's notes when
- * the chosen device was passed over) and the model, all passed to fill.run; the writer's defaults
- * persist, and a document may have its own, kept with it across a reload.
+ * the chosen device was passed over), the model and the temperature (the model's recommended value,
+ * sent as none, or the writer's), all passed to fill.run; the writer's defaults persist, and a
+ * document may have its own, kept with it across a reload.
  */
 import type { Page, Response } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +13,15 @@ const lacuna = useApp();
 
 interface FillRun {
   request: Record<string, unknown>;
-  result: { alternatives: unknown[]; device: string; deviceNotes?: string[] };
+  result: { alternatives: unknown[]; device: string; deviceNotes?: string[]; temperature: number; generationId?: number };
+}
+
+interface ModelListing {
+  id: string;
+  name: string;
+  isDefault: boolean;
+  defaultTemperature: number;
+  temperatureSupported: boolean;
 }
 
 function nextFill(page: Page): Promise<FillRun> {
@@ -72,6 +81,7 @@ describe('fill settings', () => {
     await page.keyboard.press('Control+Enter');
     let run = await answer;
     expect(run.request).toMatchObject({ steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: unusable, model: 'tiny-fixture' });
+    expect(run.request.temperature).toBeUndefined(); // the model's default: none sent
     expect(run.result.alternatives).toHaveLength(2);
     await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 2' }).waitFor();
     // The device asked for was passed over: the fill says why.
@@ -106,6 +116,7 @@ describe('fill settings', () => {
       mode: 'fast',
       device: 'cpu',
       model: 'tiny-fixture',
+      temperature: null,
     });
 
     // After a reload: this document keeps its own, a new one has the defaults.
@@ -129,6 +140,102 @@ describe('fill settings', () => {
     await page.keyboard.press('Escape');
     expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 2 alternatives');
     // Chromium logs a 4xx for nothing here; any console error is a problem.
+    expect(problems).toEqual([]);
+  });
+
+  it('sends a chosen temperature to fill.run, none for the model default, and none to a model that takes none', async () => {
+    const { page, problems } = await lacuna.open();
+    const models = await lacuna.call<ModelListing[]>('models.list');
+    const fixture = models.find((m) => m.id === 'tiny-fixture')!;
+    const uniform = models.find((m) => m.id === 'tiny-uniform')!;
+    const byDefault = models.find((m) => m.isDefault)!;
+    expect(fixture.temperatureSupported).toBe(true);
+    expect(uniform.temperatureSupported).toBe(false);
+    await newDocument(page, 'Temperature');
+    await page.keyboard.type('Before ____ after.');
+    await saved(page);
+
+    let dialog = await openSettings(page);
+    const group = dialog.getByRole('group', { name: 'Temperature' });
+    const spin = group.getByRole('spinbutton', { name: 'Temperature' });
+    // Out of the box: the model's recommended value, shown for the model the fills run on.
+    const modelDefault = (t: number) => group.getByRole('radio', { name: `Model default (${String(Math.round(t * 100) / 100)})` });
+    expect(await modelDefault(byDefault.defaultTemperature).isChecked()).toBe(true);
+    expect(await spin.isDisabled()).toBe(true);
+    expect(await group.getAttribute('aria-describedby')).toBeTruthy();
+    await dialog.getByRole('radio', { name: /^Quick/ }).check();
+    await dialog.getByRole('combobox', { name: 'Model' }).selectOption('tiny-fixture');
+    await modelDefault(fixture.defaultTemperature).waitFor();
+    // By keyboard: the custom radio (arrow keys move within the group), then the field.
+    await modelDefault(fixture.defaultTemperature).focus();
+    await page.keyboard.press('ArrowDown');
+    expect(await group.getByRole('radio', { name: /^Custom/ }).isChecked()).toBe(true);
+    expect(await spin.isEnabled()).toBe(true);
+    const start = Number(await spin.inputValue());
+    expect(Math.abs(start - fixture.defaultTemperature)).toBeLessThanOrEqual(0.025); // the model's value, on the field's steps
+    await spin.focus();
+    await page.keyboard.press('ArrowUp');
+    expect(Number(await spin.inputValue())).toBeCloseTo(Math.min(2, start + 0.05), 5);
+    await spin.fill('0.6');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 3 alternatives, temperature 0.6');
+    expect(JSON.parse((await page.evaluate('localStorage.getItem("lacuna.prefs")')) as string)).toMatchObject({ fillDefaults: { temperature: 0.6 } });
+
+    let answer = nextFill(page);
+    await page.keyboard.press('Control+Enter');
+    let run = await answer;
+    expect(run.request).toMatchObject({ steps: 16, model: 'tiny-fixture', temperature: 0.6 });
+    expect(run.result.temperature).toBe(0.6);
+    const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
+    const docId = list.find((d) => d.title === 'Temperature')!.id;
+    const generations = await lacuna.call<{ generationId: number; temperature: number }[]>('generations.list', { id: docId });
+    expect(generations.find((g) => g.generationId === run.result.generationId)?.temperature).toBe(0.6);
+    await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 3' }).waitFor();
+
+    // Back to the model default: the field keeps 0.6 for later, and nothing is sent.
+    dialog = await openSettings(page);
+    expect(await group.getByRole('radio', { name: /^Custom/ }).isChecked()).toBe(true);
+    expect(await spin.inputValue()).toBe('0.6');
+    await modelDefault(fixture.defaultTemperature).check();
+    expect(await spin.isDisabled()).toBe(true);
+    expect(await spin.inputValue()).toBe('0.6');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 3 alternatives');
+    answer = nextFill(page);
+    await page.keyboard.press('Alt+KeyR'); // regenerate the filled blank at the cursor
+    run = await answer;
+    expect(run.request).toMatchObject({ steps: 16, model: 'tiny-fixture' });
+    expect(run.request.temperature).toBeUndefined();
+    expect(run.result.temperature).toBe(fixture.defaultTemperature);
+
+    // A temperature out of range is refused: the dialog stays open, nothing is saved.
+    dialog = await openSettings(page);
+    await group.getByRole('radio', { name: /^Custom/ }).check();
+    await spin.fill('2.5');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => dialog.isVisible()).toBe(true);
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 3 alternatives');
+
+    // A model whose sampler takes no temperature: the control is off, and says why.
+    await spin.fill('0.6');
+    await screenshot(page, 'settings-temperature');
+    await dialog.getByRole('combobox', { name: 'Model' }).selectOption(uniform.id);
+    const why = dialog.getByRole('status', { name: 'Temperature availability' });
+    await why.filter({ hasText: `“${uniform.name}” takes no temperature: its fills always use 1.` }).waitFor();
+    expect(await modelDefault(1).isChecked()).toBe(true);
+    expect(await modelDefault(1).isDisabled()).toBe(true);
+    expect(await group.getByRole('radio', { name: /^Custom/ }).isDisabled()).toBe(true);
+    expect(await spin.isDisabled()).toBe(true);
+    await screenshot(page, 'settings-temperature-off');
+    // Back on a model that takes one, the writer's choice is there again.
+    await dialog.getByRole('combobox', { name: 'Model' }).selectOption('tiny-fixture');
+    await why.waitFor({ state: 'hidden' }); // empty: not shown
+    expect(await group.getByRole('radio', { name: /^Custom/ }).isChecked()).toBe(true);
+    expect(await spin.inputValue()).toBe('0.6');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
     expect(problems).toEqual([]);
   });
 

@@ -203,7 +203,8 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
                    model: SEDD, noise: dict, length: int, eos_id: int,
                    files: Iterable[str] = ("model.onnx", "tokenizer.json"),
                    time_conditioned: bool = True, default_steps: int = 64,
-                   sampler: str = "analytic", extra: Optional[dict] = None) -> dict:
+                   sampler: str = "analytic", temperature: Optional[float] = None,
+                   extra: Optional[dict] = None) -> dict:
     """Write ``manifest.json`` in ``model_dir`` (files hashed from disk) and return it."""
     cfg = model.config
     manifest = {
@@ -227,6 +228,8 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
         "sampling": {"default_steps": default_steps, "sampler": sampler},
         "files": {f: file_entry(os.path.join(model_dir, f)) for f in files},
     }
+    if temperature is not None and temperature != 1:
+        manifest["sampling"]["temperature"] = float(temperature)
     if extra:
         manifest.update(extra)
     with open(os.path.join(model_dir, "manifest.json"), "w", encoding="utf-8") as f:

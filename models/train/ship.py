@@ -122,6 +122,8 @@ def main(argv=None) -> None:
     ap.add_argument("--which", choices=["ema", "model"], default="ema")
     ap.add_argument("--tokenizer", help="tokenizer.json (default: the run's)")
     ap.add_argument("--default-steps", type=int, default=64)
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="recommended temperature of the token choice (manifest sampling.temperature)")
     ap.add_argument("--max-mb", type=float, default=64.0)
     ap.add_argument("--no-parity", action="store_true")
     ap.add_argument("--notes", help="markdown appended to MODEL_CARD.md (measured speed, compute, "
@@ -201,7 +203,8 @@ def main(argv=None) -> None:
     write_manifest(a.out, id=a.id, name=a.name, description=desc, model=model,
                    noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
                    eos_id=int(info["eos_id"]), files=files,
-                   time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps)
+                   time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps,
+                   temperature=a.temperature)
     print(f"wrote {a.out}: model.onnx {mb:.1f} MB, vocab_size {cfg.vocab_size}, "
           f"time_conditioned {cfg.time_conditioned}, length {cfg_len(info)}")
 

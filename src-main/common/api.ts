@@ -12,6 +12,9 @@ export const DocumentId = z.string().regex(/^[0-9a-f]{32}$/, 'document id must b
 /** Upper bound on a document body accepted over the API (characters). */
 export const MAX_BODY_CHARS = 20_000_000;
 export const MAX_TITLE_CHARS = 1_000;
+/** The range of a fill's temperature (FillRequest.temperature). */
+export const MIN_TEMPERATURE = 0.1;
+export const MAX_TEMPERATURE = 2;
 /** Upper bound on a document's rich text (the editor's structured form, JSON) accepted over the API (characters). */
 export const MAX_RICH_TEXT_CHARS = 40_000_000;
 
@@ -59,6 +62,12 @@ export const ModelInfo = z.object({
   noise: z.string(),
   /** false: the network ignores σ (exact output reuse, fewer network calls). */
   timeConditioned: z.boolean(),
+  /** Steps a fill takes when the request names none (manifest sampling.default_steps, else 64). */
+  defaultSteps: z.number().int(),
+  /** The temperature a fill uses when the request names none (manifest sampling.temperature, else 1). */
+  defaultTemperature: z.number(),
+  /** Whether fills on this model take a temperature other than 1 (absorbing graph, analytic sampler). */
+  temperatureSupported: z.boolean(),
   /** Total size of the package's files (bytes). */
   bytes: z.number().int(),
   /** The files the manifest lists, with their recorded size and sha256 (models.verify re-checks them). */
@@ -101,6 +110,13 @@ export const FillRequest = z.object({
    * time-independent models).
    */
   mode: z.enum(['exact', 'fast']).optional(),
+  /**
+   * Temperature of the token choice, 0.1–2: below 1 each unmasked position takes likelier tokens
+   * (plainer, more predictable text), above 1 less likely ones; when and how many positions unmask
+   * per step is unchanged. Default: the model's recommended value (manifest sampling.temperature),
+   * else 1 (the SEDD sampler as specified). Absorbing models with the analytic sampler only.
+   */
+  temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).optional(),
   /** The document the fill is for: a successful fill is then recorded (generations.*). */
   documentId: DocumentId.optional(),
   /** Execution provider to run on ('auto' tries GPUs first); default: the app's (LACUNA_DEVICE overrides both). */
@@ -125,6 +141,8 @@ export const FillResult = z.object({
   model: z.string(),
   steps: z.number().int(),
   seed: z.number().int(),
+  /** The temperature the fill used (the request's, else the model's recommended value, else 1). */
+  temperature: z.number(),
   device: z.string(),
   /** Why each provider tried before `device` was passed over (empty when the first choice ran). */
   deviceNotes: z.array(z.string()).optional(),
@@ -321,6 +339,8 @@ export const GenerationSummary = z.object({
   steps: z.number().int(),
   /** The model manifest's sampling.sampler ('analytic' when it names none). */
   sampler: z.string(),
+  /** The temperature of the token choice (FillResult.temperature; 1 for fills made before it was recorded). */
+  temperature: z.number(),
   device: z.string(),
   mode: z.enum(['exact', 'fast']),
   durationMs: z.number(),

@@ -87,7 +87,7 @@ class FakeCore implements ApiClient {
       case 'fill.run': {
         const requestId = (params as { requestId: string }).requestId;
         for (const l of this.listeners) l({ type: 'fill.progress', requestId, step: 1, steps: 2, masked: 5 });
-        return { requestId, text: 'B x', fills: ['x'], model: 'm', steps: 2, seed: 1, device: 'cpu', networkCalls: 2, durationMs: 1 } as Result<M>;
+        return { requestId, text: 'B x', fills: ['x'], model: 'm', steps: 2, seed: 1, temperature: 1, device: 'cpu', networkCalls: 2, durationMs: 1 } as Result<M>;
       }
       case 'models.list':
         throw new TypeError('boom'); // not an ApiError: must arrive as 'internal'

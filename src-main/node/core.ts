@@ -268,6 +268,7 @@ export function createCore(options: CoreOptions): Core {
             ...(p.alternatives !== undefined ? { alternatives: p.alternatives } : {}),
             ...(p.mode !== undefined ? { mode: p.mode } : {}),
             ...(p.device !== undefined ? { device: p.device } : {}),
+            ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
           },
           (progress) =>
             emit({
@@ -290,6 +291,7 @@ export function createCore(options: CoreOptions): Core {
               seed: out.seed,
               steps: out.steps,
               sampler: model.sampler,
+              temperature: out.temperature,
               device: out.device,
               mode: p.mode ?? 'exact',
               durationMs: out.durationMs,
@@ -310,6 +312,7 @@ export function createCore(options: CoreOptions): Core {
           model: model.id,
           steps: out.steps,
           seed: out.seed,
+          temperature: out.temperature,
           device: out.device,
           ...(out.deviceNotes?.length ? { deviceNotes: out.deviceNotes } : {}),
           networkCalls: out.networkCalls,

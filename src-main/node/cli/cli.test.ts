@@ -47,6 +47,7 @@ describe('lacuna CLI', () => {
     expect(h.stderr).toBe('');
     expect(h.stdout).toContain('lacuna fill');
     expect(h.stdout).toContain('--model DIR|ID');
+    expect(h.stdout).toMatch(/^ {2}--temperature T {2}0\.1-2 \(default: the model's/m);
     expect((await lacuna(['fill', '--help'])).stdout).toBe(h.stdout);
   });
 
@@ -65,6 +66,28 @@ describe('lacuna CLI', () => {
     const a = await lacuna(['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6', 'The cat ____ on the mat.']);
     const b = await lacuna(['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6', '--device', 'cpu', 'The cat ____ on the mat.']);
     expect(b).toMatchObject({ code: 0, stderr: 'lacuna: ran on cpu\n', stdout: a.stdout });
+  });
+
+  it('passes --temperature to the fill, says it on stderr, and records it in --json', async () => {
+    const args = ['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6'];
+    const cold = await lacuna([...args, '--temperature', '0.3', '--json', 'The cat ____ on the mat.']);
+    expect(cold.stderr).toBe('lacuna: temperature 0.3, 6 steps, seed 11\n');
+    expect(cold.code).toBe(0);
+    expect(FillResult.parse(JSON.parse(cold.stdout))).toMatchObject({ model: 'tiny-fixture', steps: 6, seed: 11, temperature: 0.3 });
+    // Same seed and temperature, same fill; the text form too.
+    const again = await lacuna([...args, '--temperature=.3', 'The cat ____ on the mat.']);
+    expect(again).toMatchObject({ code: 0, stderr: 'lacuna: temperature 0.3, 6 steps, seed 11\n' });
+    expect(again.stdout).toBe(`${FillResult.parse(JSON.parse(cold.stdout)).text}\n`);
+    // Without it: the model's default (tiny-fixture recommends none: 1), nothing on stderr; 1 given is the same fill.
+    const plain = await lacuna([...args, '--json', 'The cat ____ on the mat.']);
+    expect(plain.stderr).toBe('');
+    const def = FillResult.parse(JSON.parse(plain.stdout));
+    expect(def.temperature).toBe(1);
+    const one = await lacuna([...args, '--temperature', '1', '--json', 'The cat ____ on the mat.']);
+    expect(one.stderr).toBe('lacuna: temperature 1, 6 steps, seed 11\n');
+    expect(FillResult.parse(JSON.parse(one.stdout)).text).toBe(def.text);
+    // The temperature reaches the sampler: another temperature, another fill (same seed).
+    expect(FillResult.parse(JSON.parse(cold.stdout)).text).not.toBe(def.text);
   });
 
   it('prints N numbered alternatives with --alternatives, the same for the same seed', async () => {
@@ -127,10 +150,14 @@ describe('lacuna CLI', () => {
   it('lists models', async () => {
     const o = await lacuna(['models', 'list']);
     expect(o.code).toBe(0);
-    expect(o.stdout).toMatch(/^[ *] tiny-fixture\s+Tiny fixture \(random weights\)\s+\(.*tiny-fixture\)$/m);
+    expect(o.stdout).toMatch(/^[ *] tiny-fixture\s+Tiny fixture \(random weights\)\s+\(.*tiny-fixture\) {2}temperature 1$/m);
     const j = await lacuna(['models', 'list', '--json']);
     const models = z.array(ModelInfo).parse(JSON.parse(j.stdout));
-    expect(models.find((m) => m.id === 'tiny-fixture')).toMatchObject({ dir: FIXTURE, vocabSize: 512 });
+    expect(models.find((m) => m.id === 'tiny-fixture')).toMatchObject({ dir: FIXTURE, vocabSize: 512, defaultTemperature: 1, temperatureSupported: true });
+    // Every model's line says its default temperature ("(fixed)": one that takes none).
+    for (const m of models) {
+      expect(o.stdout).toContain(`(${m.dir})  temperature ${m.defaultTemperature}${m.temperatureSupported ? '' : ' (fixed)'}\n`);
+    }
     const defaults = models.filter((m) => m.isDefault);
     expect(defaults).toHaveLength(1);
     expect(o.stdout).toMatch(new RegExp(`^\\* ${defaults[0]!.id} `, 'm'));
@@ -167,6 +194,14 @@ describe('lacuna CLI', () => {
       [['fill', '--device', 'gpu', 'a ____'], /--device must be one of auto, cpu, cuda, dml, coreml, webgpu, not "gpu"/],
       [['fill', '--alternatives', '17', 'a ____'], /--alternatives must be a whole number from 1 to 16/],
       [['fill', '--mode', 'quick', 'a ____'], /--mode must be exact or fast, not "quick"/],
+      [['fill', '--temperature', 'hot', 'a ____'], /--temperature must be a number from 0\.1 to 2, not "hot"/],
+      [['fill', '--temperature', '0', 'a ____'], /--temperature must be a number from 0\.1 to 2, not "0"/],
+      [['fill', '--temperature=0.09', 'a ____'], /--temperature must be a number from 0\.1 to 2/],
+      [['fill', '--temperature', '2.5', 'a ____'], /--temperature must be a number from 0\.1 to 2, not "2\.5"/],
+      [['fill', '--temperature=-1', 'a ____'], /--temperature must be a number from 0\.1 to 2, not "-1"/],
+      [['fill', '--temperature', '1e0', 'a ____'], /--temperature must be a number/],
+      [['fill', '--temperature', '', 'a ____'], /--temperature must be a number/],
+      [['fill', '--temperature'], /--temperature needs a value/],
       [['fill'], /fill needs text/],
       [['fill', 'one ____', 'two'], /one text argument/],
       [['fill', '--file', 'x.txt', 'a ____'], /not both/],
@@ -188,6 +223,8 @@ describe('lacuna CLI', () => {
     expectFailure(await lacuna(['fill', '--model', join(d, 'no-model'), 'a ____']), 1, /model folder .*no-model not found/);
     expectFailure(await lacuna(['fill', '--model', d, 'a ____']), 1, /not a model package \(it has no manifest\.json\)/);
     expectFailure(await lacuna(['fill', '--model', 'no-such-id', 'a ____']), 1, /unknown model "no-such-id"; available: (.*, )?tiny-fixture/);
+    // A model whose sampler takes no temperature (uniform graph) refuses one other than 1.
+    expectFailure(await lacuna(['fill', '--model', join(ROOT, 'models', 'tiny-uniform'), '--temperature', '0.5', 'a ____']), 1, /no temperature/);
 
     // A package folder whose model file is missing.
     const broken = join(d, 'broken');

@@ -10,7 +10,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
-import { ApiError, DeviceChoice, ModelInfo as ModelInfoSchema } from '../../common/api';
+import { ApiError, DeviceChoice, MAX_TEMPERATURE, MIN_TEMPERATURE, ModelInfo as ModelInfoSchema } from '../../common/api';
 import type { FillResult, ModelInfo, ScoreResult } from '../../common/api';
 import { BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { readModelPackage } from '../engine/model-registry';
@@ -46,6 +46,9 @@ Fill options:
   --steps N        sampling steps, 1-4096 (default: the model's)
   --seed S         random seed, 0-4294967295 (default: random); same seed, same fill
   --alternatives N sample N alternative fills (1-16) as one batch; each is printed, numbered
+  --temperature T  ${MIN_TEMPERATURE}-${MAX_TEMPERATURE} (default: the model's, see models list): lower picks likelier
+                   words (plainer, more predictable), higher less likely ones (more surprising,
+                   more errors); the temperature used goes to stderr
   --mode exact|fast  fast reuses the network output on steps that unmask nothing (approximate
                    for σ-conditioned models; exact anyway for time-independent ones)
   --device D       auto|cpu|cuda|dml|coreml|webgpu (default auto; LACUNA_DEVICE overrides); the
@@ -165,6 +168,16 @@ function parseFlags(args: readonly string[], valued: Record<string, true>, where
   return flags;
 }
 
+/** A decimal number (e.g. 0.7, .5, 1) from min to max. */
+function parseDecimal(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^(\d+\.?\d*|\.\d+)$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be a number from ${min} to ${max}, not ${quote(raw)}`);
+  }
+  return n;
+}
+
 function parseInteger(name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
@@ -189,10 +202,15 @@ async function modelAndCore(modelArg: string | undefined, io: Io) {
 }
 
 async function fill(args: readonly string[], io: Io): Promise<number> {
-  const flags = parseFlags(args, { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true, '--device': true }, 'fill');
+  const flags = parseFlags(
+    args,
+    { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true, '--device': true, '--temperature': true },
+    'fill',
+  );
   const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
   const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
   const alternatives = parseInteger('--alternatives', flags.values.get('--alternatives'), 1, 16);
+  const temperature = parseDecimal('--temperature', flags.values.get('--temperature'), MIN_TEMPERATURE, MAX_TEMPERATURE);
   const mode = flags.values.get('--mode');
   if (mode !== undefined && mode !== 'exact' && mode !== 'fast') throw new UsageError(`--mode must be exact or fast, not ${quote(mode)}`);
   const deviceFlag = flags.values.get('--device');
@@ -255,6 +273,7 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
       ...(alternatives !== undefined ? { alternatives } : {}),
       ...(mode !== undefined ? { mode } : {}),
       ...(device !== undefined ? { device } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -266,6 +285,7 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
     const notes = result.deviceNotes ?? [];
     await write(io.stderr, `lacuna: ran on ${result.device}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
   }
+  if (temperature !== undefined) await write(io.stderr, `lacuna: temperature ${result.temperature}, ${result.steps} steps, seed ${result.seed}\n`);
   if (flags.json) {
     await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
   } else if ((result.alternatives?.length ?? 1) > 1) {
@@ -337,7 +357,9 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
     return 0;
   }
   const idWidth = Math.max(...models.map((m) => m.id.length));
-  const lines = models.map((m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})`);
+  const lines = models.map(
+    (m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  temperature ${m.defaultTemperature}${m.temperatureSupported ? '' : ' (fixed)'}`,
+  );
   await write(io.stdout, `${lines.join('\n')}\n`);
   return 0;
 }

@@ -468,3 +468,52 @@ describe('device per job', () => {
     }
   });
 });
+
+describe('temperature', () => {
+  const temps: string[] = [];
+  afterAll(() => {
+    for (const d of temps) rmSync(d, { recursive: true, force: true });
+  });
+  const text = 'Once upon a time ____ and then {{6}} happily.';
+
+  it('samples at the requested temperature on both absorbing paths, reproducibly per seed', async () => {
+    const reference = new Engine({ threads: 1, sampling: 'reference' });
+    try {
+      for (const eng of [engine, reference]) {
+        const a = await eng.fill(job(text, { seed: 5, steps: 12, temperature: 0.5, alternatives: 2 }));
+        const b = await eng.fill(job(text, { seed: 5, steps: 12, temperature: 0.5, alternatives: 2 }));
+        const plain = await eng.fill(job(text, { seed: 5, steps: 12, alternatives: 2 }));
+        expect(a.temperature).toBe(0.5);
+        expect(plain.temperature).toBe(1);
+        expect(b.alternatives).toEqual(a.alternatives);
+        expect(a.alternatives).not.toEqual(plain.alternatives);
+        for (const alt of a.alternatives) expect(alt.text).toBe(`Once upon a time ${alt.fills[0]} and then ${alt.fills[1]} happily.`);
+      }
+    } finally {
+      await reference.close();
+    }
+  });
+
+  it("uses the manifest's recommended temperature unless the request names one", async () => {
+    const dir = fixtureCopy((m) => (m.sampling = { default_steps: 8, temperature: 0.7 }));
+    temps.push(dir);
+    const byDefault = await engine.fill(job(text, { modelDir: dir, seed: 3 }));
+    const asked = await engine.fill(job(text, { modelDir: dir, seed: 3, temperature: 0.7 }));
+    const one = await engine.fill(job(text, { modelDir: dir, seed: 3, temperature: 1 }));
+    expect(byDefault.temperature).toBe(0.7);
+    expect(asked.alternatives).toEqual(byDefault.alternatives);
+    expect(one.temperature).toBe(1);
+  });
+
+  it('refuses a temperature out of range, and any temperature but 1 for a model whose sampler takes none', async () => {
+    for (const t of [0.05, 2.5, Number.NaN, '0.5' as unknown as number]) {
+      const e = await rejection(engine.fill(job(text, { temperature: t })));
+      expect(e.code).toBe('bad_request');
+      expect(e.message).toMatch(/temperature must be a number from 0.1 to 2/);
+    }
+    const uniform = await rejection(engine.fill(job(text, { modelDir: UNIFORM_DIR, temperature: 0.5 })));
+    expect(uniform.code).toBe('bad_request');
+    expect(uniform.message).toMatch(/take no temperature/);
+    expect((await engine.fill(job(text, { modelDir: UNIFORM_DIR, temperature: 1, steps: 2 }))).temperature).toBe(1);
+  });
+});

@@ -40,7 +40,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ApiError } from '../../common/api';
+import { ApiError, MAX_TEMPERATURE, MIN_TEMPERATURE } from '../../common/api';
 import type { AbsorbingGraph, Graph } from './graph';
 import { decodeFills, parseFillText, planInfill, spliceFills } from './infill';
 import { scoreText } from './likelihood';
@@ -48,13 +48,13 @@ import { MANIFEST_FILE, loadModelPackage, type ModelPackage } from './model-pack
 import type { Noise } from './noise';
 import { Random } from './random';
 import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type UnmaskedToken } from './sampler';
-import { chooseSampler, samplePc, UNKNOWN, type Predictor } from './samplers';
+import { chooseSampler, FALLBACK_STEPS, samplePc, UNKNOWN, type Predictor } from './samplers';
 import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
 import { Tokenizer } from './tokenizer';
 import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo } from './types';
 
-export const FALLBACK_STEPS = 64;
+export { FALLBACK_STEPS };
 export const MAX_STEPS = 4096;
 export const MAX_ALTERNATIVES = 16;
 export const DEFAULT_DRAWS = 16;
@@ -227,6 +227,9 @@ export class Engine implements EngineService {
     if (job.mode !== undefined && job.mode !== 'exact' && job.mode !== 'fast') {
       throw new ApiError('bad_request', `mode must be "exact" or "fast", got ${String(job.mode)}`);
     }
+    if (job.temperature !== undefined && !(typeof job.temperature === 'number' && job.temperature >= MIN_TEMPERATURE && job.temperature <= MAX_TEMPERATURE)) {
+      throw new ApiError('bad_request', `temperature must be a number from ${MIN_TEMPERATURE} to ${MAX_TEMPERATURE}, got ${String(job.temperature)}`);
+    }
     parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
 
     checkDevice(job.device);
@@ -241,6 +244,10 @@ export class Engine implements EngineService {
     const steps = job.steps ?? m.sampling?.default_steps ?? FALLBACK_STEPS;
     const seed = job.seed ?? randomInt(0, 2 ** 32);
     const reuse = m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never';
+    const temperature = job.temperature ?? m.sampling?.temperature ?? 1;
+    if (temperature !== 1 && !model.fast) {
+      throw new ApiError('bad_request', `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, which take no temperature; leave it at 1`);
+    }
 
     // Document position → (blank, index in the blank), for progress events.
     const N = plan.template.length;
@@ -307,6 +314,8 @@ export class Engine implements EngineService {
             steps,
             uniform: (row) => rngs[row]!.uniform(),
             draw: (tokens, sigma, batch, positions, uniforms) => model.network.maskedDraw(tokens, sigma, batch, positions, uniforms),
+            scores: (tokens, sigma, batch, positions) => model.network.maskedScores(tokens, sigma, batch, positions),
+            temperature,
             onStep: (step, _masked, unmasked) => {
               remaining -= unmasked.length;
               progress(step, unmasked);
@@ -325,6 +334,7 @@ export class Engine implements EngineService {
             steps,
             exp,
             score,
+            temperature,
             onStep: (step, _masked, unmasked) => {
               remaining -= unmasked.length;
               progress(step, unmasked);
@@ -403,6 +413,7 @@ export class Engine implements EngineService {
       windows: plan.windows.length,
       steps,
       seed,
+      temperature,
       device: model.network.device,
       deviceNotes: model.network.fallbacks.map((f) => f.reason),
       networkCalls,

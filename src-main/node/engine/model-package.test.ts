@@ -87,6 +87,17 @@ describe('model packages', () => {
       (m.noise as Record<string, unknown>).type = 'cosine';
     });
     expect((await errorOf(readModelPackage(dir))).message).toMatch(/field "noise.type"/);
+    editManifest(dir, (m) => {
+      (m.noise as Record<string, unknown>).type = 'loglinear';
+      m.sampling = { default_steps: 16, temperature: 5 };
+    });
+    expect((await errorOf(readModelPackage(dir))).message).toMatch(/field "sampling.temperature"/);
+    editManifest(dir, (m) => {
+      m.graph = { type: 'uniform' };
+      m.mask_id = null;
+      m.sampling = { temperature: 0.7 };
+    });
+    expect((await errorOf(readModelPackage(dir))).message).toMatch(/field "sampling.temperature": a temperature other than 1 needs the absorbing graph/);
   });
 
   it('reports a missing file', async () => {
@@ -174,6 +185,8 @@ describe('ModelRegistry', () => {
     for (const info of infos) expect(ModelInfo.parse(info)).toEqual(info);
     expect(infos.find((i) => i.isDefault)?.id).toBe('tiny-fixture');
     expect(infos[0]).toMatchObject({ vocabSize: 512, length: 128, graph: 'absorb', noise: 'loglinear', dir: join(bundled, 'tiny-fixture') });
+    // The fixture's manifest: sampling.default_steps 16, no temperature.
+    expect(infos[0]).toMatchObject({ defaultSteps: 16, defaultTemperature: 1, temperatureSupported: true });
     // Without the default id installed, the first model found is the default.
     expect((await listModels([imported], 'lacuna-mini')).filter((i) => i.isDefault).map((i) => i.id)).toEqual(['other']);
   });

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ApiError } from '../../common/api';
+import { ApiError, MAX_TEMPERATURE, MIN_TEMPERATURE } from '../../common/api';
 
 export const MODEL_FORMAT = 'lacuna-model/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -59,6 +59,8 @@ export const Manifest = z
       .object({
         default_steps: z.number().int().min(1).max(4096).optional(),
         sampler: z.string().optional(),
+        /** Recommended temperature of the token choice (engine.ts; FillRequest.temperature). */
+        temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).optional(),
       })
       .optional(),
     files: z.record(FileName, FileEntry),
@@ -69,6 +71,9 @@ export const Manifest = z
     }
     if (m.graph.type === 'uniform' && m.mask_id !== null) {
       ctx.addIssue({ code: 'custom', path: ['mask_id'], message: 'must be null for a uniform model' });
+    }
+    if (m.sampling?.temperature !== undefined && m.sampling.temperature !== 1 && !(m.graph.type === 'absorb' && m.noise.type === 'loglinear')) {
+      ctx.addIssue({ code: 'custom', path: ['sampling', 'temperature'], message: 'a temperature other than 1 needs the absorbing graph with log-linear noise' });
     }
     if (m.noise.type === 'geometric' && !(m.noise.sigma_max > m.noise.sigma_min)) {
       ctx.addIssue({ code: 'custom', path: ['noise', 'sigma_max'], message: 'must be greater than sigma_min' });

@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { ApiError, type ModelInfo } from '../../common/api';
 import { DEFAULT_MODEL_ID } from '../paths';
 import { MANIFEST_FILE, readModelPackage as readPackage, type ModelPackage } from './model-package';
+import { FALLBACK_STEPS, supportsTemperature } from './samplers';
 
 export interface BrokenModel {
   dir: string;
@@ -106,6 +107,9 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = fal
     graph: m.graph.type,
     noise: m.noise.type,
     timeConditioned: m.time_conditioned !== false,
+    defaultSteps: m.sampling?.default_steps ?? FALLBACK_STEPS,
+    defaultTemperature: m.sampling?.temperature ?? 1,
+    temperatureSupported: supportsTemperature(m),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     files,
     removable,

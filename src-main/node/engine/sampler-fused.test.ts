@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbsorbingGraph } from './graph';
 import { LogLinearNoise } from './noise';
 import { Random } from './random';
-import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type MaskedDrawFn, type ScoreFn, type UnmaskedToken } from './sampler';
+import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, temperedDraw, type MaskedDrawFn, type MaskedScoresFn, type ScoreFn, type UnmaskedToken } from './sampler';
 import { ScoreModel } from './score-model';
 import { fixtureFile, fixtureJson } from './test-fixture';
 
@@ -109,6 +109,49 @@ describe('fused sampler with the fixture network', () => {
     expect(r.networkCalls).toBeLessThan(25);
   });
 
+  it('draws the same tokens from the fetched rows at temperature 1 as the graph does (maskedScores + temperedDraw)', async () => {
+    const { template: t } = template();
+    const positions = Int32Array.from(Array.from(t).flatMap((v, i) => (v === manifest.mask_id && i !== 60 ? [i] : [])));
+    const rng = new Random(17);
+    for (const sigma of [0.05, 1.3, 6]) {
+      const uniforms = Float32Array.from(positions, () => Math.floor(rng.uniform() * 2 ** 24) / 2 ** 24);
+      const graphDraw = await model.maskedDraw(t, sigma, 2, positions, uniforms);
+      const rows = await model.maskedScores(t, sigma, 2, positions);
+      const V = manifest.vocab_size;
+      const jsTokens = Array.from(positions, (_p, k) => temperedDraw(rows.scores.subarray(k * V, (k + 1) * V), manifest.mask_id, 1, uniforms[k]!));
+      expect(jsTokens).toEqual(Array.from(graphDraw.tokens));
+      expect(Array.from(rows.logNorm)).toEqual(Array.from(graphDraw.logNorm));
+    }
+  });
+
+  it('samples at a temperature through the fetched rows, filling every blank', async () => {
+    const { template: t, fixed } = template();
+    const rngs = [new Random(4), new Random(5)];
+    let rowCalls = 0;
+    const r = await sampleAnalyticAbsorbingFused({
+      template: t,
+      fixed,
+      batch: 2,
+      graph,
+      noise,
+      steps: 24,
+      reuse: 'exact',
+      temperature: 0.5,
+      uniform: (row) => rngs[row]!.uniform(),
+      draw: () => Promise.reject(new Error('the in-graph draw is for temperature 1')),
+      scores: (tokens, sigma, batch, positions) => {
+        rowCalls++;
+        return model.maskedScores(tokens, sigma, batch, positions);
+      },
+    });
+    expect(rowCalls).toBe(r.networkCalls);
+    for (let i = 0; i < t.length; i++) {
+      if (fixed[i]) expect(r.tokens[i]).toBe(manifest.mask_id);
+      else if (t[i] !== manifest.mask_id) expect(r.tokens[i]).toBe(t[i]);
+      else expect(r.tokens[i]).toBeLessThan(manifest.mask_id);
+    }
+  });
+
   it('is reproducible for a seed and differs between seeds', async () => {
     const draw: MaskedDrawFn = (tokens, sigma, batch, positions, uniforms) => model.maskedDraw(tokens, sigma, batch, positions, uniforms);
     const a = await run(draw, 'never', 1);
@@ -141,18 +184,31 @@ describe('fused sampler against the exponential-race sampler (synthetic scores)'
   };
   const cell = (step: number, token: number): number => step * (V - 1) + token;
 
-  async function histogram(sampler: 'fused' | 'race', runs: number): Promise<Float64Array> {
+  const scores: MaskedScoresFn = async (tokens, sigma, batch, positions) => {
+    const out = await score(tokens, sigma, batch);
+    const rows = new Float32Array(positions.length * V);
+    const logNorm = new Float32Array(positions.length);
+    positions.forEach((pos, k) => {
+      rows.set(out.subarray(pos * V, (pos + 1) * V), k * V);
+      let S = 0;
+      for (let j = 0; j < V - 1; j++) S += Math.exp(out[pos * V + j]!);
+      logNorm[k] = Math.log(S);
+    });
+    return { scores: rows, logNorm };
+  };
+
+  async function histogram(sampler: 'fused' | 'race', runs: number, temperature = 1): Promise<Float64Array> {
     const h = new Float64Array((steps + 1) * (V - 1));
     for (let s = 0; s < runs; s++) {
       let at = -1;
       const onStep = (step: number, _m: number, unmasked: UnmaskedToken[]): void => {
         if (unmasked.length > 0) at = step;
       };
-      const common = { template: Int32Array.of(V - 1), graph, noise, steps, reuse: 'exact' as const, onStep };
-      const rng = new Random(1_000_003 * (sampler === 'fused' ? 1 : 2) + s);
+      const common = { template: Int32Array.of(V - 1), graph, noise, steps, reuse: 'exact' as const, onStep, temperature };
+      const rng = new Random(1_000_003 * (sampler === 'fused' ? 1 : 2) + 7919 * temperature + s);
       const r =
         sampler === 'fused'
-          ? await sampleAnalyticAbsorbingFused({ ...common, uniform: () => rng.uniform(), draw: drawFromRows(score, V) })
+          ? await sampleAnalyticAbsorbingFused({ ...common, uniform: () => rng.uniform(), draw: drawFromRows(score, V), scores })
           : await sampleAnalyticAbsorbing({ ...common, exp: streamExpNoise(rng), score });
       h[cell(at - 1, r.tokens[0]!)]!++;
     }
@@ -179,6 +235,40 @@ describe('fused sampler against the exponential-race sampler (synthetic scores)'
         for (let k = 0; k <= steps; k++) n += h[cell(k, j)]!;
         expect(Math.abs(n / runs - p[j]!)).toBeLessThanOrEqual(5 * Math.sqrt((p[j]! * (1 - p[j]!)) / runs));
       }
+    }
+  });
+
+  it('at a temperature: both samplers agree, tokens follow softmax(log p / τ), and when a position unmasks does not change', async () => {
+    const runs = 6000;
+    const tau = 0.5;
+    const a = await histogram('fused', runs, tau);
+    const b = await histogram('race', runs, tau);
+    const plain = await histogram('race', runs, 1);
+    for (let c = 0; c < a.length; c++) {
+      const q = (a[c]! + b[c]!) / (2 * runs);
+      const se = Math.sqrt((2 * q * (1 - q)) / runs) * runs;
+      expect(Math.abs(a[c]! - b[c]!)).toBeLessThanOrEqual(5 * se + 1);
+    }
+    // p^(1/τ), normalised: [0.1, 0.2, 0.3, 0.4]² / 0.3 = [1/30, 4/30, 9/30, 16/30].
+    const z = p.reduce((n, x) => n + x ** (1 / tau), 0);
+    const q = p.map((x) => x ** (1 / tau) / z);
+    for (const h of [a, b]) {
+      for (let j = 0; j < V - 1; j++) {
+        let n = 0;
+        for (let k = 0; k <= steps; k++) n += h[cell(k, j)]!;
+        expect(Math.abs(n / runs - q[j]!)).toBeLessThanOrEqual(5 * Math.sqrt((q[j]! * (1 - q[j]!)) / runs));
+      }
+    }
+    // The step at which the position unmasks: same marginal as at τ = 1.
+    for (let k = 0; k <= steps; k++) {
+      let n = 0;
+      let m = 0;
+      for (let j = 0; j < V - 1; j++) {
+        n += a[cell(k, j)]!;
+        m += plain[cell(k, j)]!;
+      }
+      const r = (n + m) / (2 * runs);
+      expect(Math.abs(n - m)).toBeLessThanOrEqual(5 * Math.sqrt((2 * r * (1 - r)) / runs) * runs + 1);
     }
   });
 });

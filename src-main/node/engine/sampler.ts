@@ -101,6 +101,13 @@ export interface AnalyticSamplerOptions {
   checkpoint?: () => void;
   /** Final time ε of the grid. */
   eps?: number;
+  /**
+   * Temperature τ of the token choice (default 1: the sampler as specified). At a masked position
+   * the analytic step factors into "does it unmask" (probability min(1, K·S), unchanged) and
+   * "which token" (softmax over j ≠ MASK of the log scores), and τ only sharpens (τ < 1) or
+   * flattens (τ > 1) the second: softmax(row/τ), like an autoregressive model's temperature.
+   */
+  temperature?: number;
 }
 
 export interface SampleResult {
@@ -126,12 +133,14 @@ function checkedSetup(o: Omit<AnalyticSamplerOptions, 'exp' | 'score'>) {
     const v = template[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= V) throw new RangeError(`token ${v} at position ${i} is outside the vocabulary 0…${V - 1}`);
   }
-  return { eps, batch, reuse, scaleBySigma, V, N, L: N / batch };
+  const temperature = o.temperature ?? 1;
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw new RangeError(`temperature must be a positive number, got ${o.temperature}`);
+  return { eps, batch, reuse, scaleBySigma, V, N, L: N / batch, temperature };
 }
 
 export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
-  const { eps, batch, reuse, scaleBySigma, V, N, L } = checkedSetup(o);
+  const { eps, batch, reuse, scaleBySigma, V, N, L, temperature } = checkedSetup(o);
   const fixed = o.fixed;
   const free = (i: number): boolean => template[i] === graph.mask && !(fixed && fixed[i]);
   const x = template.slice();
@@ -185,7 +194,7 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
       const { out, shift } = await evaluate(t);
       for (const i of masked) {
         o.exp.fill(k, i, draws);
-        x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, true, shift);
+        x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, true, shift, temperature);
       }
       unmasked = unmaskedBy(masked);
     }
@@ -203,7 +212,7 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
     const dsigma = noise.total(eps);
     for (const i of masked) {
       o.exp.fill(steps, i, denoiseDraws);
-      x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, denoiseDraws, false, shift);
+      x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, denoiseDraws, false, shift, temperature);
     }
     unmasked = unmaskedBy(masked);
   }
@@ -230,7 +239,7 @@ export function logExpm1(sigma: number): number {
  * AbsorbingGraph.maskedStep and E = exp (length dim with MASK, as the last entry, when keepMask;
  * dim − 1 for the denoiser, which drops MASK).
  */
-export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: number, exp: Float64Array, keepMask: boolean, shift = 0): number {
+export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: number, exp: Float64Array, keepMask: boolean, shift = 0, temperature = 1): number {
   if (graph.mask !== graph.dim - 1 || exp.length !== (keepMask ? graph.dim : graph.dim - 1)) {
     throw new RangeError(`drawMasked: ${exp.length} Exp(1) draws for dimension ${graph.dim}`);
   }
@@ -241,20 +250,58 @@ export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: num
   let best = -1;
   let bestKey = -Infinity;
   // log(p_j / E_j) = row[j] + logK − log E_j; logK is shared by every j ≠ MASK, so it is added once, below.
+  // With temperature τ, p_j = K·S·softmax(row/τ)_j: the key is row[j]/τ − log E_j and the shared
+  // term logK + log S − log Σ exp(row/τ).
+  const inv = 1 / temperature;
   for (let j = 0; j < graph.mask; j++) {
-    const key = row[j]! - Math.log(exp[j]!);
+    const key = (temperature === 1 ? row[j]! : row[j]! * inv) - Math.log(exp[j]!);
     if (key > bestKey) {
       bestKey = key;
       best = j;
     }
   }
-  if (keepMask && pMask > 0 && Math.log(pMask) - Math.log(exp[graph.mask]!) > bestKey + logK) return graph.mask;
+  const shared = temperature === 1 ? logK : logK + logSumExp(row, graph.mask, 1) - logSumExp(row, graph.mask, inv);
+  if (keepMask && pMask > 0 && Math.log(pMask) - Math.log(exp[graph.mask]!) > bestKey + shared) return graph.mask;
   if (best < 0) {
     // Every p_j is 0 (all log scores −∞): stay masked, or at the very end, where MASK is not
     // allowed, fall back to token 0 — the network has given no information at all.
     return keepMask ? graph.mask : 0;
   }
   return best;
+}
+
+/** log Σ_{j < n} exp(scale · row[j]) (−∞ when every entry is −∞). */
+function logSumExp(row: Float32Array, n: number, scale: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) if (row[j]! * scale > max) max = row[j]! * scale;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (let j = 0; j < n; j++) sum += Math.exp(row[j]! * scale - max);
+  return max + Math.log(sum);
+}
+
+/**
+ * The token at cumulative probability u of softmax(row[0 … n−1]/τ) (inverse CDF, float64): the
+ * smallest j whose running sum exceeds u · total, as the graph's fused draw does at τ = 1. Token 0
+ * when every entry is −∞ (the network gave no information).
+ */
+export function temperedDraw(row: Float32Array, n: number, temperature: number, u: number): number {
+  const inv = 1 / temperature;
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) if (row[j]! * inv > max) max = row[j]! * inv;
+  if (max === -Infinity) return 0;
+  let total = 0;
+  for (let j = 0; j < n; j++) total += Math.exp(row[j]! * inv - max);
+  const target = u * total;
+  let acc = 0;
+  let last = 0;
+  for (let j = 0; j < n; j++) {
+    const w = Math.exp(row[j]! * inv - max);
+    if (w > 0) last = j;
+    acc += w;
+    if (acc > target) return j;
+  }
+  return last; // rounding left u · total at the very end: the last token with weight
 }
 
 /** graph.maskedStep for the row with `shift` added to every entry j ≠ MASK. */
@@ -295,8 +342,13 @@ export function linspace(a: number, b: number, n: number): Float64Array {
  */
 export type MaskedDrawFn = (tokens: Int32Array, sigma: number, batch: number, positions: Int32Array, uniforms: Float32Array) => Promise<{ tokens: Int32Array; logNorm: Float32Array }>;
 
+/** Log scores at flat masked positions (Float32Array [K × dim]) and their log normalisers (ONNX I/O 2). */
+export type MaskedScoresFn = (tokens: Int32Array, sigma: number, batch: number, positions: Int32Array) => Promise<{ scores: Float32Array; logNorm: Float32Array }>;
+
 export interface FusedSamplerOptions extends Omit<AnalyticSamplerOptions, 'exp' | 'score'> {
   draw: MaskedDrawFn;
+  /** Needed when temperature ≠ 1: the rows at the masked positions, so that (b) is drawn here from softmax(row/τ). */
+  scores?: MaskedScoresFn;
   /** Uniform [0, 1) draws, one stream per batch row (e.g. Random.uniform of that row's generator). */
   uniform: (row: number) => number;
 }
@@ -327,8 +379,10 @@ const U24 = 2 ** 24;
  */
 export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
-  const { eps, batch, reuse, scaleBySigma, N, L } = checkedSetup(o);
+  const { eps, batch, reuse, scaleBySigma, N, L, V, temperature } = checkedSetup(o);
   const mask = graph.mask;
+  const scores = o.scores;
+  if (temperature !== 1 && !scores) throw new RangeError('temperature ≠ 1 needs the scores function');
   const fixed = o.fixed;
   const x = template.slice();
   const grid = linspace(1, eps, steps + 1);
@@ -355,7 +409,17 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
     if (!changed && reuse !== 'never' && networkCalls > 0) return scaleBySigma ? logExpm1(cachedSigma) - logExpm1(sigma) : 0;
     const uniforms = new Float32Array(masked.length);
     for (let k = 0; k < masked.length; k++) uniforms[k] = Math.floor(o.uniform(Math.floor(masked[k]! / L)) * U24) / U24;
-    const out = await o.draw(x, total, batch, masked, uniforms);
+    let out: { tokens: Int32Array; logNorm: Float32Array };
+    if (temperature === 1) {
+      out = await o.draw(x, total, batch, masked, uniforms);
+    } else {
+      // (b) from softmax(row/τ), drawn here with the same uniform the graph would have used.
+      const rows = await scores!(x, total, batch, masked);
+      if (rows.scores.length !== masked.length * V) throw new Error(`the network returned ${rows.scores.length} scores for ${masked.length} masked positions of dimension ${V}`);
+      const tokens = new Int32Array(masked.length);
+      for (let k = 0; k < masked.length; k++) tokens[k] = temperedDraw(rows.scores.subarray(k * V, (k + 1) * V), mask, temperature, uniforms[k]!);
+      out = { tokens, logNorm: rows.logNorm };
+    }
     o.checkpoint?.();
     networkCalls++;
     if (out.tokens.length !== masked.length || out.logNorm.length !== masked.length) {

@@ -213,6 +213,14 @@ export interface SamplerChoice {
   fast: boolean;
 }
 
+/** Steps a fill takes when neither the request nor the manifest (sampling.default_steps) names a number. */
+export const FALLBACK_STEPS = 64;
+
+/** Whether fills take a temperature ≠ 1: absorb + log-linear (sampler.ts; samplePc has none). */
+export function supportsTemperature(m: Pick<SamplerManifest, 'graph' | 'noise'>): boolean {
+  return m.graph.type === 'absorb' && m.noise.type === 'loglinear';
+}
+
 /** Graph, noise and predictor from a manifest (sampling.sampler: "analytic" (default) or "euler"). */
 export function chooseSampler(m: SamplerManifest): SamplerChoice {
   const name = m.sampling?.sampler ?? 'analytic';
@@ -221,5 +229,5 @@ export function chooseSampler(m: SamplerManifest): SamplerChoice {
   }
   const graph = m.graph.type === 'absorb' ? new AbsorbingGraph(m.vocab_size) : new UniformGraph(m.vocab_size);
   const noise = m.noise.type === 'loglinear' ? new LogLinearNoise(m.noise.eps) : new GeometricNoise(m.noise.sigma_min, m.noise.sigma_max);
-  return { graph, noise, predictor: name, fast: m.graph.type === 'absorb' && m.noise.type === 'loglinear' };
+  return { graph, noise, predictor: name, fast: supportsTemperature(m) };
 }

@@ -132,24 +132,8 @@ export class ScoreModel {
    * CDF at `uniforms` (each in [0, 1)), and the log normaliser. Only these 2·K numbers come back.
    */
   async maskedDraw(tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array, uniforms: Float32Array): Promise<MaskedDraw> {
-    if (!this.fusedDraw) throw new ApiError('model_error', `the network ${this.path} has no fused draw (re-export it with models/sedd/export.py)`);
-    const length = tokens.length / batch;
-    const sigmas = typeof sigma === 'number' ? new Float32Array(batch).fill(sigma) : sigma;
-    if (!Number.isInteger(length) || sigmas.length !== batch || positions.length !== uniforms.length || positions.length === 0) {
-      throw new RangeError(`maskedDraw: ${tokens.length} tokens in ${batch} rows, ${positions.length} positions, ${uniforms.length} uniforms`);
-    }
-    const pos = new BigInt64Array(positions.length);
-    for (let i = 0; i < positions.length; i++) {
-      const p = positions[i]!;
-      if (!(p >= 0 && p < tokens.length)) throw new RangeError(`maskedDraw: position ${p} outside 0…${tokens.length - 1}`);
-      pos[i] = BigInt(p);
-    }
-    let result: InferenceSession.OnnxValueMapType;
-    try {
-      result = await this.timedRun(this.feeds(this.indicesOf(tokens), sigmas, batch, length, pos, uniforms), [OUTPUT_TOKEN, OUTPUT_LOG_NORM]);
-    } catch (e) {
-      throw new ApiError('model_error', `the network failed: ${errorText(e)}`);
-    }
+    if (positions.length !== uniforms.length) throw new RangeError(`maskedDraw: ${positions.length} positions, ${uniforms.length} uniforms`);
+    const result = await this.runAtPositions('maskedDraw', tokens, sigma, batch, positions, uniforms, [OUTPUT_TOKEN, OUTPUT_LOG_NORM]);
     const token = result[OUTPUT_TOKEN];
     const logNorm = result[OUTPUT_LOG_NORM];
     const K = positions.length;
@@ -160,6 +144,43 @@ export class ScoreModel {
     const out = new Int32Array(K);
     for (let i = 0; i < K; i++) out[i] = Number(ids[i]!);
     return { tokens: out, logNorm: logNorm.data as Float32Array };
+  }
+
+  /**
+   * The same network call as maskedDraw without the draw: the log scores at the K masked flat
+   * `positions` (Float32Array [K × vocabSize]) and their log normalisers, for a token choice made
+   * in JavaScript (sampler.ts, temperature ≠ 1). K rows cross into JS instead of 2·K numbers.
+   */
+  async maskedScores(tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array): Promise<{ scores: Float32Array; logNorm: Float32Array }> {
+    const result = await this.runAtPositions('maskedScores', tokens, sigma, batch, positions, undefined, [OUTPUT_LOG_SCORE, OUTPUT_LOG_NORM]);
+    const scores = result[OUTPUT_LOG_SCORE];
+    const logNorm = result[OUTPUT_LOG_NORM];
+    const K = positions.length;
+    if (!scores || scores.type !== 'float32' || scores.data.length !== K * this.vocabSize || !logNorm || logNorm.type !== 'float32' || logNorm.data.length !== K) {
+      throw new ApiError('model_error', `the network returned ${scores?.type ?? 'nothing'} [${scores?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected float32 [${K}, ${this.vocabSize}] and [${K}]`);
+    }
+    return { scores: scores.data as Float32Array, logNorm: logNorm.data as Float32Array };
+  }
+
+  /** One I/O 2 call with the fused draw at flat masked `positions` (K ≥ 1), fetching `fetches`. */
+  private async runAtPositions(what: string, tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array, uniforms: Float32Array | undefined, fetches: string[]): Promise<InferenceSession.OnnxValueMapType> {
+    if (!this.fusedDraw) throw new ApiError('model_error', `the network ${this.path} has no fused draw (re-export it with models/sedd/export.py)`);
+    const length = tokens.length / batch;
+    const sigmas = typeof sigma === 'number' ? new Float32Array(batch).fill(sigma) : sigma;
+    if (!Number.isInteger(length) || sigmas.length !== batch || positions.length === 0) {
+      throw new RangeError(`${what}: ${tokens.length} tokens in ${batch} rows, ${sigmas.length} sigmas, ${positions.length} positions`);
+    }
+    const pos = new BigInt64Array(positions.length);
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!;
+      if (!(p >= 0 && p < tokens.length)) throw new RangeError(`${what}: position ${p} outside 0…${tokens.length - 1}`);
+      pos[i] = BigInt(p);
+    }
+    try {
+      return await this.timedRun(this.feeds(this.indicesOf(tokens), sigmas, batch, length, pos, uniforms), fetches);
+    } catch (e) {
+      throw new ApiError('model_error', `the network failed: ${errorText(e)}`);
+    }
   }
 
   /**

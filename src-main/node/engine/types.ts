@@ -16,6 +16,8 @@ export interface FillJob {
   mode?: 'exact' | 'fast';
   /** Execution provider wanted for this job (providers.ts DeviceChoice); default: the engine's. */
   device?: DeviceChoice;
+  /** Temperature of the token choice (sampler.ts); default: the manifest's sampling.temperature, else 1. */
+  temperature?: number;
 }
 
 /** A position unmasked by a step: which alternative, which blank (document order), which token of the blank. */
@@ -56,6 +58,7 @@ export interface FillOutcome {
   windows: number;
   steps: number;
   seed: number;
+  temperature: number;
   /** Execution provider that ran the network, e.g. "cpu". */
   device: string;
   /** Why the providers tried before `device` were passed over (empty when the first choice ran). */

@@ -42,8 +42,9 @@ describe('generation records', () => {
     const doc = await core.call('documents.create', { title: 'Sea', body: TEXT });
     const before = Date.now();
     const result = FillResult.parse(
-      await core.call('fill.run', { requestId: 'g1', text: TEXT, steps: 3, seed: 7, alternatives: 3, mode: 'fast', documentId: doc.id }),
+      await core.call('fill.run', { requestId: 'g1', text: TEXT, steps: 3, seed: 7, alternatives: 3, mode: 'fast', temperature: 0.8, documentId: doc.id }),
     );
+    expect(result.temperature).toBe(0.8);
     expect(result.generationId).toBeGreaterThan(0);
     const g = Generation.parse(await core.call('generations.get', { generationId: result.generationId! }));
     expect(g).toMatchObject({
@@ -53,6 +54,7 @@ describe('generation records', () => {
       seed: 7,
       steps: 3,
       sampler: 'analytic',
+      temperature: 0.8,
       device: result.device,
       mode: 'fast',
       durationMs: result.durationMs,

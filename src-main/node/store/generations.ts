@@ -1,6 +1,6 @@
 /**
- * Generation records (schema v5): the provenance of each fill run for a document — model, seed,
- * steps, sampler, device, mode, timing, the input text with its blanks and every alternative's
+ * Generation records (schema v5; temperature since v8): the provenance of each fill run for a
+ * document — model, seed, steps, sampler, temperature, device, mode, timing, the input text with its blanks and every alternative's
  * text and fills — and which alternative the writer kept. Deleted with their document (cascade).
  */
 import { ApiError } from '../../common/api';
@@ -17,6 +17,8 @@ export interface GenerationInput {
   seed: number;
   steps: number;
   sampler: string;
+  /** Omitted: 1. */
+  temperature?: number;
   device: string;
   mode: 'exact' | 'fast';
   durationMs: number;
@@ -37,6 +39,7 @@ interface Row {
   seed: number;
   steps: number;
   sampler: string;
+  temperature: number;
   device: string;
   mode: 'exact' | 'fast';
   duration_ms: number;
@@ -63,9 +66,9 @@ export class GenerationLog {
           if (!this.db.prepare('SELECT 1 FROM documents WHERE id = ?').get(input.documentId)) throw notFoundDocument(input.documentId);
           const info = this.db
             .prepare(
-              `INSERT INTO generations (document_id, created_at, model, seed, steps, sampler, device, mode, duration_ms,
-                                        network_calls, input_text, alternatives_json, accepted)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+              `INSERT INTO generations (document_id, created_at, model, seed, steps, sampler, temperature, device, mode,
+                                        duration_ms, network_calls, input_text, alternatives_json, accepted)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
             )
             .run(
               input.documentId,
@@ -74,6 +77,7 @@ export class GenerationLog {
               input.seed,
               input.steps,
               input.sampler,
+              input.temperature ?? 1,
               input.device,
               input.mode,
               input.durationMs,
@@ -94,7 +98,7 @@ export class GenerationLog {
       // Only the head of the input and the count of alternatives: a list never reads whole texts.
       return this.db
         .prepare<[number, string], Row & { n: number }>(
-          `SELECT id, document_id, created_at, model, seed, steps, sampler, device, mode, duration_ms, network_calls,
+          `SELECT id, document_id, created_at, model, seed, steps, sampler, temperature, device, mode, duration_ms, network_calls,
                   substr(input_text, 1, ?) AS input_text, '' AS alternatives_json, json_array_length(alternatives_json) AS n, accepted
            FROM generations WHERE document_id = ? ORDER BY created_at DESC, id DESC`,
         )
@@ -155,6 +159,7 @@ function toSummary(r: Row, alternativeCount: number): GenerationSummary {
     seed: r.seed,
     steps: r.steps,
     sampler: r.sampler,
+    temperature: r.temperature,
     device: r.device,
     mode: r.mode,
     durationMs: r.duration_ms,

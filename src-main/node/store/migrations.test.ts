@@ -102,7 +102,8 @@ describe('migrations', () => {
         }
         const gens = new GenerationLog(db, { now: () => t });
         if (k >= 5) {
-          expect(gens.list(IDS[0]!).map((g) => [g.preview, g.alternativeCount, g.accepted])).toEqual([['old ____', 1, 0]]);
+          // Fills recorded before v8 sampled at temperature 1.
+          expect(gens.list(IDS[0]!).map((g) => [g.preview, g.alternativeCount, g.accepted, g.temperature])).toEqual([['old ____', 1, 0, 1]]);
         }
         // Everything new works on the upgraded file.
         const d = docs.create({ title: 'new', body: 'fresh aardvark' });
@@ -128,6 +129,7 @@ describe('migrations', () => {
           seed: 3,
           steps: 4,
           sampler: 'analytic',
+          temperature: 0.7,
           device: 'cpu',
           mode: 'exact',
           durationMs: 12.5,
@@ -135,7 +137,7 @@ describe('migrations', () => {
           inputText: 'fresh ____',
           alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }],
         });
-        expect(gens.get(g)).toMatchObject({ documentId: d.id, inputText: 'fresh ____', alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }] });
+        expect(gens.get(g)).toMatchObject({ documentId: d.id, temperature: 0.7, inputText: 'fresh ____', alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }] });
         docs.trash(d.id);
         docs.emptyTrash();
         expect(() => gens.get(g)).toThrow(/no generation/);

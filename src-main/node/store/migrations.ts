@@ -167,6 +167,15 @@ export const migrations: readonly Migration[] = [
       db.exec('ALTER TABLE revisions ADD COLUMN rich_text TEXT;');
     },
   },
+  {
+    version: 8,
+    name: 'temperature of generations',
+    up(db) {
+      // The temperature a fill sampled at (FillRequest.temperature); every fill before this
+      // version sampled at 1.
+      db.exec('ALTER TABLE generations ADD COLUMN temperature REAL NOT NULL DEFAULT 1;');
+    },
+  },
 ];
 
 export interface MigrationOutcome {

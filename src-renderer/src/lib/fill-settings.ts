@@ -1,11 +1,13 @@
 /**
  * How the model fills blanks: steps (quality against speed), seed, number of alternatives, exact or
- * fast sampling, the device and the model. The writer's defaults live in the preferences
+ * fast sampling, the device, the model and the temperature. The writer's defaults live in the preferences
  * (prefs.svelte.ts); a document may have its own, kept with the document (the rich text's document
  * attributes, editor/schema.ts), which then apply to it instead.
  */
 import { z } from 'zod';
-import { DeviceChoice, type FillRequest, type ModelInfo } from '../../../src-main/common/api';
+import { DeviceChoice, MAX_TEMPERATURE, MIN_TEMPERATURE, type FillRequest, type ModelInfo } from '../../../src-main/common/api';
+
+export { MAX_TEMPERATURE, MIN_TEMPERATURE };
 
 export const MAX_STEPS = 4096;
 export const MAX_ALTERNATIVES = 16;
@@ -20,6 +22,11 @@ export const FillSettings = z.object({
   device: DeviceChoice,
   /** null: the app's default model. */
   model: z.string().min(1).max(100).nullable(),
+  /**
+   * The temperature of the token choice (FillRequest.temperature); null: the model's recommended
+   * value (ModelInfo.defaultTemperature). Settings kept by versions before it have none: null.
+   */
+  temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).nullable().default(null),
 });
 export type FillSettings = z.infer<typeof FillSettings>;
 
@@ -37,6 +44,7 @@ export const DEFAULT_FILL_SETTINGS: FillSettings = Object.freeze({
   mode: 'exact',
   device: 'auto',
   model: null,
+  temperature: null,
 });
 
 export const DEVICE_LABELS: Record<DeviceChoice, string> = {
@@ -74,22 +82,39 @@ export function sameSettings(a: FillSettings, b: FillSettings): boolean {
   return (Object.keys(DEFAULT_FILL_SETTINGS) as (keyof FillSettings)[]).every((k) => a[k] === b[k]);
 }
 
-/** A short description, e.g. "Balanced (64 steps), 3 alternatives". */
+/** A temperature as the writer reads it: at most two decimals ("0.7", "1", "1.25"). */
+export function formatTemperature(t: number): string {
+  return String(Math.round(t * 100) / 100);
+}
+
+/** A short description, e.g. "Balanced (64 steps), 3 alternatives" (", temperature 0.8" when one is set). */
 export function describeSettings(s: FillSettings): string {
   const preset = stepPreset(s.steps);
   const steps = preset ? `${preset.label} (${s.steps} steps)` : `${s.steps} steps`;
-  return `${steps}, ${s.alternatives} ${s.alternatives === 1 ? 'alternative' : 'alternatives'}`;
+  const temperature = s.temperature !== null ? `, temperature ${formatTemperature(s.temperature)}` : '';
+  return `${steps}, ${s.alternatives} ${s.alternatives === 1 ? 'alternative' : 'alternatives'}${temperature}`;
+}
+
+/**
+ * The model a fill with these settings runs on, as far as the list says: the chosen one when it is
+ * installed, else the default model; undefined while the list is not loaded.
+ */
+export function effectiveModel(s: Pick<FillSettings, 'model'>, installed: readonly ModelInfo[] | null): ModelInfo | undefined {
+  return (s.model !== null ? installed?.find((m) => m.id === s.model) : undefined) ?? installed?.find((m) => m.isDefault);
 }
 
 /**
  * The fill.run options for these settings. A model that is not installed (any more) is left out,
- * so the default model runs; `skippedModel` says so.
+ * so the default model runs; `skippedModel` says so. The temperature is sent only when one is set
+ * (null: the core uses the model's recommended value), and not to a model that takes none
+ * (temperatureSupported false: its fills use 1, and the core refuses any other value).
  */
 export function fillOptions(
   s: FillSettings,
   installed: readonly ModelInfo[] | null,
-): { options: Pick<FillRequest, 'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model'>; skippedModel: string | null } {
+): { options: Pick<FillRequest, 'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model' | 'temperature'>; skippedModel: string | null } {
   const modelKnown = s.model !== null && (installed === null || installed.some((m) => m.id === s.model));
+  const temperature = s.temperature !== null && effectiveModel(s, installed)?.temperatureSupported !== false ? s.temperature : null;
   return {
     options: {
       steps: s.steps,
@@ -98,6 +123,7 @@ export function fillOptions(
       device: s.device,
       ...(s.seed !== null ? { seed: s.seed } : {}),
       ...(modelKnown && s.model !== null ? { model: s.model } : {}),
+      ...(temperature !== null ? { temperature } : {}),
     },
     skippedModel: s.model !== null && !modelKnown ? s.model : null,
   };

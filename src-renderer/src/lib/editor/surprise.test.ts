@@ -74,7 +74,7 @@ describe('scoringText', () => {
 });
 
 describe('the document’s own fill settings', () => {
-  const own: FillSettings = { steps: 256, seed: 7, alternatives: 5, mode: 'fast', device: 'cpu', model: 'sedd-small' };
+  const own: FillSettings = { steps: 256, seed: 7, alternatives: 5, mode: 'fast', device: 'cpu', model: 'sedd-small', temperature: 0.8 };
 
   it('travel in the rich text and come back on load, also when the body changed elsewhere', () => {
     const body = 'A draft ____ here.';
@@ -92,6 +92,21 @@ describe('the document’s own fill settings', () => {
     const bad = rich.replace('"steps":256', '"steps":-1');
     expect(documentSettings(loadDocument(body, bad).doc)).toBeNull();
     expect(documentSettings(loadDocument(body).doc)).toBeNull();
+    const hot = rich.replace('"temperature":0.8', '"temperature":2.5');
+    expect(hot).not.toBe(rich);
+    expect(documentSettings(loadDocument(body, hot).doc)).toBeNull();
+  });
+
+  it('kept by a version before the temperature still apply, with the model’s temperature', () => {
+    const body = 'A draft ____ here.';
+    const d = parseMarkdown(body);
+    const older = { steps: 256, seed: 7, alternatives: 5, mode: 'fast', device: 'cpu', model: 'sedd-small' };
+    const rich = richTextJSON(d.type.create({ fillSettings: older }, d.content));
+    expect(rich).not.toContain('temperature');
+    const loaded = loadDocument(body, rich);
+    expect(loaded.from).toBe('rich-text');
+    expect(documentSettings(loaded.doc)).toEqual({ ...older, temperature: null });
+    expect(documentSettings(loadDocument('Changed.', rich).doc)).toEqual({ ...older, temperature: null });
   });
 
   it('are a document attribute that editing keeps', () => {
