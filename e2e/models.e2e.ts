@@ -56,6 +56,8 @@ describe('model manager', () => {
     expect(await card.getByText('Default', { exact: true }).count()).toBe(1);
     expect(await card.getByText('Bundled', { exact: true }).count()).toBe(1);
     expect(await card.getByText(/^Time-independent/).count()).toBe(1);
+    // Its fill defaults, as the manifest recommends them.
+    expect(await card.getByText(`${bundled!.defaultSteps} steps, temperature ${bundled!.defaultTemperature}`, { exact: true }).count()).toBe(1);
     const table = card.getByRole('table', { name: 'Files' });
     for (const f of bundled!.files) {
       const row = table.getByRole('row', { name: new RegExp(`^${f.name.replace('.', '\\.')}`) });
@@ -67,6 +69,10 @@ describe('model manager', () => {
     const conditioned = before.find((m) => m.timeConditioned);
     expect(conditioned).toBeDefined();
     expect(await modelCard(page, conditioned!).getByText(/^Time-conditioned/).count()).toBe(1);
+    // A model whose sampler takes no temperature says it is fixed.
+    const fixed = before.find((m) => !m.temperatureSupported);
+    expect(fixed).toBeDefined();
+    expect(await modelCard(page, fixed!).getByText(`${fixed!.defaultSteps} steps, temperature 1 (fixed)`, { exact: true }).count()).toBe(1);
 
     await card.getByRole('button', { name: 'Re-verify' }).click();
     await card.getByRole('status', { name: `Verification of ${bundled!.id}` }).filter({ hasText: /^Verified: 2 files \(.+\) match their sha256\.$/ }).waitFor();

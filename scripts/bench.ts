@@ -177,7 +177,8 @@ const PASSAGE_BEFORE =
 const PASSAGE_AFTER =
   ' then, I account it high time to get to sea as soon as I can. This is my substitute for pistol and ball. With a philosophical flourish Cato throws himself upon his sword; I quietly take to the ship. There is nothing surprising in this. If they but knew it, almost all men in their degree, some time or other, cherish very nearly the same feelings towards the ocean with me. There now is your insular city of the Manhattoes, belted round by wharves as Indian isles by coral reefs—commerce surrounds it with her surf.';
 
-async function engineFillTimes(modelDir: string) {
+/** Whole engine fills at `temperature` (undefined: the model's recommended one, as the app does). */
+async function engineFillTimes(modelDir: string, temperature?: number) {
   const { Engine } = await import('../src-main/node/engine/engine');
   const engine = new Engine({ device: DEVICE });
   try {
@@ -185,19 +186,22 @@ async function engineFillTimes(modelDir: string) {
     const loaded = await engine.load(modelDir);
     const contextTokens = loaded.tokenizer.encode(PASSAGE_BEFORE).length + loaded.tokenizer.encode(PASSAGE_AFTER).length;
     const steps = 64;
-    await engine.fill({ requestId: 'warm', text, modelDir, steps, seed: 1 });
+    const t = temperature !== undefined ? { temperature } : {};
+    await engine.fill({ requestId: 'warm', text, modelDir, steps, seed: 1, ...t });
     const runs = QUICK ? 3 : 7;
     const times: number[] = [];
     let networkCalls = 0;
     let device = '';
+    let used = 1;
     for (let r = 0; r < runs; r++) {
-      const out = await engine.fill({ requestId: `r${r}`, text, modelDir, steps, seed: 100 + r });
+      const out = await engine.fill({ requestId: `r${r}`, text, modelDir, steps, seed: 100 + r, ...t });
       times.push(out.durationMs);
       networkCalls = out.networkCalls;
       device = out.device;
+      used = out.temperature;
     }
     times.sort((a, b) => a - b);
-    return { blankTokens: 16, contextTokens, steps, runs, medianMs: times[Math.floor(runs / 2)]!, worstMs: times[runs - 1]!, networkCalls, device, times };
+    return { blankTokens: 16, contextTokens, steps, temperature: used, runs, medianMs: times[Math.floor(runs / 2)]!, worstMs: times[runs - 1]!, networkCalls, device, times };
   } finally {
     await engine.close();
   }
@@ -292,15 +296,19 @@ async function main(): Promise<void> {
   if (speedups.length) console.log(`speed-up over naive: ${speedups.join('; ')}`);
 
   // The writer's view: the whole engine (tokenise, plan the window, sample, decode) on the default model.
+  // At the model's recommended temperature (what the app does) and, when that is not 1, at 1 (the
+  // in-graph draw: two numbers per masked position into JS instead of whole rows).
   const appFill = def ? await engineFillTimes(join(ROOT, 'models', DEFAULT_MODEL_ID)) : undefined;
-  if (appFill) {
+  const appFillT1 = appFill && appFill.temperature !== 1 ? await engineFillTimes(join(ROOT, 'models', DEFAULT_MODEL_ID), 1) : undefined;
+  for (const f of [appFill, appFillT1]) {
+    if (!f) continue;
     console.log(
-      `\nEngine fill on the default model (${DEFAULT_MODEL_ID}, ${appFill.device}): a ${appFill.blankTokens}-token blank in ${appFill.contextTokens} tokens of context, ${appFill.steps} steps, ${appFill.runs} runs after a warm-up: median ${fmt(appFill.medianMs)} ms, worst ${fmt(appFill.worstMs)} ms, ${appFill.networkCalls} network calls`,
+      `\nEngine fill on the default model (${DEFAULT_MODEL_ID}, ${f.device}, temperature ${f.temperature}${f === appFill ? ', the model default' : ''}): a ${f.blankTokens}-token blank in ${f.contextTokens} tokens of context, ${f.steps} steps, ${f.runs} runs after a warm-up: median ${fmt(f.medianMs)} ms, worst ${fmt(f.worstMs)} ms, ${f.networkCalls} network calls`,
     );
   }
 
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide, appFill }, null, 2)}\n`);
+  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide, appFill, appFillT1 }, null, 2)}\n`);
   console.log(`\nwrote ${OUT}`);
 }
 
