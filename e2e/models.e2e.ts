@@ -11,19 +11,12 @@ import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import type { ModelInfo } from '../src-main/common/api';
 import { screenshot, useApp } from './app';
 import { ROOT } from './helpers';
 
 const FIXTURE = join(ROOT, 'models', 'tests', 'import-fixture');
 
-interface ModelInfo {
-  id: string;
-  name: string;
-  isDefault: boolean;
-  removable: boolean;
-  timeConditioned: boolean;
-  files: { name: string; bytes: number; sha256: string }[];
-}
 
 const lacuna = useApp({
   webMode: { prepare: (dir) => cpSync(join(FIXTURE, 'templates'), join(dir, 'models', 'templates'), { recursive: true }) },
