@@ -21,6 +21,7 @@ softmax over j != MASK of its row, and whether it unmasks depends on log_norm al
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import io
 import json
@@ -236,3 +237,67 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
         json.dump(manifest, f, indent=2)
         f.write("\n")
     return manifest
+
+
+def weights_from_onnx(proto: onnx.ModelProto, model: SEDD) -> Tuple[Dict[str, Tensor], list]:
+    """The inverse of :func:`export_proto`: a state dict for ``model``'s architecture holding the
+    weights stored in ``proto`` (an export of a network with the same config, by this exporter).
+
+    Constant folding renames and transposes some weights (``onnx::MatMul_892`` is a transposed
+    ``attn_qkv.weight``) and merges equal ones (a time-independent network's zero adaLN
+    weights become one initializer read through Identity nodes), so names are not enough.  A
+    probe copy of ``model`` with distinct random values is exported the same way; each of its
+    parameters is found by value at a (node, input) slot, either as is or transposed, and read
+    back from the same slot of ``proto``.  Parameters the graph never reads (``sigma_map`` of a
+    time-independent network) keep ``model``'s values; their names are returned as the second
+    item.  Raises ValueError when ``proto`` does not have the probe's nodes or shapes."""
+    from onnx import numpy_helper
+
+    def slots(p: onnx.ModelProto) -> Dict[Tuple[str, int], object]:
+        inits = {t.name: t for t in p.graph.initializer}
+        alias = {n.output[0]: n.input[0] for n in p.graph.node if n.op_type == "Identity"}
+        out = {}
+        for node in p.graph.node:
+            if node.op_type == "Identity":
+                continue
+            for i, name in enumerate(node.input):
+                seen = 0
+                while name in alias and seen < 64:
+                    name, seen = alias[name], seen + 1
+                if name in inits:
+                    out[(node.name, i)] = inits[name]
+        return out
+
+    probe = copy.deepcopy(model).eval()
+    g = torch.Generator().manual_seed(1234)
+    with torch.no_grad():
+        for p in probe.parameters():
+            p.copy_(torch.randn(p.shape, generator=g))
+    probe_slots = {k: numpy_helper.to_array(t) for k, t in slots(export_proto(probe)).items()}
+    target = slots(proto)
+    sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    unused = []
+    for name, p in probe.named_parameters():
+        want = p.detach().numpy()
+        hit = None
+        for key, arr in probe_slots.items():
+            if arr.shape == want.shape and (arr == want).all():
+                hit = (key, False)
+                break
+            if want.ndim == 2 and arr.shape == want.T.shape and (arr == want.T).all():
+                hit = (key, True)
+                break
+        if hit is None:
+            unused.append(name)
+            continue
+        (key, transposed) = hit
+        if key not in target:
+            raise ValueError(f"{name}: the ONNX graph has no input {key[1]} of node {key[0]!r} "
+                             "(not an export of this network by models/sedd/export.py)")
+        arr = numpy_helper.to_array(target[key])
+        value = torch.from_numpy(arr.T.copy() if transposed else arr.copy())
+        if tuple(value.shape) != tuple(sd[name].shape):
+            raise ValueError(f"{name}: shape {tuple(value.shape)} in the ONNX graph, "
+                             f"{tuple(sd[name].shape)} in the network")
+        sd[name] = value.to(sd[name].dtype)
+    return sd, unused

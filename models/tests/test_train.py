@@ -343,11 +343,100 @@ class TrainerTest(unittest.TestCase):
             self.assertEqual(recs[-1]["type"], "end")
             info = T.read_run(run)
             self.assertEqual(info["mask_id"], 511)
+            import evaluate
+            evaluate.main(["--run", run, "--draws", "1", "--max-blocks", "2", "--infill", "2",
+                           "--span", "4", "--window", "32", "--infill-steps", "4",
+                           "--infill-temperature", "0.7", "--uncond", "1", "--uncond-steps", "4"])
+            rep = read_json(os.path.join(run, "report.json"))
+            self.assertTrue(math.isfinite(rep["sedd"]["nats_per_token"]))
+            self.assertEqual(rep["infill"]["temperature"], 0.7)
+            self.assertEqual(len(rep["infill"]["examples"]), 2)
+            self.assertTrue(all("filled_at_temperature" in e for e in rep["infill"]["examples"]))
             ship.main(["--run", run, "--out", out, "--no-parity"])
+            with open(os.path.join(out, "MODEL_CARD.md"), encoding="utf-8") as f:
+                self.assertIn("filled (temperature 0.7)", f.read())
             man = read_json(os.path.join(out, "manifest.json"))
             self.assertEqual((man["vocab_size"], man["mask_id"], man["time_conditioned"], man["length"]),
                              (512, 511, False, 32))
             self.assertTrue(os.path.getsize(os.path.join(out, "model.onnx")) > 0)
+
+    def test_ship_restore_and_continue(self):
+        """A shipped model carries its training record; restore_run.py rebuilds a run folder
+        from it (weights read back from the ONNX), which train.py continues with --init-from."""
+        import restore_run
+        import ship
+        import train as train_script
+        quiet = dict(log_fn=lambda *a: None)
+        with tempfile.TemporaryDirectory() as tmp:
+            run, out, back, cont, out2 = (os.path.join(tmp, n) for n in ("run", "out", "back", "cont", "out2"))
+            tr = train_script.Trainer(self.cfg(run, time_conditioned=False, dropout=0.0, max_steps=3), **quiet)
+            tr.run_loop()
+            ship.main(["--run", run, "--out", out])
+            prov = read_json(os.path.join(out, "training.json"))
+            self.assertEqual(len(prov["stages"]), 1)
+            self.assertEqual(prov["stages"][0]["end"]["step"], 3)
+            r = restore_run.restore(out, back)
+            self.assertLess(r["parity"], 1e-5)
+            self.assertEqual(sorted(r["unused"]), sorted(k for k, _ in tr.model.named_parameters()
+                                                          if k.startswith("sigma_map.")))
+            ema = tr.ema.weights(tr.model)
+            st = T.torch_load(os.path.join(back, "ckpt.pt"))
+            for k, v in st["model"].items():
+                if not k.startswith("sigma_map."):
+                    self.assertTrue(torch.equal(v, ema[k]), k)
+            self.assertEqual((st["step"], st["tokens_seen"]), (3, tr.tokens_seen))
+            with self.assertRaises(SystemExit):          # no optimiser state: cannot be resumed
+                train_script.Trainer(self.cfg(back, time_conditioned=False, dropout=0.0), **quiet)
+            with self.assertRaises(SystemExit):          # never over an existing run
+                restore_run.restore(out, back)
+            c = train_script.Trainer(self.cfg(cont, time_conditioned=False, dropout=0.0, init_from=back,
+                                              max_steps=2), **quiet)
+            self.assertEqual((c.step, c.tokens_seen, c.seq_offset), (0, tr.tokens_seen, 3 * 4))
+            c.run_loop()
+            ship.main(["--run", cont, "--out", out2])
+            prov2 = read_json(os.path.join(out2, "training.json"))
+            self.assertEqual([s["end"]["step"] for s in prov2["stages"]], [3, 2])
+            with open(os.path.join(out2, "MODEL_CARD.md"), encoding="utf-8") as f:
+                card = f.read()
+            self.assertIn("1. `", card)
+            self.assertIn("continued from the weights of stage 1", card)
+            # a model folder without its training record, or with a damaged ONNX, is refused
+            os.remove(os.path.join(out, "training.json"))
+            with self.assertRaises(SystemExit):
+                restore_run.restore(out, os.path.join(tmp, "x"))
+            onnx_path = os.path.join(out2, "model.onnx")
+            with open(onnx_path, "r+b") as f:
+                f.seek(os.path.getsize(onnx_path) // 2)
+                f.write(b"\xff" * 4096)
+            with self.assertRaisesRegex(SystemExit, "sha256"):
+                restore_run.restore(out2, os.path.join(tmp, "y"))
+            # the same damage with a matching manifest: caught by the parity check (NaN weights)
+            man = read_json(os.path.join(out2, "manifest.json"))
+            man["files"]["model.onnx"] = {"bytes": os.path.getsize(onnx_path), "sha256": T.sha256_file(onnx_path)}
+            with open(os.path.join(out2, "manifest.json"), "w") as f:
+                json.dump(man, f)
+            with self.assertRaisesRegex(SystemExit, "parity"):
+                restore_run.restore(out2, os.path.join(tmp, "z"))
+
+    def test_weights_from_onnx_round_trip(self):
+        from sedd.export import export_proto, weights_from_onnx
+        for tc in (True, False):
+            spec = T.ModelSpec(kind="sedd", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=64,
+                               time_conditioned=tc, dropout=0.0)
+            torch.manual_seed(3)
+            model = T.SEDD(spec.config()).eval()
+            with torch.no_grad():                        # non-zero adaLN weights too
+                for p in model.parameters():
+                    p.add_(0.01 * torch.randn(p.shape))
+            sd, unused = weights_from_onnx(export_proto(model), T.SEDD(spec.config()))
+            self.assertEqual(bool(unused), not tc)
+            for k, v in model.state_dict().items():
+                if k not in unused:
+                    self.assertTrue(torch.equal(sd[k], v), k)
+        other = T.SEDD(T.ModelSpec(kind="sedd", hidden=48, blocks=2, heads=2, cond_dim=16,
+                                   vocab_size=64, time_conditioned=True, dropout=0.0).config())
+        with self.assertRaises(ValueError):
+            weights_from_onnx(export_proto(model), other)
 
     def test_bound_independent_of_batch_size(self):
         model = randomize(SEDD(tiny_spec().config()), 3).eval()

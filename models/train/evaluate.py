@@ -84,6 +84,9 @@ def main(argv=None) -> None:
                     help="comma-separated temperatures of the token choice to compare on --judge-windows "
                          "held-out infills, judged by the AR baseline's NLL (needs --ar-run)")
     ap.add_argument("--judge-windows", type=int, default=12)
+    ap.add_argument("--infill-temperature", type=float, default=None,
+                    help="also fill the infill windows at this temperature of the token choice "
+                         "(the model's recommended one, as the app samples it)")
     ap.add_argument("--uncond", type=int, default=2, help="unconditional samples per step count")
     ap.add_argument("--uncond-steps", default="16,64,256")
     ap.add_argument("--threads", type=int)
@@ -172,6 +175,17 @@ def main(argv=None) -> None:
                    f"- original: ⟦{orig}⟧", f"- filled:   ⟦{fill}⟧", ""]
         report["infill"] = {"steps": a.infill_steps, "span": S, "window": W,
                             "seconds_per_window": dt / len(picks), "examples": infill}
+        tau = a.infill_temperature
+        if tau is not None and tau != 1.0:
+            y = T.tempered_infill(model, x, known, a.infill_steps, tau,
+                                  torch.Generator().manual_seed(a.seed + 3))
+            md += [f"The same windows filled at temperature {tau:g} (the token choice sampled from "
+                   f"softmax(log score / {tau:g})):", ""]
+            for j, e in enumerate(infill):
+                e["filled_at_temperature"] = tok.decode(y[j, lo:lo + S].tolist())
+                md.append(f"{j + 1}. ⟦{e['filled_at_temperature']}⟧")
+            md.append("")
+            report["infill"]["temperature"] = tau
 
     # ---- 2b. temperature of the token choice, judged by the AR baseline
     temps = [float(v) for v in a.temperatures.split(",") if v]

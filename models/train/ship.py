@@ -8,7 +8,9 @@ Exports the EMA weights (``--which model`` for the raw weights) through
 models/sedd/export.py (opset 17, checked, every LayerNorm with a bias) to OUT/model.onnx,
 copies the run's tokenizer.json into OUT unless it is already there (same bytes), writes
 OUT/parity.json (PyTorch reference outputs; check with
-``node models/tools/check_parity.cjs OUT``), OUT/MODEL_CARD.md and, last, OUT/manifest.json
+``node models/tools/check_parity.cjs OUT``), OUT/training.json (every training stage's run.json
+and end record: restore_run.py rebuilds a run folder from it to continue training),
+OUT/MODEL_CARD.md and, last, OUT/manifest.json
 (id, graph absorb, log-linear noise, length, time_conditioned, file sizes + sha256).
 Fails if model.onnx exceeds --max-mb (64).  AR baseline runs are not packages: refused.
 """
@@ -161,7 +163,8 @@ def main(argv=None) -> None:
     if not a.no_parity:
         write_parity(model, a.out, a.id, test_ids)
 
-    training = training_md(a.run, info)
+    prov = provenance(a.run, info, a.id)
+    training = training_md(prov)
     metrics = "(run `models/train/evaluate.py --run RUN` first)"
     samples = "(run `models/train/evaluate.py --run RUN` first)"
     rep = os.path.join(a.run, "report.json")
@@ -200,6 +203,9 @@ def main(argv=None) -> None:
                   "the Union addresses, the World English Bible and small public-domain sources; "
                   "every source with its license, sizes, cleaning and the held-out split in "
                   "[DATA.md](DATA.md).")))
+    with open(os.path.join(a.out, "training.json"), "w", encoding="utf-8") as f:
+        json.dump(prov, f, indent=1)
+        f.write("\n")
     write_manifest(a.out, id=a.id, name=a.name, description=desc, model=model,
                    noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
                    eos_id=int(info["eos_id"]), files=files,
@@ -237,11 +243,43 @@ def run_stages(run: str, info: dict) -> list:
     return stages[::-1]
 
 
-def training_md(run: str, info: dict) -> str:
-    stages = run_stages(run, info)
+def provenance(run: str, info: dict, model_id: str) -> dict:
+    """OUT/training.json (lacuna-training/1): every stage of the chain that ends at RUN, oldest
+    first, each with its run.json, first start record and end record, so that restore_run.py
+    can rebuild the last stage's folder from the shipped model and the card can be rewritten.
+    A stage that was itself restored from a shipped model contributes that model's stages."""
+    stages = []
+    for st in run_stages(run, info):
+        folder = T.resolve_path(st["run"])
+        if st.get("missing"):
+            stages.append({"run": st["run"], "missing": True, "init": st["init"]})
+            continue
+        restored = os.path.join(folder, "training.json")
+        if os.path.exists(restored):
+            with open(restored, encoding="utf-8") as f:
+                stages = list(json.load(f)["stages"])      # it covers every stage before it
+            continue
+        start = None
+        with open(os.path.join(folder, "log.jsonl")) as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("type") == "start":
+                    start = rec
+                    break
+        stages.append({"run": st["run"], "run_json": T.read_run(folder), "end": st["end"],
+                       "log": [start] if start else []})
+    return {"format": "lacuna-training/1", "model": model_id, "stages": stages}
+
+
+def training_md(prov: dict) -> str:
+    stages = prov["stages"]
     if not stages[-1].get("end"):
         return "(no training log found)"
-    lines, hours, prev_tokens = [], 0.0, 0
+
+    def known(v):
+        return "?" if v is None else v
+
+    lines, hours, prev_tokens, n_train = [], 0.0, 0, 0
     for k, st in enumerate(stages, 1):
         if st.get("missing"):
             init = st["init"]
@@ -250,18 +288,23 @@ def training_md(run: str, info: dict) -> str:
             hours += init["elapsed"] / 3600
             prev_tokens = init["tokens"]
             continue
-        e, c = st["end"], st["settings"]
+        info = st["run_json"]
+        e, c = st["end"], info["settings"]
+        n_train = info["data"]["train"].get("n_tokens") or n_train
+        devices = sorted({f"{r.get('device')}/{r.get('precision')}" for r in st.get("log", [])
+                          if r.get("type") == "start"})
         h = e.get("elapsed", 0) / 3600
         hours += h
-        how = "from scratch" if not st["init"] else "continued from the weights of stage " \
+        how = "from scratch" if not info.get("init") else "continued from the weights of stage " \
             f"{k - 1} (warm restart: fresh AdamW state and schedule, data stream continued)"
         lines.append(f"{k}. `{st['run']}`, {how}: {e.get('step', 0):,} steps x {c['batch']} x "
                      f"{c['length']} = {e.get('tokens', 0) - prev_tokens:,} tokens, {h:.2f} h on "
-                     f"{', '.join(st['devices']) or '?'}; AdamW lr {c['lr']}, warm-up {c['warmup']} + "
-                     f"cosine to {c['min_lr_ratio']} x, EMA {c['ema']}, dropout {c['dropout']}, "
-                     f"t-sampling {c['t_sampling']}.")
+                     f"{', '.join(devices) or '?'}; AdamW lr {c['lr']}, warm-up {c['warmup']} + "
+                     f"cosine to {known(c['min_lr_ratio'])} x, EMA {c['ema']}, dropout {c['dropout']}, "
+                     f"t-sampling {known(c['t_sampling'])}.")
+        if st.get("note"):
+            lines.append(f"   {st['note']}")
         prev_tokens = e.get("tokens", 0)
-    n_train = info["data"]["train"].get("n_tokens") or 0
     total = (f"In all: {prev_tokens:,} training tokens ({prev_tokens / max(n_train, 1):.2f} epochs of "
              f"the {n_train:,}-token training split) in {hours:.2f} h.")
     return "\n".join(lines) + "\n\n" + total
@@ -296,10 +339,13 @@ def samples_md(r: dict) -> str:
     inf = r.get("infill")
     if inf:
         out += [f"Infilling held-out text ({inf['span']} tokens in {inf['window']}-token windows, "
-                f"{inf['steps']} steps; the original in the first line, the model's fill in the second):", ""]
+                f"{inf['steps']} steps; the original text, then the model's fills):", ""]
         for k, e in enumerate(inf["examples"], 1):
             out += [f"{k}. …{e['before'].strip()[-160:]} ⟦ … ⟧ {e['after'].strip()[:100]}…", "",
-                    f"   - original: ⟦{e['original']}⟧", f"   - filled: ⟦{e['filled']}⟧", ""]
+                    f"   - original: ⟦{e['original']}⟧", f"   - filled (temperature 1): ⟦{e['filled']}⟧"]
+            if "filled_at_temperature" in e:
+                out.append(f"   - filled (temperature {inf['temperature']:g}): ⟦{e['filled_at_temperature']}⟧")
+            out.append("")
     for u in r.get("unconditional", []):
         out += [f"Unconditional, {u['steps']} steps:", "", "```text", u["samples"][0].strip()[:700], "```", ""]
     return "\n".join(out).strip() or "(none)"

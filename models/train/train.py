@@ -167,9 +167,23 @@ def resolve(ns: argparse.Namespace) -> dict:
     cfg["run"] = ns.run
     if cfg["precision"] is None:
         cfg["precision"] = "bf16" if cfg["device"] == "cuda" else "fp32"
+    if cfg["precision"] == "bf16" and cfg["device"] == "cpu" and not cpu_has_bf16():
+        print("warning: this CPU has no AVX-512 BF16/AMX: bf16 autocast runs ~15x slower than fp32 "
+              "here (measured: h256-b4 77 vs 1,131 tokens/s); use --precision fp32", file=sys.stderr)
     if cfg["length"] < 256 and not cfg["allow_short"]:
         raise SystemExit("--length must be >= 256 (the app infills 256-token windows)")
     return cfg
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU has native bf16 matrix instructions (Linux /proc/cpuinfo flags); unknown
+    counts as yes, so the warning only fires where the flags were read and lack them."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), None)
+    except OSError:
+        return True
+    return flags is None or bool({"avx512_bf16", "amx_bf16"} & set(flags))
 
 
 class Trainer:
@@ -374,6 +388,9 @@ class Trainer:
             self._truncate_log(-1)
             return False
         st = T.torch_load(path, self.device)
+        if st.get("restored"):
+            raise SystemExit(f"{self.run} was rebuilt from a shipped model (restore_run.py) and has no "
+                             f"optimiser state: continue it with --init-from {self.run} and a new --run")
         self.model.load_state_dict(st["model"])
         self.ema.load_state_dict(st["ema"])
         self.opt.load_state_dict(st["optimizer"])
