@@ -4,7 +4,8 @@
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/train/ship.py \\
         --run models/train/runs/mini --out models/lacuna-mini
 
-Exports the EMA weights (``--which model`` for the raw weights) through
+Exports the EMA weights (``--which model`` for the raw weights, with their metrics from
+RUN/report-raw.json: ``evaluate.py --which model --out-prefix RUN/report-raw``) through
 models/sedd/export.py (opset 17, checked, every LayerNorm with a bias) to OUT/model.onnx,
 copies the run's tokenizer.json into OUT unless it is already there (same bytes), writes
 OUT/parity.json (PyTorch reference outputs; check with
@@ -84,7 +85,7 @@ SEDD score network (DDiT, models/sedd/model.py), absorbing graph with `scale_by_
 log-linear noise (eps 1e-3). Hidden {H}, {n} blocks, {nh} heads (head dim {hd}), cond {cond},
 vocab_size {V} (tokenizer {ntok} ids + MASK = {mask}), trained length {L}.
 Time conditioned: **{tc}**{tc_note}. Parameters: {params:,} ({nonemb:,} outside the embedding and
-output matrices). Weights: the EMA (decay {ema}) of the training run. ONNX fp32: {onnx_mb:.1f} MB.
+output matrices). Weights: {weights}. ONNX fp32: {onnx_mb:.1f} MB.
 
 ## Training
 
@@ -167,10 +168,14 @@ def main(argv=None) -> None:
     training = training_md(prov)
     metrics = "(run `models/train/evaluate.py --run RUN` first)"
     samples = "(run `models/train/evaluate.py --run RUN` first)"
-    rep = os.path.join(a.run, "report.json")
+    rep = os.path.join(a.run, "report.json" if a.which == "ema" else "report-raw.json")
     if os.path.exists(rep):
         with open(rep) as f:
             r = json.load(f)
+        if r.get("which", "ema") != a.which:
+            raise SystemExit(f"{rep} evaluates the {r.get('which')} weights, not the {a.which} ones "
+                             f"being shipped (evaluate.py --which {a.which} --out-prefix "
+                             f"{rep[:-len('.json')]})")
         b = r["sedd"]
         metrics = (f"ELBO perplexity bound on {b['tokens']:,} held-out tokens ({b['blocks']} blocks of "
                    f"{b['length']}): **<= {b['ppl']:.2f}** ({b['nats_per_token']:.4f} +- {b['se']:.4f} "
@@ -197,7 +202,9 @@ def main(argv=None) -> None:
             tc_note="" if cfg.time_conditioned else
             " (the network ignores sigma; only the absorbing shift depends on it, so the engine may "
             "reuse a network output across steps that changed no token)",
-            params=p["total"], nonemb=p["non_embedding"], ema=info["settings"]["ema"],
+            params=p["total"], nonemb=p["non_embedding"],
+            weights=(f"the EMA (decay {info['settings']['ema']}) of the training run" if a.which == "ema"
+                     else "the training run's final (raw) weights, not their EMA"),
             onnx_mb=mb, training=training, metrics=metrics, samples=samples, notes=notes,
             data=("Public-domain English text: Project Gutenberg books (80 % of tokens), U.S. State of "
                   "the Union addresses, the World English Bible and small public-domain sources; "
