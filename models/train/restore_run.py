@@ -29,7 +29,7 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 
 import trainlib as T  # noqa: E402
-from sedd.export import weights_from_onnx  # noqa: E402
+from sedd.export import file_entry, weights_from_onnx  # noqa: E402
 
 TRAINING_FORMAT = "lacuna-training/1"
 
@@ -56,9 +56,9 @@ def parity_error(model, model_dir: str) -> float:
             y = model(torch.tensor(case["indices"]), torch.tensor(case["sigma"], dtype=torch.float32))
         for r, (b, l) in enumerate(case["positions"]):
             d = float((y[b, l] - torch.tensor(case["values"][r])).abs().max())
-            worst = d if not math.isfinite(d) else max(worst, d)
-            if not math.isfinite(worst):
+            if not math.isfinite(d):
                 return math.inf
+            worst = max(worst, d)
     return worst
 
 
@@ -67,7 +67,7 @@ def check_files(model_dir: str) -> None:
     with open(os.path.join(model_dir, "manifest.json"), encoding="utf-8") as f:
         entry = json.load(f).get("files", {}).get("model.onnx")
     path = os.path.join(model_dir, "model.onnx")
-    if entry and (os.path.getsize(path) != entry["bytes"] or T.sha256_file(path) != entry["sha256"]):
+    if entry and file_entry(path) != entry:
         raise SystemExit(f"{path} is not the file its manifest lists (size or sha256 differ): "
                          "damaged or replaced")
 

@@ -223,11 +223,13 @@ def main(argv=None) -> None:
 
 
 def run_stages(run: str, info: dict) -> list:
-    """The run and the runs it continued (--init-from), oldest first: per stage its folder,
-    settings, steps, cumulative tokens at the end, training hours and devices."""
+    """The run and the runs it continued (--init-from), oldest first: per stage its folder, its
+    run.json, its start records (device, precision of each session) and its end record (steps,
+    cumulative tokens, training seconds). A source folder that is not here ends the chain with a
+    ``missing`` stage holding what the continuation recorded of it."""
     stages = []
     while True:
-        end, devices = {}, set()
+        end, starts = {}, []
         log = os.path.join(run, "log.jsonl")
         if os.path.exists(log):
             with open(log) as f:
@@ -236,9 +238,8 @@ def run_stages(run: str, info: dict) -> list:
                     if rec.get("type") == "end":
                         end = rec
                     if rec.get("type") == "start":
-                        devices.add(f"{rec.get('device')}/{rec.get('precision')}")
-        stages.append({"run": T.rel_path(run), "settings": info["settings"], "end": end,
-                       "devices": sorted(devices), "init": info.get("init")})
+                        starts.append(rec)
+        stages.append({"run": T.rel_path(run), "run_json": info, "end": end, "log": starts})
         init = info.get("init")
         if not init:
             break
@@ -252,29 +253,17 @@ def run_stages(run: str, info: dict) -> list:
 
 def provenance(run: str, info: dict, model_id: str) -> dict:
     """OUT/training.json (lacuna-training/1): every stage of the chain that ends at RUN, oldest
-    first, each with its run.json, first start record and end record, so that restore_run.py
-    can rebuild the last stage's folder from the shipped model and the card can be rewritten.
-    A stage that was itself restored from a shipped model contributes that model's stages."""
+    first (run_stages), so that restore_run.py can rebuild the last stage's folder from the
+    shipped model and the card can be rewritten. A stage that was itself restored from a shipped
+    model contributes that model's stages in place of everything before it."""
     stages = []
     for st in run_stages(run, info):
-        folder = T.resolve_path(st["run"])
-        if st.get("missing"):
-            stages.append({"run": st["run"], "missing": True, "init": st["init"]})
-            continue
-        restored = os.path.join(folder, "training.json")
-        if os.path.exists(restored):
+        restored = os.path.join(T.resolve_path(st["run"]), "training.json")
+        if not st.get("missing") and os.path.exists(restored):
             with open(restored, encoding="utf-8") as f:
                 stages = list(json.load(f)["stages"])      # it covers every stage before it
             continue
-        start = None
-        with open(os.path.join(folder, "log.jsonl")) as f:
-            for line in f:
-                rec = json.loads(line)
-                if rec.get("type") == "start":
-                    start = rec
-                    break
-        stages.append({"run": st["run"], "run_json": T.read_run(folder), "end": st["end"],
-                       "log": [start] if start else []})
+        stages.append(st)
     return {"format": "lacuna-training/1", "model": model_id, "stages": stages}
 
 
