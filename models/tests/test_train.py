@@ -360,6 +360,33 @@ class TrainerTest(unittest.TestCase):
                              (512, 511, False, 32))
             self.assertTrue(os.path.getsize(os.path.join(out, "model.onnx")) > 0)
 
+    def test_card_names_the_step_of_the_ar_weights_evaluated(self):
+        """An AR baseline still training is compared at the step evaluate.py scored, not at
+        wherever its run has got to when ship.py writes the card."""
+        import evaluate
+        import ship
+        import train as train_script
+        quiet = dict(log_fn=lambda *a: None)
+        with tempfile.TemporaryDirectory() as run, tempfile.TemporaryDirectory() as arun, \
+                tempfile.TemporaryDirectory() as out:
+            train_script.Trainer(self.cfg(run, time_conditioned=False, max_steps=3), **quiet).run_loop()
+            train_script.Trainer(self.cfg(arun, model="ar", steps=20, max_steps=4), **quiet).run_loop()
+            evaluate.main(["--run", run, "--ar-run", arun, "--ar-which", "model", "--draws", "1",
+                           "--max-blocks", "2", "--infill", "1", "--span", "4", "--window", "32",
+                           "--infill-steps", "4", "--uncond", "1", "--uncond-steps", "4"])
+            rep = read_json(os.path.join(run, "report.json"))
+            self.assertEqual(rep["ar"]["which"], "model")
+            self.assertEqual(rep["ar"]["checkpoint"], {"step": 4, "tokens": 4 * 4 * 32, "schedule_steps": 20})
+            # the baseline trains on after the evaluation
+            train_script.Trainer(self.cfg(arun, model="ar", steps=20, max_steps=7), **quiet).run_loop()
+            ship.main(["--run", run, "--out", out, "--no-parity"])
+            with open(os.path.join(out, "MODEL_CARD.md"), encoding="utf-8") as f:
+                card = f.read()
+            self.assertIn("weights from step 4 of a 20-step schedule, 512 tokens", card)
+            # without the record (older reports) the run's log says where it stopped
+            self.assertIn("step 7 of a 20-step schedule", ship.ar_progress(arun))
+            self.assertEqual(ship.ar_progress(arun, {"step": 20, "tokens": 1, "schedule_steps": 20}), "")
+
     def test_ship_restore_and_continue(self):
         """A shipped model carries its training record; restore_run.py rebuilds a run folder
         from it (weights read back from the ONNX), which train.py continues with --init-from."""

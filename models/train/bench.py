@@ -44,6 +44,9 @@ def one(a) -> dict:
     spec = T.ModelSpec(a.model, c["hidden"], c["blocks"], c["heads"], 128, a.vocab,
                        time_conditioned=not a.time_independent, dropout=0.1)
     model = T.build_model(spec)
+    if a.compile:                      # as train.py --compile: each block, in place
+        for block in model.blocks:
+            block.compile()
     # random (not zero) output/adaLN weights so no kernel sees trivial data
     torch.manual_seed(1)
     for p in model.parameters():
@@ -86,7 +89,8 @@ def one(a) -> dict:
             "step_s_all": [round(x, 3) for x in times], "tok_per_s": B * L / med,
             "cpu_s_median": cmed, "tok_per_cpu_s": B * L / cmed,
             "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
-            "time_independent": a.time_independent}
+            "time_independent": a.time_independent, "compile": a.compile,
+            "torch": torch.__version__}
 
 
 def size(config: str, vocab: int) -> dict:
@@ -126,6 +130,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--head", default="masked")
     ap.add_argument("--time-independent", action="store_true")
+    ap.add_argument("--compile", action="store_true", help="torch.compile each block (torch >= 2)")
     ap.add_argument("--out", default=os.path.join(HERE, "runs", "bench.json"))
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--size", help=argparse.SUPPRESS)
@@ -172,7 +177,8 @@ def main() -> None:
                     cmd = [py, __file__, "--one", cfg, "--threads", n, "--precision", prec,
                            "--model", model, "--batch", str(a.batch), "--length", str(a.length),
                            "--warm", str(a.warm), "--steps", str(a.steps), "--head", a.head,
-                           "--vocab", str(a.vocab)] + (["--time-independent"] if a.time_independent else [])
+                           "--vocab", str(a.vocab)] + (["--time-independent"] if a.time_independent else []) \
+                        + (["--compile"] if a.compile else [])
                     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
                     if r.returncode:
                         print(r.stderr[-2000:], file=sys.stderr)
@@ -180,7 +186,8 @@ def main() -> None:
                     rec = json.loads(r.stdout.strip().splitlines()[-1])
                     rec["loadavg_before"] = float(load)
                     results["runs"].append(rec)
-                    print(f"{cfg} {model} threads={n}{'p' if passive else ''} {prec}: "
+                    print(f"{cfg} {model} threads={n}{'p' if passive else ''} {prec}"
+                          f"{' compiled' if a.compile else ''} torch {rec['torch']}: "
                           f"{rec['tok_per_s']:.0f} tok/s wall, {rec['tok_per_cpu_s']:.0f} tok/cpu-s "
                           f"(step {rec['step_s_median']:.2f} s, load {load})", flush=True)
                     save()

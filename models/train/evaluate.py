@@ -69,6 +69,8 @@ def main(argv=None) -> None:
     ap.add_argument("--run", required=True, help="SEDD run folder")
     ap.add_argument("--ar-run", help="AR baseline run folder (same tokenizer and test text)")
     ap.add_argument("--which", choices=["ema", "model"], default="ema")
+    ap.add_argument("--ar-which", choices=["ema", "model"],
+                    help="the AR baseline's weights (default: --which)")
     ap.add_argument("--draws", type=int, default=4, help="t draws per held-out block")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--estimator", choices=["k", "t"], default="k",
@@ -129,7 +131,8 @@ def main(argv=None) -> None:
                f"| {b['tokens']:,} | ELBO bound, {b['draws']} draws/block, estimator {b['estimator']}, seed {b['seed']}, "
                f"SE {b['se_method']} |"]
     if a.ar_run:
-        ar, ainfo = T.load_model_from_run(a.ar_run, a.which, a.device)
+        ar_which = a.ar_which or a.which
+        ar, ainfo = T.load_model_from_run(a.ar_run, ar_which, a.device)
         for k in ("text_sha256", "tokenizer_sha256"):
             if ainfo["data"]["test"].get(k) != info["data"]["test"].get(k):
                 raise SystemExit(f"AR run differs in test {k}: not comparable")
@@ -139,6 +142,8 @@ def main(argv=None) -> None:
         r = T.ar_nll(ar, blocks, batch_size=a.batch)
         r["seconds"] = round(time.time() - t0, 1)
         r["params"] = T.param_report(ar)
+        r["which"] = ar_which
+        r["checkpoint"] = T.checkpoint_progress(a.ar_run)   # the step these weights are from
         report["ar"] = r
         report["ar_run"] = T.rel_path(a.ar_run)
         md.append(f"| AR baseline (`{T.rel_path(a.ar_run)}`) | {r['nats_per_token']:.4f} | {r['ppl']:.2f} "

@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import sys
+from typing import Optional
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -183,7 +184,7 @@ def main(argv=None) -> None:
         if r.get("ar"):
             metrics += (f"\n\nAutoregressive baseline (same network code and size, causal attention, same "
                         f"data order and tokens per step; `{r.get('ar_run', 'the AR run')}`): perplexity "
-                        f"**{r['ar']['ppl']:.2f}** on the same blocks{ar_progress(r.get('ar_run'))}. The bound is "
+                        f"**{r['ar']['ppl']:.2f}** on the same blocks{ar_progress(r.get('ar_run'), r['ar'].get('checkpoint'))}. The bound is "
                         f"{b['ppl'] / r['ar']['ppl']:.2f}x the baseline's perplexity (the paper's small model: "
                         f"within ~1.13x of GPT-2 at 1.3 M steps of 512 x 1024 tokens).")
         samples = samples_md(r)
@@ -306,26 +307,32 @@ def training_md(prov: dict) -> str:
     return "\n".join(lines) + "\n\n" + total
 
 
-def ar_progress(ar_run) -> str:
-    """ ' (stopped at step N of its M-step schedule)' when the AR run did not finish, else ''."""
-    if not ar_run:
-        return ""
-    path = T.resolve_path(ar_run) if not os.path.isabs(ar_run) else ar_run
-    log = os.path.join(path, "log.jsonl")
-    if not os.path.exists(log):
-        return ""
-    last, schedule = None, None
-    with open(log) as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec.get("type") in ("train", "end"):
-                last = rec
-            elif rec.get("type") == "schedule":
-                schedule = rec.get("schedule_steps")
-    with open(os.path.join(path, "run.json")) as f:
-        schedule = schedule or json.load(f).get("settings", {}).get("steps")
+def ar_progress(ar_run, checkpoint: Optional[dict] = None) -> str:
+    """ ' (stopped at step N of its M-step schedule)' when the AR weights evaluated are not the
+    end of their schedule, else ''.  ``checkpoint`` is what evaluate.py recorded of the weights
+    it scored (step, tokens, schedule_steps); without it (older reports) the run's log says
+    where the run stopped."""
+    if checkpoint and checkpoint.get("schedule_steps"):
+        last, schedule = checkpoint, checkpoint["schedule_steps"]
+    else:
+        if not ar_run:
+            return ""
+        path = T.resolve_path(ar_run) if not os.path.isabs(ar_run) else ar_run
+        log = os.path.join(path, "log.jsonl")
+        if not os.path.exists(log):
+            return ""
+        last, schedule = None, None
+        with open(log) as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("type") in ("train", "end"):
+                    last = rec
+                elif rec.get("type") == "schedule":
+                    schedule = rec.get("schedule_steps")
+        with open(os.path.join(path, "run.json")) as f:
+            schedule = schedule or json.load(f).get("settings", {}).get("steps")
     if last and schedule and last["step"] < schedule:
-        return (f" (its run was stopped at step {last['step']:,} of a {schedule:,}-step schedule, "
+        return (f" (weights from step {last['step']:,} of a {schedule:,}-step schedule, "
                 f"{last['tokens']:,} tokens, so the learning rate had not decayed; resumable)")
     return ""
 

@@ -525,6 +525,17 @@ def load_weights(run: str, which: str = "ema", map_location: str = "cpu") -> dic
     return {k: v.float() for k, v in sd.items()}
 
 
+def checkpoint_progress(run: str) -> Optional[dict]:
+    """Where a run's checkpoint stands: step, tokens seen and schedule length (None for
+    weights-only runs, which have no checkpoint)."""
+    ck = os.path.join(run, "ckpt.pt")
+    if not os.path.exists(ck):
+        return None
+    st = torch_load(ck, "cpu")
+    return {"step": int(st["step"]), "tokens": int(st["tokens_seen"]),
+            "schedule_steps": None if st.get("schedule_steps") is None else int(st["schedule_steps"])}
+
+
 def export_weights(sd: dict, out_dir: str, prefix: str = "ema", max_bytes: int = 15 << 20,
                    dtype: torch.dtype = torch.float32) -> List[str]:
     """Write a state dict as shards of at most ``max_bytes`` (the GPU machine returns at
