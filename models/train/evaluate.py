@@ -132,7 +132,7 @@ def main(argv=None) -> None:
                f"SE {b['se_method']} |"]
     if a.ar_run:
         ar_which = a.ar_which or a.which
-        ar, ainfo = T.load_model_from_run(a.ar_run, ar_which, a.device)
+        ar, ainfo, ar_progress = T.load_model_and_progress(a.ar_run, ar_which, a.device)
         for k in ("text_sha256", "tokenizer_sha256"):
             if ainfo["data"]["test"].get(k) != info["data"]["test"].get(k):
                 raise SystemExit(f"AR run differs in test {k}: not comparable")
@@ -143,7 +143,7 @@ def main(argv=None) -> None:
         r["seconds"] = round(time.time() - t0, 1)
         r["params"] = T.param_report(ar)
         r["which"] = ar_which
-        r["checkpoint"] = T.checkpoint_progress(a.ar_run)   # the step these weights are from
+        r["checkpoint"] = ar_progress          # the step these weights are from
         report["ar"] = r
         report["ar_run"] = T.rel_path(a.ar_run)
         md.append(f"| AR baseline (`{T.rel_path(a.ar_run)}`) | {r['nats_per_token']:.4f} | {r['ppl']:.2f} "

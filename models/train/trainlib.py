@@ -510,10 +510,21 @@ def torch_load(path: str, map_location="cpu"):
 def load_weights(run: str, which: str = "ema", map_location: str = "cpu") -> dict:
     """State dict of a run: from ``ckpt.pt`` (``which`` = "ema" or "model"), else from the
     weights-only shards ``weights/ema-*.pt`` written by ``export_weights`` (GPU runs)."""
+    return load_weights_and_progress(run, which, map_location)[0]
+
+
+def load_weights_and_progress(run: str, which: str = "ema",
+                              map_location: str = "cpu") -> Tuple[dict, Optional[dict]]:
+    """``load_weights`` and where those weights stand, read from the same checkpoint (a run
+    still training may write a newer one meanwhile): step, tokens seen and schedule length;
+    None for weights-only runs, which have no checkpoint."""
     ck = os.path.join(run, "ckpt.pt")
     if os.path.exists(ck):
         state = torch_load(ck, map_location)
-        return state["ema_weights"] if which == "ema" else state["model"]
+        progress = {"step": int(state["step"]), "tokens": int(state["tokens_seen"]),
+                    "schedule_steps": None if state.get("schedule_steps") is None
+                    else int(state["schedule_steps"])}
+        return (state["ema_weights"] if which == "ema" else state["model"]), progress
     wdir = os.path.join(run, "weights")
     shards = sorted(f for f in os.listdir(wdir) if f.startswith(which + "-") and f.endswith(".pt")) \
         if os.path.isdir(wdir) else []
@@ -522,18 +533,7 @@ def load_weights(run: str, which: str = "ema", map_location: str = "cpu") -> dic
     sd: dict = {}
     for f in shards:
         sd.update(torch_load(os.path.join(wdir, f), map_location))
-    return {k: v.float() for k, v in sd.items()}
-
-
-def checkpoint_progress(run: str) -> Optional[dict]:
-    """Where a run's checkpoint stands: step, tokens seen and schedule length (None for
-    weights-only runs, which have no checkpoint)."""
-    ck = os.path.join(run, "ckpt.pt")
-    if not os.path.exists(ck):
-        return None
-    st = torch_load(ck, "cpu")
-    return {"step": int(st["step"]), "tokens": int(st["tokens_seen"]),
-            "schedule_steps": None if st.get("schedule_steps") is None else int(st["schedule_steps"])}
+    return {k: v.float() for k, v in sd.items()}, None
 
 
 def export_weights(sd: dict, out_dir: str, prefix: str = "ema", max_bytes: int = 15 << 20,
@@ -560,11 +560,19 @@ def export_weights(sd: dict, out_dir: str, prefix: str = "ema", max_bytes: int =
 
 
 def load_model_from_run(run: str, which: str = "ema", device: str = "cpu") -> Tuple[SEDD, dict]:
+    model, info, _ = load_model_and_progress(run, which, device)
+    return model, info
+
+
+def load_model_and_progress(run: str, which: str = "ema",
+                            device: str = "cpu") -> Tuple[SEDD, dict, Optional[dict]]:
+    """``load_model_from_run`` and the step the weights are from (``load_weights_and_progress``)."""
     info = read_run(run)
     spec = spec_from_run(info)
     model = SEDD(spec.config())
-    model.load_state_dict(load_weights(run, which), strict=True)
-    return model.to(device).eval(), info
+    sd, progress = load_weights_and_progress(run, which)
+    model.load_state_dict(sd, strict=True)
+    return model.to(device).eval(), info, progress
 
 
 def rel_path(p: Optional[str]) -> Optional[str]:
