@@ -485,6 +485,8 @@ export type ErrorCode =
   | 'cancelled'
   | 'model_error'
   | 'storage_error'
+  /** The network or the server failed: offline, DNS, refused/reset/timed out, proxy, 401/403 (gated), 5xx. */
+  | 'network_error'
   | 'internal';
 
 /** The one error shape that crosses every boundary. */

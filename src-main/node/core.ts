@@ -414,6 +414,7 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
   'cancelled',
   'model_error',
   'storage_error',
+  'network_error',
   'internal',
 ]);
 
