@@ -1,4 +1,9 @@
+import { resolve } from 'node:path';
 import { defineConfig } from 'vitest/config';
+
+// The test-only model packages (tiny-fixture, tiny-ti, tiny-uniform) are not among the folders the
+// app lists (paths.ts modelDirs): the tests and every process they start reach them through this.
+const env = { LACUNA_EXTRA_MODELS: resolve(import.meta.dirname, 'models', 'fixtures') };
 
 export default defineConfig({
   test: {
@@ -8,6 +13,7 @@ export default defineConfig({
           name: 'unit',
           include: ['src-main/**/*.test.ts', 'src-renderer/**/*.test.ts'],
           environment: 'node',
+          env,
           testTimeout: 60_000,
         },
       },
@@ -16,6 +22,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['e2e/**/*.e2e.ts'],
           environment: 'node',
+          env,
           testTimeout: 180_000,
           hookTimeout: 180_000,
           fileParallelism: false,

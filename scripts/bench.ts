@@ -215,7 +215,7 @@ function table(header: string[], rows: (string | number)[][]): string {
 
 async function main(): Promise<void> {
   const models: BenchModel[] = [];
-  const fixture = manifestModel('tiny-fixture', join(ROOT, 'models', 'tiny-fixture'), 16);
+  const fixture = manifestModel('tiny-fixture', join(ROOT, 'models', 'fixtures', 'tiny-fixture'), 16);
   if (fixture) models.push(fixture);
   const def = manifestModel(`default (${DEFAULT_MODEL_ID})`, join(ROOT, 'models', DEFAULT_MODEL_ID), 16);
   if (def) models.push(def);

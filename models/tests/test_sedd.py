@@ -33,7 +33,7 @@ from sedd.noise import GeometricNoise, LogLinearNoise  # noqa: E402
 from sedd.sampling import AnalyticPredictor, sample, sample_categorical  # noqa: E402
 from sedd.tokenizer import ByteLevelBPE, pre_tokenize  # noqa: E402
 
-FIXTURE = os.path.join(MODELS, "tiny-fixture")
+FIXTURE = os.path.join(MODELS, "fixtures", "tiny-fixture")
 FIXTURE_TEXT = os.path.join(MODELS, "tools", "fixture_text.txt")
 torch.set_num_threads(1)
 
@@ -407,7 +407,7 @@ class TestExport(unittest.TestCase):
                 self.assertEqual(json.load(f), m)
 
 
-@unittest.skipUnless(os.path.isdir(FIXTURE), "models/tiny-fixture not built")
+@unittest.skipUnless(os.path.isdir(FIXTURE), "models/fixtures/tiny-fixture not built")
 class TestNetworkGraph(unittest.TestCase):
     """models/sedd/export.py NetworkGraph: the exported form (I/O 2)."""
 

@@ -27,7 +27,7 @@ from sedd.model import SEDD, log_expm1  # noqa: E402
 
 torch.set_num_threads(1)
 FIXTURE_TEXT = os.path.join(MODELS, "tools", "fixture_text.txt")
-FIXTURE_TOK = os.path.join(MODELS, "tiny-fixture", "tokenizer.json")
+FIXTURE_TOK = os.path.join(MODELS, "fixtures", "tiny-fixture", "tokenizer.json")
 
 
 def tiny_spec(kind="sedd", tc=True, V=41, dropout=0.0) -> T.ModelSpec:

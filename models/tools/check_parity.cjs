@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Check a model package's ONNX graph against its parity.json with onnxruntime-node, at the
 // default graph optimisation level.  Also verifies manifest file sizes / sha256.
-//   node models/tools/check_parity.cjs [models/tiny-fixture]
+//   node models/tools/check_parity.cjs [models/fixtures/tiny-fixture]
 // Prints the max abs diff over all stored values and the largest diff of the per-case
 // full-output statistics (max_abs, sum); exits 1 if a stored value differs by > tolerance.
 'use strict';
@@ -11,7 +11,7 @@ const crypto = require('crypto');
 const ort = require(path.join(__dirname, '..', '..', 'node_modules', 'onnxruntime-node'));
 
 async function main() {
-  const dir = path.resolve(process.argv[2] || path.join(__dirname, '..', 'tiny-fixture'));
+  const dir = path.resolve(process.argv[2] || path.join(__dirname, '..', 'fixtures', 'tiny-fixture'));
   const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
   for (const [f, e] of Object.entries(manifest.files)) {
     const buf = fs.readFileSync(path.join(dir, f));

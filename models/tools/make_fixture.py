@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Build models/tiny-fixture/: a deterministic random-weight SEDD package for tests.
+"""Build models/fixtures/tiny-fixture/: a deterministic random-weight SEDD package for tests.
 
     cd /work/main && OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_fixture.py
 
-Writes (into models/tiny-fixture/ unless --out is given):
+Writes (into models/fixtures/tiny-fixture/ unless --out is given):
   tokenizer.json        byte-level BPE trained on models/tools/fixture_text.txt (511 ids:
                         256 bytes + 254 merges + <|endoftext|> = 510); MASK = 511 (not in the
                         tokenizer, like the official GPT-2 + SEDD setup)
@@ -362,7 +362,7 @@ Limitations: no training data, no metrics, no meaningful samples; do not ship it
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "tiny-fixture"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "fixtures", "tiny-fixture"))
     args = ap.parse_args()
     out = args.out
     os.makedirs(out, exist_ok=True)

@@ -132,7 +132,7 @@ def build(out: str, seed: int = SEED, fp16: bool = False) -> None:
     with open(os.path.join(ck, "config.json"), "w", encoding="utf-8") as f:
         json.dump(cfg_json, f, indent=2)
         f.write("\n")
-    shutil.copyfile(os.path.join(MODELS, "tiny-fixture", "tokenizer.json"), os.path.join(ck, "tokenizer.json"))
+    shutil.copyfile(os.path.join(MODELS, "fixtures", "tiny-fixture", "tokenizer.json"), os.path.join(ck, "tokenizer.json"))
 
     model = SEDD(cfg).eval()
     state = random_state(model, seed)

@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Golden sampler runs for every graph / noise / predictor combination, and golden values of the
 ELBO likelihood bound, for the TypeScript engine (src-main/node/engine/samplers.test.ts,
-likelihood.test.ts).  Also builds the second test package models/tiny-uniform/.
+likelihood.test.ts).  Also builds the second test package models/fixtures/tiny-uniform/.
 
     cd /work/main && OPENBLAS_NUM_THREADS=1 nice -n 10 /usr/bin/python3 models/tools/make_sampling_goldens.py
 
 Writes
-  models/tiny-uniform/        random-weight SEDD network for the *uniform* graph (V = 511, the
+  models/fixtures/tiny-uniform/        random-weight SEDD network for the *uniform* graph (V = 511, the
                               fixture's tokenizer, no MASK), geometric noise: model.onnx,
                               tokenizer.json (copied from tiny-fixture), parity.json,
                               MODEL_CARD.md, manifest.json
-  models/tiny-fixture/sampling-goldens.json
+  models/fixtures/tiny-fixture/sampling-goldens.json
 
 Sampler runs use models/sedd/sampling.py (``sample``) with explicit Exp(1) noise from the integer
 hash of make_fixture.py (``exp_noise`` in the JSON), so TypeScript regenerates it.  For the
@@ -48,8 +48,8 @@ from sedd.noise import GeometricNoise, LogLinearNoise  # noqa: E402
 from sedd.sampling import sample  # noqa: E402
 from sedd.tokenizer import ByteLevelBPE  # noqa: E402
 
-FIXTURE = os.path.join(MODELS, "tiny-fixture")
-UNIFORM_DIR = os.path.join(MODELS, "tiny-uniform")
+FIXTURE = os.path.join(MODELS, "fixtures", "tiny-fixture")
+UNIFORM_DIR = os.path.join(MODELS, "fixtures", "tiny-uniform")
 UNIFORM_SEED = F.SEED + 100
 UNIFORM_V = F.TOKENIZER_SIZE  # 511: no MASK
 UNIFORM_CONFIG = SEDDConfig(hidden_size=64, n_blocks=1, n_heads=1, cond_dim=32,
@@ -121,7 +121,7 @@ def write_uniform_package(model: SEDD, tok: ByteLevelBPE) -> None:
 
 
 def check_fixture_model(model: SEDD) -> None:
-    """The rebuilt fixture network must be the one in models/tiny-fixture (parity.json)."""
+    """The rebuilt fixture network must be the one in models/fixtures/tiny-fixture (parity.json)."""
     import json
     with open(os.path.join(FIXTURE, "parity.json")) as f:
         case = json.load(f)["cases"][2]

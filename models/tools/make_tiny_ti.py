@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Build models/tiny-ti/: a tiny random-weight *time-independent* SEDD package for tests.
+"""Build models/fixtures/tiny-ti/: a tiny random-weight *time-independent* SEDD package for tests.
 
     cd /work/main && OPENBLAS_NUM_THREADS=1 nice -n 10 /usr/bin/python3 models/tools/make_tiny_ti.py
 
-Same layout as models/tiny-fixture (hidden 64, 2 blocks, 1 head, cond 32, V = 512, absorb,
+Same layout as models/fixtures/tiny-fixture (hidden 64, 2 blocks, 1 head, cond 32, V = 512, absorb,
 log-linear noise, scale_by_sigma, length 128) and the same tokenizer.json (copied), but the
 network is built with SEDDConfig.time_conditioned = False: the conditioning vector is zero, so
 log_score = f(x) − log(e^σ − 1) − log(V − 1) and the manifest says "time_conditioned": false.
@@ -45,11 +45,11 @@ caching only; it does not model language. Built by `models/tools/make_tiny_ti.py
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
-    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "tiny-ti"))
+    ap.add_argument("--out", default=os.path.join(os.path.dirname(HERE), "fixtures", "tiny-ti"))
     a = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(a.out, exist_ok=True)
-    shutil.copyfile(os.path.join(os.path.dirname(HERE), "tiny-fixture", "tokenizer.json"),
+    shutil.copyfile(os.path.join(os.path.dirname(HERE), "fixtures", "tiny-fixture", "tokenizer.json"),
                     os.path.join(a.out, "tokenizer.json"))
     torch.manual_seed(SEED)
     model = SEDD(CONFIG).eval()

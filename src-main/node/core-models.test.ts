@@ -13,7 +13,7 @@ import { appRoot } from './paths';
 import { rejection } from './test-support';
 
 const ROOT = appRoot();
-const FIXTURE = join(ROOT, 'models', 'tiny-fixture');
+const FIXTURE = join(ROOT, 'models', 'fixtures', 'tiny-fixture');
 const IMPORT_FIXTURE = join(ROOT, 'models', 'tests', 'import-fixture');
 
 let dir: string;

@@ -9,7 +9,7 @@ import { Engine } from './engine/engine';
 import { appRoot } from './paths';
 import { rejection as rejectionOf } from './test-support';
 
-const FIXTURE = join(appRoot(), 'models', 'tiny-fixture');
+const FIXTURE = join(appRoot(), 'models', 'fixtures', 'tiny-fixture');
 
 let dir: string;
 /** A models folder holding only the test model, so these tests do not depend on what else is installed. */

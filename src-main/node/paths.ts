@@ -1,6 +1,6 @@
 /** Where Lacuna keeps its data and finds its models. Shared by the Electron shell, web mode, the CLI and tests. */
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -29,10 +29,24 @@ export function appRoot(from: string = dirname(fileURLToPath(import.meta.url))):
   }
 }
 
-/** Folders searched for model packages, in order: bundled models, then models imported into the data folder. */
-export function modelDirs(root: string, data: string, resourcesPath?: string): string[] {
+/**
+ * Folders searched for model packages, in order: bundled models, models imported or downloaded into
+ * the data folder, then the folders in LACUNA_EXTRA_MODELS (path-list separated, for development
+ * and tests: the test-only packages in models/fixtures are reached this way, never listed otherwise).
+ */
+export function modelDirs(root: string, data: string, resourcesPath?: string, env: NodeJS.ProcessEnv = process.env): string[] {
   const bundled = resourcesPath ? join(resourcesPath, 'models') : join(root, 'models');
-  return [bundled, join(data, 'models')];
+  const extra = (env.LACUNA_EXTRA_MODELS ?? '')
+    .split(delimiter)
+    .map((d) => d.trim())
+    .filter(Boolean)
+    .map((d) => resolve(d));
+  return [bundled, join(data, 'models'), ...extra];
+}
+
+/** The test-only model packages (tiny-fixture, tiny-ti, tiny-uniform), outside the folders the app lists. */
+export function fixtureModelsDir(root: string = appRoot()): string {
+  return join(root, 'models', 'fixtures');
 }
 
 /** The model the app uses when none is chosen: the bundled lacuna-mini (models/lacuna-mini, MODEL_CARD.md). */

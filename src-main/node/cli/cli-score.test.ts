@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ScoreResult } from '../../common/api';
 import { ROOT, runLacuna, type Outcome } from './cli-test-support';
 
-const FIXTURE = join(ROOT, 'models', 'tiny-fixture');
+const FIXTURE = join(ROOT, 'models', 'fixtures', 'tiny-fixture');
 const dirs: string[] = [];
 afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { closeDatabase, openDatabase } from '../store/database';
 import { DocumentStore } from '../store/documents';
 
 const CLI_JS = join(ROOT, 'out', 'main', 'cli.js');
-const FIXTURE = join(ROOT, 'models', 'tiny-fixture');
+const FIXTURE = join(ROOT, 'models', 'fixtures', 'tiny-fixture');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 const dirs: string[] = [];
@@ -141,7 +141,7 @@ describe('lacuna CLI', () => {
     const r = FillResult.parse(JSON.parse(byDir.stdout));
     expect(r).toMatchObject({ model: 'tiny-fixture', steps: 3, seed: 9 });
     expect(r.fills).toHaveLength(1);
-    const relative = await lacuna(['fill', '--model', 'models/tiny-fixture', '--steps', '3', '--seed', '9', 'a ____ b']);
+    const relative = await lacuna(['fill', '--model', 'models/fixtures/tiny-fixture', '--steps', '3', '--seed', '9', 'a ____ b']);
     expect(relative.stdout).toBe(`${r.text}\n`);
     const byId = await lacuna(['fill', '--model', 'tiny-fixture', '--steps', '3', '--seed', '9', 'a ____ b']);
     expect(byId.stdout).toBe(`${r.text}\n`);
@@ -224,7 +224,7 @@ describe('lacuna CLI', () => {
     expectFailure(await lacuna(['fill', '--model', d, 'a ____']), 1, /not a model package \(it has no manifest\.json\)/);
     expectFailure(await lacuna(['fill', '--model', 'no-such-id', 'a ____']), 1, /unknown model "no-such-id"; available: (.*, )?tiny-fixture/);
     // A model whose sampler takes no temperature (uniform graph) refuses one other than 1.
-    expectFailure(await lacuna(['fill', '--model', join(ROOT, 'models', 'tiny-uniform'), '--temperature', '0.5', 'a ____']), 1, /no temperature/);
+    expectFailure(await lacuna(['fill', '--model', join(ROOT, 'models', 'fixtures', 'tiny-uniform'), '--temperature', '0.5', 'a ____']), 1, /no temperature/);
 
     // A package folder whose model file is missing.
     const broken = join(d, 'broken');

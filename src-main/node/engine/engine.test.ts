@@ -9,7 +9,7 @@ import type { FillJob, FillProgressInfo, ScoreJob } from './types';
 import { rejection } from '../test-support';
 
 const engine = new Engine({ threads: 1 });
-const TI_DIR = join(ROOT, 'models', 'tiny-ti'); // time-independent (models/tools/make_tiny_ti.py)
+const TI_DIR = join(ROOT, 'models', 'fixtures', 'tiny-ti'); // time-independent (models/tools/make_tiny_ti.py)
 afterAll(() => engine.close());
 
 let n = 0;
@@ -236,7 +236,7 @@ describe('Engine (in-process) with the fixture model', () => {
   });
 });
 
-const UNIFORM_DIR = join(ROOT, 'models', 'tiny-uniform'); // uniform graph, geometric noise, mask_id null
+const UNIFORM_DIR = join(ROOT, 'models', 'fixtures', 'tiny-uniform'); // uniform graph, geometric noise, mask_id null
 
 /** A copy of the fixture package whose manifest asks for other sampling settings (the manifest itself is not hashed). */
 function fixtureCopy(edit: (manifest: Record<string, unknown>) => void): string {

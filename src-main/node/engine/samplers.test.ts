@@ -49,7 +49,7 @@ function hashExpNoise(salt: number, L: number, steps: number, V: number, absorb:
 }
 
 const goldens = fixtureJson<Goldens>('sampling-goldens.json');
-const UNIFORM_DIR = join(ROOT, 'models', 'tiny-uniform');
+const UNIFORM_DIR = join(ROOT, 'models', 'fixtures', 'tiny-uniform');
 
 describe('general samplers replay the PyTorch reference (sampling-goldens.json, real ONNX networks)', () => {
   const models = new Map<string, ScoreModel>();

@@ -14,7 +14,7 @@
  * This is the dense implementation: every generated position gets a full-vocabulary row, computed
  * in float64 in the same order of operations as models/sedd/sampling.py, so that fed the same
  * network outputs and Exp(1) noise both draw the same tokens (samplers.test.ts replays
- * models/tiny-fixture/sampling-goldens.json). sampler.ts holds the fast exact path for
+ * models/fixtures/tiny-fixture/sampling-goldens.json). sampler.ts holds the fast exact path for
  * absorb + log-linear; chooseSampler says which one a model needs.
  *
  * Infilling: the template holds the known tokens; positions to generate hold UNKNOWN (−1) or, for

@@ -1,14 +1,14 @@
-/** Paths of the test model package (models/tiny-fixture) for the engine's unit tests. */
+/** Paths of the test model package (models/fixtures/tiny-fixture) for the engine's unit tests. */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appRoot } from '../paths';
 
 export const ROOT = appRoot();
-export const FIXTURE_DIR = join(ROOT, 'models', 'tiny-fixture');
+export const FIXTURE_DIR = join(ROOT, 'models', 'fixtures', 'tiny-fixture');
 
 export function fixtureFile(name: string): string {
   const path = join(FIXTURE_DIR, name);
-  if (!existsSync(path)) throw new Error(`${path} is missing: the test model package models/tiny-fixture is incomplete`);
+  if (!existsSync(path)) throw new Error(`${path} is missing: the test model package models/fixtures/tiny-fixture is incomplete`);
   return path;
 }
 

@@ -10,7 +10,7 @@ import { Engine } from '../engine/engine';
 import { appRoot } from '../paths';
 import { closeDatabase, openDatabase } from './database';
 
-const FIXTURE = join(appRoot(), 'models', 'tiny-fixture');
+const FIXTURE = join(appRoot(), 'models', 'fixtures', 'tiny-fixture');
 
 let dir: string;
 let core: Core;
@@ -19,7 +19,7 @@ beforeEach(() => {
   if (!existsSync(join(FIXTURE, 'manifest.json'))) throw new Error(`the test model ${FIXTURE} is missing`);
   dir = mkdtempSync(join(tmpdir(), 'lacuna-generations-'));
   mkdirSync(join(dir, 'models'));
-  symlinkSync(FIXTURE, join(dir, 'models', 'tiny-fixture'));
+  symlinkSync(FIXTURE, join(dir, 'models', 'fixtures', 'tiny-fixture'));
   core = createCore({
     dataDir: join(dir, 'data'),
     modelDirs: [join(dir, 'models')],
