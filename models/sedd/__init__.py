@@ -3,6 +3,7 @@ Lou, Meng & Ermon, ICML 2024).
 
 Modules:
   model     -- the DDiT score network (official state-dict layout)
+  mdlm      -- MDLM (kuleshov-group/mdlm-owt layout): the same trunk, SUBS x0-posterior as a SEDD score
   graph     -- forward-process graphs (absorbing, uniform)
   noise     -- noise schedules (log-linear, geometric)
   sampling  -- analytic (Tweedie tau-leaping) / Euler samplers and the final denoiser

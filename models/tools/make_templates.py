@@ -40,6 +40,15 @@ and up to ~6 GB of memory):
     # any other configuration, from an official-style config.json:
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py \\
         --config DIR/config.json --out models/templates/<name>
+    # MDLM (kuleshov-group/mdlm-owt; models/sedd/mdlm.py), fp32 and fp16:
+    OPENBLAS_NUM_THREADS=1 /usr/bin/python3 models/tools/make_templates.py --preset mdlm-owt
+    OPENBLAS_NUM_THREADS=1 .venv-fp16/bin/python models/tools/make_templates.py --preset mdlm-owt --precision fp16
+
+MDLM templates: ``--config`` also takes an MDLM Hub config.json (``model_type`` "mdlm"). The graph
+is MDLM's trunk (the same tensor names and shapes as SEDD's; the checkpoint stores them under
+``backbone.``) followed by the SUBS x0-posterior expressed as a SEDD absorbing log score
+(models/sedd/mdlm.py); template.json's config then also says ``"family": "mdlm"`` and
+``"time_conditioning"``, and ``scale_by_sigma`` is true (the output carries -log(e^sigma - 1)).
 """
 from __future__ import annotations
 
@@ -48,7 +57,7 @@ import hashlib
 import json
 import os
 import sys
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODELS = os.path.dirname(HERE)
@@ -60,6 +69,7 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 from onnx import TensorProto  # noqa: E402
 
+from sedd import mdlm  # noqa: E402
 from sedd.export import check_layernorm_bias, export_proto  # noqa: E402
 from sedd.model import SEDD, SEDDConfig  # noqa: E402
 
@@ -73,6 +83,7 @@ OPTIONAL_BUFFERS = ("rotary_emb.inv_freq",)
 PRESETS = {
     "sedd-small": SEDDConfig.small,
     "sedd-medium": SEDDConfig.medium,
+    "mdlm-owt": mdlm.MDLMConfig.owt,
 }
 
 
@@ -88,15 +99,29 @@ def config_from_official(cfg: dict) -> SEDDConfig:
                       graph_type=graph_type, scale_by_sigma=scale)
 
 
-def template_config(cfg: SEDDConfig) -> dict:
+def config_from_file(cfg: dict) -> Union[SEDDConfig, mdlm.MDLMConfig]:
+    """The network configuration of a checkpoint's config.json: an MDLM Hub config
+    (``model_type`` "mdlm") or an official SEDD one."""
+    if cfg.get("model_type") == mdlm.HUB_MODEL_TYPE:
+        return mdlm.MDLMConfig.from_hub(cfg)
+    return config_from_official(cfg)
+
+
+def template_config(cfg: Union[SEDDConfig, mdlm.MDLMConfig]) -> dict:
+    if isinstance(cfg, mdlm.MDLMConfig):
+        return {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks, "n_heads": cfg.n_heads,
+                "cond_dim": cfg.cond_dim, "vocab_size": cfg.vocab_size, "graph_type": "absorb",
+                "scale_by_sigma": True, "family": "mdlm", "time_conditioning": cfg.time_conditioning}
     return {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks, "n_heads": cfg.n_heads,
             "cond_dim": cfg.cond_dim, "vocab_size": cfg.vocab_size, "graph_type": cfg.graph_type,
             "scale_by_sigma": cfg.scale_by_sigma}
 
 
-def export_graph(model: SEDD) -> onnx.ModelProto:
-    """The exported graph (models/sedd/export.py, network I/O 2) without constant folding;
-    returns the proto (weights inline)."""
+def export_graph(model: Union[SEDD, mdlm.DITBackbone]) -> onnx.ModelProto:
+    """The exported graph (models/sedd/export.py, or models/sedd/mdlm.py for an MDLM trunk; network
+    I/O 2) without constant folding; returns the proto (weights inline)."""
+    if isinstance(model, mdlm.DITBackbone):
+        return mdlm.export_proto(model, constant_folding=False)
     return export_proto(model, constant_folding=False)
 
 
@@ -121,17 +146,20 @@ def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     return float16.convert_float_to_float16(proto, keep_io_types=True, op_block_list=FP16_KEEP_FP32_OPS)
 
 
-def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None,
+def make_template(cfg: Union[SEDDConfig, mdlm.MDLMConfig], out_dir: str,
+                  model: Optional[Union[SEDD, mdlm.DITBackbone]] = None,
                   precision: str = "fp32") -> dict:
     """Write ``model.onnx`` (graph, weights external) and ``template.json`` to ``out_dir``.
 
-    ``model`` may be given (its weights are ignored); otherwise one is built. ``precision``
+    ``model`` may be given (its weights are ignored); otherwise one is built (for an
+    :class:`mdlm.MDLMConfig`, the trunk :class:`mdlm.DITBackbone`, whose tensor names are the
+    checkpoint's without ``backbone.``). ``precision``
     "fp16" writes the float16 variant (:func:`to_fp16`). Returns the template dict."""
     if precision not in ("fp32", "fp16"):
         raise ValueError(f"precision must be fp32 or fp16, not {precision!r}")
     cfg.dropout = 0.0
     if model is None:
-        model = SEDD(cfg)
+        model = mdlm.DITBackbone(cfg) if isinstance(cfg, mdlm.MDLMConfig) else SEDD(cfg)
     model = model.eval()
     state = model.state_dict()
     defaults = {name: state[name].detach().clone() for name in OPTIONAL_BUFFERS}
@@ -179,8 +207,9 @@ def make_template(cfg: SEDDConfig, out_dir: str, model: Optional[SEDD] = None,
     ordered = [inits[n] for n in names]
     del proto.graph.initializer[:]
     proto.graph.initializer.extend(ordered)
+    family = "MDLM network (as a SEDD log score)" if isinstance(cfg, mdlm.MDLMConfig) else "SEDD score network"
     proto.producer_name = "lacuna-sedd-template"
-    proto.doc_string = (f"SEDD score network template ({precision}; network I/O 2, models/FORMAT.md): "
+    proto.doc_string = (f"{family} template ({precision}; network I/O 2, models/FORMAT.md): "
                         "indices int64 [B,L], sigma float32 [B], positions int64 [K] (, uniforms float32 "
                         "[K]) -> log_score [K,V] (, token, log_norm); weights in weights.bin (see template.json)")
     check_layernorm_bias(proto)
@@ -223,7 +252,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--preset", choices=sorted(PRESETS))
-    g.add_argument("--config", help="an official-style config.json")
+    g.add_argument("--config", help="an official-style SEDD config.json, or an MDLM Hub one")
     ap.add_argument("--out", help="output folder (default models/templates/<preset>[-fp16])")
     ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
                     help="fp16: the float16 variant for GPUs (needs onnxconverter-common, see "
@@ -235,7 +264,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         out = a.out or os.path.join(MODELS, "templates", a.preset + ("-fp16" if a.precision == "fp16" else ""))
     else:
         with open(a.config, encoding="utf-8") as f:
-            cfg = config_from_official(json.load(f))
+            cfg = config_from_file(json.load(f))
         if not a.out:
             ap.error("--out is required with --config")
         out = a.out
