@@ -25,6 +25,16 @@
  * A configuration without a template (anything but the official small/medium absorb ones) needs
  * one made first with Python (the error names the command). `pytorch_model.bin` needs converting
  * with models/tools/convert_bin.py first (the error names the command).
+ *
+ * MDLM (Sahoo et al. 2024; Hugging Face `kuleshov-group/mdlm-owt`): a config.json with
+ * `model_type: "mdlm"` (keys `vocab_size` — MASK, the last id, included — `hidden_dim`, `n_blocks`,
+ * `n_heads`, `cond_dim`, `model_length`, `time_conditioning`) and a model.safetensors whose tensors
+ * are SEDD's DDiT names under `backbone.` (the prefix may also be absent or combined with the
+ * segments above). Its template (`"family": "mdlm"`, models/sedd/mdlm.py) computes MDLM's
+ * x0-posterior (SUBS) and returns it as the SEDD absorbing log score the engine runs:
+ * log p(x0 = y | x_t) − log(e^σ − 1) at masked positions, so the package says `scale_by_sigma: true`
+ * and, for `time_conditioning: false` (the released model), `time_conditioned: false`. The Hub repo
+ * has no tokenizer.json: GPT-2's is used for vocab_size 50258 (MASK = 50257).
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
@@ -47,11 +57,16 @@ export interface NetworkConfig {
   vocab_size: number;
   graph_type: 'absorb' | 'uniform';
   scale_by_sigma: boolean;
+  /** Absent: SEDD (the official network). 'mdlm': MDLM's trunk + SUBS, as a SEDD log score. */
+  family?: 'mdlm';
+  /** MDLM only: whether the network sees σ (absent = true, as every SEDD network). */
+  time_conditioning?: boolean;
 }
 
 /** What config.json says, as the importer uses it. */
 export interface CheckpointConfig {
   network: NetworkConfig;
+  /** Tokenizer ids (MASK excluded for the absorbing graph). */
   tokens: number;
   noise: { type: 'loglinear'; eps: number } | { type: 'geometric'; sigma_min: number; sigma_max: number };
   length: number;
@@ -95,19 +110,66 @@ export interface ImportOptions {
 }
 
 const OPTIONAL = new Set(['rotary_emb.inv_freq']);
-const PREFIX_SEGMENTS = new Set(['module', 'score_model', 'model', '_orig_mod', 'ema', 'ema_model', 'model_ema']);
+const PREFIX_SEGMENTS: ReadonlySet<string> = new Set(['module', 'score_model', 'model', '_orig_mod', 'ema', 'ema_model', 'model_ema']);
+/** MDLM's Hugging Face model keeps the trunk as `backbone` (state dict `backbone.*`). */
+const MDLM_PREFIX_SEGMENTS: ReadonlySet<string> = new Set([...PREFIX_SEGMENTS, 'backbone']);
+export const MDLM_MODEL_TYPE = 'mdlm';
 const LIST_MAX = 8;
 
 function bad(message: string): never {
   throw new ApiError('bad_request', message);
 }
 
-/** Parse an official-style config.json (sedd.md §1; `tokens`, `graph`, `noise`, `model`). */
+function configObject(v: unknown, what: string): Record<string, unknown> {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(`config.json: ${what} must be an object`);
+}
+
+function configInt(v: unknown, what: string, min = 1): number {
+  return Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : bad(`config.json: ${what} must be an integer ≥ ${min} (got ${JSON.stringify(v)})`);
+}
+
+/**
+ * Parse an MDLM Hugging Face config.json (kuleshov-group/mdlm-owt: `model_type` "mdlm",
+ * `vocab_size` with MASK, `hidden_dim`, `n_blocks`, `n_heads`, `cond_dim`, `model_length`,
+ * `time_conditioning`; models/sedd/mdlm.py). The noise is MDLM's default, log-linear with ε 1e-3.
+ */
+export function parseMdlmConfig(root: Record<string, unknown>): CheckpointConfig {
+  if (root.model_type !== MDLM_MODEL_TYPE) bad(`config.json: model_type must be "${MDLM_MODEL_TYPE}" (got ${JSON.stringify(root.model_type)})`);
+  const vocab = configInt(root.vocab_size, '"vocab_size"', 3);
+  const tc = root.time_conditioning;
+  if (tc !== undefined && typeof tc !== 'boolean') bad('config.json: time_conditioning must be true or false');
+  const network: NetworkConfig = {
+    hidden_size: configInt(root.hidden_dim, '"hidden_dim"'),
+    n_blocks: configInt(root.n_blocks, '"n_blocks"'),
+    n_heads: configInt(root.n_heads, '"n_heads"'),
+    cond_dim: configInt(root.cond_dim, '"cond_dim"'),
+    vocab_size: vocab,
+    graph_type: 'absorb',
+    scale_by_sigma: true,
+    family: 'mdlm',
+    time_conditioning: tc === true,
+  };
+  checkHeads(network);
+  const length = root.model_length === undefined ? 1024 : configInt(root.model_length, '"model_length"');
+  const path = typeof root._name_or_path === 'string' ? root._name_or_path.split('/').filter(Boolean).pop() : undefined;
+  return { network, tokens: vocab - 1, noise: { type: 'loglinear', eps: 1e-3 }, length, name: path };
+}
+
+function checkHeads(network: NetworkConfig): void {
+  const [h, n] = network.family === 'mdlm' ? ['hidden_dim', 'n_heads'] : ['model.hidden_size', 'model.n_heads'];
+  if (network.hidden_size % network.n_heads) bad(`config.json: ${h} ${network.hidden_size} is not a multiple of ${n} ${network.n_heads}`);
+  if ((network.hidden_size / network.n_heads) % 2) bad('config.json: the head size must be even (rotary embeddings)');
+}
+
+/**
+ * Parse a checkpoint's config.json: an official-style SEDD one (sedd.md §1; `tokens`, `graph`,
+ * `noise`, `model`), or an MDLM Hugging Face one (`model_type` "mdlm", {@link parseMdlmConfig}).
+ */
 export function parseCheckpointConfig(json: unknown): CheckpointConfig {
-  const obj = (v: unknown, what: string): Record<string, unknown> =>
-    v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(`config.json: ${what} must be an object`);
-  const int = (v: unknown, what: string, min = 1): number => (Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : bad(`config.json: ${what} must be an integer ≥ ${min} (got ${JSON.stringify(v)})`));
+  const obj = configObject;
+  const int = configInt;
   const root = obj(json, 'the file');
+  if (root.model_type === MDLM_MODEL_TYPE) return parseMdlmConfig(root);
   const model = obj(root.model, '"model"');
   const graphType = obj(root.graph, '"graph"').type;
   if (graphType !== 'absorb' && graphType !== 'uniform') bad(`config.json: graph.type must be "absorb" or "uniform" (got ${JSON.stringify(graphType)})`);
@@ -125,8 +187,7 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
     graph_type: graphType,
     scale_by_sigma: graphType === 'absorb' && scaleRaw !== false,
   };
-  if (network.hidden_size % network.n_heads) bad(`config.json: model.hidden_size ${network.hidden_size} is not a multiple of model.n_heads ${network.n_heads}`);
-  if ((network.hidden_size / network.n_heads) % 2) bad('config.json: the head size must be even (rotary embeddings)');
+  checkHeads(network);
   let n: CheckpointConfig['noise'];
   if (noise.type === 'loglinear') n = { type: 'loglinear', eps: 1e-3 };
   else if (noise.type === 'geometric') {
@@ -138,7 +199,10 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   return { network, tokens, noise: n, length, name };
 }
 
-/** Every tensor of the official state dict for a configuration, in state-dict order (sedd.md §1). */
+/**
+ * Every tensor of the official state dict for a configuration, in state-dict order (sedd.md §1).
+ * MDLM's trunk has the same names and shapes (under `backbone.` in its checkpoint).
+ */
 export function expectedTensors(c: NetworkConfig): Map<string, number[]> {
   const H = c.hidden_size;
   const C = c.cond_dim;
@@ -183,14 +247,19 @@ export interface TensorMapping {
  * Match a file's tensors against the expected set (see the module doc for prefixes). Throws one
  * ApiError('bad_request') listing every missing, unexpected and mis-shaped tensor.
  */
-export function matchTensors(file: string, tensors: ReadonlyMap<string, { shape: number[]; dtype: string }>, expected: ReadonlyMap<string, number[]>): TensorMapping {
+export function matchTensors(
+  file: string,
+  tensors: ReadonlyMap<string, { shape: number[]; dtype: string }>,
+  expected: ReadonlyMap<string, number[]>,
+  prefixSegments: ReadonlySet<string> = PREFIX_SEGMENTS,
+): TensorMapping {
   const groups = new Map<string, Map<string, string>>();
   const unexpected: string[] = [];
   for (const key of tensors.keys()) {
     let found = false;
     const parts = key.split('.');
     for (let k = 0; k < parts.length && !found; k++) {
-      if (k > 0 && !PREFIX_SEGMENTS.has(parts[k - 1]!)) break;
+      if (k > 0 && !prefixSegments.has(parts[k - 1]!)) break;
       const name = parts.slice(k).join('.');
       if (expected.has(name)) {
         const prefix = parts.slice(0, k).map((p) => `${p}.`).join('');
@@ -230,8 +299,15 @@ function list(items: string[]): string {
   return items.length > LIST_MAX ? `${items.slice(0, LIST_MAX).join(', ')} (and ${items.length - LIST_MAX} more)` : items.join(', ');
 }
 
+/** A configuration with its optional fields filled in (SEDD: no family, time conditioned). */
+function normalConfig(c: NetworkConfig): Required<Omit<NetworkConfig, 'family'>> & { family: 'sedd' | 'mdlm' } {
+  return { ...c, family: c.family ?? 'sedd', time_conditioning: c.time_conditioning ?? true };
+}
+
 function sameConfig(a: NetworkConfig, b: NetworkConfig): boolean {
-  return (Object.keys(a) as (keyof NetworkConfig)[]).every((k) => a[k] === b[k]) && Object.keys(b).length === Object.keys(a).length;
+  const x = normalConfig(a);
+  const y = normalConfig(b);
+  return (Object.keys(x) as (keyof typeof x)[]).every((k) => x[k] === y[k]) && Object.keys(y).length === Object.keys(x).length;
 }
 
 /** Read one template folder; ApiError('internal') if it is inconsistent. */
@@ -299,9 +375,10 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
   }
 
   const expected = expectedTensors(cfg.network);
+  const mdlm = cfg.network.family === 'mdlm';
   const file = await SafetensorsFile.open(weightsPath);
   try {
-    const mapping = matchTensors('model.safetensors', file.tensors, expected);
+    const mapping = matchTensors('model.safetensors', file.tensors, expected, mdlm ? MDLM_PREFIX_SEGMENTS : PREFIX_SEGMENTS);
     const precision = options.precision ?? 'fp32';
     if (precision !== 'fp32' && precision !== 'fp16') bad(`precision must be "fp32" or "fp16", got ${JSON.stringify(precision)}`);
     const template = await findTemplate(options.templateDirs, cfg.network, precision);
@@ -309,7 +386,7 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
       bad(`no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: .venv-fp16/bin/python models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --precision fp16 --out <Lacuna models folder>/templates/<name>-fp16`);
     }
     if (!template) {
-      bad(`no graph template for this configuration (${JSON.stringify(cfg.network)}); only the official sedd-small and sedd-medium ship with Lacuna. Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --out <Lacuna models folder>/templates/<name>`);
+      bad(`no graph template for this configuration (${JSON.stringify(cfg.network)}); only the official sedd-small, sedd-medium and mdlm-owt ship with Lacuna. Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --out <Lacuna models folder>/templates/<name>`);
     }
     const tokenizerSrc = await pickTokenizer(src, cfg, options);
 
@@ -325,14 +402,18 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
       const graphDigest = await copyHashed(join(template.dir, template.graph), join(tmp, 'model.onnx'));
       if (graphDigest.sha256 !== template.graph_sha256) throw new ApiError('internal', `graph template ${template.dir}: ${template.graph} does not match its sha256 in template.json`);
       const tok = await copyHashed(tokenizerSrc.path, join(tmp, 'tokenizer.json'));
-      const title = cfg.name ? `SEDD ${cfg.name}` : `SEDD ${basename(src)}`;
+      const kind = mdlm ? 'MDLM' : 'SEDD';
+      const title = cfg.name ? `${kind} ${cfg.name}` : `${kind} ${basename(src)}`;
       const n = cfg.network;
+      const timeConditioned = n.time_conditioning ?? true;
       const card = [
         `# ${title}`,
         '',
         `Imported by Lacuna from ${src} (config.json + model.safetensors${mapping.prefix ? `, tensors under "${mapping.prefix}"` : ''}).`,
         '',
-        `Score Entropy Discrete Diffusion (Lou, Meng & Ermon, 2024) network: hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size}, ${n.graph_type} graph, ${cfg.noise.type} noise, trained length ${cfg.length}.`,
+        mdlm
+          ? `Masked Diffusion Language Model (MDLM; Sahoo et al., 2024): the SEDD DDiT trunk predicting the clean token (SUBS parameterisation), hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size} (MASK ${n.vocab_size - 1}), ${timeConditioned ? 'time conditioned' : 'not time conditioned'}, ${cfg.noise.type} noise, trained length ${cfg.length}. The graph turns its x0-posterior into the absorbing-graph score the sampler uses: log p(x0 = y | x_t) − log(e^σ − 1) at masked positions.`
+          : `Score Entropy Discrete Diffusion (Lou, Meng & Ermon, 2024) network: hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size}, ${n.graph_type} graph, ${cfg.noise.type} noise, trained length ${cfg.length}.`,
         precision === 'fp16'
           ? `Graph from template ${basename(template.dir)}: float16 weights and compute (float32 for the noise level, rotary tables and the token draw), for GPUs; weights rounded to float16 (nearest even). On a CPU the fp32 import is faster and exact.`
           : `Graph from template ${basename(template.dir)}; weights converted to float32.`,
@@ -343,14 +424,14 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         format: MODEL_FORMAT,
         id,
         name: title,
-        description: `Imported SEDD checkpoint (${n.graph_type}, hidden ${n.hidden_size}, ${n.n_blocks} blocks${precision === 'fp16' ? ', float16 for GPUs' : ''}).`,
+        description: `Imported ${kind} checkpoint (${n.graph_type}, hidden ${n.hidden_size}, ${n.n_blocks} blocks${precision === 'fp16' ? ', float16 for GPUs' : ''}).`,
         graph: { type: n.graph_type },
         noise: cfg.noise,
         vocab_size: n.vocab_size,
         mask_id: n.graph_type === 'absorb' ? n.vocab_size - 1 : null,
         length: cfg.length,
         scale_by_sigma: n.scale_by_sigma,
-        time_conditioned: true,
+        time_conditioned: timeConditioned,
         tokenizer: { type: 'byte-bpe', file: 'tokenizer.json', eos_id: tokenizerSrc.eosId },
         network: { file: 'model.onnx', config: { hidden_size: n.hidden_size, n_blocks: n.n_blocks, n_heads: n.n_heads, cond_dim: n.cond_dim } },
         sampling: { default_steps: 64, sampler: 'analytic' },
@@ -379,21 +460,25 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
 }
 
 function defaultId(src: string, cfg: CheckpointConfig): string {
-  const raw = cfg.name ? `sedd-${cfg.name}` : basename(src);
+  // MDLM: the Hub repository's name (kuleshov-group/mdlm-owt → mdlm-owt); SEDD: sedd-<model.name>
+  const raw = cfg.name ? (cfg.network.family === 'mdlm' ? cfg.name : `sedd-${cfg.name}`) : basename(src);
   return raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'sedd-imported';
 }
 
 async function pickTokenizer(src: string, cfg: CheckpointConfig, options: ImportOptions): Promise<{ path: string; eosId: number | null }> {
   const own = join(src, 'tokenizer.json');
   const path = existsSync(own) ? own : cfg.tokens === 50257 && options.gpt2Tokenizer ? options.gpt2Tokenizer : undefined;
-  if (!path) bad(`${src} has no tokenizer.json and config.json's tokens = ${cfg.tokens} is not GPT-2's 50257; put the tokenizer.json the model was trained with into the folder`);
+  if (!path) {
+    const what = cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} is not GPT-2's 50257 + MASK` : `tokens = ${cfg.tokens} is not GPT-2's 50257`;
+    bad(`${src} has no tokenizer.json and config.json's ${what}; put the tokenizer.json the model was trained with into the folder`);
+  }
   let tok: Tokenizer;
   try {
     tok = await Tokenizer.fromFile(path);
   } catch (e) {
     bad(`${path}: ${(e as Error).message}`);
   }
-  if (tok.size !== cfg.tokens) bad(`${path} has ${tok.size} token ids but config.json says tokens = ${cfg.tokens}`);
+  if (tok.size !== cfg.tokens) bad(`${path} has ${tok.size} token ids but config.json says ${cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} (${cfg.tokens} tokens + MASK)` : `tokens = ${cfg.tokens}`}`);
   return { path, eosId: tok.tokenId('<|endoftext|>') ?? null };
 }
 
