@@ -42,7 +42,6 @@ position reduces to -log p(x0) / (e^sigma - 1) per unit rate, MDLM's weighted cr
 """
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Optional, Tuple, Union
 
@@ -50,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .export import OPSET, fused_draw, strip_prefix
 from .model import (DDiTBlock, DDitFinalLayer, EmbeddingLayer, Rotary, TimestepEmbedder,
                     log_expm1, modulate)
 
@@ -242,7 +242,6 @@ class MDLMNetworkGraph(nn.Module):
 
     def forward(self, indices: Tensor, sigma: Tensor, positions: Tensor,
                 uniforms: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
-        from .export import fused_draw
         out = self.rows(indices, sigma, positions)
         assert uniforms is not None
         token, log_norm = fused_draw(out, uniforms)
@@ -267,7 +266,6 @@ def export_proto(backbone: DITBackbone, constant_folding: bool = True):
 
     import onnx
 
-    from .export import OPSET, strip_prefix
     backbone = backbone.eval()
     inputs = ["indices", "sigma", "positions", "uniforms"]
     outputs = ["log_score", "token", "log_norm"]
@@ -287,8 +285,3 @@ def export_proto(backbone: DITBackbone, constant_folding: bool = True):
                         "int64 [B,L], sigma float32 [B], positions int64 [K], uniforms float32 [K] -> "
                         "log_score [K,V], token int64 [K], log_norm float32 [K]")
     return proto
-
-
-def log_k(sigma: float) -> float:
-    """log(e^-sigma / (1 - e^-sigma)) in float64 (for tests)."""
-    return -math.log(math.expm1(sigma))
