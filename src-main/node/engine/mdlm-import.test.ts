@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
 import { AbsorbingGraph } from './graph';
+import { scoreEntropyTerms } from './likelihood';
 import { expectedTensors, findTemplate, importModel, matchTensors, parseCheckpointConfig, readTemplate, type NetworkConfig } from './model-import';
 import { verifyModelFiles } from './model-package';
 import { LogLinearNoise } from './noise';
@@ -207,7 +208,7 @@ describe('importModel (MDLM)', () => {
     expect(draws).toBeGreaterThan(20);
   });
 
-  it('is a time-independent network whose masked rows are log p(x0) − log(e^σ − 1), and it fills blanks with exact reuse', async () => {
+  it('is a time-independent network whose masked rows are log p(x0) − log(e^σ − 1), its bound terms are the weighted cross-entropy, and it fills blanks with exact reuse', async () => {
     const modelsDir = join(await tempDir(), 'models');
     const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir });
     const V = pkg.manifest.vocab_size;
@@ -236,6 +237,16 @@ describe('importModel (MDLM)', () => {
           expect(Math.abs(row[mask]! - Math.log(Math.expm1(Math.fround(0.5))))).toBeLessThan(1e-5);
           expect(row[(tokens[i]! + 1) % (V - 1)]).toBe(-1e6);
         }
+      }
+
+      // the score-entropy bound term at a masked position is MDLM's −log p(x0)/(e^σ − 1) (rate 1)
+      const x0 = Int32Array.from(tokens, (v) => (v === mask ? Math.floor(rng.uniform() * (V - 1)) : v));
+      const isMasked = Uint8Array.from(tokens, (v) => (v === mask ? 1 : 0));
+      const sigma = Math.fround(0.5);
+      const terms = scoreEntropyTerms(a, x0, isMasked, V, sigma, 1);
+      for (let i = 0; i < L; i++) {
+        const logp = isMasked[i] ? a[i * V + x0[i]!]! + Math.log(Math.expm1(sigma)) : 0;
+        expect(Math.abs(terms[i]! - (isMasked[i] ? -logp / Math.expm1(sigma) : 0))).toBeLessThan(1e-3);
       }
 
       const template = tokens.slice();
