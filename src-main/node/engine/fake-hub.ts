@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 
@@ -71,7 +72,33 @@ export interface FakeHubOptions {
   renamed?: Record<string, string>;
   /** Port of the hub (default: any free one); the CDN always takes a free one. */
   port?: number;
+  /** Serve both over https with this key and certificate (e.g. FAKE_HUB_TLS; the client then needs it as `ca`). */
+  tls?: { key: string; cert: string };
 }
+
+/**
+ * A self-signed certificate for 127.0.0.1 and localhost (P-256, valid until 2126) for https tests:
+ * `startFakeHub({ tls: FAKE_HUB_TLS })`, and the client trusts `FAKE_HUB_TLS.cert`. Test-only: the
+ * key is public.
+ */
+export const FAKE_HUB_TLS = {
+  key: `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgCsBYHHaNNrsaQLSj
+xXqfQPDVmBvtlfDORb8MNtQiud+hRANCAATdlraqQ+KnNFNFpZFhHMlbdRCYPRsw
+m0Myd4nc819EdJ4/9Fc9Jb+gR1KbBJZqxdk4KKsgxS154bCUDmoxOFmn
+-----END PRIVATE KEY-----\n`,
+  cert: `-----BEGIN CERTIFICATE-----
+MIIBpzCCAU2gAwIBAgIUYBhLti4ZW3CDUoJEISH5C8nd0oowCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPTGFjdW5hIGZha2UgaHViMCAXDTI2MTIwMjE4NDE0MFoYDzIx
+MjYxMTA4MTg0MTQwWjAaMRgwFgYDVQQDDA9MYWN1bmEgZmFrZSBodWIwWTATBgcq
+hkjOPQIBBggqhkjOPQMBBwNCAATdlraqQ+KnNFNFpZFhHMlbdRCYPRswm0Myd4nc
+819EdJ4/9Fc9Jb+gR1KbBJZqxdk4KKsgxS154bCUDmoxOFmno28wbTAdBgNVHQ4E
+FgQU7towZp3Kfr7bZcLTUJsOqMERqiAwHwYDVR0jBBgwFoAU7towZp3Kfr7bZcLT
+UJsOqMERqiAwDwYDVR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2Nh
+bGhvc3QwCgYIKoZIzj0EAwIDSAAwRQIhAL+dXf7jrXsEddN//nZKOdgGwHvD9IsE
+FTc94YR2aeDPAiBJ20JbvME1F/LmXnYFP+gCHjyq0Gshnn0Ac+qzI5C5PA==
+-----END CERTIFICATE-----\n`,
+};
 
 export interface FakeHubRequest {
   server: 'hub' | 'cdn';
@@ -415,10 +442,13 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     (req: IncomingMessage, res: ServerResponse): void => {
       fn(req, res).catch(() => res.destroy());
     };
-  const hubServer = createServer(handle(hub));
-  const cdnServer = createServer(handle(cdn));
+  const make = (fn: (req: IncomingMessage, res: ServerResponse) => Promise<void>): Server =>
+    options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, handle(fn)) : createServer(handle(fn));
+  const scheme = options.tls ? 'https' : 'http';
+  const hubServer = make(hub);
+  const cdnServer = make(cdn);
   const cdnPort = await listen(cdnServer);
-  cdnOrigin = `http://127.0.0.1:${cdnPort}`;
+  cdnOrigin = `${scheme}://127.0.0.1:${cdnPort}`;
   const hubPort = await listen(hubServer, options.port);
 
   const entry = (repo: string, path: string): Entry => {
@@ -427,7 +457,7 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     return e;
   };
   return {
-    endpoint: `http://127.0.0.1:${hubPort}`,
+    endpoint: `${scheme}://127.0.0.1:${hubPort}`,
     cdn: cdnOrigin,
     requests,
     commitOf: (repo) => repos.get(repo)!.commit,

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
-import { startFakeHub, type FakeHub, type FakeHubOptions } from './fake-hub';
+import { FAKE_HUB_TLS, startFakeHub, type FakeHub, type FakeHubOptions } from './fake-hub';
 import { bypassesProxy, downloadHubFiles, fetchHubMetadata, proxyFor, type DownloadOptions, type DownloadProgress } from './model-download';
 
 const REPO = 'louaaron/sedd-small';
@@ -81,8 +81,11 @@ async function startProxy(): Promise<{ url: string; seen: string[] }> {
     up.on('error', () => res.destroy());
     req.pipe(up);
   });
+  const tunnels = new Set<Socket>();
   server.on('connect', (req, client: Socket, head: Buffer) => {
     seen.push(`CONNECT ${req.url}`);
+    tunnels.add(client);
+    client.on('close', () => tunnels.delete(client));
     const [host, port] = (req.url ?? '').split(':');
     const up = connect(Number(port), host!, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -95,6 +98,7 @@ async function startProxy(): Promise<{ url: string; seen: string[] }> {
   });
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   closers.push(async () => {
+    for (const t of tunnels) t.destroy();
     server.closeAllConnections();
     await new Promise<void>((ok) => server.close(() => ok()));
   });
@@ -339,6 +343,20 @@ describe('downloadHubFiles against a fake hub', () => {
     const port = await closedPort();
     const e = await failure(downloadHubFiles(await opts(hub, {}, { HTTP_PROXY: `http://127.0.0.1:${port}` })));
     expect([e.code, e.message]).toEqual(['network_error', `Cannot reach the proxy 127.0.0.1:${port} (from HTTP_PROXY): the connection was refused.`]);
+  });
+
+  it('tunnels https through HTTPS_PROXY with CONNECT, and explains a certificate it cannot trust', async () => {
+    const hub = await hubWith({ tls: FAKE_HUB_TLS });
+    const proxy = await startProxy();
+    const r = await downloadHubFiles({ ...(await opts(hub, {}, { HTTPS_PROXY: proxy.url, HF_TOKEN: 'hf_x' })), ca: FAKE_HUB_TLS.cert });
+    expect(r.files[1]!.sha256).toBe(sha256(WEIGHTS));
+    const hubHost = new URL(hub.endpoint).host;
+    expect(proxy.seen).toEqual([...Array(4).fill(`CONNECT ${hubHost}`), `CONNECT ${new URL(hub.cdn).host}`]);
+    expect(hub.requests.map((r) => `${r.server} ${r.authorization ?? '-'}`)).toEqual([...Array(4).fill('hub Bearer hf_x'), 'cdn -']);
+
+    const e = await failure(downloadHubFiles(await opts(hub)));
+    expect(e.code).toBe('network_error');
+    expect(e.message).toMatch(new RegExp(`^Cannot make a secure connection to ${hubHost} \\([A-Z_]+\\); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS\\.$`));
   });
 
   it('sends progress events, throttled, monotone, ending at 100 %', async () => {

@@ -353,6 +353,7 @@ async function exchange(url: URL, method: 'HEAD' | 'GET', extra: Record<string, 
   let destroyCurrent: (e: Error) => void = () => undefined;
   const dog = new Watchdog(s.timeoutMs, () => destroyCurrent(new TransferError('timeout', `no answer for ${Math.round(s.timeoutMs / 1000)} s`)));
   const onAbort = (): void => destroyCurrent(new TransferError('abort', 'cancelled'));
+  let tunnel: Socket | undefined;
   const cleanup = (): void => {
     dog.stop();
     s.signal?.removeEventListener('abort', onAbort);
@@ -389,7 +390,8 @@ async function exchange(url: URL, method: 'HEAD' | 'GET', extra: Record<string, 
       dog.kick();
       const servername = isIP(url.hostname) ? undefined : url.hostname;
       const secure = tls.connect({ socket, ...(servername ? { servername } : {}), ALPNProtocols: ['http/1.1'], ...tlsOptions(s) });
-      req = https.request(url, { method, headers, createConnection: () => secure });
+      tunnel = secure;
+      req = https.request(url, { method, headers: { ...headers, connection: 'close' }, createConnection: () => secure });
     }
     destroyCurrent = (e) => req.destroy(e);
     const res = await new Promise<IncomingMessage>((ok, fail) => {
@@ -406,10 +408,12 @@ async function exchange(url: URL, method: 'HEAD' | 'GET', extra: Record<string, 
       close: () => {
         cleanup();
         if (!res.complete) res.destroy();
+        tunnel?.destroy();
       },
     };
   } catch (e) {
     cleanup();
+    tunnel?.destroy();
     if (e instanceof NetError) throw e;
     // An absolute-URI request talks to the proxy: a failure to connect is the proxy's.
     throw new NetError(e, proxy && url.protocol === 'http:' && !(e instanceof TransferError) ? { url: proxy.url, proxy } : where, 'connect');
