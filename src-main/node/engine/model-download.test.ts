@@ -190,7 +190,7 @@ describe('downloadHubFiles against a fake hub', () => {
   it('resumes a stalled body after the timeout', async () => {
     const hub = await hubWith();
     hub.setFault(REPO, 'model.safetensors', { stallAfterBytes: 50_000 });
-    const o = await opts(hub, { timeoutMs: 300 });
+    const o = await opts(hub, { timeoutMs: 1000 });
     await downloadHubFiles(o);
     const gets = cdnGets(hub);
     expect(gets.map((g) => g.range)).toEqual([undefined, 'bytes=50000-']);
