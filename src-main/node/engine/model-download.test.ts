@@ -265,6 +265,17 @@ describe('downloadHubFiles against a fake hub', () => {
     expect(cdnGets(hub).map((g) => g.range)).toEqual([undefined]);
   });
 
+  it('keeps verified files of an earlier call whose install failed, fetching only small files again', async () => {
+    const hub = await hubWith();
+    const o = await opts(hub);
+    await downloadHubFiles(o);
+    const before = cdnGets(hub).length;
+    const again = await downloadHubFiles(o);
+    expect(again.files[1]!.sha256).toBe(sha256(WEIGHTS));
+    expect(cdnGets(hub).length).toBe(before);
+    expect((await readdir(o.stagingDir)).sort()).toEqual(['config.json', 'model.safetensors']);
+  });
+
   it('says which repository, file or revision does not exist', async () => {
     const hub = await hubWith();
     const host = new URL(hub.endpoint).host;

@@ -15,7 +15,8 @@
  *     the Hub said of it). A later call (after a cancel, a crash or a restart) resumes with
  *     `Range: bytes=N-` when the sidecar still matches what the Hub reports now (LFS: the same
  *     SHA-256 and size, whatever the commit; small files: the same ETag, size and commit);
- *     otherwise the file starts over. A connection that drops mid-file is retried with Range a few
+ *     otherwise the file starts over (a finished LFS file already there, from a call whose install
+ *     failed, is checked again rather than fetched). A connection that drops mid-file is retried with Range a few
  *     times (bounded backoff; the count restarts whenever bytes arrived), then the call fails and
  *     the .part stays for the next one;
  *  4. every file is checked: its size, and the SHA-256 of the whole file for LFS files (a resumed
@@ -686,6 +687,29 @@ async function resumableBytes(part: string, repo: string, f: HubFileInfo): Promi
   return st?.isFile() && st.size <= f.size ? st.size : 0;
 }
 
+function sidecarFor(repo: string, f: HubFileInfo): string {
+  const sc: Sidecar = { format: SIDECAR_FORMAT, repo, file: f.path, commit: f.commit, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}), etag: f.etag };
+  return `${JSON.stringify(sc)}\n`;
+}
+
+/**
+ * A finished LFS file of the right size left in the folder by an earlier call (whose install then
+ * failed) becomes a complete .part again: it is checked like a download and not fetched again.
+ */
+async function adoptFinished(dir: string, repo: string, f: HubFileInfo): Promise<boolean> {
+  if (!f.sha256) return false;
+  const final = join(dir, f.path);
+  const st = await stat(final).catch(() => undefined);
+  if (!st?.isFile() || st.size !== f.size) return false;
+  try {
+    await writeFile(`${final}.part.json`, sidecarFor(repo, f));
+    await rename(final, `${final}.part`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Feed the first `n` bytes of a file to a hash (a resumed download is checked as a whole). */
 async function hashPrefix(path: string, n: number, hash: Hash, signal: AbortSignal | undefined, file: string): Promise<void> {
   if (n === 0) return;
@@ -839,8 +863,7 @@ async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: strin
 
   if (start0 === 0) {
     await rm(part, { force: true }).catch(fail);
-    const sc: Sidecar = { format: SIDECAR_FORMAT, repo, file: f.path, commit: f.commit, size: f.size, ...(f.sha256 ? { sha256: f.sha256 } : {}), etag: f.etag };
-    await writeFile(`${part}.json`, `${JSON.stringify(sc)}\n`).catch(fail);
+    await writeFile(`${part}.json`, sidecarFor(repo, f)).catch(fail);
   }
   const fh = await open(part, start0 === 0 ? 'w+' : 'r+').catch(fail);
   let hash = createHash('sha256');
@@ -936,7 +959,9 @@ export async function downloadHubFiles(o: DownloadOptions): Promise<DownloadResu
     await mkdir(dirname(join(dir, f.path)), { recursive: true }).catch((e: unknown) => {
       throw storageError(e, dir, f.path);
     });
-    kept.set(f.path, await resumableBytes(join(dir, `${f.path}.part`), o.repo, f));
+    let k = await resumableBytes(join(dir, `${f.path}.part`), o.repo, f);
+    if (k === 0 && (await adoptFinished(dir, o.repo, f))) k = f.size;
+    kept.set(f.path, k);
   }
   const needed = meta.files.reduce((a, f) => a + f.size - kept.get(f.path)!, 0) + Math.max(0, o.extraBytesNeeded ?? 0);
   let free: number;
