@@ -252,6 +252,13 @@ describe('downloadHubFiles against a fake hub', () => {
     expect(existsSync(`${part}.json`)).toBe(false);
   });
 
+  it('is cancelled by a signal aborted before it starts, asking nothing', async () => {
+    const hub = await hubWith();
+    const e = await failure(downloadHubFiles({ ...(await opts(hub)), signal: AbortSignal.abort() }));
+    expect(e.code).toBe('cancelled');
+    expect(hub.requests).toEqual([]);
+  });
+
   it('starts a file over when its sidecar no longer matches what the Hub reports', async () => {
     const hub = await hubWith();
     const o = await opts(hub);
@@ -282,7 +289,7 @@ describe('downloadHubFiles against a fake hub', () => {
     const e1 = await failure(downloadHubFiles({ ...(await opts(hub)), repo: 'louaaron/sedd-huge' }));
     expect([e1.code, e1.message]).toEqual(['not_found', `louaaron/sedd-huge does not exist on ${host} (if it is private, set HF_TOKEN).`]);
     const e2 = await failure(downloadHubFiles({ ...(await opts(hub)), files: ['config.json', 'pytorch_model.bin'] }));
-    expect([e2.code, e2.message]).toEqual(['not_found', `${REPO} has no file pytorch_model.bin at revision ${hub.commitOf(REPO)}.`]);
+    expect([e2.code, e2.message]).toEqual(['not_found', `${REPO} has no file pytorch_model.bin at revision main.`]);
     const e3 = await failure(downloadHubFiles({ ...(await opts(hub)), revision: 'v9' }));
     expect([e3.code, e3.message]).toEqual(['not_found', `${REPO} has no revision "v9" on ${host}.`]);
     expect(cdnGets(hub)).toHaveLength(0);

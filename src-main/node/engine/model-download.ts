@@ -602,8 +602,8 @@ class RetriableStatus extends Error {
 // ---------------------------------------------------------------------------------------------
 // Metadata
 
-async function headFile(s: Settings, repo: string, revision: string, file: string): Promise<HubFileInfo> {
-  const ctx: ErrorContext = { repo, revision, file, s };
+async function headFile(s: Settings, repo: string, revision: string, file: string, shownRevision: string): Promise<HubFileInfo> {
+  const ctx: ErrorContext = { repo, revision: shownRevision, file, s };
   const url = resolveUrl(s, repo, revision, file);
   return withRetries(s, ctx, async () => {
     const ex = await request(url, 'HEAD', {}, s, ctx);
@@ -644,7 +644,7 @@ export async function fetchHubMetadata(o: HubRequestOptions): Promise<HubMetadat
   const files: HubFileInfo[] = [];
   let pinned: string | undefined;
   for (const f of o.files) {
-    const info = await headFile(s, o.repo, pinned ?? revision, f);
+    const info = await headFile(s, o.repo, pinned ?? revision, f, revision);
     if (pinned && info.commit !== pinned) {
       throw new ApiError('network_error', `${hostOf(s.endpoint)} reported ${f} at commit ${info.commit} though commit ${pinned} was asked for.`);
     }
@@ -853,9 +853,9 @@ function receive(ex: Exchange, where: Where, take: (buf: Buffer) => Promise<void
   });
 }
 
-async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: string, progress: Progress, start0: number): Promise<string> {
+async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: string, progress: Progress, start0: number, shownRevision: string): Promise<string> {
   const part = join(dir, `${f.path}.part`);
-  const ctx: ErrorContext = { repo, revision: f.commit, file: f.path, s };
+  const ctx: ErrorContext = { repo, revision: shownRevision, file: f.path, s };
   const url = resolveUrl(s, repo, f.commit, f.path);
   const fail = (e: unknown): never => {
     throw storageError(e, dirname(part), f.path);
@@ -976,7 +976,7 @@ export async function downloadHubFiles(o: DownloadOptions): Promise<DownloadResu
   const progress = new Progress(meta.bytesTotal, new Map(meta.files.map((f) => [f.path, f.size])), o.progressIntervalMs ?? 250, o.onProgress);
   for (const f of meta.files) progress.set(f.path, kept.get(f.path)!);
   const digests = new Map<string, string>();
-  for (const f of meta.files) digests.set(f.path, await downloadOne(s, o.repo, f, dir, progress, kept.get(f.path)!));
+  for (const f of meta.files) digests.set(f.path, await downloadOne(s, o.repo, f, dir, progress, kept.get(f.path)!, meta.revision));
 
   for (const f of meta.files) {
     const final = join(dir, f.path);
