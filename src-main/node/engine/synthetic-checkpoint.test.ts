@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeHub } from './fake-hub';
 import { downloadHubFiles } from './model-download';
 import { expectedTensors, importModel, parseCheckpointConfig } from './model-import';
+import { verifyModelFiles, type ModelPackage } from './model-package';
 import { SafetensorsFile } from './safetensors';
+import { ScoreModel } from './score-model';
 import { SEDD_SMALL_NETWORK, TINY_NETWORK, writeSyntheticCheckpoint } from './synthetic-checkpoint';
 
 const ROOT = resolve(__dirname, '../../..');
@@ -15,6 +17,21 @@ const temps: string[] = [];
 afterEach(async () => {
   for (const d of temps.splice(0)) await rm(d, { recursive: true, force: true });
 });
+/** The package's network runs on a masked sequence and gives finite scores. */
+async function runsFinite(pkg: ModelPackage, length = 16): Promise<void> {
+  await verifyModelFiles(pkg);
+  const m = pkg.manifest;
+  const model = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: 1, device: 'cpu' });
+  try {
+    const ids = BigInt64Array.from({ length }, (_, i) => BigInt(i % 2 ? m.mask_id! : i % 100));
+    const out = await model.run(ids, Float32Array.from([1.5]), 1, length);
+    expect(out.length).toBe(length * m.vocab_size);
+    expect(out.every((v) => Number.isFinite(v))).toBe(true);
+  } finally {
+    await model.release();
+  }
+}
+
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'lacuna-synthetic-'));
   temps.push(d);
@@ -62,6 +79,7 @@ describe('synthetic checkpoint', () => {
       expect(got.files.map((f) => f.sha256)).toEqual(files.map((f) => hub.sha256Of('test/sedd-tiny', f)));
       const pkg = await importModel(staging, { templateDirs: [join(FIXTURE, 'templates')], modelsDir: join(await tempDir(), 'models') });
       expect(pkg.manifest.id).toBe('sedd-tiny-download');
+      await runsFinite(pkg);
     } finally {
       await hub.close();
     }
@@ -85,6 +103,7 @@ describe('synthetic checkpoint', () => {
           modelsDir: join(await tempDir(), 'models'),
         });
         expect(pkg.manifest.id).toBe('sedd-small');
+        await runsFinite(pkg);
       } finally {
         await hub.close();
       }
