@@ -909,7 +909,7 @@ async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: strin
         }
         await receive(ex, where, async (buf) => {
           if (pos + buf.length > f.size) {
-            throw new ApiError('model_error', `The download of ${f.path} was damaged (more than the ${f.size} bytes the Hub reported); try again.`);
+            throw new ApiError('model_error', `The download of ${f.path} was damaged (more than the ${f.size} bytes the Hub reported); it was deleted, try again.`);
           }
           await writeAll(fh, buf, pos).catch(fail);
           hash.update(buf);
@@ -926,7 +926,10 @@ async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: strin
     await fh.sync().catch(fail);
   } catch (e) {
     await fh.close().catch(() => undefined);
-    if (e instanceof ApiError && e.code === 'model_error') await rm(part, { force: true }).catch(() => undefined);
+    if (e instanceof ApiError && e.code === 'model_error') {
+      await rm(part, { force: true }).catch(() => undefined);
+      await rm(`${part}.json`, { force: true }).catch(() => undefined);
+    }
     throw e;
   }
   await fh.close().catch(fail);
