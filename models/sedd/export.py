@@ -34,7 +34,7 @@ import onnx
 import torch
 from torch import Tensor, nn
 
-from .model import SEDD, log_expm1, modulate
+from .model import SEDD, log_expm1, modulate, x0_log_score
 
 OPSET = 17
 FORMAT_ID = "lacuna-model/1"
@@ -61,6 +61,10 @@ class NetworkGraph(nn.Module):
         L = indices.shape[1]
         h = h.reshape(-1, h.shape[2]).index_select(0, positions)     # [count, H]
         out = out_layer.linear(h)                                    # [count, V]
+        if m.config.x0_param:                                        # MDLM x0-parameterisation
+            s = sigma.float().index_select(0, torch.div(positions, L, rounding_mode="floor"))
+            current = indices.reshape(-1).index_select(0, positions)
+            return x0_log_score(out, current, log_expm1(s)[:, None])
         if m.scale_by_sigma:
             s = sigma.float().index_select(0, torch.div(positions, L, rounding_mode="floor"))
             out = out - log_expm1(s)[:, None].to(out.dtype) - math.log(m.config.vocab_size - 1)

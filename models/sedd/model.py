@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -46,13 +46,31 @@ class SEDDConfig:
     time_conditioned: bool = True
     # causal=True: causal self-attention (the autoregressive baseline in models/train).
     causal: bool = False
+    # shift=True: the AR shift of DiffuGPT (Gong et al., ICLR 2025), for a diffusion network
+    #   adapted from an autoregressive one.  The network reads [BOS, x_0 .. x_{L-1}] (BOS = the
+    #   MASK id V - 1, as the AR baseline's input) and the output at position i comes from the
+    #   hidden state at position i of that sequence, i.e. the state after x_{i-1}: the hidden
+    #   state at i - 1 predicts token i, and position 0 is predicted from BOS, exactly as in the
+    #   AR model.  The last state (after x_{L-1}) is computed and dropped.  No parameters; part of
+    #   the network, so the exported ONNX graph contains it (models/sedd/export.py).
+    shift: bool = False
+    # x0_param=True: the MDLM x0-parameterisation (Sahoo et al. 2024), expressed as a SEDD
+    #   absorbing log score so the network I/O is unchanged: at a masked position
+    #   log s(y) = log_softmax over y != MASK of the raw output - log(e^sigma - 1), log s(MASK) =
+    #   0; at an unmasked position MDLM's carry-over (-1e6 for every y but the current token (0)
+    #   and MASK (+log(e^sigma - 1))), the convention of models/sedd/mdlm.py.  Needs absorb.
+    x0_param: bool = False
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.n_heads
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        for k in ("shift", "x0_param"):          # written only when on: older dicts unchanged
+            if not d[k]:
+                del d[k]
+        return d
 
     @classmethod
     def small(cls) -> "SEDDConfig":
@@ -85,6 +103,42 @@ def log_expm1(sigma: Tensor) -> Tensor:
     small = torch.log(s_small) + torch.log(g)
     large = sigma + torch.log(1.0 - torch.exp(-sigma))
     return torch.where(sigma < 0.5, small, large)
+
+
+X0_NEG = -1000000.0          # MDLM's neg_infinity: log score of moves the x0 model rules out
+
+
+def x0_log_score(raw: Tensor, current: Tensor, lexp: Tensor) -> Tensor:
+    """The SEDD absorbing log score of the MDLM x0-parameterisation (``SEDDConfig.x0_param``).
+
+    raw [..., V]: network output (MASK = the last entry); current [...]: the tokens of x_t;
+    lexp [..., 1]: log(e^sigma - 1) per row.  Masked rows: log_softmax over j != MASK - lexp,
+    MASK entry 0.  Unmasked rows (carry-over): -1e6, the current token 0, MASK +lexp.  The
+    log-sum-exp is written out (max + log sum exp) as in models/sedd/mdlm.py's graph."""
+    z = raw[..., :-1]
+    top = z.max(dim=-1, keepdim=True).values
+    lse = top + torch.log(torch.exp(z - top).sum(dim=-1, keepdim=True))
+    lexp = lexp.to(z.dtype)
+    zero = torch.zeros_like(z[..., :1])
+    masked_row = torch.cat([z - lse - lexp, zero], dim=-1)
+    unmasked_row = torch.cat([torch.full_like(z, X0_NEG), zero + lexp], dim=-1)
+    is_masked = (current == raw.shape[-1] - 1)[..., None]
+    out = torch.where(is_masked, masked_row, unmasked_row)
+    return torch.scatter(out, -1, current[..., None], zero)
+
+
+def annealed_attention_mask(n: int, ratio: float, generator=None, device=None) -> Tensor:
+    """DiffuGPT's attention-mask annealing (training only): a bool [n, n] mask of allowed
+    attention (True = may attend) that is causal plus each future entry independently with
+    probability ``ratio``.  ratio <= 0: exactly causal; ratio >= 1: full."""
+    causal = torch.ones(n, n, dtype=torch.bool).tril()
+    if ratio <= 0:
+        allowed = causal
+    elif ratio >= 1:
+        allowed = torch.ones(n, n, dtype=torch.bool)
+    else:
+        allowed = causal | (torch.rand(n, n, generator=generator) < ratio)
+    return allowed.to(device) if device is not None else allowed
 
 
 def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
@@ -197,7 +251,10 @@ class DDiTBlock(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.adaLN_modulation = nn.Linear(cond_dim, 6 * dim, bias=True)
 
-    def forward(self, x: Tensor, rotary_cos_sin: Tuple[Tensor, Tensor], c: Tensor) -> Tensor:
+    def forward(self, x: Tensor, rotary_cos_sin: Tuple[Tensor, Tensor], c: Tensor,
+                attn_mask: Optional[Tensor] = None) -> Tensor:
+        """``attn_mask``: optional bool [L, L], True where attention is allowed (training-time
+        mask annealing); None: full (or causal for ``causal``)."""
         B, L, H = x.shape[0], x.shape[1], x.shape[2]
         nh = self.n_heads
         hd = H // nh
@@ -217,12 +274,19 @@ class DDiTBlock(nn.Module):
             # torch >= 2 on an accelerator: the fused kernel (same maths; never used while
             # tracing/exporting, nor on torch 1.13).
             # (under autocast the rotary tables promote q, k to fp32 while v is bf16)
-            o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, is_causal=self.causal)
+            if attn_mask is not None:
+                o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v,
+                                                   attn_mask=attn_mask)
+            else:
+                o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v,
+                                                   is_causal=self.causal)
         else:
             att = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
             if self.causal:
                 future = torch.ones(L, L, dtype=torch.bool, device=att.device).triu(1)
                 att = att.masked_fill(future, float("-inf"))
+            if attn_mask is not None:
+                att = att.masked_fill(~attn_mask, float("-inf"))
             att = torch.softmax(att, dim=-1)                 # default: full, non-causal
             o = torch.matmul(att, v)
         o = o.transpose(1, 2).reshape(B, L, H)
@@ -257,6 +321,8 @@ class SEDD(nn.Module):
             raise ValueError(f"unknown graph type {config.graph_type!r}")
         if config.scale_by_sigma and config.graph_type != "absorb":
             raise ValueError("scale_by_sigma is only defined for the absorbing graph")
+        if config.x0_param and config.graph_type != "absorb":
+            raise ValueError("x0_param is only defined for the absorbing graph")
         self.config = config
         self.absorb = config.graph_type == "absorb"
         self.scale_by_sigma = config.scale_by_sigma
@@ -278,19 +344,31 @@ class SEDD(nn.Module):
             return F.silu(self.sigma_map(sigma))             # note the extra SiLU
         return torch.zeros(1, self.config.cond_dim, device=sigma.device)
 
-    def features(self, indices: Tensor, sigma: Tensor) -> Tuple[Tensor, Tensor]:
+    def features(self, indices: Tensor, sigma: Tensor,
+                 attn_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Hidden states after the last block [B, L, H] and the conditioning vector c;
-        ``output_layer(x, c)`` gives the raw output (before the absorbing shift)."""
+        ``output_layer(x, c)`` gives the raw output (before the absorbing shift).  With
+        ``config.shift`` the hidden state at position i is the one after x_{i-1} (see
+        SEDDConfig).  ``attn_mask`` (training only): bool [L', L'] of allowed attention over
+        the sequence the blocks see (L' = L + 1 with the shift)."""
+        if self.config.shift:
+            bos = torch.full_like(indices[:, :1], self.config.vocab_size - 1)
+            indices = torch.cat([bos, indices], dim=1)
         x = self.vocab_embed(indices)
         c = self.cond(sigma)
         rotary_cos_sin = self.rotary_emb(indices)
         for block in self.blocks:
-            x = block(x, rotary_cos_sin, c)
+            x = block(x, rotary_cos_sin, c, attn_mask)
+        if self.config.shift:
+            x = x[:, :-1]
         return x, c
 
-    def forward(self, indices: Tensor, sigma: Tensor) -> Tensor:
-        x, c = self.features(indices, sigma)
+    def forward(self, indices: Tensor, sigma: Tensor,
+                attn_mask: Optional[Tensor] = None) -> Tensor:
+        x, c = self.features(indices, sigma, attn_mask)
         x = self.output_layer(x, c)
+        if self.config.x0_param:
+            return x0_log_score(x, indices, log_expm1(sigma.float())[:, None, None])
 
         if self.scale_by_sigma:
             # Absorbing: out -= log(e^sigma - 1) + log(V - 1)

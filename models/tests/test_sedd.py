@@ -442,6 +442,153 @@ class TestNetworkGraph(unittest.TestCase):
         self.assertAlmostEqual(float(log_norm[0]), float(torch.logsumexp(logits[0, :8].double(), 0)), places=5)
 
 
+def run_onnx_rows(model_path: str, indices: torch.Tensor, sigma: torch.Tensor) -> np.ndarray:
+    """log_score [B, L, V] of an exported network (I/O 2) at every position through
+    onnxruntime-node (the engine's runtime, from the repo's node_modules)."""
+    import shutil
+    import subprocess
+    root = os.path.dirname(MODELS)
+    ort = os.path.join(root, "node_modules", "onnxruntime-node")
+    if not (shutil.which("node") and os.path.isdir(ort)):
+        raise unittest.SkipTest("node or node_modules/onnxruntime-node missing")
+    script = (
+        "const ort=require(process.argv[1]);const a=JSON.parse(require('fs').readFileSync(0,'utf8'));"
+        "(async()=>{const s=await ort.InferenceSession.create(a.model);"
+        "const n=a.shape[0]*a.shape[1];"
+        "const f={indices:new ort.Tensor('int64',BigInt64Array.from(a.idx.map(BigInt)),a.shape),"
+        "sigma:new ort.Tensor('float32',Float32Array.from(a.sig),[a.shape[0]]),"
+        "positions:new ort.Tensor('int64',BigInt64Array.from({length:n},(_,i)=>BigInt(i)),[n]),"
+        "uniforms:new ort.Tensor('float32',new Float32Array(n),[n])};"
+        "const r=await s.run(f,['log_score']);const o=r.log_score;"
+        "process.stdout.write(JSON.stringify({dims:[...a.shape,o.dims[1]],data:Array.from(o.data)}));})()"
+        ".catch(e=>{console.error(e);process.exit(1)});")
+    payload = json.dumps({"model": model_path, "idx": indices.flatten().tolist(),
+                          "shape": list(indices.shape), "sig": sigma.tolist()})
+    r = subprocess.run(["node", "-e", script, ort], input=payload, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError(f"onnxruntime-node failed: {r.stderr.strip()[-500:]}")
+    o = json.loads(r.stdout)
+    return np.array(o["data"], dtype=np.float32).reshape(o["dims"])
+
+
+def randomized(model: SEDD, seed: int) -> SEDD:
+    """Non-zero weights everywhere, small enough for well-conditioned outputs."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * (0.1 if p.dim() > 1 else 0.3))
+    return model.eval()
+
+
+class TestAdaptationNetwork(unittest.TestCase):
+    """Issue 13: DiffuGPT's shift, attention-mask annealing and the MDLM x0-parameterisation
+    as network options (SEDDConfig.shift / x0_param), in PyTorch and in the exported graph."""
+
+    def test_new_options_default_off_and_absent_from_to_dict(self) -> None:
+        cfg = SEDDConfig()
+        self.assertFalse(cfg.shift)
+        self.assertFalse(cfg.x0_param)
+        self.assertNotIn("shift", cfg.to_dict())
+        self.assertNotIn("x0_param", cfg.to_dict())
+        on = tiny_config(shift=True, x0_param=True).to_dict()
+        self.assertTrue(on["shift"] and on["x0_param"])
+        self.assertEqual(SEDDConfig(**on), tiny_config(shift=True, x0_param=True))
+        # no parameter added: same state-dict names and shapes
+        a = SEDD(tiny_config()).state_dict()
+        b = SEDD(tiny_config(shift=True, x0_param=True)).state_dict()
+        self.assertEqual({k: v.shape for k, v in a.items()}, {k: v.shape for k, v in b.items()})
+
+    def test_shift_with_causal_mask_is_the_ar_network(self) -> None:
+        """Shifted network + causal attention (mask annealing at step 0) on x = the AR
+        baseline (causal, no shift) on [BOS, x_0 .. x_{L-2}]: the hidden state at i-1 predicts
+        token i, position 0 from BOS."""
+        from sedd.model import annealed_attention_mask
+        V, L = 41, 9
+        ar = randomized(SEDD(tiny_config(causal=True, scale_by_sigma=False, time_conditioned=False,
+                                         dropout=0.0)), 3)
+        dm = SEDD(tiny_config(shift=True, x0_param=True, time_conditioned=False, dropout=0.0)).eval()
+        dm.load_state_dict(ar.state_dict())
+        x = torch.randint(0, V - 1, (2, L), generator=torch.Generator().manual_seed(1))
+        sigma = torch.zeros(2)
+        bos = torch.full((2, 1), V - 1)
+        with torch.no_grad():
+            h_ar, _ = ar.features(torch.cat([bos, x[:, :-1]], dim=1), sigma)
+            h_dm, _ = dm.features(x, sigma, annealed_attention_mask(L + 1, 0.0))
+            self.assertTrue(torch.allclose(h_ar, h_dm, atol=1e-6))
+            # without the mask the shifted network sees the whole sequence: different states
+            h_full, _ = dm.features(x, sigma)
+            self.assertGreater(float((h_full - h_ar).abs().max()), 1e-3)
+            # and a shifted network's output at i does not depend on x_i+1.. under the causal mask
+            y = x.clone()
+            y[:, 5:] = (y[:, 5:] + 1) % (V - 1)
+            h_y, _ = dm.features(y, sigma, annealed_attention_mask(L + 1, 0.0))
+            self.assertTrue(torch.allclose(h_y[:, :6], h_dm[:, :6], atol=1e-6))
+
+    def test_annealed_mask_goes_from_causal_to_full(self) -> None:
+        from sedd.model import annealed_attention_mask
+        n = 64
+        causal = torch.ones(n, n, dtype=torch.bool).tril()
+        self.assertTrue(torch.equal(annealed_attention_mask(n, 0.0), causal))
+        self.assertTrue(bool(annealed_attention_mask(n, 1.0).all()))
+        g = torch.Generator().manual_seed(0)
+        half = annealed_attention_mask(n, 0.5, generator=g)
+        self.assertTrue(bool(half[causal].all()))               # never less than causal
+        future = half[~causal].float().mean().item()
+        self.assertAlmostEqual(future, 0.5, delta=0.05)
+        # a masked row attends to at least itself: the softmax is always defined
+        m = SEDD(tiny_config(dropout=0.0)).eval()
+        with torch.no_grad():
+            out = m(torch.randint(0, 41, (2, n)), torch.tensor([0.5, 1.0]),
+                    annealed_attention_mask(n, 0.3, generator=g))
+        self.assertTrue(bool(torch.isfinite(out).all()))
+
+    def test_x0_log_score_is_mdlm_subs_score(self) -> None:
+        """The x0-parameterised network's log score equals models/sedd/mdlm.py's conversion of
+        the same raw logits (SUBS + get_score), masked and unmasked rows."""
+        from sedd.mdlm import subs_log_probs, subs_log_score
+        V = 41
+        m = randomized(SEDD(tiny_config(x0_param=True, time_conditioned=False, dropout=0.0)), 5)
+        x = torch.randint(0, V - 1, (3, 12), generator=torch.Generator().manual_seed(2))
+        x[:, ::3] = V - 1
+        sigma = torch.tensor([0.01, 0.7, 6.0])
+        with torch.no_grad():
+            h, c = m.features(x, sigma)
+            raw = m.output_layer(h, c)
+            ref = subs_log_score(subs_log_probs(raw, x, V - 1), x, sigma, V - 1)
+            out = m(x, sigma)
+        self.assertLess(float((out - ref).abs().max()), 1e-4)
+        masked = x == V - 1
+        # masked rows: exp sums to 1/(e^sigma - 1) over the real tokens
+        tot = out[..., :-1].exp().sum(-1)
+        r = 1 / torch.expm1(sigma)[:, None].expand_as(tot)
+        self.assertTrue(torch.allclose(tot[masked], r[masked], rtol=1e-4))
+
+    def test_export_parity_shift_and_mdlm(self) -> None:
+        """NetworkGraph rows = model(x, sigma) and the exported ONNX (run by onnxruntime-node)
+        = PyTorch for the shifted network, the x0-parameterised one and both, at a length
+        other than the tracing one."""
+        from sedd.export import NetworkGraph
+        V = 41
+        for i, kw in enumerate([dict(shift=True), dict(x0_param=True),
+                                dict(shift=True, x0_param=True, time_conditioned=False)]):
+            m = randomized(SEDD(tiny_config(dropout=0.0, **kw)), 10 + i)
+            x = torch.randint(0, V - 1, (2, 13), generator=torch.Generator().manual_seed(i))
+            x[0, 2:9] = V - 1
+            x[1, ::2] = V - 1
+            sigma = torch.tensor([0.05, 2.5])
+            positions = torch.arange(2 * 13)
+            with torch.no_grad():
+                full = m(x, sigma)
+                rows = NetworkGraph(m).rows(x, sigma, positions)
+            self.assertLess(float((rows - full.reshape(-1, V)).abs().max()), 1e-5, kw)
+            with tempfile.TemporaryDirectory() as d:
+                path = os.path.join(d, "model.onnx")
+                export_onnx(m, path)
+                got = run_onnx_rows(path, x, sigma)
+            diff = np.abs(got - full.numpy())
+            self.assertLess(float(diff.max()), 1e-4, kw)
+
+
 class TestFixture(unittest.TestCase):
     """The committed fixture is consistent with the code that builds it."""
 

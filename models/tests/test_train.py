@@ -133,6 +133,113 @@ class ScoreEntropyTest(unittest.TestCase):
         self.assertLess(abs(before - math.log(V - 1)), 0.8)
 
 
+class MDLMObjectiveTest(unittest.TestCase):
+    """Issue 13: the MDLM objective (--objective mdlm = SEDDConfig.x0_param + weighted CE)."""
+
+    def spec(self, **kw) -> T.ModelSpec:
+        return T.ModelSpec(kind="sedd", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=41,
+                           time_conditioned=False, dropout=0.0, x0_param=True, **kw)
+
+    def test_closed_form_at_uniform_prediction(self):
+        """Official init (zero output layer): p_theta is uniform over the V - 1 real tokens, so
+        the loss of a sequence is (number masked) * log(V - 1) / t exactly (the log-linear
+        weight sigma_bar'(t) / (e^sigma_bar - 1) = 1/t)."""
+        model = T.build_model(self.spec(), seed=0).eval()
+        V = 41
+        g = torch.Generator().manual_seed(3)
+        B, L = 4, 16
+        x0 = torch.randint(0, V - 1, (B, L), generator=g)
+        t = torch.tensor([1e-3, 0.1, 0.5, 1.0], dtype=torch.float64)
+        u = torch.rand(B, L, generator=g, dtype=torch.float64)
+        u[0, 0] = 0.0                                   # at least one masked token at t = 1e-3
+        with torch.no_grad():
+            per_seq, nm = T.sedd_loss(model, x0, t, u)
+        sigma, _ = T.LogLinearNoise(1e-3)(t)
+        k = (u < (1 - torch.exp(-sigma))[:, None]).sum(-1).double()
+        expected = k * math.log(V - 1) / t
+        self.assertTrue(bool(torch.isfinite(per_seq).all()))
+        self.assertEqual(int(nm), int(k.sum()))
+        self.assertTrue(torch.allclose(per_seq.double(), expected, rtol=2e-6), (per_seq, expected))
+
+    def test_equals_score_entropy_of_the_exported_score(self):
+        """For a trained-like (random) network: the weighted CE (masked rows) == the same loss
+        through model(x, sigma) == the authors' score entropy of the exported log score
+        (x0-parameterised) weighted by sigma_bar'(t): at a normalised score, SE = r * -log p."""
+        for shift in (False, True):
+            model = randomize(SEDD(self.spec(shift=shift).config()), seed=2).eval()
+            V = 41
+            g = torch.Generator().manual_seed(4)
+            B, L = 3, 12
+            x0 = torch.randint(0, V - 1, (B, L), generator=g)
+            t = torch.tensor([0.02, 0.4, 0.9], dtype=torch.float64)
+            u = torch.rand(B, L, generator=g, dtype=torch.float64)
+            with torch.no_grad():
+                fast, nm = T.sedd_loss(model, x0, t, u)
+                full, _ = T.sedd_loss(model, x0, t, u, full=True)
+                sigma, dsigma = T.LogLinearNoise(1e-3)(t)
+                xt = torch.where(u < (1 - torch.exp(-sigma))[:, None], torch.full_like(x0, V - 1), x0)
+                ls = model(xt, sigma.float()).double()
+                ref = (dsigma[:, None] * T.official_score_entropy(ls, sigma[:, None], xt, x0, V)).sum(-1)
+            self.assertGreater(int(nm), 0)
+            self.assertTrue(bool(torch.isfinite(fast).all()))
+            self.assertLess(((fast.double() - ref).abs().max() / ref.abs().max()).item(), 1e-5)
+            self.assertLess(((full.double() - ref).abs().max() / ref.abs().max()).item(), 1e-5)
+
+    def test_bound_of_an_mdlm_model_runs(self):
+        model = randomize(SEDD(self.spec().config()), seed=1).eval()
+        blocks = np.random.RandomState(0).randint(0, 40, size=(4, 16)).astype(np.int64)
+        r = T.sedd_bound(model, blocks, draws=2, seed=0, batch_size=2)
+        self.assertTrue(math.isfinite(r["nats_per_token"]) and r["nats_per_token"] > 0)
+
+
+class CorpusFilterTest(unittest.TestCase):
+    """models/data/content_filter.py (issue 13, corpus 2): the labels and the drop-or-cap policy
+    on small hand-made documents."""
+
+    @classmethod
+    def setUpClass(cls):
+        sys.path.insert(0, os.path.join(MODELS, "data"))
+        import content_filter
+        cls.cf = content_filter
+
+    def prose(self, n=6):
+        return ["It was a quiet evening, and the lamps along the river had just been lit when "
+                f"she came down the steps for the {i}th time, thinking of nothing." for i in range(n)]
+
+    def test_labels(self):
+        c = self.cf.classify_paragraph
+        self.assertEqual(c(self.prose(1)[0]), "prose")
+        self.assertEqual(c("=5 a subtill thing.= I. e., thin, airy, spiritual, and so not occupying "
+                           "space."), "apparatus")
+        self.assertEqual(c("See Gifford, vol. ii. p. 13; cf. l. 45, and ibid. p. 17; Act III, sc. 2."),
+                         "apparatus")
+        self.assertEqual(c("1820 | 45,000 | 12.5\n1830 | 51,200 | 13.1\n1840 | 60,010 | 14.0"), "table")
+        self.assertEqual(c("The sun is down\nThe birds are still\nThe moon is up\nUpon the hill"),
+                         "verse")
+        self.assertEqual(c("HAMLET. To be, or not to be.", {"HAMLET", "HORATIO"}), "drama")
+        self.assertEqual(c("[Exit.]"), "drama")
+
+    def test_policy(self):
+        f = self.cf.filter_document
+        prose = self.prose()
+        speeches = [f"{who}. Some words of the play, spoken aloud on the stage." for who in
+                    ["HAMLET", "HORATIO", "HAMLET", "HORATIO", "HAMLET", "HORATIO"] * 3]
+        text, verdict, _, _ = f("\n\n".join(prose[:1] + speeches))
+        self.assertEqual((text, verdict), ("", "dropped:drama"))
+        couplet = "Hope springs eternal\nin the human breast"
+        poem = "\n".join(["A line of a long poem"] * 8)
+        text, verdict, removed, _ = f("\n\n".join(prose[:3] + [couplet, poem] + prose[3:]))
+        self.assertEqual(verdict, "kept")
+        self.assertIn(couplet, text)
+        self.assertNotIn(poem, text)
+        self.assertEqual(removed, {"verse": len(poem)})
+        # one speech-like opening, or one repeated section word, does not make a play
+        speech = ["GENTLEMEN OF THE CONGRESS: " + p for p in prose[:1]] + prose[1:]
+        self.assertEqual(f("\n\n".join(speech))[1], "kept")
+        sects = [f"Sect. {i}. " + p for i, p in enumerate(prose)]
+        self.assertEqual(f("\n\n".join(sects))[0], "\n\n".join(sects))
+
+
 class NetworkVariantTest(unittest.TestCase):
     def test_time_independent_ignores_sigma(self):
         model = randomize(SEDD(tiny_spec(tc=False).config())).eval()
@@ -287,6 +394,67 @@ class TrainerTest(unittest.TestCase):
             with tempfile.TemporaryDirectory() as bad:
                 with self.assertRaises(SystemExit):
                     train_script.Trainer(self.cfg(bad, model="ar", init_from=src), **quiet)
+
+    def test_init_from_ar_adapts_with_shift_and_annealing(self):
+        """--init-from-ar: the diffusion network gets the AR run's EMA weights (model and EMA),
+        the shift is on, and at step 0 the annealed mask is causal, so the adapted network's
+        x0 distribution on clean text is the AR model's next-token distribution; the mask is
+        full from step N on; training runs and resumes; refused for a mismatched source."""
+        import train as train_script
+        quiet = dict(log_fn=lambda *a: None)
+        with tempfile.TemporaryDirectory() as src, tempfile.TemporaryDirectory() as dst:
+            a = train_script.Trainer(self.cfg(src, model="ar", dropout=0.0, time_conditioned=False),
+                                     **quiet)
+            for _ in range(3):
+                a.train_step()
+            a.save()
+            N = 4
+            kw = dict(dropout=0.0, time_conditioned=False, init_from_ar=src, objective="mdlm",
+                      attn_anneal_steps=N, batch=2)
+            b = train_script.Trainer(self.cfg(dst, **kw), **quiet)
+            self.assertTrue(b.spec.shift and b.spec.x0_param and b.model.config.shift)
+            ema_a = a.ema.weights(a.model)
+            for k, v in b.model.state_dict().items():
+                self.assertTrue(torch.equal(v, ema_a[k]), k)
+            for k, v in b.ema.shadow.items():
+                self.assertTrue(torch.equal(v, ema_a[k]), k)
+            info = T.read_run(dst)["init_ar"]
+            self.assertEqual((info["step"], info["sequences"], info["weights"]), (3, 12, "ema"))
+            self.assertEqual(b.seq_offset, 12)
+            self.assertEqual(b.tokens_seen, 0)
+            L = self.cfg(dst)["length"]
+            m0 = b.attn_mask_at(0)
+            self.assertEqual(tuple(m0.shape), (L + 1, L + 1))    # BOS + L with the shift
+            self.assertTrue(torch.equal(m0, torch.ones(L + 1, L + 1, dtype=torch.bool).tril()))
+            self.assertIsNone(b.attn_mask_at(N))
+            mid = b.attn_mask_at(N // 2)
+            self.assertTrue(bool(mid[m0].all()) and 0 < int(mid[~m0].sum()) < int((~m0).sum()))
+            # step 0 (causal): x0 distribution on clean text == AR next-token distribution
+            x = torch.from_numpy(a.stream.batch(0, 2))
+            ar_model = T.SEDD(a.spec.config()).eval()
+            ar_model.load_state_dict(ema_a)
+            b.model.eval()
+            with torch.no_grad():
+                V = ar_model.config.vocab_size
+                bos = torch.full_like(x[:, :1], V - 1)
+                h, c = ar_model.features(torch.cat([bos, x[:, :-1]], 1), torch.zeros(2))
+                ar_logp = torch.log_softmax(ar_model.output_layer(h, c)[..., :-1], -1)
+                h2, c2 = b.model.features(x, torch.zeros(2), m0)
+                dm_logp = torch.log_softmax(b.model.output_layer(h2, c2)[..., :-1], -1)
+            self.assertLess(float((ar_logp - dm_logp).abs().max()), 1e-5)
+            losses = [b.train_step()["loss"] for _ in range(N + 1)]
+            self.assertTrue(all(math.isfinite(v) for v in losses))
+            b.save()
+            b2 = train_script.Trainer(self.cfg(dst, **kw), **quiet)
+            self.assertTrue(b2.resumed)
+            self.assertEqual((b2.step, b2.seq_offset), (N + 1, 12))
+            # a non-AR source, or another network size, is refused
+            with tempfile.TemporaryDirectory() as bad:
+                with self.assertRaises(SystemExit):
+                    train_script.Trainer(self.cfg(bad, init_from_ar=dst), **quiet)
+            with tempfile.TemporaryDirectory() as bad:
+                with self.assertRaises(SystemExit):
+                    train_script.Trainer(self.cfg(bad, hidden=64, init_from_ar=src), **quiet)
 
     def test_reschedule_on_resume(self):
         import train as train_script

@@ -47,6 +47,8 @@ if __name__ == "__main__":
     _early_threads(sys.argv)
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
+import io  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import signal  # noqa: E402
@@ -73,6 +75,9 @@ RUN_DEFAULTS = dict(
     t_sampling="plain", seed=0, steps=None, train=DEFAULT_TRAIN, test=DEFAULT_TEST,
     tokenizer=DEFAULT_TOKENIZER, train_tokens=None, test_tokens=None,
     eval_blocks=64, eval_draws=2, head="masked", init_from=None,
+    # issue 13: objective, DiffuGPT adaptation from an AR run (shift, mask annealing)
+    objective="sedd", shift=None, init_from_ar=None, init_from_ar_weights="ema",
+    attn_anneal_steps=0,
 )
 # Runtime settings (may change on resume).
 RUNTIME_DEFAULTS = dict(
@@ -117,6 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--init-from", help="start from the final weights (model + EMA) of another run "
                    "with the same network and data, and continue its data stream where it stopped; "
                    "fresh optimiser and schedule (warm restart)")
+    g.add_argument("--objective", choices=["sedd", "mdlm"],
+                   help="sedd: score entropy with the scale_by_sigma head (default); mdlm: MDLM's "
+                        "x0-parameterisation (log-softmax over real tokens, carry-over) and "
+                        "weighted cross-entropy, exported as a SEDD absorbing log score")
+    g.add_argument("--init-from-ar", metavar="RUN",
+                   help="adapt an autoregressive run (DiffuGPT): load its weights (same network "
+                        "size and tokenizer) into the diffusion network, which then uses the AR "
+                        "shift (--shift) unless --no-shift")
+    g.add_argument("--init-from-ar-weights", choices=["ema", "model"],
+                   help="which weights of the AR checkpoint (default ema)")
+    sh = g.add_mutually_exclusive_group()
+    sh.add_argument("--shift", dest="shift", action="store_const", const=True,
+                    help="DiffuGPT's shift: the hidden state at i-1 predicts token i (default on "
+                         "with --init-from-ar, off otherwise)")
+    sh.add_argument("--no-shift", dest="shift", action="store_const", const=False)
+    g.add_argument("--attn-anneal-steps", type=int,
+                   help="attention-mask annealing from causal (step 0) to full (this step) over "
+                        "the first N steps (DiffuGPT; training only; 0: full from the start)")
     g.add_argument("--steps", type=int, help="schedule length in steps (default: from --max-hours "
                    "by measuring the first steps, else --max-steps)")
     g = ap.add_argument_group("data")
@@ -165,6 +188,15 @@ def resolve(ns: argparse.Namespace) -> dict:
     else:
         cfg.update(cli)
     cfg["run"] = ns.run
+    if cfg.get("shift") is None:
+        cfg["shift"] = bool(cfg.get("init_from_ar"))
+    if cfg["model"] == "ar" and (cfg.get("init_from_ar") or cfg["shift"]
+                                 or cfg.get("objective", "sedd") != "sedd"
+                                 or cfg.get("attn_anneal_steps")):
+        raise SystemExit("--init-from-ar, --shift, --objective mdlm and --attn-anneal-steps are "
+                         "for --model sedd")
+    if cfg.get("init_from_ar") and cfg.get("init_from"):
+        raise SystemExit("give --init-from or --init-from-ar, not both")
     if cfg["precision"] is None:
         cfg["precision"] = "bf16" if cfg["device"] == "cuda" else "fp32"
     if cfg["precision"] == "bf16" and cfg["device"] == "cpu" and not cpu_has_bf16():
@@ -191,6 +223,8 @@ class Trainer:
         self.cfg = cfg
         self.print = log_fn
         self.run = cfg["run"]
+        if cfg.get("shift") is None:         # default: on exactly when adapting an AR run
+            cfg["shift"] = bool(cfg.get("init_from_ar"))
         os.makedirs(self.run, exist_ok=True)
         self.device = torch.device(cfg["device"])
         if cfg["device"] == "cuda":
@@ -209,7 +243,9 @@ class Trainer:
         L = cfg["length"]
         self.stream = T.BlockStream(self.train_tokens, L, cfg["seed"])
         self.init = self._init_source()
-        self.seq_offset = self.init["sequences"] if self.init else 0
+        self.init_ar = self._init_ar_source()
+        self.seq_offset = (self.init["sequences"] if self.init else
+                           self.init_ar["sequences"] if self.init_ar else 0)
         self.eval_x = T.eval_blocks(self.test_tokens, L, cfg["eval_blocks"])
 
         # ---- model
@@ -217,7 +253,8 @@ class Trainer:
                                 heads=cfg["heads"], cond_dim=cfg["cond_dim"],
                                 vocab_size=self.vocab_size,
                                 time_conditioned=bool(cfg["time_conditioned"]),
-                                dropout=cfg["dropout"])
+                                dropout=cfg["dropout"], shift=bool(cfg.get("shift")),
+                                x0_param=cfg.get("objective", "sedd") == "mdlm")
         self.model = T.build_model(self.spec, seed=cfg["seed"]).to(self.device)
         self.eval_model = T.SEDD(self.spec.config()).to(self.device).eval()
         self.ema = T.EMA(self.model, cfg["ema"])
@@ -259,6 +296,10 @@ class Trainer:
             self.model.load_state_dict(st["model"])
             self.ema.load_state_dict(st["ema"])
             self.tokens_seen = int(st["tokens_seen"])
+        if self.init_ar and not self.resumed:
+            sd = self._ar_weights()
+            self.model.load_state_dict(sd, strict=True)
+            self.ema = T.EMA(self.model, cfg["ema"])          # EMA starts at the AR weights
 
     # ------------------------------------------------------------------ setup helpers
     def _tokens(self, tok_file: Optional[str], text: str):
@@ -295,6 +336,9 @@ class Trainer:
         mine = {k: self.cfg[k] for k in ("model", "hidden", "blocks", "heads", "cond_dim", "length",
                                           "time_conditioned")}
         theirs = {k: info["settings"][k] for k in mine}
+        for k, default in (("shift", False), ("objective", "sedd")):
+            mine[k] = self.cfg.get(k) if self.cfg.get(k) is not None else default
+            theirs[k] = info["settings"].get(k) if info["settings"].get(k) is not None else default
         # A time-independent network may continue as a sigma-conditioned one: it has the same
         # tensors, and its adaLN weights are still at their zero initialisation, so the
         # sigma-conditioned network starts out computing exactly the same function.
@@ -312,6 +356,60 @@ class Trainer:
                 "sequences": int(st["step"]) * int(info["settings"]["batch"]),
                 "tokens": int(st["tokens_seen"]), "elapsed": float(st["elapsed"]),
                 "ckpt_sha256": T.sha256_file(ckpt)}
+
+    def _init_ar_source(self) -> Optional[dict]:
+        """The autoregressive run this diffusion run is adapted from (--init-from-ar, DiffuGPT):
+        same network size, block length and tokenizer; its checkpoint's step at the start."""
+        if not self.cfg.get("init_from_ar"):
+            return None
+        run_json = os.path.join(self.run, "run.json")
+        if os.path.exists(run_json):
+            saved = T.read_run(self.run).get("init_ar")
+            if saved:
+                return dict(saved, path=T.resolve_path(saved["run"]))
+        src = self.cfg["init_from_ar"]
+        ckpt = os.path.join(src, "ckpt.pt")
+        if not os.path.exists(ckpt):
+            raise SystemExit(f"--init-from-ar {src}: no ckpt.pt there")
+        info = T.read_run(src)
+        if info["settings"]["model"] != "ar":
+            raise SystemExit(f"--init-from-ar {src}: not an autoregressive run")
+        keys = ("hidden", "blocks", "heads", "cond_dim", "length")
+        mine = {k: self.cfg[k] for k in keys}
+        theirs = {k: info["settings"][k] for k in keys}
+        if mine != theirs:
+            raise SystemExit(f"--init-from-ar {src}: network differs ({theirs} vs {mine})")
+        for split, meta in (("train", self.train_meta), ("test", self.test_meta)):
+            if info["data"][split].get("tokenizer_sha256") != meta.get("tokenizer_sha256"):
+                raise SystemExit(f"--init-from-ar {src}: {split} tokenizer differs")
+        same_text = all(info["data"][s].get("text_sha256") == m.get("text_sha256")
+                        for s, m in (("train", self.train_meta), ("test", self.test_meta)))
+        # one read: the AR run may still be training and replace ckpt.pt at any moment
+        with open(ckpt, "rb") as f:
+            data = f.read()
+        st = T.torch_load(io.BytesIO(data), torch.device("cpu"))
+        which = self.cfg.get("init_from_ar_weights") or "ema"
+        self._ar_sd = st["ema_weights"] if which == "ema" else st["model"]
+        return {"run": T.rel_path(src), "path": src, "step": int(st["step"]),
+                "sequences": int(st["step"]) * int(info["settings"]["batch"]) if same_text else 0,
+                "tokens": int(st["tokens_seen"]), "elapsed": float(st["elapsed"]),
+                "schedule_steps": st.get("schedule_steps"),
+                "weights": which, "same_data": same_text,
+                "ckpt_sha256": hashlib.sha256(data).hexdigest()}
+
+    def _ar_weights(self) -> dict:
+        """The AR checkpoint's weights named by --init-from-ar-weights, checked against the
+        checkpoint recorded in run.json (it may have moved on if the AR run is still going)."""
+        sd = getattr(self, "_ar_sd", None)
+        if sd is None:          # run.json written by an earlier start that had no checkpoint yet
+            ckpt = os.path.join(self.init_ar["path"], "ckpt.pt")
+            if T.sha256_file(ckpt) != self.init_ar["ckpt_sha256"]:
+                raise SystemExit(f"--init-from-ar: {ckpt} changed since run.json was written; "
+                                 f"start a new --run")
+            st = T.torch_load(ckpt, torch.device("cpu"))
+            sd = st["ema_weights"] if self.init_ar["weights"] == "ema" else st["model"]
+        self._ar_sd = None
+        return {k: v.to(self.device) for k, v in sd.items()}
 
     def _check_same_data(self) -> None:
         """A resumed run must see the data it started with (the corpus may be rebuilt)."""
@@ -347,6 +445,8 @@ class Trainer:
         }
         if self.init:
             info["init"] = {k: v for k, v in self.init.items() if k != "path"}
+        if self.init_ar:
+            info["init_ar"] = {k: v for k, v in self.init_ar.items() if k != "path"}
         T.atomic_write_text(json.dumps(info, indent=1) + "\n", path)
 
     @staticmethod
@@ -461,10 +561,21 @@ class Trainer:
                 t = T.sample_t(B, self.gen, self.cfg["t_sampling"])
                 u = torch.rand(B, L, generator=self.gen, dtype=torch.float64)
                 per_seq, nm = T.sedd_loss(self.fwd_model, x0, t, u, full=self.cfg["head"] == "full",
-                                          fp32_head=self.device.type == "cuda")
+                                          fp32_head=self.device.type == "cuda",
+                                          attn_mask=self.attn_mask_at(step))
             else:
                 per_seq = T.ar_loss(self.fwd_model, x0, fp32_head=self.device.type == "cuda")
         return per_seq.mean() / L, per_seq
+
+    def attn_mask_at(self, step: int) -> Optional[torch.Tensor]:
+        """DiffuGPT's attention-mask annealing: at step s < N = --attn-anneal-steps, causal plus
+        each future entry with probability s / N (drawn from the noise generator, so resuming
+        repeats it); None (full attention) from step N on or without annealing."""
+        n = int(self.cfg.get("attn_anneal_steps") or 0)
+        if n <= 0 or step >= n:
+            return None
+        L = self.cfg["length"] + (1 if self.spec.shift else 0)
+        return T.annealed_attention_mask(L, step / n, generator=self.gen, device=self.device)
 
     def train_step(self) -> dict:
         self.model.train()

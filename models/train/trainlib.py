@@ -27,7 +27,8 @@ REPO = os.path.dirname(MODELS)
 if MODELS not in sys.path:
     sys.path.insert(0, MODELS)
 
-from sedd.model import SEDD, SEDDConfig, count_params, log_expm1  # noqa: E402
+from sedd.model import (SEDD, SEDDConfig, annealed_attention_mask, count_params,  # noqa: E402
+                        log_expm1)
 from sedd.noise import LogLinearNoise  # noqa: E402
 
 import tokenize_data  # noqa: E402  (models/train/tokenize_data.py, stdlib only)
@@ -154,13 +155,16 @@ class ModelSpec:
     vocab_size: int           # network V = tokenizer size + 1 (MASK; the AR model uses it as BOS)
     time_conditioned: bool = True
     dropout: float = 0.1
+    shift: bool = False       # SEDD only: DiffuGPT's AR shift (SEDDConfig.shift)
+    x0_param: bool = False    # SEDD only: MDLM x0-parameterisation (--objective mdlm)
 
     def config(self) -> SEDDConfig:
         if self.kind == "sedd":
             return SEDDConfig(hidden_size=self.hidden, n_blocks=self.blocks, n_heads=self.heads,
                               cond_dim=self.cond_dim, vocab_size=self.vocab_size,
                               graph_type="absorb", scale_by_sigma=True, dropout=self.dropout,
-                              time_conditioned=self.time_conditioned, causal=False)
+                              time_conditioned=self.time_conditioned, causal=False,
+                              shift=self.shift, x0_param=self.x0_param)
         if self.kind == "ar":
             # Same network code and parameters; causal attention, no sigma, no shift.
             return SEDDConfig(hidden_size=self.hidden, n_blocks=self.blocks, n_heads=self.heads,
@@ -257,10 +261,28 @@ def _head(model: SEDD, h: Tensor, c: Tensor, fp32: bool) -> Tensor:
     return model.output_layer(h, c).float()
 
 
+def mdlm_weighted_ce(raw: Tensor, x0: Tensor, weight: Tensor) -> Tensor:
+    """MDLM's loss per masked row: weight * -log p_theta(x0 | x_t), p_theta = softmax over the
+    real tokens of the raw output (MASK, the last entry, excluded).  raw [N, V], x0 [N],
+    weight [N]: sedd_loss passes r = 1/(e^sigma_bar - 1) and multiplies by sigma_bar'(t), so the
+    total weight is sigma_bar'(t) r = 1/t for the log-linear schedule."""
+    logp = torch.log_softmax(raw[:, :-1].float(), dim=-1)
+    return weight * -logp.gather(-1, x0[:, None]).squeeze(-1)
+
+
 def sedd_loss(model: SEDD, x0: Tensor, t: Tensor, u: Optional[Tensor], *, full: bool = False,
               noise_eps: float = NOISE_EPS, fp32_head: bool = False,
-              masked: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+              masked: Optional[Tensor] = None,
+              attn_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
     """Denoising score entropy for absorb + log-linear, weighted by sigma_bar'(t).
+
+    For a network with ``config.x0_param`` (``--objective mdlm``) the same quantity is
+    computed in MDLM's form: at the normalised score log s = log p_theta - log(e^sigma - 1)
+    the score entropy is exactly r * -log p_theta(x0) (r = 1/(e^sigma - 1)), so the loss is the
+    weighted cross-entropy sum_masked sigma_bar'(t) r (-log p_theta(x0_i | x_t)) =
+    sum_masked (1/t) (-log p_theta) -- MDLM's NELBO for the log-linear schedule; unmasked
+    tokens are carried over and cost nothing.  ``attn_mask``: training-time attention mask
+    (annealing), passed to the network.
 
     x0 [B, L] int64 clean tokens; t [B] float64 times; u [B, L] uniforms (token i is masked
     iff u < 1 - e^{-sigma_bar(t)} = (1 - eps) t).  Returns (per-sequence loss [B] float32 =
@@ -283,16 +305,23 @@ def sedd_loss(model: SEDD, x0: Tensor, t: Tensor, u: Optional[Tensor], *, full: 
     sig32 = sigma.float().to(dev)
     r_all = (1.0 / torch.expm1(sigma)).float().to(dev)          # float64 -> float32
     ds_all = dsigma.float().to(dev)
+    x0_param = getattr(model.config, "x0_param", False)
     if full:
-        out = model(xt, sig32)[b_idx, l_idx].float()
+        out = model(xt, sig32, attn_mask)[b_idx, l_idx].float()
+        if x0_param:            # masked rows: log p - log(e^sigma - 1); MASK entry 0 (dropped)
+            raw = out + log_expm1(sig32)[b_idx, None]
     else:
-        x, c = model.features(xt, sig32)
+        x, c = model.features(xt, sig32, attn_mask)
         h = x[b_idx, l_idx][:, None]                            # [N, 1, H]
         c_sel = c if c.shape[0] == 1 else c[b_idx]
         raw = _head(model, h, c_sel, fp32_head)[:, 0]           # [N, V]
-        shift = log_expm1(sig32) + math.log(V - 1)              # the scale_by_sigma shift
-        out = raw - shift[b_idx, None]
-    se = score_entropy_r(out, x0[b_idx, l_idx], r_all[b_idx])
+        if not x0_param:
+            shift = log_expm1(sig32) + math.log(V - 1)          # the scale_by_sigma shift
+            out = raw - shift[b_idx, None]
+    if x0_param:
+        se = mdlm_weighted_ce(raw, x0[b_idx, l_idx], r_all[b_idx])
+    else:
+        se = score_entropy_r(out, x0[b_idx, l_idx], r_all[b_idx])
     per_seq = torch.zeros(x0.shape[0], device=dev, dtype=torch.float32)
     per_seq = per_seq.index_add(0, b_idx, ds_all[b_idx] * se)
     return per_seq, int(masked.sum())
