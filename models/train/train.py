@@ -21,6 +21,12 @@ SEDD loss (models/train/trainlib.py): t ~ U(1e-3, 1) per sequence (official "pla
 divided by the block length (the official code sums over tokens; with Adam this only changes
 the scale at which --grad-clip acts).  AR baseline: next-token cross-entropy over the same
 blocks (input [BOS = MASK id, x_0 .. x_{L-2}]), same batch, same tokens per step.
+
+Issue 13 options (SEDD runs): --objective mdlm (MDLM's x0-parameterisation and weighted
+cross-entropy, exported as a SEDD absorbing log score); --init-from-ar RUN (DiffuGPT adaptation:
+the AR run's weights into the diffusion network, with the AR shift, models/sedd/model.py
+SEDDConfig.shift) and --attn-anneal-steps N (attention mask annealed from causal at step 0 to
+full at step N, training only).
 """
 from __future__ import annotations
 
