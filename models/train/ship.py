@@ -122,6 +122,9 @@ def main(argv=None) -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--id", default="lacuna-mini")
     ap.add_argument("--name", default="Lacuna mini")
+    ap.add_argument("--demo", action=argparse.BooleanOptionalAction, default=True,
+                    help="mark it a demonstration model in the manifest (the app then says it writes rough "
+                         "text and offers a real model); --no-demo once it writes text worth keeping")
     ap.add_argument("--description", default=None)
     ap.add_argument("--which", choices=["ema", "model"], default="ema")
     ap.add_argument("--tokenizer", help="tokenizer.json (default: the run's)")
@@ -218,7 +221,7 @@ def main(argv=None) -> None:
                    noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
                    eos_id=int(info["eos_id"]), files=files,
                    time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps,
-                   temperature=a.temperature)
+                   temperature=a.temperature, extra={"demo": True} if a.demo else None)
     print(f"wrote {a.out}: model.onnx {mb:.1f} MB, vocab_size {cfg.vocab_size}, "
           f"time_conditioned {cfg.time_conditioned}, length {cfg_len(info)}")
 

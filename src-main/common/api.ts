@@ -72,10 +72,51 @@ export const ModelInfo = z.object({
   bytes: z.number().int(),
   /** The files the manifest lists, with their recorded size and sha256 (models.verify re-checks them). */
   files: z.array(z.object({ name: z.string(), bytes: z.number().int(), sha256: z.string() })),
-  /** Imported into the data folder (models.remove may delete it); false for the bundled models. */
+  /** Imported or downloaded into the data folder (models.remove may delete it); false for the bundled models. */
   removable: z.boolean(),
+  /**
+   * A small demonstration model that writes rough text (manifest `demo`): the app says so and
+   * offers a real model from the catalogue.
+   */
+  demo: z.boolean(),
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
+
+/** The precision a model is installed in: fp32 (exact; best on a CPU) or fp16 (half the size; for GPUs). */
+export const Precision = z.enum(['fp32', 'fp16']);
+export type Precision = z.infer<typeof Precision>;
+
+/**
+ * A model Lacuna can download (models.catalogue): where it comes from, what it costs and what it is
+ * good for. Nothing is fetched until models.download is called for it.
+ */
+export const CatalogueEntry = z.object({
+  /** The id the model installs as (fp16 installs as `<id>-fp16`). */
+  id: z.string(),
+  name: z.string(),
+  /** The Hugging Face repository, e.g. "louaaron/sedd-small", and the revision fetched. */
+  repo: z.string(),
+  revision: z.string(),
+  /** The host the files come from (HF_ENDPOINT's, else huggingface.co): said before anything is fetched. */
+  host: z.string(),
+  /** Approximate size of the download (bytes); the Hub's own figure is checked when it starts. */
+  downloadBytes: z.number().int(),
+  /** Approximate memory a fill needs with this model on a CPU (bytes). */
+  memoryBytes: z.number().int(),
+  /** What it writes and for which machine, in a sentence or two. */
+  description: z.string(),
+  /** Measured time of a 16-token blank on a CPU, in words (e.g. "about 5 s on a 2-core laptop CPU (fast mode)"). */
+  speed: z.string(),
+  /** The licence of the code and what the model page says of the weights. */
+  licence: z.string(),
+  /** Installed ids made from this entry (`<id>` and/or `<id>-fp16`). */
+  installed: z.array(z.string()),
+  /** A download that stopped (cancelled, failed, the app closed) and resumes from where it was. */
+  partial: z.object({ bytesDone: z.number().int().nonnegative(), bytesTotal: z.number().int().nonnegative() }).optional(),
+  /** The requestId of the download of this entry now running, if any. */
+  running: z.string().optional(),
+});
+export type CatalogueEntry = z.infer<typeof CatalogueEntry>;
 
 export const ModelVerification = z.object({
   id: z.string(),
@@ -416,17 +457,40 @@ export const api = {
       .object({
         dir: z.string().min(1).max(4096),
         /** 'fp16': the float16 variant for GPUs (half the size; needs an fp16 graph template). Default 'fp32'. */
-        precision: z.enum(['fp32', 'fp16']).optional(),
+        precision: Precision.optional(),
       })
       .strict(),
     result: ModelInfo,
+  },
+  /** The models Lacuna can download, with what is installed, resumable or running. Reads no network. */
+  'models.catalogue': { params: Empty, result: z.array(CatalogueEntry) },
+  /**
+   * Downloads a catalogue entry from its host (the only call that reaches the network), resuming a
+   * partial download, verifies every file's size and SHA-256 against the Hub's, then installs it
+   * like models.import. Progress as download.progress events; fill.cancel with the requestId stops
+   * it (the partial download is kept for a later resume). Nothing is installed unless every file
+   * verified.
+   */
+  'models.download': {
+    params: z.object({ requestId: z.string().min(1).max(100), id: z.string().min(1).max(100), precision: Precision.optional() }).strict(),
+    result: ModelInfo,
+  },
+  /** Deletes the partial download of a catalogue entry. */
+  'models.discardDownload': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: Ok },
+  /**
+   * Loads a model into the engine ahead of the first fill (the app does this at start for the
+   * model it will fill with), so that fill does not wait for a process start and a session load.
+   */
+  'engine.warm': {
+    params: z.object({ model: z.string().min(1).max(100).optional(), device: DeviceChoice.optional() }).strict(),
+    result: z.object({ model: z.string(), durationMs: z.number() }),
   },
   /** Re-reads and re-hashes every file of an installed model against its manifest. */
   'models.verify': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: ModelVerification },
   /** Deletes a model imported into the data folder (bundled ones cannot be removed). */
   'models.remove': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: Ok },
   'engine.devices': { params: Empty, result: z.array(DeviceInfo) },
-  /** Cancels a running fill.run or score.run by its requestId. */
+  /** Cancels a running fill.run, score.run or models.download by its requestId. */
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },
   ...storeApi,
   ...libraryApi,
@@ -474,7 +538,21 @@ export const ScoreProgress = z.object({
   done: z.number().int(),
   total: z.number().int(),
 });
-export const ApiEvent = z.discriminatedUnion('type', [FillProgress, ScoreProgress]);
+/** models.download progress: bytes of all files, the current file, the rate and the time left. */
+export const DownloadProgress = z.object({
+  type: z.literal('download.progress'),
+  requestId: z.string(),
+  /** The catalogue entry being downloaded. */
+  id: z.string(),
+  /** checking: asking the host for the files' sizes and hashes; downloading; installing: writing the package. */
+  phase: z.enum(['checking', 'downloading', 'installing']),
+  file: z.string().optional(),
+  bytesDone: z.number().int().nonnegative(),
+  bytesTotal: z.number().int().nonnegative(),
+  bytesPerSecond: z.number().nonnegative(),
+  secondsLeft: z.number().nonnegative().optional(),
+});
+export const ApiEvent = z.discriminatedUnion('type', [FillProgress, ScoreProgress, DownloadProgress]);
 export type ApiEvent = z.infer<typeof ApiEvent>;
 
 /** Error codes a client can act on. */

@@ -6,7 +6,7 @@
 import { app, BrowserWindow, dialog, Menu, nativeTheme, session, type MenuItemConstructorOptions } from 'electron';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCore, type Core } from '../node/core';
+import { createCore, warmStart, type Core } from '../node/core';
 import { EngineClient } from '../node/engine/engine-client';
 import { dataDir, modelDirs } from '../node/paths';
 import { utilityEngineHost } from './engine-port';
@@ -78,6 +78,7 @@ function start(): void {
   registerIpc(c, (frame) => isTrustedFrame(frame, loc), () => win);
   forwardEvents(c, () => win);
   createWindow();
+  warmStart(c);
 }
 
 function createWindow(): void {

@@ -17,6 +17,8 @@ import { listDevices } from './engine/providers';
 import { ModelRegistry, modelInfo } from './engine/model-registry';
 import { checkModelFiles, readModelPackage } from './engine/model-package';
 import { importIntoDataDir } from './engine/model-import';
+import { CATALOGUE, catalogueEntry, findCatalogueSource, stagedDownload } from './engine/model-catalogue';
+import { downloadHubFiles, hubEndpoint } from './engine/model-download';
 import type { ModelPackage } from './engine/model-package';
 import { basename, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { rename, rm } from 'node:fs/promises';
@@ -52,6 +54,8 @@ export interface CoreOptions {
   defaultModel?: string;
   /** Individual model package folders (e.g. the CLI's --model DIR), listed before modelDirs' packages. */
   modelPackages?: string[];
+  /** Where models.download reads HF_ENDPOINT, HF_TOKEN and the proxy variables; default process.env. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface Core extends ApiClient {
@@ -67,8 +71,14 @@ export function createCore(options: CoreOptions): Core {
   const defaultModel = options.defaultModel ?? DEFAULT_MODEL_ID;
   const listeners = new Set<(event: ApiEvent) => void>();
   const failedListeners = new WeakSet<(event: ApiEvent) => void>();
-  /** Fills in flight, by requestId; `cancelled` covers a cancel that arrives before the engine has the job. */
-  const running = new Map<string, { cancelled: boolean }>();
+  /**
+   * Fills, scores and downloads in flight, by requestId; `cancelled` covers a cancel that arrives
+   * before the engine has the job; `abort` stops a download.
+   */
+  const running = new Map<string, { cancelled: boolean; abort?: AbortController }>();
+  /** Downloads in flight: catalogue id → requestId (one download per entry at a time). */
+  const downloading = new Map<string, string>();
+  const env = options.env ?? process.env;
   let db: Database | undefined;
   let documents: DocumentStore | undefined;
   let generations: GenerationLog | undefined;
@@ -176,6 +186,11 @@ export function createCore(options: CoreOptions): Core {
     throw new ApiError('not_found', `${wanted}; ${available}${hint ? ` (${hint.error})` : ''}`);
   }
 
+  /** Where a download is put together (and kept, for resuming) until it is installed. */
+  function stagingDir(id: string): string {
+    return join(options.dataDir, 'downloads', id);
+  }
+
   const handlers: Handlers = {
     'app.info': async () => {
       // The effective default: the configured id when installed, else the registry's fallback.
@@ -230,6 +245,82 @@ export function createCore(options: CoreOptions): Core {
     'models.import': async (p) => {
       const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, p.precision);
       return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
+    },
+    'models.catalogue': async () => {
+      const installed = new Set((await catalog()).models.map((m) => m.id));
+      const host = hubEndpoint(env).host;
+      return Promise.all(
+        CATALOGUE.map(async (source) => {
+          const partial = await stagedDownload(stagingDir(source.id));
+          const requestId = downloading.get(source.id);
+          return catalogueEntry(source, { host, installed, ...(partial ? { partial } : {}), ...(requestId ? { running: requestId } : {}) });
+        }),
+      );
+    },
+    'models.download': async (p) => {
+      const source = findCatalogueSource(p.id);
+      if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue; it has ${CATALOGUE.map((c) => c.id).join(', ')}`);
+      const precision = p.precision ?? 'fp32';
+      const id = precision === 'fp16' ? `${source.id}-fp16` : source.id;
+      if ((await catalog()).models.some((m) => m.id === id)) throw new ApiError('conflict', `${id} is already installed`);
+      const other = downloading.get(source.id);
+      if (other !== undefined) throw new ApiError('conflict', `${source.name} is already being downloaded`);
+      if (running.has(p.requestId)) throw new ApiError('bad_request', `requestId: a request with id "${p.requestId}" is already running`);
+      const state = { cancelled: false, abort: new AbortController() };
+      running.set(p.requestId, state);
+      downloading.set(source.id, p.requestId);
+      const progress = (e: Omit<Extract<ApiEvent, { type: 'download.progress' }>, 'type' | 'requestId' | 'id'>): void =>
+        emit({ type: 'download.progress', requestId: p.requestId, id: source.id, ...e });
+      try {
+        const staging = stagingDir(source.id);
+        progress({ phase: 'checking', bytesDone: 0, bytesTotal: source.downloadBytes, bytesPerSecond: 0 });
+        const download = downloadHubFiles({
+          repo: source.repo,
+          revision: source.revision,
+          files: [...source.files],
+          stagingDir: staging,
+          env,
+          signal: state.abort.signal,
+          // Room for the installed package too: the weights once more, in the chosen precision.
+          extraBytesNeeded: precision === 'fp16' ? Math.ceil(source.downloadBytes / 2) : source.downloadBytes,
+          onProgress: (d) =>
+            progress({
+              phase: 'downloading',
+              file: d.file,
+              bytesDone: d.bytesDone,
+              bytesTotal: d.bytesTotal,
+              bytesPerSecond: d.bytesPerSecond,
+              ...(d.secondsLeft !== undefined ? { secondsLeft: d.secondsLeft } : {}),
+            }),
+        });
+        // A damaged download starts over: nothing of it is kept for a resume. Anything else (cancel,
+        // offline, disk full) keeps what arrived.
+        await download.catch(async (err: unknown) => {
+          if (err instanceof ApiError && err.code === 'model_error') await rm(staging, { recursive: true, force: true });
+          throw err;
+        });
+        // Every file verified: from here on the download is not cancellable; the import writes the
+        // package into a hidden folder and renames it into place only when complete.
+        progress({ phase: 'installing', bytesDone: source.downloadBytes, bytesTotal: source.downloadBytes, bytesPerSecond: 0 });
+        const pkg = await importIntoDataDir(staging, options.dataDir, options.modelDirs, precision, id);
+        await rm(staging, { recursive: true, force: true });
+        return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
+      } finally {
+        running.delete(p.requestId);
+        downloading.delete(source.id);
+      }
+    },
+    'models.discardDownload': async (p) => {
+      const source = findCatalogueSource(p.id);
+      if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue`);
+      if (downloading.has(source.id)) throw new ApiError('conflict', `${source.name} is being downloaded; cancel it first`);
+      await rm(stagingDir(source.id), { recursive: true, force: true });
+      return { ok: true as const };
+    },
+    'engine.warm': async (p) => {
+      const model = await resolveModel(p.model);
+      const out = await engine.warm({ requestId: `warm-${crypto.randomUUID()}`, modelDir: model.dir, ...(p.device !== undefined ? { device: p.device } : {}) });
+      return { model: model.id, durationMs: out.durationMs };
     },
     'models.verify': async (p) => {
       const started = performance.now();
@@ -350,6 +441,7 @@ export function createCore(options: CoreOptions): Core {
     'fill.cancel': (p) => {
       const state = running.get(p.requestId);
       if (state) state.cancelled = true;
+      state?.abort?.abort();
       engine.cancel(p.requestId);
       return { ok: true as const };
     },
@@ -432,4 +524,16 @@ function toApiError(err: unknown): ApiError {
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Warm start (desktop app and web mode, at launch): load the default model into the engine before
+ * the writer's first fill, so that fill does not wait for the engine process to start and the
+ * network to load. The renderer then warms the model its fill settings name (usually the same, a
+ * no-op). LACUNA_WARM_START=0 turns it off (measured in `npm run bench:ui`). A failure is only
+ * logged: the first fill reports the same problem in the writer's words.
+ */
+export function warmStart(core: Core, env: NodeJS.ProcessEnv = process.env): void {
+  if (env.LACUNA_WARM_START === '0') return;
+  core.call('engine.warm', {}).catch((err: unknown) => console.error(`lacuna: could not load the default model at start: ${messageOf(err)}`));
 }

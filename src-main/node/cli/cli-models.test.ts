@@ -60,4 +60,16 @@ describe('lacuna models import', () => {
     expectFailure(await runLacuna(['models', 'remove', 'tiny-fixture'], { dataDir }), 1, /comes with Lacuna and cannot be removed/);
     expectFailure(await runLacuna(['models', 'verify'], { dataDir }), 2, /expected one model id/);
   });
+
+  it('lists no test model unless LACUNA_EXTRA_MODELS names their folder', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'lacuna-cli-models-'));
+    try {
+      const list = async (extra: string) =>
+        (JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir: fresh, env: { LACUNA_EXTRA_MODELS: extra } })).stdout) as { id: string; demo: boolean }[]).map((m) => `${m.id}${m.demo ? ' (demo)' : ''}`);
+      expect(await list('')).toEqual(['lacuna-mini (demo)']);
+      expect(await list(join(ROOT, 'models', 'fixtures'))).toEqual(['lacuna-mini (demo)', 'tiny-fixture', 'tiny-ti', 'tiny-uniform']);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
 });

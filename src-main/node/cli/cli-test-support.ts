@@ -24,13 +24,15 @@ export interface RunOptions {
   stdin?: string;
   /** Another entry point than bin/lacuna.js (e.g. a copy of the shim). */
   bin?: string;
+  /** More environment (e.g. HF_ENDPOINT of a local Hub); LACUNA_DATA_DIR is always dataDir. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export function runLacuna(args: readonly string[], opts: RunOptions): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [opts.bin ?? BIN, ...args], {
       cwd: opts.cwd ?? ROOT,
-      env: { ...process.env, LACUNA_DATA_DIR: opts.dataDir },
+      env: { ...process.env, ...opts.env, LACUNA_DATA_DIR: opts.dataDir },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';

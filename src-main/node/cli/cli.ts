@@ -11,7 +11,9 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
 import { ApiError, DeviceChoice, MAX_TEMPERATURE, MIN_TEMPERATURE, ModelInfo as ModelInfoSchema } from '../../common/api';
-import type { FillResult, ModelInfo, ScoreResult } from '../../common/api';
+import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../../common/api';
+import { formatBytes } from '../../common/units';
+import { renderProgressBar } from './progress-bar';
 import { BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { readModelPackage } from '../engine/model-registry';
 import { appVersion, createNodeCore } from '../core-node';
@@ -28,6 +30,10 @@ Usage:
   lacuna fill [options] -              read the text from stdin
   lacuna score [--model DIR|ID] [--draws N] [--seed S] [--json] "text" | --file PATH | -
   lacuna models list [--json]
+  lacuna models catalogue [--json]   the models Lacuna can download: size, memory, speed, licence
+  lacuna models pull ID [--fp16]     download a catalogue model (e.g. sedd-small) from its host and
+                                     install it; resumes an interrupted download; a progress bar
+                                     goes to stderr (HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY honoured)
   lacuna models import DIR [--fp16]  install a SEDD checkpoint folder (config.json + model.safetensors);
                                      --fp16: the float16 variant for GPUs (half the size)
   lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
@@ -68,8 +74,15 @@ folder (LACUNA_DATA_DIR overrides it).
 `;
 
 class UsageError extends Error {}
-/** A failure with a message meant for the user, exit status 1. */
-class CliError extends Error {}
+/** A failure with a message meant for the user, exit status 1 (130: cancelled by the user). */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
 
 interface Io {
   stdout: NodeJS.WriteStream;
@@ -90,6 +103,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       code = 2;
       message = `${err.message} (see lacuna --help)`;
     } else if (err instanceof CliError) {
+      code = err.exitCode;
       message = err.message;
     } else if (err instanceof ApiError) {
       if (err.code === 'cancelled') code = 130;
@@ -122,6 +136,8 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   if (command === 'models' || command === 'docs') {
     const [sub, ...more] = rest;
     if (command === 'models' && sub === 'import') return modelsImport(more, io);
+    if (command === 'models' && sub === 'pull') return modelsPull(more, io);
+    if (command === 'models' && sub === 'catalogue') return modelsCatalogue(parseFlags(more, {}, 'models catalogue').json, io);
     if (command === 'models' && (sub === 'verify' || sub === 'remove')) return modelsVerifyOrRemove(sub, more, io);
     if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
     const { json } = parseFlags(more, {}, `${command} list`);
@@ -399,6 +415,97 @@ async function modelsImport(args: readonly string[], io: Io): Promise<number> {
     const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!), ...(fp16 ? { precision: 'fp16' as const } : {}) });
     await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Imported ${info.id} (${info.name}) into ${info.dir}\n`);
   } finally {
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+async function modelsCatalogue(json: boolean, io: Io): Promise<number> {
+  const core = await makeCore(io);
+  let entries: CatalogueEntry[];
+  try {
+    entries = await core.call('models.catalogue', {});
+  } finally {
+    await core.close().catch(() => {});
+  }
+  if (json) {
+    await write(io.stdout, `${JSON.stringify(entries, null, 2)}\n`);
+    return 0;
+  }
+  const blocks = entries.map((e) => {
+    const state = e.installed.length
+      ? `installed (${e.installed.join(', ')})`
+      : e.partial
+        ? `partly downloaded (${formatBytes(e.partial.bytesDone)} of ${formatBytes(e.partial.bytesTotal)}): lacuna models pull ${e.id} resumes`
+        : `lacuna models pull ${e.id}`;
+    return [
+      `${e.id}  ${e.name}  — ${state}`,
+      `  ${e.description}`,
+      `  download: about ${formatBytes(e.downloadBytes)} from ${e.host}/${e.repo}; memory: about ${formatBytes(e.memoryBytes)}`,
+      `  speed: ${e.speed}`,
+      `  licence: ${e.licence}`,
+    ].join('\n');
+  });
+  await write(io.stdout, `${blocks.join('\n\n')}\n`);
+  return 0;
+}
+
+/**
+ * models pull ID: download and install a catalogue model. The host and size go to stderr before
+ * anything is fetched; then a progress bar (redrawn on a terminal, a line per tenth otherwise).
+ * Ctrl-C cancels and keeps what was downloaded: the same command resumes.
+ */
+async function modelsPull(args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const fp16 = args.includes('--fp16');
+  const ids = args.filter((a) => a !== '--json' && a !== '--fp16');
+  const option = ids.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models pull: unknown option ${quote(option)}`);
+  if (ids.length !== 1) throw new UsageError('models pull: expected one catalogue id (see lacuna models catalogue)');
+  const core = await makeCore(io);
+  const requestId = `cli-pull-${process.pid}-${Date.now()}`;
+  const onSigint = (): void => {
+    void core.call('fill.cancel', { requestId }).catch(() => {});
+  };
+  const tty = io.stderr.isTTY === true;
+  let lastTenth = -1;
+  let lastPhase = '';
+  const stop = core.onEvent((e) => {
+    if (e.type !== 'download.progress' || e.requestId !== requestId) return;
+    if (e.phase === 'installing') {
+      if (lastPhase !== 'installing') io.stderr.write(`${tty ? '\r\x1b[K' : ''}lacuna: every file verified; installing (converting the weights)…\n`);
+    } else if (e.phase === 'downloading') {
+      const line = renderProgressBar({ file: e.file ?? '', bytesDone: e.bytesDone, bytesTotal: e.bytesTotal, bytesPerSecond: e.bytesPerSecond, ...(e.secondsLeft !== undefined ? { secondsLeft: e.secondsLeft } : {}) });
+      const tenth = e.bytesTotal > 0 ? Math.floor((10 * e.bytesDone) / e.bytesTotal) : 0;
+      if (tty) io.stderr.write(`\r\x1b[K${line}`);
+      else if (tenth > lastTenth) io.stderr.write(`${line}\n`);
+      lastTenth = Math.max(lastTenth, tenth);
+    }
+    lastPhase = e.phase;
+  });
+  try {
+    const entry = (await core.call('models.catalogue', {})).find((c) => c.id === ids[0]);
+    const target = fp16 ? `${ids[0]!}-fp16` : ids[0]!;
+    if (entry?.installed.includes(target)) throw new CliError(`${target} is already installed (lacuna models remove ${target} first to download it again)`);
+    if (entry) {
+      const resume = entry.partial ? `, resuming at ${formatBytes(entry.partial.bytesDone)}` : '';
+      await write(io.stderr, `lacuna: downloading ${entry.name} (about ${formatBytes(entry.downloadBytes)}${resume}) from ${entry.host}/${entry.repo}\n`);
+    }
+    process.once('SIGINT', onSigint);
+    let info: ModelInfo;
+    try {
+      info = await core.call('models.download', { requestId, id: ids[0]!, ...(fp16 ? { precision: 'fp16' as const } : {}) });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'cancelled') {
+        throw new CliError(`cancelled; run lacuna models pull ${ids[0]!} again to resume`, 130);
+      }
+      throw err;
+    }
+    await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Installed ${info.id} (${info.name}, ${formatBytes(info.bytes)}) into ${info.dir}\n`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    stop();
+    if (tty && lastPhase === 'downloading') io.stderr.write('\r\x1b[K');
     await core.close().catch(() => {});
   }
   return 0;

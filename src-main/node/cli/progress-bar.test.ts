@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatBytes, formatDuration, renderProgressBar } from './progress-bar';
+import { formatBytes, formatDuration } from '../../common/units';
+import { renderProgressBar } from './progress-bar';
 
 describe('progress bar', () => {
   it('formats bytes in decimal units with three significant digits', () => {

@@ -65,6 +65,25 @@ describe('EngineClient with the built engine host', () => {
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
+  it('warms a model in a fresh host: the process starts and the model loads before any fill', async () => {
+    const { spawn: spawnWarm, ports: warmPorts } = trackingSpawn();
+    const warmClient = new EngineClient(spawnWarm);
+    try {
+      const warmed = await warmClient.warm({ requestId: `c${n++}`, modelDir: FIXTURE_DIR });
+      expect(warmPorts).toHaveLength(1);
+      expect(warmed.device).toBe('cpu');
+      expect(warmed.durationMs).toBeGreaterThan(0);
+      // The fill after it runs in the same process, on the loaded network, and fills as before.
+      const out = await warmClient.fill(job('The cat ____ on the mat.', { steps: 4, seed: 3 }));
+      expect(warmPorts).toHaveLength(1);
+      expect(out.fills).toHaveLength(1);
+      // A broken package fails the warm-up as it would fail a fill.
+      expect((await rejection(warmClient.warm({ requestId: `c${n++}`, modelDir: join(ROOT, 'nope') }))).code).toBe('model_error');
+    } finally {
+      await warmClient.close();
+    }
+  });
+
   it('passes errors back as ApiError with their code', async () => {
     const e = await rejection(client.fill(job('no blank here')));
     expect(e.code).toBe('bad_request');

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { ApiError } from '../../common/api';
 import { appRoot } from '../paths';
 import type { HostReply, HostRequest } from './protocol';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, WarmJob, WarmOutcome } from './types';
 
 /** A running engine host as the client sees it. */
 export interface EngineHostPort {
@@ -82,8 +82,8 @@ export function forkEngineHost(hostPath: string = defaultHostPath(), env: NodeJS
 }
 
 interface Pending {
-  kind: 'fill' | 'score';
-  resolve: (outcome: FillOutcome | ScoreOutcome) => void;
+  kind: 'fill' | 'score' | 'warm';
+  resolve: (outcome: FillOutcome | ScoreOutcome | WarmOutcome) => void;
   reject: (error: ApiError) => void;
   onProgress?: (p: FillProgressInfo) => void;
   onScoreProgress?: (p: ScoreProgressInfo) => void;
@@ -143,6 +143,24 @@ export class EngineClient implements EngineService {
     }).finally(() => signal?.removeEventListener('abort', onAbort));
   }
 
+  /** Starts the engine process if needed and loads the model there (Engine.warm). */
+  warm(job: WarmJob): Promise<WarmOutcome> {
+    if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is closed'));
+    if (this.pending.has(job.requestId)) {
+      return Promise.reject(new ApiError('bad_request', `a job with request id "${job.requestId}" is already running`));
+    }
+    let host: Host;
+    try {
+      host = this.ensureHost();
+    } catch (e) {
+      return Promise.reject(ApiError.from(e));
+    }
+    return new Promise<WarmOutcome>((resolve, reject) => {
+      this.pending.set(job.requestId, { kind: 'warm', resolve: resolve as Pending['resolve'], reject });
+      host.port.postMessage({ type: 'warm', job: { ...job } });
+    });
+  }
+
   cancel(requestId: string): void {
     if (this.host && this.pending.has(requestId)) this.host.port.postMessage({ type: 'cancel', requestId });
   }
@@ -200,7 +218,8 @@ export class EngineClient implements EngineService {
         return;
       case 'done':
       case 'scored':
-        if ((message.type === 'done') !== (p.kind === 'fill')) return; // a reply of the wrong kind: ignored
+      case 'warmed':
+        if (REPLY_KIND[message.type] !== p.kind) return; // a reply of the wrong kind: ignored
         this.pending.delete(message.requestId);
         p.resolve(message.outcome);
         return;
@@ -211,6 +230,8 @@ export class EngineClient implements EngineService {
     }
   }
 }
+
+const REPLY_KIND = { done: 'fill', scored: 'score', warmed: 'warm' } as const;
 
 function describeExit(info: { code: number | null; signal: string | null }): string {
   if (info.signal) return `killed by signal ${info.signal}`;

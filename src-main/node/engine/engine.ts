@@ -52,7 +52,7 @@ import { chooseSampler, FALLBACK_STEPS, samplePc, UNKNOWN, type Predictor } from
 import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
 import { Tokenizer } from './tokenizer';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo, WarmJob, WarmOutcome } from './types';
 
 export { FALLBACK_STEPS };
 export const MAX_STEPS = 4096;
@@ -139,6 +139,17 @@ export class Engine implements EngineService {
       signal?.removeEventListener('abort', onAbort);
       this.jobs.delete(job.requestId);
     });
+  }
+
+  async warm(job: WarmJob): Promise<WarmOutcome> {
+    if (this.closed) throw new ApiError('cancelled', 'the engine is shutting down');
+    const started = performance.now();
+    const model = await this.load(job.modelDir, job.device ?? this.options.device);
+    // One short network call: onnxruntime sets up its kernels and buffers on the first run.
+    const m = model.pkg.manifest;
+    const token = m.mask_id ?? 0;
+    await model.network.score(new Array<number>(Math.min(16, m.length)).fill(token), 1);
+    return { device: model.network.device, durationMs: performance.now() - started };
   }
 
   cancel(requestId: string): void {

@@ -38,7 +38,7 @@ import { isIP, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import tls from 'node:tls';
 import { ApiError } from '../../common/api';
-import { formatBytes } from '../cli/progress-bar';
+import { formatBytes } from '../../common/units';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 const SIDECAR_FORMAT = 'lacuna-download/1';
@@ -145,16 +145,21 @@ interface Settings {
   ca: HubRequestOptions['ca'];
 }
 
+/** The Hub downloads come from: HF_ENDPOINT (a mirror), else huggingface.co; ApiError('bad_request') when it is not an http(s) address. */
+export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): URL {
+  const raw = (env.HF_ENDPOINT ?? '').trim() || DEFAULT_HF_ENDPOINT;
+  try {
+    const endpoint = new URL(raw.replace(/\/+$/, ''));
+    if (endpoint.protocol === 'https:' || endpoint.protocol === 'http:') return endpoint;
+  } catch {
+    // said below
+  }
+  throw new ApiError('bad_request', `HF_ENDPOINT is not an http(s) address: ${JSON.stringify(raw)}.`);
+}
+
 function settings(o: HubRequestOptions): Settings {
   const env = o.env ?? process.env;
-  const raw = (env.HF_ENDPOINT ?? '').trim() || DEFAULT_HF_ENDPOINT;
-  let endpoint: URL;
-  try {
-    endpoint = new URL(raw.replace(/\/+$/, ''));
-    if (endpoint.protocol !== 'https:' && endpoint.protocol !== 'http:') throw new Error('scheme');
-  } catch {
-    throw new ApiError('bad_request', `HF_ENDPOINT is not an http(s) address: ${JSON.stringify(raw)}.`);
-  }
+  const endpoint = hubEndpoint(env);
   const token = (env.HF_TOKEN ?? env.HUGGING_FACE_HUB_TOKEN ?? '').trim() || undefined;
   return {
     endpoint,

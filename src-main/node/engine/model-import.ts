@@ -542,16 +542,17 @@ async function copyHashed(from: string, to: string): Promise<{ bytes: number; sh
 
 
 /**
- * models.import for the core: templates from `<folder>/templates` and GPT-2's tokenizer from
- * `<folder>/gpt2/tokenizer.json` of the model folders (the bundled `models/` first), the package
- * into `<dataDir>/models/<id>/`.
+ * models.import and models.download for the core: templates from `<folder>/templates` and GPT-2's
+ * tokenizer from `<folder>/gpt2/tokenizer.json` of the model folders (the bundled `models/` first),
+ * the package into `<dataDir>/models/<id>/` (id: ImportOptions.id's default unless given).
  */
-export function importIntoDataDir(srcDir: string, dataDir: string, modelDirs: readonly string[], precision?: Precision): Promise<ModelPackage> {
+export function importIntoDataDir(srcDir: string, dataDir: string, modelDirs: readonly string[], precision?: Precision, id?: string): Promise<ModelPackage> {
   const gpt2 = modelDirs.map((d) => join(d, 'gpt2', 'tokenizer.json')).find((p) => existsSync(p));
   return importModel(srcDir, {
     templateDirs: modelDirs.map((d) => join(d, 'templates')),
     ...(gpt2 ? { gpt2Tokenizer: gpt2 } : {}),
     modelsDir: join(dataDir, 'models'),
     ...(precision ? { precision } : {}),
+    ...(id ? { id } : {}),
   });
 }

@@ -64,6 +64,8 @@ export const Manifest = z
       })
       .optional(),
     files: z.record(FileName, FileEntry),
+    /** A small demonstration model that writes rough text: the app says so and offers a real one. */
+    demo: z.boolean().optional(),
   })
   .superRefine((m, ctx) => {
     if (m.graph.type === 'absorb' && m.mask_id !== m.vocab_size - 1) {

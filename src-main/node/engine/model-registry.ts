@@ -113,6 +113,7 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = fal
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     files,
     removable,
+    demo: m.demo === true,
   };
 }
 

@@ -4,10 +4,15 @@
  * Node's child_process IPC ('advanced' serialization) and Electron's utilityProcess ports alike.
  */
 import { ApiError, type ErrorCode } from '../../common/api';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo } from './types';
+import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, WarmJob, WarmOutcome } from './types';
 
-/** Client → host. A score is answered by 'scored' or 'error'; 'cancel' applies to fills and scores alike. */
-export type HostRequest = { type: 'fill'; job: FillJob } | { type: 'score'; job: ScoreJob } | { type: 'cancel'; requestId: string } | { type: 'shutdown' };
+/** Client → host. A score is answered by 'scored' or 'error', a warm by 'warmed' or 'error'; 'cancel' applies to fills and scores alike. */
+export type HostRequest =
+  | { type: 'fill'; job: FillJob }
+  | { type: 'score'; job: ScoreJob }
+  | { type: 'warm'; job: WarmJob }
+  | { type: 'cancel'; requestId: string }
+  | { type: 'shutdown' };
 
 /** Host → client. */
 export type HostReply =
@@ -15,6 +20,7 @@ export type HostReply =
   | { type: 'done'; requestId: string; outcome: FillOutcome }
   | { type: 'scored'; requestId: string; outcome: ScoreOutcome }
   | { type: 'scoreProgress'; requestId: string; info: ScoreProgressInfo }
+  | { type: 'warmed'; requestId: string; outcome: WarmOutcome }
   | { type: 'error'; requestId: string; error: { code: ErrorCode; message: string } };
 
 /** The host's view of its parent: where requests arrive and replies go. */
@@ -67,6 +73,20 @@ export function serveEngine(endpoint: HostEndpoint, engine: EngineService, exit:
         }
         engine.score(job as ScoreJob, undefined, (info) => endpoint.send({ type: 'scoreProgress', requestId, info })).then(
           (outcome) => endpoint.send({ type: 'scored', requestId, outcome }),
+          (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
+        );
+        return;
+      }
+      case 'warm': {
+        const job = m.job;
+        const requestId = job && typeof job.requestId === 'string' ? job.requestId : undefined;
+        if (!requestId) return;
+        if (typeof job!.modelDir !== 'string') {
+          endpoint.send({ type: 'error', requestId, error: { code: 'bad_request', message: 'a warm-up needs modelDir' } });
+          return;
+        }
+        engine.warm(job as WarmJob).then(
+          (outcome) => endpoint.send({ type: 'warmed', requestId, outcome }),
           (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
         );
         return;

@@ -149,7 +149,7 @@ describe('ScoreModel errors', () => {
 });
 
 describe('the shipped default model (models/lacuna-mini) against PyTorch', () => {
-  const dir = fixtureFile('../lacuna-mini/manifest.json').replace(/manifest\.json$/, '');
+  const dir = fixtureFile('../../lacuna-mini/manifest.json').replace(/manifest\.json$/, '');
   const mini = JSON.parse(readFileSync(`${dir}parity.json`, 'utf8')) as Parity;
   const m = JSON.parse(readFileSync(`${dir}manifest.json`, 'utf8')) as { vocab_size: number; network: { file: string } };
   let model: ScoreModel;

@@ -8,7 +8,7 @@ import { expectedTensors, importModel, parseCheckpointConfig } from './model-imp
 import { verifyModelFiles, type ModelPackage } from './model-package';
 import { SafetensorsFile } from './safetensors';
 import { ScoreModel } from './score-model';
-import { SEDD_SMALL_NETWORK, TINY_NETWORK, writeSyntheticCheckpoint } from './synthetic-checkpoint';
+import { TINY_NETWORK, writeSyntheticCheckpoint } from './synthetic-checkpoint';
 
 const ROOT = resolve(__dirname, '../../..');
 const FIXTURE = join(ROOT, 'models/tests/import-fixture');
@@ -84,30 +84,4 @@ describe('synthetic checkpoint', () => {
       await hub.close();
     }
   });
-
-  // A sedd-small-shaped checkpoint (678 MB) through the fake hub and the official template:
-  // LACUNA_SLOW_TESTS=1 npx vitest run --project unit src-main/node/engine/synthetic-checkpoint.test.ts
-  it.skipIf(!process.env.LACUNA_SLOW_TESTS)(
-    'a sedd-small-shaped checkpoint downloads and imports with the official template',
-    async () => {
-      const src = await tempDir();
-      const ck = await writeSyntheticCheckpoint(src, { network: SEDD_SMALL_NETWORK, name: 'small' });
-      expect(ck.weightsBytes).toBeGreaterThan(600e6);
-      const hub = await startFakeHub({ repos: { 'louaaron/sedd-small': { files: { 'config.json': { path: join(src, 'config.json') }, 'model.safetensors': { path: join(src, 'model.safetensors') } } } } });
-      try {
-        const staging = join(await tempDir(), 'staging');
-        await downloadHubFiles({ repo: 'louaaron/sedd-small', files: ['config.json', 'model.safetensors'], stagingDir: staging, env: { HF_ENDPOINT: hub.endpoint } });
-        const pkg = await importModel(staging, {
-          templateDirs: [join(ROOT, 'models/templates')],
-          gpt2Tokenizer: join(ROOT, 'models/gpt2/tokenizer.json'),
-          modelsDir: join(await tempDir(), 'models'),
-        });
-        expect(pkg.manifest.id).toBe('sedd-small');
-        await runsFinite(pkg);
-      } finally {
-        await hub.close();
-      }
-    },
-    600_000,
-  );
 });

@@ -94,6 +94,19 @@ export interface ScoreOutcome extends ScoreTextOutcome {
   device: string;
 }
 
+/** Load a model ahead of its first fill (engine.warm). */
+export interface WarmJob {
+  requestId: string;
+  modelDir: string;
+  device?: DeviceChoice;
+}
+
+export interface WarmOutcome {
+  /** Execution provider the network was loaded on. */
+  device: string;
+  durationMs: number;
+}
+
 export interface EngineService {
   /** Rejects with ApiError: 'bad_request' (no blank, bad syntax, too long), 'model_error', 'cancelled'. */
   fill(job: FillJob, onProgress?: (p: FillProgressInfo) => void): Promise<FillOutcome>;
@@ -104,6 +117,12 @@ export interface EngineService {
    * log-linear model), 'cancelled'.
    */
   score(job: ScoreJob, signal?: AbortSignal, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome>;
+  /**
+   * Loads a model package (manifest, hashes, tokenizer, onnxruntime session) into the engine's cache
+   * and runs the network once on a short input, so the next fill on it starts at once. Not queued
+   * behind fills. Rejects with ApiError('model_error') like a fill on a broken package would.
+   */
+  warm(job: WarmJob): Promise<WarmOutcome>;
   /** Cancels a running or queued fill or score; its promise rejects with ApiError('cancelled'). No-op if unknown. */
   cancel(requestId: string): void;
   close(): Promise<void>;

@@ -19,7 +19,7 @@ beforeEach(() => {
   if (!existsSync(join(FIXTURE, 'manifest.json'))) throw new Error(`the test model ${FIXTURE} is missing`);
   dir = mkdtempSync(join(tmpdir(), 'lacuna-generations-'));
   mkdirSync(join(dir, 'models'));
-  symlinkSync(FIXTURE, join(dir, 'models', 'fixtures', 'tiny-fixture'));
+  symlinkSync(FIXTURE, join(dir, 'models', 'tiny-fixture'));
   core = createCore({
     dataDir: join(dir, 'data'),
     modelDirs: [join(dir, 'models')],

@@ -95,6 +95,8 @@ const STATUS: Record<ErrorCode, number> = {
   cancelled: 409,
   model_error: 500,
   storage_error: 500,
+  // The model download could not reach its host (offline, refused, gated): a bad gateway, not our fault.
+  network_error: 502,
   internal: 500,
 };
 

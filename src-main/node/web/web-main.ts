@@ -11,6 +11,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { appRoot } from '../paths';
 import { createNodeCore } from '../core-node';
+import { warmStart } from '../core';
 import { startWebServer, type WebServer } from './server';
 
 const USAGE = 'usage: node out/main/web.js [--port N] — N in 0-65535, 0 = any free port; default: env LACUNA_PORT, else 0';
@@ -105,6 +106,7 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(`Lacuna web mode: ${server.url}\n`);
+  warmStart(core);
 }
 
 main().catch((err: unknown) => {
