@@ -46,6 +46,8 @@ export interface WebModeOptions {
   dataDir?: string;
   /** Runs on the data folder before web mode starts (e.g. to put model templates there). */
   prepare?: (dataDir: string) => void;
+  /** More environment for web mode (e.g. HF_ENDPOINT of a local Hub, LACUNA_WARM_START). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export async function startWebMode(options: WebModeOptions = {}): Promise<WebMode> {
@@ -55,7 +57,7 @@ export async function startWebMode(options: WebModeOptions = {}): Promise<WebMod
   options.prepare?.(dataDir);
   const child = spawn(process.execPath, [WEB_JS], {
     cwd: ROOT,
-    env: { ...process.env, LACUNA_DATA_DIR: dataDir, LACUNA_PORT: '' },
+    env: { ...process.env, ...options.env, LACUNA_DATA_DIR: dataDir, LACUNA_PORT: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';

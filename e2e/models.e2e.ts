@@ -114,7 +114,7 @@ describe('model manager', () => {
     expect(importRequest).toEqual({ dir: join(FIXTURE, 'checkpoint'), precision: 'fp16' });
     const list = await lacuna.call<ModelInfo[]>('models.list');
     expect(list.map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny', 'sedd-official-like-tiny-fp16'].sort());
-    expect(await dialog.getByRole('article').count()).toBe(before.length + 2);
+    expect(await dialog.getByRole('region', { name: 'Installed models' }).getByRole('article').count()).toBe(before.length + 2);
     await imported.getByRole('button', { name: 'Re-verify' }).click();
     await imported.getByRole('status').filter({ hasText: /^Verified: / }).waitFor();
     await screenshot(page, 'models-light');

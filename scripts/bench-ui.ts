@@ -14,6 +14,12 @@
  *    shell being interactive (the "New document" button visible) and (b) an editor taking text
  *    (after "New document": the "Text" textbox visible, focused and echoing a typed character).
  *    The browser is already running (as a writer's is); median and worst of --runs launches.
+ *  - first fill (warm start): web mode started with the warm start on, and off
+ *    (LACUNA_WARM_START=0: the engine process starts and loads the model at the first fill, as
+ *    before it existed). As soon as the app shell is interactive (a writer pressing Ctrl+Enter at
+ *    once), a fill of a 16-token blank (the default model, 64 steps) is asked for: time from
+ *    launch to its first progress event (read from /api/events), the first fill's time from
+ *    request to result, and a second, identical fill's; median and worst of --runs launches each.
  *  - typing: a document of --words words (default 100,000: 1,000 paragraphs of 100 words) opened
  *    in the editor; --keys keystrokes typed at its end and at its start, 40 ms apart. Latency of a
  *    keystroke = from the keydown event's timestamp to the first task after the next animation
@@ -93,6 +99,57 @@ async function launchOnce(browser: Browser): Promise<{ shellMs: number; editorMs
   }
 }
 
+interface FirstFill {
+  /** Spawn of web mode → first fill.progress event of the first fill. */
+  launchToProgressMs: number;
+  firstFillMs: number;
+  secondFillMs: number;
+}
+
+const FILL_TEXT = 'The lighthouse keeper climbed the stairs at dusk, and ____ before the storm reached the harbour.';
+
+/** Waits for the first fill.progress event of `requestId` on web mode's event stream. */
+async function firstProgress(web: WebMode, requestId: string, signal: AbortSignal): Promise<number> {
+  const res = await fetch(new URL(`api/events?token=${web.token}`, web.origin), { signal });
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the event stream ended before the first progress event');
+    buffered += decoder.decode(value, { stream: true });
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      if (line.startsWith('data:') && line.includes('"fill.progress"') && line.includes(`"${requestId}"`)) return performance.now();
+    }
+  }
+}
+
+async function firstFillOnce(browser: Browser, warm: boolean): Promise<FirstFill> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const t0 = performance.now();
+  const web = await startWebMode({ env: { LACUNA_WARM_START: warm ? '1' : '0' } });
+  const events = new AbortController();
+  try {
+    await page.goto(web.url);
+    await page.getByRole('button', { name: 'New document', exact: true }).waitFor();
+    const progress = firstProgress(web, 'bench-first', events.signal);
+    const asked = performance.now();
+    await call(web, 'fill.run', { requestId: 'bench-first', text: FILL_TEXT, steps: 64, seed: 1 });
+    const firstFillMs = performance.now() - asked;
+    const launchToProgressMs = (await progress) - t0;
+    const again = performance.now();
+    await call(web, 'fill.run', { requestId: 'bench-second', text: FILL_TEXT, steps: 64, seed: 1 });
+    return { launchToProgressMs, firstFillMs, secondFillMs: performance.now() - again };
+  } finally {
+    events.abort();
+    await context.close();
+    await web.stop();
+  }
+}
+
 async function typingLatencies(page: Page, keys: number): Promise<number[]> {
   await page.evaluate(() => {
     const w = window as unknown as { __latencies: number[]; __listening?: boolean };
@@ -128,6 +185,11 @@ async function main(): Promise<void> {
   try {
     await launchOnce(browser); // warm the file cache once
     for (let r = 0; r < RUNS; r++) launches.push(await launchOnce(browser));
+    const fills: Record<'cold' | 'warm', FirstFill[]> = { cold: [], warm: [] };
+    for (let r = 0; r < RUNS; r++) {
+      fills.cold.push(await firstFillOnce(browser, false));
+      fills.warm.push(await firstFillOnce(browser, true));
+    }
 
     const web = await startWebMode();
     const context = await browser.newContext();
@@ -159,6 +221,19 @@ async function main(): Promise<void> {
       ] as const;
       console.log(`\nLaunch in web mode (${RUNS} runs): median, worst`);
       for (const [name, med, worst] of rows) console.log(`  ${name.padEnd(40)} ${fmt(med).padStart(8)} ${fmt(worst).padStart(8)}`);
+      console.log(`\nFirst fill, asked for as soon as the app shell is interactive (${RUNS} launches each): median, worst (ms)`);
+      for (const kind of ['cold', 'warm'] as const) {
+        const label = kind === 'cold' ? 'warm start off (before)' : 'warm start on (after)';
+        console.log(`  ${label}`);
+        for (const [name, key] of [
+          ['launch → first progress event', 'launchToProgressMs'],
+          ['first fill, request → result', 'firstFillMs'],
+          ['second fill, request → result', 'secondFillMs'],
+        ] as const) {
+          const xs = fills[kind].map((f) => f[key]);
+          console.log(`    ${name.padEnd(36)} ${fmt(median(xs)).padStart(8)} ${fmt(Math.max(...xs)).padStart(8)}`);
+        }
+      }
       console.log(`\nTyping in a ${WORDS.toLocaleString('en')}-word document (${body.length.toLocaleString('en')} characters), ${KEYS} keys each: p50, p95, max (ms)`);
       for (const [name, xs] of [
         ['at the end', atEnd],
@@ -170,7 +245,7 @@ async function main(): Promise<void> {
       mkdirSync(dirname(OUT), { recursive: true });
       writeFileSync(
         OUT,
-        `${JSON.stringify({ date: new Date().toISOString(), runs: RUNS, launches, typing: { words: WORDS, characters: body.length, keys: KEYS, atEnd, atStart } }, null, 2)}\n`,
+        `${JSON.stringify({ date: new Date().toISOString(), runs: RUNS, launches, firstFill: fills, typing: { words: WORDS, characters: body.length, keys: KEYS, atEnd, atStart } }, null, 2)}\n`,
       );
       console.log(`\nwrote ${OUT}`);
     } finally {

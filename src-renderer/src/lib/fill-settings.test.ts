@@ -30,6 +30,7 @@ const model = (id: string, over: Partial<ModelInfo> = {}): ModelInfo => ({
   bytes: 1,
   files: [],
   removable: false,
+  demo: false,
   ...over,
 });
 

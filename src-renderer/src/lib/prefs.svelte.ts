@@ -19,6 +19,8 @@ interface Stored {
   highlightGenerated?: boolean;
   librarySort?: LibrarySort;
   fillDefaults?: FillSettings;
+  /** The first-run notice about the demo model was dismissed ("Not now"): it does not come back. */
+  demoNoticeDismissed?: boolean;
 }
 
 function read(): Stored {
@@ -38,6 +40,12 @@ class Prefs {
   librarySort = $state<LibrarySort>(LIBRARY_SORTS.some((s) => s.id === stored.librarySort) ? stored.librarySort! : 'edited');
   /** The fill settings of every document that has none of its own. */
   fillDefaults = $state.raw<FillSettings>(fillSettingsOrDefaults(stored.fillDefaults));
+  demoNoticeDismissed = $state(stored.demoNoticeDismissed === true);
+
+  dismissDemoNotice(): void {
+    this.demoNoticeDismissed = true;
+    this.#write();
+  }
 
   toggleHighlightGenerated(): void {
     this.highlightGenerated = !this.highlightGenerated;
@@ -58,7 +66,12 @@ class Prefs {
     try {
       localStorage.setItem(
         KEY,
-        JSON.stringify({ highlightGenerated: this.highlightGenerated, librarySort: this.librarySort, fillDefaults: this.fillDefaults } satisfies Stored),
+        JSON.stringify({
+          highlightGenerated: this.highlightGenerated,
+          librarySort: this.librarySort,
+          fillDefaults: this.fillDefaults,
+          demoNoticeDismissed: this.demoNoticeDismissed,
+        } satisfies Stored),
       );
     } catch (err) {
       console.warn('Lacuna: could not keep the preferences', err);
