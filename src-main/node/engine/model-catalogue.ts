@@ -4,10 +4,9 @@
  * the Python-free import (model-import.ts) matches: a `config.json` and the weights as
  * `model.safetensors`, read through a graph template in models/templates.
  *
- * Sizes are the Hub's files (the download checks the Hub's own figures before it starts); memory is
- * what a fill needs on a CPU (the fp32 weights, the onnxruntime session and one step's activations
- * at 1,024 tokens); speeds are measured on this project's 2-core test machine (README "Getting a
- * real model").
+ * Sizes are the Hub's files (the download checks the Hub's own figures before it starts); memory
+ * (peak RSS of a fill) and speeds are measured by `npm run bench:models` on this project's 2-core
+ * test machine with random weights in each model's exact layout (README "Getting a real model").
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,10 +37,10 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     revision: 'main',
     files: ['config.json', 'model.safetensors'],
     downloadBytes: 678_600_000,
-    memoryBytes: 1_600_000_000,
+    memoryBytes: 1_000_000_000,
     description:
       'The paper’s 170 M-parameter model, trained on OpenWebText: fluent everyday English, about as good as GPT-2 small; reads up to 1,024 tokens around a blank. The first choice on a laptop.',
-    speed: 'about 6 s for a 16-word blank on a 2-core laptop CPU (fast mode); under a second on a GPU',
+    speed: 'about 6 s for a 16-token blank (about 12 words) on a 2-core laptop CPU in fast mode, 19 s exact; much less on a GPU',
     licence: SEDD_LICENCE,
   },
   {
@@ -51,10 +50,10 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     revision: 'main',
     files: ['config.json', 'model.safetensors'],
     downloadBytes: 1_698_000_000,
-    memoryBytes: 3_800_000_000,
+    memoryBytes: 2_400_000_000,
     description:
       'The paper’s 424 M-parameter model, trained on OpenWebText: better English than small, at about 2.5 times the time and memory. For a GPU, or a desktop CPU with 8 GB free.',
-    speed: 'about 15 s for a 16-word blank on a 2-core laptop CPU (fast mode); a second or two on a GPU',
+    speed: 'about 15 s for a 16-token blank on a 2-core laptop CPU in fast mode, 69 s exact: for a GPU or a fast desktop CPU',
     licence: SEDD_LICENCE,
   },
   {
@@ -64,10 +63,10 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     revision: 'main',
     files: ['config.json', 'model.safetensors'],
     downloadBytes: 678_600_000,
-    memoryBytes: 1_600_000_000,
+    memoryBytes: 1_000_000_000,
     description:
       'MDLM (Sahoo et al. 2024): the same 170 M-parameter trunk as SEDD small, trained on OpenWebText to a better likelihood. It ignores the noise level, so exact fills skip the network on steps that unmask nothing: faster than SEDD small at the same quality setting.',
-    speed: 'about 4 s for a 16-word blank on a 2-core laptop CPU (exact); under a second on a GPU',
+    speed: 'about 6 s for a 16-token blank on a 2-core laptop CPU, exact (its network calls are those of SEDD small’s fast mode); much less on a GPU',
     licence: 'MDLM code by Sahoo et al. (kuleshov-group/mdlm on GitHub); the model page on the host states the terms of the weights: check it before you publish what they write.',
   },
 ];
