@@ -52,7 +52,7 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     downloadBytes: 1_698_000_000,
     memoryBytes: 2_400_000_000,
     description:
-      'The paper’s 424 M-parameter model, trained on OpenWebText: better English than small, at about 2.5 times the time and memory. For a GPU, or a desktop CPU with 8 GB free.',
+      'The paper’s 424 M-parameter model, trained on OpenWebText: better English than small, at about 2.5 times the time and memory. For a GPU, or a desktop CPU with 3 GB of memory free and patience.',
     speed: 'about 15 s for a 16-token blank on a 2-core laptop CPU in fast mode, 69 s exact: for a GPU or a fast desktop CPU',
     licence: SEDD_LICENCE,
   },
