@@ -21,6 +21,35 @@
  * Per-token contributions: the same draws, each token's w·σ̄'(t)·SE_i when masked (0 otherwise),
  * averaged over the draws; they sum to the window's estimate. Uniform-graph models are not
  * supported (their bound needs the full uniform score entropy; not implemented).
+ *
+ * Span bound (spanBound): the bound on −log p(span | context) for filled blanks, to rank
+ * alternative fills and to compare blank lengths. The infill sampler defines p(span | context): it
+ * runs the reverse process with the context written back at every step, so the context is never
+ * noised and only span positions ever become MASK. That is itself an absorbing diffusion over the n
+ * span positions with the same schedule (each span token masked independently with probability
+ * (1−ε)t, the context a fixed part of the network's input), so the derivation of the bound above
+ * goes through unchanged with the forward process applied to the span only:
+ *
+ *   −log p(span | ctx) ≤ ∫₀¹ E_{span_t} [ Σ_{masked i ∈ span} σ̄'(t)·SE_i ] dt   (prior term at t = 1 omitted),
+ *
+ * with SE_i computed from the network's output for (masked span, clean context). The 'k' and 't'
+ * estimators are those of the header with n = span size in place of L: the 'k' weight
+ * (n/k)·P(Bin(n, 1−ε) ≥ k)·t is the density ratio of the 't' process to the proposal over the pair
+ * (t, masked set), so the estimate is unbiased not only for the total but for every position's term.
+ *
+ * Common random numbers: every row (an alternative fill of the same blanks, or the same fill in
+ * another context) uses the same draws — the same k, the same masked span positions and the same
+ * t. Most of the Monte Carlo variance comes from the draw itself (which positions are masked, the
+ * weight and σ̄'(t) at that t), and it is shared, so a difference between two rows has a much
+ * smaller error than either estimate alone (pairedStdErr measures it from the per-draw values);
+ * two identical rows get identical estimates. Rows of one draw share t, hence σ̄, so they go through
+ * the network together in one batched call (chunks of maxBatch rows).
+ *
+ * Per-token value: for each row and span position, the average over draws of w·σ̄'(t)·SE_i when
+ * the position was masked (0 otherwise). These are additive: they sum to the row's estimate, and the
+ * sum over any subset (one blank's positions) is an unbiased estimate of that subset's share of the
+ * integral. A share is not a bound for that blank alone (its terms are computed with the other
+ * blanks partly masked too), but shares of one draw set are comparable across rows.
  */
 import { ApiError } from '../../common/api';
 import { AbsorbingGraph } from './graph';
@@ -182,6 +211,168 @@ export async function elboBound(o: BoundOptions): Promise<BoundResult> {
     windows++;
   }
   return { nll, stdErr: draws >= 2 ? Math.sqrt(variance) : Math.abs(nll), perToken, windows, networkCalls };
+}
+
+/**
+ * Log scores at flat positions of tokens [batch × L] (each of them MASK) at total noise sigma:
+ * scores [K × V] and logNorm [K] = log Σ_{j≠MASK} exp(score_j) (ScoreModel.maskedScores). Only K
+ * rows of the output projection are computed, which makes it much cheaper than a ScoreFn.
+ */
+export type ScoreAtFn = (tokens: Int32Array, sigma: number, batch: number, positions: Int32Array) => Promise<{ scores: Float32Array; logNorm: Float32Array }>;
+
+export interface SpanBoundOptions {
+  /** Clean token ids of `rows` sequences of the same length L, row-major [rows × L] (no MASK). */
+  tokens: Int32Array;
+  rows: number;
+  /** Span positions in 0 … L−1 (distinct, the same in every row): the only positions ever masked. */
+  span: ArrayLike<number>;
+  graph: AbsorbingGraph;
+  noise: Noise;
+  /** Monte Carlo draws, shared by all rows. */
+  draws: number;
+  seed: number;
+  /** Log scores at masked positions only (preferred when the network has it). */
+  scoreAt?: ScoreAtFn;
+  /** Log scores everywhere, [batch × L × V]; used when scoreAt is not given. */
+  score?: ScoreFn;
+  estimator?: BoundEstimator;
+  /** Rows per network call (default 16). */
+  maxBatch?: number;
+  /** Called after every network call; throw to stop. */
+  checkpoint?: () => void;
+  /** Called after every draw with the draws done and the total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface SpanBoundResult {
+  /** Per row: the estimated bound on −log p(span | context) in nats. */
+  nll: Float64Array;
+  /** Per row: Monte Carlo standard error of nll (with one draw it cannot be estimated and equals |nll|). */
+  stdErr: Float64Array;
+  /** Per-position contributions [rows × n], in the order of `span`; each row sums to its nll. */
+  perToken: Float64Array;
+  /** Per-draw values [rows × draws] (their mean is nll), for paired comparisons (pairedStdErr). */
+  values: Float64Array;
+  /** Span size n. */
+  spanSize: number;
+  draws: number;
+  networkCalls: number;
+  /** Sequences sent through the network, all calls together. */
+  networkRows: number;
+}
+
+/**
+ * Monte Carlo bound on −log p(span | context) for each row, with common random numbers across
+ * rows (see the header). Draw d uses Random(seed) consumed in order, as elboBound does for one
+ * window: with rows = 1 and a span of every position, the draws (and the estimate) are elboBound's.
+ */
+export async function spanBound(o: SpanBoundOptions): Promise<SpanBoundResult> {
+  const { tokens, rows, graph, noise, draws } = o;
+  const estimator = o.estimator ?? 'k';
+  if (!(noise instanceof LogLinearNoise)) {
+    throw new ApiError('model_error', 'the likelihood bound is implemented for absorbing models with the log-linear noise schedule only');
+  }
+  if (!Number.isInteger(draws) || draws < 1) throw new RangeError(`draws must be a positive integer, got ${draws}`);
+  if (!Number.isInteger(rows) || rows < 1 || tokens.length % rows !== 0 || tokens.length === 0) {
+    throw new RangeError(`spanBound: ${tokens.length} tokens do not split into ${rows} rows`);
+  }
+  const maxBatch = o.maxBatch ?? 16;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
+  if (!o.scoreAt && !o.score) throw new RangeError('spanBound: give scoreAt or score');
+  const V = graph.dim;
+  const L = tokens.length / rows;
+  const n = o.span.length;
+  if (n < 1) throw new RangeError('spanBound: the span is empty');
+  const span = Int32Array.from(o.span);
+  const inSpan = new Uint8Array(L);
+  for (const p of span) {
+    if (!Number.isInteger(p) || p < 0 || p >= L) throw new RangeError(`span position ${p} is outside 0…${L - 1}`);
+    if (inSpan[p]) throw new RangeError(`span position ${p} is repeated`);
+    inSpan[p] = 1;
+  }
+  for (let i = 0; i < tokens.length; i++) {
+    const v = tokens[i]!;
+    if (!Number.isInteger(v) || v < 0 || v >= graph.mask) throw new RangeError(`token ${v} at row ${Math.floor(i / L)}, position ${i % L} is not a text token`);
+  }
+  const rng = new Random(o.seed);
+  const tail = binomTail(n, 1 - noise.eps);
+  const perToken = new Float64Array(rows * n);
+  const values = new Float64Array(rows * draws);
+  let networkCalls = 0;
+  let networkRows = 0;
+  for (let d = 0; d < draws; d++) {
+    const { t, masked, weight } = boundDraw(n, rng, estimator, noise.eps, tail);
+    const slots: number[] = [];
+    for (let j = 0; j < n; j++) if (masked[j]) slots.push(j);
+    if (slots.length > 0) {
+      const sigma = noise.total(t);
+      const rate = noise.rate(t);
+      const r = 1 / Math.expm1(sigma);
+      const c = r * (Math.log(r) - 1);
+      const fullMask = new Uint8Array(L);
+      for (const j of slots) fullMask[span[j]!] = 1;
+      for (let r0 = 0; r0 < rows; r0 += maxBatch) {
+        const b = Math.min(maxBatch, rows - r0);
+        const xt = tokens.slice(r0 * L, (r0 + b) * L);
+        for (let q = 0; q < b; q++) for (const j of slots) xt[q * L + span[j]!] = graph.mask;
+        // terms[q][slot] = σ̄'(t)·SE at the slot-th masked span position of row r0 + q.
+        const terms = new Float64Array(b * slots.length);
+        if (o.scoreAt) {
+          const K = b * slots.length;
+          const positions = new Int32Array(K);
+          for (let q = 0; q < b; q++) slots.forEach((j, s) => (positions[q * slots.length + s] = q * L + span[j]!));
+          const { scores, logNorm } = await o.scoreAt(xt, sigma, b, positions);
+          if (scores.length !== K * V || logNorm.length !== K) throw new Error(`the network returned ${scores.length} scores and ${logNorm.length} normalisers; expected ${K} × ${V} and ${K}`);
+          for (let k = 0; k < K; k++) {
+            const x0 = tokens[r0 * L + positions[k]!]!;
+            terms[k] = rate * (Math.exp(logNorm[k]!) - r * scores[k * V + x0]! + c);
+          }
+        } else {
+          const out = await o.score!(xt, sigma, b);
+          if (out.length !== b * L * V) throw new Error(`the network returned ${out.length} scores; expected ${b} × ${L} × ${V}`);
+          for (let q = 0; q < b; q++) {
+            const rowTerms = scoreEntropyTerms(out.subarray(q * L * V, (q + 1) * L * V), tokens.subarray((r0 + q) * L, (r0 + q + 1) * L), fullMask, V, sigma, rate);
+            slots.forEach((j, s) => (terms[q * slots.length + s] = rowTerms[span[j]!]!));
+          }
+        }
+        networkCalls++;
+        networkRows += b;
+        o.checkpoint?.();
+        for (let q = 0; q < b; q++) {
+          const row = r0 + q;
+          let value = 0;
+          slots.forEach((j, s) => {
+            const v = weight * terms[q * slots.length + s]!;
+            perToken[row * n + j] = perToken[row * n + j]! + v / draws;
+            value += v;
+          });
+          values[row * draws + d] = value;
+        }
+      }
+    }
+    o.onProgress?.(d + 1, draws);
+  }
+  const nll = new Float64Array(rows);
+  const stdErr = new Float64Array(rows);
+  for (let row = 0; row < rows; row++) {
+    const vs = values.subarray(row * draws, (row + 1) * draws);
+    const mean = vs.reduce((a, b) => a + b, 0) / draws;
+    nll[row] = mean;
+    stdErr[row] = draws >= 2 ? Math.sqrt(vs.reduce((a, v) => a + (v - mean) ** 2, 0) / (draws - 1) / draws) : Math.abs(mean);
+  }
+  return { nll, stdErr, perToken, values, spanSize: n, draws, networkCalls, networkRows };
+}
+
+/**
+ * Standard error of nll[a] − nll[b] from the per-draw values of one spanBound result: with common
+ * random numbers the draws pair up, and this is usually far below √(stdErr[a]² + stdErr[b]²).
+ * With one draw it cannot be estimated and equals the difference's magnitude.
+ */
+export function pairedStdErr(result: Pick<SpanBoundResult, 'values' | 'draws'>, a: number, b: number): number {
+  const D = result.draws;
+  const diff = Array.from({ length: D }, (_, d) => result.values[a * D + d]! - result.values[b * D + d]!);
+  const mean = diff.reduce((x, y) => x + y, 0) / D;
+  return D >= 2 ? Math.sqrt(diff.reduce((x, v) => x + (v - mean) ** 2, 0) / (D - 1) / D) : Math.abs(mean);
 }
 
 /** The parts of a Tokenizer needed to map tokens back to text. */
