@@ -11,7 +11,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src-main/**/*.test.ts', 'src-renderer/**/*.test.ts'],
+          include: ['src-main/**/*.test.ts', 'src-renderer/**/*.test.ts', 'scripts/**/*.test.ts'],
           environment: 'node',
           env,
           testTimeout: 60_000,
