@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   BlankSyntaxError,
-  DEFAULT_BLANK_TOKENS,
   MAX_BLANK_TOKENS,
+  isBlankLength,
+  type BlankLength,
   blankToken,
   countBlanks,
   formatBlanks,
@@ -11,7 +12,7 @@ import {
 } from './blanks';
 
 const t = (text: string): Segment => ({ kind: 'text', text });
-const b = (tokens: number = DEFAULT_BLANK_TOKENS): Segment => ({ kind: 'blank', tokens });
+const b = (tokens: BlankLength = 'auto'): Segment => ({ kind: 'blank', tokens });
 
 describe('parseBlanks', () => {
   it('splits text and default blanks', () => {
@@ -61,16 +62,24 @@ describe('parseBlanks', () => {
 });
 
 describe('formatBlanks', () => {
-  it('writes default and explicit blanks', () => {
-    expect(formatBlanks([t('a '), b(), t(' b '), b(7)])).toBe('a ____ b {{7}}');
-    expect(blankToken(DEFAULT_BLANK_TOKENS)).toBe('____');
+  it('writes auto and exact blanks', () => {
+    expect(formatBlanks([t('a '), b(), t(' b '), b(7), t(' c '), b(16)])).toBe('a ____ b {{7}} c {{16}}');
+    expect(blankToken('auto')).toBe('____');
     expect(blankToken(2)).toBe('{{2}}');
+    expect(blankToken(16)).toBe('{{16}}');
+  });
+
+  it('reads {{auto}} as an auto blank and knows the lengths', () => {
+    expect(parseBlanks('a {{auto}} b {{ auto }}')).toEqual([t('a '), b(), t(' b '), b()]);
+    expect(parseBlanks('{{Auto}}')).toEqual([t('{{Auto}}')]);
+    expect([isBlankLength('auto'), isBlankLength(1), isBlankLength(MAX_BLANK_TOKENS), isBlankLength(0), isBlankLength(2.5), isBlankLength('16')]).toEqual([true, true, true, false, false, false]);
   });
 
   it('uses the explicit form where underscores touch a blank', () => {
-    expect(formatBlanks([t('snake_'), b()])).toBe('snake_{{16}}');
-    expect(formatBlanks([b(), t('_case')])).toBe('{{16}}_case');
-    expect(formatBlanks([b(), b()])).toBe('____{{16}}');
+    expect(formatBlanks([t('snake_'), b()])).toBe('snake_{{auto}}');
+    expect(formatBlanks([b(), t('_case')])).toBe('{{auto}}_case');
+    expect(formatBlanks([b(), b()])).toBe('____{{auto}}');
+    expect(formatBlanks([t('snake_'), b(16)])).toBe('snake_{{16}}');
   });
 
   it('escapes literal blanks and backslashes before blanks', () => {

@@ -1,16 +1,24 @@
 /**
  * The plain-text blank syntax, used by the CLI, import/export and the editor's text form.
  *
- *   ____      four or more underscores: a blank of the default length (DEFAULT_BLANK_TOKENS)
+ *   ____      four or more underscores: a blank whose length the model chooses ('auto': the
+ *             engine tries a few lengths and keeps the most natural fill; AUTO_BLANK_LENGTHS)
+ *   {{auto}}  the same, written out (used where underscores would merge with the text around)
  *   {{12}}    a blank of exactly 12 tokens (1 … MAX_BLANK_TOKENS); spaces inside the braces allowed
  *   \____     a backslash before a blank makes it literal text ("____"); "\\" before a blank is one
  *             literal backslash followed by a real blank. Backslashes anywhere else are plain text.
  */
 
+/** A typical blank's length in tokens (about a dozen words): the "medium" length, and the size of an 'auto' blank in estimates. */
 export const DEFAULT_BLANK_TOKENS = 16;
 export const MAX_BLANK_TOKENS = 1024;
+/** The lengths an 'auto' blank is tried at (tokens; those above the model's length are skipped). */
+export const AUTO_BLANK_LENGTHS: readonly number[] = [4, 8, 16, 32];
 
-export type Segment = { kind: 'text'; text: string } | { kind: 'blank'; tokens: number };
+/** A blank's length: a number of tokens, or 'auto' (the model chooses among AUTO_BLANK_LENGTHS). */
+export type BlankLength = number | 'auto';
+
+export type Segment = { kind: 'text'; text: string } | { kind: 'blank'; tokens: BlankLength };
 
 export class BlankSyntaxError extends Error {
   constructor(message: string) {
@@ -20,7 +28,7 @@ export class BlankSyntaxError extends Error {
 }
 
 // Optional run of backslashes, then a blank token.
-const BLANK_RE = /(\\*)(_{4,}|\{\{\s*(\d+)\s*\}\})/g;
+export const BLANK_RE = /(\\*)(_{4,}|\{\{\s*(\d+|auto)\s*\}\})/g;
 
 /** Split text into literal text and blanks. Adjacent text is merged; empty text is dropped. */
 export function parseBlanks(input: string): Segment[] {
@@ -36,8 +44,8 @@ export function parseBlanks(input: string): Segment[] {
       text += token;
       continue;
     }
-    let tokens = DEFAULT_BLANK_TOKENS;
-    if (m[3] !== undefined) {
+    let tokens: BlankLength = 'auto';
+    if (m[3] !== undefined && m[3] !== 'auto') {
       tokens = Number(m[3]);
       if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > MAX_BLANK_TOKENS) {
         throw new BlankSyntaxError(`blank ${token} has length ${m[3]}; a blank holds 1 to ${MAX_BLANK_TOKENS} tokens`);
@@ -71,8 +79,14 @@ export function formatBlanks(segments: readonly Segment[]): string {
   return s;
 }
 
-export function blankToken(tokens: number): string {
-  return tokens === DEFAULT_BLANK_TOKENS ? '____' : `{{${tokens}}}`;
+/** How a blank is written: ____ for 'auto', {{N}} for an exact length. */
+export function blankToken(tokens: BlankLength): string {
+  return tokens === 'auto' ? '____' : `{{${tokens}}}`;
+}
+
+/** Whether v is a blank length: 'auto' or an integer 1 … MAX_BLANK_TOKENS. */
+export function isBlankLength(v: unknown): v is BlankLength {
+  return v === 'auto' || (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= MAX_BLANK_TOKENS);
 }
 
 function escapeText(text: string): string {

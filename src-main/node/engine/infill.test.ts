@@ -43,10 +43,16 @@ describe('planInfill', () => {
     const before = tok.encode('The cat');
     const middle = tok.encode(' on the');
     expect(Array.from(plan.template)).toEqual([...before, ...Array(16).fill(MASK), ...middle, MASK, MASK, MASK, ...tok.encode('.')]);
-    expect(plan.blanks).toEqual([
-      { start: before.length, length: 16, from: 8, to: 12, lead: '', spaceMoved: true },
-      { start: before.length + 16 + middle.length, length: 3, from: 20, to: 25, lead: '', spaceMoved: true },
+    expect(plan.blanks).toMatchObject([
+      { start: before.length, length: 16, from: 8, to: 12, lead: '', spaceMoved: true, spaceAdded: false, auto: true },
+      { start: before.length + 16 + middle.length, length: 3, from: 20, to: 25, lead: '', spaceMoved: true, spaceAdded: false, auto: false },
     ]);
+    expect(plan.blanks.map((b) => b.edges)).toEqual([
+      { left: 'space', right: 'space', leftWord: 'cat', rightWord: 'on', paragraphs: false },
+      { left: 'space', right: 'punctuation', leftWord: 'the', rightWord: '', paragraphs: false },
+    ]);
+    // An auto blank takes the length it is planned at.
+    expect(planInfill(text, tok, { ...opts, autoLength: 4 }).blanks.map((b) => b.length)).toEqual([4, 3]);
     expect(plan.windows).toEqual([{ start: 0, end: plan.template.length, blanks: [0, 1] }]);
     // Only one space moves; no space, no move.
     const two = planInfill('a  ____', tok, opts);
@@ -123,13 +129,31 @@ describe('planInfill', () => {
   it('finds the blanks where parseBlanks does, escapes included', () => {
     const text = 'a \\____ b \\\\____ c {{ 2 }} d\\\\\\{{3}}';
     expect(blankSpans(text)).toEqual([
-      { from: 10, to: 16, lead: '\\', tokens: 16 },
+      { from: 10, to: 16, lead: '\\', tokens: 'auto' },
       { from: 19, to: 26, lead: '', tokens: 2 },
     ]);
     expect(parseBlanks(text).filter((s) => s.kind === 'blank')).toEqual([
-      { kind: 'blank', tokens: 16 },
+      { kind: 'blank', tokens: 'auto' },
       { kind: 'blank', tokens: 2 },
     ]);
+  });
+
+  it('reads a word right after a blank as a word start and writes the space after the fill', () => {
+    const text = 'he ____climbed up';
+    const plan = planInfill(text, tok, opts);
+    const b = plan.blanks[0]!;
+    expect(b).toMatchObject({ spaceMoved: true, spaceAdded: true, edges: { left: 'space', right: 'word', rightWord: 'climbed' } });
+    expect(Array.from(plan.template.subarray(b.start + b.length))).toEqual(tok.encode(' climbed up'));
+    const tokens = plan.template.slice();
+    const ids = tok.encode(' slowly');
+    tokens.set([...ids, ...Array(16 - ids.length).fill(tok.encode(' and')[0]!)], b.start);
+    const fills = decodeFills(plan, tokens, tok);
+    expect(fills[0]!.endsWith(' ')).toBe(true);
+    expect(spliceFills(text, plan, fills)).toBe(`he slowly${' and'.repeat(16 - ids.length)} climbed up`);
+    // Not before punctuation or a space, and two blanks side by side touch no known text.
+    expect(planInfill('he ____, then', tok, opts).blanks[0]!.spaceAdded).toBe(false);
+    const pair = planInfill('a ____{{2}} b', tok, opts);
+    expect(pair.blanks.map((x) => [x.edges.left, x.edges.right])).toEqual([['space', 'open'], ['open', 'space']]);
   });
 });
 

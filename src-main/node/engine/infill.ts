@@ -14,6 +14,14 @@
  * taken to be that space. The user's text is still kept byte for byte: the space stays in the
  * result even when the model generated no leading space, and the reported fill excludes it.
  *
+ * Text right after a blank that starts with a word character ("____climbed": the blank was put
+ * next to a word) is tokenized with one space in front (" climbed", a word start) and that space is
+ * written after the fill (the fill reports it as its last character), so the fill cannot glue onto
+ * the word; joins.ts holds the other rules of a clean join (token bans at the blank's edges).
+ *
+ * Lengths: a blank of 'auto' length (____) is planned at `autoLength` tokens (the engine plans the
+ * text once per length it tries); {{N}} blanks keep N.
+ *
  * Context windows: a document longer than the model's length is read through windows of exactly
  * that many tokens. Blanks are grouped greedily in document order (a group: consecutive blanks
  * whose tokens all fit in one window); each group's window is centred on the group's tokens,
@@ -23,7 +31,8 @@
  * blank longer than the model's length is a bad_request.
  */
 import { ApiError } from '../../common/api';
-import { BlankSyntaxError, DEFAULT_BLANK_TOKENS, formatBlanks, parseBlanks, type Segment } from '../../common/blanks';
+import { BLANK_RE, BlankSyntaxError, DEFAULT_BLANK_TOKENS, formatBlanks, parseBlanks, type BlankLength, type Segment } from '../../common/blanks';
+import { blankEdges, type BlankEdges } from './joins';
 import type { Tokenizer } from './tokenizer';
 
 /** A blank's place: its MASK run in the token sequence and its characters in the original text. */
@@ -38,6 +47,12 @@ export interface BlankSlot {
   lead: string;
   /** Whether one trailing space of the text before the blank was tokenized with the blank (see above). */
   spaceMoved: boolean;
+  /** Whether a space was put between the fill and a word right after the blank (see above). */
+  spaceAdded: boolean;
+  /** Whether the writer left the length to the model (____); `length` is then the length planned. */
+  auto: boolean;
+  /** What the blank touches on either side (joins.ts). */
+  edges: BlankEdges;
 }
 
 /** Token positions [start, end) read by the network at once, and the blanks (indices) filled there. */
@@ -55,12 +70,6 @@ export interface InfillPlan {
   /** In sampling order (document order); one window covering everything when the document fits. */
   windows: InfillWindow[];
 }
-
-/**
- * The syntax of common/blanks.ts, matched again here to learn where each blank sits in the original
- * string (parseBlanks returns segments without offsets). planInfill checks both agree.
- */
-const BLANK_RE = /(\\*)(_{4,}|\{\{\s*(\d+)\s*\}\})/g;
 
 /** Segments for a fill request; ApiError('bad_request') on bad syntax or when there is no blank. */
 export function parseFillText(text: string): Segment[] {
@@ -81,7 +90,7 @@ export function parseFillText(text: string): Segment[] {
  * maskId marks the blank positions: MASK for an absorbing model (the tokenizer's ids must all be
  * below it; the engine checks this when it loads a model), UNKNOWN (−1, samplers.ts) for a uniform one.
  */
-export function planInfill(text: string, tokenizer: Tokenizer, opts: { maskId: number; maxLength: number }): InfillPlan {
+export function planInfill(text: string, tokenizer: Tokenizer, opts: { maskId: number; maxLength: number; autoLength?: number }): InfillPlan {
   const segments = parseFillText(text);
   const spans = blankSpans(text);
   const blankSegments = segments.filter((s): s is Extract<Segment, { kind: 'blank' }> => s.kind === 'blank');
@@ -91,23 +100,36 @@ export function planInfill(text: string, tokenizer: Tokenizer, opts: { maskId: n
 
   const ids: number[] = [];
   const blanks: BlankSlot[] = [];
+  const autoLength = opts.autoLength ?? DEFAULT_BLANK_TOKENS;
   segments.forEach((seg, si) => {
     if (seg.kind === 'text') {
       const next = segments[si + 1];
+      const prev = segments[si - 1];
       const move = next?.kind === 'blank' && seg.text.endsWith(' ');
-      for (const id of tokenizer.encode(move ? seg.text.slice(0, -1) : seg.text)) ids.push(id);
+      const add = prev?.kind === 'blank' && rightEdgeIsWord(seg.text);
+      const body = move ? seg.text.slice(0, -1) : seg.text;
+      for (const id of tokenizer.encode(add ? ` ${body}` : body)) ids.push(id);
     } else {
       const span = spans[blanks.length]!;
-      if (seg.tokens > opts.maxLength) {
+      const length = seg.tokens === 'auto' ? autoLength : seg.tokens;
+      if (length > opts.maxLength) {
         throw new ApiError(
           'bad_request',
-          `blank ${blanks.length + 1} is ${seg.tokens} tokens; this model generates at most ${opts.maxLength} tokens at once. Split it into smaller blanks.`,
+          `blank ${blanks.length + 1} is ${length} tokens; this model generates at most ${opts.maxLength} tokens at once. Split it into smaller blanks.`,
         );
       }
       const prev = segments[si - 1];
+      const next = segments[si + 1];
       const spaceMoved = prev?.kind === 'text' && prev.text.endsWith(' ');
-      blanks.push({ start: ids.length, length: seg.tokens, from: span.from, to: span.to, lead: span.lead, spaceMoved });
-      for (let k = 0; k < seg.tokens; k++) ids.push(opts.maskId);
+      const spaceAdded = next?.kind === 'text' && rightEdgeIsWord(next.text);
+      const before = prev?.kind === 'text' ? (spaceMoved ? prev.text.slice(0, -1) : prev.text) : null;
+      const after = next?.kind === 'text' ? next.text : next ? null : '';
+      const edges = blankEdges(before ?? '', spaceMoved, after ?? '');
+      // Two blanks side by side: neither edge is known text, so no edge rule applies between them.
+      if (before === null) Object.assign(edges, { left: 'open', leftWord: '', paragraphs: false });
+      if (after === null) Object.assign(edges, { right: 'open', rightWord: '', paragraphs: false });
+      blanks.push({ start: ids.length, length, from: span.from, to: span.to, lead: span.lead, spaceMoved, spaceAdded, auto: seg.tokens === 'auto', edges });
+      for (let k = 0; k < length; k++) ids.push(opts.maskId);
     }
   });
   return { template: Int32Array.from(ids), blanks, segments, windows: planWindows(blanks, ids.length, opts.maxLength) };
@@ -136,8 +158,10 @@ export function planWindows(blanks: readonly { start: number; length: number }[]
 export function decodeFills(plan: InfillPlan, tokens: Int32Array, tokenizer: Tokenizer): string[] {
   return plan.blanks.map((b) => {
     const text = tokenizer.decode(tokens.subarray(b.start, b.start + b.length));
-    // The moved space is already in the user's text before the blank (spliceFills keeps it).
-    return b.spaceMoved && text.startsWith(' ') ? text.slice(1) : text;
+    // The moved space is already in the user's text before the blank (spliceFills keeps it); the
+    // added one separates the fill from the word after it.
+    const fill = b.spaceMoved && text.startsWith(' ') ? text.slice(1) : text;
+    return b.spaceAdded && !/\s$/u.test(fill) ? `${fill} ` : fill;
   });
 }
 
@@ -171,8 +195,8 @@ function escapeFill(fill: string): string {
 }
 
 /** Where the real (unescaped) blanks are in the text: [from, to) covers the escape backslashes too. */
-export function blankSpans(text: string): { from: number; to: number; lead: string; tokens: number }[] {
-  const out: { from: number; to: number; lead: string; tokens: number }[] = [];
+export function blankSpans(text: string): { from: number; to: number; lead: string; tokens: BlankLength }[] {
+  const out: { from: number; to: number; lead: string; tokens: BlankLength }[] = [];
   for (const m of text.matchAll(BLANK_RE)) {
     const slashes = m[1]!.length;
     if (slashes % 2 === 1) continue;
@@ -180,8 +204,13 @@ export function blankSpans(text: string): { from: number; to: number; lead: stri
       from: m.index,
       to: m.index + m[0].length,
       lead: '\\'.repeat(slashes / 2),
-      tokens: m[3] === undefined ? DEFAULT_BLANK_TOKENS : Number(m[3]),
+      tokens: m[3] === undefined || m[3] === 'auto' ? 'auto' : Number(m[3]),
     });
   }
   return out;
+}
+
+/** Text after a blank that starts with a letter or digit (the blank touches a word). */
+function rightEdgeIsWord(text: string): boolean {
+  return /^[\p{L}\p{N}]/u.test(text);
 }

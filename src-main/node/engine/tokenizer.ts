@@ -162,6 +162,11 @@ export class Tokenizer {
     return new Tokenizer(json, path);
   }
 
+  /** The ids of the added (special) tokens, such as "<|endoftext|>". */
+  specialIds(): number[] {
+    return this.specials.map((s) => s.id);
+  }
+
   /** The id of a token string (vocabulary or added token), if any. */
   tokenId(token: string): number | undefined {
     return this.vocab.get(token) ?? this.specials.find((s) => s.content === token)?.id;
