@@ -40,6 +40,7 @@
 import type { AbsorbingGraph } from './graph';
 import type { Noise } from './noise';
 import type { Random } from './random';
+import { bannedNow, choiceWeights, confidentPositions, drawFrom, isPlain, plainAt, type TokenChoice } from './token-choice';
 
 /**
  * Exp(1) draws for the categorical draws. fill(call, position, out) writes out[j] = E_j for
@@ -108,6 +109,11 @@ export interface AnalyticSamplerOptions {
    * flattens (τ > 1) the second: softmax(row/τ), like an autoregressive model's temperature.
    */
   temperature?: number;
+  /**
+   * The whole token choice (token-choice.ts): temperature, nucleus, bans and unmasking order. Its
+   * temperature takes the place of `temperature`. Default: plain (the sampler as specified).
+   */
+  choice?: TokenChoice;
 }
 
 export interface SampleResult {
@@ -133,16 +139,45 @@ function checkedSetup(o: Omit<AnalyticSamplerOptions, 'exp' | 'score'>) {
     const v = template[i]!;
     if (!Number.isInteger(v) || v < 0 || v >= V) throw new RangeError(`token ${v} at position ${i} is outside the vocabulary 0…${V - 1}`);
   }
-  const temperature = o.temperature ?? 1;
-  if (!(temperature > 0 && Number.isFinite(temperature))) throw new RangeError(`temperature must be a positive number, got ${o.temperature}`);
-  return { eps, batch, reuse, scaleBySigma, V, N, L: N / batch, temperature };
+  const choice: TokenChoice = o.choice ?? { temperature: o.temperature ?? 1, topP: 1, order: 'random' };
+  const temperature = choice.temperature;
+  if (!(temperature > 0 && Number.isFinite(temperature))) throw new RangeError(`temperature must be a positive number, got ${temperature}`);
+  if (!(choice.topP > 0 && choice.topP <= 1)) throw new RangeError(`top-p must be in (0, 1], got ${choice.topP}`);
+  if (choice.order !== 'random' && choice.order !== 'confident') throw new RangeError(`unknown unmasking order ${String(choice.order)}`);
+  return { eps, batch, reuse, scaleBySigma, V, N, L: N / batch, temperature, choice };
 }
 
 export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
-  const { eps, batch, reuse, scaleBySigma, V, N, L, temperature } = checkedSetup(o);
+  const { eps, batch, reuse, scaleBySigma, V, N, L, temperature, choice } = checkedSetup(o);
   const fixed = o.fixed;
   const free = (i: number): boolean => template[i] === graph.mask && !(fixed && fixed[i]);
+  /** One step's draws at the masked positions: plain positions by drawMasked (the reference's exact race), others by raceChoice. */
+  const drawStep = (out: Float32Array, masked: readonly number[], dsigma: number, call: number, draws: Float64Array, keepMask: boolean, shift: number): void => {
+    if (choice.order === 'random') {
+      for (const i of masked) {
+        o.exp.fill(call, i, draws);
+        const row = out.subarray(i * V, (i + 1) * V);
+        x[i] = plainAt(choice, i) ? drawMasked(graph, row, dsigma, draws, keepMask, shift, temperature) : raceChoice(graph, row, dsigma, draws, keepMask, shift, choice, i, x).next;
+      }
+      return;
+    }
+    const drawn = masked.map((i) => {
+      o.exp.fill(call, i, draws);
+      return raceChoice(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, keepMask, shift, choice, i, x);
+    });
+    const chosen = confidentPositions(masked, drawn.map((d) => d.next !== graph.mask), drawn.map((d) => d.probability), L);
+    masked.forEach((i, k) => {
+      if (!chosen.has(i)) return;
+      let token = drawn[k]!.token;
+      if (bannedNow(choice, i, token, x)) {
+        // A neighbour written earlier in this step bans it now: the same race, with the bans of now.
+        o.exp.fill(call, i, draws);
+        token = raceChoice(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, keepMask, shift, choice, i, x).token;
+      }
+      x[i] = token;
+    });
+  };
   const x = template.slice();
   const grid = linspace(1, eps, steps + 1);
   const dt = (1 - eps) / steps;
@@ -192,10 +227,7 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
       const t = grid[k]!;
       const dsigma = noise.total(t) - noise.total(t - dt);
       const { out, shift } = await evaluate(t);
-      for (const i of masked) {
-        o.exp.fill(k, i, draws);
-        x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, true, shift, temperature);
-      }
+      drawStep(out, masked, dsigma, k, draws, true, shift);
       unmasked = unmaskedBy(masked);
     }
     o.onUpdate?.(k, x);
@@ -210,10 +242,7 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
   if (masked.length > 0) {
     const { out, shift } = await evaluate(eps);
     const dsigma = noise.total(eps);
-    for (const i of masked) {
-      o.exp.fill(steps, i, denoiseDraws);
-      x[i] = drawMasked(graph, out.subarray(i * V, (i + 1) * V), dsigma, denoiseDraws, false, shift, temperature);
-    }
+    drawStep(out, masked, dsigma, steps, denoiseDraws, false, shift);
     unmasked = unmaskedBy(masked);
   }
   o.onUpdate?.(steps, x);
@@ -268,6 +297,52 @@ export function drawMasked(graph: AbsorbingGraph, row: Float32Array, dsigma: num
     return keepMask ? graph.mask : 0;
   }
   return best;
+}
+
+/**
+ * drawMasked for any token choice (token-choice.ts), by the same exponential race: the tokens of
+ * the choice's distribution q (candidates only) race with p_j = K·S·q_j, MASK (when keepMask) with
+ * p_MASK, S being the full Σ_{j≠MASK} e^{row_j} (the choice changes which token, not whether). Also
+ * returns the token that won among the tokens alone and its probability under q (for confidence
+ * order: in an exponential race the winner among the tokens does not depend on whether MASK won).
+ */
+export function raceChoice(
+  graph: AbsorbingGraph,
+  row: Float32Array,
+  dsigma: number,
+  exp: Float64Array,
+  keepMask: boolean,
+  shift: number,
+  choice: TokenChoice,
+  position: number,
+  tokens?: Int32Array,
+): { next: number; token: number; probability: number } {
+  const { logK, pMask } = shift === 0 ? graph.maskedStep(row, dsigma) : shiftedMaskedStep(graph, row, dsigma, shift);
+  if (Number.isNaN(pMask) || Number.isNaN(logK)) throw new Error('the network returned scores that are not numbers (NaN)');
+  const weights = scratch(graph.mask);
+  const { total } = choiceWeights(row, graph.mask, choice, position, weights, tokens);
+  if (!(total > 0)) return { next: keepMask ? graph.mask : 0, token: 0, probability: 0 };
+  let token = 0;
+  let bestKey = -Infinity;
+  for (let j = 0; j < graph.mask; j++) {
+    if (!(weights[j]! > 0)) continue;
+    const key = Math.log(weights[j]!) - Math.log(exp[j]!);
+    if (key > bestKey) {
+      bestKey = key;
+      token = j;
+    }
+  }
+  const probability = weights[token]! / total;
+  const shared = logK + logSumExp(row, graph.mask, 1) - Math.log(total);
+  if (keepMask && pMask > 0 && Math.log(pMask) - Math.log(exp[graph.mask]!) > bestKey + shared) return { next: graph.mask, token, probability };
+  return { next: token, token, probability };
+}
+
+let scratchBuffer = new Float64Array(0);
+/** A reusable buffer of at least n float64s for choiceWeights (the samplers run one draw at a time). */
+function scratch(n: number): Float64Array {
+  if (scratchBuffer.length < n) scratchBuffer = new Float64Array(n);
+  return scratchBuffer;
 }
 
 /** log Σ_{j < n} exp(scale · row[j]) (−∞ when every entry is −∞). */
@@ -347,11 +422,14 @@ export type MaskedScoresFn = (tokens: Int32Array, sigma: number, batch: number, 
 
 export interface FusedSamplerOptions extends Omit<AnalyticSamplerOptions, 'exp' | 'score'> {
   draw: MaskedDrawFn;
-  /** Needed when temperature ≠ 1: the rows at the masked positions, so that (b) is drawn here from softmax(row/τ). */
+  /** Needed when the token choice is not plain (temperature, nucleus, bans, confidence order): the rows at the masked positions, so that (b) is drawn here. */
   scores?: MaskedScoresFn;
   /** Uniform [0, 1) draws, one stream per batch row (e.g. Random.uniform of that row's generator). */
   uniform: (row: number) => number;
 }
+
+/** A token not drawn yet (sampleAnalyticAbsorbingFused draws it when its position unmasks). */
+const PENDING = -1;
 
 /** The largest float32 below 1 is 1 − 2^−24; uniforms are rounded down to a multiple of 2^−24. */
 const U24 = 2 ** 24;
@@ -379,17 +457,19 @@ const U24 = 2 ** 24;
  */
 export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Promise<SampleResult> {
   const { template, graph, noise, steps } = o;
-  const { eps, batch, reuse, scaleBySigma, N, L, V, temperature } = checkedSetup(o);
+  const { eps, batch, reuse, scaleBySigma, N, L, V, choice } = checkedSetup(o);
   const mask = graph.mask;
   const scores = o.scores;
-  if (temperature !== 1 && !scores) throw new RangeError('temperature ≠ 1 needs the scores function');
+  const plain = isPlain(choice);
+  if (!plain && !scores) throw new RangeError('a token choice other than the plain one (temperature, top-p, bans, confidence order) needs the scores function');
   const fixed = o.fixed;
   const x = template.slice();
   const grid = linspace(1, eps, steps + 1);
   const dt = (1 - eps) / steps;
-  /** Per position: the token drawn by the last network call, and its log_norm. */
+  /** Per position: the token drawn by the last network call, its log_norm, and (confidence order) its probability under the choice. */
   const drawn = new Int32Array(N);
   const logNorm = new Float64Array(N);
+  const confidence = new Float64Array(N);
   let cachedSigma = NaN;
   let changed = true;
   let networkCalls = 0;
@@ -403,6 +483,32 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
     return out;
   };
   /** Draws (b) at t (or reuses the last ones); returns the shift to add to the stored log_norm. */
+  /** The last call's rows at its masked positions (by flat position) and their uniforms, for tokens drawn on demand. */
+  let pending: { scores: Float32Array; slot: Map<number, number>; uniforms: Float32Array } | null = null;
+  const drawPending = (i: number): number => {
+    const k = pending!.slot.get(i)!;
+    const row = pending!.scores.subarray(k * V, (k + 1) * V);
+    if (plainAt(choice, i) && choice.order === 'random') return temperedDraw(row, mask, 1, pending!.uniforms[k]!);
+    const weights = scratch(mask);
+    const { total } = choiceWeights(row, mask, choice, i, weights, x);
+    const pick = drawFrom(weights, mask, total, pending!.uniforms[k]!);
+    confidence[i] = pick.probability;
+    return pick.token;
+  };
+  /** Position i's token from the last network call (drawn now when it was left pending). */
+  const tokenAt = (i: number): number => {
+    if (drawn[i] === PENDING) drawn[i] = drawPending(i);
+    return drawn[i]!;
+  };
+  /**
+   * The token position i is written with now. Confidence order drew it before the order was known:
+   * a neighbour written since may ban it (joins.ts line-break runs), then it is drawn again from
+   * the same row and uniform with the bans of now.
+   */
+  const decide = (i: number): number => {
+    if (choice.order === 'confident' && drawn[i] !== PENDING && bannedNow(choice, i, drawn[i]!, x)) drawn[i] = drawPending(i);
+    return tokenAt(i);
+  };
   const evaluate = async (t: number, masked: Int32Array): Promise<number> => {
     const total = noise.total(t);
     const sigma = Math.fround(total);
@@ -410,14 +516,20 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
     const uniforms = new Float32Array(masked.length);
     for (let k = 0; k < masked.length; k++) uniforms[k] = Math.floor(o.uniform(Math.floor(masked[k]! / L)) * U24) / U24;
     let out: { tokens: Int32Array; logNorm: Float32Array };
-    if (temperature === 1) {
+    if (plain) {
       out = await o.draw(x, total, batch, masked, uniforms);
     } else {
-      // (b) from softmax(row/τ), drawn here with the same uniform the graph would have used.
+      // (b) from the choice's distribution, drawn here with the same uniform the graph would have used.
+      // In random order only the positions that unmask need their token: it is drawn when (a)
+      // says so (tokenAt), from this call's row and the uniform drawn now, which gives the same
+      // token as drawing it here and costs a pass over the vocabulary per unmasked position
+      // instead of per masked position and call. Confidence order needs every draw at once.
       const rows = await scores!(x, total, batch, masked);
       if (rows.scores.length !== masked.length * V) throw new Error(`the network returned ${rows.scores.length} scores for ${masked.length} masked positions of dimension ${V}`);
+      pending = { scores: rows.scores, slot: new Map(Array.from(masked, (i, k) => [i, k])), uniforms };
       const tokens = new Int32Array(masked.length);
-      for (let k = 0; k < masked.length; k++) tokens[k] = temperedDraw(rows.scores.subarray(k * V, (k + 1) * V), mask, temperature, uniforms[k]!);
+      if (choice.order === 'confident') for (let k = 0; k < masked.length; k++) tokens[k] = drawPending(masked[k]!);
+      else tokens.fill(PENDING);
       out = { tokens, logNorm: rows.logNorm };
     }
     o.checkpoint?.();
@@ -430,7 +542,7 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
       const token = out.tokens[k]!;
       const ln = out.logNorm[k]!;
       if (Number.isNaN(ln)) throw new Error('the network returned scores that are not numbers (NaN)');
-      if (!(token >= 0 && token < mask)) throw new Error(`the network drew token ${token}, outside 0…${mask - 1}`);
+      if (!(token >= 0 && token < mask) && token !== PENDING) throw new Error(`the network drew token ${token}, outside 0…${mask - 1}`);
       drawn[i] = token;
       logNorm[i] = ln;
     }
@@ -460,10 +572,15 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
       const dsigma = noise.total(t) - noise.total(t - dt);
       const shift = await evaluate(t, masked);
       const logK = Math.log(Math.expm1(dsigma)) + shift;
-      for (const i of masked) {
-        // (a): unmask with probability min(1, K·S); an all −∞ row (S = 0) never unmasks here.
-        const p = Math.exp(logK + logNorm[i]!);
-        if (o.uniform(Math.floor(i / L)) < p) x[i] = drawn[i]!;
+      // (a): unmask with probability min(1, K·S); an all −∞ row (S = 0) never unmasks here.
+      const unmask = Array.from(masked, (i) => o.uniform(Math.floor(i / L)) < Math.exp(logK + logNorm[i]!));
+      if (choice.order === 'random') {
+        masked.forEach((i, k) => {
+          if (unmask[k]) x[i] = tokenAt(i);
+        });
+      } else {
+        const chosen = confidentPositions(masked, unmask, Array.from(masked, (i) => (logNorm[i] === -Infinity ? -1 : confidence[i]!)), L);
+        for (const i of chosen) x[i] = decide(i);
       }
       unmasked = unmaskedBy(masked);
     }
@@ -479,7 +596,7 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
     await evaluate(eps, masked);
     // The denoiser drops MASK: every remaining position takes its drawn token (token 0 if the
     // network gave no information at all, as drawMasked does).
-    for (const i of masked) x[i] = logNorm[i] === -Infinity ? 0 : drawn[i]!;
+    for (const i of masked) x[i] = logNorm[i] === -Infinity ? 0 : decide(i);
     unmasked = unmaskedBy(masked);
   }
   o.onUpdate?.(steps, x);

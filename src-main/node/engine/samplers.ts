@@ -70,6 +70,12 @@ export interface GeneralSamplerOptions {
   eps?: number;
   /** Skip the final denoise step (default false; the official default denoises). */
   noDenoise?: boolean;
+  /**
+   * Tokens a flat position may not take (joins.ts; 1 = banned): their probability is set to 0 in
+   * every draw at that position (moves to them, and the uniform graph's starting draw), so the
+   * position's chain stays on the allowed tokens.
+   */
+  banned?: (position: number) => Uint8Array | undefined;
 }
 
 export async function samplePc(o: GeneralSamplerOptions): Promise<SampleResult> {
@@ -97,9 +103,10 @@ export async function samplePc(o: GeneralSamplerOptions): Promise<SampleResult> 
     else if (graph.absorb) x[i] = mask;
     else {
       o.exp.fill(steps + 1, i, buf);
-      let best = 0;
-      for (let j = 1; j < V; j++) if (1 / buf[j]! > 1 / buf[best]!) best = j;
-      x[i] = best;
+      const ban = o.banned?.(i);
+      let best = -1;
+      for (let j = 0; j < V; j++) if (!(ban && ban[j]) && (best < 0 || 1 / buf[j]! > 1 / buf[best]!)) best = j;
+      x[i] = best < 0 ? 0 : best;
     }
     if (!(x[i]! >= 0 && x[i]! < V)) throw new RangeError(`initial token ${x[i]} at position ${i} is outside the vocabulary`);
   }
@@ -135,6 +142,8 @@ export async function samplePc(o: GeneralSamplerOptions): Promise<SampleResult> 
       const row = out.subarray(i * V, (i + 1) * V);
       for (let j = 0; j < V; j++) score[j] = Math.exp(row[j]!);
       const p = probs(x[i]!, score);
+      const ban = o.banned?.(i);
+      if (ban) for (let j = 0; j < Math.min(ban.length, p.length); j++) if (ban[j] && j !== x[i]) p[j] = 0;
       o.exp.fill(call, i, e);
       next[i] = categorical(p, e, width);
     }
