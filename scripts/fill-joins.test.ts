@@ -55,11 +55,14 @@ describe('fill join counters', () => {
     expect(counts('Then he ', 'climbed (the hill)', ' up.')).toMatchObject({ punct: false });
   });
 
-  it('finds a line break in a sentence blank; for a continuation only a leading empty line', () => {
+  it('finds a line break in a sentence blank; for a continuation only an empty line (a new paragraph is a clean start)', () => {
     expect(counts('Then he ', 'climbed\nthe hill', ' and went.')).toMatchObject({ lineBreak: true });
     expect(counts('Then he ', 'climbed.\n\nThe', ' hill.', 'sentence-end')).toMatchObject({ lineBreak: true });
     expect(counts('Then he ', 'climbed.\n\nThe', ' hill.', 'paragraph-end')).toMatchObject({ lineBreak: false });
-    expect(counts('Then he climbed.', '\n\nThe hill', '', 'continuation')).toMatchObject({ lineBreak: true });
+    expect(counts('Then he climbed.', '\n\nThe hill', '', 'continuation')).toEqual(clean);
+    expect(counts('Then he climbed.', '\n\n\nThe hill', '', 'continuation')).toMatchObject({ lineBreak: true, bad: true });
+    expect(counts('Then he climbed.\n\n', '\nThe hill', '', 'continuation')).toMatchObject({ lineBreak: true });
+    expect(counts('Then he climbed.', ' The hill.\n\n \nHome', '', 'continuation')).toMatchObject({ lineBreak: true });
     expect(counts('Then he climbed. ', 'The hill.\n\nHome', '', 'continuation')).toEqual(clean);
   });
 

@@ -12,7 +12,9 @@
  *    right side's first (case-insensitive; not when they touch, which is a glued word).
  *  - space before punctuation: /\s[,.;:!?)\]]/ anywhere in the fill or across its edges.
  *  - line break: a line break inside the fill of a mid-sentence or sentence-end blank; for a
- *    continuation, a fill that starts with an empty line.
+ *    continuation, an empty line: three line breaks in a row (spaces between them aside), counting
+ *    those the text ends with (a continuation may start a new paragraph, "\n\n", as the issue
+ *    asks: "a space or a new paragraph as the text calls for"; a third makes an empty line).
  *  - double space: two spaces or tabs in a row in the fill or across its edges.
  *  - bad: any of these.
  *
@@ -138,7 +140,7 @@ export function checkJoins(left: string, fill: string, right: string, kind: Blan
 
   let lineBreak = false;
   if ((kind === 'mid-sentence' || kind === 'sentence-end') && /[\r\n]/.test(fill)) lineBreak = true;
-  if (kind === 'continuation' && (/^[ \t]*\r?\n[ \t]*\r?\n/.test(fill) || (/\n[ \t]*$/.test(left) && /^[ \t]*\r?\n/.test(fill)))) lineBreak = true;
+  if (kind === 'continuation' && /\n[ \t]*\n[ \t]*\n/.test(`${/[\n \t]*$/.exec(left)![0]}${fill}`.replace(/\r\n?/g, '\n'))) lineBreak = true;
   if (lineBreak) notes.push('line break');
 
   const doubleSpace = /[ \t]{2}/.test(window);
