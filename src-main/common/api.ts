@@ -15,6 +15,15 @@ export const MAX_TITLE_CHARS = 1_000;
 /** The range of a fill's temperature (FillRequest.temperature). */
 export const MIN_TEMPERATURE = 0.1;
 export const MAX_TEMPERATURE = 2;
+/** The range of a fill's nucleus mass (FillRequest.topP; 1 keeps every token). */
+export const MIN_TOP_P = 0.05;
+export const MAX_TOP_P = 1;
+/** The order in which a fill's masked positions are written (FillRequest.unmasking). */
+export const UnmaskingOrder = z.enum(['random', 'confident']);
+export type UnmaskingOrder = z.infer<typeof UnmaskingOrder>;
+/** The range of the pull of an auto-length blank toward short (−1) or long (+1) fills (FillRequest.lengthBias). */
+export const MIN_LENGTH_BIAS = -1;
+export const MAX_LENGTH_BIAS = 1;
 /** Upper bound on a document's rich text (the editor's structured form, JSON) accepted over the API (characters). */
 export const MAX_RICH_TEXT_CHARS = 40_000_000;
 
@@ -66,7 +75,14 @@ export const ModelInfo = z.object({
   defaultSteps: z.number().int(),
   /** The temperature a fill uses when the request names none (manifest sampling.temperature, else 1). */
   defaultTemperature: z.number(),
-  /** Whether fills on this model take a temperature other than 1 (absorbing graph, analytic sampler). */
+  /** The nucleus mass a fill uses when the request names none (manifest sampling.top_p, else 1). */
+  defaultTopP: z.number(),
+  /** The unmasking order a fill uses when the request names none (manifest sampling.unmasking, else 'random'). */
+  defaultUnmasking: UnmaskingOrder,
+  /**
+   * Whether fills on this model take a token choice other than the plain one: a temperature other
+   * than 1, top-p below 1, confident unmasking (absorbing graph, analytic sampler).
+   */
   temperatureSupported: z.boolean(),
   /** Total size of the package's files (bytes). */
   bytes: z.number().int(),
@@ -158,6 +174,23 @@ export const FillRequest = z.object({
    * else 1 (the SEDD sampler as specified). Absorbing models with the analytic sampler only.
    */
   temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).optional(),
+  /**
+   * Nucleus (top-p) of the token choice, 0.05–1: an unmasking position picks only among the likeliest
+   * tokens that together hold this share of the model's probability (1 keeps them all; lower cuts
+   * the unlikely tail that makes word salad). Default: the model's (manifest sampling.top_p), else 1.
+   */
+  topP: z.number().min(MIN_TOP_P).max(MAX_TOP_P).optional(),
+  /**
+   * Which masked positions are written first: 'random' (the sampler as specified) or 'confident'
+   * (the positions the model is surest of first; as many per step as the sampler would write).
+   * Default: the model's (manifest sampling.unmasking), else 'random'.
+   */
+  unmasking: UnmaskingOrder.optional(),
+  /**
+   * For blanks of 'auto' length (____): −1 leans toward the shortest length tried, +1 toward the
+   * longest, 0 (default) takes the fill the model finds most natural per token.
+   */
+  lengthBias: z.number().min(MIN_LENGTH_BIAS).max(MAX_LENGTH_BIAS).optional(),
   /** The document the fill is for: a successful fill is then recorded (generations.*). */
   documentId: DocumentId.optional(),
   /** Execution provider to run on ('auto' tries GPUs first); default: the app's (LACUNA_DEVICE overrides both). */
@@ -168,6 +201,13 @@ export type FillRequest = z.infer<typeof FillRequest>;
 export const FillAlternative = z.object({
   text: z.string(),
   fills: z.array(z.string()),
+  /**
+   * How natural the model finds this alternative's fills in their context: its likelihood bound in
+   * nats per filled token (lower is more natural). Alternatives come ordered by it, best first.
+   */
+  nll: z.number().optional(),
+  /** Tokens each blank got (for auto blanks, the length the model chose). */
+  lengths: z.array(z.number().int()).optional(),
 });
 export type FillAlternative = z.infer<typeof FillAlternative>;
 
@@ -184,6 +224,9 @@ export const FillResult = z.object({
   seed: z.number().int(),
   /** The temperature the fill used (the request's, else the model's recommended value, else 1). */
   temperature: z.number(),
+  /** The top-p and unmasking order it used (the request's, else the model's, else 1 and 'random'). */
+  topP: z.number().optional(),
+  unmasking: UnmaskingOrder.optional(),
   device: z.string(),
   /** Why each provider tried before `device` was passed over (empty when the first choice ran). */
   deviceNotes: z.array(z.string()).optional(),
@@ -382,6 +425,9 @@ export const GenerationSummary = z.object({
   sampler: z.string(),
   /** The temperature of the token choice (FillResult.temperature; 1 for fills made before it was recorded). */
   temperature: z.number(),
+  /** Its top-p and unmasking order (1 and 'random' for fills made before they were recorded). */
+  topP: z.number(),
+  unmasking: UnmaskingOrder,
   device: z.string(),
   mode: z.enum(['exact', 'fast']),
   durationMs: z.number(),
@@ -530,6 +576,11 @@ export const FillProgress = z.object({
       }),
     )
     .optional(),
+  /**
+   * Blanks of 'auto' length are sampled once per length tried: the length in tokens of each blank
+   * (document order) in the attempt these tokens belong to. Absent when every blank is exact.
+   */
+  lengths: z.array(z.number().int()).optional(),
 });
 /** score.run progress: Monte Carlo draws done out of the total (windows × draws). */
 export const ScoreProgress = z.object({

@@ -360,6 +360,9 @@ export function createCore(options: CoreOptions): Core {
             ...(p.mode !== undefined ? { mode: p.mode } : {}),
             ...(p.device !== undefined ? { device: p.device } : {}),
             ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+            ...(p.topP !== undefined ? { topP: p.topP } : {}),
+            ...(p.unmasking !== undefined ? { unmasking: p.unmasking } : {}),
+            ...(p.lengthBias !== undefined ? { lengthBias: p.lengthBias } : {}),
           },
           (progress) =>
             emit({
@@ -369,6 +372,7 @@ export function createCore(options: CoreOptions): Core {
               steps: progress.steps,
               masked: progress.masked,
               unmasked: progress.unmasked,
+              ...(progress.lengths ? { lengths: progress.lengths } : {}),
             }),
         );
         // Only a fill that succeeded is recorded. A failure to record is logged, not thrown: the
@@ -383,6 +387,8 @@ export function createCore(options: CoreOptions): Core {
               steps: out.steps,
               sampler: model.sampler,
               temperature: out.temperature,
+              topP: out.topP,
+              unmasking: out.unmasking,
               device: out.device,
               mode: p.mode ?? 'exact',
               durationMs: out.durationMs,
@@ -404,6 +410,8 @@ export function createCore(options: CoreOptions): Core {
           steps: out.steps,
           seed: out.seed,
           temperature: out.temperature,
+          topP: out.topP,
+          unmasking: out.unmasking,
           device: out.device,
           ...(out.deviceNotes?.length ? { deviceNotes: out.deviceNotes } : {}),
           networkCalls: out.networkCalls,

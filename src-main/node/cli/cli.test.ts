@@ -71,12 +71,12 @@ describe('lacuna CLI', () => {
   it('passes --temperature to the fill, says it on stderr, and records it in --json', async () => {
     const args = ['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6'];
     const cold = await lacuna([...args, '--temperature', '0.3', '--json', 'The cat ____ on the mat.']);
-    expect(cold.stderr).toBe('lacuna: temperature 0.3, 6 steps, seed 11\n');
+    expect(cold.stderr).toBe('lacuna: temperature 0.3, top-p 1, random unmasking, 6 steps, seed 11\n');
     expect(cold.code).toBe(0);
     expect(FillResult.parse(JSON.parse(cold.stdout))).toMatchObject({ model: 'tiny-fixture', steps: 6, seed: 11, temperature: 0.3 });
     // Same seed and temperature, same fill; the text form too.
     const again = await lacuna([...args, '--temperature=.3', 'The cat ____ on the mat.']);
-    expect(again).toMatchObject({ code: 0, stderr: 'lacuna: temperature 0.3, 6 steps, seed 11\n' });
+    expect(again).toMatchObject({ code: 0, stderr: 'lacuna: temperature 0.3, top-p 1, random unmasking, 6 steps, seed 11\n' });
     expect(again.stdout).toBe(`${FillResult.parse(JSON.parse(cold.stdout)).text}\n`);
     // Without it: the model's default (tiny-fixture recommends none: 1), nothing on stderr; 1 given is the same fill.
     const plain = await lacuna([...args, '--json', 'The cat ____ on the mat.']);
@@ -84,10 +84,33 @@ describe('lacuna CLI', () => {
     const def = FillResult.parse(JSON.parse(plain.stdout));
     expect(def.temperature).toBe(1);
     const one = await lacuna([...args, '--temperature', '1', '--json', 'The cat ____ on the mat.']);
-    expect(one.stderr).toBe('lacuna: temperature 1, 6 steps, seed 11\n');
+    expect(one.stderr).toBe('lacuna: temperature 1, top-p 1, random unmasking, 6 steps, seed 11\n');
     expect(FillResult.parse(JSON.parse(one.stdout)).text).toBe(def.text);
     // The temperature reaches the sampler: another temperature, another fill (same seed).
     expect(FillResult.parse(JSON.parse(cold.stdout)).text).not.toBe(def.text);
+  });
+
+  it('passes --top-p, --unmasking and --length-bias to the fill and says what it used on stderr', async () => {
+    const args = ['fill', '--model', 'tiny-fixture', '--seed', '11', '--steps', '6'];
+    const plain = FillResult.parse(JSON.parse((await lacuna([...args, '--json', 'The cat ____ on the mat.'])).stdout));
+    const sure = await lacuna([...args, '--top-p', '0.8', '--unmasking', 'confident', '--json', 'The cat ____ on the mat.']);
+    expect(sure.code).toBe(0);
+    expect(sure.stderr).toBe('lacuna: temperature 1, top-p 0.8, confident unmasking, 6 steps, seed 11\n');
+    const r = FillResult.parse(JSON.parse(sure.stdout));
+    expect(r).toMatchObject({ topP: 0.8, unmasking: 'confident' });
+    expect(r.text).not.toBe(plain.text);
+    // An auto blank: the bias moves the lengths chosen, which go to stderr.
+    const lengthsOf = async (bias: string): Promise<number[]> => {
+      const o = await lacuna([...args, '--alternatives', '4', '--length-bias', bias, '--json', 'The cat ____']);
+      expect(o.code).toBe(0);
+      const res = FillResult.parse(JSON.parse(o.stdout));
+      const lengths = res.alternatives!.map((a) => a.lengths![0]!);
+      expect(o.stderr).toBe(`lacuna: blank lengths (tokens) ${lengths.join(', ')}\n`);
+      return lengths;
+    };
+    const short = await lengthsOf('-1');
+    const long = await lengthsOf('1');
+    expect(long.reduce((a, b) => a + b)).toBeGreaterThan(short.reduce((a, b) => a + b));
   });
 
   it('prints N numbered alternatives with --alternatives, the same for the same seed', async () => {
@@ -150,13 +173,13 @@ describe('lacuna CLI', () => {
   it('lists models', async () => {
     const o = await lacuna(['models', 'list']);
     expect(o.code).toBe(0);
-    expect(o.stdout).toMatch(/^[ *] tiny-fixture\s+Tiny fixture \(random weights\)\s+\(.*tiny-fixture\) {2}temperature 1$/m);
+    expect(o.stdout).toMatch(/^[ *] tiny-fixture\s+Tiny fixture \(random weights\)\s+\(.*tiny-fixture\) {2}temperature 1, top-p 1, random unmasking$/m);
     const j = await lacuna(['models', 'list', '--json']);
     const models = z.array(ModelInfo).parse(JSON.parse(j.stdout));
     expect(models.find((m) => m.id === 'tiny-fixture')).toMatchObject({ dir: FIXTURE, vocabSize: 512, defaultTemperature: 1, temperatureSupported: true });
     // Every model's line says its default temperature ("(fixed)": one that takes none).
     for (const m of models) {
-      expect(o.stdout).toContain(`(${m.dir})  temperature ${m.defaultTemperature}${m.temperatureSupported ? '' : ' (fixed)'}\n`);
+      expect(o.stdout).toContain(`(${m.dir})  temperature ${m.defaultTemperature}, top-p ${m.defaultTopP}, ${m.defaultUnmasking} unmasking${m.temperatureSupported ? '' : ' (fixed)'}\n`);
     }
     const defaults = models.filter((m) => m.isDefault);
     expect(defaults).toHaveLength(1);
@@ -202,6 +225,11 @@ describe('lacuna CLI', () => {
       [['fill', '--temperature', '1e0', 'a ____'], /--temperature must be a number/],
       [['fill', '--temperature', '', 'a ____'], /--temperature must be a number/],
       [['fill', '--temperature'], /--temperature needs a value/],
+      [['fill', '--top-p', '0', 'a ____'], /--top-p must be a number from 0\.05 to 1, not "0"/],
+      [['fill', '--top-p', '1.5', 'a ____'], /--top-p must be a number from 0\.05 to 1/],
+      [['fill', '--unmasking', 'surest', 'a ____'], /--unmasking must be random or confident, not "surest"/],
+      [['fill', '--length-bias', '2', 'a ____'], /--length-bias must be a number from -1 to 1, not "2"/],
+      [['fill', '--length-bias', 'long', 'a ____'], /--length-bias must be a number from -1 to 1/],
       [['fill'], /fill needs text/],
       [['fill', 'one ____', 'two'], /one text argument/],
       [['fill', '--file', 'x.txt', 'a ____'], /not both/],

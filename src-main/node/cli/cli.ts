@@ -10,11 +10,22 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
-import { ApiError, DeviceChoice, MAX_TEMPERATURE, MIN_TEMPERATURE, ModelInfo as ModelInfoSchema } from '../../common/api';
+import {
+  ApiError,
+  DeviceChoice,
+  MAX_LENGTH_BIAS,
+  MAX_TEMPERATURE,
+  MAX_TOP_P,
+  MIN_LENGTH_BIAS,
+  MIN_TEMPERATURE,
+  MIN_TOP_P,
+  ModelInfo as ModelInfoSchema,
+  UnmaskingOrder,
+} from '../../common/api';
 import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../../common/api';
 import { formatBytes } from '../../common/units';
 import { renderProgressBar } from './progress-bar';
-import { BlankSyntaxError, countBlanks } from '../../common/blanks';
+import { AUTO_BLANK_LENGTHS, BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { readModelPackage } from '../engine/model-registry';
 import { appVersion, createNodeCore } from '../core-node';
 import { dataDir as defaultDataDir } from '../paths';
@@ -54,7 +65,15 @@ Fill options:
   --alternatives N sample N alternative fills (1-16) as one batch; each is printed, numbered
   --temperature T  ${MIN_TEMPERATURE}-${MAX_TEMPERATURE} (default: the model's, see models list): lower picks likelier
                    words (plainer, more predictable), higher less likely ones (more surprising,
-                   more errors); the temperature used goes to stderr
+                   more errors); the token choice used goes to stderr
+  --top-p P        ${MIN_TOP_P}-${MAX_TOP_P} (default: the model's): each word is picked among the likeliest ones that
+                   together hold this share of the model's belief; lower cuts the unlikely tail
+                   (fewer garbled words, plainer text), 1 keeps every word possible
+  --unmasking random|confident  which words are written first (default: the model's): random is
+                   the sampler as specified; confident writes the ones the model is surest of
+                   first and decides the rest around them
+  --length-bias B  ${MIN_LENGTH_BIAS} to ${MAX_LENGTH_BIAS} (default 0): for auto blanks (____), lean toward the shortest
+                   (-1) or longest (1) of the lengths tried; the lengths chosen go to stderr
   --mode exact|fast  fast reuses the network output on steps that unmask nothing (approximate
                    for σ-conditioned models; exact anyway for time-independent ones)
   --device D       auto|cpu|cuda|dml|coreml|webgpu (default auto; LACUNA_DEVICE overrides); the
@@ -65,8 +84,9 @@ Fill options:
 Score: prints the perplexity upper bound (ELBO, Monte Carlo over --draws N draws, default 16)
 and the 10 most surprising tokens; --json prints everything, with per-token nats and offsets.
 
-Blanks: ____ (four or more underscores) is a blank of the default length; {{N}} is a blank of
-N tokens; \\____ is a literal "____".
+Blanks: ____ (four or more underscores) or {{auto}} is a blank whose length the model chooses: it
+tries ${AUTO_BLANK_LENGTHS.join(', ')} tokens and keeps the fill it finds most natural; {{N}} is a blank of
+exactly N tokens; \\____ is a literal "____".
 
 The filled text goes to stdout, byte for byte as the input apart from the blanks; a newline is
 added only after text given as an argument. Documents and imported models live in the data
@@ -185,9 +205,14 @@ function parseFlags(args: readonly string[], valued: Record<string, true>, where
 }
 
 /** A decimal number (e.g. 0.7, .5, 1) from min to max. */
+/** A fill's token choice as the CLI says it (fill's stderr, models list). */
+function tokenChoice(temperature: number, topP: number, unmasking: string): string {
+  return `temperature ${temperature}, top-p ${topP}, ${unmasking} unmasking`;
+}
+
 function parseDecimal(name: string, raw: string | undefined, min: number, max: number): number | undefined {
   if (raw === undefined) return undefined;
-  const n = /^(\d+\.?\d*|\.\d+)$/.test(raw) ? Number(raw) : NaN;
+  const n = /^-?(\d+\.?\d*|\.\d+)$/.test(raw) ? Number(raw) : NaN;
   if (!Number.isFinite(n) || n < min || n > max) {
     throw new UsageError(`${name} must be a number from ${min} to ${max}, not ${quote(raw)}`);
   }
@@ -220,13 +245,30 @@ async function modelAndCore(modelArg: string | undefined, io: Io) {
 async function fill(args: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(
     args,
-    { '--model': true, '--steps': true, '--seed': true, '--file': true, '--alternatives': true, '--mode': true, '--device': true, '--temperature': true },
+    {
+      '--model': true,
+      '--steps': true,
+      '--seed': true,
+      '--file': true,
+      '--alternatives': true,
+      '--mode': true,
+      '--device': true,
+      '--temperature': true,
+      '--top-p': true,
+      '--unmasking': true,
+      '--length-bias': true,
+    },
     'fill',
   );
   const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
   const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
   const alternatives = parseInteger('--alternatives', flags.values.get('--alternatives'), 1, 16);
   const temperature = parseDecimal('--temperature', flags.values.get('--temperature'), MIN_TEMPERATURE, MAX_TEMPERATURE);
+  const topP = parseDecimal('--top-p', flags.values.get('--top-p'), MIN_TOP_P, MAX_TOP_P);
+  const lengthBias = parseDecimal('--length-bias', flags.values.get('--length-bias'), MIN_LENGTH_BIAS, MAX_LENGTH_BIAS);
+  const unmaskingFlag = flags.values.get('--unmasking');
+  const unmasking = unmaskingFlag === undefined ? undefined : UnmaskingOrder.safeParse(unmaskingFlag).data;
+  if (unmaskingFlag !== undefined && unmasking === undefined) throw new UsageError(`--unmasking must be ${UnmaskingOrder.options.join(' or ')}, not ${quote(unmaskingFlag)}`);
   const mode = flags.values.get('--mode');
   if (mode !== undefined && mode !== 'exact' && mode !== 'fast') throw new UsageError(`--mode must be exact or fast, not ${quote(mode)}`);
   const deviceFlag = flags.values.get('--device');
@@ -290,6 +332,9 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
       ...(mode !== undefined ? { mode } : {}),
       ...(device !== undefined ? { device } : {}),
       ...(temperature !== undefined ? { temperature } : {}),
+      ...(topP !== undefined ? { topP } : {}),
+      ...(unmasking !== undefined ? { unmasking } : {}),
+      ...(lengthBias !== undefined ? { lengthBias } : {}),
     });
   } finally {
     process.off('SIGINT', onSigint);
@@ -301,7 +346,13 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
     const notes = result.deviceNotes ?? [];
     await write(io.stderr, `lacuna: ran on ${result.device}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
   }
-  if (temperature !== undefined) await write(io.stderr, `lacuna: temperature ${result.temperature}, ${result.steps} steps, seed ${result.seed}\n`);
+  if (temperature !== undefined || topP !== undefined || unmasking !== undefined) {
+    await write(io.stderr, `lacuna: ${tokenChoice(result.temperature, result.topP ?? 1, result.unmasking ?? 'random')}, ${result.steps} steps, seed ${result.seed}\n`);
+  }
+  if (lengthBias !== undefined) {
+    const lengths = (result.alternatives ?? []).map((a) => (a.lengths ?? []).join('/'));
+    await write(io.stderr, `lacuna: blank lengths (tokens) ${lengths.join(', ')}\n`);
+  }
   if (flags.json) {
     await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
   } else if ((result.alternatives?.length ?? 1) > 1) {
@@ -374,7 +425,7 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
   }
   const idWidth = Math.max(...models.map((m) => m.id.length));
   const lines = models.map(
-    (m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  temperature ${m.defaultTemperature}${m.temperatureSupported ? '' : ' (fixed)'}`,
+    (m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  ${tokenChoice(m.defaultTemperature, m.defaultTopP, m.defaultUnmasking)}${m.temperatureSupported ? '' : ' (fixed)'}`,
   );
   await write(io.stdout, `${lines.join('\n')}\n`);
   return 0;

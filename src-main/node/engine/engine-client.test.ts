@@ -48,7 +48,7 @@ describe('EngineClient with the built engine host', () => {
 
   it('starts the host lazily and fills like the in-process engine', async () => {
     expect(ports).toHaveLength(0);
-    const text = 'The cat ____ on the mat. It was {{4}}.';
+    const text = 'The cat {{6}} on the mat. It was {{4}}.';
     const steps: number[] = [];
     const remote = await client.fill(job(text, { steps: 8, seed: 7 }), (p) => steps.push(p.step));
     expect(ports).toHaveLength(1);

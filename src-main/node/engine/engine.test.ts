@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alternativeSeed, Engine } from './engine';
+import { alternativeSeed, autoLengths, Engine, lengthScore, RANK_DRAWS } from './engine';
 import { FIXTURE_DIR, ROOT } from './test-fixture';
 import { scoreText } from './likelihood';
 import type { FillJob, FillProgressInfo, ScoreJob } from './types';
@@ -17,7 +17,7 @@ const job = (text: string, extra: Partial<FillJob> = {}): FillJob => ({ requestI
 
 describe('Engine (in-process) with the fixture model', () => {
   it('fills blanks and splices the fills into the text', async () => {
-    const text = 'The cat ____ on the mat. It was {{4}}.';
+    const text = 'The cat {{16}} on the mat. It was {{4}}.';
     const progress: FillProgressInfo[] = [];
     const out = await engine.fill(job(text, { steps: 8, seed: 7 }), (p) => progress.push(p));
     expect(out.fills).toHaveLength(2);
@@ -90,9 +90,9 @@ describe('Engine (in-process) with the fixture model', () => {
 
   it('runs one fill at a time, in order, and can cancel a queued fill', async () => {
     const order: string[] = [];
-    const a = job('first ____', { steps: 5 });
-    const b = job('second ____', { steps: 5 });
-    const c = job('third ____', { steps: 5 });
+    const a = job('first {{16}}', { steps: 5 });
+    const b = job('second {{16}}', { steps: 5 });
+    const c = job('third {{16}}', { steps: 5 });
     const pa = engine.fill(a, () => order.push('a'));
     const pb = engine.fill(b, () => order.push('b'));
     const pc = engine.fill(c, () => order.push('c'));
@@ -128,7 +128,7 @@ describe('Engine (in-process) with the fixture model', () => {
   it('reads a long document through windows and keeps all its text byte for byte', async () => {
     const filler = (tag: string): string => `${tag}: the quick brown fox jumps over the lazy dog. `.repeat(12);
     const pieces = ['', ` ${filler('one')}middle `, ` ${filler('two')}`, ''];
-    const text = '{{3}}' + pieces[1] + '____' + pieces[2] + '{{5}}';
+    const text = '{{3}}' + pieces[1] + '{{16}}' + pieces[2] + '{{5}}';
     const progress: FillProgressInfo[] = [];
     const out = await engine.fill(job(text, { steps: 4, seed: 3 }), (p) => progress.push(p));
     expect(out.windows).toBeGreaterThanOrEqual(2);
@@ -164,12 +164,17 @@ describe('Engine (in-process) with the fixture model', () => {
     expect(a.alternatives).toHaveLength(3);
     expect(b.alternatives).toEqual(a.alternatives);
     expect(new Set(a.alternatives.map((x) => x.text)).size).toBe(3);
-    expect({ text: a.text, fills: a.fills }).toEqual(a.alternatives[0]);
-    // Alternative 0 uses the seed itself: it is the single fill for that seed.
-    expect(one.alternatives).toEqual([a.alternatives[0]]);
+    expect(a.alternatives[0]).toMatchObject({ text: a.text, fills: a.fills, lengths: [6, 6] });
+    // Ranked: most natural first (the bound per token, on the same draws for every alternative).
+    const nll = a.alternatives.map((x) => x.nll!);
+    expect(nll.every(Number.isFinite)).toBe(true);
+    expect([...nll].sort((x, y) => x - y)).toEqual(nll);
+    // Alternative 0 uses the seed itself: the single fill for that seed is one of them (a single fill is not ranked).
+    expect(one.alternatives).toEqual([{ text: one.text, fills: one.fills, lengths: [6, 6] }]);
+    expect(a.alternatives.map((x) => x.text)).toContain(one.text);
     for (const alt of a.alternatives) expect(alt.text).toBe(`She opened the ${alt.fills[0]} and saw ${alt.fills[1]}.`);
-    // One batch: network calls per step, not per alternative.
-    expect(a.networkCalls).toBeLessThanOrEqual(7);
+    // One batch: network calls per step, not per alternative (and the ranking's draws, also batched).
+    expect(a.networkCalls).toBeLessThanOrEqual(7 + RANK_DRAWS);
     // Progress: every (alternative, blank, index) exactly once, with its token's text.
     const keys = progress.flatMap((p) => p.unmasked.map((u) => `${u.alternative}/${u.blank}/${u.index}`));
     expect(keys).toHaveLength(3 * 12);
@@ -303,7 +308,7 @@ describe('Engine with the general sampler (samplers.ts samplePc)', () => {
   it('fills with an absorbing model whose manifest asks for the Euler predictor, deterministically', async () => {
     const dir = fixtureCopy((m) => (m.sampling = { default_steps: 6, sampler: 'euler' }));
     temps.push(dir);
-    const text = 'Once upon a time ____ and then {{6}} happily.';
+    const text = 'Once upon a time {{16}} and then {{6}} happily.';
     const progress: FillProgressInfo[] = [];
     const a = await engine.fill(job(text, { modelDir: dir, seed: 99, alternatives: 2 }), (p) => progress.push(p));
     const b = await engine.fill(job(text, { modelDir: dir, seed: 99, alternatives: 2 }));
@@ -313,7 +318,7 @@ describe('Engine with the general sampler (samplers.ts samplePc)', () => {
       expect(alt.text).toBe(`Once upon a time ${alt.fills[0]} and then ${alt.fills[1]} happily.`);
       for (const f of alt.fills) expect(f.length).toBeGreaterThan(0);
     }
-    expect(a.networkCalls).toBeLessThanOrEqual(7);
+    expect(a.networkCalls).toBeLessThanOrEqual(7 + RANK_DRAWS);
     expect(progress.map((p) => p.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(progress.at(-1)!.masked).toBe(0);
     // Every (alternative, blank, index) leaves MASK exactly once, and `masked` counts down with them.
@@ -515,5 +520,162 @@ describe('temperature', () => {
     expect(uniform.code).toBe('bad_request');
     expect(uniform.message).toMatch(/take no temperature/);
     expect((await engine.fill(job(text, { modelDir: UNIFORM_DIR, temperature: 1, steps: 2 }))).temperature).toBe(1);
+  });
+});
+
+describe('token choice: top-p and unmasking order', () => {
+  const temps: string[] = [];
+  afterAll(() => {
+    for (const d of temps) rmSync(d, { recursive: true, force: true });
+  });
+  const text = 'Once upon a time {{8}} and then {{6}} happily.';
+
+  it('samples with the requested top-p and order on both absorbing paths, reproducibly, and says what it used', async () => {
+    const reference = new Engine({ threads: 1, sampling: 'reference' });
+    try {
+      for (const eng of [engine, reference]) {
+        const plain = await eng.fill(job(text, { seed: 9, steps: 8, alternatives: 2 }));
+        expect([plain.topP, plain.unmasking]).toEqual([1, 'random']);
+        for (const settings of [{ topP: 0.5 }, { unmasking: 'confident' as const }, { topP: 0.9, unmasking: 'confident' as const, temperature: 0.7 }]) {
+          const a = await eng.fill(job(text, { seed: 9, steps: 8, alternatives: 2, ...settings }));
+          const b = await eng.fill(job(text, { seed: 9, steps: 8, alternatives: 2, ...settings }));
+          expect(b.alternatives).toEqual(a.alternatives);
+          expect(a.alternatives.map((x) => x.text)).not.toEqual(plain.alternatives.map((x) => x.text));
+          expect(a).toMatchObject({ topP: settings.topP ?? 1, unmasking: settings.unmasking ?? 'random' });
+          for (const alt of a.alternatives) expect(alt.text).toBe(`Once upon a time ${alt.fills[0]} and then ${alt.fills[1]} happily.`);
+        }
+      }
+    } finally {
+      await reference.close();
+    }
+  });
+
+  it("uses the manifest's top-p and order unless the request names them, and refuses them for a model whose sampler takes none", async () => {
+    const dir = fixtureCopy((m) => (m.sampling = { default_steps: 8, top_p: 0.8, unmasking: 'confident' }));
+    temps.push(dir);
+    const byDefault = await engine.fill(job(text, { modelDir: dir, seed: 4 }));
+    const asked = await engine.fill(job(text, { modelDir: dir, seed: 4, topP: 0.8, unmasking: 'confident' }));
+    expect([byDefault.topP, byDefault.unmasking]).toEqual([0.8, 'confident']);
+    expect(asked.alternatives).toEqual(byDefault.alternatives);
+    const plain = await engine.fill(job(text, { modelDir: dir, seed: 4, topP: 1, unmasking: 'random' }));
+    expect([plain.topP, plain.unmasking]).toEqual([1, 'random']);
+    for (const [bad, message] of [
+      [{ topP: 0 }, /topP must be a number from 0.05 to 1/],
+      [{ topP: 1.5 }, /topP must be a number from 0.05 to 1/],
+      [{ topP: '0.9' as unknown as number }, /topP must be a number/],
+      [{ unmasking: 'surest' as 'random' }, /unmasking must be one of random, confident/],
+      [{ lengthBias: 2 }, /lengthBias must be a number from -1 to 1/],
+      [{ lengthBias: Number.NaN }, /lengthBias must be a number/],
+    ] as const) {
+      const e = await rejection(engine.fill(job(text, bad)));
+      expect([e.code, e.message]).toEqual(['bad_request', expect.stringMatching(message)]);
+    }
+    const uniform = await rejection(engine.fill(job(text, { modelDir: UNIFORM_DIR, unmasking: 'confident' })));
+    expect([uniform.code, uniform.message]).toEqual(['bad_request', expect.stringMatching(/take no temperature, top-p or unmasking order/)]);
+    const broken = fixtureCopy((m) => (m.sampling = { default_steps: 8, top_p: 3 }));
+    temps.push(broken);
+    expect((await rejection(engine.fill(job(text, { modelDir: broken })))).code).toBe('model_error');
+  });
+});
+
+describe('joins through the engine', () => {
+  it('keeps every alternative clean at its edges: no glued or doubled word, no space before punctuation, no line break in a sentence', async () => {
+    const cases = [
+      ['The keeper and ', '____', ' went inside, and the door closed.'],
+      ['She ', '{{5}}', 'climbed the hill.'],
+      ['It was late', '{{4}}', ', and the lamps were lit.'],
+      ['He said', '____', '.'],
+    ] as const;
+    for (const [left, blank, right] of cases) {
+      for (const seed of [1, 2, 3]) {
+        const out = await engine.fill(job(`${left}${blank}${right}`, { seed, steps: 8, alternatives: 4 }));
+        for (const alt of out.alternatives) {
+          const fill = alt.fills[0]!;
+          // Text after the blank that starts a word gets a space, written as the fill's last character.
+          expect(alt.text, JSON.stringify(fill)).toBe(`${left}${fill}${right}`);
+          if (/^\w/.test(right)) expect(fill).toMatch(/\S $/);
+          expect(fill).not.toMatch(/[\n\r\t]/);
+          expect(alt.text).not.toMatch(/\s[,.;:!?]|[ \t]{2}/);
+          if (/\w$/.test(left)) expect(fill).toMatch(/^\W/); // no word glued onto "late" / "said"
+          expect(fill.length).toBeGreaterThan(0);
+        }
+      }
+    }
+  });
+
+  it('a continuation starts with a space or a new paragraph, never an empty line', async () => {
+    for (const seed of [1, 2, 3, 4]) {
+      const out = await engine.fill(job('The rain stopped at last.____', { seed, steps: 8, alternatives: 4 }));
+      for (const alt of out.alternatives) {
+        const fill = alt.fills[0]!;
+        expect(fill, JSON.stringify(fill)).toMatch(/^( \S|\n\n?\S)/);
+        expect(fill).not.toMatch(/\n[ \t]*\n[ \t]*\n/);
+      }
+    }
+  });
+});
+
+describe('auto length', () => {
+  it('tries 4, 8, 16 and 32 tokens on a model that reads that many, within its window otherwise', () => {
+    expect(autoLengths(1024)).toEqual([4, 8, 16, 32]);
+    expect(autoLengths(20)).toEqual([4, 8, 16]);
+    expect(autoLengths(3)).toEqual([3]);
+  });
+
+  it('scores a length by its bound per token, pulled by the bias a quarter nat per doubling', () => {
+    expect(lengthScore(3, 16, 1)).toBe(3);
+    expect(lengthScore(3, 32, 1)).toBeCloseTo(2.75, 12);
+    expect(lengthScore(3, 4, 1)).toBeCloseTo(3.5, 12);
+    expect(lengthScore(3, 4, -1)).toBeCloseTo(2.5, 12);
+    expect(lengthScore(3, 32, 0)).toBe(3);
+  });
+
+  it('samples each length, reports each attempt in progress, and keeps the length the model finds most natural per blank', async () => {
+    const text = 'The storm passed ____ and the boats went out {{3}} before dawn.';
+    const progress: FillProgressInfo[] = [];
+    const out = await engine.fill(job(text, { seed: 11, steps: 6, alternatives: 3 }), (p) => progress.push(p));
+    // One attempt per length: progress names the lengths of the attempt its tokens belong to.
+    const attempts = [...new Set(progress.map((p) => JSON.stringify(p.lengths)))];
+    expect(attempts).toEqual(['[4,3]', '[8,3]', '[16,3]', '[32,3]']);
+    expect(progress.map((p) => p.step)).toEqual(Array.from({ length: 24 }, (_, k) => k + 1));
+    expect(progress.at(-1)!.masked).toBe(0);
+    expect(progress.every((p) => p.steps === 24)).toBe(true);
+    // Every token of every attempt once.
+    expect(progress.flatMap((p) => p.unmasked)).toHaveLength(3 * (4 + 8 + 16 + 32 + 4 * 3));
+    for (const alt of out.alternatives) {
+      expect([4, 8, 16, 32]).toContain(alt.lengths![0]);
+      expect(alt.lengths![1]).toBe(3);
+      expect(alt.text).toBe(`The storm passed ${alt.fills[0]} and the boats went out ${alt.fills[1]} before dawn.`);
+      expect(Number.isFinite(alt.nll)).toBe(true);
+    }
+    expect(out.alternatives.map((a) => a.nll!)).toEqual(out.alternatives.map((a) => a.nll!).sort((a, b) => a - b));
+    // Sampling (4 × 6 steps) plus the ranking's draws (one batch per attempt and draw).
+    expect(out.networkCalls).toBeLessThanOrEqual(4 * 7 + 4 * RANK_DRAWS);
+    const again = await engine.fill(job(text, { seed: 11, steps: 6, alternatives: 3 }));
+    expect(again.alternatives).toEqual(out.alternatives);
+  });
+
+  it("follows the writer's bias toward short or long fills", async () => {
+    const text = 'The old house at the end of the lane ____';
+    const chosen = async (lengthBias: number): Promise<number[]> => {
+      const lengths: number[] = [];
+      for (const seed of [1, 2, 3, 4]) {
+        const out = await engine.fill(job(text, { seed, steps: 4, alternatives: 2, lengthBias }));
+        lengths.push(...out.alternatives.map((a) => a.lengths![0]!));
+      }
+      return lengths;
+    };
+    const short = await chosen(-1);
+    const long = await chosen(1);
+    const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+    expect(sum(long)).toBeGreaterThan(sum(short));
+    expect(Math.max(...short)).toBeLessThan(32);
+    expect(Math.min(...long)).toBeGreaterThan(4);
+  });
+
+  it('a model without a likelihood bound fills an auto blank at the typical length, unranked', async () => {
+    const out = await engine.fill(job('It began ____ and ended.', { modelDir: UNIFORM_DIR, seed: 3, steps: 4, alternatives: 2 }));
+    expect(out.alternatives.map((a) => a.lengths)).toEqual([[16], [16]]);
+    expect(out.alternatives.every((a) => a.nll === undefined)).toBe(true);
   });
 });

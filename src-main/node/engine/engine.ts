@@ -33,6 +33,20 @@
  * window's positions (0 at the end), and `unmasked` is empty except at that last step, which lists
  * the window's blank positions with their final tokens.
  *
+ * Token choice and joins: every blank position samples with the request's token choice
+ * (token-choice.ts: temperature, top-p, unmasking order; defaults from the manifest) and the join
+ * bans of its blank (joins.ts planBans), so fills sit in their text as typed text does.
+ *
+ * Ranking and auto length (issue 14). When there is a choice to make, i.e. several alternatives or
+ * a blank of 'auto' length, each alternative's fills are scored by the model's own bound on
+ * −log p(fill | everything else) (likelihood.ts spanBound: RANK_DRAWS Monte Carlo draws, common
+ * random numbers across alternatives, batched), in nats per blank. Auto blanks are sampled once per
+ * length of autoLengths (one attempt per length, every attempt a full fill of all blanks, exact
+ * blanks identical in each); per alternative and auto blank the attempt with the lowest
+ * lengthScore (bound per token, less the writer's bias) is kept. Alternatives are then ordered by
+ * their bound per filled token, most natural first. Models the bound does not cover (anything but
+ * absorbing + log-linear) keep the sampler's order and give auto blanks the typical length.
+ *
  * Scoring (score): the ELBO bound of likelihood.ts on the cached network, queued with the fills and
  * cancellable between draws by the same cancel path (request ids are shared with fills).
  */
@@ -40,17 +54,20 @@ import { createHash, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ApiError, MAX_TEMPERATURE, MIN_TEMPERATURE } from '../../common/api';
+import { ApiError, MAX_LENGTH_BIAS, MAX_TEMPERATURE, MAX_TOP_P, MIN_LENGTH_BIAS, MIN_TEMPERATURE, MIN_TOP_P, UnmaskingOrder } from '../../common/api';
+import { AUTO_BLANK_LENGTHS, DEFAULT_BLANK_TOKENS } from '../../common/blanks';
 import type { AbsorbingGraph, Graph } from './graph';
-import { decodeFills, parseFillText, planInfill, spliceFills } from './infill';
-import { scoreText } from './likelihood';
+import { decodeFills, parseFillText, planInfill, spliceFills, type InfillPlan } from './infill';
+import { planBans } from './joins';
+import { scoreText, spanBound } from './likelihood';
 import { MANIFEST_FILE, loadModelPackage, type ModelPackage } from './model-package';
 import type { Noise } from './noise';
 import { Random } from './random';
-import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type UnmaskedToken } from './sampler';
+import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type OutputReuse, type UnmaskedToken } from './sampler';
 import { chooseSampler, FALLBACK_STEPS, samplePc, UNKNOWN, type Predictor } from './samplers';
 import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
+import type { TokenChoice } from './token-choice';
 import { Tokenizer } from './tokenizer';
 import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo, WarmJob, WarmOutcome } from './types';
 
@@ -70,6 +87,26 @@ export function alternativeSeed(seed: number, a: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Monte Carlo draws of the likelihood bound that ranks alternatives and chooses auto lengths (likelihood.ts spanBound). */
+export const RANK_DRAWS = 8;
+/** How far the writer's length bias can move an auto blank's choice: nats per token for each doubling of the length. */
+export const LENGTH_BIAS_NATS = 0.25;
+
+/** The lengths an auto blank is tried at on a model that reads `length` tokens at once. */
+export function autoLengths(length: number): number[] {
+  const fit = AUTO_BLANK_LENGTHS.filter((n) => n <= length);
+  return fit.length > 0 ? fit : [length];
+}
+
+/**
+ * What an auto blank's length is chosen by, lower is better: the fill's likelihood bound per token,
+ * less the writer's pull toward long (bias > 0) or short (bias < 0) fills, bias·LENGTH_BIAS_NATS
+ * for each doubling of the length (0 at the typical length).
+ */
+export function lengthScore(nllPerToken: number, length: number, bias: number): number {
+  return nllPerToken - bias * LENGTH_BIAS_NATS * Math.log2(length / DEFAULT_BLANK_TOKENS);
 }
 
 export interface EngineOptions {
@@ -241,25 +278,153 @@ export class Engine implements EngineService {
     if (job.temperature !== undefined && !(typeof job.temperature === 'number' && job.temperature >= MIN_TEMPERATURE && job.temperature <= MAX_TEMPERATURE)) {
       throw new ApiError('bad_request', `temperature must be a number from ${MIN_TEMPERATURE} to ${MAX_TEMPERATURE}, got ${String(job.temperature)}`);
     }
-    parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
+    if (job.topP !== undefined && !(typeof job.topP === 'number' && job.topP >= MIN_TOP_P && job.topP <= MAX_TOP_P)) {
+      throw new ApiError('bad_request', `topP must be a number from ${MIN_TOP_P} to ${MAX_TOP_P}, got ${String(job.topP)}`);
+    }
+    if (job.unmasking !== undefined && !UnmaskingOrder.safeParse(job.unmasking).success) {
+      throw new ApiError('bad_request', `unmasking must be one of ${UnmaskingOrder.options.join(', ')}, got ${String(job.unmasking)}`);
+    }
+    if (job.lengthBias !== undefined && !(typeof job.lengthBias === 'number' && job.lengthBias >= MIN_LENGTH_BIAS && job.lengthBias <= MAX_LENGTH_BIAS)) {
+      throw new ApiError('bad_request', `lengthBias must be a number from ${MIN_LENGTH_BIAS} to ${MAX_LENGTH_BIAS}, got ${String(job.lengthBias)}`);
+    }
+    const segments = parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
 
     checkDevice(job.device);
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
     const m = model.pkg.manifest;
     const graph = model.graph;
-    const mask = graph.absorb ? graph.mask : -2; // no MASK under the uniform graph
     // Blank positions hold MASK (absorbing) or UNKNOWN (uniform) in the template.
     const blankId = graph.absorb ? graph.mask : UNKNOWN;
-    const plan = planInfill(job.text, model.tokenizer, { maskId: blankId, maxLength: m.length });
     const steps = job.steps ?? m.sampling?.default_steps ?? FALLBACK_STEPS;
     const seed = job.seed ?? randomInt(0, 2 ** 32);
     const reuse = m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never';
     const temperature = job.temperature ?? m.sampling?.temperature ?? 1;
-    if (temperature !== 1 && !model.fast) {
-      throw new ApiError('bad_request', `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, which take no temperature; leave it at 1`);
+    const topP = job.topP ?? m.sampling?.top_p ?? 1;
+    const unmasking = job.unmasking ?? m.sampling?.unmasking ?? 'random';
+    if ((temperature !== 1 || topP !== 1 || unmasking !== 'random') && !model.fast) {
+      throw new ApiError(
+        'bad_request',
+        `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, which take no temperature, top-p or unmasking order; leave them at 1, 1 and random`,
+      );
     }
 
+    // One attempt per length tried for the auto blanks (one attempt when every blank is exact).
+    // Models without a likelihood bound here (likelihood.ts: absorbing + log-linear only) cannot
+    // compare lengths: their auto blanks take the typical length, and alternatives are not ranked.
+    const auto = segments.some((s) => s.kind === 'blank' && s.tokens === 'auto');
+    const tried = !auto ? [undefined] : model.fast ? autoLengths(m.length) : [Math.min(DEFAULT_BLANK_TOKENS, m.length)];
+    const plans = tried.map((autoLength) => planInfill(job.text, model.tokenizer, { maskId: blankId, maxLength: m.length, ...(autoLength ? { autoLength } : {}) }));
+    const totalSteps = steps * plans.reduce((n, p) => n + p.windows.length, 0);
+    let remaining = B * plans.reduce((n, p) => n + p.blanks.reduce((k, b) => k + b.length, 0), 0);
+    let stepsDone = 0;
+    let networkCalls = 0;
+    const emit = (info: FillProgressInfo): void => {
+      if (!onProgress) return;
+      try {
+        onProgress(info);
+      } catch {
+        // a failing progress listener must not fail the fill
+      }
+    };
+    const attempts: Int32Array[][] = [];
+    for (const plan of plans) {
+      const lengths = auto ? plan.blanks.map((b) => b.length) : undefined;
+      const out = await this.sampleAttempt(model, plan, {
+        B,
+        seed,
+        steps,
+        reuse,
+        choice: { temperature, topP, order: unmasking },
+        bans: planBans(plan.blanks, model.tokenizer),
+        checkpoint,
+        progress: (step, unmasked) => {
+          remaining -= unmasked.length;
+          emit({ step: stepsDone + step, steps: totalSteps, masked: remaining, unmasked, ...(lengths ? { lengths } : {}) });
+        },
+      });
+      stepsDone += steps * plan.windows.length;
+      networkCalls += out.networkCalls;
+      attempts.push(out.docs);
+    }
+
+    // How natural each alternative's fills are (nats per blank), when there is a choice to make:
+    // among lengths (auto blanks), or among alternatives (their order).
+    const ranked = model.fast && (tried.length > 1 || B > 1);
+    const nll: Float64Array[][] = [];
+    if (ranked) {
+      for (const [t, plan] of plans.entries()) {
+        checkpoint();
+        const scored = await this.scoreBlanks(model, plan, attempts[t]!, seed, checkpoint);
+        networkCalls += scored.networkCalls;
+        nll.push(scored.nll);
+      }
+    }
+    const bias = job.lengthBias ?? 0;
+    const alternatives = Array.from({ length: B }, (_, a) => {
+      // Per blank, the attempt whose fill is best per token (the only one when it is not ranked).
+      const pick = plans[0]!.blanks.map((_, bi) => {
+        if (!ranked) return 0;
+        let best = 0;
+        let bestScore = Infinity;
+        plans.forEach((plan, t) => {
+          const len = plan.blanks[bi]!.length;
+          const score = lengthScore(nll[t]![a]![bi]! / len, len, bias);
+          if (score < bestScore) {
+            bestScore = score;
+            best = t;
+          }
+        });
+        return best;
+      });
+      const fills = pick.map((t, bi) => decodeFills(plans[t]!, attempts[t]![a]!, model.tokenizer)[bi]!);
+      const lengths = pick.map((t, bi) => plans[t]!.blanks[bi]!.length);
+      const total = ranked ? pick.reduce((n, t, bi) => n + nll[t]![a]![bi]!, 0) : NaN;
+      const tokens = lengths.reduce((n, l) => n + l, 0);
+      return { text: spliceFills(job.text, plans[0]!, fills), fills, lengths, ...(ranked ? { nll: total / tokens } : {}) };
+    });
+    if (ranked) alternatives.sort((x, y) => x.nll! - y.nll!);
+    return {
+      text: alternatives[0]!.text,
+      fills: alternatives[0]!.fills,
+      alternatives,
+      windows: plans[plans.length - 1]!.windows.length,
+      steps,
+      seed,
+      temperature,
+      topP,
+      unmasking,
+      device: model.network.device,
+      deviceNotes: model.network.fallbacks.map((f) => f.reason),
+      networkCalls,
+      durationMs: performance.now() - started,
+    };
+  }
+
+  /**
+   * One planned text sampled: its windows in document order, each as one batch of B alternatives
+   * (alternative a with its own Exp(1)/uniform stream seeded alternativeSeed(seed, a)). Returns
+   * each alternative's whole token sequence.
+   */
+  private async sampleAttempt(
+    model: LoadedModel,
+    plan: InfillPlan,
+    o: {
+      B: number;
+      seed: number;
+      steps: number;
+      reuse: OutputReuse;
+      choice: TokenChoice;
+      /** joins.ts planBans of the plan (by document position). */
+      bans: ReturnType<typeof planBans>;
+      checkpoint: () => void;
+      progress: (step: number, unmasked: UnmaskedInfo[]) => void;
+    },
+  ): Promise<{ docs: Int32Array[]; networkCalls: number }> {
+    const { B, seed, steps, reuse, checkpoint } = o;
+    const m = model.pkg.manifest;
+    const graph = model.graph;
+    const mask = graph.absorb ? graph.mask : -2; // no MASK under the uniform graph
     // Document position → (blank, index in the blank), for progress events.
     const N = plan.template.length;
     const blankOf = new Int32Array(N).fill(-1);
@@ -272,17 +437,7 @@ export class Engine implements EngineService {
     });
     const docs = Array.from({ length: B }, () => plan.template.slice());
     const streams = Array.from({ length: B }, (_, a) => streamExpNoise(new Random(alternativeSeed(seed, a))));
-    const totalSteps = steps * plan.windows.length;
-    let remaining = B * plan.blanks.reduce((n, b) => n + b.length, 0);
     let networkCalls = 0;
-    const emit = (info: FillProgressInfo): void => {
-      if (!onProgress) return;
-      try {
-        onProgress(info);
-      } catch {
-        // a failing progress listener must not fail the fill
-      }
-    };
 
     for (const [w, win] of plan.windows.entries()) {
       checkpoint();
@@ -305,9 +460,23 @@ export class Engine implements EngineService {
           const pos = win.start + u.position;
           return { alternative: u.row, blank: blankOf[pos]!, index: indexOf[pos]!, token: u.token, text: model.tokenizer.decode(Int32Array.of(u.token)) };
         });
-      const progress = (step: number, unmasked: readonly UnmaskedToken[]): void => {
-        emit({ step: w * steps + step, steps: totalSteps, masked: remaining, unmasked: info(unmasked) });
+      const progress = (step: number, unmasked: readonly UnmaskedToken[]): void => o.progress(w * steps + step, info(unmasked));
+      // The window's flat positions (row a, position i) → the document position's bans (generated positions only).
+      // The neighbours a ban may look at: the row's tokens in this window as the sampler has them (−1: MASK or outside).
+      const banned = (position: number, tokens?: Int32Array): Uint8Array | undefined => {
+        const i = position % Lw;
+        if (!generate[i]) return undefined;
+        const row = position - i;
+        const near = tokens
+          ? (offset: number): number => {
+              const j = i + offset;
+              const t = j >= 0 && j < Lw ? tokens[row + j]! : -1;
+              return t === mask ? -1 : t;
+            }
+          : undefined;
+        return o.bans(win.start + i, near);
       };
+      const choice: TokenChoice = { ...o.choice, banned };
       const exp = { fill: (call: number, position: number, out: Float64Array) => streams[Math.floor(position / Lw)]!.fill(call, position % Lw, out) };
       const score = (tokens: Int32Array, sigma: number, batch: number): Promise<Float32Array> => model.network.scoreBatch(tokens, sigma, batch);
       let result;
@@ -326,11 +495,8 @@ export class Engine implements EngineService {
             uniform: (row) => rngs[row]!.uniform(),
             draw: (tokens, sigma, batch, positions, uniforms) => model.network.maskedDraw(tokens, sigma, batch, positions, uniforms),
             scores: (tokens, sigma, batch, positions) => model.network.maskedScores(tokens, sigma, batch, positions),
-            temperature,
-            onStep: (step, _masked, unmasked) => {
-              remaining -= unmasked.length;
-              progress(step, unmasked);
-            },
+            choice,
+            onStep: (step, _masked, unmasked) => progress(step, unmasked),
             checkpoint,
           });
         } else if (model.fast) {
@@ -345,11 +511,8 @@ export class Engine implements EngineService {
             steps,
             exp,
             score,
-            temperature,
-            onStep: (step, _masked, unmasked) => {
-              remaining -= unmasked.length;
-              progress(step, unmasked);
-            },
+            choice,
+            onStep: (step, _masked, unmasked) => progress(step, unmasked),
             checkpoint,
           });
         } else if (graph.absorb) {
@@ -367,6 +530,7 @@ export class Engine implements EngineService {
             predictor: model.predictor,
             exp,
             score,
+            banned,
             onUpdate: (_call, x) => {
               for (let i = 0; i < x.length; i++) {
                 if (prev[i] === mask && x[i] !== mask && !fixed[i]) pending.push({ row: Math.floor(i / Lw), position: i % Lw, token: x[i]! });
@@ -376,7 +540,6 @@ export class Engine implements EngineService {
             onStep: (step) => {
               const unmasked = pending;
               pending = [];
-              remaining -= unmasked.length;
               progress(step, unmasked);
             },
             checkpoint,
@@ -391,6 +554,7 @@ export class Engine implements EngineService {
             predictor: model.predictor,
             exp,
             score,
+            banned,
             onStep: (step) => {
               if (step < steps) progress(step, []);
             },
@@ -399,7 +563,6 @@ export class Engine implements EngineService {
           // Final only now: every generated position of the window, in one event.
           const final: UnmaskedToken[] = [];
           for (let a = 0; a < B; a++) for (let i = 0; i < Lw; i++) if (generate[i]) final.push({ row: a, position: i, token: result.tokens[a * Lw + i]! });
-          remaining -= final.length;
           progress(steps, final);
         }
       } catch (e) {
@@ -412,24 +575,51 @@ export class Engine implements EngineService {
         for (let i = 0; i < Lw; i++) if (generate[i]) docs[a]![win.start + i] = row[i]!;
       }
     }
+    return { docs, networkCalls };
+  }
 
-    const alternatives = docs.map((tokens) => {
-      const fills = decodeFills(plan, tokens, model.tokenizer);
-      return { text: spliceFills(job.text, plan, fills), fills };
-    });
-    return {
-      text: alternatives[0]!.text,
-      fills: alternatives[0]!.fills,
-      alternatives,
-      windows: plan.windows.length,
-      steps,
-      seed,
-      temperature,
-      device: model.network.device,
-      deviceNotes: model.network.fallbacks.map((f) => f.reason),
-      networkCalls,
-      durationMs: performance.now() - started,
-    };
+  /**
+   * The likelihood bound of each alternative's fill of each blank in its context (nats, likelihood.ts
+   * spanBound), window by window, with the same draws for every alternative so that they compare
+   * fairly. Uniform-graph and geometric-noise models have no such bound here: their blanks score
+   * 0, so their alternatives keep the sampler's order and auto blanks take the middle length.
+   */
+  private async scoreBlanks(model: LoadedModel, plan: InfillPlan, docs: Int32Array[], seed: number, checkpoint: () => void): Promise<{ nll: Float64Array[]; networkCalls: number }> {
+    const B = docs.length;
+    const nll = Array.from({ length: B }, () => new Float64Array(plan.blanks.length));
+    if (!model.fast) return { nll, networkCalls: 0 };
+    let networkCalls = 0;
+    for (const win of plan.windows) {
+      const Lw = win.end - win.start;
+      const rows = new Int32Array(B * Lw);
+      docs.forEach((d, a) => rows.set(d.subarray(win.start, win.end), a * Lw));
+      const positions: number[] = [];
+      const owner: number[] = [];
+      for (const bi of win.blanks) {
+        const b = plan.blanks[bi]!;
+        for (let k = 0; k < b.length; k++) {
+          positions.push(b.start - win.start + k);
+          owner.push(bi);
+        }
+      }
+      const network = model.network;
+      const out = await spanBound({
+        tokens: rows,
+        rows: B,
+        span: positions,
+        graph: model.graph as AbsorbingGraph,
+        noise: model.noise,
+        draws: RANK_DRAWS,
+        seed: (seed ^ 0x5bd1e995) >>> 0,
+        ...(network.fusedDraw
+          ? { scoreAt: (tokens: Int32Array, sigma: number, batch: number, at: Int32Array) => network.maskedScores(tokens, sigma, batch, at) }
+          : { score: (tokens: Int32Array, sigma: number, batch: number) => network.scoreBatch(tokens, sigma, batch) }),
+        checkpoint,
+      });
+      networkCalls += out.networkCalls;
+      for (let a = 0; a < B; a++) positions.forEach((_, k) => (nll[a]![owner[k]!]! += out.perToken[a * positions.length + k]!));
+    }
+    return { nll, networkCalls };
   }
 
   private async runScore(job: ScoreJob, state: JobState, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome> {

@@ -11,7 +11,7 @@ import { createReadStream } from 'node:fs';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ApiError, MAX_TEMPERATURE, MIN_TEMPERATURE } from '../../common/api';
+import { ApiError, MAX_TEMPERATURE, MAX_TOP_P, MIN_TEMPERATURE, MIN_TOP_P, UnmaskingOrder } from '../../common/api';
 
 export const MODEL_FORMAT = 'lacuna-model/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -61,6 +61,10 @@ export const Manifest = z
         sampler: z.string().optional(),
         /** Recommended temperature of the token choice (engine.ts; FillRequest.temperature). */
         temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).optional(),
+        /** Recommended nucleus mass (token-choice.ts; FillRequest.topP). */
+        top_p: z.number().min(MIN_TOP_P).max(MAX_TOP_P).optional(),
+        /** Recommended unmasking order (token-choice.ts; FillRequest.unmasking). */
+        unmasking: UnmaskingOrder.optional(),
       })
       .optional(),
     files: z.record(FileName, FileEntry),
@@ -74,8 +78,15 @@ export const Manifest = z
     if (m.graph.type === 'uniform' && m.mask_id !== null) {
       ctx.addIssue({ code: 'custom', path: ['mask_id'], message: 'must be null for a uniform model' });
     }
-    if (m.sampling?.temperature !== undefined && m.sampling.temperature !== 1 && !(m.graph.type === 'absorb' && m.noise.type === 'loglinear')) {
+    const analytic = m.graph.type === 'absorb' && m.noise.type === 'loglinear';
+    if (m.sampling?.temperature !== undefined && m.sampling.temperature !== 1 && !analytic) {
       ctx.addIssue({ code: 'custom', path: ['sampling', 'temperature'], message: 'a temperature other than 1 needs the absorbing graph with log-linear noise' });
+    }
+    if (m.sampling?.top_p !== undefined && m.sampling.top_p !== 1 && !analytic) {
+      ctx.addIssue({ code: 'custom', path: ['sampling', 'top_p'], message: 'a top_p below 1 needs the absorbing graph with log-linear noise' });
+    }
+    if (m.sampling?.unmasking !== undefined && m.sampling.unmasking !== 'random' && !analytic) {
+      ctx.addIssue({ code: 'custom', path: ['sampling', 'unmasking'], message: 'confident unmasking needs the absorbing graph with log-linear noise' });
     }
     if (m.noise.type === 'geometric' && !(m.noise.sigma_max > m.noise.sigma_min)) {
       ctx.addIssue({ code: 'custom', path: ['noise', 'sigma_max'], message: 'must be greater than sigma_min' });

@@ -109,6 +109,8 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = fal
     timeConditioned: m.time_conditioned !== false,
     defaultSteps: m.sampling?.default_steps ?? FALLBACK_STEPS,
     defaultTemperature: m.sampling?.temperature ?? 1,
+    defaultTopP: m.sampling?.top_p ?? 1,
+    defaultUnmasking: m.sampling?.unmasking ?? 'random',
     temperatureSupported: supportsTemperature(m),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     files,

@@ -1,5 +1,6 @@
 /** The engine as the rest of the core sees it (implemented in-process by Engine, across a process by EngineClient). */
 import type { ScoreTextOutcome } from './likelihood';
+import type { UnmaskingOrder } from '../../common/api';
 import type { DeviceChoice } from './providers';
 
 export interface FillJob {
@@ -16,8 +17,14 @@ export interface FillJob {
   mode?: 'exact' | 'fast';
   /** Execution provider wanted for this job (providers.ts DeviceChoice); default: the engine's. */
   device?: DeviceChoice;
-  /** Temperature of the token choice (sampler.ts); default: the manifest's sampling.temperature, else 1. */
+  /** Temperature of the token choice (token-choice.ts); default: the manifest's sampling.temperature, else 1. */
   temperature?: number;
+  /** Nucleus mass of the token choice (token-choice.ts); default: the manifest's sampling.top_p, else 1. */
+  topP?: number;
+  /** Unmasking order (token-choice.ts); default: the manifest's sampling.unmasking, else 'random'. */
+  unmasking?: UnmaskingOrder;
+  /** Auto-length blanks: −1 … 1, toward the shortest or longest length tried (engine.ts chooseLength). */
+  lengthBias?: number;
 }
 
 /** A position unmasked by a step: which alternative, which blank (document order), which token of the blank. */
@@ -47,18 +54,23 @@ export interface FillProgressInfo {
    * appears exactly once over a fill.
    */
   unmasked: UnmaskedInfo[];
+  /** With auto-length blanks: each blank's length in the attempt being sampled (api.ts FillProgress.lengths). */
+  lengths?: number[];
 }
 
 export interface FillOutcome {
   /** The first alternative (equal to alternatives[0]). */
   text: string;
   fills: string[];
-  alternatives: { text: string; fills: string[] }[];
+  /** Best first: by nll, the likelihood bound per filled token (nats) under the filling model. */
+  alternatives: { text: string; fills: string[]; nll?: number; lengths: number[] }[];
   /** Context windows the document was read through (1 when it fits the model). */
   windows: number;
   steps: number;
   seed: number;
   temperature: number;
+  topP: number;
+  unmasking: UnmaskingOrder;
   /** Execution provider that ran the network, e.g. "cpu". */
   device: string;
   /** Why the providers tried before `device` were passed over (empty when the first choice ran). */

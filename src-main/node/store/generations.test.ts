@@ -42,7 +42,18 @@ describe('generation records', () => {
     const doc = await core.call('documents.create', { title: 'Sea', body: TEXT });
     const before = Date.now();
     const result = FillResult.parse(
-      await core.call('fill.run', { requestId: 'g1', text: TEXT, steps: 3, seed: 7, alternatives: 3, mode: 'fast', temperature: 0.8, documentId: doc.id }),
+      await core.call('fill.run', {
+        requestId: 'g1',
+        text: TEXT,
+        steps: 3,
+        seed: 7,
+        alternatives: 3,
+        mode: 'fast',
+        temperature: 0.8,
+        topP: 0.9,
+        unmasking: 'confident',
+        documentId: doc.id,
+      }),
     );
     expect(result.temperature).toBe(0.8);
     expect(result.generationId).toBeGreaterThan(0);
@@ -55,6 +66,8 @@ describe('generation records', () => {
       steps: 3,
       sampler: 'analytic',
       temperature: 0.8,
+      topP: 0.9,
+      unmasking: 'confident',
       device: result.device,
       mode: 'fast',
       durationMs: result.durationMs,
@@ -66,13 +79,15 @@ describe('generation records', () => {
     expect(g.createdAt).toBeGreaterThanOrEqual(before);
     expect(g.alternatives).toEqual(result.alternatives);
     expect(g.alternatives).toHaveLength(3);
+    // Ranked and with the lengths each blank got (the auto blank's chosen, the {{4}} exact).
+    expect(g.alternatives.every((a) => Number.isFinite(a.nll) && a.lengths?.[1] === 4 && [4, 8, 16, 32].includes(a.lengths[0]!))).toBe(true);
     expect(g.alternatives.every((a) => a.fills.length === 2)).toBe(true);
 
     // A second fill (default mode), listed first; summaries carry no texts beyond the preview.
     const second = await core.call('fill.run', { requestId: 'g2', text: TEXT, steps: 2, seed: 8, documentId: doc.id });
     const list = (await core.call('generations.list', { id: doc.id })).map((s) => GenerationSummary.parse(s));
     expect(list.map((s) => s.generationId)).toEqual([second.generationId, result.generationId]);
-    expect(list[0]).toMatchObject({ mode: 'exact', alternativeCount: 1, preview: TEXT, seed: 8 });
+    expect(list[0]).toMatchObject({ mode: 'exact', alternativeCount: 1, preview: TEXT, seed: 8, topP: 1, unmasking: 'random' });
     expect(list[0]).not.toHaveProperty('alternatives');
 
     // Accepting an alternative.

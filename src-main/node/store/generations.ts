@@ -19,6 +19,9 @@ export interface GenerationInput {
   sampler: string;
   /** Omitted: 1. */
   temperature?: number;
+  /** Omitted: 1 and 'random'. */
+  topP?: number;
+  unmasking?: 'random' | 'confident';
   device: string;
   mode: 'exact' | 'fast';
   durationMs: number;
@@ -40,6 +43,8 @@ interface Row {
   steps: number;
   sampler: string;
   temperature: number;
+  top_p: number;
+  unmasking: 'random' | 'confident';
   device: string;
   mode: 'exact' | 'fast';
   duration_ms: number;
@@ -66,9 +71,9 @@ export class GenerationLog {
           if (!this.db.prepare('SELECT 1 FROM documents WHERE id = ?').get(input.documentId)) throw notFoundDocument(input.documentId);
           const info = this.db
             .prepare(
-              `INSERT INTO generations (document_id, created_at, model, seed, steps, sampler, temperature, device, mode,
+              `INSERT INTO generations (document_id, created_at, model, seed, steps, sampler, temperature, top_p, unmasking, device, mode,
                                         duration_ms, network_calls, input_text, alternatives_json, accepted)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
             )
             .run(
               input.documentId,
@@ -78,12 +83,16 @@ export class GenerationLog {
               input.steps,
               input.sampler,
               input.temperature ?? 1,
+              input.topP ?? 1,
+              input.unmasking ?? 'random',
               input.device,
               input.mode,
               input.durationMs,
               input.networkCalls,
               input.inputText,
-              JSON.stringify(input.alternatives.map((a) => ({ text: a.text, fills: a.fills }))),
+              JSON.stringify(
+                input.alternatives.map((a) => ({ text: a.text, fills: a.fills, ...(a.nll !== undefined ? { nll: a.nll } : {}), ...(a.lengths ? { lengths: a.lengths } : {}) })),
+              ),
             );
           return Number(info.lastInsertRowid);
         })
@@ -98,7 +107,7 @@ export class GenerationLog {
       // Only the head of the input and the count of alternatives: a list never reads whole texts.
       return this.db
         .prepare<[number, string], Row & { n: number }>(
-          `SELECT id, document_id, created_at, model, seed, steps, sampler, temperature, device, mode, duration_ms, network_calls,
+          `SELECT id, document_id, created_at, model, seed, steps, sampler, temperature, top_p, unmasking, device, mode, duration_ms, network_calls,
                   substr(input_text, 1, ?) AS input_text, '' AS alternatives_json, json_array_length(alternatives_json) AS n, accepted
            FROM generations WHERE document_id = ? ORDER BY created_at DESC, id DESC`,
         )
@@ -144,9 +153,12 @@ export class GenerationLog {
 function parseAlternatives(r: Row): FillAlternative[] {
   const parsed = JSON.parse(r.alternatives_json) as unknown;
   if (!Array.isArray(parsed)) return [];
-  return parsed.map((a: { text?: unknown; fills?: unknown }) => ({
+  return parsed.map((a: { text?: unknown; fills?: unknown; nll?: unknown; lengths?: unknown }) => ({
     text: typeof a.text === 'string' ? a.text : '',
     fills: Array.isArray(a.fills) ? a.fills.map(String) : [],
+    // Ranked fills (issue 14) keep their likelihood per token and the lengths their blanks got.
+    ...(typeof a.nll === 'number' && Number.isFinite(a.nll) ? { nll: a.nll } : {}),
+    ...(Array.isArray(a.lengths) && a.lengths.every((n) => Number.isInteger(n)) ? { lengths: a.lengths as number[] } : {}),
   }));
 }
 
@@ -160,6 +172,8 @@ function toSummary(r: Row, alternativeCount: number): GenerationSummary {
     steps: r.steps,
     sampler: r.sampler,
     temperature: r.temperature,
+    topP: r.top_p,
+    unmasking: r.unmasking,
     device: r.device,
     mode: r.mode,
     durationMs: r.duration_ms,

@@ -102,8 +102,10 @@ describe('migrations', () => {
         }
         const gens = new GenerationLog(db, { now: () => t });
         if (k >= 5) {
-          // Fills recorded before v8 sampled at temperature 1.
-          expect(gens.list(IDS[0]!).map((g) => [g.preview, g.alternativeCount, g.accepted, g.temperature])).toEqual([['old ____', 1, 0, 1]]);
+          // Fills recorded before v8 sampled at temperature 1; before v9, with top-p 1 in random order.
+          expect(gens.list(IDS[0]!).map((g) => [g.preview, g.alternativeCount, g.accepted, g.temperature, g.topP, g.unmasking])).toEqual([
+            ['old ____', 1, 0, 1, 1, 'random'],
+          ]);
         }
         // Everything new works on the upgraded file.
         const d = docs.create({ title: 'new', body: 'fresh aardvark' });
@@ -130,14 +132,25 @@ describe('migrations', () => {
           steps: 4,
           sampler: 'analytic',
           temperature: 0.7,
+          topP: 0.9,
+          unmasking: 'confident',
           device: 'cpu',
           mode: 'exact',
           durationMs: 12.5,
           networkCalls: 4,
           inputText: 'fresh ____',
-          alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }],
+          alternatives: [{ text: `fresh ${ODD}`, fills: [ODD], nll: 3.25, lengths: [8] }],
         });
-        expect(gens.get(g)).toMatchObject({ documentId: d.id, temperature: 0.7, inputText: 'fresh ____', alternatives: [{ text: `fresh ${ODD}`, fills: [ODD] }] });
+        expect(gens.get(g)).toMatchObject({
+          documentId: d.id,
+          temperature: 0.7,
+          topP: 0.9,
+          unmasking: 'confident',
+          inputText: 'fresh ____',
+          alternatives: [{ text: `fresh ${ODD}`, fills: [ODD], nll: 3.25, lengths: [8] }],
+        });
+        // The order is one of two (a CHECK in the file, not only in the code).
+        expect(() => db.prepare("UPDATE generations SET unmasking = 'surest' WHERE id = ?").run(g)).toThrow(/CHECK constraint failed/);
         docs.trash(d.id);
         docs.emptyTrash();
         expect(() => gens.get(g)).toThrow(/no generation/);

@@ -176,6 +176,16 @@ export const migrations: readonly Migration[] = [
       db.exec('ALTER TABLE generations ADD COLUMN temperature REAL NOT NULL DEFAULT 1;');
     },
   },
+  {
+    version: 9,
+    name: 'top-p and unmasking order of generations',
+    up(db) {
+      // The rest of the token choice (FillRequest.topP, .unmasking); every fill before this version
+      // kept every token and unmasked in random order.
+      db.exec(`ALTER TABLE generations ADD COLUMN top_p REAL NOT NULL DEFAULT 1;
+               ALTER TABLE generations ADD COLUMN unmasking TEXT NOT NULL DEFAULT 'random' CHECK (unmasking IN ('random', 'confident'));`);
+    },
+  },
 ];
 
 export interface MigrationOutcome {

@@ -224,7 +224,7 @@ describe('web server: API', () => {
     const head = await sse.ready;
     expect(head.status).toBe(200);
     expect(head.headers['content-type']).toMatch(/^text\/event-stream/);
-    const r = await api('fill.run', { requestId: 'sse-1', text: 'It was a ____ night.', steps: 5, seed: 7 });
+    const r = await api('fill.run', { requestId: 'sse-1', text: 'It was a {{6}} night.', steps: 5, seed: 7 });
     expect(r.status).toBe(200);
     const result = FillResult.parse(r.json.result);
     expect(result.requestId).toBe('sse-1');

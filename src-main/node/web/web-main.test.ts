@@ -140,7 +140,7 @@ describe('web mode (out/main/web.js)', () => {
         if ((e as Error).name !== 'AbortError') throw e;
       }
     })();
-    const result = FillResult.parse(await call(w, 'fill.run', { requestId: 'wm-1', text: 'Hello ____ world', model: 'tiny-fixture', steps: 4, seed: 3 }));
+    const result = FillResult.parse(await call(w, 'fill.run', { requestId: 'wm-1', text: 'Hello {{6}} world', model: 'tiny-fixture', steps: 4, seed: 3 }));
     expect(result.text.startsWith('Hello ')).toBe(true);
     expect(result.text.endsWith(' world')).toBe(true);
     await reading;
