@@ -9,7 +9,7 @@
  */
 import type { Page, Response } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { parseBlanks } from '../src-main/common/blanks';
+import { AUTO_BLANK_LENGTHS, parseBlanks } from '../src-main/common/blanks';
 import { newDocument, saved, screenshot, useApp } from './app';
 import { editorText } from './helpers';
 
@@ -32,7 +32,7 @@ async function stored(title: string): Promise<{ id: string; body: string; richTe
 
 interface FillAnswer {
   request: { text: string; alternatives?: number };
-  result: { alternatives: { text: string; fills: string[] }[]; generationId?: number };
+  result: { alternatives: { text: string; fills: string[]; nll?: number; lengths?: number[] }[]; generationId?: number };
 }
 
 /** Wait for the page's next fill.run answer (call before starting the fill). */
@@ -68,15 +68,15 @@ describe('blanks in the rich editor', () => {
     await page.keyboard.type('A ');
     await page.keyboard.press('Control+Shift+KeyB');
     await page.keyboard.type(' b ____ c {{8}} d \\____ e');
-    // Two default blanks (shortcut, typed), one of 8 tokens; the escaped one stayed text.
-    await expect.poll(() => blankImage(page, 'Blank, 16 tokens').count()).toBe(2);
+    // Two auto blanks (shortcut, typed: the model chooses their length), one of 8 tokens; the escaped one stayed text.
+    await expect.poll(() => blankImage(page, 'Blank, auto length').count()).toBe(2);
     expect(await blankImage(page, 'Blank, 8 tokens').count()).toBe(1);
     expect(await editorText(page)).toBe('A ____ b ____ c {{8}} d ____ e');
     expect(await page.getByText('3 blanks', { exact: true }).count()).toBe(1);
     await saved(page);
     const doc = await stored('Blanks');
     expect(doc.body).toBe('A ____ b ____ c {{8}} d \\_\\_\\_\\_ e');
-    expect(parseBlanks(doc.body).filter((s) => s.kind === 'blank').map((s) => (s.kind === 'blank' ? s.tokens : 0))).toEqual([16, 16, 8]);
+    expect(parseBlanks(doc.body).filter((s) => s.kind === 'blank').map((s) => (s.kind === 'blank' ? s.tokens : 0))).toEqual(['auto', 'auto', 8]);
     expect(doc.richText).toBeDefined();
 
     // A blank moves and deletes like one character: Backspace right after it removes it whole.
@@ -86,6 +86,14 @@ describe('blanks in the rich editor', () => {
     const panel = page.getByRole('region', { name: 'Blank' });
     await panel.waitFor();
     expect(await panel.getByRole('button', { name: 'Medium', exact: true }).getAttribute('aria-pressed')).toBe('false');
+    expect(await panel.getByRole('button', { name: 'Short', exact: true }).getAttribute('aria-pressed')).toBe('true');
+    // Auto comes first (Alt+0): the model chooses the length; the exact field then shows none.
+    expect(await panel.getByRole('button').first().textContent()).toBe('Auto');
+    await page.keyboard.press('Alt+Digit0');
+    await expect.poll(() => blankImage(page, 'Blank, auto length').count()).toBe(3);
+    expect(await panel.getByRole('button', { name: 'Auto', exact: true }).getAttribute('aria-pressed')).toBe('true');
+    expect(await panel.getByRole('spinbutton', { name: 'Tokens' }).inputValue()).toBe('');
+    expect(await panel.getByRole('spinbutton', { name: 'Tokens' }).getAttribute('placeholder')).toBe('auto');
     await panel.getByRole('button', { name: 'Long', exact: true }).click();
     await blankImage(page, 'Blank, 48 tokens').waitFor();
     expect(await panel.getByRole('button', { name: 'Long', exact: true }).getAttribute('aria-pressed')).toBe('true');
@@ -120,14 +128,15 @@ describe('blanks in the rich editor', () => {
     await page.keyboard.press('Control+KeyV');
     await expect.poll(() => editorText(page)).toBe('A ____ b ____ c {{20}} d ____ e{{20}}X ____ and {{3}} and ____.');
     expect(await blankImage(page, 'Blank, 3 tokens').count()).toBe(1);
-    expect(await blankImage(page, 'Blank, 16 tokens').count()).toBe(3); // the escaped one stayed text
+    expect(await blankImage(page, 'Blank, auto length').count()).toBe(3); // the escaped one stayed text
     expect(problems).toEqual([]);
   });
 
   it('shows the blank resolving token by token while a fill runs, outside the document', async () => {
     const { page, problems } = await lacuna.open();
     await newDocument(page, 'Live');
-    await page.keyboard.type('The keeper ____ every night.');
+    // An exact length (an auto blank tries several: the next test).
+    await page.keyboard.type('The keeper {{16}} every night.');
     await saved(page);
 
     // Hold back fill.run's answer: the fill runs and streams its progress; the page waits for the result.
@@ -145,8 +154,8 @@ describe('blanks in the rich editor', () => {
     const live = blankImage(page, /^Blank being filled, (\d+) of 16 tokens so far$/);
     await live.waitFor();
     await expect.poll(async () => Number(/(\d+) of/.exec((await live.getAttribute('aria-label')) ?? '')?.[1]), { timeout: LONG }).toBe(16);
-    expect(await editorText(page)).toBe('The keeper ____ every night.');
-    expect((await stored('Live')).body).toBe('The keeper ____ every night.');
+    expect(await editorText(page)).toBe('The keeper {{16}} every night.');
+    expect((await stored('Live')).body).toBe('The keeper {{16}} every night.');
     expect(await page.getByRole('button', { name: 'Cancel', exact: true }).isVisible()).toBe(true);
     release();
     const { result } = await answer;
@@ -155,6 +164,66 @@ describe('blanks in the rich editor', () => {
     await blankImage(page, `Filled blank, alternative 1 of 3: ${first}`).waitFor();
     expect(await page.getByText(STEP).count()).toBe(0);
     await page.unroute('**/api/fill.run');
+    expect(problems).toEqual([]);
+  });
+
+  it('fills an auto blank: the model tries lengths live and offers the most natural fill first', async () => {
+    const { page, problems } = await lacuna.open();
+    await newDocument(page, 'Auto');
+    await page.keyboard.type('The keeper ____ every night. Then ____ came.');
+    await expect.poll(() => blankImage(page, 'Blank, auto length').count()).toBe(2);
+    await saved(page);
+    // The lengths the live display tries, in the order it shows them.
+    await page.evaluate(`(() => {
+      window.__tried = [];
+      const root = document.querySelector('[role=textbox][aria-label=Text]');
+      new MutationObserver(() => {
+        for (const el of root.querySelectorAll('[data-blank]')) {
+          const m = /^Blank being filled, auto length, trying (\\d+) tokens?: (\\d+) so far$/.exec(el.getAttribute('aria-label') ?? '');
+          if (m && window.__tried.at(-1) !== Number(m[1])) window.__tried.push(Number(m[1]));
+        }
+      }).observe(root, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-label'] });
+    })()`);
+
+    // Only the first blank, from its panel.
+    await blankImage(page, 'Blank, auto length').first().click();
+    const panel = page.getByRole('region', { name: 'Blank' });
+    expect(await panel.getByRole('button', { name: 'Auto', exact: true }).getAttribute('aria-pressed')).toBe('true');
+    const answer = nextFill(page);
+    await panel.getByRole('button', { name: 'Fill this blank', exact: true }).click();
+    const { request, result } = await answer;
+    expect(request.text).toBe('The keeper ____ every night. Then  came.');
+    await fillStatus(page, 'Filled 1 blank.');
+    // The bundled model tried more than one length, one after another, each shown as it denoised.
+    const tried = (await page.evaluate('window.__tried')) as number[];
+    expect(tried.length).toBeGreaterThan(1);
+    for (const n of tried) expect(AUTO_BLANK_LENGTHS).toContain(n);
+    // Each alternative says the length it got and how natural it reads; best first.
+    const alternatives = result.alternatives;
+    expect(alternatives).toHaveLength(3);
+    for (const a of alternatives) {
+      expect(AUTO_BLANK_LENGTHS).toContain(a.lengths?.[0]);
+      expect(typeof a.nll).toBe('number');
+    }
+    const nll = alternatives.map((a) => a.nll!);
+    expect(nll).toEqual([...nll].sort((x, y) => x - y));
+
+    // The first, the most natural, is on display, and says so quietly; the others do not.
+    const first = alternatives[0]!.fills[0]!;
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${first}`).waitFor();
+    const which = page.getByRole('status', { name: 'Alternative' });
+    await which.filter({ hasText: 'Alternative 1 of 3 · most natural' }).waitFor();
+    await screenshot(page, 'auto-blank-filled');
+    await page.keyboard.press('Alt+BracketRight');
+    await which.filter({ hasText: /^\s*Alternative 2 of 3\s*$/ }).waitFor();
+    await page.keyboard.press('Alt+BracketLeft');
+    await which.filter({ hasText: 'most natural' }).waitFor();
+    // The other blank is still an empty auto blank; the document keeps both as ____.
+    expect(await blankImage(page, 'Blank, auto length').count()).toBe(1);
+    await saved(page);
+    expect((await stored('Auto')).body).toBe('The keeper ____ every night. Then ____ came.');
+    await page.keyboard.press('Alt+Enter'); // Accept
+    await expect.poll(() => editorText(page)).toBe(`The keeper ${asText(first)} every night. Then ____ came.`);
     expect(problems).toEqual([]);
   });
 
@@ -259,13 +328,13 @@ describe('blanks in the rich editor', () => {
     await blankImage(page, `Filled blank, alternative 1 of 3: ${second[0]}`).waitFor();
 
     await page.getByRole('button', { name: 'Reject', exact: true }).click();
-    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    await blankImage(page, 'Blank, auto length').waitFor();
     expect(await page.getByRole('button', { name: 'Fill this blank', exact: true }).isVisible()).toBe(true);
     expect(await editorText(page)).toBe('One ____ two.');
     await page.keyboard.press('Control+KeyZ');
     await blankImage(page, `Filled blank, alternative 1 of 3: ${second[0]}`).waitFor();
     await page.keyboard.press('Alt+Backspace'); // Reject from the keyboard
-    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    await blankImage(page, 'Blank, auto length').waitFor();
     await saved(page);
     expect((await stored('Reject')).body).toBe('One ____ two.');
     expect(problems).toEqual([]);
@@ -310,7 +379,7 @@ describe('blanks in the rich editor', () => {
     expect(Number(k)).toBeLessThan(Number(n));
     await page.keyboard.press('Escape');
     await fillStatus(page, 'Fill cancelled.');
-    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    await blankImage(page, 'Blank, auto length').waitFor();
     expect(await page.getByText(STEP).count()).toBe(0);
     expect(await editorText(page)).toBe('Wind ____ rain. More.');
     await saved(page);

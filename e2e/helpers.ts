@@ -129,7 +129,7 @@ export function launchChromium(): Promise<Browser> {
 
 /**
  * The editor's text as the writer sees it, one line per paragraph, heading or list item, with
- * each blank written in the blank syntax (`____` for 16 tokens, `{{N}}` otherwise) whatever it
+ * each blank written in the blank syntax (`____` for an auto blank, `{{N}}` for one of N tokens) whatever it
  * shows (an empty gap, tokens being filled, an alternative to review), and line breaks as "\n".
  * Read from the page (the editor is a contenteditable, not a form field).
  */
@@ -141,8 +141,8 @@ const EDITOR_TEXT = `(root) => {
       if (c.nodeType === 3) s += c.data;
       else if (c.nodeType !== 1) continue;
       else if (c.hasAttribute('data-blank')) {
-        const n = Number(c.getAttribute('data-tokens'));
-        s += n === 16 ? '____' : '{{' + n + '}}';
+        const n = c.getAttribute('data-tokens');
+        s += n === 'auto' ? '____' : '{{' + n + '}}';
       } else if (c.tagName === 'BR') {
         if (!c.classList.contains('ProseMirror-trailingBreak')) s += '\\n';
       } else if (c.tagName !== 'IMG') s += inline(c);

@@ -1,8 +1,9 @@
 /**
  * Fill settings end to end (issue 6): quality presets and exact steps, a fixed or random seed,
  * alternatives, exact or fast sampling, the device (why a GPU is unavailable; the fill's notes when
- * the chosen device was passed over), the model and the temperature (the model's recommended value,
- * sent as none, or the writer's), all passed to fill.run; the writer's defaults persist, and a
+ * the chosen device was passed over), the model, the temperature (the model's recommended value,
+ * sent as none, or the writer's), word choice, surest words first and the auto blanks' length lean
+ * (likewise), all passed to fill.run; the writer's defaults persist, and a
  * document may have its own, kept with it across a reload.
  */
 import type { Page, Response } from 'playwright-core';
@@ -13,7 +14,7 @@ const lacuna = useApp();
 
 interface FillRun {
   request: Record<string, unknown>;
-  result: { alternatives: unknown[]; device: string; deviceNotes?: string[]; temperature: number; generationId?: number };
+  result: { alternatives: unknown[]; device: string; deviceNotes?: string[]; temperature: number; topP?: number; unmasking?: string; generationId?: number };
 }
 
 interface ModelListing {
@@ -21,6 +22,8 @@ interface ModelListing {
   name: string;
   isDefault: boolean;
   defaultTemperature: number;
+  defaultTopP: number;
+  defaultUnmasking: string;
   temperatureSupported: boolean;
 }
 
@@ -117,6 +120,9 @@ describe('fill settings', () => {
       device: 'cpu',
       model: 'tiny-fixture',
       temperature: null,
+      topP: null,
+      unmasking: null,
+      lengthBias: 0,
     });
 
     // After a reload: this document keeps its own, a new one has the defaults.
@@ -234,6 +240,86 @@ describe('fill settings', () => {
     await why.waitFor({ state: 'hidden' }); // empty: not shown
     expect(await group.getByRole('radio', { name: /^Custom/ }).isChecked()).toBe(true);
     expect(await spin.inputValue()).toBe('0.6');
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    expect(problems).toEqual([]);
+  });
+
+  it('sends word choice, surest words first and a length lean to fill.run, none for the model’s own, none to a model that takes none', async () => {
+    const { page, problems } = await lacuna.open();
+    const models = await lacuna.call<ModelListing[]>('models.list');
+    const fixture = models.find((m) => m.id === 'tiny-fixture')!;
+    const uniform = models.find((m) => m.id === 'tiny-uniform')!;
+    expect(fixture).toMatchObject({ temperatureSupported: true, defaultTopP: 1, defaultUnmasking: 'random' });
+    await newDocument(page, 'Word choice');
+    await page.keyboard.type('Before ____ after.');
+    await saved(page);
+
+    let dialog = await openSettings(page);
+    const group = dialog.getByRole('group', { name: 'Word choice' });
+    const surest = group.getByRole('checkbox', { name: 'Write the surest words first' });
+    const lean = dialog.getByRole('slider', { name: 'Auto blanks: shorter ↔ longer' });
+    await dialog.getByRole('radio', { name: /^Quick/ }).check();
+    await dialog.getByRole('combobox', { name: 'Model' }).selectOption('tiny-fixture');
+    // Out of the box: the model's own (all words, random order), no lean.
+    expect(await group.getByRole('radio', { name: 'Model default (Adventurous)' }).isChecked()).toBe(true);
+    expect(await surest.isChecked()).toBe(false);
+    expect(await lean.inputValue()).toBe('0');
+    expect(await lean.getAttribute('aria-valuetext')).toBe('No lean');
+    await group.getByRole('radio', { name: 'Safe', exact: true }).check();
+    await surest.check();
+    await lean.focus();
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    expect(await lean.inputValue()).toBe('-0.5');
+    expect(await lean.getAttribute('aria-valuetext')).toBe('Shorter');
+    await screenshot(page, 'settings-word-choice');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe(
+      'Fill settings: Quick (16 steps), 3 alternatives, word choice Safe, surest words first, auto blanks shorter',
+    );
+    expect(JSON.parse((await page.evaluate('localStorage.getItem("lacuna.prefs")')) as string)).toMatchObject({
+      fillDefaults: { topP: 0.8, unmasking: 'confident', lengthBias: -0.5 },
+    });
+
+    let answer = nextFill(page);
+    await page.keyboard.press('Control+Enter');
+    let run = await answer;
+    expect(run.request).toMatchObject({ steps: 16, model: 'tiny-fixture', topP: 0.8, unmasking: 'confident', lengthBias: -0.5 });
+    expect(run.result).toMatchObject({ topP: 0.8, unmasking: 'confident' });
+    const list = await lacuna.call<{ id: string; title: string }[]>('documents.list');
+    const docId = list.find((d) => d.title === 'Word choice')!.id;
+    const generations = await lacuna.call<{ generationId: number; topP: number; unmasking: string }[]>('generations.list', { id: docId });
+    expect(generations.find((g) => g.generationId === run.result.generationId)).toMatchObject({ topP: 0.8, unmasking: 'confident' });
+    await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 3' }).waitFor();
+
+    // Back to the model's own: nothing sent for them; the lean stays.
+    dialog = await openSettings(page);
+    expect(await group.getByRole('radio', { name: 'Safe', exact: true }).isChecked()).toBe(true);
+    expect(await surest.isChecked()).toBe(true);
+    await group.getByRole('radio', { name: 'Model default (Adventurous)' }).check();
+    await surest.uncheck();
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 3 alternatives, auto blanks shorter');
+    answer = nextFill(page);
+    await page.keyboard.press('Alt+KeyR'); // regenerate the filled blank at the cursor
+    run = await answer;
+    expect(run.request).toMatchObject({ steps: 16, model: 'tiny-fixture', lengthBias: -0.5 });
+    expect('topP' in run.request || 'unmasking' in run.request).toBe(false);
+    expect(run.result).toMatchObject({ topP: 1, unmasking: 'random' });
+
+    // A model that takes no token choice: the controls are off, and say why.
+    dialog = await openSettings(page);
+    await dialog.getByRole('combobox', { name: 'Model' }).selectOption(uniform.id);
+    await dialog
+      .getByRole('status', { name: 'Word choice availability' })
+      .filter({ hasText: `“${uniform.name}” has no word-choice settings` })
+      .waitFor();
+    expect(await surest.isDisabled()).toBe(true);
+    expect(await group.getByRole('radio', { name: 'Safe', exact: true }).isDisabled()).toBe(true);
+    expect(await lean.isDisabled()).toBe(true);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
     expect(problems).toEqual([]);

@@ -214,7 +214,7 @@ describe('writing and filling in the browser', () => {
     const body = page.getByRole('textbox', { name: 'Text', exact: true });
     expect(await body.getAttribute('aria-multiline')).toBe('true');
     await page.keyboard.type('Wind ____ rain.'); // typing the syntax works as well as the shortcut
-    expect(await page.getByRole('img', { name: 'Blank, 16 tokens' }).count()).toBe(1);
+    expect(await page.getByRole('img', { name: 'Blank, auto length' }).count()).toBe(1);
     await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
 
     // This one does not reach the engine: the page's fill.run is held and answered as the core
@@ -247,7 +247,7 @@ describe('writing and filling in the browser', () => {
     expect(ids.run).toBeTruthy();
     expect(ids.cancel).toBe(ids.run);
     expect(await editorText(page)).toBe('Wind ____ rain.');
-    await page.getByRole('img', { name: 'Blank, 16 tokens' }).waitFor(); // empty again
+    await page.getByRole('img', { name: 'Blank, auto length' }).waitFor(); // empty again
     expect(await page.getByRole('alert').textContent()).toBe(''); // a cancel is not an error
     // Chromium logs the 409 of the cancelled request; nothing else may appear.
     expect(problems.filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);

@@ -51,7 +51,7 @@ import {
 } from './editor/blank-ops';
 import { liveFill, liveFillKey, type LiveFillMeta } from './editor/live-fill';
 import { serializeMarkdown } from './editor/markdown';
-import { blankAttrs, isBlank } from './editor/schema';
+import { blankAttrs, isBlank, type BlankLength } from './editor/schema';
 import { createEditorState, documentSettings, loadDocument, richTextJSON } from './editor/setup';
 import { scoringText, surpriseDecorations, surpriseKey, surpriseThresholds, type SurpriseMeta } from './editor/surprise';
 import { plural } from './text';
@@ -235,7 +235,7 @@ export class DocSession {
   }
 
   /** A new length for the blank at `pos`: its own undo step. */
-  setBlankLength(pos: number, tokens: number): boolean {
+  setBlankLength(pos: number, tokens: BlankLength): boolean {
     const tr = setBlankLength(this.editorState, pos, tokens);
     return this.#run(tr && closeHistory(tr), true);
   }
@@ -452,7 +452,7 @@ export class DocSession {
     f.step = Math.max(f.step, event.step);
     f.steps = event.steps;
     if (event.unmasked?.length) {
-      const meta: LiveFillMeta = { type: 'progress', requestId: f.requestId, unmasked: event.unmasked };
+      const meta: LiveFillMeta = { type: 'progress', requestId: f.requestId, unmasked: event.unmasked, ...(event.lengths ? { lengths: event.lengths } : {}) };
       this.dispatch(this.editorState.tr.setMeta(liveFillKey, meta));
     }
   }
@@ -558,9 +558,13 @@ export class DocSession {
     await this.flush();
   }
 
-  /** The fill's alternatives into its blanks (one undo step); the first of them is selected. */
+  /**
+   * The fill's alternatives into its blanks (one undo step); the first of them is selected (the one
+   * the model finds most natural, when it ranked them: they then come best first).
+   */
   #applyFill(positions: readonly (number | null)[], alternatives: readonly FillAlternative[], generationId: number | null): number {
     const tr = closeHistory(this.editorState.tr);
+    const ranked = alternatives.length > 1 && alternatives.every((a) => a.nll !== undefined);
     let filled = 0;
     let first: number | null = null;
     positions.forEach((pos, i) => {
@@ -571,6 +575,7 @@ export class DocSession {
         status: 'filled',
         alternatives: alternatives.map((a) => a.fills[i] ?? ''),
         chosen: 0,
+        ranked,
         generationId,
       });
       filled++;

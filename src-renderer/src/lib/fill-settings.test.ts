@@ -7,9 +7,16 @@ import {
   effectiveModel,
   fillOptions,
   fillSettingsOrDefaults,
+  describeLengthBias,
+  describeTopP,
   formatTemperature,
+  MAX_LENGTH_BIAS,
+  MAX_TOP_P,
+  MIN_LENGTH_BIAS,
+  MIN_TOP_P,
   readFillSettings,
   stepPreset,
+  WORD_CHOICE_STEPS,
   type FillSettings,
 } from './fill-settings';
 
@@ -26,6 +33,8 @@ const model = (id: string, over: Partial<ModelInfo> = {}): ModelInfo => ({
   timeConditioned: true,
   defaultSteps: 64,
   defaultTemperature: 1,
+  defaultTopP: 1,
+  defaultUnmasking: 'random',
   temperatureSupported: true,
   bytes: 1,
   files: [],
@@ -36,6 +45,10 @@ const model = (id: string, over: Partial<ModelInfo> = {}): ModelInfo => ({
 
 /** Settings as versions before the temperature kept them (preferences and documents alike). */
 const beforeTemperature = { steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: 'cpu', model: 'sedd-small' };
+/** The token choice and length lean as they read back from settings kept before them. */
+const untouched = { topP: null, unmasking: null, lengthBias: 0 };
+/** Settings as versions before word choice, unmasking order and length lean kept them. */
+const beforeTopP = { ...beforeTemperature, temperature: 0.7 };
 
 describe('fill settings', () => {
   it('reads only valid settings back, and fills in the defaults for partial ones', () => {
@@ -55,7 +68,7 @@ describe('fill settings', () => {
   });
 
   it('passes steps, seed, alternatives, mode, device and an installed model to fill.run', () => {
-    const s: FillSettings = { steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: 'cpu', model: 'sedd-small', temperature: null };
+    const s: FillSettings = { steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: 'cpu', model: 'sedd-small', temperature: null, ...untouched };
     expect(fillOptions(s, [model('tiny-fixture'), model('sedd-small')])).toEqual({
       options: { steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: 'cpu', model: 'sedd-small' },
       skippedModel: null,
@@ -73,9 +86,9 @@ describe('fill settings', () => {
   it('defaults the temperature to the model’s (null), also for settings kept before it existed', () => {
     expect(DEFAULT_FILL_SETTINGS.temperature).toBeNull();
     // Documents' own settings (readFillSettings) and the preferences (fillSettingsOrDefaults) alike.
-    expect(readFillSettings(beforeTemperature)).toEqual({ ...beforeTemperature, temperature: null });
-    expect(fillSettingsOrDefaults(beforeTemperature)).toEqual({ ...beforeTemperature, temperature: null });
-    expect(readFillSettings({ ...beforeTemperature, temperature: 0.7 })).toEqual({ ...beforeTemperature, temperature: 0.7 });
+    expect(readFillSettings(beforeTemperature)).toEqual({ ...beforeTemperature, temperature: null, ...untouched });
+    expect(fillSettingsOrDefaults(beforeTemperature)).toEqual({ ...beforeTemperature, temperature: null, ...untouched });
+    expect(readFillSettings({ ...beforeTemperature, temperature: 0.7 })).toEqual({ ...beforeTemperature, temperature: 0.7, ...untouched });
     expect(fillSettingsOrDefaults({ ...beforeTemperature, temperature: 1.5 }).temperature).toBe(1.5);
     expect(readFillSettings({ ...beforeTemperature, temperature: null })?.temperature).toBeNull();
   });
@@ -113,6 +126,76 @@ describe('fill settings', () => {
     // The default model takes none either: left out.
     const uniformDefault = [model('tiny-uniform', { isDefault: true, temperatureSupported: false })];
     expect('temperature' in fillOptions(s, uniformDefault).options).toBe(false);
+  });
+
+  it('reads settings kept before word choice, unmasking order and length lean with the model’s own and no lean', () => {
+    expect(DEFAULT_FILL_SETTINGS).toMatchObject(untouched);
+    expect(readFillSettings(beforeTopP)).toEqual({ ...beforeTopP, ...untouched });
+    expect(fillSettingsOrDefaults(beforeTopP)).toEqual({ ...beforeTopP, ...untouched });
+    const chosen = { ...beforeTopP, topP: 0.9, unmasking: 'confident', lengthBias: -0.5 };
+    expect(readFillSettings(chosen)).toEqual(chosen);
+    expect(fillSettingsOrDefaults(chosen)).toEqual(chosen);
+  });
+
+  it('keeps word choice and length lean within the contract’s ranges, and the order to its two values', () => {
+    for (const topP of [MIN_TOP_P, 0.5, MAX_TOP_P]) expect(readFillSettings({ ...beforeTopP, topP })?.topP).toBe(topP);
+    for (const lengthBias of [MIN_LENGTH_BIAS, 0.25, MAX_LENGTH_BIAS]) expect(readFillSettings({ ...beforeTopP, lengthBias })?.lengthBias).toBe(lengthBias);
+    const bad = [
+      { topP: MIN_TOP_P - 0.01 },
+      { topP: MAX_TOP_P + 0.01 },
+      { topP: '0.9' },
+      { lengthBias: MIN_LENGTH_BIAS - 0.1 },
+      { lengthBias: MAX_LENGTH_BIAS + 0.1 },
+      { lengthBias: null },
+      { unmasking: 'greedy' },
+    ];
+    for (const b of bad) {
+      expect(readFillSettings({ ...beforeTopP, ...b }), JSON.stringify(b)).toBeNull();
+      // The preferences keep their other fields; a bad one falls back to its default.
+      expect(fillSettingsOrDefaults({ ...beforeTopP, ...b }), JSON.stringify(b)).toEqual({ ...beforeTopP, ...untouched });
+    }
+    // Every word-choice step is a valid top-p, from adventurous (all words) down.
+    expect(WORD_CHOICE_STEPS[0].topP).toBe(MAX_TOP_P);
+    for (const w of WORD_CHOICE_STEPS) expect(readFillSettings({ ...beforeTopP, topP: w.topP })?.topP).toBe(w.topP);
+    expect(WORD_CHOICE_STEPS.map((w) => w.topP)).toEqual([...WORD_CHOICE_STEPS.map((w) => w.topP)].sort((a, b) => b - a));
+  });
+
+  it('says word choice, order and lean in words', () => {
+    expect(describeTopP(1)).toBe('Adventurous');
+    expect(describeTopP(0.8)).toBe('Safe');
+    expect(describeTopP(0.5)).toBe('0.5');
+    expect([-1, -0.5, -0.25, 0, 0.25, 0.75].map(describeLengthBias)).toEqual(['Much shorter', 'Shorter', 'Slightly shorter', 'No lean', 'Slightly longer', 'Much longer']);
+    expect(describeSettings({ ...DEFAULT_FILL_SETTINGS, topP: 0.9, unmasking: 'confident', lengthBias: 0.5 })).toBe(
+      'Balanced (64 steps), 3 alternatives, word choice Careful, surest words first, auto blanks longer',
+    );
+  });
+
+  it('sends word choice and order only where the writer set them apart from the model’s, never to a model that takes none', () => {
+    const installed = [
+      model('tiny-fixture', { defaultTopP: 0.9, defaultUnmasking: 'confident' }),
+      model('plain'),
+      model('tiny-uniform', { graph: 'uniform', temperatureSupported: false }),
+    ];
+    const s: FillSettings = { ...DEFAULT_FILL_SETTINGS, topP: 0.8, unmasking: 'random' };
+    // The default model's own are 0.9 and confident: the writer's differ, so they are sent.
+    expect(fillOptions(s, installed).options).toMatchObject({ topP: 0.8, unmasking: 'random' });
+    // Set to what the model does anyway: left out (the model's own applies).
+    const same = fillOptions({ ...s, topP: 0.9, unmasking: 'confident' }, installed).options;
+    expect('topP' in same || 'unmasking' in same).toBe(false);
+    expect(fillOptions({ ...s, model: 'plain' }, installed).options).toMatchObject({ topP: 0.8 });
+    expect('unmasking' in fillOptions({ ...s, model: 'plain' }, installed).options).toBe(false);
+    // Not set (null): the model's own.
+    const none = fillOptions(DEFAULT_FILL_SETTINGS, installed).options;
+    expect('topP' in none || 'unmasking' in none || 'lengthBias' in none).toBe(false);
+    // The list not loaded yet: asked for as set.
+    expect(fillOptions(s, null).options).toMatchObject({ topP: 0.8, unmasking: 'random' });
+    // A model that takes no token choice gets none.
+    expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({ steps: 64, alternatives: 3, mode: 'exact', device: 'auto', model: 'tiny-uniform' });
+  });
+
+  it('sends a length lean only when there is one', () => {
+    expect('lengthBias' in fillOptions(DEFAULT_FILL_SETTINGS, null).options).toBe(false);
+    expect(fillOptions({ ...DEFAULT_FILL_SETTINGS, lengthBias: -0.75 }, null).options.lengthBias).toBe(-0.75);
   });
 
   it('knows the model a fill runs on: the chosen one when installed, else the default', () => {

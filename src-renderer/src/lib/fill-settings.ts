@@ -1,13 +1,26 @@
 /**
  * How the model fills blanks: steps (quality against speed), seed, number of alternatives, exact or
- * fast sampling, the device, the model and the temperature. The writer's defaults live in the preferences
+ * fast sampling, the device, the model, the token choice (temperature, word choice (top-p), whether
+ * the surest words are written first) and how auto blanks lean toward shorter or longer fills.
+ * The writer's defaults live in the preferences
  * (prefs.svelte.ts); a document may have its own, kept with the document (the rich text's document
  * attributes, editor/schema.ts), which then apply to it instead.
  */
 import { z } from 'zod';
-import { DeviceChoice, MAX_TEMPERATURE, MIN_TEMPERATURE, type FillRequest, type ModelInfo } from '../../../src-main/common/api';
+import {
+  DeviceChoice,
+  MAX_LENGTH_BIAS,
+  MAX_TEMPERATURE,
+  MAX_TOP_P,
+  MIN_LENGTH_BIAS,
+  MIN_TEMPERATURE,
+  MIN_TOP_P,
+  UnmaskingOrder,
+  type FillRequest,
+  type ModelInfo,
+} from '../../../src-main/common/api';
 
-export { MAX_TEMPERATURE, MIN_TEMPERATURE };
+export { MAX_LENGTH_BIAS, MAX_TEMPERATURE, MAX_TOP_P, MIN_LENGTH_BIAS, MIN_TEMPERATURE, MIN_TOP_P };
 
 export const MAX_STEPS = 4096;
 export const MAX_ALTERNATIVES = 16;
@@ -27,6 +40,18 @@ export const FillSettings = z.object({
    * value (ModelInfo.defaultTemperature). Settings kept by versions before it have none: null.
    */
   temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).nullable().default(null),
+  /**
+   * Word choice: the nucleus mass of the token choice (FillRequest.topP); null: the model's
+   * (ModelInfo.defaultTopP). Settings kept by versions before it have none: null.
+   */
+  topP: z.number().min(MIN_TOP_P).max(MAX_TOP_P).nullable().default(null),
+  /**
+   * Which words are written first (FillRequest.unmasking): 'confident' writes the surest first;
+   * null: the model's order (ModelInfo.defaultUnmasking). Settings kept before it have none: null.
+   */
+  unmasking: UnmaskingOrder.nullable().default(null),
+  /** Auto blanks: −1 leans toward shorter fills, +1 toward longer, 0 none (FillRequest.lengthBias). */
+  lengthBias: z.number().min(MIN_LENGTH_BIAS).max(MAX_LENGTH_BIAS).default(0),
 });
 export type FillSettings = z.infer<typeof FillSettings>;
 
@@ -45,7 +70,37 @@ export const DEFAULT_FILL_SETTINGS: FillSettings = Object.freeze({
   device: 'auto',
   model: null,
   temperature: null,
+  topP: null,
+  unmasking: null,
+  lengthBias: 0,
 });
+
+/**
+ * Word choice, in the writer's words: from every word the model finds possible (top-p 1) to only
+ * the likeliest ones. The steps of the settings form; each within MIN_TOP_P–MAX_TOP_P.
+ */
+export const WORD_CHOICE_STEPS = [
+  { topP: 1, label: 'Adventurous', help: 'any word the model finds possible' },
+  { topP: 0.95, label: 'Varied', help: 'leaves out the least likely words' },
+  { topP: 0.9, label: 'Careful', help: 'sticks to likely words' },
+  { topP: 0.8, label: 'Safe', help: 'only the likeliest words' },
+] as const;
+
+/** A top-p as the writer reads it: the step's name, else the number ("Careful", "0.5"). */
+export function describeTopP(topP: number): string {
+  return WORD_CHOICE_STEPS.find((w) => w.topP === topP)?.label ?? String(Math.round(topP * 100) / 100);
+}
+
+/** The length slider's step (auto blanks: shorter ↔ longer). */
+export const LENGTH_BIAS_STEP = 0.25;
+
+/** How far auto blanks lean, in words: "No lean", "Slightly shorter", "Longer", "Much longer". */
+export function describeLengthBias(bias: number): string {
+  if (bias === 0) return 'No lean';
+  const size = Math.abs(bias);
+  const way = bias < 0 ? 'shorter' : 'longer';
+  return size <= 0.25 ? `Slightly ${way}` : size < 0.75 ? `${way[0]!.toUpperCase()}${way.slice(1)}` : `Much ${way}`;
+}
 
 export const DEVICE_LABELS: Record<DeviceChoice, string> = {
   auto: 'Automatic (best available)',
@@ -87,12 +142,23 @@ export function formatTemperature(t: number): string {
   return String(Math.round(t * 100) / 100);
 }
 
-/** A short description, e.g. "Balanced (64 steps), 3 alternatives" (", temperature 0.8" when one is set). */
+/**
+ * A short description, e.g. "Balanced (64 steps), 3 alternatives"; the writer's own token choice
+ * and length lean are added when set (", temperature 0.8, word choice Safe, surest words first").
+ */
 export function describeSettings(s: FillSettings): string {
   const preset = stepPreset(s.steps);
   const steps = preset ? `${preset.label} (${s.steps} steps)` : `${s.steps} steps`;
-  const temperature = s.temperature !== null ? `, temperature ${formatTemperature(s.temperature)}` : '';
-  return `${steps}, ${s.alternatives} ${s.alternatives === 1 ? 'alternative' : 'alternatives'}${temperature}`;
+  const extra = [
+    s.temperature !== null ? `temperature ${formatTemperature(s.temperature)}` : '',
+    s.topP !== null ? `word choice ${describeTopP(s.topP)}` : '',
+    s.unmasking === 'confident' ? 'surest words first' : s.unmasking === 'random' ? 'words in random order' : '',
+    s.lengthBias !== 0 ? `auto blanks ${describeLengthBias(s.lengthBias).toLowerCase()}` : '',
+  ]
+    .filter(Boolean)
+    .map((x) => `, ${x}`)
+    .join('');
+  return `${steps}, ${s.alternatives} ${s.alternatives === 1 ? 'alternative' : 'alternatives'}${extra}`;
 }
 
 /**
@@ -103,18 +169,24 @@ export function effectiveModel(s: Pick<FillSettings, 'model'>, installed: readon
   return (s.model !== null ? installed?.find((m) => m.id === s.model) : undefined) ?? installed?.find((m) => m.isDefault);
 }
 
+/** The fill.run options fillOptions sets. */
+export type FillOptions = Pick<FillRequest, 'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model' | 'temperature' | 'topP' | 'unmasking' | 'lengthBias'>;
+
 /**
  * The fill.run options for these settings. A model that is not installed (any more) is left out,
- * so the default model runs; `skippedModel` says so. The temperature is sent only when one is set
- * (null: the core uses the model's recommended value), and not to a model that takes none
- * (temperatureSupported false: its fills use 1, and the core refuses any other value).
+ * so the default model runs; `skippedModel` says so. The token choice (temperature, top-p,
+ * unmasking order) is sent only where the writer set it (null: the core uses the model's own), and
+ * only where it differs from the model's own when the list says what that is; never to a model that
+ * takes none (temperatureSupported false: the core refuses anything but the plain choice). The
+ * length lean is sent only when it is not 0 (the core's default).
  */
-export function fillOptions(
-  s: FillSettings,
-  installed: readonly ModelInfo[] | null,
-): { options: Pick<FillRequest, 'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model' | 'temperature'>; skippedModel: string | null } {
+export function fillOptions(s: FillSettings, installed: readonly ModelInfo[] | null): { options: FillOptions; skippedModel: string | null } {
   const modelKnown = s.model !== null && (installed === null || installed.some((m) => m.id === s.model));
-  const temperature = s.temperature !== null && effectiveModel(s, installed)?.temperatureSupported !== false ? s.temperature : null;
+  const model = effectiveModel(s, installed);
+  const choice = model?.temperatureSupported !== false;
+  const temperature = s.temperature !== null && choice ? s.temperature : null;
+  const topP = s.topP !== null && choice && s.topP !== model?.defaultTopP ? s.topP : null;
+  const unmasking = s.unmasking !== null && choice && s.unmasking !== model?.defaultUnmasking ? s.unmasking : null;
   return {
     options: {
       steps: s.steps,
@@ -124,6 +196,9 @@ export function fillOptions(
       ...(s.seed !== null ? { seed: s.seed } : {}),
       ...(modelKnown && s.model !== null ? { model: s.model } : {}),
       ...(temperature !== null ? { temperature } : {}),
+      ...(topP !== null ? { topP } : {}),
+      ...(unmasking !== null ? { unmasking } : {}),
+      ...(s.lengthBias !== 0 ? { lengthBias: s.lengthBias } : {}),
     },
     skippedModel: s.model !== null && !modelKnown ? s.model : null,
   };

@@ -68,8 +68,9 @@ export const ACCEPT_ALL = shortcut({ alt: true, shift: true, ...enter });
 export const REJECT = shortcut({ alt: true, key: 'Backspace', name: 'Backspace', glyph: isMac ? '⌫' : 'Backspace' });
 export const REGENERATE = shortcut({ alt: true, code: 'KeyR', name: 'R' });
 
-/** An empty blank at the cursor: length presets, and the exact length field. */
+/** An empty blank at the cursor: length presets (Auto, Short, Medium, Long: blank-ops.ts BLANK_PRESETS), and the exact length field. */
 export const BLANK_LENGTH_PRESETS = [
+  shortcut({ alt: true, code: 'Digit0', name: '0' }),
   shortcut({ alt: true, code: 'Digit1', name: '1' }),
   shortcut({ alt: true, code: 'Digit2', name: '2' }),
   shortcut({ alt: true, code: 'Digit3', name: '3' }),

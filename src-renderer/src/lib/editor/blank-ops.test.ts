@@ -8,9 +8,11 @@ import { describe, expect, it, vi } from 'vitest';
 import { redo, undo } from 'prosemirror-history';
 import type { Mark, Node as ProseNode } from 'prosemirror-model';
 import { NodeSelection, TextSelection, type Command, type EditorState, type Transaction } from 'prosemirror-state';
-import { parseBlanks } from '../../../../src-main/common/blanks';
+import { parseBlanks, type BlankLength } from '../../../../src-main/common/blanks';
+import { BLANK_LENGTH_PRESETS } from '../keys';
 import {
   acceptBlanks,
+  BLANK_PRESETS,
   clipboardSlice,
   clipboardText,
   currentBlank,
@@ -29,10 +31,10 @@ import { createEditorState, loadDocument } from './setup';
 const { paragraph, hardBreak, blank, heading } = nodes;
 const p = (...content: ProseNode[]): ProseNode => paragraph.create(null, content);
 const t = (text: string, ...m: Mark[]): ProseNode => schema.text(text, m);
-const b = (tokens = 16, extra: object = {}): ProseNode => blank.create({ tokens, ...extra });
+const b = (tokens: BlankLength = 'auto', extra: object = {}): ProseNode => blank.create({ tokens, ...extra });
 const doc = (...content: ProseNode[]): ProseNode => nodes.doc.create(null, content);
 const filled = (alternatives: string[], chosen = 0, generationId: number | null = 7): ProseNode =>
-  b(16, { status: 'filled', alternatives, chosen, generationId });
+  b('auto', { status: 'filled', alternatives, chosen, generationId });
 
 function apply(state: EditorState, tr: Transaction | null): EditorState {
   expect(tr).not.toBeNull();
@@ -60,13 +62,16 @@ describe('the text a fill runs on', () => {
       p(t('line'), hardBreak.create(), t('break '), b(3)),
     );
     const blanks = findBlanks(d);
-    expect(blanks.map((x) => x.attrs.tokens)).toEqual([16, 5, 16, 3]);
+    expect(blanks.map((x) => x.attrs.tokens)).toEqual(['auto', 5, 'auto', 3]);
     const text = fillText(d, [blanks[0]!.pos, blanks[3]!.pos]);
     expect(text).toBe('Title\n\nA ____ and  then other and literal \\____ too.\n\nline\nbreak {{3}}');
     expect(parseBlanks(text).filter((s) => s.kind === 'blank')).toEqual([
-      { kind: 'blank', tokens: 16 },
+      { kind: 'blank', tokens: 'auto' },
       { kind: 'blank', tokens: 3 },
     ]);
+    // An exact blank of 16 tokens is asked for as such.
+    const exact = doc(p(t('A '), b(16), t(' b '), b()));
+    expect(fillText(exact, findBlanks(exact).map((x) => x.pos))).toBe('A {{16}} b ____');
   });
 });
 
@@ -127,7 +132,7 @@ describe('blank operations', () => {
     s = apply(s, cycleAlternative(s, pos + 1, -1));
     expect(blankAttrs(s.doc.nodeAt(pos + 1)!).chosen).toBe(2);
     s = apply(s, rejectBlank(s, pos + 1));
-    expect(blankAttrs(s.doc.nodeAt(pos + 1)!)).toEqual({ tokens: 16, status: 'idle', alternatives: [], chosen: 0, generationId: null });
+    expect(blankAttrs(s.doc.nodeAt(pos + 1)!)).toEqual({ tokens: 'auto', status: 'idle', alternatives: [], chosen: 0, ranked: false, generationId: null });
     expect(currentBlank(s)?.pos).toBe(pos + 1);
     s = exec(s, undo);
     expect(blankAttrs(s.doc.nodeAt(pos + 1)!)).toMatchObject({ status: 'filled', chosen: 2 });
@@ -149,6 +154,27 @@ describe('blank operations', () => {
     expect(setBlankLength(s, cur.pos, 48)).toBeNull();
     s = s.apply(s.tr.setSelection(NodeSelection.create(s.doc, cur.pos)));
     expect(currentBlank(s)?.attrs.tokens).toBe(48);
+    // Back to auto, and an exact length given with insertBlank.
+    s = apply(s, setBlankLength(s, cur.pos, 'auto'));
+    expect(serializeMarkdown(s.doc)).toBe('a____b');
+    expect(setBlankLength(s, cur.pos, 'auto')).toBeNull();
+    s = apply(s, insertBlank(s, 8));
+    expect(serializeMarkdown(s.doc)).toBe('a{{8}}{{auto}}b');
+  });
+
+  it('offers Auto first among the length presets, each with its key', () => {
+    expect(BLANK_PRESETS.map((x) => x.tokens)).toEqual(['auto', 8, 16, 48]);
+    expect(BLANK_PRESETS[0]!.label).toBe('Auto');
+    expect(BLANK_LENGTH_PRESETS.map((k) => k.label)).toEqual(['Alt+0', 'Alt+1', 'Alt+2', 'Alt+3']);
+    expect(new Set(BLANK_PRESETS.map((x) => x.id)).size).toBe(BLANK_PRESETS.length);
+  });
+
+  it('makes a new length an empty, unranked blank', () => {
+    let s = createEditorState(doc(p(b('auto', { status: 'filled', alternatives: ['a', 'b'], chosen: 1, ranked: true, generationId: 4 }))));
+    const pos = findBlanks(s.doc)[0]!.pos;
+    expect(blankAttrs(s.doc.nodeAt(pos)!).ranked).toBe(true);
+    s = apply(s, setBlankLength(s, pos, 16));
+    expect(blankAttrs(s.doc.nodeAt(pos)!)).toEqual({ tokens: 16, status: 'idle', alternatives: [], chosen: 0, ranked: false, generationId: null });
   });
 });
 
@@ -230,24 +256,64 @@ describe('live fill', () => {
     s = s.apply(meta({ type: 'end', requestId: 'r' }));
     expect(liveFill(s)).toBeNull();
   });
+
+  it('sizes an auto blank by the length being tried, starting over at each new length', () => {
+    let s = createEditorState(doc(p(t('One '), b(), t(' two '), b(2))));
+    const [first, second] = findBlanks(s.doc).map((x) => x.pos);
+    const meta = (m: LiveFillMeta): Transaction => s.tr.setMeta(liveFillKey, m);
+    const shown = (): (readonly (string | null)[])[] =>
+      liveFill(s)!.decorations.find().map((d) => (d.spec as { live: LiveTokens }).live.tokens);
+    s = s.apply(meta({ type: 'start', requestId: 'r', targets: [first!, second!] }));
+    // No length yet: nothing to show in the auto blank.
+    expect(shown()).toEqual([[], [null, null]]);
+    const progress = (lengths: number[] | undefined, ...unmasked: [number, number, string][]): void => {
+      s = s.apply(
+        meta({
+          type: 'progress',
+          requestId: 'r',
+          unmasked: unmasked.map(([blank, index, text]) => ({ alternative: 0, blank, index, text })),
+          ...(lengths ? { lengths } : {}),
+        }),
+      );
+    };
+    progress([4, 2], [0, 3, ' d'], [1, 0, ' x']);
+    expect(shown()).toEqual([
+      [null, null, null, ' d'],
+      [' x', null],
+    ]);
+    progress([4, 2], [0, 0, ' a']);
+    expect(shown()[0]).toEqual([' a', null, null, ' d']);
+    // The next attempt, 8 tokens: every blank starts masked again (the exact one is sampled again too).
+    progress([8, 2], [0, 7, ' h']);
+    expect(shown()).toEqual([
+      [null, null, null, null, null, null, null, ' h'],
+      [null, null],
+    ]);
+    // An event without lengths belongs to the attempt on display.
+    progress(undefined, [1, 1, ' y']);
+    expect(shown()).toEqual([
+      [null, null, null, null, null, null, null, ' h'],
+      [null, ' y'],
+    ]);
+  });
 });
 
 describe('clipboard', () => {
   it('copies blanks as the blank syntax and literal syntax escaped', () => {
-    const d = doc(p(t('A '), b(), t(' b_'), b(4), t(' ____ {{2}}')), p(t('next'), hardBreak.create(), filled(['x'])));
+    const d = doc(p(t('A '), b(), t(' b_'), b(4), t(' ____ {{2}} '), b(16)), p(t('next'), hardBreak.create(), filled(['x'])));
     const s = createEditorState(d);
     const text = clipboardText(s.doc.slice(0, s.doc.content.size));
-    expect(text).toBe('A ____ b_{{4}} \\____ \\{{2}}\n\nnext\n____');
-    expect(parseBlanks(text).filter((x) => x.kind === 'blank')).toHaveLength(3);
+    expect(text).toBe('A ____ b_{{4}} \\____ \\{{2}} {{16}}\n\nnext\n____');
+    expect(parseBlanks(text).flatMap((x) => (x.kind === 'blank' ? [x.tokens] : []))).toEqual(['auto', 4, 16, 'auto']);
   });
 
   it('pastes plain text with blanks as blanks, lines and paragraphs', () => {
-    const slice = clipboardSlice('one ____ two\r\nthree {{5}}\n\n\\____ {{0}}');
+    const slice = clipboardSlice('one ____ two\r\nthree {{5}} {{auto}}\n\n\\____ {{0}}');
     expect(slice.openStart).toBe(1);
     const paragraphs: ProseNode[] = [];
     slice.content.forEach((n) => paragraphs.push(n));
     expect(paragraphs.map((n) => n.toJSON())).toEqual([
-      p(t('one '), b(), t(' two'), hardBreak.create(), t('three '), b(5)).toJSON(),
+      p(t('one '), b(), t(' two'), hardBreak.create(), t('three '), b(5), t(' '), b()).toJSON(),
       p(t('\\____ {{0}}')).toJSON(),
     ]);
   });
@@ -278,8 +344,22 @@ describe('loading a document', () => {
     warn.mockRestore();
   });
 
+  it('keeps rich text saved before auto blanks, its 16-token blanks (then written ____) now auto', () => {
+    // Then: a blank of 16 tokens (the default) was written ____ in the body; others {{N}}.
+    const old = doc(p(t('Before '), b(16, { status: 'filled', alternatives: ['a', 'b'], chosen: 1, generationId: 3 }), t(' and '), b(8), t(' after.')));
+    const loaded = loadDocument('Before ____ and {{8}} after.', JSON.stringify(old.toJSON()));
+    expect(loaded.from).toBe('rich-text');
+    expect(findBlanks(loaded.doc).map((x) => x.attrs)).toEqual([
+      { tokens: 'auto', status: 'filled', alternatives: ['a', 'b'], chosen: 1, ranked: false, generationId: 3 },
+      { tokens: 8, status: 'idle', alternatives: [], chosen: 0, ranked: false, generationId: null },
+    ]);
+    expect(serializeMarkdown(loaded.doc)).toBe('Before ____ and {{8}} after.');
+    // A body that no longer lines up with it is read instead.
+    expect(loadDocument('Before ____ and ____ after.', JSON.stringify(old.toJSON())).from).toBe('body');
+  });
+
   it('settles a blank saved while its fill was running', () => {
-    const mid = doc(p(b(16, { status: 'filling' }), t(' '), b(16, { status: 'filling', alternatives: ['old'], generationId: 2 })));
+    const mid = doc(p(b('auto', { status: 'filling' }), t(' '), b('auto', { status: 'filling', alternatives: ['old'], generationId: 2 })));
     const loaded = loadDocument('____ ____', JSON.stringify(mid.toJSON()));
     expect(loaded.from).toBe('rich-text');
     expect(findBlanks(loaded.doc).map((x) => x.attrs.status)).toEqual(['idle', 'filled']);

@@ -7,7 +7,7 @@
 import { closeHistory } from 'prosemirror-history';
 import { Fragment, Slice, type Node as ProseNode, type ResolvedPos } from 'prosemirror-model';
 import { NodeSelection, TextSelection, type EditorState, type Transaction } from 'prosemirror-state';
-import { BlankSyntaxError, formatBlanks, parseBlanks, type Segment } from '../../../../src-main/common/blanks';
+import { BlankSyntaxError, formatBlanks, parseBlanks, type BlankLength, type Segment } from '../../../../src-main/common/blanks';
 import { blankAttrs, createBlank, isBlank, marks, nodes, schema, type BlankAttrs } from './schema';
 
 /** Transactions that accept generated text carry this meta (generated.ts leaves their marks alone). */
@@ -19,12 +19,13 @@ export interface BlankAt {
   attrs: BlankAttrs;
 }
 
-/** Length presets for a blank, in tokens. */
-export const BLANK_PRESETS = [
+/** Length presets for a blank: auto (the model chooses; the default), then lengths in tokens. */
+export const BLANK_PRESETS: readonly { id: string; label: string; tokens: BlankLength }[] = [
+  { id: 'auto', label: 'Auto', tokens: 'auto' },
   { id: 'short', label: 'Short', tokens: 8 },
   { id: 'medium', label: 'Medium', tokens: 16 },
   { id: 'long', label: 'Long', tokens: 48 },
-] as const;
+];
 
 /** How long a blank "Continue" appends is. */
 export const CONTINUE_TOKENS = 48;
@@ -57,17 +58,25 @@ export function currentBlank(state: EditorState): BlankAt | null {
 }
 
 /** Insert an empty blank at the selection (replacing it); the cursor ends up after the blank. */
-export function insertBlank(state: EditorState, tokens?: number): Transaction | null {
+export function insertBlank(state: EditorState, tokens?: BlankLength): Transaction | null {
   const blank = createBlank(tokens);
   if (!state.selection.$from.parent.inlineContent && !(state.selection instanceof NodeSelection)) return null;
   return state.tr.replaceSelectionWith(blank, false).scrollIntoView();
 }
 
-export function setBlankLength(state: EditorState, pos: number, tokens: number): Transaction | null {
+export function setBlankLength(state: EditorState, pos: number, tokens: BlankLength): Transaction | null {
   const b = blankAt(state.doc, pos);
   if (!b || b.attrs.tokens === tokens) return null;
   // A new length makes an empty blank: the alternatives were written for the old one.
-  return state.tr.setNodeMarkup(pos, undefined, { ...b.attrs, tokens, status: b.attrs.status === 'filling' ? 'filling' : 'idle', alternatives: [], chosen: 0, generationId: null });
+  return state.tr.setNodeMarkup(pos, undefined, {
+    ...b.attrs,
+    tokens,
+    status: b.attrs.status === 'filling' ? 'filling' : 'idle',
+    alternatives: [],
+    chosen: 0,
+    ranked: false,
+    generationId: null,
+  });
 }
 
 /** Show the next (delta 1) or previous (−1) alternative of a filled blank. Not an undo step: nothing is written. */
@@ -138,7 +147,7 @@ export function rejectBlank(state: EditorState, pos: number): Transaction | null
   const b = blankAt(state.doc, pos);
   if (!b || b.attrs.status !== 'filled') return null;
   const tr = closeHistory(state.tr);
-  tr.setNodeMarkup(pos, undefined, { tokens: b.attrs.tokens, status: 'idle', alternatives: [], chosen: 0, generationId: null });
+  tr.setNodeMarkup(pos, undefined, { tokens: b.attrs.tokens, status: 'idle', alternatives: [], chosen: 0, ranked: false, generationId: null });
   return tr.setSelection(NodeSelection.create(tr.doc, pos));
 }
 

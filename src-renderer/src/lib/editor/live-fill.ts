@@ -4,6 +4,10 @@
  * plugin state and node decorations, outside the document and its undo history: the document
  * changes only once, when the fill is done (doc-session.svelte.ts).
  *
+ * A blank of 'auto' length has no length until the model tries one: the engine samples it once per
+ * length tried, one attempt after another, and each progress event says the lengths of the attempt
+ * its tokens belong to (FillProgress.lengths); the display starts over at each new length.
+ *
  * The blanks a fill is for are tracked by position, mapped through every transaction, so typing
  * elsewhere meanwhile moves them along; a blank that is deleted drops out of the display.
  */
@@ -22,6 +26,8 @@ export interface LiveFill {
   targets: (number | null)[];
   /** Per target: the tokens of the alternative on display (the first). */
   shown: (string | null)[][];
+  /** The lengths of the attempt on display (auto blanks: FillProgress.lengths); undefined before the first. */
+  lengths: readonly number[] | undefined;
   decorations: DecorationSet;
 }
 
@@ -31,6 +37,8 @@ export type LiveFillMeta =
       type: 'progress';
       requestId: string;
       unmasked: readonly { alternative: number; blank: number; index: number; text: string }[];
+      /** The length of each blank (request order) in the attempt these tokens belong to (auto blanks). */
+      lengths?: readonly number[];
     }
   | { type: 'end'; requestId: string };
 
@@ -51,15 +59,21 @@ function decorate(state: { doc: EditorState['doc'] }, fill: Omit<LiveFill, 'deco
   return DecorationSet.create(state.doc, decos);
 }
 
+function sameLengths(a: readonly number[] | undefined, b: readonly number[] | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((n, i) => n === b[i]));
+}
+
 function apply(tr: Transaction, value: LiveFill | null, _old: EditorState, next: EditorState): LiveFill | null {
   const meta = tr.getMeta(liveFillKey) as LiveFillMeta | undefined;
   if (meta?.type === 'start') {
     const targets = [...meta.targets].sort((a, b) => a - b);
     const shown = targets.map((pos) => {
       const node = next.doc.nodeAt(pos);
-      return new Array<string | null>(isBlank(node) ? blankAttrs(node).tokens : 0).fill(null);
+      const tokens = isBlank(node) ? blankAttrs(node).tokens : 0;
+      // An auto blank: nothing to show until the first progress event says the length tried.
+      return new Array<string | null>(tokens === 'auto' ? 0 : tokens).fill(null);
     });
-    const base = { requestId: meta.requestId, targets, shown };
+    const base = { requestId: meta.requestId, targets, shown, lengths: undefined };
     return { ...base, decorations: decorate(next, base) };
   }
   if (!value) return null;
@@ -73,17 +87,24 @@ function apply(tr: Transaction, value: LiveFill | null, _old: EditorState, next:
     });
   }
   if (meta?.type === 'progress' && meta.requestId === value.requestId) {
-    const shown = value.shown.map((row) => row.slice());
+    // A new attempt (auto blanks at other lengths): every blank starts masked again, at the
+    // attempt's lengths (exact blanks are sampled again too).
+    const lengths = meta.lengths ?? value.lengths;
+    const attempt = !sameLengths(lengths, value.lengths);
+    const shown = value.shown.map((row, i) => {
+      const length = lengths?.[i];
+      return attempt && length !== undefined && length >= 0 ? new Array<string | null>(length).fill(null) : row.slice();
+    });
     for (const u of meta.unmasked) {
       if (u.alternative !== SHOWN_ALTERNATIVE) continue;
       const row = shown[u.blank];
       if (row && u.index >= 0 && u.index < row.length) row[u.index] = u.text;
     }
-    const base = { requestId: value.requestId, targets, shown };
+    const base = { requestId: value.requestId, targets, shown, lengths };
     return { ...base, decorations: decorate(next, base) };
   }
   if (!tr.docChanged) return value;
-  const base = { requestId: value.requestId, targets, shown: value.shown };
+  const base = { requestId: value.requestId, targets, shown: value.shown, lengths: value.lengths };
   // A blank's own attributes may have changed (its status): rebuild rather than map.
   return { ...base, decorations: decorate(next, base) };
 }

@@ -7,19 +7,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Mark, Node as ProseNode } from 'prosemirror-model';
-import { parseBlanks } from '../../../../src-main/common/blanks';
+import { parseBlanks, type BlankLength } from '../../../../src-main/common/blanks';
 import { parseMarkdown, serializeMarkdown, serializeMarkdownWhole } from './markdown';
 import { blankAttrs, isBlank, marks, nodes, schema } from './schema';
 
 const { paragraph, heading, blockquote, bulletList, orderedList, listItem, hardBreak, blank } = nodes;
 const p = (...content: ProseNode[]): ProseNode => paragraph.create(null, content);
 const t = (text: string, ...m: Mark[]): ProseNode => schema.text(text, m);
-const b = (tokens = 16, extra: object = {}): ProseNode => blank.create({ tokens, ...extra });
+const b = (tokens: BlankLength = 'auto', extra: object = {}): ProseNode => blank.create({ tokens, ...extra });
 const doc = (...content: ProseNode[]): ProseNode => nodes.doc.create(null, content);
 
 /** The blanks of a document, in order, as lengths. */
-function blanksOf(d: ProseNode): number[] {
-  const out: number[] = [];
+function blanksOf(d: ProseNode): BlankLength[] {
+  const out: BlankLength[] = [];
   d.descendants((n) => {
     if (isBlank(n)) out.push(blankAttrs(n).tokens);
   });
@@ -27,7 +27,7 @@ function blanksOf(d: ProseNode): number[] {
 }
 
 /** What parseBlanks makes of a text form: its blanks' lengths, in order. */
-function blanksByParseBlanks(text: string): number[] {
+function blanksByParseBlanks(text: string): BlankLength[] {
   return parseBlanks(text).flatMap((s) => (s.kind === 'blank' ? [s.tokens] : []));
 }
 
@@ -53,6 +53,7 @@ describe('reading the text form', () => {
       '\\{{12}} is text, \\\\{{12}} a backslash and a blank',
       'inside a word: a____b, after underscores: _{{3}}',
       '\\_____ five underscores escaped as a whole',
+      '{{auto}} and {{ auto }} written out, \\{{auto}} is text, _{{auto}}_ next to underscores',
     ];
     for (const text of cases) {
       expect(blanksOf(parseMarkdown(text)), text).toEqual(blanksByParseBlanks(text));
@@ -101,23 +102,61 @@ describe('writing the text form', () => {
 
   it('writes blanks in the blank syntax, whatever their state', () => {
     expect(serializeMarkdown(doc(p(t('A '), b(), t(' and '), b(7), t('.'))))).toBe('A ____ and {{7}}.');
-    const filled = b(16, { status: 'filled', alternatives: ['one', 'two'], chosen: 1, generationId: 3 });
+    const filled = b('auto', { status: 'filled', alternatives: ['one', 'two'], chosen: 1, ranked: true, generationId: 3 });
     const filling = b(5, { status: 'filling' });
     expect(serializeMarkdown(doc(p(filled, t(' '), filling)))).toBe('____ {{5}}');
   });
 
+  it('writes an auto blank as ____ and an exact one as {{N}}, 16 tokens included', () => {
+    expect(expectRoundTrip(doc(p(t('A '), b(), t(' b '), b(16), t(' c '), b(8), t('.'))))).toBe('A ____ b {{16}} c {{8}}.');
+    expect(blanksOf(parseMarkdown('____ {{auto}} {{ auto }} {{8}} {{16}}'))).toEqual(['auto', 'auto', 'auto', 8, 16]);
+    // {{auto}} written by hand reads back as the same auto blank, written ____.
+    expect(serializeMarkdown(parseMarkdown('The {{auto}} keeper.'))).toBe('The ____ keeper.');
+    // Two auto blanks in a row: underscores would run together, so the second is written out.
+    expect(expectRoundTrip(doc(p(b(), b())))).toBe('____{{auto}}');
+    expect(expectRoundTrip(doc(p(b(8), b())))).toBe('{{8}}{{auto}}');
+  });
+
   it('writes a blank that touches an underscore in the explicit form', () => {
-    expect(expectRoundTrip(doc(p(t('snake_'), b(), t('_case'))))).toBe('snake\\_{{16}}\\_case');
-    expect(expectRoundTrip(doc(p(b(), t('_'))))).toBe('{{16}}\\_');
+    expect(expectRoundTrip(doc(p(t('snake_'), b(), t('_case'))))).toBe('snake\\_{{auto}}\\_case');
+    expect(expectRoundTrip(doc(p(b(), t('_'))))).toBe('{{auto}}\\_');
+    expect(expectRoundTrip(doc(p(t('_'), b())))).toBe('\\_{{auto}}');
+    expect(expectRoundTrip(doc(p(t('snake_'), b(16), t('_case'))))).toBe('snake\\_{{16}}\\_case');
+  });
+
+  it('reads documents written before auto blanks with the lengths they had', () => {
+    // Numeric lengths only, ____ was 16 tokens then: an exact length still reads as itself.
+    expect(blanksOf(parseMarkdown('Old {{8}} and {{48}} and {{16}}.'))).toEqual([8, 48, 16]);
+    // Rich text of that time: numeric lengths, no `ranked`; it loads as it was, its blanks exact.
+    const json = {
+      type: 'doc',
+      content: [
+        {
+          type: 'paragraph',
+          content: [
+            { type: 'text', text: 'Old ' },
+            { type: 'blank', attrs: { tokens: 16, status: 'filled', alternatives: ['x', 'y'], chosen: 1, generationId: 2 } },
+            { type: 'text', text: ' and ' },
+            { type: 'blank', attrs: { tokens: 48 } },
+          ],
+        },
+      ],
+    };
+    const old = schema.nodeFromJSON(json);
+    old.check();
+    expect(blanksOf(old)).toEqual([16, 48]);
+    expect(blankAttrs(old.child(0).child(1)).ranked).toBe(false);
+    expect(expectRoundTrip(old.type.create(null, p(t('Old '), b(16), t(' and '), b(48))))).toBe('Old {{16}} and {{48}}');
   });
 
   it('escapes literal blank syntax so that it stays text', () => {
-    for (const literal of ['____', '_____', 'a____b', 'x______', '{{12}}', '{{ 3 }}', '\\____', '\\\\{{12}}', '\\', '\\\\']) {
+    for (const literal of ['____', '_____', 'a____b', 'x______', '{{12}}', '{{ 3 }}', '{{auto}}', '{{ auto }}', '\\____', '\\\\{{12}}', '\\{{auto}}', '\\', '\\\\']) {
       const d = doc(p(t(`before ${literal} after`)));
       const text = expectRoundTrip(d);
       expect(blanksByParseBlanks(text), text).toEqual([]);
       const next = doc(p(t(literal), b(), t(literal)));
-      expect(blanksByParseBlanks(expectRoundTrip(next))).toEqual([16]);
+      expect(blanksByParseBlanks(expectRoundTrip(next))).toEqual(['auto']);
+      expect(blanksByParseBlanks(expectRoundTrip(doc(p(t(literal), b(16), t(literal)))))).toEqual([16]);
     }
   });
 
@@ -173,7 +212,7 @@ describe('writing the text form', () => {
       return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
     };
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const alphabet = ['a', 'b', 'Z', '9', '1', '_', '__', '____', '*', '**', '\\', '{', '}', '{{3}}', '#', '-', '+', '>', '.', ')', '[', ']', '`', '~', '&', ';', '<', 'é', '😀', 'ש', ' '];
+    const alphabet = ['a', 'b', 'Z', '9', '1', '_', '__', '____', '*', '**', '\\', '{', '}', '{{3}}', '{{auto}}', 'auto', '#', '-', '+', '>', '.', ')', '[', ']', '`', '~', '&', ';', '<', 'é', '😀', 'ש', ' '];
     const words = ['lamp', 'keeper', 'Sturm', 'île', 'ночь'];
 
     /** Unmarked text: no whitespace at either end (Markdown trims it at line ends). */
@@ -188,7 +227,7 @@ describe('writing the text form', () => {
       const n = 1 + Math.floor(random() * 6);
       for (let i = 0; i < n; i++) {
         const r = random();
-        if (r < 0.25) out.push(b(pick([16, 1, 7, 1024])));
+        if (r < 0.25) out.push(b(pick<BlankLength>(['auto', 'auto', 16, 1, 7, 1024])));
         else if (r < 0.35 && allowBreaks && out.length) out.push(hardBreak.create());
         else if (r < 0.5) {
           // Emphasis around plain words, set off by spaces (Markdown's flanking rules).

@@ -9,11 +9,13 @@
  * escapes and entities. Everything else (code, links, images, HTML, rules, setext headings, link
  * references) reads as the plain text it is written with.
  *
- * Blanks read exactly as parseBlanks reads them: `____` (four or more underscores) and `{{N}}` are
- * blanks, a backslash before one makes it text, "\\" before one is a backslash and a blank. Blank
- * syntax of an invalid length (`{{0}}`, `{{5000}}`) stays text. Written out, text never reads back
- * as a blank (underscore runs and `{{N}}` are escaped), and a blank next to an underscore is written
- * `{{N}}`, so the text means the same to parseBlanks as to this parser.
+ * Blanks read exactly as parseBlanks reads them: `____` (four or more underscores) and `{{auto}}`
+ * are auto blanks (the model chooses the length), `{{N}}` a blank of exactly N tokens; a backslash
+ * before one makes it text, "\\" before one is a backslash and a blank. Blank syntax of an invalid
+ * length (`{{0}}`, `{{5000}}`) stays text. Written out, text never reads back as a blank
+ * (underscore runs, `{{N}}` and `{{auto}}` are escaped), an auto blank is written `____`
+ * (`{{auto}}` next to an underscore or another blank) and an exact one `{{N}}`, so the text means
+ * the same to parseBlanks as to this parser.
  *
  * What does not survive the Markdown form (the rich text keeps it): whitespace at the start and end
  * of a paragraph or line, empty paragraphs, NUL characters (U+FFFD), a filled blank's alternatives
@@ -24,26 +26,26 @@ import type StateInline from 'markdown-it/lib/rules_inline/state_inline.mjs';
 import type Token from 'markdown-it/lib/token.mjs';
 import { MarkdownParser, MarkdownSerializer, type MarkdownSerializerState } from 'prosemirror-markdown';
 import type { Node as ProseNode } from 'prosemirror-model';
-import { blankToken, DEFAULT_BLANK_TOKENS } from '../../../../src-main/common/blanks';
+import { blankToken, type BlankLength } from '../../../../src-main/common/blanks';
 import { blankAttrs, isBlankLength, nodes, schema } from './schema';
 
 const BACKSLASH = 0x5c;
 const UNDERSCORE = 0x5f;
 const BRACE = 0x7b;
-const EXPLICIT = /^\{\{\s*(\d+)\s*\}\}/;
+const EXPLICIT = /^\{\{\s*(\d+|auto)\s*\}\}/;
 
 /** The blank token at `pos` in `src`: its length in characters and in model tokens (null: an invalid length). */
-function blankAt(src: string, pos: number, max: number): { chars: number; tokens: number | null } | null {
+function blankAt(src: string, pos: number, max: number): { chars: number; tokens: BlankLength | null } | null {
   const c = src.charCodeAt(pos);
   if (c === UNDERSCORE) {
     let end = pos;
     while (end < max && src.charCodeAt(end) === UNDERSCORE) end++;
-    return end - pos >= 4 ? { chars: end - pos, tokens: DEFAULT_BLANK_TOKENS } : null;
+    return end - pos >= 4 ? { chars: end - pos, tokens: 'auto' } : null;
   }
   if (c === BRACE) {
     const m = EXPLICIT.exec(src.slice(pos, Math.min(max, pos + 1_100)));
     if (!m) return null;
-    const tokens = Number(m[1]);
+    const tokens = m[1] === 'auto' ? 'auto' : Number(m[1]);
     return { chars: m[0].length, tokens: isBlankLength(tokens) ? tokens : null };
   }
   return null;
@@ -103,7 +105,7 @@ const parser = new MarkdownParser(schema, tokenizer, {
   softbreak: { node: 'hard_break' },
   em: { mark: 'em' },
   strong: { mark: 'strong' },
-  blank: { node: 'blank', getAttrs: (tok) => ({ tokens: (tok.meta as { tokens: number }).tokens }), noCloseToken: true },
+  blank: { node: 'blank', getAttrs: (tok) => ({ tokens: (tok.meta as { tokens: BlankLength }).tokens }), noCloseToken: true },
 });
 
 /** Parse the Markdown text form into a document. Never throws on any input. */
@@ -117,13 +119,13 @@ export function parseMarkdown(text: string): ProseNode {
 // ---- Writing --------------------------------------------------------------------------------
 
 /**
- * Extra escapes on top of prosemirror-markdown's: `{{N}}`; underscores inside a word, which the
+ * Extra escapes on top of prosemirror-markdown's: `{{N}}` and `{{auto}}`; underscores inside a word, which the
  * default escaping leaves alone (snake_case) but which can still make a blank (a____b) or, next to
  * an escaped one, emphasis (\__init__); `&` where it would read as an entity; and,
  * at the start of a text (harmless elsewhere), `1.` / `1)` / `+` that would start a list when they
  * end the line. Applied after the default escaping, so an escaped `\_` is left alone.
  */
-const ESCAPE_EXTRA = /\{(?=\{\s*\d+\s*\}\})|(?<!\\)_|&(?=#?[0-9A-Za-z]+;)|(?<=^\s*\d+)[.)](?=\s|$)|^\+(?=\s|$)/g;
+const ESCAPE_EXTRA = /\{(?=\{\s*(?:\d+|auto)\s*\}\})|(?<!\\)_|&(?=#?[0-9A-Za-z]+;)|(?<=^\s*\d+)[.)](?=\s|$)|^\+(?=\s|$)/g;
 
 /** prosemirror-markdown's serializer state, with the fields this file steers. */
 interface SerializerInternals {
@@ -186,7 +188,7 @@ const serializer = new MarkdownSerializer(
     blank(state, node, parent, index) {
       const tokens = blankAttrs(node).tokens;
       // Underscores on either side (or a blank just before) would merge with "____" into one run:
-      // use the explicit form.
+      // an auto blank there is written `{{auto}}` (an exact one is always `{{N}}`).
       // (Decided on the neighbouring nodes: reading the output back would make writing quadratic.)
       const prev = index > 0 ? parent.child(index - 1) : null;
       const next = index + 1 < parent.childCount ? parent.child(index + 1) : null;
@@ -194,7 +196,7 @@ const serializer = new MarkdownSerializer(
         (prev?.isText === true && (prev.text ?? '').endsWith('_')) ||
         prev?.type === nodes.blank ||
         (next?.isText === true && (next.text ?? '').startsWith('_'));
-      state.write(touches ? `{{${tokens}}}` : blankToken(tokens));
+      state.write(touches && tokens === 'auto' ? '{{auto}}' : blankToken(tokens));
     },
   },
   {

@@ -3,10 +3,14 @@
  * numbered lists, emphasis and strong emphasis, hard line breaks, and blanks.
  *
  * A blank is an inline atom: it moves, deletes, copies and pastes like one character. Its attrs:
- *   tokens        its length in model tokens (1 … MAX_BLANK_TOKENS)
+ *   tokens        its length: 'auto' (the model chooses among a few lengths; the default) or a
+ *                 number of model tokens (1 … MAX_BLANK_TOKENS). Documents saved before auto
+ *                 blanks existed hold numbers only, and still load as they were.
  *   status        'idle' (empty), 'filling' (a fill is running for it), 'filled' (alternatives to choose from)
  *   alternatives  the generated texts to choose from (one per alternative of the fill)
  *   chosen        the index of the alternative shown
+ *   ranked        whether the alternatives are in the model's order, the one it finds most natural
+ *                 first (the fill scored them: FillAlternative.nll); false for older fills
  *   generationId  the fill's generation record (generations.*), to note which alternative was kept
  * A filled blank is still a blank until the writer accepts it: only then does its text enter the
  * document, marked `generated` until the writer edits it.
@@ -15,20 +19,19 @@
  * (fill-settings.ts), or null when the writer's defaults apply. It travels in the rich text only.
  */
 import { Schema, type Attrs, type Mark, type Node as ProseNode } from 'prosemirror-model';
-import { DEFAULT_BLANK_TOKENS, MAX_BLANK_TOKENS, blankToken } from '../../../../src-main/common/blanks';
+import { blankToken, isBlankLength, type BlankLength } from '../../../../src-main/common/blanks';
+
+export { isBlankLength, type BlankLength };
 
 export type BlankStatus = 'idle' | 'filling' | 'filled';
 
 export interface BlankAttrs {
-  tokens: number;
+  tokens: BlankLength;
   status: BlankStatus;
   alternatives: readonly string[];
   chosen: number;
+  ranked: boolean;
   generationId: number | null;
-}
-
-export function isBlankLength(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_BLANK_TOKENS;
 }
 
 function isStatus(value: unknown): value is BlankStatus {
@@ -45,7 +48,8 @@ function fail(what: string): never {
 
 /** Reads a blank's attributes back from the HTML the clipboard carries (toDOM below). */
 function blankAttrsFromDom(dom: HTMLElement): Attrs {
-  const tokens = Number(dom.getAttribute('data-tokens'));
+  const raw = dom.getAttribute('data-tokens');
+  const tokens = raw === 'auto' ? raw : Number(raw);
   let alternatives: string[] = [];
   try {
     const parsed: unknown = JSON.parse(dom.getAttribute('data-alternatives') ?? '[]');
@@ -56,11 +60,12 @@ function blankAttrsFromDom(dom: HTMLElement): Attrs {
   const chosen = Number(dom.getAttribute('data-chosen') ?? 0);
   const generation = Number(dom.getAttribute('data-generation'));
   return {
-    tokens: isBlankLength(tokens) ? tokens : DEFAULT_BLANK_TOKENS,
+    tokens: isBlankLength(tokens) ? tokens : 'auto',
     // A copy never carries a running fill.
     status: alternatives.length ? 'filled' : 'idle',
     alternatives,
     chosen: Number.isInteger(chosen) && chosen >= 0 && chosen < alternatives.length ? chosen : 0,
+    ranked: alternatives.length > 0 && dom.hasAttribute('data-ranked'),
     generationId: alternatives.length && Number.isInteger(generation) && generation > 0 ? generation : null,
   };
 }
@@ -145,16 +150,17 @@ export const schema = new Schema({
       // Formatting stays outside blanks: what a blank becomes is decided when it is accepted.
       marks: '',
       attrs: {
-        tokens: { default: DEFAULT_BLANK_TOKENS, validate: (v: unknown) => (isBlankLength(v) ? undefined : fail('length')) },
+        tokens: { default: 'auto', validate: (v: unknown) => (isBlankLength(v) ? undefined : fail('length')) },
         status: { default: 'idle', validate: (v: unknown) => (isStatus(v) ? undefined : fail('status')) },
         alternatives: { default: [], validate: (v: unknown) => (isAlternatives(v) ? undefined : fail('alternatives')) },
         chosen: { default: 0, validate: (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? undefined : fail('chosen')) },
+        ranked: { default: false, validate: (v: unknown) => (typeof v === 'boolean' ? undefined : fail('ranked')) },
         generationId: {
           default: null,
           validate: (v: unknown) => (v === null || (typeof v === 'number' && Number.isInteger(v) && v > 0) ? undefined : fail('generation')),
         },
       },
-      leafText: (node) => blankToken(node.attrs.tokens as number),
+      leafText: (node) => blankToken(node.attrs.tokens as BlankLength),
       parseDOM: [{ tag: 'span[data-blank]', getAttrs: blankAttrsFromDom }],
       // Used for the clipboard's HTML (and by other apps it is pasted into: they see the blank syntax).
       toDOM: (node) => {
@@ -166,6 +172,7 @@ export const schema = new Schema({
             'data-tokens': String(a.tokens),
             'data-alternatives': a.alternatives.length ? JSON.stringify(a.alternatives) : null,
             'data-chosen': a.alternatives.length ? String(a.chosen) : null,
+            'data-ranked': a.alternatives.length && a.ranked ? '' : null,
             'data-generation': a.generationId === null ? null : String(a.generationId),
           },
           blankToken(a.tokens),
@@ -235,7 +242,7 @@ export function blankAttrs(node: ProseNode): BlankAttrs {
   return node.attrs as BlankAttrs;
 }
 
-/** A new blank of `tokens` tokens, empty. */
-export function createBlank(tokens: number = DEFAULT_BLANK_TOKENS): ProseNode {
+/** A new empty blank of that length (default: auto, the model chooses). */
+export function createBlank(tokens: BlankLength = 'auto'): ProseNode {
   return nodes.blank.create({ tokens });
 }

@@ -25,7 +25,8 @@ import {
 import { generatedPlugin } from './generated';
 import { liveFillPlugin } from './live-fill';
 import { parseMarkdown, serializeMarkdown } from './markdown';
-import { createBlank, isBlankLength, marks, nodes, schema } from './schema';
+import { DEFAULT_BLANK_TOKENS } from '../../../../src-main/common/blanks';
+import { blankAttrs, createBlank, isBlank, isBlankLength, marks, nodes, schema } from './schema';
 import { farBlocksPlugin } from './long-document';
 import { surprisePlugin } from './surprise';
 import { readFillSettings, type FillSettings } from '../fill-settings';
@@ -45,10 +46,10 @@ const literalBlankRule = new InputRule(/(^|[^\\_])((?:\\\\)*)\\(____)$/, (state,
   return state.tr.insertText('____', from, end);
 });
 
-/** `{{N}}` typed becomes a blank of N tokens; `\{{N}}` stays text (without the backslash). */
-const explicitBlankRule = new InputRule(/(^|[^\\])((?:\\\\)*)(\\?)\{\{\s*(\d+)\s*\}\}$/, (state, match, start, end) => {
+/** `{{N}}` typed becomes a blank of N tokens, `{{auto}}` an auto blank; `\{{N}}` stays text (without the backslash). */
+const explicitBlankRule = new InputRule(/(^|[^\\])((?:\\\\)*)(\\?)\{\{\s*(\d+|auto)\s*\}\}$/, (state, match, start, end) => {
   const from = start + match[1]!.length + match[2]!.length;
-  const tokens = Number(match[4]);
+  const tokens = match[4] === 'auto' ? 'auto' : Number(match[4]);
   if (match[3]) return state.tr.insertText(match[0].slice(match[1]!.length + match[2]!.length + 1), from, end);
   if (!isBlankLength(tokens)) return null;
   return state.tr.replaceWith(from, end, createBlank(tokens));
@@ -209,11 +210,39 @@ export function loadDocument(body: string, richText?: string): { doc: ProseNode;
       const doc = ProseNode.fromJSON(schema, settleFills(json));
       doc.check();
       if (serializeMarkdown(doc) === body) return { doc: withSettings(doc, settings), from: 'rich-text' };
+      const migrated = autoBlanksFromBody(doc, body);
+      if (migrated && serializeMarkdown(migrated) === body) return { doc: withSettings(migrated, settings), from: 'rich-text' };
     } catch (err) {
       console.warn('Lacuna: the stored rich text could not be read; using the text instead', err);
     }
   }
   return { doc: withSettings(parseMarkdown(body), settings), from: 'body' };
+}
+
+/**
+ * Rich text saved before auto blanks: a blank of the old default length (16 tokens) was written
+ * `____` in the body, which now reads as an auto blank. Where the body has an auto blank and the
+ * rich text, at the same place in blank order, a 16-token one, the blank becomes auto, so the rich
+ * text (alternatives, generated text, formatting) still matches the body and is kept. Null when
+ * the blanks do not line up or nothing changes.
+ */
+function autoBlanksFromBody(doc: ProseNode, body: string): ProseNode | null {
+  const wanted: boolean[] = [];
+  parseMarkdown(body).descendants((node) => {
+    if (isBlank(node)) wanted.push(blankAttrs(node).tokens === 'auto');
+  });
+  const found: number[] = [];
+  doc.descendants((node, pos) => {
+    if (isBlank(node)) found.push(pos);
+  });
+  if (found.length !== wanted.length) return null;
+  const state = EditorState.create({ doc });
+  const tr = state.tr;
+  found.forEach((pos, i) => {
+    const node = doc.nodeAt(pos)!;
+    if (wanted[i] && blankAttrs(node).tokens === DEFAULT_BLANK_TOKENS) tr.setNodeMarkup(pos, undefined, { ...blankAttrs(node), tokens: 'auto' });
+  });
+  return tr.docChanged ? tr.doc : null;
 }
 
 function withSettings(doc: ProseNode, settings: FillSettings | null): ProseNode {

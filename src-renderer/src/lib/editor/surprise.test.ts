@@ -74,7 +74,18 @@ describe('scoringText', () => {
 });
 
 describe('the document’s own fill settings', () => {
-  const own: FillSettings = { steps: 256, seed: 7, alternatives: 5, mode: 'fast', device: 'cpu', model: 'sedd-small', temperature: 0.8 };
+  const own: FillSettings = {
+    steps: 256,
+    seed: 7,
+    alternatives: 5,
+    mode: 'fast',
+    device: 'cpu',
+    model: 'sedd-small',
+    temperature: 0.8,
+    topP: 0.9,
+    unmasking: 'confident',
+    lengthBias: -0.5,
+  };
 
   it('travel in the rich text and come back on load, also when the body changed elsewhere', () => {
     const body = 'A draft ____ here.';
@@ -95,6 +106,9 @@ describe('the document’s own fill settings', () => {
     const hot = rich.replace('"temperature":0.8', '"temperature":2.5');
     expect(hot).not.toBe(rich);
     expect(documentSettings(loadDocument(body, hot).doc)).toBeNull();
+    const narrow = rich.replace('"topP":0.9', '"topP":0.01');
+    expect(narrow).not.toBe(rich);
+    expect(documentSettings(loadDocument(body, narrow).doc)).toBeNull();
   });
 
   it('kept by a version before the temperature still apply, with the model’s temperature', () => {
@@ -105,8 +119,9 @@ describe('the document’s own fill settings', () => {
     expect(rich).not.toContain('temperature');
     const loaded = loadDocument(body, rich);
     expect(loaded.from).toBe('rich-text');
-    expect(documentSettings(loaded.doc)).toEqual({ ...older, temperature: null });
-    expect(documentSettings(loadDocument('Changed.', rich).doc)).toEqual({ ...older, temperature: null });
+    const defaults = { temperature: null, topP: null, unmasking: null, lengthBias: 0 };
+    expect(documentSettings(loaded.doc)).toEqual({ ...older, ...defaults });
+    expect(documentSettings(loadDocument('Changed.', rich).doc)).toEqual({ ...older, ...defaults });
   });
 
   it('are a document attribute that editing keeps', () => {
