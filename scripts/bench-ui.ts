@@ -106,7 +106,7 @@ interface FirstFill {
   secondFillMs: number;
 }
 
-const FILL_TEXT = 'The lighthouse keeper climbed the stairs at dusk, and ____ before the storm reached the harbour.';
+const FILL_TEXT = 'The lighthouse keeper climbed the stairs at dusk, and {{16}} before the storm reached the harbour.';
 
 /** Waits for the first fill.progress event of `requestId` on web mode's event stream. */
 async function firstProgress(web: WebMode, requestId: string, signal: AbortSignal): Promise<number> {
