@@ -200,7 +200,9 @@ describe('accessible names and visible focus', () => {
   });
 
   it('shows where the focus is on every Tab stop', async () => {
-    const { page, problems } = await open();
+    // Wide enough for the library, the text and the revisions side by side (in a narrower window
+    // the revisions take the library's place while they are open).
+    const { page, problems } = await open({ viewport: { width: 1600, height: 900 } });
     await page.keyboard.press('Control+Shift+KeyH');
     await page.getByRole('complementary', { name: 'Revisions' }).waitFor();
     await page.getByRole('searchbox', { name: 'Search documents' }).focus();

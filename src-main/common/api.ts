@@ -30,7 +30,7 @@ export const MAX_RICH_TEXT_CHARS = 40_000_000;
 export const DocumentSummary = z.object({
   id: DocumentId,
   title: z.string(),
-  /** First characters of the body, for the document list. */
+  /** The first words of the text as the writer sees it (common/writer-text.ts), one line, for the document list. */
   preview: z.string(),
   createdAt: z.number().int(),
   updatedAt: z.number().int(),
@@ -42,7 +42,8 @@ export const Document = z.object({
   title: z.string(),
   /**
    * The text of record: Markdown (paragraphs, headings, emphasis, lists, quotes) with blanks in the
-   * blank syntax (see blanks.ts). Search, export and the CLI read it.
+   * blank syntax (see blanks.ts). What search, previews, export and the CLI show is derived from it
+   * and the rich text: the text as the writer sees it (writer-text.ts).
    */
   body: z.string(),
   /**
@@ -380,6 +381,10 @@ const storeApi = {
 export const ExchangeFormat = z.enum(['md', 'txt']);
 export type ExchangeFormat = z.infer<typeof ExchangeFormat>;
 
+/** How exported text writes blanks (common/writer-text.ts): as the text on screen, or kept as the blank syntax. */
+export const BlanksAs = z.enum(['shown', 'keep']);
+export type BlanksAs = z.infer<typeof BlanksAs>;
+
 export const BackupResult = z.object({
   file: z.string(),
   bytes: z.number().int().nonnegative(),
@@ -390,7 +395,18 @@ export type BackupResult = z.infer<typeof BackupResult>;
 
 const libraryApi = {
   'documents.export': {
-    params: z.object({ id: DocumentId, format: ExchangeFormat }).strict(),
+    params: z
+      .object({
+        id: DocumentId,
+        format: ExchangeFormat,
+        /**
+         * How blanks are written: 'shown' (default) a filled blank as the alternative on screen, the
+         * text as the writer sees it (common/writer-text.ts); 'keep' the body as stored, blanks in
+         * the blank syntax, so that importing the file gives back the same body.
+         */
+        blanks: BlanksAs.optional(),
+      })
+      .strict(),
     result: z.object({ filename: z.string(), text: z.string() }),
   },
   'documents.import': {
@@ -660,8 +676,17 @@ function formatIssues(e: z.ZodError): string {
     .join('; ');
 }
 
+/** How a front sends one call. */
+export interface CallOptions {
+  /**
+   * The page is going away (reload, close): send the call in a request that outlives it (web mode:
+   * fetch with keepalive, from the page). Fronts whose calls survive anyway ignore it.
+   */
+  keepalive?: boolean;
+}
+
 /** A front: anything that can call the API and deliver its events. */
 export interface ApiClient {
-  call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>>;
+  call<M extends Method>(method: M, params: Params<M>, options?: CallOptions): Promise<Result<M>>;
   onEvent(listener: (event: ApiEvent) => void): () => void;
 }

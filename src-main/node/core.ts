@@ -211,13 +211,14 @@ export function createCore(options: CoreOptions): Core {
     'revisions.list': (p) => docs().listRevisions(p.id),
     'revisions.get': (p) => docs().getRevision(p.revisionId),
     'revisions.diff': (p) => {
-      const revision = docs().getRevision(p.revisionId);
-      const current = docs().open(revision.documentId);
+      // The text as the writer sees it on both sides (common/writer-text.ts), not the stored markup.
+      const revision = docs().revisionShown(p.revisionId);
+      const current = docs().shown(revision.documentId);
       return {
         revisionId: p.revisionId,
         currentRevision: current.revision,
         titleChanged: revision.title !== current.title,
-        ops: diffWords(revision.body, current.body),
+        ops: diffWords(revision.shown, current.shown),
       };
     },
     'revisions.restore': (p) => docs().restoreRevision(p.revisionId, p.baseRevision),
@@ -230,7 +231,7 @@ export function createCore(options: CoreOptions): Core {
     'documents.listTrash': () => docs().listTrash(),
     'documents.emptyTrash': () => ({ deleted: docs().emptyTrash() }),
     // Library: export/import (store/exchange.ts), backup (store/backup.ts). Restore is CLI-only.
-    'documents.export': (p) => exportDocument(docs().open(p.id), p.format),
+    'documents.export': (p) => exportDocument(docs().open(p.id), p.format, p.blanks),
     'documents.import': (p) => docs().create(parseImport(p.text, p.format, p.title)),
     'library.backup': async (p) => {
       if (!isAbsolute(p.file)) throw new ApiError('bad_request', `file: the backup path must be absolute, not ${JSON.stringify(p.file)}`);

@@ -25,7 +25,7 @@ function lacuna(args: string[], dataDir: string, cwd: string = ROOT): Promise<Ou
   return runLacuna(args, { dataDir, cwd });
 }
 
-function seed(dataDir: string, docs: Array<{ title: string; body: string }>): string[] {
+function seed(dataDir: string, docs: Array<{ title: string; body: string; richText?: string }>): string[] {
   const db = openDatabase({ dataDir });
   try {
     const store = new DocumentStore(db);
@@ -69,7 +69,8 @@ describe('lacuna docs show/export/import', () => {
 
     for (const format of ['md', 'txt'] as const) {
       const out = join(work, `out.${format}`);
-      const exported = await lacuna(['docs', 'export', id!, '--format', format, '--out', out], data);
+      // Plain text as stored (--blanks keep): the body, so that import gives it back.
+      const exported = await lacuna(['docs', 'export', id!, '--format', format, '--out', out, ...(format === 'txt' ? ['--blanks', 'keep'] : [])], data);
       expect(exported.code).toBe(0);
       expect(exported.stdout).toContain(out);
       expect(readFileSync(out, 'utf8')).toBe(format === 'md' ? `# Draft one\n\n${BODY}` : `Draft one\n\n${BODY}`);
@@ -90,6 +91,58 @@ describe('lacuna docs show/export/import', () => {
     const namedId = named.stdout.slice(0, 32);
     expect((await lacuna(['docs', 'show', namedId], data)).stdout).toBe('first\nsecond\n');
     expect(titles(data)).toEqual(['Draft one', 'Draft one', 'Draft one', 'Named']);
+  });
+
+  it('shows, exports, lists and finds a filled blank not yet accepted as the alternative on screen; --blanks keep as stored', async () => {
+    const data = tempDir();
+    // As the editor saves it: {{48}}{{16}} filled (the second alternative of the first on screen),
+    // ____ still empty, and a line break (a trailing backslash in the body).
+    const body = 'The keeper {{48}}{{16}} every *night*.\\\nThe ships passed ____.';
+    const blank = (tokens: number | 'auto', alternatives: string[], chosen = 0) => ({
+      type: 'blank',
+      attrs: { tokens, status: alternatives.length ? 'filled' : 'idle', alternatives, chosen, ranked: true, generationId: null },
+    });
+    const richText = JSON.stringify({
+      type: 'doc',
+      content: [
+        {
+          type: 'paragraph',
+          content: [
+            { type: 'text', text: 'The keeper ' },
+            blank(48, ['slept', 'trimmed the wicks'], 1),
+            blank(16, [' and lit the lamp']),
+            { type: 'text', text: ' every ' },
+            { type: 'text', text: 'night', marks: [{ type: 'em' }] },
+            { type: 'text', text: '.' },
+            { type: 'hard_break' },
+            { type: 'text', text: 'The ships passed ' },
+            blank('auto', []),
+            { type: 'text', text: '.' },
+          ],
+        },
+      ],
+    });
+    const [id] = seed(data, [{ title: 'Keeper', body, richText }]);
+    const markdown = 'The keeper trimmed the wicks and lit the lamp every *night*.\\\nThe ships passed ____.';
+    const plain = 'The keeper trimmed the wicks and lit the lamp every night.\nThe ships passed ____.';
+
+    expect(await lacuna(['docs', 'show', id!], data)).toEqual({ code: 0, stdout: markdown, stderr: '' });
+    expect(await lacuna(['docs', 'show', id!, '--blanks', 'shown'], data)).toEqual({ code: 0, stdout: markdown, stderr: '' });
+    expect(await lacuna(['docs', 'show', id!, '--blanks', 'keep'], data)).toEqual({ code: 0, stdout: body, stderr: '' });
+    expect((await lacuna(['docs', 'export', id!], data)).stdout).toBe(`# Keeper\n\n${markdown}`);
+    expect((await lacuna(['docs', 'export', id!, '--format', 'txt'], data)).stdout).toBe(`Keeper\n\n${plain}`);
+    expect((await lacuna(['docs', 'export', id!, '--format', 'txt', '--blanks=keep'], data)).stdout).toBe(`Keeper\n\n${body}`);
+    expect((await lacuna(['docs', 'export', id!, '--blanks', 'keep'], data)).stdout).toBe(`# Keeper\n\n${body}`);
+    // The list's preview: one line of what the writer sees, no `\`, no blank syntax of a filled blank.
+    const list = await lacuna(['docs', 'list'], data);
+    expect(list.stdout).toContain(`Keeper — The keeper trimmed the wicks and lit the lamp every night. The ships passed ____.\n`);
+    expect(list.stdout).not.toMatch(/\\|\{\{/);
+    const listed = JSON.parse((await lacuna(['docs', 'list', '--json'], data)).stdout) as Array<{ preview: string }>;
+    expect(listed[0]!.preview).toBe('The keeper trimmed the wicks and lit the lamp every night. The ships passed ____.');
+
+    expectFailure(await lacuna(['docs', 'show', id!, '--blanks', 'syntax'], data), 2, /docs show: --blanks must be shown or keep, not "syntax"/);
+    expectFailure(await lacuna(['docs', 'show', id!, '--blanks', 'keep', '--json'], data), 2, /--json prints the stored document/);
+    expectFailure(await lacuna(['docs', 'export', id!, '--blanks'], data), 2, /--blanks needs a value/);
   });
 
   it('fails with one line: usage 2, other 1', async () => {

@@ -26,6 +26,7 @@ import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../../c
 import { formatBytes } from '../../common/units';
 import { renderProgressBar } from './progress-bar';
 import { AUTO_BLANK_LENGTHS, BlankSyntaxError, countBlanks } from '../../common/blanks';
+import { shownMarkdown, type BlanksAs } from '../../common/writer-text';
 import { readModelPackage } from '../engine/model-registry';
 import { appVersion, createNodeCore } from '../core-node';
 import { dataDir as defaultDataDir } from '../paths';
@@ -50,8 +51,14 @@ Usage:
   lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
   lacuna models remove ID            delete a model imported into the data folder
   lacuna docs list [--json]
-  lacuna docs show ID [--json]       print a document's text (blank syntax) as stored
-  lacuna docs export ID [--format md|txt] [--out FILE]   (default md, to stdout)
+  lacuna docs show ID [--blanks shown|keep] [--json]
+                                     print a document's text as the writer sees it: a filled
+                                     blank not yet accepted as the alternative on screen;
+                                     --blanks keep: as stored, blanks as ____ / {{N}};
+                                     --json: the stored document (body, rich text)
+  lacuna docs export ID [--format md|txt] [--out FILE] [--blanks shown|keep]
+                                     (default md, to stdout; blanks as for show: keep writes the
+                                     body as stored, so import gives it back unchanged)
   lacuna docs import FILE [--title T] [--format md|txt]  (format from the extension by default)
   lacuna backup FILE                 write a verified copy of the library (the app may be running)
   lacuna restore FILE                replace the library with a backup; close the app first.
@@ -589,21 +596,24 @@ async function docsList(json: boolean, io: Io): Promise<number> {
 async function docsCommand(args: readonly string[], io: Io): Promise<number> {
   const [sub, ...more] = args;
   if (sub === 'show') {
-    const flags = parseFlags(more, {}, 'docs show', true);
+    const flags = parseFlags(more, { '--blanks': true }, 'docs show', true);
     const id = onePositional(flags, 'docs show', 'a document id (see lacuna docs list)');
+    const blanks = parseBlanksAs(flags.values.get('--blanks'), 'docs show');
+    if (flags.json && blanks !== undefined) throw new UsageError('docs show: --json prints the stored document; --blanks does not apply');
     return withCore(io, async (core) => {
       const doc = await core.call('documents.open', { id });
-      await write(io.stdout, flags.json ? `${JSON.stringify(doc, null, 2)}\n` : doc.body);
+      await write(io.stdout, flags.json ? `${JSON.stringify(doc, null, 2)}\n` : shownMarkdown(doc.body, doc.richText, blanks));
     });
   }
   if (sub === 'export') {
-    const flags = parseFlags(more, { '--format': true, '--out': true }, 'docs export', true);
+    const flags = parseFlags(more, { '--format': true, '--out': true, '--blanks': true }, 'docs export', true);
     if (flags.json) throw new UsageError('docs export: unknown option "--json"');
     const id = onePositional(flags, 'docs export', 'a document id (see lacuna docs list)');
     const format = parseFormat(flags.values.get('--format')) ?? 'md';
+    const blanks = parseBlanksAs(flags.values.get('--blanks'), 'docs export');
     const out = flags.values.get('--out');
     return withCore(io, async (core) => {
-      const exported = await core.call('documents.export', { id, format });
+      const exported = await core.call('documents.export', { id, format, ...(blanks ? { blanks } : {}) });
       if (out === undefined || out === '-') {
         await write(io.stdout, exported.text);
         return;
@@ -669,6 +679,11 @@ function onePositional(flags: Flags, where: string, what: string): string {
   if (flags.positionals.length === 0) throw new UsageError(`${where}: missing argument: ${what}`);
   if (flags.positionals.length > 1) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[1]!)}`);
   return flags.positionals[0]!;
+}
+
+function parseBlanksAs(raw: string | undefined, where: string): BlanksAs | undefined {
+  if (raw === undefined || raw === 'shown' || raw === 'keep') return raw;
+  throw new UsageError(`${where}: --blanks must be shown or keep, not ${quote(raw)}`);
 }
 
 function parseFormat(raw: string | undefined): 'md' | 'txt' | undefined {

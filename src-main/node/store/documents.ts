@@ -16,9 +16,9 @@ import { DEFAULT_RETENTION, DEFAULT_SNAPSHOT_INTERVAL_MS, RevisionLog } from './
 import type { RetentionPolicy, RevisionReason } from './revisions';
 import { searchDocuments } from './search';
 import type { SearchHit } from './search';
+import { PREVIEW_CHARS, makePreview, writerText } from '../../common/writer-text';
 
-/** Characters of body shown in the document list. */
-export const PREVIEW_CHARS = 160;
+export { PREVIEW_CHARS, makePreview };
 
 interface Row {
   id: string;
@@ -26,6 +26,8 @@ interface Row {
   body: string;
   /** The editor's structured form of body (JSON text); NULL when only the body is known. */
   rich_text: string | null;
+  /** The text as the writer sees it (common/writer-text.ts), from body and rich_text: searched, previewed. */
+  shown?: string;
   created_at: number;
   updated_at: number;
   revision: number;
@@ -114,13 +116,14 @@ export class DocumentStore {
       updated_at: t,
       revision: 0,
     };
+    const shown = writerText(row.body, row.rich_text);
     this.guard('could not create the document', () =>
       this.db
         .prepare(
-          `INSERT INTO documents (id, title, body, rich_text, created_at, updated_at, revision)
-           VALUES (@id, @title, @body, @rich_text, @created_at, @updated_at, @revision)`,
+          `INSERT INTO documents (id, title, body, rich_text, shown, created_at, updated_at, revision)
+           VALUES (@id, @title, @body, @rich_text, @shown, @created_at, @updated_at, @revision)`,
         )
-        .run(row),
+        .run({ ...row, shown }),
     );
     return toDocument(row);
   }
@@ -130,7 +133,7 @@ export class DocumentStore {
     const rows = this.guard('could not list documents', () =>
       this.db
         .prepare<[number], SummaryRow>(
-          `SELECT id, title, substr(body, 1, ?) AS head, created_at, updated_at
+          `SELECT id, title, substr(shown, 1, ?) AS head, created_at, updated_at
            FROM documents WHERE trashed_at IS NULL ORDER BY updated_at DESC, seq DESC`,
         )
         .all(PREVIEW_CHARS * 4),
@@ -167,12 +170,12 @@ export class DocumentStore {
   listRevisions(id: string): RevisionSummary[] {
     return this.guard('could not list revisions', () => {
       if (!this.db.prepare('SELECT 1 FROM documents WHERE id = ?').get(id)) throw notFound(id);
-      return this.revisions.list(id, PREVIEW_CHARS * 4).map((r) => ({
+      return this.revisions.list(id).map((r) => ({
         revisionId: r.revision_id,
         revision: r.revision,
         createdAt: r.created_at,
         reason: r.reason,
-        preview: makePreview(r.head),
+        preview: r.preview,
         chars: r.chars,
       }));
     });
@@ -190,6 +193,22 @@ export class DocumentStore {
       title: r.title,
       body: r.body,
     };
+  }
+
+  /** A snapshot's title and its text as the writer saw it (common/writer-text.ts), for diffs. */
+  revisionShown(revisionId: number): { documentId: string; title: string; shown: string } {
+    const r = this.guard('could not read the revision', () => this.revisions.get(revisionId));
+    if (!r) throw new ApiError('not_found', `no revision with id ${revisionId}`);
+    return { documentId: r.document_id, title: r.title, shown: writerText(r.body, r.rich_text) };
+  }
+
+  /** A document's text as the writer sees it (common/writer-text.ts). */
+  shown(id: string): { title: string; revision: number; shown: string } {
+    const row = this.guard('could not open the document', () =>
+      this.db.prepare<[string], { title: string; revision: number; shown: string }>('SELECT title, revision, shown FROM documents WHERE id = ?').get(id),
+    );
+    if (!row) throw notFound(id);
+    return row;
   }
 
   /**
@@ -236,7 +255,7 @@ export class DocumentStore {
     const rows = this.guard('could not list the trash', () =>
       this.db
         .prepare<[number], SummaryRow & { trashed_at: number }>(
-          `SELECT id, title, substr(body, 1, ?) AS head, created_at, updated_at, trashed_at
+          `SELECT id, title, substr(shown, 1, ?) AS head, created_at, updated_at, trashed_at
            FROM documents WHERE trashed_at IS NOT NULL ORDER BY trashed_at DESC, seq DESC`,
         )
         .all(PREVIEW_CHARS * 4),
@@ -274,9 +293,11 @@ export class DocumentStore {
       updated_at: Math.max(now, current.updated_at),
       revision: current.revision + 1,
     };
+    // The index only changes when what the writer sees does (the update trigger watches shown).
+    next.shown = next.body === current.body && next.rich_text === current.rich_text && current.shown !== undefined ? current.shown : writerText(next.body, next.rich_text);
     this.db
-      .prepare('UPDATE documents SET title = ?, body = ?, rich_text = ?, updated_at = ?, revision = ? WHERE id = ?')
-      .run(next.title, next.body, next.rich_text, next.updated_at, next.revision, next.id);
+      .prepare('UPDATE documents SET title = ?, body = ?, rich_text = ?, shown = ?, updated_at = ?, revision = ? WHERE id = ?')
+      .run(next.title, next.body, next.rich_text, next.shown, next.updated_at, next.revision, next.id);
     return next;
   }
 
@@ -314,13 +335,4 @@ function toDocument(r: Row): Document {
     updatedAt: r.updated_at,
     revision: r.revision,
   };
-}
-
-/** One line of at most PREVIEW_CHARS code points: whitespace and control characters collapsed. */
-export function makePreview(head: string): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = head.replace(/[\s\u0000-\u001f\u007f]+/gu, ' ').trim();
-  const chars = Array.from(flat);
-  if (chars.length <= PREVIEW_CHARS) return flat;
-  return chars.slice(0, PREVIEW_CHARS - 1).join('').trimEnd() + '…';
 }

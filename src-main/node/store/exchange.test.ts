@@ -29,17 +29,55 @@ function bad(fn: () => unknown): ApiError {
 }
 
 describe('exchange', () => {
-  it('exports Markdown and plain text with the body unchanged', () => {
+  it('exports Markdown and plain text with a body that has no markup unchanged', () => {
     expect(exportDocument({ title: 'My draft', body: 'A ____ b' }, 'md')).toEqual({ filename: 'My draft.md', text: '# My draft\n\nA ____ b' });
     expect(exportDocument({ title: 'My draft', body: 'A ____ b' }, 'txt')).toEqual({ filename: 'My draft.txt', text: 'My draft\n\nA ____ b' });
     expect(exportDocument({ title: '', body: 'x' }, 'md').text).toBe('# Untitled\n\nx');
     expect(exportDocument({ title: 'two\nlines', body: 'x' }, 'txt').text).toBe('two lines\n\nx');
   });
 
-  it('round-trips title and body byte for byte in both formats', () => {
+  it('exports a filled blank not yet accepted as the alternative on screen; blanks keep writes the body', () => {
+    const body = 'The keeper {{48}}{{16}} every night.\\\nThe ships passed ____.';
+    const blank = (tokens: number | 'auto', alternatives: string[], chosen = 0) => ({
+      type: 'blank',
+      attrs: { tokens, status: alternatives.length ? 'filled' : 'idle', alternatives, chosen, ranked: true, generationId: null },
+    });
+    const richText = JSON.stringify({
+      type: 'doc',
+      content: [
+        {
+          type: 'paragraph',
+          content: [
+            { type: 'text', text: 'The keeper ' },
+            blank(48, ['slept', 'trimmed the *wicks*'], 1),
+            blank(16, [' and lit the lamp']),
+            { type: 'text', text: ' every night.' },
+            { type: 'hard_break' },
+            { type: 'text', text: 'The ships passed ' },
+            blank('auto', []),
+            { type: 'text', text: '.' },
+          ],
+        },
+      ],
+    });
+    const shown = 'The keeper trimmed the \\*wicks\\* and lit the lamp every night.\\\nThe ships passed ____.';
+    expect(exportDocument({ title: 'Keeper', body, richText }, 'md').text).toBe(`# Keeper\n\n${shown}`);
+    // Plain text: no Markdown, the line break a line break.
+    expect(exportDocument({ title: 'Keeper', body, richText }, 'txt').text).toBe('Keeper\n\nThe keeper trimmed the *wicks* and lit the lamp every night.\nThe ships passed ____.');
+    // Imported back, the fill is text and the empty blank still a blank.
+    expect(parseBlanks(parseImport(`# Keeper\n\n${shown}`, 'md').body).filter((x) => x.kind === 'blank')).toHaveLength(1);
+    for (const format of ['md', 'txt'] as const) {
+      const kept = exportDocument({ title: 'Keeper', body, richText }, format, 'keep');
+      expect(parseImport(kept.text, format)).toEqual({ title: 'Keeper', body });
+    }
+    // A rich text that no longer matches the body (another number of blanks) is not trusted.
+    expect(exportDocument({ title: 'K', body: 'Just {{48}}.', richText }, 'md').text).toBe('# K\n\nJust {{48}}.');
+  });
+
+  it('round-trips title and body byte for byte in both formats with blanks kept', () => {
     for (const format of ['md', 'txt'] as const) {
       for (const body of [TRICKY, '', '\nstarts with a newline', 'one line', '____']) {
-        const out = exportDocument({ title: 'Tïtle ✍️ עברית', body }, format);
+        const out = exportDocument({ title: 'Tïtle ✍️ עברית', body }, format, format === 'md' ? undefined : 'keep');
         const back = parseImport(out.text, format);
         expect(back).toEqual({ title: 'Tïtle ✍️ עברית', body });
         expect(parseBlanks(back.body)).toEqual(parseBlanks(body));
@@ -102,6 +140,16 @@ describe('exchange through the core', () => {
     expect([txt.title, txt.body]).toEqual(['Named', 'Just text']);
     await expect(core.call('documents.import', { text: 'a\u0000', format: 'txt' })).rejects.toMatchObject({ code: 'bad_request' });
     await expect(core.call('documents.export', { id: d.id, format: 'html' as 'md' })).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(core.call('documents.export', { id: d.id, format: 'md', blanks: 'syntax' as 'keep' })).rejects.toMatchObject({ code: 'bad_request' });
+    // A filled blank: the alternative on screen by default, the blank syntax with blanks 'keep'.
+    const richText = JSON.stringify({
+      type: 'doc',
+      content: [{ type: 'paragraph', content: [{ type: 'text', text: 'A ' }, { type: 'blank', attrs: { tokens: 4, status: 'filled', alternatives: ['quiet'], chosen: 0 } }, { type: 'text', text: ' night' }] }],
+    });
+    const filled = await core.call('documents.create', { title: 'Night', body: 'A {{4}} night', richText });
+    expect((await core.call('documents.export', { id: filled.id, format: 'txt' })).text).toBe('Night\n\nA quiet night');
+    expect((await core.call('documents.export', { id: filled.id, format: 'txt', blanks: 'keep' })).text).toBe('Night\n\nA {{4}} night');
+    expect((await core.call('documents.export', { id: filled.id, format: 'md', blanks: 'shown' })).text).toBe('# Night\n\nA quiet night');
     await expect(core.call('documents.export', { id: 'f'.repeat(32), format: 'md' })).rejects.toMatchObject({ code: 'not_found' });
   });
 });

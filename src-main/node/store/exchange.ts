@@ -1,9 +1,15 @@
 /**
  * Export and import of single documents as Markdown or plain text.
  *
- * Documents are stored as plain text in the blank syntax (common/blanks.ts); the body is exported
- * and imported unchanged, blanks and backslash escapes included, so export → import gives back
- * the body byte for byte (as long as it uses LF line ends: import normalises CRLF/CR to LF).
+ * Documents are stored as Markdown in the blank syntax (common/blanks.ts). Export writes the text
+ * as the writer sees it (common/writer-text.ts): a filled blank whose alternatives are not yet
+ * accepted as the alternative on screen; Markdown keeps its formatting (shownMarkdown), plain text
+ * loses it but for list markers, with line breaks as line breaks (markdownToPlain; a blank still
+ * empty reads `____`). With
+ * blanks 'keep' the body is written unchanged in both formats, blanks and backslash escapes
+ * included, so export → import gives back the body byte for byte (as long as it uses LF line
+ * ends: import normalises CRLF/CR to LF). Markdown of a document with no filled blank is the body
+ * either way.
  *
  *   md:  "# Title\n\n" + body      A leading "# " heading becomes the title on import.
  *   txt: "Title\n\n" + body        On import the title is the one given, else the first non-empty
@@ -13,7 +19,8 @@
  * A title given on import always wins; a Markdown heading is still taken out of the body then.
  */
 import { ApiError, MAX_BODY_CHARS, MAX_TITLE_CHARS } from '../../common/api';
-import type { Document } from '../../common/api';
+import type { BlanksAs, Document } from '../../common/api';
+import { markdownToPlain, shownMarkdown } from '../../common/writer-text';
 
 export type ExchangeFormat = 'md' | 'txt';
 
@@ -27,10 +34,11 @@ export interface ExportedDocument {
   text: string;
 }
 
-export function exportDocument(doc: Pick<Document, 'title' | 'body'>, format: ExchangeFormat): ExportedDocument {
+export function exportDocument(doc: Pick<Document, 'title' | 'body' | 'richText'>, format: ExchangeFormat, blanks: BlanksAs = 'shown'): ExportedDocument {
   // A title is one line; a stray line break would otherwise spill into the body on import.
   const title = doc.title.replace(/\s*[\r\n]+\s*/g, ' ').trim() || UNTITLED;
-  const text = format === 'md' ? `# ${title}\n\n${doc.body}` : `${title}\n\n${doc.body}`;
+  const body = blanks === 'keep' ? doc.body : format === 'md' ? shownMarkdown(doc.body, doc.richText) : markdownToPlain(shownMarkdown(doc.body, doc.richText), true);
+  const text = format === 'md' ? `# ${title}\n\n${body}` : `${title}\n\n${body}`;
   return { filename: `${safeFileName(title)}.${format}`, text };
 }
 

@@ -13,6 +13,7 @@ import { migrate, migrations, schemaVersion } from './migrations';
 import { DocumentStore } from './documents';
 import { GenerationLog } from './generations';
 import { caught } from '../test-support';
+import { previewOf, writerText } from '../../common/writer-text';
 
 let dir: string;
 
@@ -28,6 +29,27 @@ const ODD = 'NUL\u0000 emoji 😀👩🏽‍💻 RTL שלום مرحبا combini
 const IDS = ['a'.repeat(32), 'b'.repeat(32), 'c'.repeat(32)];
 /** A rich text as the editor stores it (v6). */
 const RICH = JSON.stringify({ type: 'doc', content: [{ type: 'paragraph', content: [{ type: 'text', text: ODD.replace('\u0000', '') }] }] });
+/** From v6: a document with a filled blank not yet accepted, and a line break (as the editor writes them). */
+const FILLED_ID = 'd'.repeat(32);
+const FILLED_BODY = 'The keeper {{16}} every night.\\\nThe ships passed.';
+function filledRich(alternative: string): string {
+  return JSON.stringify({
+    type: 'doc',
+    content: [
+      {
+        type: 'paragraph',
+        content: [
+          { type: 'text', text: 'The keeper ' },
+          { type: 'blank', attrs: { tokens: 16, status: 'filled', alternatives: [alternative, 'slept'], chosen: 0, ranked: true, generationId: null } },
+          { type: 'text', text: ' every night.' },
+          { type: 'hard_break' },
+          { type: 'text', text: 'The ships passed.' },
+        ],
+      },
+    ],
+  });
+}
+const FILLED_SHOWN = 'The keeper lit the lamplight every night.\nThe ships passed.';
 
 /** A library at version k, with three documents (and a snapshot where the schema has them). */
 function buildAt(k: number): void {
@@ -57,8 +79,27 @@ function buildAt(k: number): void {
       )
       .run(IDS[0], 'old ____', JSON.stringify([{ text: 'old fill', fills: ['fill'] }]));
   }
-  if (k >= 6) raw.prepare('UPDATE documents SET rich_text = ? WHERE id = ?').run(RICH, IDS[2]);
-  if (k >= 7) raw.prepare('UPDATE revisions SET rich_text = ? WHERE document_id = ?').run(RICH, IDS[0]);
+  if (k >= 6) {
+    raw.prepare('UPDATE documents SET rich_text = ? WHERE id = ?').run(RICH, IDS[2]);
+    raw
+      .prepare('INSERT INTO documents (id, title, body, rich_text, created_at, updated_at, revision) VALUES (?, ?, ?, ?, 500, 500, 0)')
+      .run(FILLED_ID, 'Keeper', FILLED_BODY, filledRich('lit the lamplight'));
+  }
+  if (k >= 7) {
+    raw.prepare('UPDATE revisions SET rich_text = ? WHERE document_id = ?').run(RICH, IDS[0]);
+    raw
+      .prepare('INSERT INTO revisions (document_id, revision, title, body, rich_text, chars, created_at, reason) VALUES (?, 0, ?, ?, ?, ?, 400, ?)')
+      .run(FILLED_ID, 'Keeper', FILLED_BODY, filledRich('lit the lamplight'), FILLED_BODY.length, 'manual');
+  }
+  if (k >= 10) {
+    // From v10 a writer keeps `shown` (and a revision its preview) with every row, as the store does.
+    for (const r of raw.prepare<[], { id: string; body: string; rich_text: string | null }>('SELECT id, body, rich_text FROM documents').all()) {
+      raw.prepare('UPDATE documents SET shown = ? WHERE id = ?').run(writerText(r.body, r.rich_text), r.id);
+    }
+    for (const r of raw.prepare<[], { revision_id: number; body: string; rich_text: string | null }>('SELECT revision_id, body, rich_text FROM revisions').all()) {
+      raw.prepare('UPDATE revisions SET preview = ? WHERE revision_id = ?').run(previewOf(r.body, r.rich_text), r.revision_id);
+    }
+  }
   raw.close();
 }
 
@@ -82,7 +123,7 @@ describe('migrations', () => {
         if (k >= 1) {
           IDS.forEach((id, i) => expect(docs.open(id)).toMatchObject({ title: `title ${i} zebra${i}`, body: `${ODD} body${i} xylophone`, revision: i }));
           // Order: updated_at DESC, then the (kept) rowid.
-          expect(docs.list().map((d) => d.id)).toEqual([IDS[2], IDS[1], IDS[0]]);
+          expect(docs.list().map((d) => d.id)).toEqual([IDS[2], IDS[1], IDS[0], ...(k >= 6 ? [FILLED_ID] : [])]);
           // The search index covers rows that existed before it did.
           expect(docs.search('xylophone').map((h) => h.id).sort()).toEqual([...IDS].sort());
           expect(docs.search('zebra1').map((h) => h.id)).toEqual([IDS[1]]);
@@ -90,6 +131,20 @@ describe('migrations', () => {
           expect(docs.open(IDS[0]!)).not.toHaveProperty('richText');
           if (k >= 6) expect(docs.open(IDS[2]!).richText).toBe(RICH);
           else expect(docs.open(IDS[2]!)).not.toHaveProperty('richText');
+          // v10: search, snippets and previews read the text as the writer sees it, also for rows from
+          // before it (a filled blank as the alternative on screen, a line break as a line break).
+          expect(docs.search('zebra1').map((h) => h.snippet)).toEqual([expect.not.stringMatching(/\\|\{\{/)]);
+          for (const d of docs.list()) expect(d.preview).not.toMatch(/\\|\{\{/);
+        }
+        if (k >= 6) {
+          expect(docs.shown(FILLED_ID)).toMatchObject({ title: 'Keeper', shown: FILLED_SHOWN });
+          const [hit] = docs.search('lamplight');
+          expect(hit).toMatchObject({ id: FILLED_ID, snippet: 'The keeper lit the lamplight every night. The ships passed.' });
+          expect(docs.search('16')).toEqual([]);
+          expect(docs.list().find((d) => d.id === FILLED_ID)!.preview).toBe('The keeper lit the lamplight every night. The ships passed.');
+        }
+        if (k >= 7) {
+          expect(docs.listRevisions(FILLED_ID).map((r) => r.preview)).toEqual(['The keeper lit the lamplight every night. The ships passed.']);
         }
         if (k >= 3) expect(docs.listRevisions(IDS[0]!).map((r) => r.preview)).toEqual(['old body']);
         // A snapshot from before v7 restores without rich text; one with it (k ≥ 7) restores it.
@@ -119,10 +174,16 @@ describe('migrations', () => {
         expect(rich.richText).toBe(RICH);
         expect(docs.save({ id: d.id, title: 'new', body: 'plain aardvark', baseRevision: 2 })).not.toHaveProperty('richText');
         expect(docs.search('aardvark').map((h) => h.id)).toEqual([d.id]);
+        // What the writer sees (v10) follows every save: the alternative on screen is found, the markup is not.
+        const filled = docs.save({ id: d.id, title: 'new', body: FILLED_BODY, richText: filledRich('fed the aardvark'), baseRevision: 3 });
+        expect(docs.search('aardvark')).toMatchObject([{ id: d.id, snippet: 'The keeper fed the aardvark every night. The ships passed.' }]);
+        expect(docs.list().find((x) => x.id === d.id)!.preview).toBe('The keeper fed the aardvark every night. The ships passed.');
+        docs.save({ id: d.id, title: 'new', body: 'plain aardvark', baseRevision: filled.revision });
+        expect(docs.search('keeper').map((h) => h.id)).toEqual(k >= 6 ? [FILLED_ID] : []);
         // Revisions keep the rich text (v7): restoring the snapshot taken with it brings it back.
-        docs.save({ id: d.id, title: 'new', body: 'richest aardvark', richText: RICH, baseRevision: 3, snapshot: 'manual' });
+        docs.save({ id: d.id, title: 'new', body: 'richest aardvark', richText: RICH, baseRevision: 5, snapshot: 'manual' });
         const withRich = docs.listRevisions(d.id).find((r) => r.reason === 'manual')!;
-        docs.save({ id: d.id, title: 'new', body: 'plainest aardvark', baseRevision: 4 });
+        docs.save({ id: d.id, title: 'new', body: 'plainest aardvark', baseRevision: 6 });
         expect(docs.restoreRevision(withRich.revisionId)).toMatchObject({ body: 'richest aardvark', richText: RICH });
         // Generation records (v5) work on the upgraded file, and go with their document.
         const g = gens.record({

@@ -12,6 +12,7 @@
  */
 import type { Database } from 'better-sqlite3';
 import { ApiError } from '../../common/api';
+import { previewOf, writerText } from '../../common/writer-text';
 
 export interface Migration {
   /** 1, 2, 3, … in array order. */
@@ -184,6 +185,58 @@ export const migrations: readonly Migration[] = [
       // kept every token and unmasked in random order.
       db.exec(`ALTER TABLE generations ADD COLUMN top_p REAL NOT NULL DEFAULT 1;
                ALTER TABLE generations ADD COLUMN unmasking TEXT NOT NULL DEFAULT 'random' CHECK (unmasking IN ('random', 'confident'));`);
+    },
+  },
+  {
+    version: 10,
+    name: 'search the text as the writer sees it',
+    up(db) {
+      // `shown`: the text as the writer sees it (common/writer-text.ts: a filled blank as the
+      // alternative on screen, no Markdown, line breaks as line breaks), written with every change
+      // of body or rich text. The search index, the document list's previews and the snippets read
+      // it instead of the body. The index is made anew over (title, shown); its triggers watch
+      // those two. Revisions keep their preview the same way (`preview`, already one line).
+      db.exec(`
+        ALTER TABLE documents ADD COLUMN shown TEXT NOT NULL DEFAULT '';
+        ALTER TABLE revisions ADD COLUMN preview TEXT NOT NULL DEFAULT '';
+        DROP TRIGGER documents_fts_insert;
+        DROP TRIGGER documents_fts_delete;
+        DROP TRIGGER documents_fts_update;
+        DROP TABLE documents_fts;
+      `);
+      // One row at a time (a library may be large; a statement being iterated blocks writes).
+      const docSeqs = db.prepare<[], number>('SELECT seq FROM documents').pluck().all();
+      const doc = db.prepare<[number], { body: string; rich_text: string | null }>('SELECT body, rich_text FROM documents WHERE seq = ?');
+      const setShown = db.prepare('UPDATE documents SET shown = ? WHERE seq = ?');
+      for (const seq of docSeqs) {
+        const r = doc.get(seq)!;
+        setShown.run(writerText(r.body, r.rich_text), seq);
+      }
+      const revIds = db.prepare<[], number>('SELECT revision_id FROM revisions').pluck().all();
+      const rev = db.prepare<[number], { body: string; rich_text: string | null }>('SELECT body, rich_text FROM revisions WHERE revision_id = ?');
+      const setPreview = db.prepare('UPDATE revisions SET preview = ? WHERE revision_id = ?');
+      for (const id of revIds) {
+        const r = rev.get(id)!;
+        setPreview.run(previewOf(r.body, r.rich_text), id);
+      }
+      db.exec(`
+        CREATE VIRTUAL TABLE documents_fts USING fts5 (
+          title, shown,
+          content = 'documents', content_rowid = 'seq',
+          tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+          INSERT INTO documents_fts (rowid, title, shown) VALUES (new.seq, new.title, new.shown);
+        END;
+        CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+          INSERT INTO documents_fts (documents_fts, rowid, title, shown) VALUES ('delete', old.seq, old.title, old.shown);
+        END;
+        CREATE TRIGGER documents_fts_update AFTER UPDATE OF title, shown ON documents BEGIN
+          INSERT INTO documents_fts (documents_fts, rowid, title, shown) VALUES ('delete', old.seq, old.title, old.shown);
+          INSERT INTO documents_fts (rowid, title, shown) VALUES (new.seq, new.title, new.shown);
+        END;
+        INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
+      `);
     },
   },
 ];

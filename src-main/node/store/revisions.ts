@@ -18,6 +18,7 @@
  * Deleting a document (emptying the trash) deletes its snapshots.
  */
 import type { Database } from './database';
+import { PREVIEW_CHARS, makePreview, previewOf } from '../../common/writer-text';
 
 export type RevisionReason = 'autosave-rhythm' | 'before-fill' | 'manual' | 'restore';
 
@@ -73,6 +74,8 @@ export interface SnapshotSource {
   body: string;
   /** The editor's structured form of body, when the document has one. */
   rich_text?: string | null;
+  /** The text as the writer sees it, when known (documents.shown); else it is worked out. */
+  shown?: string;
   revision: number;
 }
 
@@ -86,6 +89,8 @@ export interface RevisionRow {
   chars: number;
   created_at: number;
   reason: RevisionReason;
+  /** One line of the text as the writer sees it (v10). */
+  preview: string;
 }
 
 /** Low-level revision statements. Callers own the transaction. */
@@ -108,10 +113,10 @@ export class RevisionLog {
   snapshot(doc: SnapshotSource, reason: RevisionReason, now: number): number {
     const info = this.db
       .prepare(
-        `INSERT INTO revisions (document_id, revision, title, body, rich_text, chars, created_at, reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO revisions (document_id, revision, title, body, rich_text, chars, created_at, reason, preview)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(doc.id, doc.revision, doc.title, doc.body, doc.rich_text ?? null, doc.body.length, now, reason);
+      .run(doc.id, doc.revision, doc.title, doc.body, doc.rich_text ?? null, doc.body.length, now, reason, snapshotPreview(doc));
     this.prune(doc.id, now);
     return Number(info.lastInsertRowid);
   }
@@ -127,16 +132,22 @@ export class RevisionLog {
     return n;
   }
 
-  list(documentId: string, headChars: number): Array<{ revision_id: number; revision: number; created_at: number; reason: RevisionReason; head: string; chars: number }> {
+  list(documentId: string): Array<{ revision_id: number; revision: number; created_at: number; reason: RevisionReason; preview: string; chars: number }> {
     return this.db
-      .prepare<[number, string], { revision_id: number; revision: number; created_at: number; reason: RevisionReason; head: string; chars: number }>(
-        `SELECT revision_id, revision, created_at, reason, substr(body, 1, ?) AS head, chars
+      .prepare<[string], { revision_id: number; revision: number; created_at: number; reason: RevisionReason; preview: string; chars: number }>(
+        `SELECT revision_id, revision, created_at, reason, preview, chars
          FROM revisions WHERE document_id = ? ORDER BY created_at DESC, revision_id DESC`,
       )
-      .all(headChars, documentId);
+      .all(documentId);
   }
 
   get(revisionId: number): RevisionRow | undefined {
     return this.db.prepare<[number], RevisionRow>('SELECT * FROM revisions WHERE revision_id = ?').get(revisionId);
   }
+}
+
+/** A snapshot's preview: one line of the text as the writer sees it. */
+function snapshotPreview(doc: SnapshotSource): string {
+  if (doc.shown !== undefined) return makePreview(doc.shown.slice(0, PREVIEW_CHARS * 4));
+  return previewOf(doc.body, doc.rich_text);
 }

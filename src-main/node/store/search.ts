@@ -1,5 +1,8 @@
 /**
- * Full-text search over titles and bodies (the FTS5 table documents_fts, migration 4).
+ * Full-text search over titles and the text as the writer sees it (documents.shown, derived from
+ * the body and rich text by common/writer-text.ts: a filled blank as the alternative on screen, no
+ * Markdown, line breaks as line breaks), in the FTS5 table documents_fts (migration 4, over
+ * `shown` since migration 10). Snippets are cut from that text too.
  *
  * User input is never handed to FTS5's query language: it is split on whitespace and every term
  * becomes a quoted phrase (AND-ed; the last one a prefix, for search-as-you-type), so quotes,

@@ -59,6 +59,41 @@ describe('store API', () => {
     expect((await rejection(core.call('revisions.diff', { revisionId: 999 }))).code).toBe('not_found');
   });
 
+  it('revisions.diff compares the text as the writer sees it: the alternative on screen, line breaks, no markup', async () => {
+    // One stored body, three times: the filled blank shows another alternative each time.
+    const body = 'The keeper {{16}} every night.\\\nThe ships passed.';
+    const rich = (chosen: number) =>
+      JSON.stringify({
+        type: 'doc',
+        content: [
+          {
+            type: 'paragraph',
+            content: [
+              { type: 'text', text: 'The keeper ' },
+              { type: 'blank', attrs: { tokens: 16, status: 'filled', alternatives: ['lit the lamp', 'slept'], chosen, ranked: true, generationId: null } },
+              { type: 'text', text: ' every night.' },
+              { type: 'hard_break' },
+              { type: 'text', text: 'The ships passed.' },
+            ],
+          },
+        ],
+      });
+    const d = await core.call('documents.create', { title: 'K', body, richText: rich(0) });
+    await core.call('documents.save', { id: d.id, title: 'K', body, richText: rich(0), baseRevision: 0, snapshot: 'manual' });
+    await core.call('documents.save', { id: d.id, title: 'K', body, richText: rich(1), baseRevision: 1, snapshot: 'manual' });
+    const [now, before] = await core.call('revisions.list', { id: d.id });
+    expect([now!.preview, before!.preview]).toEqual(['The keeper slept every night. The ships passed.', 'The keeper lit the lamp every night. The ships passed.']);
+    const diff = await core.call('revisions.diff', { revisionId: before!.revisionId });
+    expect(diff.ops).toEqual([
+      { op: 'equal', text: 'The keeper ' },
+      { op: 'delete', text: 'lit the lamp' },
+      { op: 'insert', text: 'slept' },
+      { op: 'equal', text: ' every night.\nThe ships passed.' },
+    ]);
+    // The same stored markup, but not the same text: only the newest revision is the text now.
+    expect((await core.call('revisions.diff', { revisionId: now!.revisionId })).ops.every((o) => o.op === 'equal')).toBe(true);
+  });
+
   it('documents carry the optional rich text through create, save and open', async () => {
     const rich = JSON.stringify({ type: 'doc', content: [{ type: 'paragraph' }] });
     const plain = await core.call('documents.create', { title: 'T', body: 'one' });

@@ -53,7 +53,7 @@ describe('openDatabase', () => {
     const latest = migrations.length;
     expect(schemaVersion(db)).toBe(latest);
     const cols = (db.prepare('PRAGMA table_info(documents)').all() as Array<{ name: string }>).map((c) => c.name);
-    expect(cols).toEqual(['id', 'title', 'body', 'created_at', 'updated_at', 'revision', 'trashed_at', 'seq', 'rich_text']);
+    expect(cols).toEqual(['id', 'title', 'body', 'created_at', 'updated_at', 'revision', 'trashed_at', 'seq', 'rich_text', 'shown']);
 
     const docs = new DocumentStore(db);
     const d = docs.create({ title: 'kept', body: 'across migrations' });
@@ -163,6 +163,58 @@ describe('DocumentStore', () => {
     expect(list[0]).toMatchObject({ preview: 'edited again', createdAt: 1_000, updatedAt: 3_000 });
     expect(Array.from(list[1]!.preview)).toHaveLength(PREVIEW_CHARS);
     expect(list[1]!.preview.endsWith('…')).toBe(true);
+  });
+
+  it('lists, searches and snippets the text as the writer sees it: a filled blank as the alternative on screen, no markup', () => {
+    let t = 1_000;
+    const docs = new DocumentStore(openDb(), { now: () => t, snapshotIntervalMs: 0 });
+    // As the editor saves it: the body keeps the blanks' syntax and the hard line break's backslash;
+    // the rich text has the first blank filled (not yet accepted), the second still empty.
+    const body = 'The *keeper* {{48}}{{16}} every night.\\\nThe ships passed ____.';
+    const blank = (tokens: number | 'auto', alternatives: string[]) => ({
+      type: 'blank',
+      attrs: { tokens, status: alternatives.length ? 'filled' : 'idle', alternatives, chosen: 0, ranked: true, generationId: null },
+    });
+    const richText = JSON.stringify({
+      type: 'doc',
+      content: [
+        {
+          type: 'paragraph',
+          content: [
+            { type: 'text', text: 'The ' },
+            { type: 'text', text: 'keeper', marks: [{ type: 'em' }] },
+            { type: 'text', text: ' ' },
+            blank(48, ['trimmed the wicks']),
+            blank(16, [' and lit the lamp']),
+            { type: 'text', text: ' every night.' },
+            { type: 'hard_break' },
+            { type: 'text', text: 'The ships passed ' },
+            blank('auto', []),
+            { type: 'text', text: '.' },
+          ],
+        },
+      ],
+    });
+    const doc = docs.create({ title: 'Keeper', body, richText });
+    const seen = 'The keeper trimmed the wicks and lit the lamp every night. The ships passed ____.';
+    expect(docs.list()[0]!.preview).toBe(seen);
+    expect(docs.shown(doc.id).shown).toBe('The keeper trimmed the wicks and lit the lamp every night.\nThe ships passed ____.');
+    // Search finds the words on screen, not the markup; the snippet is what the writer reads.
+    const [hit] = docs.search('wicks');
+    expect(hit).toMatchObject({ id: doc.id, snippet: seen });
+    expect(hit!.snippet.slice(hit!.highlights[0]!.start, hit!.highlights[0]!.end)).toBe('wicks');
+    expect(docs.search('48')).toEqual([]);
+    // Without its rich text (saved from the CLI, say) the same body reads as the blanks it holds.
+    t = 2_000;
+    const plain = docs.save({ id: doc.id, title: 'Keeper', body, baseRevision: 0 });
+    expect(docs.list()[0]!.preview).toBe('The keeper ________ every night. The ships passed ____.');
+    expect(docs.search('wicks')).toEqual([]);
+    // Revisions preview the same way; so does the trash.
+    t = 3_000;
+    docs.save({ id: doc.id, title: 'Keeper', body, richText, baseRevision: plain.revision });
+    expect(docs.listRevisions(doc.id).map((r) => r.preview)).toEqual([seen, 'The keeper ________ every night. The ships passed ____.']);
+    docs.trash(doc.id);
+    expect(docs.listTrash()[0]!.preview).toBe(seen);
   });
 
   it('does not split characters in the preview', () => {
