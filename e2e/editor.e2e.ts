@@ -388,6 +388,198 @@ describe('blanks in the rich editor', () => {
   });
 });
 
+describe('typing during a fill', () => {
+  /** On the test model, with many steps: the fill takes a while, and its answer waits for release(). */
+  async function longFill(page: Page): Promise<{ release: () => void; answer: Promise<FillAnswer> }> {
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    await page.route('**/api/fill.run', async (route) => {
+      const params = route.request().postDataJSON() as Record<string, unknown>;
+      const response = await route.fetch({ postData: JSON.stringify({ ...params, steps: 512, model: 'tiny-fixture' }), timeout: LONG });
+      await released;
+      await route.fulfill({ response });
+    });
+    return { release, answer: nextFill(page) };
+  }
+
+  it('lands the fill on its blank while the writer types in another paragraph; undo takes them apart', async () => {
+    const { page, problems } = await lacuna.open();
+    await newDocument(page, 'Typing meanwhile');
+    await page.keyboard.type('First paragraph.');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('The keeper {{16}} every night.');
+    await saved(page);
+    const { release, answer } = await longFill(page);
+    await page.keyboard.press('Control+Enter');
+    await page.getByText(STEP).waitFor();
+    await blankImage(page, /^Blank being filled/).waitFor();
+    // The writer goes on in the first paragraph (before the blank: it moves) and adds a new one.
+    await page.keyboard.press('Control+Home');
+    await page.keyboard.press('End');
+    await page.keyboard.type(' More words here.');
+    await page.keyboard.press('Enter');
+    await page.keyboard.type('A new paragraph.');
+    const steps = page.getByText(STEP);
+    const [, k, n] = STEP.exec((await steps.textContent()) ?? '')!;
+    expect(Number(k)).toBeLessThan(Number(n)); // still filling while the writer typed
+    release();
+    const { result } = await answer;
+    await fillStatus(page, 'Filled 1 blank.');
+    const fills = result.alternatives.map((a) => a.fills[0]!);
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${fills[0]}`).waitFor();
+    expect(await editorText(page)).toBe('First paragraph. More words here.\nA new paragraph.\nThe keeper {{16}} every night.');
+    expect(await page.getByRole('region', { name: 'The fill was not applied' }).count()).toBe(0);
+    // The cursor stayed where the writer was typing.
+    await page.keyboard.type(' Still mine.');
+    await expect.poll(() => editorText(page)).toBe('First paragraph. More words here.\nA new paragraph. Still mine.\nThe keeper {{16}} every night.');
+    await saved(page);
+    expect((await stored('Typing meanwhile')).body).toBe('First paragraph. More words here.\n\nA new paragraph. Still mine.\n\nThe keeper {{16}} every night.');
+
+    // Undo: first the typing after the landing, then the landing alone (the blank is empty again,
+    // the typing during the fill stays the writer's); redo brings the fill back.
+    await page.keyboard.press('Control+KeyZ');
+    await expect.poll(() => editorText(page)).toBe('First paragraph. More words here.\nA new paragraph.\nThe keeper {{16}} every night.');
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${fills[0]}`).waitFor();
+    await page.keyboard.press('Control+KeyZ');
+    await blankImage(page, 'Blank, 16 tokens').waitFor();
+    expect(await editorText(page)).toBe('First paragraph. More words here.\nA new paragraph.\nThe keeper {{16}} every night.');
+    await page.keyboard.press('Control+KeyY');
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${fills[0]}`).waitFor();
+    expect(await editorText(page)).toBe('First paragraph. More words here.\nA new paragraph.\nThe keeper {{16}} every night.');
+    await page.unroute('**/api/fill.run');
+    expect(problems).toEqual([]);
+  });
+
+  it('offers every alternative when the blank itself was deleted during the fill', async () => {
+    const { page, problems } = await lacuna.open();
+    await newDocument(page, 'Deleted meanwhile');
+    await page.keyboard.type('Wind and {{16}}');
+    await saved(page);
+    const { release, answer } = await longFill(page);
+    await page.keyboard.press('Control+Enter');
+    await page.getByText(STEP).waitFor();
+    await blankImage(page, /^Blank being filled/).waitFor();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Backspace'); // the blank goes, whole
+    await page.keyboard.type('rain.');
+    expect(await editorText(page)).toBe('Wind and rain.');
+    release();
+    const { result } = await answer;
+    const fills = result.alternatives.map((a) => a.fills[0]!);
+    expect(fills).toHaveLength(3);
+
+    const notice = page.getByRole('region', { name: 'The fill was not applied' });
+    await notice.waitFor();
+    await fillStatus(page, 'Fill not applied: the blank changed meanwhile.');
+    expect(await editorText(page)).toBe('Wind and rain.');
+    // Every alternative, not only the first.
+    const offered = notice.getByRole('list', { name: 'Alternatives not applied' }).getByRole('listitem');
+    expect(await offered.allTextContents()).toEqual(fills.map((f) => f.trim()));
+    await screenshot(page, 'fill-not-applied');
+
+    // Saved as a new document: the text as it was, the blank filled with every alternative to review.
+    await notice.getByRole('button', { name: 'Save as a new document' }).click();
+    await notice.waitFor({ state: 'detached' });
+    const entry = page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Deleted meanwhile \(filled\)/ });
+    await entry.waitFor();
+    expect(await editorText(page)).toBe('Wind and rain.');
+    await saved(page);
+    expect((await stored('Deleted meanwhile')).body).toBe('Wind and rain.');
+    await entry.click();
+    await blankImage(page, `Filled blank, alternative 1 of 3: ${fills[0]}`).waitFor();
+    await blankImage(page, /^Filled blank/).click();
+    await page.keyboard.press('Alt+BracketRight');
+    await blankImage(page, `Filled blank, alternative 2 of 3: ${fills[1]}`).waitFor();
+    await page.keyboard.press('Alt+BracketRight');
+    await blankImage(page, `Filled blank, alternative 3 of 3: ${fills[2]}`).waitFor();
+    await page.unroute('**/api/fill.run');
+    expect(problems).toEqual([]);
+  });
+});
+
+describe('the review panel', () => {
+  /** Boxes on the page, in CSS pixels. */
+  interface Box {
+    top: number;
+    bottom: number;
+    left: number;
+    right: number;
+  }
+  const overlaps = (a: Box, b: Box): boolean => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+
+  /** The filled blank's boxes (one per line), the text after it to the paragraph's end, and the panel's. */
+  async function boxes(page: Page): Promise<{ blank: Box[]; after: Box[]; panel: Box; scroller: Box }> {
+    return (await page.evaluate(`(() => {
+      const box = (r) => ({ top: r.top, bottom: r.bottom, left: r.left, right: r.right });
+      const blank = document.querySelector('[data-blank][aria-label^="Filled blank"]');
+      const range = document.createRange();
+      range.setStartAfter(blank);
+      range.setEndAfter(blank.closest('p').lastChild);
+      return {
+        blank: [...blank.getClientRects()].map(box),
+        after: [...range.getClientRects()].filter((r) => r.width > 0).map(box),
+        panel: box(document.querySelector('.blank-panel').getBoundingClientRect()),
+        scroller: box(document.querySelector('.scroller').getBoundingClientRect()),
+      };
+    })()`)) as { blank: Box[]; after: Box[]; panel: Box; scroller: Box };
+  }
+
+  for (const width of [1280, 800]) {
+    it(`never covers the fill or the lines after it, and is reached by keyboard (${width} px wide)`, async () => {
+      const { page, problems } = await lacuna.open({ viewport: { width, height: 800 } });
+      await newDocument(page, `Review ${width}`);
+      await page.route('**/api/fill.run', async (route) => {
+        const params = route.request().postDataJSON() as Record<string, unknown>;
+        await route.continue({ postData: JSON.stringify({ ...params, model: 'tiny-fixture' }) });
+      });
+      // Enough text before the blank that it sits low in the window, and lines after it.
+      for (let i = 0; i < 6; i++) {
+        await page.keyboard.type(`Paragraph ${i + 1} of the opening, long enough to wrap onto a second line in a narrow window.`);
+        await page.keyboard.press('Enter');
+      }
+      await page.keyboard.type('The harbour was quiet in the early morning, and the boats rocked against the pier. The keeper {{32}} as he did every night, then walked down to the water. Nobody else was awake yet, and the town lay still under a thin grey mist.');
+      await saved(page);
+      const answer = nextFill(page);
+      await page.keyboard.press('Control+Enter');
+      await answer;
+      await fillStatus(page, 'Filled 1 blank.');
+      const panel = page.getByRole('region', { name: 'Filled blank' });
+      await panel.waitFor();
+      await expect
+        .poll(async () => {
+          const b = await boxes(page);
+          return {
+            // The panel is docked under the text, outside it: it overlaps neither the fill nor what follows.
+            docked: b.panel.top >= b.scroller.bottom - 1,
+            coversFill: b.blank.some((r) => overlaps(r, b.panel)),
+            // (lines scrolled out of the text's view are hidden by the scroller, not by the panel)
+            coversAfter: b.after.filter((r) => r.top < b.scroller.bottom).some((r) => overlaps(r, b.panel)),
+            // The text right after the fill, on its last line, is in sight too.
+            afterInSight: b.after.length > 0 && b.after[0]!.bottom <= b.scroller.bottom,
+            // The whole fill is in sight, above the panel.
+            fillInSight: b.blank.every((r) => r.top >= b.scroller.top && r.bottom <= b.scroller.bottom),
+          };
+        })
+        .toEqual({ docked: true, coversFill: false, coversAfter: false, afterInSight: true, fillInSight: true });
+      await screenshot(page, `review-panel-${width}`);
+
+      // Its keys work from the text, and Tab reaches its buttons.
+      const which = page.getByRole('status', { name: 'Alternative' });
+      await page.keyboard.press('Alt+BracketRight');
+      await which.filter({ hasText: 'Alternative 2 of 3' }).waitFor();
+      await page.keyboard.press('Tab');
+      expect(await page.evaluate('document.activeElement?.getAttribute("aria-label")')).toBe('Previous alternative');
+      await page.keyboard.press('Enter');
+      await which.filter({ hasText: 'Alternative 1 of 3' }).waitFor();
+      await page.keyboard.press('Alt+Backspace'); // reject, from the panel
+      await panel.waitFor({ state: 'detached' });
+      await blankImage(page, 'Blank, 32 tokens').waitFor();
+      await page.unroute('**/api/fill.run');
+      expect(problems).toEqual([]);
+    });
+  }
+});
+
 describe('formatting and themes', () => {
   it('keeps Markdown formatting and a filled blank’s alternatives across a reload', async () => {
     const { page, problems } = await lacuna.open();

@@ -21,6 +21,13 @@ export const IPC_EVENT_CHANNEL = 'lacuna:event';
 /** IPC channel of the shell's folder picker (not an API method: only the desktop app has one). */
 export const IPC_PICK_FOLDER = 'lacuna:shell.pickFolder';
 
+/**
+ * The shell asks the renderer to save everything before its window closes (payload: a request id),
+ * and the renderer answers on IPC_FLUSHED with the same id once it is done.
+ */
+export const IPC_FLUSH = 'lacuna:shell.flush';
+export const IPC_FLUSHED = 'lacuna:shell.flushed';
+
 /** What a folder is picked for; the shell words the dialog after it. */
 export type FolderPurpose = 'import-model' | 'backup-library';
 
@@ -44,4 +51,9 @@ export type LacunaBridge = LacunaMethods & {
   readonly onEvent: (listener: (event: unknown) => void) => () => void;
   /** The native "choose a folder" dialog: the chosen absolute path, or null when cancelled. */
   readonly pickFolder: (purpose: FolderPurpose) => Promise<string | null>;
+  /**
+   * Before the window closes, the shell calls `flush` (save everything) and waits for it to settle,
+   * with a timeout. One handler at a time; returns the function that removes it.
+   */
+  readonly onBeforeClose: (flush: () => Promise<void>) => () => void;
 };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ApiError, methods, type ApiClient, type ApiEvent, type Method, type Params, type Result } from '../common/api';
-import { IPC_EVENT_CHANNEL } from '../common/bridge-types';
+import { IPC_EVENT_CHANNEL, IPC_FLUSH, IPC_FLUSHED } from '../common/bridge-types';
 import { isTrustedFrame, rendererLocation } from './renderer-url';
 
 type Handler = (event: { senderFrame: { url: string; parent: unknown } | null }, ...args: unknown[]) => unknown;
@@ -20,6 +20,7 @@ const fake = vi.hoisted(() => ({
   exposed: new Map<string, unknown>(),
   frame: { url: '', parent: null as unknown } as { url: string; parent: unknown } | null,
   dialogs: [] as unknown[],
+  sent: [] as unknown[][],
   dialogAnswer: { canceled: true, filePaths: [] as string[] },
 }));
 
@@ -50,6 +51,9 @@ vi.mock('electron', () => ({
     },
     removeListener(channel: string, listener: Listener) {
       fake.listeners.get(channel)?.delete(listener);
+    },
+    send(channel: string, ...args: unknown[]) {
+      fake.sent.push([channel, ...structuredClone(args)]);
     },
   },
   contextBridge: {
@@ -137,13 +141,35 @@ describe('preload', () => {
   it('exposes one function per API method plus onEvent, and nothing else', () => {
     expect([...fake.exposed.keys()]).toEqual(['lacuna']);
     const api = fake.exposed.get('lacuna') as Record<string, unknown>;
-    expect(Object.keys(api).sort()).toEqual([...methods, 'onEvent', 'pickFolder'].sort());
+    expect(Object.keys(api).sort()).toEqual([...methods, 'onEvent', 'pickFolder', 'onBeforeClose'].sort());
     for (const v of Object.values(api)) expect(typeof v).toBe('function');
     expect(Object.isFrozen(api)).toBe(true);
   });
 
   it('registers exactly one IPC handler per method', () => {
     expect([...fake.handlers.keys()].sort()).toEqual([...methods.map((m) => `lacuna:${m}`), 'lacuna:shell.pickFolder'].sort());
+  });
+});
+
+describe('before the window closes', () => {
+  it('runs the renderer’s flush when the shell asks, and answers with the same id once it is done', async () => {
+    const api = fake.exposed.get('lacuna') as { onBeforeClose: (flush: () => Promise<void>) => () => void };
+    let saved = false;
+    let finish!: () => void;
+    const off = api.onBeforeClose(() => new Promise<void>((r) => (finish = r)).then(() => void (saved = true)));
+    for (const l of fake.listeners.get(IPC_FLUSH) ?? []) l({}, 7);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fake.sent).toEqual([]); // not before the saves are done
+    finish();
+    await expect.poll(() => fake.sent).toEqual([[IPC_FLUSHED, 7]]);
+    expect(saved).toBe(true);
+    // A failing flush still answers (the shell would otherwise wait for its timeout).
+    off();
+    expect(fake.listeners.get(IPC_FLUSH)?.size ?? 0).toBe(0);
+    const off2 = api.onBeforeClose(() => Promise.reject(new Error('disk full')));
+    for (const l of fake.listeners.get(IPC_FLUSH) ?? []) l({}, 8);
+    await expect.poll(() => fake.sent).toEqual([[IPC_FLUSHED, 7], [IPC_FLUSHED, 8]]);
+    off2();
   });
 });
 

@@ -3,12 +3,13 @@
  * from the renderer to the core. The only code (with the preload) that imports electron; the core
  * itself is the same plain-Node one that web mode, the CLI and the tests use.
  */
-import { app, BrowserWindow, dialog, Menu, nativeTheme, session, type MenuItemConstructorOptions } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session, type MenuItemConstructorOptions } from 'electron';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCore, warmStart, type Core } from '../node/core';
 import { EngineClient } from '../node/engine/engine-client';
 import { dataDir, modelDirs } from '../node/paths';
+import { flushBeforeClose } from './close-flush';
 import { utilityEngineHost } from './engine-port';
 import { forwardEvents, registerIpc } from './ipc';
 import { isTrustedFrame, rendererLocation, type RendererLocation } from './renderer-url';
@@ -108,6 +109,8 @@ function createWindow(): void {
   });
   win = w;
   w.once('ready-to-show', () => w.show());
+  // Nothing typed is lost on close or quit: the renderer saves first (with a timeout).
+  flushBeforeClose(app, ipcMain, w);
   w.on('closed', () => {
     if (win === w) win = null;
   });

@@ -9,7 +9,7 @@
  * Both implement ApiClient and validate every result with parseResult, so the rest of the renderer
  * never knows which one it runs on. Failures always surface as ApiError.
  */
-import { ApiError, ApiEvent, parseResult, type ApiClient, type Method, type Params, type Result } from '../../src-main/common/api';
+import { ApiError, ApiEvent, parseResult, type ApiClient, type CallOptions, type Method, type Params, type Result } from '../../src-main/common/api';
 import { BRIDGE_GLOBAL, type Envelope, type FolderPurpose, type LacunaBridge } from '../../src-main/common/bridge-types';
 import type { WorkerReply, WorkerRequest } from './api-worker';
 
@@ -94,14 +94,23 @@ interface Answer {
   body: unknown;
 }
 
-async function post(url: string, token: string, params: unknown): Promise<Answer> {
+/**
+ * The most a keepalive request may carry (browsers allow 64 KiB in flight across all of them); a
+ * larger one is sent as a plain request, which survives the page only if it is fast enough.
+ */
+const KEEPALIVE_MAX_BYTES = 60_000;
+
+async function post(url: string, token: string, params: unknown, keepalive = false): Promise<Answer> {
   let res: Response;
   try {
+    const body = JSON.stringify(params ?? {});
     res = await fetch(url, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` },
-      body: JSON.stringify(params ?? {}),
+      body,
       cache: 'no-store',
+      // Outlives the page: a save sent as the page goes away (reload, close) still reaches web mode.
+      keepalive: keepalive && new TextEncoder().encode(body).length <= KEEPALIVE_MAX_BYTES,
     });
   } catch {
     return { status: 0, body: undefined };
@@ -151,6 +160,14 @@ function workerPoster(): ((url: string, token: string, params: unknown) => Promi
   };
 }
 
+/** A web mode answer as the call's result, or the ApiError it stands for. */
+function answer<M extends Method>(method: M, { status, body }: Answer): Result<M> {
+  if (status === 0) throw new ApiError('internal', 'Cannot reach Lacuna. Is web mode still running?');
+  if (status === 401 || status === 403) throw new ApiError('bad_request', `Access refused (HTTP ${status}). ${NO_TOKEN}`);
+  if (body === undefined) throw new ApiError('internal', `${method}: the server answered HTTP ${status} without a JSON body`);
+  return unwrap(method, body);
+}
+
 export function webClient(token: string | null, base = ''): ApiClient {
   const listeners = new Set<Listener>();
   let source: EventSource | null = null;
@@ -181,15 +198,13 @@ export function webClient(token: string | null, base = ''): ApiClient {
   }
 
   return {
-    async call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+    async call<M extends Method>(method: M, params: Params<M>, options?: CallOptions): Promise<Result<M>> {
       if (!token) throw new ApiError('bad_request', NO_TOKEN);
       const url = `${base}/api/${method}`;
+      // A call that must outlive the page goes from the page itself: a worker dies with it.
+      if (options?.keepalive) return answer(method, await post(url, token, params, true));
       if (method === 'documents.save' && viaWorker === undefined) viaWorker = typeof Worker === 'function' ? workerPoster() : null;
-      const { status, body } = method === 'documents.save' && viaWorker ? await viaWorker(url, token, params) : await post(url, token, params);
-      if (status === 0) throw new ApiError('internal', 'Cannot reach Lacuna. Is web mode still running?');
-      if (status === 401 || status === 403) throw new ApiError('bad_request', `Access refused (HTTP ${status}). ${NO_TOKEN}`);
-      if (body === undefined) throw new ApiError('internal', `${method}: the server answered HTTP ${status} without a JSON body`);
-      return unwrap(method, body);
+      return answer(method, method === 'documents.save' && viaWorker ? await viaWorker(url, token, params) : await post(url, token, params));
     },
     onEvent(listener: Listener): () => void {
       listeners.add(listener);
@@ -223,4 +238,13 @@ export const client: ApiClient = pick();
 export const pickFolder: ((purpose: FolderPurpose) => Promise<string | null>) | undefined = (() => {
   const lacuna = (globalThis as Record<string, unknown>)[BRIDGE_GLOBAL] as LacunaBridge | undefined;
   return lacuna && typeof lacuna.pickFolder === 'function' ? (purpose: FolderPurpose) => lacuna.pickFolder(purpose) : undefined;
+})();
+
+/**
+ * The desktop app's window is about to close: `flush` saves everything, and the shell waits for it
+ * (with a timeout) before the window goes. Undefined in web mode, where the page saves on pagehide.
+ */
+export const onBeforeClose: ((flush: () => Promise<void>) => () => void) | undefined = (() => {
+  const lacuna = (globalThis as Record<string, unknown>)[BRIDGE_GLOBAL] as LacunaBridge | undefined;
+  return lacuna && typeof lacuna.onBeforeClose === 'function' ? (flush: () => Promise<void>) => lacuna.onBeforeClose(flush) : undefined;
 })();

@@ -14,10 +14,13 @@
  * text of record) and the rich text (the document as JSON: formatting, alternatives).
  *
  * A fill works on a snapshot of the text. While it runs, its blanks show the tokens as they unmask
- * (live-fill.ts: decorations, outside the document and the undo history). When it is done, and only
- * if the writer has not changed the text meanwhile, its blanks become filled blanks holding the
- * alternatives (one undo step); otherwise the writer's text stays and the filled version is offered
- * as a notice. Text is never dropped. Nothing generated enters the text until the writer accepts it.
+ * (live-fill.ts: decorations, outside the document and the undo history), and the writer may go on
+ * typing anywhere. When it is done, each blank becomes a filled blank holding the alternatives,
+ * wherever the writer's edits have moved it (live-fill.ts maps the positions through every
+ * transaction); the landing is one undo step of its own, and the writer's typing stays theirs. A
+ * blank that was itself deleted or changed meanwhile gets nothing: its fill is offered as a notice
+ * (every alternative, and the filled version as a new document). Text is never dropped. Nothing
+ * generated enters the text until the writer accepts it.
  */
 import { closeHistory, isHistoryTransaction } from 'prosemirror-history';
 import type { Node as ProseNode } from 'prosemirror-model';
@@ -79,6 +82,17 @@ export type SurpriseState =
   | { status: 'scoring'; requestId: string; cancelling: boolean; done?: number; total?: number }
   | { status: 'shown'; result: Pick<ScoreResult, 'model' | 'tokens' | 'draws' | 'nll' | 'nllStdErr' | 'perplexityBound'>; thresholds: number[] };
 
+/** The fill of blanks the writer deleted or changed while it ran: offered instead of applied. */
+export interface FillNotice {
+  /** How many of the fill's blanks were deleted or changed. */
+  blanks: number;
+  /** Per alternative, its text for those blanks (several blanks joined by " … "). */
+  alternatives: string[];
+  /** The document as it was when the fill started, its blanks filled with every alternative (to review). */
+  text: string;
+  richText: string | undefined;
+}
+
 /** Which blanks a fill is for. */
 export type FillScope = { kind: 'all' } | { kind: 'blank'; pos: number } | { kind: 'continue' };
 
@@ -112,8 +126,8 @@ export class DocSession {
   fill = $state<FillState | null>(null);
   /** Outcome of the last fill, for the status line ("Filled 2 blanks."). */
   fillMessage = $state('');
-  /** A fill that finished after the writer had changed the text: offered, not applied. */
-  fillNotice = $state<{ text: string; richText: string | undefined } | null>(null);
+  /** A fill whose blank was deleted or changed while it ran: offered, not applied. */
+  fillNotice = $state<FillNotice | null>(null);
   /** Why the device the last fill ran on is not the one asked for (FillResult.deviceNotes), or null. */
   deviceNote = $state<string | null>(null);
   surprise = $state<SurpriseState | null>(null);
@@ -127,6 +141,11 @@ export class DocSession {
   /** When the oldest edit not yet sent in a save was made (Date.now()); undefined when none. */
   #unsavedSince: number | undefined;
   #inflight: Promise<boolean> | null = null;
+  /** Saves started so far; a save's answer is applied only if no later save's was already. */
+  #saveSeq = 0;
+  #appliedSeq = 0;
+  /** What saveBeforeLeaving sent last (the page's several "going away" events send it once). */
+  #leftWith: { doc: ProseNode; title: string } | null = null;
   #view: EditorView | null = null;
   /** The next edit starts a new undo step (after an accept, reject or a fill landing). */
   #closeNextHistory = false;
@@ -313,29 +332,56 @@ export class DocSession {
     return this.#save(false);
   }
 
-  #save(force: boolean, snapshot?: 'before-fill' | 'manual'): Promise<boolean> {
+  /**
+   * The page is going away (reload, close, hidden): send the unsaved text at once, in a request that
+   * outlives the page (web mode: fetch keepalive), without waiting for a save in flight; that one's
+   * text is older, so this one overwrites it rather than conflicting with it.
+   */
+  saveBeforeLeaving(): void {
+    if (this.saveState === 'conflict' || !this.dirty) return;
+    const doc = this.editorState.doc;
+    const title = this.title;
+    if (this.#leftWith?.doc === doc && this.#leftWith.title === title) return;
+    // Even when a save of this very text is in flight: it may go from a worker, which dies with the page.
+    this.#clearTimer();
+    this.#leftWith = { doc, title };
+    void this.#save(this.#inflight !== null, undefined, true).then((ok) => {
+      if (!ok && this.#leftWith?.doc === doc) this.#leftWith = null;
+    });
+  }
+
+  #save(force: boolean, snapshot?: 'before-fill' | 'manual', keepalive = false): Promise<boolean> {
     const title = this.title;
     const doc = this.editorState.doc;
     const body = this.#bodyOf(doc);
     const richText = richTextOf(doc);
+    const seq = ++this.#saveSeq;
     this.#unsavedSince = undefined; // this save takes every edit made so far
     this.saveState = 'saving';
-    const p = this.#api
-      .call('documents.save', {
-        id: this.id,
-        title,
-        body,
-        ...(richText !== undefined ? { richText } : {}),
-        ...(force ? {} : { baseRevision: this.#revision }),
-        ...(snapshot ? { snapshot } : {}),
-      })
+    const p: Promise<boolean> = this.#api
+      .call(
+        'documents.save',
+        {
+          id: this.id,
+          title,
+          body,
+          ...(richText !== undefined ? { richText } : {}),
+          ...(force ? {} : { baseRevision: this.#revision }),
+          ...(snapshot ? { snapshot } : {}),
+        },
+        keepalive ? { keepalive } : undefined,
+      )
       .then(
         (saved) => {
+          // A later save (sent before this one answered) already said where the document is.
+          if (seq < this.#appliedSeq) return true;
+          this.#appliedSeq = seq;
           this.#revision = saved.revision;
           this.#savedTitle = title;
           this.#savedDoc = doc;
           this.saveError = null;
           this.#hooks.saved(saved);
+          if (this.#inflight !== p) return true; // a later save is on its way
           if (this.dirty) {
             this.saveState = 'unsaved';
             this.#schedule();
@@ -346,6 +392,8 @@ export class DocSession {
         },
         (err: unknown) => {
           const e = ApiError.from(err);
+          // A later save, sent without waiting for this one (saveBeforeLeaving), decides.
+          if (seq < this.#appliedSeq || this.#inflight !== p) return false;
           if (e.code === 'conflict') {
             this.saveState = 'conflict';
           } else {
@@ -357,7 +405,7 @@ export class DocSession {
         },
       )
       .finally(() => {
-        this.#inflight = null;
+        if (this.#inflight === p) this.#inflight = null;
       });
     this.#inflight = p;
     return p;
@@ -532,15 +580,25 @@ export class DocSession {
           .filter(Boolean)
           .join(' ') || null;
       const alternatives: FillAlternative[] = result.alternatives?.length ? result.alternatives : [{ text: result.text, fills: result.fills }];
-      if (this.body === body) await this.#snapshotBeforeFill();
-      const positions = current();
+      // The text as it is now (the writer may have typed meanwhile) is kept as a revision first.
+      await this.#snapshotBeforeFill();
+      // Each blank's fill lands on that blank, wherever edits elsewhere have moved it; a blank that
+      // was deleted or changed meanwhile (its length) gets nothing: its fill is offered instead.
+      const positions = current().map((pos, i) => {
+        const node = pos === null ? null : this.editorState.doc.nodeAt(pos);
+        return isBlank(node) && blankAttrs(node).status === 'filling' && blankAttrs(node).tokens === before[i]!.tokens ? pos : null;
+      });
       settle();
-      if (this.body === body) {
-        const filled = this.#applyFill(positions, alternatives, result.generationId ?? null);
+      const lost = positions.flatMap((pos, i) => (pos === null ? [i] : []));
+      // The selection goes to the filled blank only when the writer has not typed meanwhile.
+      const filled = lost.length < positions.length ? this.#applyFill(positions, alternatives, result.generationId ?? null, this.body === body) : 0;
+      if (!lost.length) {
         this.fillMessage = `Filled ${plural(filled, 'blank')}.`;
       } else {
-        this.fillNotice = this.#filledVersion(start, targets, alternatives[0]!);
-        this.fillMessage = 'Fill not applied: the text changed meanwhile.';
+        this.fillNotice = this.#filledVersion(start, targets, lost, alternatives, result.generationId ?? null);
+        this.fillMessage = filled
+          ? `Filled ${plural(filled, 'blank')}; ${plural(lost.length, 'other blank')} changed meanwhile: ${lost.length === 1 ? 'its fill is' : 'their fills are'} offered below.`
+          : 'Fill not applied: the blank changed meanwhile.';
       }
     } catch (err) {
       settle();
@@ -560,9 +618,11 @@ export class DocSession {
 
   /**
    * The fill's alternatives into its blanks (one undo step); the first of them is selected (the one
-   * the model finds most natural, when it ranked them: they then come best first).
+   * the model finds most natural, when it ranked them: they then come best first). With `select`,
+   * the first of the blanks is selected (its review panel shows); without, the writer's selection
+   * stays where it is (they went on typing elsewhere).
    */
-  #applyFill(positions: readonly (number | null)[], alternatives: readonly FillAlternative[], generationId: number | null): number {
+  #applyFill(positions: readonly (number | null)[], alternatives: readonly FillAlternative[], generationId: number | null, select: boolean): number {
     const tr = closeHistory(this.editorState.tr);
     const ranked = alternatives.length > 1 && alternatives.every((a) => a.nll !== undefined);
     let filled = 0;
@@ -581,23 +641,45 @@ export class DocSession {
       filled++;
       first = first === null ? pos : Math.min(first, pos);
     });
-    if (first !== null) tr.setSelection(NodeSelection.create(tr.doc, first)).scrollIntoView();
+    if (first !== null && select) tr.setSelection(NodeSelection.create(tr.doc, first)).scrollIntoView();
     this.#run(tr, true);
     return filled;
   }
 
-  /** The document as it was when the fill started, with the fill's first alternative accepted. */
-  #filledVersion(start: ProseNode, targets: readonly number[], alternative: FillAlternative): { text: string; richText: string | undefined } {
+  /**
+   * What a fill offers for the blanks it could not land on (`lost`, indexes into `targets`): every
+   * alternative's text for them, and the document as it was when the fill started with its blanks
+   * filled, holding every alternative to review (saved as a new document on request).
+   */
+  #filledVersion(
+    start: ProseNode,
+    targets: readonly number[],
+    lost: readonly number[],
+    alternatives: readonly FillAlternative[],
+    generationId: number | null,
+  ): FillNotice {
     const state = createEditorState(start);
     const tr = state.tr;
+    const ranked = alternatives.length > 1 && alternatives.every((a) => a.nll !== undefined);
     targets.forEach((pos, i) => {
       const node = tr.doc.nodeAt(pos);
-      if (isBlank(node)) tr.setNodeMarkup(pos, undefined, { ...blankAttrs(node), status: 'filled', alternatives: [alternative.fills[i] ?? ''], chosen: 0 });
+      if (!isBlank(node)) return;
+      tr.setNodeMarkup(pos, undefined, {
+        tokens: blankAttrs(node).tokens,
+        status: 'filled',
+        alternatives: alternatives.map((a) => a.fills[i] ?? ''),
+        chosen: 0,
+        ranked,
+        generationId,
+      });
     });
-    const filled = state.apply(tr);
-    const accepted = acceptBlanks(filled, targets);
-    const doc = accepted ? filled.apply(accepted.tr).doc : filled.doc;
-    return { text: serializeMarkdown(doc), richText: richTextOf(doc) };
+    const doc = state.apply(tr).doc;
+    return {
+      blanks: lost.length,
+      alternatives: alternatives.map((a) => lost.map((i) => (a.fills[i] ?? '').trim()).join(' … ')),
+      text: serializeMarkdown(doc),
+      richText: richTextOf(doc),
+    };
   }
 
   /** Record in the generation's provenance which alternative the writer kept. */
