@@ -22,7 +22,8 @@
  *    alternatives and over all; how often the first (top-ranked) alternative is also the judge's
  *    best of the four;
  *  - distinct-1/-2 across a blank's 4 alternatives (pooled unique n-grams / n-grams), mean over blanks;
- *  - wall time per fill job (4 alternatives), median and mean.
+ *  - wall time per fill job (4 alternatives), median and mean, and the CPU time of this process
+ *    during the fill (median; steadier than wall time when the machine is shared).
  * The original words get the same counters and judge score (the "original" row): the counters'
  * false-alarm rate and the judge's reference. A fill that fails is counted and reported with the
  * engine's message; it is never skipped silently. Output: a markdown table on stdout and
@@ -148,6 +149,8 @@ interface BlankResult {
   tokens: number;
   error?: string;
   durationMs?: number;
+  /** CPU time of this process during the fill (user + system): steadier than wall time on a shared machine. */
+  cpuMs?: number;
   alternatives?: AltResult[];
   judgeBest?: number;
   distinct1?: number;
@@ -190,6 +193,7 @@ interface Summary {
   distinct2: number;
   msMedian: number;
   msMean: number;
+  cpuMsMedian: number;
 }
 
 function summarise(variant: string, job: Record<string, unknown>, results: BlankResult[]): Summary {
@@ -233,6 +237,7 @@ function summarise(variant: string, job: Record<string, unknown>, results: Blank
     distinct2: mean(ok.map((r) => r.distinct2!)),
     msMedian: median(ok.map((r) => r.durationMs!)),
     msMean: mean(ok.map((r) => r.durationMs!)),
+    cpuMsMedian: median(ok.map((r) => r.cpuMs!)),
   };
 }
 
@@ -250,6 +255,7 @@ function tableRow(s: Summary): string {
     fix(s.distinct2, 3),
     fix(s.msMedian, 0),
     fix(s.msMean, 0),
+    fix(s.cpuMsMedian, 0),
   ];
   return `| ${cells.join(' | ')} |`;
 }
@@ -286,6 +292,7 @@ async function main(): Promise<void> {
     '',
     '',
     '',
+    '',
   ];
 
   const summaries: Summary[] = [];
@@ -299,8 +306,11 @@ async function main(): Promise<void> {
       const job = { ...settings, requestId: `${name}-${b.id}`, text, modelDir: o.model, alternatives: ALTERNATIVES, seed, ...(o.steps ? { steps: o.steps } : {}) } as FillJob;
       const r: BlankResult = { id: b.id, kind: b.kind, glue: b.glue, seed, tokens: b.tokens };
       try {
+        const cpu = process.cpuUsage();
         const out = await engine.fill(job);
+        const used = process.cpuUsage(cpu);
         r.durationMs = out.durationMs;
+        r.cpuMs = (used.user + used.system) / 1000;
         if (out.alternatives.length !== ALTERNATIVES) throw new Error(`asked for ${ALTERNATIVES} alternatives, got ${out.alternatives.length}`);
         r.alternatives = [];
         for (const alt of out.alternatives) {
@@ -344,7 +354,7 @@ async function main(): Promise<void> {
     console.log(`  ${name}: wrote ${file.replace(`${ROOT}/`, '')}`);
   }
 
-  const head = ['variant', 'filled', ...JOIN_COUNTERS.map((c) => COUNTER_TITLES[c]), 'bad join', 'bad (all alts)', 'judge NLL (top)', 'judge NLL (all)', 'top = judge best', 'distinct-1', 'distinct-2', 'ms/fill median', 'ms/fill mean'];
+  const head = ['variant', 'filled', ...JOIN_COUNTERS.map((c) => COUNTER_TITLES[c]), 'bad join', 'bad (all alts)', 'judge NLL (top)', 'judge NLL (all)', 'top = judge best', 'distinct-1', 'distinct-2', 'ms/fill median', 'ms/fill mean', 'CPU ms/fill median'];
   console.log('');
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map((_, k) => (k === 0 ? '---' : '---:')).join('|')}|`);
@@ -357,7 +367,7 @@ async function main(): Promise<void> {
   console.log(`| original text | ${kinds.map((k) => pct(blanks.filter((b, i) => b.kind === k && original[i]!.check.bad).length, blanks.filter((b) => b.kind === k).length)).join(' | ')} |`);
   for (const s of summaries) console.log(`| ${s.variant} | ${kinds.map((k) => pct(s.badByKind[k]?.bad ?? 0, (s.badByKind[k]?.blanks ?? 0) - s.failures.filter((f) => blanks.find((b) => b.id === f.id)?.kind === k).length)).join(' | ')} |`);
   console.log('');
-  console.log(`Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. Judge NLL: nats/token of the fill + ${8} right tokens. top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ms/fill: one job of ${ALTERNATIVES} alternatives.`);
+  console.log(`Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. Judge NLL: nats/token of the fill + ${8} right tokens. top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ms/fill: wall time of one job of ${ALTERNATIVES} alternatives; CPU ms/fill: this process's CPU time during it (the engine runs one onnxruntime thread in this process, so it is steadier than wall time on a loaded machine).`);
   if (origBad.length) console.log(`The original words trip the counters on ${origBad.length} blanks: ${blanks.filter((_, i) => original[i]!.check.bad).map((b, k) => `${b.id} (${origBad[k]!.check.notes.join('; ')})`).join(', ')}.`);
   for (const s of summaries) {
     if (s.failed) console.log(`${s.variant}: ${s.failed} of ${s.blanks} fills failed: ${s.failures.map((f) => `${f.id}: ${f.error}`).join('; ')}`);
