@@ -137,6 +137,8 @@ function loadBlanks(path: string): FillBlank[] {
 
 interface AltResult {
   fill: string;
+  /** Tokens the blank got (with --auto, the length the model chose). */
+  tokens?: number;
   check: JoinCheck;
   judge: JudgeScore;
 }
@@ -296,6 +298,7 @@ async function main(): Promise<void> {
   ];
 
   const summaries: Summary[] = [];
+  const resultsOf = new Map<string, BlankResult[]>();
   mkdirSync(o.out, { recursive: true });
   for (const [name, settings] of o.variants) {
     const results: BlankResult[] = [];
@@ -315,7 +318,7 @@ async function main(): Promise<void> {
         r.alternatives = [];
         for (const alt of out.alternatives) {
           const parts = splitFinal(alt.text, b.left, b.right);
-          r.alternatives.push({ fill: parts.fill, check: checkJoins(parts.left, parts.fill, parts.right, b.kind, vocab), judge: await judge.score(parts.left, parts.fill, parts.right) });
+          r.alternatives.push({ fill: parts.fill, ...(alt.lengths ? { tokens: alt.lengths[0]! } : {}), check: checkJoins(parts.left, parts.fill, parts.right, b.kind, vocab), judge: await judge.score(parts.left, parts.fill, parts.right) });
         }
         const nll = r.alternatives.map((a) => a.judge.nll);
         r.judgeBest = nll.every(Number.isFinite) ? nll.indexOf(Math.min(...nll)) : -1;
@@ -332,6 +335,7 @@ async function main(): Promise<void> {
       if (done % 20 === 0 || i === blanks.length - 1) process.stderr.write(`  ${name}: ${done}/${blanks.length} blanks\n`);
     }
     const s = summarise(name, settings, results);
+    resultsOf.set(name, results);
     summaries.push(s);
     const file = join(o.out, `fills-${name}.json`);
     writeFileSync(
@@ -369,6 +373,15 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. Judge NLL: nats/token of the fill + ${8} right tokens. top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ms/fill: wall time of one job of ${ALTERNATIVES} alternatives; CPU ms/fill: this process's CPU time during it (the engine runs one onnxruntime thread in this process, so it is steadier than wall time on a loaded machine).`);
   if (origBad.length) console.log(`The original words trip the counters on ${origBad.length} blanks: ${blanks.filter((_, i) => original[i]!.check.bad).map((b, k) => `${b.id} (${origBad[k]!.check.notes.join('; ')})`).join(', ')}.`);
+  if (o.auto) {
+    for (const s of summaries) {
+      const chosen = new Map<number, number>();
+      for (const r of resultsOf.get(s.variant) ?? []) for (const a of r.alternatives ?? []) if (a.tokens !== undefined) chosen.set(a.tokens, (chosen.get(a.tokens) ?? 0) + 1);
+      const total = [...chosen.values()].reduce((x, y) => x + y, 0);
+      const shares = [...chosen.entries()].sort((x, y) => x[0] - y[0]).map(([n, c]) => `${n} tokens ${pct(c, total)}`);
+      console.log(`${s.variant}: lengths chosen for the auto blanks (all alternatives): ${shares.join(', ')}; the original words: median ${median(blanks.map((b) => b.tokens))} tokens.`);
+    }
+  }
   for (const s of summaries) {
     if (s.failed) console.log(`${s.variant}: ${s.failed} of ${s.blanks} fills failed: ${s.failures.map((f) => `${f.id}: ${f.error}`).join('; ')}`);
   }

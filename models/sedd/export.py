@@ -209,6 +209,7 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
                    files: Iterable[str] = ("model.onnx", "tokenizer.json"),
                    time_conditioned: bool = True, default_steps: int = 64,
                    sampler: str = "analytic", temperature: Optional[float] = None,
+                   top_p: Optional[float] = None, unmasking: Optional[str] = None,
                    extra: Optional[dict] = None) -> dict:
     """Write ``manifest.json`` in ``model_dir`` (files hashed from disk) and return it."""
     cfg = model.config
@@ -235,6 +236,13 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
     }
     if temperature is not None and temperature != 1:
         manifest["sampling"]["temperature"] = float(temperature)
+    # The rest of the token choice (models/FORMAT.md; measured by npm run bench:fills).
+    if top_p is not None and top_p != 1:
+        manifest["sampling"]["top_p"] = float(top_p)
+    if unmasking is not None:
+        if unmasking not in ("random", "confident"):
+            raise ValueError(f"unmasking must be random or confident, got {unmasking!r}")
+        manifest["sampling"]["unmasking"] = unmasking
     if extra:
         manifest.update(extra)
     with open(os.path.join(model_dir, "manifest.json"), "w", encoding="utf-8") as f:

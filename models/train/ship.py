@@ -131,6 +131,10 @@ def main(argv=None) -> None:
     ap.add_argument("--default-steps", type=int, default=64)
     ap.add_argument("--temperature", type=float, default=None,
                     help="recommended temperature of the token choice (manifest sampling.temperature)")
+    ap.add_argument("--top-p", type=float, default=None,
+                    help="recommended nucleus of the token choice (manifest sampling.top_p)")
+    ap.add_argument("--unmasking", choices=["random", "confident"], default=None,
+                    help="recommended unmasking order (manifest sampling.unmasking)")
     ap.add_argument("--max-mb", type=float, default=64.0)
     ap.add_argument("--no-parity", action="store_true")
     ap.add_argument("--notes", help="markdown appended to MODEL_CARD.md (measured speed, compute, "
@@ -221,7 +225,7 @@ def main(argv=None) -> None:
                    noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
                    eos_id=int(info["eos_id"]), files=files,
                    time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps,
-                   temperature=a.temperature, extra={"demo": True} if a.demo else None)
+                   temperature=a.temperature, top_p=a.top_p, unmasking=a.unmasking, extra={"demo": True} if a.demo else None)
     print(f"wrote {a.out}: model.onnx {mb:.1f} MB, vocab_size {cfg.vocab_size}, "
           f"time_conditioned {cfg.time_conditioned}, length {cfg_len(info)}")
 
