@@ -71,6 +71,8 @@ describe('blanks in the rich editor', () => {
     // Two auto blanks (shortcut, typed: the model chooses their length), one of 8 tokens; the escaped one stayed text.
     await expect.poll(() => blankImage(page, 'Blank, auto length').count()).toBe(2);
     expect(await blankImage(page, 'Blank, 8 tokens').count()).toBe(1);
+    // Its length in words as well as tokens.
+    expect(await blankImage(page, 'Blank, 8 tokens (about 6 words)').count()).toBe(1);
     expect(await editorText(page)).toBe('A ____ b ____ c {{8}} d ____ e');
     expect(await page.getByText('3 blanks', { exact: true }).count()).toBe(1);
     await saved(page);
@@ -269,6 +271,8 @@ describe('blanks in the rich editor', () => {
 
     await page.keyboard.press('Alt+Enter'); // Accept
     await expect.poll(() => editorText(page)).toBe(`Before ${asText(fills[1]!)} after.`);
+    const status = page.getByRole('status', { name: 'Fill status' });
+    await fillStatus(page, 'Accepted the fill.');
     expect(await page.getByText('0 blanks', { exact: true }).count()).toBe(1);
     // The accepted text is marked as generated, highlighted until switched off.
     const generated = page.locator('[data-generated]');
@@ -292,6 +296,8 @@ describe('blanks in the rich editor', () => {
     await page.keyboard.press('Control+KeyZ');
     await expect.poll(() => editorText(page)).toBe('Before ____ after.');
     await blankImage(page, `Filled blank, alternative 2 of 3: ${fills[1]}`).waitFor();
+    // The status line no longer says what the undo took back.
+    await expect.poll(() => status.filter({ hasText: 'Accepted' }).count()).toBe(0);
     await page.keyboard.press('Control+KeyY');
     await expect.poll(() => editorText(page)).toBe(`Before ${asText(fills[1]!)} after.`);
     // Editing the generated text makes it the writer's own: the mark goes.

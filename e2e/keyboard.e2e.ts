@@ -214,6 +214,53 @@ describe('accessible names and visible focus', () => {
   });
 });
 
+/**
+ * WCAG contrast ratios of the first empty blank, measured in the page: its length label against the
+ * blank's background (text: AA 4.5:1) and its dashed edge against the paper around it and the
+ * blank's own background (the shape that says "a blank is here": 3:1, WCAG 1.4.11).
+ */
+const BLANK_CONTRAST = `(() => {
+  const rgb = (c) => c.match(/[\\d.]+/g).slice(0, 4).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = rgb(c).map((v) => v / 255).map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4));
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor;
+      const v = rgb(c);
+      if (v.length < 4 || v[3] > 0) return c;
+    }
+    return 'rgb(255, 255, 255)';
+  };
+  const blank = document.querySelector('.text .blank-empty');
+  const label = blank.querySelector('.blank-length');
+  return {
+    label: ratio(getComputedStyle(label).color, background(label)),
+    edge: Math.min(
+      ratio(getComputedStyle(blank).borderBottomColor, background(blank.parentElement)),
+      ratio(getComputedStyle(blank).borderBottomColor, background(blank)),
+    ),
+  };
+})()`;
+
+describe('contrast', () => {
+  it('shows empty blanks with enough contrast in light and dark (WCAG AA)', async () => {
+    const { page, problems } = await open();
+    await page.getByRole('button', { name: /^Harbour/ }).first().click();
+    await expect.poll(() => page.getByRole('textbox', { name: 'Title', exact: true }).inputValue()).toBe('Harbour');
+    for (const colorScheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme });
+      const { label, edge } = (await page.evaluate(BLANK_CONTRAST)) as { label: number; edge: number };
+      expect(label, `${colorScheme}: the length label of an empty blank`).toBeGreaterThanOrEqual(4.5);
+      expect(edge, `${colorScheme}: the edge of an empty blank`).toBeGreaterThanOrEqual(3);
+      await screenshot(page, `blank-contrast-${colorScheme}`);
+    }
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('larger text', () => {
   it('follows the browser’s default text size and cuts no control off', async () => {
     const { page, problems } = await open();

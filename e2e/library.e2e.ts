@@ -174,6 +174,27 @@ describe('trash', () => {
   });
 });
 
+describe('undo of the trash', () => {
+  it('offers Undo after a document moves to the trash: it comes back from the trash and opens', async () => {
+    const { page, problems } = await lacuna.open();
+    await newDocument(page, 'Second thoughts');
+    await page.keyboard.type('Kept after all.');
+    await saved(page);
+    await page.keyboard.press('Control+Shift+Backspace');
+    await page.getByRole('status').filter({ hasText: 'Moved “Second thoughts” to the trash.' }).waitFor();
+    expect((await lacuna.call<{ title: string }[]>('documents.listTrash')).map((d) => d.title)).toContain('Second thoughts');
+
+    const undo = page.getByRole('button', { name: 'Undo: restore “Second thoughts” from the trash' });
+    await undo.click();
+    await page.getByRole('status').filter({ hasText: 'Restored “Second thoughts” from the trash.' }).waitFor();
+    await expect.poll(() => page.getByRole('textbox', { name: 'Title', exact: true }).inputValue()).toBe('Second thoughts');
+    await documents(page).getByRole('button', { name: /^Second thoughts/ }).waitFor();
+    expect((await lacuna.call<{ title: string }[]>('documents.listTrash')).map((d) => d.title)).not.toContain('Second thoughts');
+    expect(await undo.count()).toBe(0);
+    expect(problems).toEqual([]);
+  });
+});
+
 describe('a long manuscript', () => {
   it('saves as you type from a worker, off the page’s main thread, and keeps every word', async () => {
     const paragraphs = Array.from({ length: 300 }, (_, p) => `Paragraph ${p + 1}: ${'the keeper walked along the harbour wall '.repeat(12).trim()}.`);

@@ -51,7 +51,11 @@ describe('model manager', () => {
     expect(await card.getByText(/^Time-independent/).count()).toBe(1);
     // Its fill defaults, as the manifest recommends them.
     expect(await card.getByText(`${bundled!.defaultSteps} steps, temperature ${bundled!.defaultTemperature}`, { exact: true }).count()).toBe(1);
+    // The checksums are behind a Details toggle.
     const table = card.getByRole('table', { name: 'Files' });
+    expect(await table.isVisible()).toBe(false);
+    await card.getByText('Files and checksums (SHA-256)', { exact: true }).click();
+    await table.waitFor();
     for (const f of bundled!.files) {
       const row = table.getByRole('row', { name: new RegExp(`^${f.name.replace('.', '\\.')}`) });
       expect(await row.getByRole('cell').nth(1).textContent()).toBe(f.sha256);
@@ -79,7 +83,15 @@ describe('model manager', () => {
     for (const d of devices) {
       const line = items.find((t) => t.includes(d.detail));
       expect(line, `device ${d.id}`).toBeDefined();
-      expect(line).toContain(d.available ? 'available' : 'not available');
+      expect(line).toContain(d.available ? 'available' : 'not available on this computer');
+    }
+    // An unavailable device's reason (inference-library text) is shown only behind Details.
+    const unavailable = devices.find((d) => !d.available);
+    if (unavailable) {
+      const item = deviceList.getByRole('listitem').filter({ hasText: unavailable.detail });
+      expect(await item.getByText(unavailable.detail).isVisible()).toBe(false);
+      await item.getByText('Details', { exact: true }).click();
+      await item.getByText(unavailable.detail).waitFor();
     }
 
     // A folder that is no checkpoint: a clear error, nothing imported.

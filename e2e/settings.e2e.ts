@@ -71,8 +71,14 @@ describe('fill settings', () => {
     await dialog.getByRole('combobox', { name: 'Device' }).selectOption(unusable);
     const availability = dialog.getByRole('status', { name: 'Device availability' });
     const listed = devices.find((d) => d.id === unusable);
-    await availability.filter({ hasText: /^Not available on this computer: / }).waitFor();
-    if (listed) expect(await availability.textContent()).toContain(listed.detail);
+    await availability.filter({ hasText: /^\s*Not available on this computer\. Fills will run on the CPU instead\./ }).waitFor();
+    if (listed) {
+      // The reason, in the inference library's words, only behind Details.
+      expect(await availability.textContent()).toContain(listed.detail);
+      expect(await availability.getByText(listed.detail).isVisible()).toBe(false);
+      await availability.getByText('Details', { exact: true }).click();
+      await availability.getByText(listed.detail).waitFor();
+    }
     await dialog.getByRole('combobox', { name: 'Model' }).selectOption('tiny-fixture');
     await screenshot(page, 'settings-light');
     await dialog.getByRole('button', { name: 'Save settings' }).click();
@@ -91,7 +97,13 @@ describe('fill settings', () => {
     expect(run.result.device).not.toBe(unusable);
     expect(run.result.deviceNotes?.length).toBeGreaterThan(0);
     const note = page.getByRole('status', { name: 'Device' });
-    await note.filter({ hasText: `Ran on ${run.result.device} instead of ${unusable}: ${run.result.deviceNotes!.join('; ')}` }).waitFor();
+    await note.filter({ hasText: /Ran on .+ instead of .+: it is not available on this computer\./ }).waitFor();
+    // The engine's own words (inference-library, CUDA text) only behind Details.
+    const reasons = run.result.deviceNotes!.join('; ');
+    expect(await note.getByText(reasons).isVisible()).toBe(false);
+    await note.getByText('Details', { exact: true }).click();
+    await note.getByText(reasons).waitFor();
+    await page.getByRole('textbox', { name: 'Text', exact: true }).focus(); // back to the text (its caret kept)
 
     // This document's own: Best, four alternatives, random seed, on the CPU.
     dialog = await openSettings(page);

@@ -41,7 +41,11 @@ describe('surprise view', () => {
       const bar = page.getByRole('region', { name: 'Surprise' });
       await bar.waitFor();
       expect(await toggle(page).getAttribute('aria-pressed')).toBe('true');
-      expect(await bar.getByRole('list', { name: 'Surprise per token, in nats' }).getByRole('listitem').count()).toBe(5);
+      const legend = bar.getByRole('list', { name: 'How surprising the model finds each word' });
+      expect(await legend.getByRole('listitem').count()).toBe(5);
+      // Explained in words: "nats" only in the tooltips that keep the numbers.
+      expect(await bar.textContent()).not.toMatch(/nats/);
+      expect(await legend.getByRole('listitem').first().getAttribute('title')).toMatch(/ nats$/);
       expect(await bar.textContent()).toContain(`Perplexity ≤ ${score.perplexityBound.toFixed(1)}`);
       await surpriseStatus(page).filter({ hasText: `Scored ${score.tokens} tokens.` }).waitFor();
 

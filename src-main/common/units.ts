@@ -26,3 +26,16 @@ export function formatDuration(seconds: number): string {
   const r = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${r}` : `${m}:${r}`;
 }
+
+/**
+ * Words per token of English prose with the models' tokenizers (GPT-2 BPE, lacuna-mini's): the one
+ * place this ratio lives. A blank's length is set in tokens (what the model counts); the writer
+ * reads it in words as well ("16 tokens, about 12 words").
+ */
+export const WORDS_PER_TOKEN = 0.75;
+
+/** "about 12 words" for a length in tokens (at least "about 1 word"). */
+export function aboutWords(tokens: number): string {
+  const words = Math.max(1, Math.round(tokens * WORDS_PER_TOKEN));
+  return `about ${words} ${words === 1 ? 'word' : 'words'}`;
+}

@@ -25,6 +25,7 @@ import {
 import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../../common/api';
 import { formatBytes } from '../../common/units';
 import { renderProgressBar } from './progress-bar';
+import { cliMessage, speakingCore } from './errors';
 import { AUTO_BLANK_LENGTHS, BlankSyntaxError, countBlanks } from '../../common/blanks';
 import { shownMarkdown, type BlanksAs } from '../../common/writer-text';
 import { readModelPackage } from '../engine/model-registry';
@@ -134,7 +135,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2), io: 
       message = err.message;
     } else if (err instanceof ApiError) {
       if (err.code === 'cancelled') code = 130;
-      message = err.code === 'cancelled' ? 'cancelled' : err.message;
+      message = err.code === 'cancelled' ? 'cancelled' : cliMessage('', undefined, err);
     } else {
       message = `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
     }
@@ -709,13 +710,15 @@ async function withCore(io: Io, fn: (core: Core) => Promise<void>): Promise<numb
  * no process until a fill, so they never load onnxruntime either.
  */
 async function makeCore(io: Io, forFill?: { modelPackage: string | undefined }): Promise<Core> {
-  if (!forFill) return createNodeCore('cli', { env: io.env });
+  if (!forFill) return speakingCore(createNodeCore('cli', { env: io.env }));
   const { Engine } = await import('../engine/engine');
-  return createNodeCore('cli', {
-    engine: new Engine(),
-    env: io.env,
-    ...(forFill.modelPackage !== undefined ? { modelPackages: [forFill.modelPackage] } : {}),
-  });
+  return speakingCore(
+    createNodeCore('cli', {
+      engine: new Engine(),
+      env: io.env,
+      ...(forFill.modelPackage !== undefined ? { modelPackages: [forFill.modelPackage] } : {}),
+    }),
+  );
 }
 
 function looksLikePath(value: string, cwd: string): boolean {

@@ -11,6 +11,7 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogueEntry } from '../../common/api';
+import { aboutWords } from '../../common/units';
 
 export interface CatalogueSource {
   id: string;
@@ -40,7 +41,7 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     memoryBytes: 1_000_000_000,
     description:
       'The paper’s 170 M-parameter model, trained on OpenWebText: fluent everyday English, about as good as GPT-2 small; reads up to 1,024 tokens around a blank. The first choice on a laptop.',
-    speed: 'about 6 s for a 16-token blank (about 12 words) on a 2-core laptop CPU in fast mode, 19 s exact; much less on a GPU',
+    speed: `about 6 s for a 16-token blank (${aboutWords(16)}) on a 2-core laptop CPU in fast mode, 19 s exact; much less on a GPU`,
     licence: SEDD_LICENCE,
   },
   {

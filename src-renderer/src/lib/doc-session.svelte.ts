@@ -36,7 +36,7 @@ import {
   type ScoreResult,
 } from '../../../src-main/common/api';
 import { alerts, describeError } from './alerts.svelte';
-import { fillOptions, type FillSettings } from './fill-settings';
+import { DEVICE_LABELS, fillOptions, type FillSettings } from './fill-settings';
 import { models } from './models.svelte';
 import { prefs } from './prefs.svelte';
 import {
@@ -130,6 +130,8 @@ export class DocSession {
   fillNotice = $state<FillNotice | null>(null);
   /** Why the device the last fill ran on is not the one asked for (FillResult.deviceNotes), or null. */
   deviceNote = $state<string | null>(null);
+  /** The engine's own reasons behind deviceNote (inference-library text), shown only behind Details; or null. */
+  deviceDetails = $state<string | null>(null);
   surprise = $state<SurpriseState | null>(null);
   /** Outcome of the last surprise view request, for its status line. */
   surpriseMessage = $state('');
@@ -213,6 +215,9 @@ export class DocSession {
     this.editorState = next;
     this.#view?.updateState(next);
     if (next.doc !== before.doc) {
+      // An undo or redo changes what the status line reports ("Accepted the fill."): it no longer
+      // describes the text, so it goes (a running fill keeps its progress message).
+      if (isHistoryTransaction(tr) && !this.fill) this.fillMessage = '';
       if (this.surprise && next.doc.content !== before.doc.content) this.#textChangedUnderSurprise();
       this.#edited();
     }
@@ -575,10 +580,11 @@ export class DocSession {
       this.deviceNote =
         [
           skippedModel ? `The model “${skippedModel}” is not installed; the default model ran.` : '',
-          passedOver ? `Ran on ${result.device} instead of ${options.device}: ${result.deviceNotes!.join('; ')}` : '',
+          passedOver ? `Ran on ${deviceLabel(result.device)} instead of ${deviceLabel(options.device)}: it is not available on this computer.` : '',
         ]
           .filter(Boolean)
           .join(' ') || null;
+      this.deviceDetails = passedOver ? result.deviceNotes!.join('; ') : null;
       const alternatives: FillAlternative[] = result.alternatives?.length ? result.alternatives : [{ text: result.text, fills: result.fills }];
       // The text as it is now (the writer may have typed meanwhile) is kept as a revision first.
       await this.#snapshotBeforeFill();
@@ -814,4 +820,9 @@ export class DocSession {
       alerts.push('Could not save the filled version as a new document', err);
     }
   }
+}
+
+/** A device as the writer reads it ("NVIDIA GPU (CUDA)"), its id when it has no label. */
+function deviceLabel(id: string | undefined): string {
+  return id === undefined ? 'the default device' : ((DEVICE_LABELS as Record<string, string>)[id] ?? id);
 }

@@ -11,6 +11,7 @@
 import type { Node as ProseNode } from 'prosemirror-model';
 import { DEFAULT_BLANK_TOKENS, type BlankLength } from '../../../../src-main/common/blanks';
 import type { Decoration, NodeView } from 'prosemirror-view';
+import { aboutWords } from '../../../../src-main/common/units';
 import { plural } from '../text';
 import type { LiveTokens } from './live-fill';
 import { blankAttrs } from './schema';
@@ -25,7 +26,7 @@ function liveOf(decorations: readonly Decoration[]): LiveTokens | null {
 
 /** A blank's length in words: "16 tokens", "auto length". */
 export function describeLength(tokens: BlankLength): string {
-  return tokens === 'auto' ? 'auto length' : plural(tokens, 'token');
+  return tokens === 'auto' ? 'auto length' : `${plural(tokens, 'token')} (${aboutWords(tokens)})`;
 }
 
 function span(className: string, text?: string): HTMLSpanElement {
