@@ -14,6 +14,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { ortOffline } from '../src-main/node/engine/ort-offline';
 import { Tokenizer } from '../src-main/node/engine/tokenizer';
 
 export const RIGHT_TOKENS = 8;
@@ -58,6 +59,7 @@ export class Judge {
     const vocab = (JSON.parse(readFileSync(tokPath, 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
     const tokenBytes = new Int32Array(tokenizer.size);
     for (const [tok, id] of Object.entries(vocab)) tokenBytes[id] = [...tok].length; // byte-level: one character per byte
+    ortOffline();
     const session = await InferenceSession.create(join(dir, info.file), {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,

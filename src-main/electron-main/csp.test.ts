@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CONTENT_SECURITY_POLICY, contentSecurityPolicy } from './security';
+import type { Session } from 'electron';
+import { CONTENT_SECURITY_POLICY, contentSecurityPolicy, hardenSession, localSpellcheck } from './security';
 import { rendererLocation } from './renderer-url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -50,5 +51,23 @@ describe('Content-Security-Policy', () => {
     const dev = directives(contentSecurityPolicy(rendererLocation('/app', 'http://localhost:5173')));
     expect(dev.get('style-src')).toEqual(["'self'", "'unsafe-inline'"]);
     expect(dev.get('script-src')).toEqual(["'self'"]);
+  });
+});
+
+describe('spell checking stays on this computer (issue 16)', () => {
+  it('is on only where the system checks spelling (macOS), and the session never fetches dictionaries elsewhere', () => {
+    expect((['darwin', 'linux', 'win32'] as const).map(localSpellcheck)).toEqual([true, false, false]);
+    for (const platform of ['linux', 'win32', 'darwin'] as const) {
+      const calls: string[] = [];
+      const handler = { setPermissionRequestHandler() {}, setPermissionCheckHandler() {}, setDevicePermissionHandler() {} };
+      const ses = {
+        ...handler,
+        setSpellCheckerEnabled: (on: boolean) => calls.push(`enabled ${on}`),
+        setSpellCheckerLanguages: (langs: string[]) => calls.push(`languages ${langs.length}`),
+        webRequest: { onBeforeRequest() {}, onHeadersReceived() {} },
+      } as unknown as Session;
+      hardenSession(ses, rendererLocation('/app', undefined), platform);
+      expect(calls, platform).toEqual(platform === 'darwin' ? [] : ['enabled false', 'languages 0']);
+    }
   });
 });

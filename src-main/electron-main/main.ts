@@ -13,7 +13,7 @@ import { flushBeforeClose } from './close-flush';
 import { utilityEngineHost } from './engine-port';
 import { forwardEvents, registerIpc } from './ipc';
 import { isTrustedFrame, rendererLocation, type RendererLocation } from './renderer-url';
-import { hardenContents, hardenSession } from './security';
+import { hardenContents, hardenSession, localSpellcheck } from './security';
 
 const appPath = app.getAppPath();
 const loc: RendererLocation = rendererLocation(appPath, app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL);
@@ -104,7 +104,7 @@ function createWindow(): void {
       allowRunningInsecureContent: false,
       webviewTag: false,
       navigateOnDragDrop: false,
-      spellcheck: true,
+      spellcheck: localSpellcheck(process.platform),
     },
   });
   win = w;

@@ -31,7 +31,21 @@ export function contentSecurityPolicy(loc: RendererLocation): string {
   return loc.kind === 'dev' ? CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'") : CONTENT_SECURITY_POLICY;
 }
 
-export function hardenSession(ses: Session, loc: RendererLocation): void {
+/**
+ * Spell checking only where it stays on this computer (issue 16): macOS uses its own checker; on
+ * Linux and Windows Chromium's Hunspell checker downloads its dictionaries from Google's CDN, so
+ * there the checker is off (no dictionaries ship with the app).
+ */
+export function localSpellcheck(platform: NodeJS.Platform): boolean {
+  return platform === 'darwin';
+}
+
+export function hardenSession(ses: Session, loc: RendererLocation, platform: NodeJS.Platform = process.platform): void {
+  if (!localSpellcheck(platform)) {
+    ses.setSpellCheckerEnabled(false);
+    ses.setSpellCheckerLanguages([]);
+  }
+
   // No camera, microphone, notifications, geolocation, clipboard-read, HID, serial, … ever.
   ses.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
   ses.setPermissionCheckHandler(() => false);

@@ -4,7 +4,7 @@
  * running this alone. Every run gets its own LACUNA_DATA_DIR.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -111,6 +111,19 @@ describe('lacuna CLI', () => {
     const short = await lengthsOf('-1');
     const long = await lengthsOf('1');
     expect(long.reduce((a, b) => a + b)).toBeGreaterThan(short.reduce((a, b) => a + b));
+  });
+
+  it("runs onnxruntime with its telemetry off whatever the user's environment: a fill and a score leave no telemetry files", async () => {
+    // onnxruntime-node 1.29+ writes a device id and an event queue under ~/.cache/Microsoft/DeveloperTools/
+    // at its first session unless ORT_DISABLE_TELEMETRY=1 (engine/ort-offline.ts forces it).
+    const home = tempDir();
+    const env = { HOME: home, XDG_CACHE_HOME: join(home, 'xdg'), ORT_DISABLE_TELEMETRY: '0' };
+    const fill = await runLacuna(['fill', '--model', 'tiny-fixture', '--steps', '2', '--seed', '1', 'The cat ____ on the mat.'], { dataDir: tempDir(), env });
+    expect(fill.code).toBe(0);
+    const score = await runLacuna(['score', '--model', 'tiny-fixture', '--draws', '2', 'The cat sat on the mat.'], { dataDir: tempDir(), env });
+    expect(score.code).toBe(0);
+    const found = (dir: string): string[] => (existsSync(dir) ? readdirSync(dir, { recursive: true }).map(String) : []);
+    expect([...found(join(home, '.cache')), ...found(join(home, 'xdg'))].filter((p) => /Microsoft|onnxruntime/i.test(p))).toEqual([]);
   });
 
   it('prints N numbered alternatives with --alternatives, the same for the same seed', async () => {

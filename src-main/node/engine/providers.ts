@@ -41,6 +41,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { loadOrt, ORT_OFFLINE_ENV } from './ort-offline';
 import { ApiError, type DeviceInfo } from '../../common/api';
 
 export const PROVIDER_IDS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -269,7 +270,7 @@ export function probeInChild(id: ProviderId, timeoutMs = 60_000): Promise<ProbeR
     };
     let stdout = '';
     let stderr = '';
-    const env = { ...process.env, ELECTRON_RUN_AS_NODE: '1', LACUNA_PROBE: JSON.stringify({ ep: id, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }) };
+    const env = { ...process.env, ...ORT_OFFLINE_ENV, ELECTRON_RUN_AS_NODE: '1', LACUNA_PROBE: JSON.stringify({ ep: id, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }) };
     let child;
     try {
       child = spawn(process.execPath, ['-e', CHILD_SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
@@ -391,7 +392,7 @@ export async function selectProvider(options: SelectOptions): Promise<ProviderSe
 
 /** Create the session and run it once on a small input built from its input metadata. */
 async function openAndCheck(model: string | Uint8Array, id: ProviderId, threads?: number): Promise<InferenceSession> {
-  const { InferenceSession, Tensor } = await import('onnxruntime-node');
+  const { InferenceSession, Tensor } = await loadOrt();
   const opts = sessionOptionsFor(id, threads === undefined ? {} : { threads });
   const session = typeof model === 'string' ? await InferenceSession.create(model, opts) : await InferenceSession.create(model, opts);
   try {
