@@ -48,6 +48,13 @@ export interface WebModeOptions {
   prepare?: (dataDir: string) => void;
   /** More environment for web mode (e.g. HF_ENDPOINT of a local Hub, LACUNA_WARM_START). */
   env?: NodeJS.ProcessEnv;
+  /** Run web mode (and every process it starts) under strace, writing its network calls here (network.e2e.ts). */
+  straceTo?: string;
+}
+
+/** strace's arguments for a network audit: every process, the calls that reach a socket's peer (and execve, to show which processes were traced). */
+export function straceArgs(log: string): string[] {
+  return ['-f', '-qq', '-e', 'trace=connect,sendto,sendmsg,execve', '-o', log];
 }
 
 export async function startWebMode(options: WebModeOptions = {}): Promise<WebMode> {
@@ -55,10 +62,13 @@ export async function startWebMode(options: WebModeOptions = {}): Promise<WebMod
   const fresh = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'lacuna-e2e-'));
   options.prepare?.(dataDir);
-  const child = spawn(process.execPath, [WEB_JS], {
+  const [command, args] = options.straceTo ? ['strace', [...straceArgs(options.straceTo), process.execPath, WEB_JS]] : [process.execPath, [WEB_JS]];
+  const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...options.env, LACUNA_DATA_DIR: dataDir, LACUNA_PORT: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Under strace: its own process group, so that stopping signals web mode itself, not only strace.
+    detached: options.straceTo !== undefined,
   });
   let err = '';
   child.stderr.setEncoding('utf8');
@@ -106,8 +116,13 @@ export async function startWebMode(options: WebModeOptions = {}): Promise<WebMod
 async function stopProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const group = child.spawnargs[0] === 'strace' && child.pid !== undefined;
+  const signal = (sig: NodeJS.Signals): void => {
+    if (group) process.kill(-child.pid!, sig);
+    else child.kill(sig);
+  };
+  signal('SIGTERM');
+  const timer = setTimeout(() => signal('SIGKILL'), 15_000);
   await exited;
   clearTimeout(timer);
 }
