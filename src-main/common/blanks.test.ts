@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   BlankSyntaxError,
+  blankMatches,
   MAX_BLANK_TOKENS,
   isBlankLength,
   type BlankLength,
@@ -124,5 +125,49 @@ describe('formatBlanks', () => {
       expect(parseBlanks(formatted), `text ${JSON.stringify(s)} → ${JSON.stringify(formatted)}`).toEqual(segments);
       expect(formatBlanks(parseBlanks(formatted))).toBe(formatted);
     }
+  });
+});
+
+describe('blank scanning is linear (issue 16)', () => {
+  // The reference: the regular expression the scanner replaces (fine on short inputs).
+  const REFERENCE = /(\\*)(_{4,}|\{\{\s*(\d+|auto)\s*\}\})/g;
+  const reference = (s: string) => [...s.matchAll(REFERENCE)].map((m) => ({ index: m.index, end: m.index + m[0].length, slashes: m[1]!.length, token: m[2]!, length: m[3] }));
+
+  it('finds exactly what the regular expression finds, on random mixes of the syntax', () => {
+    const alphabet = ['\\', '_', '{', '}', ' ', '\t', '1', '9', 'auto', 'a', '\n', '\u00a0', '{{', '}}', '____'];
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    for (let k = 0; k < 5000; k++) {
+      let s = '';
+      const len = rand(24);
+      for (let i = 0; i < len; i++) s += alphabet[rand(alphabet.length)];
+      expect([...blankMatches(s)], JSON.stringify(s)).toEqual(reference(s));
+    }
+  });
+
+  it('parses and formats a million backslashes, underscores and braces in any mix (each piece a few times the size of the text, not its square)', () => {
+    const N = 1_000_000;
+    const mixes = [
+      '\\'.repeat(N),
+      `${'\\'.repeat(N)}x____`,
+      '\\_'.repeat(N / 2),
+      '___\\'.repeat(N / 4),
+      `{{${' '.repeat(N)}`,
+      `{{${'1'.repeat(N)}`,
+      '{{ {'.repeat(N / 4),
+      '\\{{1}'.repeat(N / 5),
+      '_'.repeat(N),
+    ];
+    for (const text of mixes) {
+      const segments = parseBlanks(text);
+      // Round trip: the formatted text reads back as the same segments.
+      expect(parseBlanks(formatBlanks(segments))).toEqual(segments);
+      expect(countBlanks(text)).toBe(segments.filter((x) => x.kind === 'blank').length);
+    }
+    expect(countBlanks('_'.repeat(N))).toBe(1);
+    expect(countBlanks(`${'\\'.repeat(N)}____`)).toBe(1); // an even run: N/2 literal backslashes, then a blank
   });
 });

@@ -22,13 +22,11 @@
  * writes the body from the rich text, blank for blank). A rich text that does not parse, or holds
  * another number of blanks than the body, is ignored: the body alone is then what the writer sees.
  */
-import { isBlankLength } from './blanks';
+import { blankMatches, isBlankLength, replaceBlankMatches } from './blanks';
 
 /** How blanks leave the app: as the text on screen (default) or as the blank syntax. */
 export type BlanksAs = 'shown' | 'keep';
 
-/** The body's blank tokens (with the backslashes before them), as the editor's Markdown reads them. */
-const BLANK_TOKEN = /(\\*)(_{4,}|\{\{\s*(\d+|auto)\s*\}\})/g;
 
 interface BlankNode {
   type?: unknown;
@@ -64,16 +62,16 @@ export function richTextBlanks(richText: string): Array<string | null> | undefin
   return out;
 }
 
-/** Whether the token BLANK_TOKEN matched (group 3: its length) is a blank the editor reads. */
-function isBlankToken(slashes: string, length: string | undefined): boolean {
-  if (slashes.length % 2 === 1) return false;
+/** Whether a blank token of the body (common/blanks.ts blankMatches) is a blank the editor reads. */
+function isBlankToken(slashes: number, length: string | undefined): boolean {
+  if (slashes % 2 === 1) return false;
   return length === undefined || length === 'auto' || isBlankLength(Number(length));
 }
 
 /** Number of blanks in a body, as the editor's Markdown reads them. */
 function bodyBlanks(body: string): number {
   let n = 0;
-  for (const m of body.matchAll(BLANK_TOKEN)) if (isBlankToken(m[1]!, m[3])) n++;
+  for (const m of blankMatches(body)) if (isBlankToken(m.slashes, m.length)) n++;
   return n;
 }
 
@@ -101,13 +99,14 @@ export function shownMarkdown(body: string, richText: string | null | undefined,
   if (!shown || !shown.some((s) => s !== null)) return body;
   if (!partial && bodyBlanks(body) !== shown.length) return body;
   let k = 0;
-  return body.replace(BLANK_TOKEN, (all, slashes: string, _token: string, length: string | undefined, offset: number) => {
-    if (!isBlankToken(slashes, length)) return all;
+  return replaceBlankMatches(body, (m) => {
+    const all = body.slice(m.index, m.end);
+    if (!isBlankToken(m.slashes, m.length)) return all;
     const text = shown[k++];
     if (text === null || text === undefined) return all;
-    const at = offset + slashes.length;
+    const at = m.index + m.slashes;
     const lineStart = at === 0 || body[at - 1] === '\n';
-    return slashes + escapeMarkdownText(text, lineStart && slashes === '');
+    return '\\'.repeat(m.slashes) + escapeMarkdownText(text, lineStart && m.slashes === 0);
   });
 }
 

@@ -31,7 +31,7 @@
  * blank longer than the model's length is a bad_request.
  */
 import { ApiError } from '../../common/api';
-import { BLANK_RE, BlankSyntaxError, DEFAULT_BLANK_TOKENS, formatBlanks, parseBlanks, type BlankLength, type Segment } from '../../common/blanks';
+import { blankMatches, BlankSyntaxError, DEFAULT_BLANK_TOKENS, formatBlanks, parseBlanks, type BlankLength, type Segment } from '../../common/blanks';
 import { blankEdges, type BlankEdges } from './joins';
 import type { Tokenizer } from './tokenizer';
 
@@ -197,14 +197,13 @@ function escapeFill(fill: string): string {
 /** Where the real (unescaped) blanks are in the text: [from, to) covers the escape backslashes too. */
 export function blankSpans(text: string): { from: number; to: number; lead: string; tokens: BlankLength }[] {
   const out: { from: number; to: number; lead: string; tokens: BlankLength }[] = [];
-  for (const m of text.matchAll(BLANK_RE)) {
-    const slashes = m[1]!.length;
-    if (slashes % 2 === 1) continue;
+  for (const m of blankMatches(text)) {
+    if (m.slashes % 2 === 1) continue;
     out.push({
       from: m.index,
-      to: m.index + m[0].length,
-      lead: '\\'.repeat(slashes / 2),
-      tokens: m[3] === undefined || m[3] === 'auto' ? 'auto' : Number(m[3]),
+      to: m.end,
+      lead: '\\'.repeat(m.slashes / 2),
+      tokens: m.length === undefined || m.length === 'auto' ? 'auto' : Number(m.length),
     });
   }
   return out;
