@@ -291,6 +291,13 @@ export const AppInfo = z.object({
 export type AppInfo = z.infer<typeof AppInfo>;
 
 const Empty = z.object({}).strict();
+
+/** A path on this computer given to the API (a backup file, a checkpoint folder): no NUL (no file system takes one). */
+const LocalPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => !p.includes('\u0000'), { message: 'a path cannot contain a NUL character' });
 const Ok = z.object({ ok: z.literal(true) });
 
 // ---- Store: revisions, search, trash (store/revisions.ts, store/search.ts) -------------------
@@ -421,7 +428,7 @@ const libraryApi = {
     result: Document,
   },
   /** Write a verified copy of the library to an absolute path (an existing file must be SQLite). */
-  'library.backup': { params: z.object({ file: z.string().min(1).max(4096) }).strict(), result: BackupResult },
+  'library.backup': { params: z.object({ file: LocalPath }).strict(), result: BackupResult },
 } as const;
 
 // ---- end of library block --------------------------------------------------------------------
@@ -517,7 +524,7 @@ export const api = {
   'models.import': {
     params: z
       .object({
-        dir: z.string().min(1).max(4096),
+        dir: LocalPath,
         /** 'fp16': the float16 variant for GPUs (half the size; needs an fp16 graph template). Default 'fp32'. */
         precision: Precision.optional(),
       })

@@ -59,6 +59,23 @@ describe('core', () => {
     expect(existsSync(join(dir, 'data', 'lacuna.db'))).toBe(true);
   });
 
+  it('answers bad paths and broken files with a sentence, never Node\'s text or the file\'s contents (issue 16)', async () => {
+    const c = make();
+    await c.call('documents.create', { title: 'a', body: 'b' });
+    const nul = await rejection(c, 'library.backup', { file: join(dir, 'a\u0000b.db') });
+    expect([nul.code, nul.message]).toEqual(['bad_request', expect.stringMatching(/a path cannot contain a NUL character/)]);
+    const long = await rejection(c, 'library.backup', { file: join(dir, `${'n'.repeat(300)}.db`) });
+    expect([long.code, long.message]).toEqual(['bad_request', 'a file name or path is too long for this computer']);
+    // A checkpoint whose config.json is not JSON: the error says where, never what.
+    const ckpt = join(dir, 'ckpt');
+    mkdirSync(ckpt);
+    writeFileSync(join(ckpt, 'config.json'), 'SECRET-API-KEY-12345 {');
+    writeFileSync(join(ckpt, 'model.safetensors'), '');
+    const broken = await rejection(c, 'models.import', { dir: ckpt });
+    expect(broken.message).toMatch(/config\.json is not valid JSON \(at line 1, column 1\)/);
+    expect(broken.message).not.toMatch(/SECRET/);
+  });
+
   it('rejects bad params with bad_request naming the field', async () => {
     const c = make();
     const e1 = await rejection(c, 'documents.open', { id: 'nope' });

@@ -521,13 +521,18 @@ const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
 
 /**
  * ApiErrors pass through (also one rebuilt from another copy of api.ts, e.g. across a process);
- * anything else — a Node error with an ENOENT-style code included — is 'internal'.
+ * a path too long or holding a NUL is the request's fault (bad_request, in words); anything
+ * else — a Node error with an ENOENT-style code included — is 'internal'.
  */
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && ERROR_CODES.has(err.code)) {
     return new ApiError(err.code as ErrorCode, err.message);
   }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  // The file system's refusals that come from the request, in the writer's words (not Node's).
+  if (code === 'ENAMETOOLONG') return new ApiError('bad_request', 'a file name or path is too long for this computer');
+  if (code === 'ERR_INVALID_ARG_VALUE' && /null bytes/i.test(messageOf(err))) return new ApiError('bad_request', 'a path cannot contain a NUL character');
   return new ApiError('internal', messageOf(err));
 }
 

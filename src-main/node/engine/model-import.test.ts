@@ -117,7 +117,7 @@ describe('safetensors reader', () => {
     await expect(SafetensorsFile.open(path)).rejects.toThrow(/header length 1000 exceeds the file/);
     len.writeBigUInt64LE(5n);
     await writeFile(path, Buffer.concat([len, Buffer.from('{"a":')]));
-    await expect(SafetensorsFile.open(path)).rejects.toThrow(/corrupt header: not valid JSON/);
+    await expect(SafetensorsFile.open(path)).rejects.toThrow(/corrupt header: the header is not valid JSON/);
     const bad = Buffer.from(JSON.stringify({ a: { dtype: 'F32', shape: [4], data_offsets: [0, 12] } }));
     len.writeBigUInt64LE(BigInt(bad.length));
     await writeFile(path, Buffer.concat([len, bad, Buffer.alloc(16)]));

@@ -44,6 +44,7 @@ import { ApiError } from '../../common/api';
 import { MODEL_FORMAT, readModelPackage, type ModelPackage } from './model-package';
 import { SafetensorsFile, toHalf } from './safetensors';
 import { Tokenizer } from './tokenizer';
+import { parseJsonText } from '../../common/json-text';
 
 export const TEMPLATE_FORMAT = 'lacuna-template/1';
 export const CONVERT_COMMAND = 'OPENBLAS_NUM_THREADS=1 python3 models/tools/convert_bin.py';
@@ -359,10 +360,10 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
   if (!st?.isDirectory()) bad(`${src} is not a folder`);
   let configJson: unknown;
   try {
-    configJson = JSON.parse(await readFile(join(src, 'config.json'), 'utf8'));
+    configJson = parseJsonText(await readFile(join(src, 'config.json'), 'utf8'), 'config.json');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    bad(code === 'ENOENT' ? `${src} has no config.json (expected a SEDD checkpoint folder: config.json + model.safetensors)` : `config.json: ${(e as Error).message}`);
+    bad(code === 'ENOENT' ? `${src} has no config.json (expected a SEDD checkpoint folder: config.json + model.safetensors)` : (e as Error).message);
   }
   const cfg = parseCheckpointConfig(configJson);
 

@@ -12,6 +12,7 @@ import { readFile, realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { ApiError, MAX_TEMPERATURE, MAX_TOP_P, MIN_TEMPERATURE, MIN_TOP_P, UnmaskingOrder } from '../../common/api';
+import { parseJsonText } from '../../common/json-text';
 
 export const MODEL_FORMAT = 'lacuna-model/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -128,9 +129,9 @@ export async function readModelPackage(dirIn: string): Promise<ModelPackage> {
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = parseJsonText(text, MANIFEST_FILE);
   } catch (e) {
-    fail(dir, `${MANIFEST_FILE} is not valid JSON (${(e as Error).message})`);
+    fail(dir, (e as Error).message);
   }
   if (!json || typeof json !== 'object' || Array.isArray(json)) fail(dir, `${MANIFEST_FILE} must hold a JSON object`);
   const format = (json as { format?: unknown }).format;

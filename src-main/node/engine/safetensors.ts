@@ -12,6 +12,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import { basename } from 'node:path';
 import { ApiError } from '../../common/api';
+import { parseJsonText } from '../../common/json-text';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -66,9 +67,9 @@ export class SafetensorsFile {
       await readExactly(fh, buf, 8);
       let json: unknown;
       try {
-        json = JSON.parse(buf.toString('utf8'));
+        json = parseJsonText(buf.toString('utf8'), 'the header');
       } catch (e) {
-        bad(`corrupt header: not valid JSON (${(e as Error).message})`);
+        bad(`corrupt header: ${(e as Error).message}`);
       }
       if (!json || typeof json !== 'object' || Array.isArray(json)) bad('corrupt header: not a JSON object');
       const dataStart = 8 + headerLen;

@@ -8,6 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { parseJsonText } from '../../common/json-text';
 
 /**
  * GPT-2's pre-tokenizer pattern. `\s` is written as `\p{White_Space}`, the set Oniguruma
@@ -153,13 +154,7 @@ export class Tokenizer {
 
   static async fromFile(path: string): Promise<Tokenizer> {
     const text = await readFile(path, 'utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (e) {
-      throw new Error(`${path} is not valid JSON (${(e as Error).message})`, { cause: e });
-    }
-    return new Tokenizer(json, path);
+    return new Tokenizer(parseJsonText(text, path), path);
   }
 
   /** The ids of the added (special) tokens, such as "<|endoftext|>". */
