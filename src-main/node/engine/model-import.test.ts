@@ -190,6 +190,11 @@ describe('tensor validation', () => {
     expect(cfg.noise).toEqual({ type: 'loglinear', eps: 1e-3 });
     expect(cfg.length).toBe(128);
     expect(() => parseCheckpointConfig({ tokens: 5, graph: { type: 'bogus' }, noise: { type: 'loglinear' }, model: {} })).toThrow(/graph\.type/);
+    // Sizes beyond any real network are refused with the limit, before anything is allocated (issue 16).
+    const official = JSON.parse(await readFile(join(CHECKPOINT, 'config.json'), 'utf8')) as { tokens: number; model: Record<string, unknown> };
+    expect(() => parseCheckpointConfig({ ...official, tokens: 1e9 })).toThrow(/"tokens" must be an integer from 2 to 1048575 \(got 1000000000\)/);
+    expect(() => parseCheckpointConfig({ ...official, model: { ...official.model, hidden_size: 1e9 } })).toThrow(/model\.hidden_size must be an integer from 1 to 16384/);
+    expect(() => parseCheckpointConfig({ ...official, model: { ...official.model, length: 2 ** 40 } })).toThrow(/model\.length must be an integer from 1 to 65536/);
   });
 });
 

@@ -45,6 +45,7 @@ import { MODEL_FORMAT, readModelPackage, type ModelPackage } from './model-packa
 import { SafetensorsFile, toHalf } from './safetensors';
 import { Tokenizer } from './tokenizer';
 import { parseJsonText } from '../../common/json-text';
+import { MODEL_LIMITS, readModelJson } from './model-limits';
 
 export const TEMPLATE_FORMAT = 'lacuna-template/1';
 export const CONVERT_COMMAND = 'OPENBLAS_NUM_THREADS=1 python3 models/tools/convert_bin.py';
@@ -125,8 +126,11 @@ function configObject(v: unknown, what: string): Record<string, unknown> {
   return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(`config.json: ${what} must be an object`);
 }
 
-function configInt(v: unknown, what: string, min = 1): number {
-  return Number.isSafeInteger(v) && (v as number) >= min ? (v as number) : bad(`config.json: ${what} must be an integer ≥ ${min} (got ${JSON.stringify(v)})`);
+function configInt(v: unknown, what: string, min = 1, max = Number.MAX_SAFE_INTEGER): number {
+  if (Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max) return v as number;
+  const shown = JSON.stringify(v);
+  const got = shown === undefined ? 'nothing' : shown.length > 24 ? `${shown.slice(0, 24)}…` : shown;
+  return bad(`config.json: ${what} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `from ${min} to ${max}`} (got ${got})`);
 }
 
 /**
@@ -136,14 +140,14 @@ function configInt(v: unknown, what: string, min = 1): number {
  */
 export function parseMdlmConfig(root: Record<string, unknown>): CheckpointConfig {
   if (root.model_type !== MDLM_MODEL_TYPE) bad(`config.json: model_type must be "${MDLM_MODEL_TYPE}" (got ${JSON.stringify(root.model_type)})`);
-  const vocab = configInt(root.vocab_size, '"vocab_size"', 3);
+  const vocab = configInt(root.vocab_size, '"vocab_size"', 3, MODEL_LIMITS.vocabSize);
   const tc = root.time_conditioning;
   if (tc !== undefined && typeof tc !== 'boolean') bad('config.json: time_conditioning must be true or false');
   const network: NetworkConfig = {
-    hidden_size: configInt(root.hidden_dim, '"hidden_dim"'),
-    n_blocks: configInt(root.n_blocks, '"n_blocks"'),
-    n_heads: configInt(root.n_heads, '"n_heads"'),
-    cond_dim: configInt(root.cond_dim, '"cond_dim"'),
+    hidden_size: configInt(root.hidden_dim, '"hidden_dim"', 1, MODEL_LIMITS.hiddenSize),
+    n_blocks: configInt(root.n_blocks, '"n_blocks"', 1, MODEL_LIMITS.blocks),
+    n_heads: configInt(root.n_heads, '"n_heads"', 1, MODEL_LIMITS.heads),
+    cond_dim: configInt(root.cond_dim, '"cond_dim"', 1, MODEL_LIMITS.hiddenSize),
     vocab_size: vocab,
     graph_type: 'absorb',
     scale_by_sigma: true,
@@ -151,7 +155,7 @@ export function parseMdlmConfig(root: Record<string, unknown>): CheckpointConfig
     time_conditioning: tc === true,
   };
   checkHeads(network);
-  const length = root.model_length === undefined ? 1024 : configInt(root.model_length, '"model_length"');
+  const length = root.model_length === undefined ? 1024 : configInt(root.model_length, '"model_length"', 1, MODEL_LIMITS.length);
   const path = typeof root._name_or_path === 'string' ? root._name_or_path.split('/').filter(Boolean).pop() : undefined;
   return { network, tokens: vocab - 1, noise: { type: 'loglinear', eps: 1e-3 }, length, name: path };
 }
@@ -175,15 +179,15 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   const graphType = obj(root.graph, '"graph"').type;
   if (graphType !== 'absorb' && graphType !== 'uniform') bad(`config.json: graph.type must be "absorb" or "uniform" (got ${JSON.stringify(graphType)})`);
   const noise = obj(root.noise, '"noise"');
-  const tokens = int(root.tokens, '"tokens"', 2);
+  const tokens = int(root.tokens, '"tokens"', 2, MODEL_LIMITS.vocabSize - 1);
   const scaleRaw = model.scale_by_sigma;
   if (scaleRaw !== undefined && typeof scaleRaw !== 'boolean') bad('config.json: model.scale_by_sigma must be true or false');
   if (graphType === 'uniform' && scaleRaw === true) bad('config.json: model.scale_by_sigma is only defined for the absorbing graph');
   const network: NetworkConfig = {
-    hidden_size: int(model.hidden_size, 'model.hidden_size'),
-    n_blocks: int(model.n_blocks, 'model.n_blocks'),
-    n_heads: int(model.n_heads, 'model.n_heads'),
-    cond_dim: int(model.cond_dim, 'model.cond_dim'),
+    hidden_size: int(model.hidden_size, 'model.hidden_size', 1, MODEL_LIMITS.hiddenSize),
+    n_blocks: int(model.n_blocks, 'model.n_blocks', 1, MODEL_LIMITS.blocks),
+    n_heads: int(model.n_heads, 'model.n_heads', 1, MODEL_LIMITS.heads),
+    cond_dim: int(model.cond_dim, 'model.cond_dim', 1, MODEL_LIMITS.hiddenSize),
     vocab_size: graphType === 'absorb' ? tokens + 1 : tokens,
     graph_type: graphType,
     scale_by_sigma: graphType === 'absorb' && scaleRaw !== false,
@@ -195,7 +199,7 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
     const num = (v: unknown, d: number, what: string): number => (v === undefined ? d : typeof v === 'number' && v > 0 ? v : bad(`config.json: ${what} must be a positive number`));
     n = { type: 'geometric', sigma_min: num(noise.sigma_min, 1e-4, 'noise.sigma_min'), sigma_max: num(noise.sigma_max, 20, 'noise.sigma_max') };
   } else bad(`config.json: noise.type must be "loglinear" or "geometric" (got ${JSON.stringify(noise.type)})`);
-  const length = model.length === undefined ? 1024 : int(model.length, 'model.length');
+  const length = model.length === undefined ? 1024 : int(model.length, 'model.length', 1, MODEL_LIMITS.length);
   const name = typeof model.name === 'string' ? model.name : undefined;
   return { network, tokens, noise: n, length, name };
 }
@@ -360,7 +364,7 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
   if (!st?.isDirectory()) bad(`${src} is not a folder`);
   let configJson: unknown;
   try {
-    configJson = parseJsonText(await readFile(join(src, 'config.json'), 'utf8'), 'config.json');
+    configJson = parseJsonText(await readModelJson(join(src, 'config.json')), 'config.json');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     bad(code === 'ENOENT' ? `${src} has no config.json (expected a SEDD checkpoint folder: config.json + model.safetensors)` : (e as Error).message);

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { ApiError, ModelInfo } from '../../common/api';
 import { loadModelPackage, readModelPackage, verifyModelFiles } from './model-package';
 import { listModels, ModelRegistry, readModelPackage as readModelInfo } from './model-registry';
 import { FIXTURE_DIR } from './test-fixture';
+import { Tokenizer } from './tokenizer';
 
 let tmp: string;
 let n = 0;
@@ -98,6 +99,25 @@ describe('model packages', () => {
       m.sampling = { temperature: 0.7 };
     });
     expect((await errorOf(readModelPackage(dir))).message).toMatch(/field "sampling.temperature": a temperature other than 1 needs the absorbing graph/);
+  });
+
+  it('refuses sizes and values beyond sane limits before parsing, naming the limit (issue 16)', async () => {
+    const dir = copyFixture();
+    editManifest(dir, (m) => (m.vocab_size = 1e9));
+    expect((await errorOf(readModelPackage(dir))).message).toMatch(/field "vocab_size"/);
+    editManifest(dir, (m) => {
+      m.vocab_size = 512;
+      m.length = 1e7;
+    });
+    expect((await errorOf(readModelPackage(dir))).message).toMatch(/field "length"/);
+    // A manifest padded to 2 MB: refused by its size, not parsed.
+    const manifest = readFileSync(join(dir, 'manifest.json'), 'utf8');
+    writeFileSync(join(dir, 'manifest.json'), manifest + ' '.repeat(2 << 20));
+    expect((await errorOf(readModelPackage(dir))).message).toMatch(/manifest\.json is [\d.]+ MB; a model's manifest\.json may be at most [\d.]+ MB/);
+    // A 65 MB tokenizer.json (sparse: nothing is written) is refused by its size before it is read.
+    const big = join(dir, 'tokenizer.json');
+    truncateSync(big, 65 << 20);
+    await expect(Tokenizer.fromFile(big)).rejects.toThrow(/tokenizer\.json is [\d.]+ MB; a model's tokenizer\.json may be at most [\d.]+ MB/);
   });
 
   it('reports a missing file', async () => {

@@ -8,11 +8,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
 import { ApiError, MAX_TEMPERATURE, MAX_TOP_P, MIN_TEMPERATURE, MIN_TOP_P, UnmaskingOrder } from '../../common/api';
 import { parseJsonText } from '../../common/json-text';
+import { MODEL_LIMITS, readModelJson } from './model-limits';
 
 export const MODEL_FORMAT = 'lacuna-model/1';
 export const MANIFEST_FILE = 'manifest.json';
@@ -42,9 +43,9 @@ export const Manifest = z
     description: z.string().default(''),
     graph: z.object({ type: z.enum(['absorb', 'uniform']) }),
     noise: Noise,
-    vocab_size: z.number().int().min(2),
+    vocab_size: z.number().int().min(2).max(MODEL_LIMITS.vocabSize),
     mask_id: z.number().int().nonnegative().nullable(),
-    length: z.number().int().positive(),
+    length: z.number().int().positive().max(MODEL_LIMITS.length),
     scale_by_sigma: z.boolean(),
     time_conditioned: z.boolean(),
     tokenizer: z.object({
@@ -122,7 +123,7 @@ export async function readModelPackage(dirIn: string): Promise<ModelPackage> {
   const manifestPath = resolve(dir, MANIFEST_FILE);
   let text: string;
   try {
-    text = await readFile(manifestPath, 'utf8');
+    text = await readModelJson(manifestPath);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     fail(dir, code === 'ENOENT' ? `${MANIFEST_FILE} is missing` : `cannot read ${MANIFEST_FILE} (${(e as Error).message})`);

@@ -6,9 +6,9 @@
  * decode: ids → token strings → bytes → UTF-8. decode(encode(s)) === s for every well-formed
  * string (lone UTF-16 surrogates become U+FFFD, as in any UTF-8 round trip).
  */
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { parseJsonText } from '../../common/json-text';
+import { readModelJson } from './model-limits';
 
 /**
  * GPT-2's pre-tokenizer pattern. `\s` is written as `\p{White_Space}`, the set Oniguruma
@@ -153,7 +153,7 @@ export class Tokenizer {
   }
 
   static async fromFile(path: string): Promise<Tokenizer> {
-    const text = await readFile(path, 'utf8');
+    const text = await readModelJson(path);
     return new Tokenizer(parseJsonText(text, path), path);
   }
 
