@@ -251,9 +251,13 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
     return manifest
 
 
-def weights_from_onnx(proto: onnx.ModelProto, model: SEDD) -> Tuple[Dict[str, Tensor], list]:
-    """The inverse of :func:`export_proto`: a state dict for ``model``'s architecture holding the
-    weights stored in ``proto`` (an export of a network with the same config, by this exporter).
+def weights_from_onnx(proto: onnx.ModelProto, model: SEDD,
+                      exporter=None) -> Tuple[Dict[str, Tensor], list]:
+    """The inverse of :func:`export_proto` (or of ``exporter``, a function network -> ONNX proto
+    such as the judge's causal-LM export): a state dict for ``model``'s architecture holding the
+    weights stored in ``proto`` (an export of a network with the same config, by that exporter).
+    Initializers stored in a narrower type and widened by a Cast at the start of the graph (the
+    judge's float16 weights) are read through the Cast and converted to the parameter's dtype.
 
     Constant folding renames and transposes some weights (``onnx::MatMul_892`` is a transposed
     ``attn_qkv.weight``) and merges equal ones (a time-independent network's zero adaLN
@@ -267,10 +271,11 @@ def weights_from_onnx(proto: onnx.ModelProto, model: SEDD) -> Tuple[Dict[str, Te
 
     def slots(p: onnx.ModelProto) -> Dict[Tuple[str, int], object]:
         inits = {t.name: t for t in p.graph.initializer}
-        alias = {n.output[0]: n.input[0] for n in p.graph.node if n.op_type == "Identity"}
+        alias = {n.output[0]: n.input[0] for n in p.graph.node
+                 if n.op_type == "Identity" or (n.op_type == "Cast" and n.input[0] in inits)}
         out = {}
         for node in p.graph.node:
-            if node.op_type == "Identity":
+            if node.op_type == "Identity" or (node.op_type == "Cast" and node.input[0] in inits):
                 continue
             for i, name in enumerate(node.input):
                 seen = 0
@@ -285,7 +290,7 @@ def weights_from_onnx(proto: onnx.ModelProto, model: SEDD) -> Tuple[Dict[str, Te
     with torch.no_grad():
         for p in probe.parameters():
             p.copy_(torch.randn(p.shape, generator=g))
-    probe_slots = {k: numpy_helper.to_array(t) for k, t in slots(export_proto(probe)).items()}
+    probe_slots = {k: numpy_helper.to_array(t) for k, t in slots((exporter or export_proto)(probe)).items()}
     target = slots(proto)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     unused = []

@@ -633,6 +633,27 @@ class TrainerTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             weights_from_onnx(export_proto(model), other)
 
+    def test_weights_from_judge_onnx(self):
+        """The judge's export (causal LM, float16 initializers behind Casts) reads back into an AR
+        network: every weight equals the float16-rounded original (restore_run.py --judge)."""
+        from sedd.export import weights_from_onnx
+        from export_judge import export_proto as judge_export, round_to_fp16
+        spec = T.ModelSpec(kind="ar", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=64,
+                           time_conditioned=False, dropout=0.0)
+        torch.manual_seed(4)
+        model = T.SEDD(spec.config()).eval()
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(0.01 * torch.randn(p.shape))
+        proto = judge_export(model, fp16=True)
+        self.assertTrue(any(n.op_type == "Cast" for n in proto.graph.node))
+        sd, unused = weights_from_onnx(proto, T.SEDD(spec.config()), exporter=lambda m: judge_export(m, fp16=False))
+        rounded = round_to_fp16(model)
+        for k, v in rounded.state_dict().items():
+            if k not in unused:
+                self.assertTrue(torch.equal(sd[k], v), k)
+        self.assertTrue(all(k.startswith("sigma_map.") for k in unused))
+
     def test_bound_independent_of_batch_size(self):
         model = randomize(SEDD(tiny_spec().config()), 3).eval()
         blocks = np.random.RandomState(0).randint(0, 40, (5, 16))
