@@ -23,7 +23,8 @@ import type { ModelPackage } from './engine/model-package';
 import { basename, join, relative, resolve as resolvePath, sep } from 'node:path';
 import { rename, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { closeDatabase } from './store/database';
+import { closeDatabase, databasePath } from './store/database';
+import { SearchService } from './store/search-service';
 import type { Database } from './store/database';
 import { DocumentStore } from './store/documents';
 import { exportDocument, parseImport } from './store/exchange';
@@ -81,6 +82,8 @@ export function createCore(options: CoreOptions): Core {
   const env = options.env ?? process.env;
   let db: Database | undefined;
   let documents: DocumentStore | undefined;
+  /** Searches run on a worker thread with its own connection (store/search-service.ts). */
+  let searcher: SearchService | undefined;
   let generations: GenerationLog | undefined;
   /** Set when the library was found damaged and a backup restored (store/auto-backup.ts); shown by app.info. */
   let recovery: RecoveryNotice | undefined;
@@ -101,6 +104,7 @@ export function createCore(options: CoreOptions): Core {
       db = opened.db;
       if (opened.recovery) recovery = opened.recovery;
       documents = new DocumentStore(db);
+      searcher = new SearchService({ file: databasePath(options.dataDir), ...binding });
       generations = new GenerationLog(db);
       maintenance = autoBackup(db, options.dataDir, binding).then(
         () => undefined,
@@ -222,7 +226,10 @@ export function createCore(options: CoreOptions): Core {
       };
     },
     'revisions.restore': (p) => docs().restoreRevision(p.revisionId, p.baseRevision),
-    'documents.search': (p) => docs().search(p.query, p.limit),
+    'documents.search': (p) => {
+      docs();
+      return searcher!.search(p.query, p.limit);
+    },
     'documents.trash': (p) => {
       docs().trash(p.id);
       return { ok: true as const };
@@ -492,6 +499,11 @@ export function createCore(options: CoreOptions): Core {
         }
         try {
           await maintenance;
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          await searcher?.close();
         } catch (err) {
           errors.push(err);
         }

@@ -93,7 +93,7 @@ describe('crash safety', () => {
       try {
         if (db.pragma('integrity_check', { simple: true }) !== 'ok') integrityFailures++;
         // The FTS cross-check reads every body; every 10th kill and the last is enough.
-        if (i % 10 === 0 || i === n - 1) db.prepare("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')").run();
+        if (i % 10 === 0 || i === n - 1) db.prepare("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')").run();
         const doc = db.prepare<[], { revision: number; body: string }>('SELECT revision, body FROM documents').get();
         const snap = db.prepare<[number], { body: string; title: string }>('SELECT title, body FROM revisions WHERE revision = ?');
         for (const rev of reported) {

@@ -14,7 +14,7 @@ import type { Database } from './database';
 import { toStorageError } from './database';
 import { DEFAULT_RETENTION, DEFAULT_SNAPSHOT_INTERVAL_MS, RevisionLog } from './revisions';
 import type { RetentionPolicy, RevisionReason } from './revisions';
-import { searchDocuments } from './search';
+import { indexDocument, searchDocuments } from './search';
 import type { SearchHit } from './search';
 import { PREVIEW_CHARS, makePreview, writerText } from '../../common/writer-text';
 
@@ -119,11 +119,16 @@ export class DocumentStore {
     const shown = writerText(row.body, row.rich_text);
     this.guard('could not create the document', () =>
       this.db
-        .prepare(
-          `INSERT INTO documents (id, title, body, rich_text, shown, created_at, updated_at, revision)
-           VALUES (@id, @title, @body, @rich_text, @shown, @created_at, @updated_at, @revision)`,
-        )
-        .run({ ...row, shown }),
+        .transaction(() => {
+          const { lastInsertRowid } = this.db
+            .prepare(
+              `INSERT INTO documents (id, title, body, rich_text, shown, created_at, updated_at, revision)
+               VALUES (@id, @title, @body, @rich_text, @shown, @created_at, @updated_at, @revision)`,
+            )
+            .run({ ...row, shown });
+          indexDocument(this.db, Number(lastInsertRowid), row.title, shown);
+        })
+        .immediate(),
     );
     return toDocument(row);
   }
@@ -132,11 +137,12 @@ export class DocumentStore {
   list(): DocumentSummary[] {
     const rows = this.guard('could not list documents', () =>
       this.db
-        .prepare<[number], SummaryRow>(
-          `SELECT id, title, substr(shown, 1, ?) AS head, created_at, updated_at
-           FROM documents WHERE trashed_at IS NULL ORDER BY updated_at DESC, seq DESC`,
+        .prepare<[], SummaryRow>(
+          `SELECT id, title, h.head AS head, created_at, updated_at
+           FROM documents INDEXED BY documents_listing LEFT JOIN document_heads h ON h.doc_seq = documents.seq
+           WHERE trashed_at IS NULL ORDER BY updated_at DESC, seq DESC`,
         )
-        .all(PREVIEW_CHARS * 4),
+        .all(),
     );
     return rows.map(toSummary);
   }
@@ -254,11 +260,12 @@ export class DocumentStore {
   listTrash(): TrashedSummary[] {
     const rows = this.guard('could not list the trash', () =>
       this.db
-        .prepare<[number], SummaryRow & { trashed_at: number }>(
-          `SELECT id, title, substr(shown, 1, ?) AS head, created_at, updated_at, trashed_at
-           FROM documents WHERE trashed_at IS NOT NULL ORDER BY trashed_at DESC, seq DESC`,
+        .prepare<[], SummaryRow & { trashed_at: number }>(
+          `SELECT id, title, h.head AS head, created_at, updated_at, trashed_at
+           FROM documents INDEXED BY documents_listing LEFT JOIN document_heads h ON h.doc_seq = documents.seq
+           WHERE trashed_at IS NOT NULL ORDER BY trashed_at DESC, seq DESC`,
         )
-        .all(PREVIEW_CHARS * 4),
+        .all(),
     );
     return rows.map((r) => ({ ...toSummary(r), trashedAt: r.trashed_at }));
   }
@@ -293,11 +300,12 @@ export class DocumentStore {
       updated_at: Math.max(now, current.updated_at),
       revision: current.revision + 1,
     };
-    // The index only changes when what the writer sees does (the update trigger watches shown).
+    // The index only changes when what the writer sees does (title or shown).
     next.shown = next.body === current.body && next.rich_text === current.rich_text && current.shown !== undefined ? current.shown : writerText(next.body, next.rich_text);
     this.db
       .prepare('UPDATE documents SET title = ?, body = ?, rich_text = ?, shown = ?, updated_at = ?, revision = ? WHERE id = ?')
       .run(next.title, next.body, next.rich_text, next.shown, next.updated_at, next.revision, next.id);
+    if (next.title !== current.title || next.shown !== current.shown) indexDocument(this.db, current.seq!, next.title, next.shown);
     return next;
   }
 

@@ -11,6 +11,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { closeDatabase, databasePath, openDatabase } from './database';
 import { migrate, migrations, schemaVersion } from './migrations';
 import { DocumentStore } from './documents';
+import { indexDocument } from './search';
 import { GenerationLog } from './generations';
 import { caught } from '../test-support';
 import { previewOf, writerText } from '../../common/writer-text';
@@ -100,6 +101,12 @@ function buildAt(k: number): void {
       raw.prepare('UPDATE revisions SET preview = ? WHERE revision_id = ?').run(previewOf(r.body, r.rich_text), r.revision_id);
     }
   }
+  if (k >= 11) {
+    // From v11 a writer keeps the search passages of every document (store/search.ts indexDocument).
+    for (const r of raw.prepare<[], { seq: number; title: string; shown: string }>('SELECT seq, title, shown FROM documents').all()) {
+      indexDocument(raw, r.seq, r.title, r.shown);
+    }
+  }
   raw.close();
 }
 
@@ -117,7 +124,7 @@ describe('migrations', () => {
         expect(schemaVersion(db)).toBe(migrations.length);
         expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
         expect(db.pragma('foreign_key_check')).toEqual([]);
-        db.prepare("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')").run();
+        db.prepare("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')").run();
         let t = 10_000;
         const docs = new DocumentStore(db, { now: () => t });
         if (k >= 1) {
@@ -216,7 +223,7 @@ describe('migrations', () => {
         docs.emptyTrash();
         expect(() => gens.get(g)).toThrow(/no generation/);
         expect(db.pragma('foreign_key_check')).toEqual([]);
-        db.prepare("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')").run();
+        db.prepare("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')").run();
       } finally {
         closeDatabase(db);
       }
