@@ -567,6 +567,33 @@ export const api = {
 } as const;
 
 export type Api = typeof api;
+
+/**
+ * The long calls: they take a requestId, report progress under it and stop on fill.cancel with
+ * it. A front gives each one an id when its caller did not (so it can be cancelled), and cancels
+ * it when the caller goes away (an HTTP client disconnects, the window reloads or closes).
+ */
+export const CANCELLABLE_METHODS = ['fill.run', 'score.run', 'models.download'] as const;
+export type CancellableMethod = (typeof CANCELLABLE_METHODS)[number];
+
+export function isCancellable(method: string): method is CancellableMethod {
+  return (CANCELLABLE_METHODS as readonly string[]).includes(method);
+}
+
+/**
+ * For a long call: its requestId, made up (with `makeId`) and put into the params when the caller
+ * gave none. Params that are not an object are left for the contract to refuse. Other methods:
+ * undefined, params unchanged.
+ */
+export function withRequestId(method: string, params: unknown, makeId: () => string): { params: unknown; requestId?: string } {
+  if (!isCancellable(method) || !params || typeof params !== 'object' || Array.isArray(params)) return { params };
+  const given = (params as { requestId?: unknown }).requestId;
+  if (given === undefined) {
+    const requestId = makeId();
+    return { params: { ...params, requestId }, requestId };
+  }
+  return typeof given === 'string' ? { params, requestId: given } : { params };
+}
 export type Method = keyof Api;
 export type Params<M extends Method> = z.input<Api[M]['params']>;
 export type Result<M extends Method> = z.output<Api[M]['result']>;

@@ -11,7 +11,7 @@ import { ApiError, methods, type ApiClient, type ApiEvent, type Method, type Par
 import { IPC_EVENT_CHANNEL, IPC_FLUSH, IPC_FLUSHED } from '../common/bridge-types';
 import { isTrustedFrame, rendererLocation } from './renderer-url';
 
-type Handler = (event: { senderFrame: { url: string; parent: unknown } | null }, ...args: unknown[]) => unknown;
+type Handler = (event: { senderFrame: { url: string; parent: unknown } | null; sender: unknown }, ...args: unknown[]) => unknown;
 type Listener = (event: unknown, ...args: unknown[]) => void;
 
 const fake = vi.hoisted(() => ({
@@ -40,7 +40,9 @@ vi.mock('electron', () => ({
       if (!h) throw new Error(`Error invoking remote method '${channel}': No handler registered`);
       // Like Electron: arguments and results are structured-cloned; a thrown error becomes a plain Error.
       try {
-        return structuredClone(await h({ senderFrame: fake.frame }, ...structuredClone(args)));
+        // The sender: the window's WebContents, as far as ipc.ts watches it (caller-gone.ts).
+        const { EventEmitter } = await import('node:events');
+        return structuredClone(await h({ senderFrame: fake.frame, sender: new EventEmitter() }, ...structuredClone(args)));
       } catch (err) {
         throw new Error(`Error invoking remote method '${channel}': ${String(err)}`, { cause: err });
       }

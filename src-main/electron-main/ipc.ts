@@ -7,7 +7,9 @@
  * core (core.call → parseParams); a call from any frame other than our own renderer is refused.
  */
 import { dialog, ipcMain, type BrowserWindow, type IpcMainInvokeEvent, type WebFrameMain } from 'electron';
-import { ApiError, methods, type ApiClient, type ApiEvent, type Method, type Params } from '../common/api';
+import { randomUUID } from 'node:crypto';
+import { ApiError, methods, withRequestId, type ApiClient, type ApiEvent, type Method, type Params } from '../common/api';
+import { cancelWhenGone } from './caller-gone';
 import { IPC_EVENT_CHANNEL, IPC_PICK_FOLDER, ipcChannel, type Envelope, type FolderPurpose } from '../common/bridge-types';
 
 /** True when `frame` is the top frame of our renderer (see security.ts isRendererUrl). */
@@ -64,11 +66,17 @@ async function handle(
     console.warn(`lacuna: refused ${method} from an untrusted frame: ${frame?.url ?? '(gone)'}`);
     return { ok: false, error: { code: 'bad_request', message: `${method}: refused, the caller is not the Lacuna window` } };
   }
+  // A long call (fill, score, download) gets a requestId when the window gave none, and is
+  // cancelled when the window that asked goes away (reload, navigation, crash, close).
+  const given = withRequestId(method, params, () => `ipc-${randomUUID()}`);
+  const stop = given.requestId === undefined ? () => undefined : cancelWhenGone(event.sender, () => void core.call('fill.cancel', { requestId: given.requestId! }).catch(() => undefined));
   try {
-    const result = await core.call(method, params as Params<typeof method>);
+    const result = await core.call(method, given.params as Params<typeof method>);
     return { ok: true, result };
   } catch (err) {
     return { ok: false, error: ApiError.from(err).toJSON() };
+  } finally {
+    stop();
   }
 }
 

@@ -378,6 +378,47 @@ describe('Engine.score (the ELBO bound on the cached network)', () => {
     expect(u.message).toMatch(/log-linear noise only/);
   });
 
+  it('lets a fill asked for during a long score go first, between two of its network calls', async () => {
+    const network = (await engine.load(FIXTURE_DIR)).network;
+    const original = network.scoreBatch.bind(network);
+    let calls = 0;
+    const order: string[] = [];
+    let fills: Promise<unknown>[] = [];
+    let callsAtFill = -1;
+    network.scoreBatch = (tokens, sigma, batch) => {
+      calls++;
+      if (calls === 3) {
+        // Two fills arrive while the score runs: both finish before the score's next draw.
+        fills = [1, 2].map((k) =>
+          engine.fill(job('x ____', { steps: 2, seed: k })).then(() => {
+            order.push(`fill ${k}`);
+            callsAtFill = calls;
+          }),
+        );
+      }
+      return original(tokens, sigma, batch);
+    };
+    try {
+      const score = engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 12, seed: 4 }).then((r) => {
+        order.push('score');
+        return r;
+      });
+      const result = await score;
+      await Promise.all(fills);
+      expect(order).toEqual(['fill 1', 'fill 2', 'score']);
+      // The fills ran after the score's third network call and before its last one; their own
+      // network calls went through the same counter.
+      expect(callsAtFill).toBeGreaterThan(3);
+      expect(result.draws).toBe(12);
+      // The score is the same as one that ran alone (the fills did not disturb its draws).
+      network.scoreBatch = original;
+      const alone = await engine.score({ requestId: `s${n++}`, text, modelDir: FIXTURE_DIR, draws: 12, seed: 4 });
+      expect(result.nll).toBe(alone.nll);
+    } finally {
+      network.scoreBatch = original;
+    }
+  });
+
   it('is cancelled between draws by cancel(requestId) or an aborted signal, and queues behind fills', async () => {
     // Count the network calls of the cached model (the engine reuses it for fills and scores).
     const network = (await engine.load(FIXTURE_DIR)).network;

@@ -47,8 +47,9 @@
  * their bound per filled token, most natural first. Models the bound does not cover (anything but
  * absorbing + log-linear) keep the sampler's order and give auto blanks the typical length.
  *
- * Scoring (score): the ELBO bound of likelihood.ts on the cached network, queued with the fills and
- * cancellable between draws by the same cancel path (request ids are shared with fills).
+ * Scoring (score): the ELBO bound of likelihood.ts on the cached network, queued behind the fills
+ * (job-queue.ts: a waiting fill goes first, even in the middle of a score, between its network
+ * calls) and cancellable between draws by the same cancel path (request ids are shared with fills).
  */
 import { createHash, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -69,6 +70,7 @@ import type { DeviceChoice } from './providers';
 import { ScoreModel } from './score-model';
 import type { TokenChoice } from './token-choice';
 import { Tokenizer } from './tokenizer';
+import { JobQueue } from './job-queue';
 import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo, WarmJob, WarmOutcome } from './types';
 
 export { FALLBACK_STEPS };
@@ -141,7 +143,8 @@ interface JobState {
 export class Engine implements EngineService {
   private readonly models = new Map<string, Promise<LoadedModel>>();
   private readonly jobs = new Map<string, JobState>();
-  private tail: Promise<unknown> = Promise.resolve();
+  /** One job at a time on the network; fills go before scores (job-queue.ts). */
+  private readonly queue = new JobQueue();
   private closed = false;
 
   constructor(private readonly options: EngineOptions = {}) {}
@@ -153,9 +156,7 @@ export class Engine implements EngineService {
     }
     const state: JobState = { cancelled: false };
     this.jobs.set(job.requestId, state);
-    const run = this.tail.then(() => this.run(job, state, onProgress));
-    this.tail = run.catch(() => undefined);
-    return run.finally(() => this.jobs.delete(job.requestId));
+    return this.queue.run('fill', () => this.run(job, state, onProgress)).finally(() => this.jobs.delete(job.requestId));
   }
 
   score(job: ScoreJob, signal?: AbortSignal, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome> {
@@ -170,9 +171,7 @@ export class Engine implements EngineService {
       state.cancelled = true;
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    const run = this.tail.then(() => this.runScore(job, state, onProgress));
-    this.tail = run.catch(() => undefined);
-    return run.finally(() => {
+    return this.queue.run('score', () => this.runScore(job, state, onProgress)).finally(() => {
       signal?.removeEventListener('abort', onAbort);
       this.jobs.delete(job.requestId);
     });
@@ -197,7 +196,7 @@ export class Engine implements EngineService {
   async close(): Promise<void> {
     this.closed = true;
     for (const state of this.jobs.values()) state.cancelled = true;
-    await this.tail;
+    await this.queue.idle();
     const models = [...this.models.values()];
     this.models.clear();
     for (const m of models) {
@@ -664,7 +663,16 @@ export class Engine implements EngineService {
               }
             : {}),
         },
-        { manifest: model.pkg.manifest, tokenizer: model.tokenizer, score: (tokens, sigma, batch) => model.network.scoreBatch(tokens, sigma, batch) },
+        {
+          manifest: model.pkg.manifest,
+          tokenizer: model.tokenizer,
+          // Between network calls a long score lets waiting fills go first (job-queue.ts).
+          score: async (tokens, sigma, batch) => {
+            await this.queue.yieldToFills();
+            checkpoint();
+            return model.network.scoreBatch(tokens, sigma, batch);
+          },
+        },
       );
     } catch (e) {
       if (e instanceof ApiError) throw e;

@@ -20,6 +20,10 @@ let core: Core;
 let server: WebServer;
 /** Every API call the server forwarded, and how fill.run calls ended. */
 const forwarded: string[] = [];
+/** The params of every forwarded call, as the core got them. */
+const forwardedParams: Array<{ method: string; params: unknown }> = [];
+/** How score.run calls ended, by requestId. */
+const scoreOutcomes = new Map<string, string>();
 const fillOutcomes = new Map<string, string>();
 
 interface Reply {
@@ -124,7 +128,15 @@ beforeAll(async () => {
   const spy: ApiClient = {
     call(method, params) {
       forwarded.push(method);
+      forwardedParams.push({ method, params });
       const p = core.call(method, params);
+      if (method === 'score.run') {
+        const id = (params as { requestId: string }).requestId;
+        p.then(
+          () => scoreOutcomes.set(id, 'ok'),
+          (e: { code: string }) => scoreOutcomes.set(id, e.code),
+        );
+      }
       if (method === 'fill.run') {
         const id = (params as { requestId: string }).requestId;
         p.then(
@@ -263,6 +275,25 @@ describe('web server: API', () => {
     req.destroy();
     await expect.poll(() => fillOutcomes.get('c-2'), { timeout: 30_000 }).toBe('cancelled');
     expect(forwarded.filter((m) => m === 'fill.cancel')).toHaveLength(2);
+    sse.close();
+  });
+
+  it('gives a score sent without a requestId one, and cancels it when its client goes away', async () => {
+    const sse = subscribe(`/api/events?token=${server.token}`);
+    await sse.ready;
+    const text = 'The keeper climbed the stair and lit the lamp. '.repeat(400);
+    const req = request({ host: '127.0.0.1', port: server.port, method: 'POST', path: '/api/score.run', headers: auth(), agent: false });
+    req.on('error', () => {});
+    req.end(JSON.stringify({ text, draws: 1000, seed: 1 }));
+    await sse.waitFor((e) => e.type === 'score.progress');
+    const sent = forwardedParams.filter((f) => f.method === 'score.run').at(-1)!.params as { requestId?: string };
+    expect(sent.requestId).toMatch(/^web-[0-9a-f-]{36}$/);
+    req.destroy();
+    await expect.poll(() => scoreOutcomes.get(sent.requestId!), { timeout: 30_000 }).toBe('cancelled');
+    expect(forwardedParams.filter((f) => f.method === 'fill.cancel').at(-1)!.params).toEqual({ requestId: sent.requestId });
+    // The engine is free again: a fill answers.
+    const r = await api('fill.run', { requestId: 'after-score', text: 'a ____ b', steps: 4, seed: 1 });
+    expect(r.status).toBe(200);
     sse.close();
   });
 });

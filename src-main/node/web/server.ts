@@ -34,11 +34,11 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
-import { ApiError, isMethod } from '../../common/api';
+import { ApiError, isMethod, withRequestId } from '../../common/api';
 import type { ApiClient, ApiEvent, ErrorCode, Method, Params } from '../../common/api';
 
 export const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -234,11 +234,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }
 
     const method: Method = name;
-    // A fill whose requester went away (tab closed, reload) is cancelled rather than left burning CPU.
-    const requestId =
-      method === 'fill.run' && params && typeof params === 'object' && 'requestId' in params && typeof params.requestId === 'string'
-        ? params.requestId
-        : undefined;
+    // A long call (fill, score, download) whose requester went away (tab closed, reload, client
+    // gone) is cancelled rather than left burning CPU; one sent without a requestId gets one here.
+    const given = withRequestId(method, params, () => `web-${randomUUID()}`);
+    params = given.params;
+    const requestId = given.requestId;
     const onClose = (): void => {
       if (requestId !== undefined && !res.writableFinished) {
         options.core.call('fill.cancel', { requestId }).catch(() => {});
