@@ -2,12 +2,20 @@
  * The Electron shell (built to out/main/index.js): app lifecycle, the one window, and the bridge
  * from the renderer to the core. The only code (with the preload) that imports electron; the core
  * itself is the same plain-Node one that web mode, the CLI and the tests use.
+ *
+ * First thing, the command line picks a route (app-routes.ts): the desktop app, or — for the
+ * packaged app, whose RunAsNode fuse is off — the CLI (`--lacuna-cli`, the `lacuna` launcher) or an
+ * execution-provider probe (`--lacuna-probe`, engine/providers.ts), which run here in the main
+ * process with no window, no single-instance lock and no Dock icon, and exit with their status.
  */
 import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session, type MenuItemConstructorOptions } from 'electron';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { APP_ENTRY_ENV, appRoute, type AppRoute } from '../node/app-routes';
 import { createCore, warmStart, type Core } from '../node/core';
 import { EngineClient } from '../node/engine/engine-client';
+import { runProbeRoute } from '../node/engine/providers';
 import { dataDir, modelDirs } from '../node/paths';
 import { flushBeforeClose } from './close-flush';
 import { utilityEngineHost } from './engine-port';
@@ -18,18 +26,28 @@ import { hardenContents, hardenSession, localSpellcheck } from './security';
 const appPath = app.getAppPath();
 const loc: RendererLocation = rendererLocation(appPath, app.isPackaged ? undefined : process.env.ELECTRON_RENDERER_URL);
 
-// One library for every front: LACUNA_DATA_DIR, else the usual per-user folder (paths.ts). Set before
-// the single-instance lock, which lives in userData: separate data folders may run side by side.
-app.setPath('userData', dataDir());
-app.enableSandbox();
-
 let win: BrowserWindow | null = null;
 let core: Core | null = null;
 let coreClosed = false;
 
-if (!app.requestSingleInstanceLock()) {
-  app.quit();
-} else {
+// Unpackaged (`electron <folder>`): probe children started from this executable need the folder
+// (app-routes.ts probeCommand); the engine host utility process inherits it with the environment.
+if (process.defaultApp) process.env[APP_ENTRY_ENV] = appPath;
+
+const route = appRoute(process.argv);
+if (route.kind === 'app') startApp();
+else runHeadless(route);
+
+function startApp(): void {
+  // One library for every front: LACUNA_DATA_DIR, else the usual per-user folder (paths.ts). Set
+  // before the single-instance lock, which lives in userData: separate data folders may run side by side.
+  app.setPath('userData', dataDir());
+  app.enableSandbox();
+
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
   app.on('second-instance', () => {
     if (!win) return;
     if (win.isMinimized()) win.restore();
@@ -52,6 +70,51 @@ if (!app.requestSingleInstanceLock()) {
       .finally(() => app.quit());
   });
   app.whenReady().then(start, fatal);
+}
+
+/**
+ * The CLI and probe routes: a command-line program inside the app's executable. Nothing is shown:
+ * no Dock icon (macOS), no GPU process, no display connection where the caller passed
+ * --ozone-platform=headless (the launcher does). Chromium still brings up its browser-process
+ * services, so its profile goes to a throwaway folder, never the app's own (which a running app
+ * holds). The CLI's own data folder is the usual one (paths.ts, LACUNA_DATA_DIR), as under Node.
+ */
+function runHeadless(r: Exclude<AppRoute, { kind: 'app' }>): void {
+  app.dock?.hide();
+  app.disableHardwareAcceleration();
+  // Linux: no keyring (D-Bus) lookups for the throwaway profile's cookie key.
+  if (process.platform === 'linux') app.commandLine.appendSwitch('password-store', 'basic');
+  const scratch = mkdtempSync(join(tmpdir(), 'lacuna-run-'));
+  app.setPath('userData', scratch);
+  const finish = (code: number): void => {
+    try {
+      rmSync(scratch, { recursive: true, force: true });
+    } catch {
+      // a leftover empty profile in the temp folder is harmless
+    }
+    // Exit only once stdout and stderr have taken everything (pipes are asynchronous on some systems).
+    let pending = 2;
+    const done = (): void => {
+      if (--pending === 0) app.exit(code);
+    };
+    process.stdout.write('', done);
+    process.stderr.write('', done);
+  };
+  const fail = (err: unknown): void => {
+    process.stderr.write(`lacuna: ${err instanceof Error ? err.message : String(err)}\n`);
+    finish(1);
+  };
+  if (r.kind === 'probe') {
+    runProbeRoute().then(finish, fail);
+    return;
+  }
+  // The packaged app's resources (bundled models, the Electron build of better-sqlite3) for
+  // core-node.ts, unless the caller said (the launcher does).
+  if (app.isPackaged && !process.env.LACUNA_RESOURCES) process.env.LACUNA_RESOURCES = process.resourcesPath;
+  // process.argv as under bin/lacuna.js (argv.slice(2) is the CLI's arguments), and not naming
+  // cli.js, so that cli.ts's own entry-point check stays false and main() runs once, here.
+  process.argv = [process.argv[0]!, 'lacuna', ...r.args];
+  import('../node/cli/cli').then(({ main }) => main(r.args)).then(finish, fail);
 }
 
 function start(): void {
@@ -104,6 +167,9 @@ function createWindow(): void {
       allowRunningInsecureContent: false,
       webviewTag: false,
       navigateOnDragDrop: false,
+      // No middle-click (auxclick) events: one more way to open links is gone (Electronegativity
+      // AUXCLICK_JS_CHECK; new windows are denied in security.ts anyway).
+      disableBlinkFeatures: 'Auxclick',
       spellcheck: localSpellcheck(process.platform),
     },
   });

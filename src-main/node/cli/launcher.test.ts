@@ -1,7 +1,7 @@
 /**
  * The `lacuna` command outside the CLI's own code: `npx lacuna` in a checkout (package.json,
  * bin/package.json) and the installed app's launcher on PATH (resources/linux/lacuna, shipped by
- * electron-builder.yml), run here against a fake install whose "Electron" is Node.
+ * electron-builder.yml), run here against a fake install whose app executable records its command line.
  */
 import { execFile } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from './cli-test-support';
+import { appRoute, CLI_SWITCH } from '../app-routes';
+import { ROOT, runLacuna } from './cli-test-support';
 
 const run = promisify(execFile);
 const posix = process.platform !== 'win32';
@@ -40,18 +41,34 @@ describe('npx lacuna in a checkout', () => {
 
 describe.runIf(posix)('the installed app\'s lacuna launcher', () => {
   // /opt/Lacuna/{lacuna, resources/{bin/lacuna, app.asar, models}} and /usr/bin/lacuna → the launcher,
-  // as the deb lays them out. The fake Electron is Node when ELECTRON_RUN_AS_NODE=1, else it says the
-  // app opened; app.asar is the checkout (Electron reads an archive as a folder).
+  // as the deb lays them out. The fake app executable records the command line and environment it
+  // was given (that is the launcher's whole job) and says the app opened when given no arguments;
+  // what the real app does with that command line is main.ts's appRoute (app-routes.test.ts), run
+  // here on the recorded argv, and the CLI run with the resulting arguments and environment.
   const opt = join(tmp, 'opt', 'Lacuna');
   const resources = join(opt, 'resources');
   const usrBin = join(tmp, 'usr', 'bin');
-  const env = { ...process.env, LACUNA_DATA_DIR: join(tmp, 'data'), ELECTRON_RUN_AS_NODE: '' };
+  const record = join(tmp, 'app-argv.json');
+  const env = { ...process.env, LACUNA_DATA_DIR: join(tmp, 'data'), ELECTRON_RUN_AS_NODE: '', LACUNA_RESOURCES: '', FAKE_APP_RECORD: record };
+  interface Recorded {
+    argv: string[];
+    resources: string | null;
+    runAsNode: string | null;
+  }
+  const recorded = (): Recorded => JSON.parse(readFileSync(record, 'utf8')) as Recorded;
   beforeAll(() => {
     mkdirSync(join(resources, 'bin'), { recursive: true });
     mkdirSync(usrBin, { recursive: true });
     writeFileSync(
       join(opt, 'lacuna'),
-      `#!/bin/sh\nif [ "$ELECTRON_RUN_AS_NODE" = 1 ]; then exec "${process.execPath}" "$@"; fi\necho "the app opened ($#)"\n`,
+      [
+        `#!${process.execPath}`,
+        "const { writeFileSync } = require('node:fs');",
+        'const e = process.env;',
+        'writeFileSync(e.FAKE_APP_RECORD, JSON.stringify({ argv: process.argv.slice(2), resources: e.LACUNA_RESOURCES ?? null, runAsNode: e.ELECTRON_RUN_AS_NODE ?? null }));',
+        "if (process.argv.length === 2) console.log('the app opened (0)');",
+        '',
+      ].join('\n'),
     );
     chmodSync(join(opt, 'lacuna'), 0o755);
     copyFileSync(join(ROOT, 'resources', 'linux', 'lacuna'), join(resources, 'bin', 'lacuna'));
@@ -61,23 +78,49 @@ describe.runIf(posix)('the installed app\'s lacuna launcher', () => {
     symlinkSync(join(resources, 'bin', 'lacuna'), join(usrBin, 'lacuna'));
   });
 
-  it('runs the CLI on the app\'s runtime, with the bundled models of the resources folder', async () => {
-    const { stdout } = await run(join(usrBin, 'lacuna'), ['models', 'list'], { env });
-    expect(stdout).toMatch(/^\* lacuna-mini +Lacuna mini /);
-    expect(stdout).toContain(`Lacuna mini  (${join(resources, 'models', 'lacuna-mini')})`);
-    const help = await run(join(usrBin, 'lacuna'), ['--help'], { env });
-    expect(help.stdout).toMatch(/^Lacuna — /);
+  it('runs the CLI inside the app by argument (not ELECTRON_RUN_AS_NODE), headless, with the resources folder', async () => {
+    await run(join(usrBin, 'lacuna'), ['models', 'list'], { env });
+    const r = recorded();
+    expect(r.argv).toEqual(['--ozone-platform=headless', '--disable-gpu', CLI_SWITCH, '--', 'models', 'list']);
+    expect(r.resources).toBe(resources);
+    expect(r.runAsNode).toBe('');
+    const route = appRoute([join(opt, 'lacuna'), ...r.argv]);
+    expect(route).toEqual({ kind: 'cli', args: ['models', 'list'] });
+
+    // The CLI with those arguments and that environment lists the bundled models of the resources folder.
+    const out = await runLacuna(route.kind === 'cli' ? route.args : [], { dataDir: join(tmp, 'data'), env: { LACUNA_RESOURCES: r.resources ?? '' } });
+    expect(out.code).toBe(0);
+    expect(out.stdout).toMatch(/^\* lacuna-mini +Lacuna mini /);
+    expect(out.stdout).toContain(`Lacuna mini  (${join(resources, 'models', 'lacuna-mini')})`);
+  });
+
+  it('passes every argument through unchanged, Chromium-looking ones included', async () => {
+    const args = ['fill', '--help', '--inspect=9229', '--no-sandbox', '--', 'two words', "it's", '$HOME', ''];
+    await run(join(usrBin, 'lacuna'), args, { env });
+    const r = recorded();
+    expect(r.argv).toEqual(['--ozone-platform=headless', '--disable-gpu', CLI_SWITCH, '--', ...args]);
+    expect(appRoute([join(opt, 'lacuna'), ...r.argv])).toEqual({ kind: 'cli', args });
   });
 
   it('opens the app when given no arguments', async () => {
     const { stdout } = await run(join(usrBin, 'lacuna'), [], { env });
     expect(stdout).toBe('the app opened (0)\n');
+    expect(recorded().argv).toEqual([]);
+    expect(appRoute([join(opt, 'lacuna')])).toEqual({ kind: 'app' });
+  });
+
+  it('never sets ELECTRON_RUN_AS_NODE (the RunAsNode fuse is off)', () => {
+    const script = readFileSync(join(ROOT, 'resources', 'linux', 'lacuna'), 'utf8');
+    const code = script.split('\n').filter((l) => !l.startsWith('#'));
+    expect(code.join('\n')).not.toContain('ELECTRON_RUN_AS_NODE');
+    expect(code.join('\n')).not.toContain('app.asar');
   });
 
   it('is what electron-builder ships and what the deb puts on PATH', () => {
     const yml = readFileSync(join(ROOT, 'electron-builder.yml'), 'utf8');
-    expect(yml).toMatch(/^ {2}- bin\/lacuna\.js$/m);
-    expect(yml).toMatch(/^ {2}- bin\/package\.json$/m);
+    // The launcher no longer runs bin/lacuna.js (the CLI is out/main/cli.js, reached through main.ts).
+    expect(yml).not.toMatch(/^ {2}- bin\//m);
+    expect(yml).toMatch(/^ {2}- out\/\*\*$/m);
     expect(yml).toMatch(/^ {2}- from: resources\/linux\/lacuna\n {4}to: bin\/lacuna$/m);
     expect(yml).toMatch(/^ {2}executableName: lacuna$/m);
     expect(yml).toMatch(/^deb:\n(?: {2}#.*\n)* {2}afterInstall: resources\/linux\/after-install\.tpl\n {2}afterRemove: resources\/linux\/after-remove\.tpl$/m);

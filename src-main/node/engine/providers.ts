@@ -23,8 +23,9 @@
  *
  * Crash safety: onnxruntime's native code (a GPU driver, a provider library) can kill the process
  * with SIGSEGV instead of throwing. So every "does this EP work at all" probe runs in a throwaway
- * child process (`node -e`, or Electron's binary as Node), on a 213-byte built-in model; a crash
- * there marks that EP unavailable ("webgpu: the probe crashed (SIGSEGV)"). Only after that does
+ * child process (`node -e` under Node; under Electron the app's own executable with its
+ * `--lacuna-probe` route, app-routes.ts, since the RunAsNode fuse is off), on a 213-byte built-in
+ * model; a crash there marks that EP unavailable ("webgpu: the probe crashed (SIGSEGV)"). Only after that does
  * selectProvider create the real session in the calling process — the engine host process, which
  * is itself isolated from the app (engine-host.ts) — and run it once on a tiny input; a throw there
  * falls back to the next candidate. listDevices() (called by the core, in the app's main process)
@@ -40,8 +41,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
+import { runInThisContext } from 'node:vm';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
-import { loadOrt, ORT_OFFLINE_ENV } from './ort-offline';
+import { loadOrt, ORT_OFFLINE_ENV, ortOffline } from './ort-offline';
+import { probeCommand, probeRuntime } from '../app-routes';
 import { ApiError, type DeviceInfo } from '../../common/api';
 
 export const PROVIDER_IDS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
@@ -155,32 +158,71 @@ const PROBE_MODEL_B64 =
 const PROBE_EXPECTED = [2.5, 2.75, 3, 3.25];
 
 /**
- * The child's script: dlopen a provider library when asked (so a missing CUDA runtime is named),
- * then create a session on the probe model with the given EP and run it. Prints one JSON line.
+ * The probe itself, as source text (it must run without this bundle under `node -e`): dlopen a
+ * provider library when asked (so a missing CUDA runtime is named), then create a session on the
+ * probe model with the given EP and run it; `out` writes the one JSON line. Resolves when done.
  */
-const CHILD_SCRIPT = `
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\\n');
-try {
-  const a = JSON.parse(process.env.LACUNA_PROBE);
-  if (a.dlopen) {
-    try { process.dlopen({ exports: {} }, a.dlopen); } catch (e) {
-      const m = String(e && e.message || e);
-      if (!/self-register|no module|not a valid|NODE_MODULE/i.test(m)) { out({ ok: false, stage: 'dlopen', error: m }); process.exit(0); }
+const PROBE_FUNCTION = `async function probe(a, require, out) {
+  try {
+    if (a.dlopen) {
+      try { process.dlopen({ exports: {} }, a.dlopen); } catch (e) {
+        const m = String(e && e.message || e);
+        if (!/self-register|no module|not a valid|NODE_MODULE/i.test(m)) { await out({ ok: false, stage: 'dlopen', error: m }); return; }
+      }
     }
-  }
-  const ort = require(a.ort);
-  const backends = typeof ort.listSupportedBackends === 'function' ? ort.listSupportedBackends().map((b) => b.name) : [a.ep];
-  if (!backends.includes(a.ep)) { out({ ok: false, stage: 'load', error: 'backend not found in this build (it has ' + backends.join(', ') + ')' }); process.exit(0); }
-  (async () => {
+    const ort = require(a.ort);
+    const backends = typeof ort.listSupportedBackends === 'function' ? ort.listSupportedBackends().map((b) => b.name) : [a.ep];
+    if (!backends.includes(a.ep)) { await out({ ok: false, stage: 'load', error: 'backend not found in this build (it has ' + backends.join(', ') + ')' }); return; }
     try {
       const s = await ort.InferenceSession.create(Buffer.from(a.model, 'base64'), { executionProviders: [a.ep], graphOptimizationLevel: 'all' });
       const r = await s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1, 1, 1), [1, 4]) });
-      out({ ok: true, y: Array.from(r.y.data) });
+      await out({ ok: true, y: Array.from(r.y.data) });
       await s.release();
-    } catch (e) { out({ ok: false, stage: 'session', error: String(e && e.message || e) }); }
-  })();
-} catch (e) { out({ ok: false, stage: 'load', error: String(e && e.message || e) }); }
-`;
+    } catch (e) { await out({ ok: false, stage: 'session', error: String(e && e.message || e) }); }
+  } catch (e) { await out({ ok: false, stage: 'load', error: String(e && e.message || e) }); }
+}`;
+
+/** `node -e` (a plain-Node caller): everything the probe needs comes in LACUNA_PROBE. */
+const CHILD_SCRIPT = `(${PROBE_FUNCTION})(JSON.parse(process.env.LACUNA_PROBE), require, (o) => { process.stdout.write(JSON.stringify(o) + '\\n'); });`;
+
+/**
+ * The app's PROBE_SWITCH route (app-routes.ts; main.ts calls this and exits with its status): the
+ * same probe, in the app's own executable (the RunAsNode fuse is off, so it cannot be `-e`). Of
+ * LACUNA_PROBE only the provider id is used; which onnxruntime to load, which library to dlopen and
+ * the model are this build's own (ortPackageMain, preflight, the built-in model), so the route
+ * never loads code or libraries named by its caller's environment. Resolves with the exit status
+ * once the JSON line is written.
+ */
+export async function runProbeRoute(env: NodeJS.ProcessEnv = process.env, stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  ortOffline();
+  const out = (o: unknown): Promise<void> => new Promise((resolveWrite) => stdout.write(`${JSON.stringify(o)}\n`, () => resolveWrite()));
+  let ep: unknown;
+  try {
+    ep = (JSON.parse(env.LACUNA_PROBE ?? '') as { ep?: unknown }).ep;
+  } catch {
+    ep = undefined;
+  }
+  if (typeof ep !== 'string' || !isProviderId(ep)) {
+    await out({ ok: false, stage: 'load', error: 'LACUNA_PROBE names no known provider' });
+    return 2;
+  }
+  const pre = preflight(ep);
+  if (!pre.ok) {
+    await out({ ok: false, stage: 'load', error: pre.reason });
+    return 0;
+  }
+  let ort: string;
+  try {
+    ort = ortPackageMain();
+  } catch (e) {
+    await out({ ok: false, stage: 'load', error: `onnxruntime-node cannot be found: ${errorText(e)}` });
+    return 0;
+  }
+  // The same source text as `node -e` runs (one probe, two ways in), compiled here like -e would.
+  const probe = runInThisContext(`(${PROBE_FUNCTION})`, { filename: 'lacuna-probe.js' }) as (a: unknown, req: NodeJS.Require, write: (o: unknown) => Promise<void>) => Promise<void>;
+  await probe({ ep, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }, createRequire(import.meta.url), out);
+  return 0;
+}
 
 interface ProbeResult {
   ok: boolean;
@@ -270,10 +312,13 @@ export function probeInChild(id: ProviderId, timeoutMs = 60_000): Promise<ProbeR
     };
     let stdout = '';
     let stderr = '';
-    const env = { ...process.env, ...ORT_OFFLINE_ENV, ELECTRON_RUN_AS_NODE: '1', LACUNA_PROBE: JSON.stringify({ ep: id, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }) };
+    // No ELECTRON_RUN_AS_NODE: the packaged app's RunAsNode fuse is off (probeCommand).
+    const env: NodeJS.ProcessEnv = { ...process.env, ...ORT_OFFLINE_ENV, LACUNA_PROBE: JSON.stringify({ ep: id, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }) };
+    delete env.ELECTRON_RUN_AS_NODE;
+    const command = probeCommand(probeRuntime(), CHILD_SCRIPT);
     let child;
     try {
-      child = spawn(process.execPath, ['-e', CHILD_SCRIPT], { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+      child = spawn(command.file, command.args, { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
     } catch (e) {
       done({ ok: false, reason: `${id}: cannot start the probe process: ${errorText(e)}` });
       return;
