@@ -378,6 +378,20 @@ describe('Engine.score (the ELBO bound on the cached network)', () => {
     expect(u.message).toMatch(/log-linear noise only/);
   });
 
+  it('never disposes a network a job is using when the same model is asked for on another device', async () => {
+    // fill on 'cpu' and warm-ups on 'auto' load the model under two keys; each load evicts the other.
+    for (let round = 0; round < 6; round++) {
+      const jobs = [
+        engine.fill(job('x ____ y', { steps: 6, seed: round, device: 'cpu' })),
+        engine.warm({ requestId: `w${n++}`, modelDir: FIXTURE_DIR }),
+        engine.fill(job('a ____ b', { steps: 6, seed: round + 10 })),
+        engine.warm({ requestId: `w${n++}`, modelDir: FIXTURE_DIR, device: 'cpu' }),
+      ];
+      const settled = await Promise.allSettled(jobs);
+      expect(settled.map((r) => (r.status === 'rejected' ? String((r.reason as Error).message) : 'ok'))).toEqual(['ok', 'ok', 'ok', 'ok']);
+    }
+  });
+
   it('lets a fill asked for during a long score go first, between two of its network calls', async () => {
     const network = (await engine.load(FIXTURE_DIR)).network;
     const original = network.scoreBatch.bind(network);

@@ -179,6 +179,11 @@ export class Engine implements EngineService {
 
   async warm(job: WarmJob): Promise<WarmOutcome> {
     if (this.closed) throw new ApiError('cancelled', 'the engine is shutting down');
+    // Through the queue like a fill: it loads (possibly replacing a model in use) and runs the network.
+    return this.queue.run('fill', () => this.runWarm(job));
+  }
+
+  private async runWarm(job: WarmJob): Promise<WarmOutcome> {
     const started = performance.now();
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     // One short network call: onnxruntime sets up its kernels and buffers on the first run.
@@ -221,7 +226,13 @@ export class Engine implements EngineService {
         // The same folder with another manifest (replaced in place) or on another device.
         if (!k.startsWith(`${dir}\0`)) continue;
         this.models.delete(k);
-        void old.then((m) => m.network.release()).catch(() => undefined);
+        // Released once no job runs or waits: a job (or a score paused for a fill) may still be
+        // using it, and disposing a session mid-run fails that job ("Session already disposed").
+        void this.queue
+          .idle()
+          .then(() => old)
+          .then((m) => m.network.release())
+          .catch(() => undefined);
       }
       p = this.loadUncached(dir, device);
       this.models.set(key, p);

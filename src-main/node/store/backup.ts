@@ -56,7 +56,7 @@ export async function backupLibrary(db: Database, file: string, options: BackupO
   const live = db.name && db.name !== ':memory:' ? resolve(db.name) : null;
   const folderStat = statOrNull(folder, `could not back up the library to ${target}`);
   if (!folderStat?.isDirectory()) {
-    throw new ApiError('storage_error', `could not back up the library to ${target}: the folder ${folder} does not exist`);
+    throw new ApiError('bad_request', `could not back up the library to ${target}: the folder ${folder} does not exist`);
   }
   checkDestination(target, live);
   let tmp: string;
