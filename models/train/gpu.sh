@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Train lacuna-mini (SEDD) on one NVIDIA GPU for ~8 minutes and pack the result for copying back.
+# Train lacuna-mini on one NVIDIA GPU for ~8 minutes (AR twin, then the diffusion network adapted
+# from it) and pack the result for copying back.
 #
 # Prepared for the device tool (one H200; torch with CUDA is already there; installs nothing):
 #   1. here, once:  /usr/bin/python3 models/train/train.py --run models/train/runs/x --tokenize-only
@@ -12,7 +13,8 @@
 #
 # Environment overrides: TRAIN_MINUTES (7.5), RUN (/tmp/lacuna-gpu-run), PACK ($OUT/run or
 # models/train/runs/gpu-pack), PYTHON (python3), DEVICE (cuda), EXTRA (more train.py flags),
-# HIDDEN/BLOCKS/HEADS/BATCH/LR/WARMUP/EMA.
+# HIDDEN/BLOCKS/HEADS/BATCH/LR/WARMUP/EMA, AR_MINUTES (0.4 x TRAIN_MINUTES; 0: no AR stage),
+# AR_LR, EXTRA_AR, ANNEAL (300), OBJECTIVE (mdlm).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
@@ -47,15 +49,31 @@ if [ -z "$TRAIN_TOKENS" ] || [ -z "$TEST_TOKENS" ]; then
   echo "no token cache: run train.py --tokenize-only here and carry models/train/runs/cache" >&2; exit 4
 fi
 echo "train tokens $TRAIN_TOKENS, test tokens $TEST_TOKENS"
-HOURS=$($PY -c "print($MINUTES / 60)")
 
 # 17.2M parameters, 12.0M outside the embedding/output matrices; time-independent, so the fp32
 # ONNX is 61.9 MB (<= 64 MB). 256 x 256 tokens per step. See README.md.
+# The recipe of issue 13 (README.md, "Adaptation from the AR twin"): the AR twin of the same size
+# first (AR_MINUTES of the TRAIN_MINUTES), then the diffusion network adapted from its EMA weights
+# (shift, attention annealed over the first ANNEAL steps, MDLM objective) for the rest.
+# AR_MINUTES=0 trains the diffusion network from scratch (OBJECTIVE still applies).
+AR_MINUTES=${AR_MINUTES:-$($PY -c "print(round($MINUTES * 0.4, 2))")}
+AR_HOURS=$($PY -c "print($AR_MINUTES / 60)")
+HOURS=$($PY -c "print(($MINUTES - $AR_MINUTES) / 60)")
+NET=(--hidden "${HIDDEN:-320}" --blocks "${BLOCKS:-8}" --heads "${HEADS:-5}" --cond-dim 128 --length 256)
+DATA=(--train-tokens "$TRAIN_TOKENS" --test-tokens "$TEST_TOKENS" --tokenizer "$TOK")
+ADAPT=()
+if [ "$($PY -c "print(int($AR_MINUTES > 0))")" = 1 ]; then
+  # shellcheck disable=SC2086
+  $PY models/train/train.py --model ar --run "$RUN-ar" --device "$DEVICE" "${DATA[@]}" "${NET[@]}" \
+    --batch "${BATCH:-256}" --lr "${AR_LR:-1.5e-3}" --warmup "${WARMUP:-200}" --ema "${EMA:-0.998}" \
+    --dropout 0.1 --max-hours "$AR_HOURS" --eval-every 500 --eval-blocks 512 --eval-batch 128 \
+    --log-every 25 --ckpt-minutes 2 ${EXTRA_AR:-} 2>&1 | tee "$RUN-ar.train.log" || echo "AR stage exited with an error" >&2
+  [ -f "$RUN-ar/ckpt.pt" ] && ADAPT=(--init-from-ar "$RUN-ar" --attn-anneal-steps "${ANNEAL:-300}")
+fi
 # shellcheck disable=SC2086
-$PY models/train/train.py --model sedd --run "$RUN" --device "$DEVICE" \
-  --train-tokens "$TRAIN_TOKENS" --test-tokens "$TEST_TOKENS" --tokenizer "$TOK" \
-  --hidden "${HIDDEN:-320}" --blocks "${BLOCKS:-8}" --heads "${HEADS:-5}" --cond-dim 128 \
-  --length 256 --batch "${BATCH:-256}" --lr "${LR:-1e-3}" --warmup "${WARMUP:-200}" \
+$PY models/train/train.py --model sedd --run "$RUN" --device "$DEVICE" "${DATA[@]}" "${NET[@]}" \
+  "${ADAPT[@]}" --objective "${OBJECTIVE:-mdlm}" --t-sampling lowdisc \
+  --batch "${BATCH:-256}" --lr "${LR:-1e-3}" --warmup "${WARMUP:-200}" \
   --ema "${EMA:-0.998}" --dropout 0.1 --time-independent \
   --max-hours "$HOURS" --eval-every 500 --eval-blocks 512 --eval-draws 2 --eval-batch 128 \
   --log-every 25 --ckpt-minutes 2 ${EXTRA:-} 2>&1 | tee "$RUN.train.log" || rc=$?

@@ -284,7 +284,19 @@ def training_md(prov: dict) -> str:
         return "?" if v is None else v
 
     lines, hours, prev_tokens, n_train = [], 0.0, 0, 0
-    for k, st in enumerate(stages, 1):
+    ar_tokens, k = 0, 0
+    for st in stages:
+        k += 1
+        ar = None if st.get("missing") else st["run_json"].get("init_ar")
+        if ar:
+            # DiffuGPT adaptation: the autoregressive stage the diffusion network started from.
+            h_ar = (ar.get("elapsed") or 0) / 3600
+            hours += h_ar
+            ar_tokens = int(ar.get("tokens") or 0)
+            lines.append(f"{k}. `{ar['run']}`, the autoregressive twin (same network code, size, tokenizer "
+                         f"and data; next-token loss): {ar['step']:,} steps, {ar_tokens:,} tokens"
+                         + (f", {h_ar:.2f} h." if h_ar else " (its training time was lost with its log)."))
+            k += 1
         if st.get("missing"):
             init = st["init"]
             lines.append(f"{k}. `{st['run']}` (folder not present here): {init['step']:,} steps, "
@@ -299,8 +311,16 @@ def training_md(prov: dict) -> str:
                           if r.get("type") == "start"})
         h = e.get("elapsed", 0) / 3600
         hours += h
-        how = "from scratch" if not info.get("init") else "continued from the weights of stage " \
-            f"{k - 1} (warm restart: fresh AdamW state and schedule, data stream continued)"
+        if info.get("init_ar"):
+            c0 = info["settings"]
+            how = (f"adapted from stage {k - 1} (DiffuGPT: the AR weights with the shift, attention "
+                   f"annealed from causal to full over {c0.get('attn_anneal_steps') or 0:,} steps; "
+                   f"objective {c0.get('objective') or 'sedd'})")
+        elif info.get("init"):
+            how = (f"continued from the weights of stage {k - 1} (warm restart: fresh AdamW state and "
+                   "schedule, data stream continued)")
+        else:
+            how = "from scratch"
         lines.append(f"{k}. `{st['run']}`, {how}: {e.get('step', 0):,} steps x {c['batch']} x "
                      f"{c['length']} = {e.get('tokens', 0) - prev_tokens:,} tokens, {h:.2f} h on "
                      f"{', '.join(devices) or '?'}; AdamW lr {c['lr']}, warm-up {c['warmup']} + "
@@ -309,6 +329,7 @@ def training_md(prov: dict) -> str:
         if st.get("note"):
             lines.append(f"   {st['note']}")
         prev_tokens = e.get("tokens", 0)
+    prev_tokens += ar_tokens
     total = (f"In all: {prev_tokens:,} training tokens ({prev_tokens / max(n_train, 1):.2f} epochs of "
              f"the {n_train:,}-token training split) in {hours:.2f} h.")
     return "\n".join(lines) + "\n\n" + total

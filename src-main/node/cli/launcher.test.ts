@@ -91,7 +91,7 @@ describe.runIf(posix)('the installed app\'s lacuna launcher', () => {
     const out = await runLacuna(route.kind === 'cli' ? route.args : [], { dataDir: join(tmp, 'data'), env: { LACUNA_RESOURCES: r.resources ?? '' } });
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/^\* lacuna-mini +Lacuna mini /);
-    expect(out.stdout).toContain(`Lacuna mini  (${join(resources, 'models', 'lacuna-mini')})`);
+    expect(out.stdout).toContain(`Lacuna mini 2  (${join(resources, 'models', 'lacuna-mini')})`);
   });
 
   it('passes every argument through unchanged, Chromium-looking ones included', async () => {
