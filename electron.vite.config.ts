@@ -3,7 +3,7 @@ import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 // Three builds into out/: main (the Electron shell plus the plain-Node entries that share its core:
-// web mode, CLI, engine host, search worker), preload (sandboxed, CommonJS, self-contained) and the Svelte renderer.
+// web mode, CLI, engine host, search and tokenizer workers), preload (sandboxed, CommonJS, self-contained) and the Svelte renderer.
 export default defineConfig({
   main: {
     build: {
@@ -15,6 +15,7 @@ export default defineConfig({
           cli: resolve('src-main/node/cli/cli.ts'),
           'engine-host': resolve('src-main/node/engine/engine-host.ts'),
           'search-worker': resolve('src-main/node/store/search-worker.ts'),
+          'tokenizer-worker': resolve('src-main/node/engine/tokenizer-worker.ts'),
         },
       },
     },

@@ -43,7 +43,7 @@ import { basename, join, resolve } from 'node:path';
 import { ApiError } from '../../common/api';
 import { MODEL_FORMAT, readModelPackage, type ModelPackage } from './model-package';
 import { SafetensorsFile, toHalf } from './safetensors';
-import { Tokenizer } from './tokenizer';
+import { inspectTokenizer, type TokenizerFacts } from './tokenizer-inspect';
 import { parseJsonText } from '../../common/json-text';
 import { MODEL_LIMITS, readModelJson } from './model-limits';
 
@@ -477,14 +477,16 @@ async function pickTokenizer(src: string, cfg: CheckpointConfig, options: Import
     const what = cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} is not GPT-2's 50257 + MASK` : `tokens = ${cfg.tokens} is not GPT-2's 50257`;
     bad(`${src} has no tokenizer.json and config.json's ${what}; put the tokenizer.json the model was trained with into the folder`);
   }
-  let tok: Tokenizer;
+  let tok: TokenizerFacts;
   try {
-    tok = await Tokenizer.fromFile(path);
+    // On a worker thread: a tokenizer.json may be up to 64 MiB (tokenizer-inspect.ts).
+    tok = await inspectTokenizer(path);
   } catch (e) {
+    if (e instanceof ApiError) throw e;
     bad(`${path}: ${(e as Error).message}`);
   }
   if (tok.size !== cfg.tokens) bad(`${path} has ${tok.size} token ids but config.json says ${cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} (${cfg.tokens} tokens + MASK)` : `tokens = ${cfg.tokens}`}`);
-  return { path, eosId: tok.tokenId('<|endoftext|>') ?? null };
+  return { path, eosId: tok.eosId };
 }
 
 /** weights.bin per the template: tensors in order at their offsets, zero gaps; streamed and hashed. */
