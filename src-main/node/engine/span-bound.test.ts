@@ -242,6 +242,8 @@ describe('spanBound on the shipped model (models/lacuna-mini)', () => {
     if (process.env.LACUNA_PRINT_AGREEMENT) console.log(`4 rows × 8 draws, ${L} tokens, 16-token span, 1 thread: ${ms.toFixed(0)} ms (${r.networkCalls} calls, ${r.networkRows} rows)`);
     expect(r.networkCalls).toBe(8);
     expect(r.networkRows).toBe(32);
-    expect(r.nll[1]).toBe(r.nll[0]);
+    // Identical rows: the same bound up to rounding (onnxruntime's batched kernels need not round
+    // every row of a batch alike; with lacuna-mini 2 they differ in the 15th digit).
+    expect(Math.abs(r.nll[1]! - r.nll[0]!)).toBeLessThan(1e-9 * Math.abs(r.nll[0]!));
   });
 });
