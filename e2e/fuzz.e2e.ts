@@ -19,6 +19,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { methods, type Method } from '../src-main/common/api';
 import { startFakeHub, type FakeHub } from '../src-main/node/engine/fake-hub';
+import { Random } from '../src-main/node/engine/random';
 import { ROOT, startWebMode, type WebMode } from './helpers';
 
 const SEED = 0x1ac0a;
@@ -30,19 +31,9 @@ const CLIENT_TIMEOUT_MS = 15_000;
 const MODEL = 'tiny-fixture';
 const MODEL_DIR = join(ROOT, 'models', 'fixtures', 'tiny-fixture');
 
-/** mulberry32: a small seeded PRNG. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = mulberry32(SEED);
+// The engine's seeded generator (engine/random.ts), so a failing seed replays exactly.
+const rng = new Random(SEED);
+const rand = (): number => rng.uniform();
 const int = (n: number): number => Math.floor(rand() * n);
 const pick = <T>(xs: readonly T[]): T => xs[int(xs.length)]!;
 const chance = (p: number): boolean => rand() < p;

@@ -105,7 +105,7 @@ export async function backupLibrary(db: Database, file: string, options: BackupO
  */
 function checkDestination(target: string, live: string | null): void {
   const action = `could not back up the library to ${target}`;
-  const st = lstatOrNull(target, action);
+  const st = statOrNull(target, action, true);
   if (st?.isSymbolicLink()) {
     const to = statOrNull(target, action);
     if (to && live && isLibraryFile(to, live, action)) throw itself(target, live);
@@ -153,20 +153,10 @@ function sameFolder(a: string, b: string, action: string): boolean {
   }
 }
 
-/** stat (following links), null when nothing is there. */
-function statOrNull(path: string, action: string): BigIntStats | null {
+/** stat (following links), or lstat (the link itself) with `link`; null when nothing is there. */
+function statOrNull(path: string, action: string, link = false): BigIntStats | null {
   try {
-    return statSync(path, { bigint: true });
-  } catch (err) {
-    if (isAbsent(err)) return null;
-    throw fsError(err, action);
-  }
-}
-
-/** lstat (the link itself, not where it points), null when nothing is there. */
-function lstatOrNull(path: string, action: string): BigIntStats | null {
-  try {
-    return lstatSync(path, { bigint: true });
+    return link ? lstatSync(path, { bigint: true }) : statSync(path, { bigint: true });
   } catch (err) {
     if (isAbsent(err)) return null;
     throw fsError(err, action);

@@ -60,14 +60,21 @@ export interface SearchHit {
   score: number;
 }
 
+/** The searchable terms of free text: whitespace-separated, control characters and quotes removed, each with a letter or digit. */
+function queryTerms(input: string): string[] {
+  return (
+    input
+      // eslint-disable-next-line no-control-regex
+      .replace(/[\u0000-\u001f\u007f\uFDD0\uFDD1]/g, ' ')
+      .split(/\s+/u)
+      .map((t) => t.replace(/"/g, ''))
+      .filter((t) => /[\p{L}\p{N}]/u.test(t))
+  );
+}
+
 /** The FTS5 MATCH expression for free text, or undefined when it has no searchable term. */
 export function toFtsQuery(input: string): string | undefined {
-  const terms = input
-    // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f\uFDD0\uFDD1]/g, ' ')
-    .split(/\s+/u)
-    .map((t) => t.replace(/"/g, ''))
-    .filter((t) => /[\p{L}\p{N}]/u.test(t));
+  const terms = queryTerms(input);
   if (terms.length === 0) return undefined;
   return terms.map((t, i) => `"${t}"${i === terms.length - 1 ? '*' : ''}`).join(' ');
 }
@@ -198,8 +205,7 @@ interface Candidate {
 export function searchDocuments(db: Database, query: string, limit = SEARCH_LIMIT): SearchHit[] {
   const match = toFtsQuery(query);
   if (match === undefined) return [];
-  const terms = match
-    .split('" ')
+  const terms = queryTerms(query)
     .map((t) => searchTokens(t))
     .filter((t) => t.length > 0);
   // 1. Which documents match, in one pass over at most SEARCH_HIT_CAP matching passages, inside
