@@ -11,11 +11,11 @@ export default defineConfig({
       rollupOptions: {
         input: {
           index: resolve('src-main/electron-main/main.ts'),
-          web: resolve('src-main/node/web/web-main.ts'),
-          cli: resolve('src-main/node/cli/cli.ts'),
-          'engine-host': resolve('src-main/node/engine/engine-host.ts'),
-          'search-worker': resolve('src-main/node/store/search-worker.ts'),
-          'tokenizer-worker': resolve('src-main/node/engine/tokenizer-worker.ts'),
+          web: resolve('src-main/web/web-main.ts'),
+          cli: resolve('src-main/cli/cli.ts'),
+          'engine-host': resolve('src-main/engine/process/engine-host.ts'),
+          'search-worker': resolve('src-main/store/search-worker.ts'),
+          'tokenizer-worker': resolve('src-main/engine/model/tokenizer-worker.ts'),
         },
       },
     },

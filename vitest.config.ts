@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 
 // The test-only model packages (tiny-fixture, tiny-ti, tiny-uniform) are not among the folders the
 // app lists (paths.ts modelDirs): the tests and every process they start reach them through this.
-// ORT_DISABLE_TELEMETRY: the tests' own sessions too (src-main/node/engine/ort-offline.ts).
+// ORT_DISABLE_TELEMETRY: the tests' own sessions too (src-main/engine/runtime/ort-offline.ts).
 const env = { LACUNA_EXTRA_MODELS: resolve(import.meta.dirname, 'models', 'fixtures'), ORT_DISABLE_TELEMETRY: '1' };
 
 export default defineConfig({

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `lacuna` command. A shim: the CLI itself is TypeScript (src-main/node/cli/cli.ts), built by
+// The `lacuna` command. A shim: the CLI itself is TypeScript (src-main/cli/cli.ts), built by
 // electron-vite into out/main/cli.js.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';

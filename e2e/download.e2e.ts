@@ -4,7 +4,7 @@
  * size; the download shows its progress, is cancelled, resumes where it stopped (an HTTP Range
  * request), is verified and installed; then a blank is filled with the downloaded model.
  *
- * The Hub is a local server that behaves like it (src-main/node/engine/fake-hub.ts), started by this
+ * The Hub is a local server that behaves like it (src-main/engine/model/fake-hub.ts), started by this
  * file with HF_ENDPOINT pointing web mode at it. It serves a synthetic checkpoint in the official
  * layout as louaaron/sedd-small: a tiny network with GPT-2's vocabulary, whose graph template is
  * models/fixtures/templates/sedd-hub-tiny (reached through LACUNA_EXTRA_MODELS). The weights are
@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import type { Page, Response } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CatalogueEntry, FillResult } from '../src-main/common/api';
-import { startFakeHub } from '../src-main/node/engine/fake-hub';
-import { writeSyntheticCheckpoint } from '../src-main/node/engine/synthetic-checkpoint';
+import { startFakeHub } from '../src-main/engine/model/fake-hub';
+import { writeSyntheticCheckpoint } from '../src-main/engine/model/synthetic-checkpoint';
 import { newDocument, saved, screenshot, useApp } from './app';
 
 const HUB_TINY = { hidden_size: 32, n_blocks: 1, n_heads: 1, cond_dim: 16, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true } as const;

@@ -18,8 +18,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { methods, type Method } from '../src-main/common/api';
-import { startFakeHub, type FakeHub } from '../src-main/node/engine/fake-hub';
-import { Random } from '../src-main/node/engine/random';
+import { startFakeHub, type FakeHub } from '../src-main/engine/model/fake-hub';
+import { Random } from '../src-main/engine/random';
 import { ROOT, startWebMode, type WebMode } from './helpers';
 
 const SEED = 0x1ac0a;

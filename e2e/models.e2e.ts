@@ -5,7 +5,7 @@
  * the progress and a clear error; removing an imported model after a confirmation.
  *
  * Web mode finds graph templates in `<dataDir>/models/templates/`: the test puts the import
- * fixture's there (as src-main/node/cli/cli-models.test.ts does) and imports its checkpoint.
+ * fixture's there (as src-main/cli/cli-models.test.ts does) and imports its checkpoint.
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';

@@ -32,9 +32,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Engine } from '../src-main/node/engine/engine';
-import type { FillJob } from '../src-main/node/engine/types';
-import { appRoot } from '../src-main/node/paths';
+import { Engine } from '../src-main/engine/engine';
+import type { FillJob } from '../src-main/engine/types';
+import { appRoot } from '../src-main/platform/paths';
 import { BLANK_KINDS, JOIN_COUNTERS, checkJoins, distinctN, parseVocabulary, splitFinal, type BlankKind, type JoinCheck, type JoinCounter } from './fill-joins';
 import { Judge, type JudgeScore } from './fill-judge';
 

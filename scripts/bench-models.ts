@@ -5,7 +5,7 @@
  *   npm run bench:models [-- --quick]     (--quick: sedd-small only, 3 runs)
  *
  * The real weights cannot be downloaded here, so each model is a random-weight checkpoint in its
- * exact official layout (src-main/node/engine/synthetic-checkpoint.ts), imported without Python
+ * exact official layout (src-main/engine/model/synthetic-checkpoint.ts), imported without Python
  * through the shipped graph template like a download would be (written once to bench/cache/,
  * ≈0.7 GB for sedd-small and ≈1.7 GB for sedd-medium, and as much again for the packages). The
  * network's cost does not depend on its weights' values.
@@ -22,9 +22,9 @@ import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatBytes } from '../src-main/common/units';
-import { importModel } from '../src-main/node/engine/model-import';
-import { SEDD_MEDIUM_NETWORK, SEDD_SMALL_NETWORK, writeSyntheticCheckpoint } from '../src-main/node/engine/synthetic-checkpoint';
-import { appRoot } from '../src-main/node/paths';
+import { importModel } from '../src-main/engine/model/import';
+import { SEDD_MEDIUM_NETWORK, SEDD_SMALL_NETWORK, writeSyntheticCheckpoint } from '../src-main/engine/model/synthetic-checkpoint';
+import { appRoot } from '../src-main/platform/paths';
 import { PASSAGE_AFTER, PASSAGE_BEFORE } from './bench-passage';
 
 const ROOT = appRoot();
@@ -49,7 +49,7 @@ interface ChildResult {
 
 /** In the child: fills on one package, both modes; prints one JSON line. */
 async function child(modelDir: string, runs: number): Promise<void> {
-  const { Engine } = await import('../src-main/node/engine/engine');
+  const { Engine } = await import('../src-main/engine/engine');
   const engine = new Engine({ device: 'cpu' });
   const text = `${PASSAGE_BEFORE}{{16}}${PASSAGE_AFTER}`;
   const loaded = await engine.load(modelDir);

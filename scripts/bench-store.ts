@@ -20,12 +20,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Random } from '../src-main/node/engine/random';
-import { appRoot } from '../src-main/node/paths';
-import { closeDatabase, openDatabase } from '../src-main/node/store/database';
-import { createCore } from '../src-main/node/core';
+import { Random } from '../src-main/engine/random';
+import { appRoot } from '../src-main/platform/paths';
+import { closeDatabase, openDatabase } from '../src-main/store/database';
+import { createCore } from '../src-main/service/core';
 import { MAX_BODY_CHARS } from '../src-main/common/api';
-import { DocumentStore } from '../src-main/node/store/documents';
+import { DocumentStore } from '../src-main/store/documents';
 
 const ROOT = appRoot();
 const OUT = process.env.LACUNA_BENCH_STORE_OUT ?? join(ROOT, 'bench', 'store-results.json');

@@ -32,13 +32,13 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AbsorbingGraph } from '../src-main/node/engine/graph';
-import { noiseFromSpec, type Noise, type NoiseSpec } from '../src-main/node/engine/noise';
-import { cpuThreads, type DeviceChoice } from '../src-main/node/engine/providers';
-import { Random } from '../src-main/node/engine/random';
-import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise } from '../src-main/node/engine/sampler';
-import { ScoreModel } from '../src-main/node/engine/score-model';
-import { DEFAULT_MODEL_ID, appRoot } from '../src-main/node/paths';
+import { AbsorbingGraph } from '../src-main/engine/sampling/graph';
+import { noiseFromSpec, type Noise, type NoiseSpec } from '../src-main/engine/sampling/noise';
+import { cpuThreads, type DeviceChoice } from '../src-main/engine/runtime/providers';
+import { Random } from '../src-main/engine/random';
+import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise } from '../src-main/engine/sampling/analytic';
+import { ScoreModel } from '../src-main/engine/runtime/score-model';
+import { DEFAULT_MODEL_ID, appRoot } from '../src-main/platform/paths';
 import { PASSAGE_AFTER, PASSAGE_BEFORE } from './bench-passage';
 
 const ROOT = appRoot();
@@ -174,7 +174,7 @@ const fmt = (n: number, d = 1): string => n.toFixed(d);
 
 /** Whole engine fills at `temperature` (undefined: the model's recommended one, as the app does). */
 async function engineFillTimes(modelDir: string, temperature?: number) {
-  const { Engine } = await import('../src-main/node/engine/engine');
+  const { Engine } = await import('../src-main/engine/engine');
   const engine = new Engine({ device: DEVICE });
   try {
     const text = `${PASSAGE_BEFORE}{{16}}${PASSAGE_AFTER}`;

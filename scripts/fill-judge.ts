@@ -14,8 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { ortOffline } from '../src-main/node/engine/ort-offline';
-import { Tokenizer } from '../src-main/node/engine/tokenizer';
+import { ortOffline } from '../src-main/engine/runtime/ort-offline';
+import { Tokenizer } from '../src-main/engine/model/tokenizer';
 
 export const RIGHT_TOKENS = 8;
 

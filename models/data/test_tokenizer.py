@@ -9,7 +9,7 @@
 * any UTF-8 text round-trips exactly (emoji, CJK, combining marks, RTL, NUL, controls, CRLF,
   random code points from every plane) through Hugging Face ``tokenizers``;
 * ``models/sedd/tokenizer.py`` (the training-side reader) and, when node and the app's
-  node_modules are present, the engine's ``src-main/node/engine/tokenizer.ts`` produce exactly
+  node_modules are present, the engine's ``src-main/engine/model/tokenizer.ts`` produce exactly
   the same ids as Hugging Face ``tokenizers`` for the same texts.
 """
 from __future__ import annotations
@@ -205,7 +205,7 @@ class TokenizerFile(unittest.TestCase):
         jiti = os.path.join(REPO, "node_modules", ".bin", "jiti")
         ts = os.path.join(REPO, "src-main", "node", "engine", "tokenizer.ts")
         if not (shutil.which("node") and os.path.exists(jiti) and os.path.exists(ts)):
-            self.skipTest("node, node_modules/.bin/jiti or src-main/node/engine/tokenizer.ts "
+            self.skipTest("node, node_modules/.bin/jiti or src-main/engine/model/tokenizer.ts "
                           "missing")
         texts = TRICKY + random_strings(300, seed=11) + [test_text_sample(60_000)]
         with tempfile.TemporaryDirectory() as tmp:

@@ -17,7 +17,7 @@ of :class:`SEDD`, row-major.  ``token`` is the sampler's categorical draw fused 
 needs only ``token`` and ``log_norm`` (two numbers per masked position) back in JavaScript: under
 the absorbing graph, which token a masked position takes when it unmasks is distributed as
 softmax over j != MASK of its row, and whether it unmasks depends on log_norm alone
-(src-main/node/engine/sampler.ts).
+(src-main/engine/sampling/analytic.ts).
 """
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ and the committed templates / import fixture. Run from the repository root:
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest discover -s models/tests -t .
 
-(The TypeScript importer itself is tested by src-main/node/engine/model-import.test.ts, which
+(The TypeScript importer itself is tested by src-main/engine/model/import.test.ts, which
 imports models/tests/import-fixture and checks it against reference.json through onnxruntime.)
 """
 from __future__ import annotations

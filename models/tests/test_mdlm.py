@@ -4,7 +4,7 @@ root:
 
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 -m unittest models.tests.test_mdlm
 
-(The TypeScript import of the fixture is tested by src-main/node/engine/mdlm-import.test.ts.)
+(The TypeScript import of the fixture is tested by src-main/engine/model/mdlm-import.test.ts.)
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """A synthetic MDLM checkpoint folder in the exact layout of the Hugging Face repo
 ``kuleshov-group/mdlm-owt`` (models/sedd/mdlm.py), for testing the importer
-(src-main/node/engine/model-import.ts) end to end, plus its graph templates and PyTorch reference
+(src-main/engine/model/import.ts) end to end, plus its graph templates and PyTorch reference
 outputs.
 
     OPENBLAS_NUM_THREADS=1 .venv-fp16/bin/python models/tools/make_mdlm_fixture.py [--out DIR] [--no-fp16]

@@ -1,5 +1,5 @@
 """A synthetic SEDD checkpoint folder in the official Hugging Face layout, for testing the
-importer (src-main/node/engine/model-import.ts) end to end, plus its graph template and PyTorch
+importer (src-main/engine/model/import.ts) end to end, plus its graph template and PyTorch
 reference outputs.
 
     OPENBLAS_NUM_THREADS=1 .venv-fp16/bin/python models/tools/make_official_like.py [--out DIR]

@@ -4,7 +4,7 @@ official weights").
 A template is the ONNX graph of the reference network (models/sedd/model.py) for one network
 configuration, with every parameter stored as *external data* in one file, ``weights.bin``, at a
 fixed offset, plus ``template.json`` saying which parameter lies where. The importer
-(src-main/node/engine/model-import.ts) copies the graph and writes ``weights.bin`` from the
+(src-main/engine/model/import.ts) copies the graph and writes ``weights.bin`` from the
 checkpoint's tensors; the graph itself is never rebuilt, so an import needs no Python.
 
 The export uses ``do_constant_folding=False`` so every initializer keeps its state-dict name

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Random } from '../node/engine/random';
+import { Random } from '../engine/random';
 import { diffWords, tokenize, type DiffOp } from './diff';
 
 const side = (ops: DiffOp[], keep: 'insert' | 'delete'): string =>

@@ -1,7 +1,7 @@
 /** The engine host as an Electron utility process (a sandboxable Node child that Electron manages). */
 import { utilityProcess } from 'electron';
-import type { EngineHostPort, SpawnEngineHost } from '../node/engine/engine-client';
-import type { HostReply, HostRequest } from '../node/engine/protocol';
+import type { EngineHostPort, SpawnEngineHost } from '../engine/process/engine-client';
+import type { HostReply, HostRequest } from '../engine/process/protocol';
 
 export function utilityEngineHost(hostPath: string): SpawnEngineHost {
   return (): EngineHostPort => {

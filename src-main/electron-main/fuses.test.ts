@@ -8,7 +8,7 @@ import type { FuseOptionsV1 } from 'app-builder-lib';
 import { getConfig, validateConfiguration } from 'app-builder-lib/out/util/config/config';
 import { DebugLogger } from 'builder-util/out/DebugLogger';
 import { describe, expect, it } from 'vitest';
-import { appRoot } from '../node/paths';
+import { appRoot } from '../platform/paths';
 
 const ROOT = appRoot();
 

@@ -48,6 +48,27 @@ function rel(file: string): string {
 const files = [...walk(join(root, 'src-main')), ...walk(join(root, 'src-renderer'))];
 const inDir = (file: string, dir: string): boolean => rel(file).startsWith(dir + '/');
 
+/**
+ * The layers of src-main, top to bottom: the fronts (the Electron shell, the preload, web mode, the
+ * CLI) → the service (the core every front calls) → the engine and the store → platform (paths, how
+ * this binary starts in another role) and the contract (common). Code imports only downwards or
+ * within its own folder; tests may reach anywhere.
+ */
+const LAYERS: { dir: string; rank: number }[] = [
+  { dir: 'src-main/electron-main', rank: 4 },
+  { dir: 'src-main/preload', rank: 4 },
+  { dir: 'src-main/web', rank: 4 },
+  { dir: 'src-main/cli', rank: 4 },
+  { dir: 'src-main/service', rank: 3 },
+  { dir: 'src-main/engine', rank: 2 },
+  { dir: 'src-main/store', rank: 2 },
+  { dir: 'src-main/platform', rank: 1 },
+  { dir: 'src-main/common', rank: 0 },
+];
+const layerOf = (file: string): string | undefined => LAYERS.find((l) => inDir(file, l.dir))?.dir;
+const rankOf = (dir: string | undefined): number => LAYERS.find((l) => l.dir === dir)?.rank ?? -1;
+const isTest = (file: string): boolean => /\.test\.ts$|test-support\.ts$|test-fixture\.ts$/.test(file);
+
 describe('import scanner', () => {
   it('finds every import form and skips comments', () => {
     const src = [
@@ -70,7 +91,7 @@ describe('import scanner', () => {
     expect(files.some((f) => rel(f) === 'src-main/electron-main/main.ts')).toBe(true);
     expect(files.some((f) => rel(f) === 'src-main/preload/preload.ts')).toBe(true);
     expect(files.some((f) => rel(f).startsWith('src-renderer/'))).toBe(true);
-    expect(files.some((f) => rel(f).startsWith('src-main/node/'))).toBe(true);
+    for (const layer of LAYERS) expect(files.some((f) => layerOf(f) === layer.dir), layer.dir).toBe(true);
   });
 });
 
@@ -92,6 +113,22 @@ describe('layering', () => {
           const target = rel(resolve(dirname(f), spec));
           if (target.startsWith('src-main/common/') || target.startsWith('src-main/preload/')) continue;
         }
+        offenders.push(`${rel(f)} imports ${spec}`);
+      }
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it('src-main folders import only downwards (fronts → service → engine, store → platform, common) or within themselves', () => {
+    const offenders: string[] = [];
+    for (const f of files.filter((f) => inDir(f, 'src-main') && !isTest(f))) {
+      const from = layerOf(f);
+      expect(from, `${rel(f)} is in no layer`).toBeDefined();
+      for (const spec of importsOf(readFileSync(f, 'utf8')).filter((s) => s.startsWith('.'))) {
+        const to = layerOf(resolve(dirname(f), spec));
+        if (to === from || rankOf(to) < rankOf(from)) continue;
+        // The packaged binary is also the CLI (`lacuna --lacuna-cli …`, app-routes.ts): the shell hands over to it.
+        if (rel(f) === 'src-main/electron-main/main.ts' && to === 'src-main/cli') continue;
         offenders.push(`${rel(f)} imports ${spec}`);
       }
     }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appRoot } from '../node/paths';
+import { appRoot } from '../platform/paths';
 
 const ROOT = appRoot();
 const INDEX = join(ROOT, 'out', 'main', 'index.js');

@@ -12,11 +12,11 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, nativeTheme, session, type M
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_ENTRY_ENV, appRoute, type AppRoute } from '../node/app-routes';
-import { createCore, warmStart, type Core } from '../node/core';
-import { EngineClient } from '../node/engine/engine-client';
-import { runProbeRoute } from '../node/engine/providers';
-import { dataDir, modelDirs } from '../node/paths';
+import { APP_ENTRY_ENV, appRoute, type AppRoute } from '../platform/app-routes';
+import { createCore, warmStart, type Core } from '../service/core';
+import { EngineClient } from '../engine/process/engine-client';
+import { runProbeRoute } from '../engine/runtime/providers';
+import { dataDir, modelDirs } from '../platform/paths';
 import { flushBeforeClose } from './close-flush';
 import { utilityEngineHost } from './engine-port';
 import { forwardEvents, registerIpc } from './ipc';
@@ -114,7 +114,7 @@ function runHeadless(r: Exclude<AppRoute, { kind: 'app' }>): void {
   // process.argv as under bin/lacuna.js (argv.slice(2) is the CLI's arguments), and not naming
   // cli.js, so that cli.ts's own entry-point check stays false and main() runs once, here.
   process.argv = [process.argv[0]!, 'lacuna', ...r.args];
-  import('../node/cli/cli').then(({ main }) => main(r.args)).then(finish, fail);
+  import('../cli/cli').then(({ main }) => main(r.args)).then(finish, fail);
 }
 
 function start(): void {

@@ -1,0 +1,75 @@
+/**
+ * `lacuna models import|list` through the real built CLI (node bin/lacuna.js), importing the
+ * synthetic official-layout checkpoint (models/tests/import-fixture) in fp32 and fp16 into a fresh
+ * data folder, whose `models/templates/` holds the fixture's graph templates.
+ */
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ModelInfo } from '../common/api';
+import { ROOT, expectFailure, runLacuna } from './cli-test-support';
+
+const FIXTURE = join(ROOT, 'models', 'tests', 'import-fixture');
+const dataDir = mkdtempSync(join(tmpdir(), 'lacuna-models-'));
+cpSync(join(FIXTURE, 'templates'), join(dataDir, 'models', 'templates'), { recursive: true });
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+describe('lacuna models import', () => {
+  it('imports fp32 and --fp16 packages that list and fill', async () => {
+    const a = await runLacuna(['models', 'import', join(FIXTURE, 'checkpoint'), '--json'], { dataDir });
+    expect(a.stderr).toBe('');
+    expect(a.code).toBe(0);
+    const fp32 = ModelInfo.parse(JSON.parse(a.stdout));
+    expect(fp32.id).toBe('sedd-official-like-tiny');
+
+    const b = await runLacuna(['models', 'import', '--fp16', join(FIXTURE, 'checkpoint')], { dataDir });
+    expect(b.stderr).toBe('');
+    expect(b.code).toBe(0);
+    expect(b.stdout).toMatch(/^Imported sedd-official-like-tiny-fp16 \(SEDD official-like-tiny\) into .*sedd-official-like-tiny-fp16\n$/);
+
+    const list = await runLacuna(['models', 'list', '--json'], { dataDir });
+    const ids = (JSON.parse(list.stdout) as { id: string }[]).map((m) => m.id);
+    expect(ids).toEqual(expect.arrayContaining(['sedd-official-like-tiny', 'sedd-official-like-tiny-fp16']));
+
+    const verify = await runLacuna(['models', 'verify', 'sedd-official-like-tiny-fp16'], { dataDir });
+    expect(verify.code).toBe(0);
+    expect(verify.stdout).toMatch(/^sedd-official-like-tiny-fp16: every file matches its manifest \(\d+ bytes hashed\)\n$/);
+
+    const fill = await runLacuna(['fill', '--model', 'sedd-official-like-tiny-fp16', '--seed', '4', '--steps', '6', 'A {{3}} B'], { dataDir });
+    expect(fill.stderr).toBe('');
+    expect(fill.code).toBe(0);
+    expect(fill.stdout.startsWith('A ')).toBe(true);
+    expect(fill.stdout.trimEnd().endsWith(' B')).toBe(true);
+  }, 120_000);
+
+  it('refuses an unknown option and a second import of the same id, writing nothing', async () => {
+    expectFailure(await runLacuna(['models', 'import', '--fp8', join(FIXTURE, 'checkpoint')], { dataDir }), 2, /unknown option "?--fp8"?/);
+    const before = readdirSync(join(dataDir, 'models')).sort();
+    expectFailure(await runLacuna(['models', 'import', '--fp16', join(FIXTURE, 'checkpoint')], { dataDir }), 1, /already installed/);
+    expect(readdirSync(join(dataDir, 'models')).sort()).toEqual(before);
+    expect(existsSync(join(dataDir, 'models', 'templates', 'official-like-tiny-fp16', 'template.json'))).toBe(true);
+  });
+
+  it('removes an imported model and refuses a bundled one', async () => {
+    const removed = await runLacuna(['models', 'remove', 'sedd-official-like-tiny'], { dataDir });
+    expect(removed).toMatchObject({ code: 0, stdout: 'Removed sedd-official-like-tiny\n', stderr: '' });
+    const ids = (JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir })).stdout) as { id: string }[]).map((m) => m.id);
+    expect(ids).not.toContain('sedd-official-like-tiny');
+    expect(ids).toContain('sedd-official-like-tiny-fp16');
+    expectFailure(await runLacuna(['models', 'remove', 'tiny-fixture'], { dataDir }), 1, /comes with Lacuna and cannot be removed/);
+    expectFailure(await runLacuna(['models', 'verify'], { dataDir }), 2, /expected one model id/);
+  });
+
+  it('lists no test model unless LACUNA_EXTRA_MODELS names their folder', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'lacuna-cli-models-'));
+    try {
+      const list = async (extra: string) =>
+        (JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir: fresh, env: { LACUNA_EXTRA_MODELS: extra } })).stdout) as { id: string; demo: boolean }[]).map((m) => `${m.id}${m.demo ? ' (demo)' : ''}`);
+      expect(await list('')).toEqual(['lacuna-mini (demo)']);
+      expect(await list(join(ROOT, 'models', 'fixtures'))).toEqual(['lacuna-mini (demo)', 'tiny-fixture', 'tiny-ti', 'tiny-uniform']);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+});

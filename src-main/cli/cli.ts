@@ -1,0 +1,811 @@
+/**
+ * The `lacuna` command line (bin/lacuna.js → out/main/cli.js). Same core, same API, same library
+ * (LACUNA_DATA_DIR overrides the data folder) as the desktop app and web mode.
+ *
+ * Conventions: results on stdout; on failure exactly one line on stderr starting "lacuna: ";
+ * exit 0 ok, 2 usage error (unknown option, bad number, missing argument), 1 anything else
+ * (missing model, text without a blank, unreadable file, engine or storage failure), 130 on Ctrl-C.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { realpathSync, statSync } from 'node:fs';
+import {
+  ApiError,
+  DeviceChoice,
+  MAX_LENGTH_BIAS,
+  MAX_TEMPERATURE,
+  MAX_TOP_P,
+  MIN_LENGTH_BIAS,
+  MIN_TEMPERATURE,
+  MIN_TOP_P,
+  ModelInfo as ModelInfoSchema,
+  UnmaskingOrder,
+} from '../common/api';
+import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../common/api';
+import { formatBytes } from '../common/units';
+import { renderProgressBar } from './progress-bar';
+import { cliMessage, speakingCore } from './errors';
+import { AUTO_BLANK_LENGTHS, BlankSyntaxError, countBlanks } from '../common/blanks';
+import { shownMarkdown, type BlanksAs } from '../common/writer-text';
+import { readModelPackage } from '../engine/model/registry';
+import { appVersion, createNodeCore } from '../service/core-node';
+import { dataDir as defaultDataDir } from '../platform/paths';
+import { restoreLibrary } from '../store/backup';
+import { writeFile } from 'node:fs/promises';
+import type { Core } from '../service/core';
+
+const USAGE = `Lacuna — fill the blanks in a draft with a local diffusion model.
+
+Usage:
+  lacuna fill [options] "text with ____ blanks"
+  lacuna fill [options] --file PATH
+  lacuna fill [options] -              read the text from stdin
+  lacuna score [--model DIR|ID] [--draws N] [--seed S] [--json] "text" | --file PATH | -
+  lacuna models list [--json]
+  lacuna models catalogue [--json]   the models Lacuna can download: size, memory, speed, licence
+  lacuna models pull ID [--fp16]     download a catalogue model (e.g. sedd-small) from its host and
+                                     install it; resumes an interrupted download; a progress bar
+                                     goes to stderr (HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY honoured)
+  lacuna models import DIR [--fp16]  install a SEDD checkpoint folder (config.json + model.safetensors);
+                                     --fp16: the float16 variant for GPUs (half the size)
+  lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
+  lacuna models remove ID            delete a model imported into the data folder
+  lacuna docs list [--json]
+  lacuna docs show ID [--blanks shown|keep] [--json]
+                                     print a document's text as the writer sees it: a filled
+                                     blank not yet accepted as the alternative on screen;
+                                     --blanks keep: as stored, blanks as ____ / {{N}};
+                                     --json: the stored document (body, rich text)
+  lacuna docs export ID [--format md|txt] [--out FILE] [--blanks shown|keep]
+                                     (default md, to stdout; blanks as for show: keep writes the
+                                     body as stored, so import gives it back unchanged)
+  lacuna docs import FILE [--title T] [--format md|txt]  (format from the extension by default)
+  lacuna backup FILE                 write a verified copy of the library (the app may be running)
+  lacuna restore FILE                replace the library with a backup; close the app first.
+                                     The current library is kept as lacuna.db.before-restore-*
+  lacuna --help | --version
+
+Fill options:
+  --model DIR|ID   a model package folder, or the id of an installed model (default: the default model)
+  --steps N        sampling steps, 1-4096 (default: the model's)
+  --seed S         random seed, 0-4294967295 (default: random); same seed, same fill
+  --alternatives N sample N alternative fills (1-16) as one batch; each is printed, numbered
+  --temperature T  ${MIN_TEMPERATURE}-${MAX_TEMPERATURE} (default: the model's, see models list): lower picks likelier
+                   words (plainer, more predictable), higher less likely ones (more surprising,
+                   more errors); the token choice used goes to stderr
+  --top-p P        ${MIN_TOP_P}-${MAX_TOP_P} (default: the model's): each word is picked among the likeliest ones that
+                   together hold this share of the model's belief; lower cuts the unlikely tail
+                   (fewer garbled words, plainer text), 1 keeps every word possible
+  --unmasking random|confident  which words are written first (default: the model's): random is
+                   the sampler as specified; confident writes the ones the model is surest of
+                   first and decides the rest around them
+  --length-bias B  ${MIN_LENGTH_BIAS} to ${MAX_LENGTH_BIAS} (default 0): for auto blanks (____), lean toward the shortest
+                   (-1) or longest (1) of the lengths tried; the lengths chosen go to stderr
+  --mode exact|fast  fast reuses the network output on steps that unmask nothing (approximate
+                   for σ-conditioned models; exact anyway for time-independent ones)
+  --device D       auto|cpu|cuda|dml|coreml|webgpu (default auto; LACUNA_DEVICE overrides); the
+                   device used, and why others were passed over, go to stderr
+  --json           print the whole result as JSON instead of the filled text
+  --               end of options (for text starting with "-")
+
+Score: prints the perplexity upper bound (ELBO, Monte Carlo over --draws N draws, default 16)
+and the 10 most surprising tokens; --json prints everything, with per-token nats and offsets.
+
+Blanks: ____ (four or more underscores) or {{auto}} is a blank whose length the model chooses: it
+tries ${AUTO_BLANK_LENGTHS.join(', ')} tokens and keeps the fill it finds most natural; {{N}} is a blank of
+exactly N tokens; \\____ is a literal "____".
+
+The filled text goes to stdout, byte for byte as the input apart from the blanks; a newline is
+added only after text given as an argument. Documents and imported models live in the data
+folder (LACUNA_DATA_DIR overrides it).
+`;
+
+class UsageError extends Error {}
+/** A failure with a message meant for the user, exit status 1 (130: cancelled by the user). */
+class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
+    super(message);
+  }
+}
+
+interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  stdin: NodeJS.ReadStream;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+}
+
+/** Run the CLI; resolves with the exit status. Never throws. */
+export async function main(argv: readonly string[] = process.argv.slice(2), io: Io = defaultIo()): Promise<number> {
+  try {
+    return await run(argv, io);
+  } catch (err) {
+    let code = 1;
+    let message: string;
+    if (err instanceof UsageError) {
+      code = 2;
+      message = `${err.message} (see lacuna --help)`;
+    } else if (err instanceof CliError) {
+      code = err.exitCode;
+      message = err.message;
+    } else if (err instanceof ApiError) {
+      if (err.code === 'cancelled') code = 130;
+      message = err.code === 'cancelled' ? 'cancelled' : cliMessage('', undefined, err);
+    } else {
+      message = `unexpected error: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    await write(io.stderr, `lacuna: ${oneLine(message)}\n`);
+    return code;
+  }
+}
+
+async function run(argv: readonly string[], io: Io): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined) throw new UsageError('missing command');
+  const beforeDashes = argv.indexOf('--') === -1 ? argv : argv.slice(0, argv.indexOf('--'));
+  if (command === 'help' || beforeDashes.includes('--help') || beforeDashes.includes('-h')) {
+    await write(io.stdout, USAGE);
+    return 0;
+  }
+  if (command === '--version' || command === '-V') {
+    await write(io.stdout, `${appVersion()}\n`);
+    return 0;
+  }
+  if (command === 'fill') return fill(rest, io);
+  if (command === 'score') return score(rest, io);
+  if (command === 'docs' && rest[0] !== undefined && rest[0] !== 'list') return docsCommand(rest, io);
+  if (command === 'backup') return backup(rest, io);
+  if (command === 'restore') return restore(rest, io);
+  if (command === 'models' || command === 'docs') {
+    const [sub, ...more] = rest;
+    if (command === 'models' && sub === 'import') return modelsImport(more, io);
+    if (command === 'models' && sub === 'pull') return modelsPull(more, io);
+    if (command === 'models' && sub === 'catalogue') return modelsCatalogue(parseFlags(more, {}, 'models catalogue').json, io);
+    if (command === 'models' && (sub === 'verify' || sub === 'remove')) return modelsVerifyOrRemove(sub, more, io);
+    if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
+    const { json } = parseFlags(more, {}, `${command} list`);
+    return command === 'models' ? modelsList(json, io) : docsList(json, io);
+  }
+  if (command.startsWith('-')) throw new UsageError(`unknown option ${quote(command)}`);
+  throw new UsageError(`unknown command ${quote(command)}`);
+}
+
+interface Flags {
+  json: boolean;
+  values: Map<string, string>;
+  positionals: string[];
+}
+
+/** Parse --flag VALUE / --flag=VALUE options (names in `valued`), --json, "--" and positionals. */
+function parseFlags(args: readonly string[], valued: Record<string, true>, where: string, allowPositionals = where === 'fill' || where === 'score'): Flags {
+  const flags: Flags = { json: false, values: new Map(), positionals: [] };
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') {
+      flags.positionals.push(...args.slice(i + 1));
+      break;
+    }
+    if (arg === '-' || !arg.startsWith('-')) {
+      flags.positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    if (name === '--json' && eq === -1) {
+      flags.json = true;
+      continue;
+    }
+    if (!valued[name]) throw new UsageError(`${where}: unknown option ${quote(name)}`);
+    if (flags.values.has(name)) throw new UsageError(`${where}: ${name} given twice`);
+    let value: string | undefined;
+    if (eq !== -1) value = arg.slice(eq + 1);
+    else value = args[++i];
+    if (value === undefined) throw new UsageError(`${where}: ${name} needs a value`);
+    flags.values.set(name, value);
+  }
+  if (!allowPositionals && flags.positionals.length) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[0]!)}`);
+  return flags;
+}
+
+/** A decimal number (e.g. 0.7, .5, 1) from min to max. */
+/** A fill's token choice as the CLI says it (fill's stderr, models list). */
+function tokenChoice(temperature: number, topP: number, unmasking: string): string {
+  return `temperature ${temperature}, top-p ${topP}, ${unmasking} unmasking`;
+}
+
+function parseDecimal(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^-?(\d+\.?\d*|\.\d+)$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be a number from ${min} to ${max}, not ${quote(raw)}`);
+  }
+  return n;
+}
+
+function parseInteger(name: string, raw: string | undefined, min: number, max: number): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not ${quote(raw)}`);
+  }
+  return n;
+}
+
+/**
+ * --model as given to fill and score: a model folder is used directly (under its own id); anything
+ * else is an installed model's id. Returns the id to ask for and a core that can see the folder.
+ */
+async function modelAndCore(modelArg: string | undefined, io: Io) {
+  let model = modelArg;
+  let modelDir: string | undefined;
+  if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
+    modelDir = resolve(io.cwd, modelArg);
+    model = (await checkModelDir(modelDir)).id;
+  }
+  return { model, core: await makeCore(io, { modelPackage: modelDir }) };
+}
+
+async function fill(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(
+    args,
+    {
+      '--model': true,
+      '--steps': true,
+      '--seed': true,
+      '--file': true,
+      '--alternatives': true,
+      '--mode': true,
+      '--device': true,
+      '--temperature': true,
+      '--top-p': true,
+      '--unmasking': true,
+      '--length-bias': true,
+    },
+    'fill',
+  );
+  const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
+  const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
+  const alternatives = parseInteger('--alternatives', flags.values.get('--alternatives'), 1, 16);
+  const temperature = parseDecimal('--temperature', flags.values.get('--temperature'), MIN_TEMPERATURE, MAX_TEMPERATURE);
+  const topP = parseDecimal('--top-p', flags.values.get('--top-p'), MIN_TOP_P, MAX_TOP_P);
+  const lengthBias = parseDecimal('--length-bias', flags.values.get('--length-bias'), MIN_LENGTH_BIAS, MAX_LENGTH_BIAS);
+  const unmaskingFlag = flags.values.get('--unmasking');
+  const unmasking = unmaskingFlag === undefined ? undefined : UnmaskingOrder.safeParse(unmaskingFlag).data;
+  if (unmaskingFlag !== undefined && unmasking === undefined) throw new UsageError(`--unmasking must be ${UnmaskingOrder.options.join(' or ')}, not ${quote(unmaskingFlag)}`);
+  const mode = flags.values.get('--mode');
+  if (mode !== undefined && mode !== 'exact' && mode !== 'fast') throw new UsageError(`--mode must be exact or fast, not ${quote(mode)}`);
+  const deviceFlag = flags.values.get('--device');
+  const device = deviceFlag === undefined ? undefined : DeviceChoice.safeParse(deviceFlag).data;
+  if (deviceFlag !== undefined && device === undefined) throw new UsageError(`--device must be one of ${DeviceChoice.options.join(', ')}, not ${quote(deviceFlag)}`);
+  const file = flags.values.get('--file');
+  if (flags.positionals.length > 1) {
+    throw new UsageError('fill takes one text argument; quote the text ("The ____ sat.")');
+  }
+  const positional = flags.positionals[0];
+  if (file !== undefined && positional !== undefined) throw new UsageError('fill: give the text either as an argument or with --file, not both');
+  if (file === undefined && positional === undefined) {
+    throw new UsageError('fill needs text: an argument with blanks, --file PATH, or - to read stdin');
+  }
+
+  let text: string;
+  let fromArgument = false;
+  if (file !== undefined) {
+    try {
+      text = await readFile(resolve(io.cwd, file), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+  } else if (positional === '-') {
+    text = await readStdin(io.stdin);
+  } else {
+    text = positional!;
+    fromArgument = true;
+  }
+
+  let blanks: number;
+  try {
+    blanks = countBlanks(text);
+  } catch (err) {
+    if (err instanceof BlankSyntaxError) throw new CliError(err.message);
+    throw err;
+  }
+  if (blanks === 0) throw new CliError('the text has no blank; mark one with ____ (four underscores) or {{N}}');
+
+  const { model, core } = await modelAndCore(flags.values.get('--model'), io);
+  const requestId = `cli-${process.pid}-${Date.now()}`;
+  const onSigint = (): void => {
+    void core.call('fill.cancel', { requestId }).catch(() => {});
+  };
+  process.once('SIGINT', onSigint);
+  const showProgress = io.stderr.isTTY === true;
+  const stopProgress = showProgress
+    ? core.onEvent((e) => {
+        if (e.type === 'fill.progress' && e.requestId === requestId) io.stderr.write(`\rlacuna: filling ${blanks} blank${blanks === 1 ? '' : 's'}, step ${e.step}/${e.steps}`);
+      })
+    : () => {};
+  let result: FillResult;
+  try {
+    result = await core.call('fill.run', {
+      requestId,
+      text,
+      ...(model !== undefined ? { model } : {}),
+      ...(steps !== undefined ? { steps } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(alternatives !== undefined ? { alternatives } : {}),
+      ...(mode !== undefined ? { mode } : {}),
+      ...(device !== undefined ? { device } : {}),
+      ...(temperature !== undefined ? { temperature } : {}),
+      ...(topP !== undefined ? { topP } : {}),
+      ...(unmasking !== undefined ? { unmasking } : {}),
+      ...(lengthBias !== undefined ? { lengthBias } : {}),
+    });
+  } finally {
+    process.off('SIGINT', onSigint);
+    stopProgress();
+    if (showProgress) io.stderr.write('\r\x1b[K');
+    await core.close().catch(() => {});
+  }
+  if (device !== undefined) {
+    const notes = result.deviceNotes ?? [];
+    await write(io.stderr, `lacuna: ran on ${result.device}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
+  }
+  if (temperature !== undefined || topP !== undefined || unmasking !== undefined) {
+    await write(io.stderr, `lacuna: ${tokenChoice(result.temperature, result.topP ?? 1, result.unmasking ?? 'random')}, ${result.steps} steps, seed ${result.seed}\n`);
+  }
+  if (lengthBias !== undefined) {
+    const lengths = (result.alternatives ?? []).map((a) => (a.lengths ?? []).join('/'));
+    await write(io.stderr, `lacuna: blank lengths (tokens) ${lengths.join(', ')}\n`);
+  }
+  if (flags.json) {
+    await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
+  } else if ((result.alternatives?.length ?? 1) > 1) {
+    // Several alternatives: each on its own, numbered, separated by a blank line.
+    const parts = result.alternatives!.map((a, i) => `--- alternative ${i + 1} ---\n${a.text.endsWith('\n') ? a.text : `${a.text}\n`}`);
+    await write(io.stdout, parts.join('\n'));
+  } else {
+    await write(io.stdout, fromArgument && !result.text.endsWith('\n') ? `${result.text}\n` : result.text);
+  }
+  return 0;
+}
+
+async function score(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, { '--model': true, '--draws': true, '--seed': true, '--file': true }, 'score');
+  const draws = parseInteger('--draws', flags.values.get('--draws'), 1, 1024);
+  const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
+  const file = flags.values.get('--file');
+  if (flags.positionals.length > 1) throw new UsageError('score takes one text argument; quote the text');
+  const positional = flags.positionals[0];
+  if (file !== undefined && positional !== undefined) throw new UsageError('score: give the text either as an argument or with --file, not both');
+  if (file === undefined && positional === undefined) throw new UsageError('score needs text: an argument, --file PATH, or - to read stdin');
+  let text: string;
+  if (file !== undefined) {
+    try {
+      text = await readFile(resolve(io.cwd, file), 'utf8');
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+  } else text = positional === '-' ? await readStdin(io.stdin) : positional!;
+  if (text.length === 0) throw new CliError('the text is empty');
+  const { model, core } = await modelAndCore(flags.values.get('--model'), io);
+  let result: ScoreResult;
+  try {
+    result = await core.call('score.run', { text, ...(model !== undefined ? { model } : {}), ...(draws !== undefined ? { draws } : {}), ...(seed !== undefined ? { seed } : {}) });
+  } finally {
+    await core.close().catch(() => {});
+  }
+  if (flags.json) {
+    await write(io.stdout, `${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  }
+  const lines = [
+    `perplexity ≤ ${result.perplexityBound.toPrecision(6)} (${(result.nll / result.tokens).toFixed(4)} ± ${(result.nllStdErr / result.tokens).toFixed(4)} nats/token, ${result.tokens} tokens, ${result.draws} draws, seed ${result.seed}, model ${result.model})`,
+    'most surprising tokens (nats):',
+  ];
+  const top = result.perToken
+    .map((t, i) => ({ ...t, i }))
+    .sort((a, b) => b.nll - a.nll)
+    .slice(0, 10);
+  for (const t of top) lines.push(`  ${t.nll.toFixed(3).padStart(9)}  ${JSON.stringify(t.text)} at ${t.start}-${t.end}`);
+  await write(io.stdout, lines.join('\n') + '\n');
+  return 0;
+}
+
+async function modelsList(json: boolean, io: Io): Promise<number> {
+  const core = await makeCore(io);
+  let models: ModelInfo[];
+  try {
+    models = await core.call('models.list', {});
+  } finally {
+    await core.close().catch(() => {});
+  }
+  if (json) {
+    await write(io.stdout, `${JSON.stringify(models, null, 2)}\n`);
+    return 0;
+  }
+  if (models.length === 0) {
+    await write(io.stdout, `No model packages found in ${core.options.modelDirs.join(' or ')}.\n`);
+    return 0;
+  }
+  const idWidth = Math.max(...models.map((m) => m.id.length));
+  const lines = models.map(
+    (m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  ${tokenChoice(m.defaultTemperature, m.defaultTopP, m.defaultUnmasking)}${m.temperatureSupported ? '' : ' (fixed)'}`,
+  );
+  await write(io.stdout, `${lines.join('\n')}\n`);
+  return 0;
+}
+
+async function modelsVerifyOrRemove(sub: 'verify' | 'remove', args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const ids = args.filter((a) => a !== '--json');
+  const option = ids.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models ${sub}: unknown option ${quote(option)}`);
+  if (ids.length !== 1) throw new UsageError(`models ${sub}: expected one model id`);
+  const core = await makeCore(io);
+  try {
+    if (sub === 'remove') {
+      await core.call('models.remove', { id: ids[0]! });
+      await write(io.stdout, json ? `${JSON.stringify({ ok: true })}\n` : `Removed ${ids[0]!}\n`);
+      return 0;
+    }
+    const v = await core.call('models.verify', { id: ids[0]! });
+    if (json) await write(io.stdout, `${JSON.stringify(v, null, 2)}\n`);
+    else if (v.ok) await write(io.stdout, `${v.id}: every file matches its manifest (${v.bytes} bytes hashed)\n`);
+    else await write(io.stdout, `${v.id}: damaged\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
+    return v.ok ? 0 : 1;
+  } finally {
+    await core.close().catch(() => {});
+  }
+}
+
+async function modelsImport(args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const fp16 = args.includes('--fp16');
+  const dirs = args.filter((a) => a !== '--json' && a !== '--fp16');
+  const option = dirs.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models import: unknown option ${quote(option)}`);
+  if (dirs.length !== 1) throw new UsageError('models import: expected one folder (config.json + model.safetensors)');
+  const core = await makeCore(io);
+  try {
+    const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!), ...(fp16 ? { precision: 'fp16' as const } : {}) });
+    await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Imported ${info.id} (${info.name}) into ${info.dir}\n`);
+  } finally {
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+async function modelsCatalogue(json: boolean, io: Io): Promise<number> {
+  const core = await makeCore(io);
+  let entries: CatalogueEntry[];
+  try {
+    entries = await core.call('models.catalogue', {});
+  } finally {
+    await core.close().catch(() => {});
+  }
+  if (json) {
+    await write(io.stdout, `${JSON.stringify(entries, null, 2)}\n`);
+    return 0;
+  }
+  const blocks = entries.map((e) => {
+    const state = e.installed.length
+      ? `installed (${e.installed.join(', ')})`
+      : e.partial
+        ? `partly downloaded (${formatBytes(e.partial.bytesDone)} of ${formatBytes(e.partial.bytesTotal)}): lacuna models pull ${e.id} resumes`
+        : `lacuna models pull ${e.id}`;
+    return [
+      `${e.id}  ${e.name}  — ${state}`,
+      `  ${e.description}`,
+      `  download: about ${formatBytes(e.downloadBytes)} from ${e.host}/${e.repo}; memory: about ${formatBytes(e.memoryBytes)}`,
+      `  speed: ${e.speed}`,
+      `  licence: ${e.licence}`,
+    ].join('\n');
+  });
+  await write(io.stdout, `${blocks.join('\n\n')}\n`);
+  return 0;
+}
+
+/**
+ * models pull ID: download and install a catalogue model. The host and size go to stderr before
+ * anything is fetched; then a progress bar (redrawn on a terminal, a line per tenth otherwise).
+ * Ctrl-C cancels and keeps what was downloaded: the same command resumes.
+ */
+async function modelsPull(args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const fp16 = args.includes('--fp16');
+  const ids = args.filter((a) => a !== '--json' && a !== '--fp16');
+  const option = ids.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models pull: unknown option ${quote(option)}`);
+  if (ids.length !== 1) throw new UsageError('models pull: expected one catalogue id (see lacuna models catalogue)');
+  const core = await makeCore(io);
+  const requestId = `cli-pull-${process.pid}-${Date.now()}`;
+  const onSigint = (): void => {
+    void core.call('fill.cancel', { requestId }).catch(() => {});
+  };
+  const tty = io.stderr.isTTY === true;
+  let lastTenth = -1;
+  let lastPhase = '';
+  const stop = core.onEvent((e) => {
+    if (e.type !== 'download.progress' || e.requestId !== requestId) return;
+    if (e.phase === 'installing') {
+      if (lastPhase !== 'installing') io.stderr.write(`${tty ? '\r\x1b[K' : ''}lacuna: every file verified; installing (converting the weights)…\n`);
+    } else if (e.phase === 'downloading') {
+      const line = renderProgressBar({ file: e.file ?? '', bytesDone: e.bytesDone, bytesTotal: e.bytesTotal, bytesPerSecond: e.bytesPerSecond, ...(e.secondsLeft !== undefined ? { secondsLeft: e.secondsLeft } : {}) });
+      const tenth = e.bytesTotal > 0 ? Math.floor((10 * e.bytesDone) / e.bytesTotal) : 0;
+      if (tty) io.stderr.write(`\r\x1b[K${line}`);
+      else if (tenth > lastTenth) io.stderr.write(`${line}\n`);
+      lastTenth = Math.max(lastTenth, tenth);
+    }
+    lastPhase = e.phase;
+  });
+  try {
+    const entry = (await core.call('models.catalogue', {})).find((c) => c.id === ids[0]);
+    const target = fp16 ? `${ids[0]!}-fp16` : ids[0]!;
+    if (entry?.installed.includes(target)) throw new CliError(`${target} is already installed (lacuna models remove ${target} first to download it again)`);
+    if (entry) {
+      const resume = entry.partial ? `, resuming at ${formatBytes(entry.partial.bytesDone)}` : '';
+      await write(io.stderr, `lacuna: downloading ${entry.name} (about ${formatBytes(entry.downloadBytes)}${resume}) from ${entry.host}/${entry.repo}\n`);
+    }
+    process.once('SIGINT', onSigint);
+    let info: ModelInfo;
+    try {
+      info = await core.call('models.download', { requestId, id: ids[0]!, ...(fp16 ? { precision: 'fp16' as const } : {}) });
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'cancelled') {
+        throw new CliError(`cancelled; run lacuna models pull ${ids[0]!} again to resume`, 130);
+      }
+      throw err;
+    }
+    await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Installed ${info.id} (${info.name}, ${formatBytes(info.bytes)}) into ${info.dir}\n`);
+  } finally {
+    process.off('SIGINT', onSigint);
+    stop();
+    if (tty && lastPhase === 'downloading') io.stderr.write('\r\x1b[K');
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+async function docsList(json: boolean, io: Io): Promise<number> {
+  const core = await makeCore(io);
+  try {
+    const docs = await core.call('documents.list', {});
+    if (json) {
+      await write(io.stdout, `${JSON.stringify(docs, null, 2)}\n`);
+    } else if (docs.length === 0) {
+      await write(io.stdout, `No documents in ${core.options.dataDir}.\n`);
+    } else {
+      const lines = docs.map((d) => {
+        const when = new Date(d.updatedAt).toISOString().replace('T', ' ').slice(0, 16);
+        return `${d.id}  ${when}  ${oneLine(d.title) || '(untitled)'}${d.preview ? ` — ${d.preview}` : ''}`;
+      });
+      await write(io.stdout, `${lines.join('\n')}\n`);
+    }
+  } finally {
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+// ---- docs show/export/import, backup, restore ------------------------------------------------
+
+/** `lacuna docs show|export|import …` (docs list is above). */
+async function docsCommand(args: readonly string[], io: Io): Promise<number> {
+  const [sub, ...more] = args;
+  if (sub === 'show') {
+    const flags = parseFlags(more, { '--blanks': true }, 'docs show', true);
+    const id = onePositional(flags, 'docs show', 'a document id (see lacuna docs list)');
+    const blanks = parseBlanksAs(flags.values.get('--blanks'), 'docs show');
+    if (flags.json && blanks !== undefined) throw new UsageError('docs show: --json prints the stored document; --blanks does not apply');
+    return withCore(io, async (core) => {
+      const doc = await core.call('documents.open', { id });
+      await write(io.stdout, flags.json ? `${JSON.stringify(doc, null, 2)}\n` : shownMarkdown(doc.body, doc.richText, blanks));
+    });
+  }
+  if (sub === 'export') {
+    const flags = parseFlags(more, { '--format': true, '--out': true, '--blanks': true }, 'docs export', true);
+    if (flags.json) throw new UsageError('docs export: unknown option "--json"');
+    const id = onePositional(flags, 'docs export', 'a document id (see lacuna docs list)');
+    const format = parseFormat(flags.values.get('--format')) ?? 'md';
+    const blanks = parseBlanksAs(flags.values.get('--blanks'), 'docs export');
+    const out = flags.values.get('--out');
+    return withCore(io, async (core) => {
+      const exported = await core.call('documents.export', { id, format, ...(blanks ? { blanks } : {}) });
+      if (out === undefined || out === '-') {
+        await write(io.stdout, exported.text);
+        return;
+      }
+      const target = resolve(io.cwd, out);
+      try {
+        await writeFile(target, exported.text, 'utf8');
+      } catch (err) {
+        throw new CliError(`cannot write ${out}: ${describeFsError(err)}`);
+      }
+      await write(io.stdout, `Exported ${id} to ${target}\n`);
+    });
+  }
+  if (sub === 'import') {
+    const flags = parseFlags(more, { '--format': true, '--title': true }, 'docs import', true);
+    const file = onePositional(flags, 'docs import', 'a file (.md or .txt)');
+    const format = parseFormat(flags.values.get('--format')) ?? (/\.(md|markdown)$/i.test(file) ? 'md' : 'txt');
+    const title = flags.values.get('--title');
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(resolve(io.cwd, file));
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+    let text: string;
+    try {
+      // ignoreBOM: keep a BOM in the text, so the import (which strips one) sees the file as it is.
+      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+    } catch {
+      throw new CliError(`${file} is not UTF-8 text`);
+    }
+    return withCore(io, async (core) => {
+      const doc = await core.call('documents.import', { text, format, ...(title !== undefined ? { title } : {}) });
+      await write(io.stdout, flags.json ? `${JSON.stringify(doc, null, 2)}\n` : `${doc.id}  ${oneLine(doc.title)}\n`);
+    });
+  }
+  throw new UsageError(`docs: unknown subcommand ${quote(sub!)} (list, show, export, import)`);
+}
+
+async function backup(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, {}, 'backup', true);
+  const file = onePositional(flags, 'backup', 'the backup file to write');
+  return withCore(io, async (core) => {
+    const r = await core.call('library.backup', { file: resolve(io.cwd, file) });
+    await write(io.stdout, flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Backed up ${r.documents} document${r.documents === 1 ? '' : 's'} to ${r.file} (${r.bytes} bytes)\n`);
+  });
+}
+
+/**
+ * Restore runs here, in the CLI process, without a core: it swaps the library file, so no
+ * connection to it may be open — not this process's, and not the desktop app's (refused).
+ */
+async function restore(args: readonly string[], io: Io): Promise<number> {
+  const flags = parseFlags(args, {}, 'restore', true);
+  const file = onePositional(flags, 'restore', 'the backup file to restore');
+  const r = restoreLibrary(defaultDataDir(io.env), resolve(io.cwd, file));
+  const kept = r.previous ? `; the previous library was kept as ${r.previous}` : '';
+  await write(io.stdout, flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Restored ${r.documents} document${r.documents === 1 ? '' : 's'} from ${r.file}${kept}\n`);
+  return 0;
+}
+
+function onePositional(flags: Flags, where: string, what: string): string {
+  if (flags.positionals.length === 0) throw new UsageError(`${where}: missing argument: ${what}`);
+  if (flags.positionals.length > 1) throw new UsageError(`${where}: unexpected argument ${quote(flags.positionals[1]!)}`);
+  return flags.positionals[0]!;
+}
+
+function parseBlanksAs(raw: string | undefined, where: string): BlanksAs | undefined {
+  if (raw === undefined || raw === 'shown' || raw === 'keep') return raw;
+  throw new UsageError(`${where}: --blanks must be shown or keep, not ${quote(raw)}`);
+}
+
+function parseFormat(raw: string | undefined): 'md' | 'txt' | undefined {
+  if (raw === undefined || raw === 'md' || raw === 'txt') return raw;
+  throw new UsageError(`--format must be md or txt, not ${quote(raw)}`);
+}
+
+async function withCore(io: Io, fn: (core: Core) => Promise<void>): Promise<number> {
+  const core = await makeCore(io);
+  try {
+    await fn(core);
+  } finally {
+    await core.close().catch(() => {});
+  }
+  return 0;
+}
+
+/**
+ * The CLI runs the engine in-process (Engine), not in a child process (EngineClient): a one-shot
+ * command has no UI or server to keep responsive while the network runs, so a second process
+ * would only add its start-up time and an IPC hop, and a crash takes down a process that was about
+ * to exit anyway. The list commands never fill; they get the core's default engine, which starts
+ * no process until a fill, so they never load onnxruntime either.
+ */
+async function makeCore(io: Io, forFill?: { modelPackage: string | undefined }): Promise<Core> {
+  if (!forFill) return speakingCore(createNodeCore('cli', { env: io.env }));
+  const { Engine } = await import('../engine/engine');
+  return speakingCore(
+    createNodeCore('cli', {
+      engine: new Engine(),
+      env: io.env,
+      ...(forFill.modelPackage !== undefined ? { modelPackages: [forFill.modelPackage] } : {}),
+    }),
+  );
+}
+
+function looksLikePath(value: string, cwd: string): boolean {
+  if (/[/\\]/.test(value) || value.startsWith('.') || value.startsWith('~')) return true;
+  // A bare name that happens to be a folder here is a folder; otherwise it is an id.
+  try {
+    return statSync(resolve(cwd, value)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The package's ModelInfo, or a CliError saying what is wrong with the folder. */
+async function checkModelDir(dir: string): Promise<ModelInfo> {
+  let info;
+  try {
+    info = await stat(dir);
+  } catch (err) {
+    throw new CliError(`model folder ${dir} not found: ${describeFsError(err)}`);
+  }
+  if (!info.isDirectory()) throw new CliError(`${dir} is not a folder; --model takes a model package folder or a model id`);
+  try {
+    await stat(resolve(dir, 'manifest.json'));
+  } catch {
+    throw new CliError(`${dir} is not a model package (it has no manifest.json)`);
+  }
+  try {
+    return ModelInfoSchema.parse(await readModelPackage(dir));
+  } catch (err) {
+    throw new CliError(err instanceof ApiError ? err.message : `${dir} is not a usable model package: ${String(err)}`);
+  }
+}
+
+function readStdin(stdin: NodeJS.ReadStream): Promise<string> {
+  return new Promise((done, fail) => {
+    const chunks: Buffer[] = [];
+    stdin.on('data', (c: Buffer | string) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
+    stdin.on('end', () => done(Buffer.concat(chunks).toString('utf8')));
+    stdin.on('error', (err) => fail(new CliError(`cannot read stdin: ${err.message}`)));
+  });
+}
+
+function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  switch (e?.code) {
+    case 'ENOENT':
+      return 'no such file or folder';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'it is a folder';
+    default:
+      return e instanceof Error ? e.message : String(err);
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/\s*[\r\n]+\s*/g, ' ').trim();
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+/** Write and wait until the data is handed to the OS, so exiting right after loses nothing. */
+function write(stream: NodeJS.WritableStream, text: string): Promise<void> {
+  return new Promise((done) => {
+    stream.write(text, () => done());
+  });
+}
+
+function defaultIo(): Io {
+  return { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env, cwd: process.cwd() };
+}
+
+// `node out/main/cli.js …` runs the CLI directly; bin/lacuna.js imports this module and calls main().
+function isEntryPoint(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  void main().then((code) => process.exit(code));
+}

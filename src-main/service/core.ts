@@ -1,0 +1,565 @@
+/**
+ * The Lacuna core: the one implementation of the API contract (common/api.ts), shared by every
+ * front. Plain Node — never imports electron. A front hands it options (where the data lives,
+ * where models are, which engine to use) and then only ever calls `call` and `onEvent`.
+ *
+ * Every call validates its params with the contract's schema (bad → ApiError('bad_request')
+ * naming the field) and its result before returning it, and every failure leaves as an ApiError.
+ */
+import { ApiError, api, isMethod, parseParams } from '../common/api';
+import { diffWords } from '../common/diff';
+import type { Api, ApiClient, ApiEvent, ErrorCode, Method, ModelInfo, Params, Result } from '../common/api';
+import type { z } from 'zod';
+import { DEFAULT_MODEL_ID } from '../platform/paths';
+import type { EngineService } from '../engine/types';
+import { EngineClient } from '../engine/process/engine-client';
+import { listDevices } from '../engine/runtime/providers';
+import { ModelRegistry, modelInfo } from '../engine/model/registry';
+import { checkModelFiles, readModelPackage } from '../engine/model/package';
+import { importIntoDataDir } from '../engine/model/import';
+import { CATALOGUE, catalogueEntry, findCatalogueSource, stagedDownload } from '../engine/model/catalogue';
+import { downloadHubFiles, hubEndpoint } from '../engine/model/download';
+import type { ModelPackage } from '../engine/model/package';
+import { basename, join, relative, resolve as resolvePath, sep } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { closeDatabase, databasePath } from '../store/database';
+import { SearchService } from '../store/search-service';
+import type { Database } from '../store/database';
+import { DocumentStore } from '../store/documents';
+import { exportDocument, parseImport } from '../store/exchange';
+import { backupLibrary } from '../store/backup';
+import { autoBackup, openWithRecovery } from '../store/auto-backup';
+import type { RecoveryNotice } from '../store/auto-backup';
+import { GenerationLog } from '../store/generations';
+import { isAbsolute } from 'node:path';
+
+export type Front = 'electron' | 'web' | 'cli' | 'test';
+
+export interface CoreOptions {
+  /** The user-data folder; lacuna.db lives here. Created on first use. */
+  dataDir: string;
+  /** Folders searched for model packages, in priority order (paths.ts modelDirs()). */
+  modelDirs: string[];
+  front: Front;
+  /** The app version (package.json). */
+  version: string;
+  /** The engine; default: a separate engine process (EngineClient). Closed with the core. */
+  engine?: EngineService;
+  /** better-sqlite3 native binding built for the running ABI (the Electron shell passes one). */
+  sqliteNativeBinding?: string;
+  /**
+   * Model id used when a fill names none; default paths.ts DEFAULT_MODEL_ID. When it is not
+   * installed, the first model found is the default (the registry's rule).
+   */
+  defaultModel?: string;
+  /** Individual model package folders (e.g. the CLI's --model DIR), listed before modelDirs' packages. */
+  modelPackages?: string[];
+  /** Where models.download reads HF_ENDPOINT, HF_TOKEN and the proxy variables; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Core extends ApiClient {
+  readonly options: Readonly<CoreOptions>;
+  /** Stop the engine and close the database. Idempotent; calls after it fail. */
+  close(): Promise<void>;
+}
+
+type Handlers = { [M in Method]: (params: z.output<Api[M]['params']>) => Result<M> | Promise<Result<M>> };
+
+export function createCore(options: CoreOptions): Core {
+  const engine: EngineService = options.engine ?? new EngineClient();
+  const defaultModel = options.defaultModel ?? DEFAULT_MODEL_ID;
+  const listeners = new Set<(event: ApiEvent) => void>();
+  const failedListeners = new WeakSet<(event: ApiEvent) => void>();
+  /**
+   * Fills, scores and downloads in flight, by requestId; `cancelled` covers a cancel that arrives
+   * before the engine has the job; `abort` stops a download.
+   */
+  const running = new Map<string, { cancelled: boolean; abort?: AbortController }>();
+  /** Downloads in flight: catalogue id → requestId (one download per entry at a time). */
+  const downloading = new Map<string, string>();
+  const env = options.env ?? process.env;
+  let db: Database | undefined;
+  let documents: DocumentStore | undefined;
+  /** Searches run on a worker thread with its own connection (store/search-service.ts). */
+  let searcher: SearchService | undefined;
+  let generations: GenerationLog | undefined;
+  /** Set when the library was found damaged and a backup restored (store/auto-backup.ts); shown by app.info. */
+  let recovery: RecoveryNotice | undefined;
+  /** The automatic backup started when the library was opened; close() waits for it. */
+  let maintenance: Promise<void> | undefined;
+  let closing: Promise<void> | undefined;
+
+  // The library is opened on first use, not at start: `lacuna fill` never needs it, and a
+  // storage problem then surfaces as a storage_error on the call that needed it (and is retried
+  // on the next call) instead of taking the whole app down.
+  // A damaged library is moved aside and the newest automatic backup that verifies is restored
+  // (recorded in `recovery`); then a daily automatic backup is started in the background, whose
+  // failure is only logged.
+  function docs(): DocumentStore {
+    if (!documents) {
+      const binding = options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {};
+      const opened = openWithRecovery({ dataDir: options.dataDir, ...binding });
+      db = opened.db;
+      if (opened.recovery) recovery = opened.recovery;
+      documents = new DocumentStore(db);
+      searcher = new SearchService({ file: databasePath(options.dataDir), ...binding });
+      generations = new GenerationLog(db);
+      maintenance = autoBackup(db, options.dataDir, binding).then(
+        () => undefined,
+        (err: unknown) => console.error(`lacuna: the automatic backup failed (the library is unaffected): ${messageOf(err)}`),
+      );
+    }
+    return documents;
+  }
+
+  function gens(): GenerationLog {
+    docs();
+    return generations!;
+  }
+
+  function emit(event: ApiEvent): void {
+    for (const listener of [...listeners]) {
+      try {
+        listener(event);
+      } catch (err) {
+        // One broken listener must not break the fill or the other fronts. Said once per listener.
+        if (!failedListeners.has(listener)) console.error('lacuna: an event listener failed:', err);
+        failedListeners.add(listener);
+      }
+    }
+  }
+
+  interface Catalog {
+    models: ModelInfo[];
+    /** Packages that failed to read, with why. */
+    broken: { dir: string; error: string }[];
+    /** Model id → the manifest's sampling.sampler ('analytic' when unnamed), for generation records. */
+    samplers: Map<string, string>;
+  }
+
+  /**
+   * Re-read on every call (a few small JSON files), so a model imported while the app runs shows up.
+   * Explicit packages come first and win an id clash; then the registry's folders, in order.
+   */
+  /** Models imported into the data folder (models.import writes there); the only removable ones. */
+  const importedModels = resolvePath(options.dataDir, 'models');
+  function isImported(dir: string): boolean {
+    const rel = relative(importedModels, resolvePath(dir));
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.includes(sep);
+  }
+
+  async function catalog(): Promise<Catalog> {
+    try {
+      const packages: ModelPackage[] = [];
+      const broken: Catalog['broken'] = [];
+      for (const dir of options.modelPackages ?? []) {
+        try {
+          packages.push(await readModelPackage(dir));
+        } catch (err) {
+          broken.push({ dir, error: messageOf(err) });
+        }
+      }
+      const registry = new ModelRegistry(options.modelDirs, defaultModel);
+      const scanned = await registry.scan();
+      broken.push(...scanned.broken);
+      for (const pkg of scanned.models) {
+        const first = packages.find((p) => p.manifest.id === pkg.manifest.id);
+        if (first) broken.push({ dir: pkg.dir, error: `model package ${pkg.dir}: id "${pkg.manifest.id}" is already used by ${first.dir}` });
+        else packages.push(pkg);
+      }
+      const listing = { models: packages, broken };
+      const def = registry.resolveDefaultId(listing);
+      const samplers = new Map(packages.map((p) => [p.manifest.id, p.manifest.sampling?.sampler ?? 'analytic']));
+      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def, isImported(p.dir))), broken, samplers };
+    } catch (err) {
+      throw err instanceof ApiError ? err : new ApiError('model_error', `cannot list models: ${messageOf(err)}`);
+    }
+  }
+
+  async function resolveModel(id: string | undefined): Promise<ModelInfo & { sampler: string }> {
+    const { models, broken, samplers } = await catalog();
+    const found = id === undefined ? models.find((m) => m.isDefault) : models.find((m) => m.id === id);
+    if (found) return { ...found, sampler: samplers.get(found.id) ?? 'analytic' };
+    const wanted = id === undefined ? 'no model is installed' : `unknown model "${id}"`;
+    const available = models.length
+      ? `available: ${models.map((m) => m.id).join(', ')}`
+      : `no model packages found in ${[...(options.modelPackages ?? []), ...options.modelDirs].join(', ')}`;
+    const hint = broken.find((b) => id !== undefined && basename(b.dir) === id);
+    throw new ApiError('not_found', `${wanted}; ${available}${hint ? ` (${hint.error})` : ''}`);
+  }
+
+  /** Where a download is put together (and kept, for resuming) until it is installed. */
+  function stagingDir(id: string): string {
+    return join(options.dataDir, 'downloads', id);
+  }
+
+  const handlers: Handlers = {
+    'app.info': async () => {
+      // The effective default: the configured id when installed, else the registry's fallback.
+      const effective = (await catalog().catch(() => undefined))?.models.find((m) => m.isDefault)?.id;
+      return {
+        version: options.version,
+        dataDir: options.dataDir,
+        defaultModel: effective ?? defaultModel,
+        front: options.front,
+        ...(recovery ? { recovery: { ...recovery } } : {}),
+      };
+    },
+    'documents.list': () => docs().list(),
+    'documents.create': (p) => docs().create(p),
+    'documents.open': (p) => docs().open(p.id),
+    'documents.save': (p) => docs().save(p),
+    // Store: revisions, search, trash.
+    'revisions.list': (p) => docs().listRevisions(p.id),
+    'revisions.get': (p) => docs().getRevision(p.revisionId),
+    'revisions.diff': (p) => {
+      // The text as the writer sees it on both sides (common/writer-text.ts), not the stored markup.
+      const revision = docs().revisionShown(p.revisionId);
+      const current = docs().shown(revision.documentId);
+      return {
+        revisionId: p.revisionId,
+        currentRevision: current.revision,
+        titleChanged: revision.title !== current.title,
+        ops: diffWords(revision.shown, current.shown),
+      };
+    },
+    'revisions.restore': (p) => docs().restoreRevision(p.revisionId, p.baseRevision),
+    'documents.search': (p) => {
+      docs();
+      return searcher!.search(p.query, p.limit);
+    },
+    'documents.trash': (p) => {
+      docs().trash(p.id);
+      return { ok: true as const };
+    },
+    'documents.restore': (p) => docs().untrash(p.id),
+    'documents.listTrash': () => docs().listTrash(),
+    'documents.emptyTrash': () => ({ deleted: docs().emptyTrash() }),
+    // Library: export/import (store/exchange.ts), backup (store/backup.ts). Restore is CLI-only.
+    'documents.export': (p) => exportDocument(docs().open(p.id), p.format, p.blanks),
+    'documents.import': (p) => docs().create(parseImport(p.text, p.format, p.title)),
+    'library.backup': async (p) => {
+      if (!isAbsolute(p.file)) throw new ApiError('bad_request', `file: the backup path must be absolute, not ${JSON.stringify(p.file)}`);
+      docs();
+      return backupLibrary(db!, p.file, options.sqliteNativeBinding ? { nativeBinding: options.sqliteNativeBinding } : {});
+    },
+    // Generations: provenance of fills for a document (store/generations.ts).
+    'generations.list': (p) => gens().list(p.id),
+    'generations.get': (p) => gens().get(p.generationId),
+    'generations.accept': (p) => gens().accept(p.generationId, p.alternative),
+    'models.list': async () => (await catalog()).models,
+    'models.import': async (p) => {
+      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, p.precision);
+      return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
+    },
+    'models.catalogue': async () => {
+      const installed = new Set((await catalog()).models.map((m) => m.id));
+      const host = hubEndpoint(env).host;
+      return Promise.all(
+        CATALOGUE.map(async (source) => {
+          const partial = await stagedDownload(stagingDir(source.id));
+          const requestId = downloading.get(source.id);
+          return catalogueEntry(source, { host, installed, ...(partial ? { partial } : {}), ...(requestId ? { running: requestId } : {}) });
+        }),
+      );
+    },
+    'models.download': async (p) => {
+      const source = findCatalogueSource(p.id);
+      if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue; it has ${CATALOGUE.map((c) => c.id).join(', ')}`);
+      const precision = p.precision ?? 'fp32';
+      const id = precision === 'fp16' ? `${source.id}-fp16` : source.id;
+      if ((await catalog()).models.some((m) => m.id === id)) throw new ApiError('conflict', `${id} is already installed`);
+      const other = downloading.get(source.id);
+      if (other !== undefined) throw new ApiError('conflict', `${source.name} is already being downloaded`);
+      if (running.has(p.requestId)) throw new ApiError('bad_request', `requestId: a request with id "${p.requestId}" is already running`);
+      const state = { cancelled: false, abort: new AbortController() };
+      running.set(p.requestId, state);
+      downloading.set(source.id, p.requestId);
+      const progress = (e: Omit<Extract<ApiEvent, { type: 'download.progress' }>, 'type' | 'requestId' | 'id'>): void =>
+        emit({ type: 'download.progress', requestId: p.requestId, id: source.id, ...e });
+      try {
+        const staging = stagingDir(source.id);
+        progress({ phase: 'checking', bytesDone: 0, bytesTotal: source.downloadBytes, bytesPerSecond: 0 });
+        const download = downloadHubFiles({
+          repo: source.repo,
+          revision: source.revision,
+          files: [...source.files],
+          stagingDir: staging,
+          env,
+          signal: state.abort.signal,
+          // Room for the installed package too: the weights once more, in the chosen precision.
+          extraBytesNeeded: precision === 'fp16' ? Math.ceil(source.downloadBytes / 2) : source.downloadBytes,
+          onProgress: (d) =>
+            progress({
+              phase: 'downloading',
+              file: d.file,
+              bytesDone: d.bytesDone,
+              bytesTotal: d.bytesTotal,
+              bytesPerSecond: d.bytesPerSecond,
+              ...(d.secondsLeft !== undefined ? { secondsLeft: d.secondsLeft } : {}),
+            }),
+        });
+        // A damaged download starts over: nothing of it is kept for a resume. Anything else (cancel,
+        // offline, disk full) keeps what arrived.
+        await download.catch(async (err: unknown) => {
+          if (err instanceof ApiError && err.code === 'model_error') await rm(staging, { recursive: true, force: true });
+          throw err;
+        });
+        // Every file verified: from here on the download is not cancellable; the import writes the
+        // package into a hidden folder and renames it into place only when complete.
+        progress({ phase: 'installing', bytesDone: source.downloadBytes, bytesTotal: source.downloadBytes, bytesPerSecond: 0 });
+        const pkg = await importIntoDataDir(staging, options.dataDir, options.modelDirs, precision, id);
+        await rm(staging, { recursive: true, force: true });
+        return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
+      } finally {
+        running.delete(p.requestId);
+        downloading.delete(source.id);
+      }
+    },
+    'models.discardDownload': async (p) => {
+      const source = findCatalogueSource(p.id);
+      if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue`);
+      if (downloading.has(source.id)) throw new ApiError('conflict', `${source.name} is being downloaded; cancel it first`);
+      await rm(stagingDir(source.id), { recursive: true, force: true });
+      return { ok: true as const };
+    },
+    'engine.warm': async (p) => {
+      const model = await resolveModel(p.model);
+      const out = await engine.warm({ requestId: `warm-${crypto.randomUUID()}`, modelDir: model.dir, ...(p.device !== undefined ? { device: p.device } : {}) });
+      return { model: model.id, durationMs: out.durationMs };
+    },
+    'models.verify': async (p) => {
+      const started = performance.now();
+      const info = await resolveModel(p.id);
+      const { problems, bytes } = await checkModelFiles(await readModelPackage(info.dir));
+      return { id: info.id, ok: problems.length === 0, problems, bytes, durationMs: performance.now() - started };
+    },
+    'models.remove': async (p) => {
+      const info = await resolveModel(p.id);
+      if (!info.removable) throw new ApiError('bad_request', `model "${info.id}" comes with Lacuna and cannot be removed`);
+      // Hide it first (the registry skips hidden folders), then delete: an interrupted removal never
+      // leaves a half-deleted package listed.
+      const hidden = join(importedModels, `.removing-${info.id}-${Date.now()}`);
+      await rename(info.dir, hidden);
+      await rm(hidden, { recursive: true, force: true });
+      return { ok: true as const };
+    },
+    'fill.run': async (p) => {
+      if (running.has(p.requestId)) {
+        throw new ApiError('bad_request', `requestId: a fill with id "${p.requestId}" is already running`);
+      }
+      const state = { cancelled: false };
+      running.set(p.requestId, state);
+      try {
+        // A fill for a document is recorded; refuse an unknown document before spending the work.
+        if (p.documentId !== undefined) docs().open(p.documentId);
+        const model = await resolveModel(p.model);
+        if (state.cancelled) throw new ApiError('cancelled', `fill ${p.requestId} was cancelled`);
+        const out = await engine.fill(
+          {
+            requestId: p.requestId,
+            text: p.text,
+            modelDir: model.dir,
+            ...(p.steps !== undefined ? { steps: p.steps } : {}),
+            ...(p.seed !== undefined ? { seed: p.seed } : {}),
+            ...(p.alternatives !== undefined ? { alternatives: p.alternatives } : {}),
+            ...(p.mode !== undefined ? { mode: p.mode } : {}),
+            ...(p.device !== undefined ? { device: p.device } : {}),
+            ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
+            ...(p.topP !== undefined ? { topP: p.topP } : {}),
+            ...(p.unmasking !== undefined ? { unmasking: p.unmasking } : {}),
+            ...(p.lengthBias !== undefined ? { lengthBias: p.lengthBias } : {}),
+          },
+          (progress) =>
+            emit({
+              type: 'fill.progress',
+              requestId: p.requestId,
+              step: progress.step,
+              steps: progress.steps,
+              masked: progress.masked,
+              unmasked: progress.unmasked,
+              ...(progress.lengths ? { lengths: progress.lengths } : {}),
+            }),
+        );
+        // Only a fill that succeeded is recorded. A failure to record is logged, not thrown: the
+        // writer keeps the fill, it just has no provenance record.
+        let generationId: number | undefined;
+        if (p.documentId !== undefined) {
+          try {
+            generationId = gens().record({
+              documentId: p.documentId,
+              model: model.id,
+              seed: out.seed,
+              steps: out.steps,
+              sampler: model.sampler,
+              temperature: out.temperature,
+              topP: out.topP,
+              unmasking: out.unmasking,
+              device: out.device,
+              mode: p.mode ?? 'exact',
+              durationMs: out.durationMs,
+              networkCalls: out.networkCalls,
+              inputText: p.text,
+              alternatives: out.alternatives ?? [{ text: out.text, fills: out.fills }],
+            });
+          } catch (err) {
+            console.error(`lacuna: fill ${p.requestId} succeeded but could not be recorded: ${messageOf(err)}`);
+          }
+        }
+        return {
+          ...(generationId !== undefined ? { generationId } : {}),
+          requestId: p.requestId,
+          text: out.text,
+          fills: out.fills,
+          alternatives: out.alternatives,
+          model: model.id,
+          steps: out.steps,
+          seed: out.seed,
+          temperature: out.temperature,
+          topP: out.topP,
+          unmasking: out.unmasking,
+          device: out.device,
+          ...(out.deviceNotes?.length ? { deviceNotes: out.deviceNotes } : {}),
+          networkCalls: out.networkCalls,
+          durationMs: out.durationMs,
+        };
+      } finally {
+        running.delete(p.requestId);
+      }
+    },
+    // Probed in throwaway child processes (providers.ts), cached per process; never loads a GPU provider here.
+    'engine.devices': () => listDevices(),
+    // score.run: in the engine process (Engine.score, on its cached network). fill.cancel with the
+    // request's requestId (one is made up when the client gives none) stops it between draws.
+    'score.run': async (p) => {
+      const requestId = p.requestId ?? `score-${crypto.randomUUID()}`;
+      if (running.has(requestId)) {
+        throw new ApiError('bad_request', `requestId: a request with id "${requestId}" is already running`);
+      }
+      // Registered like a fill, so fill.cancel works even before the engine has the job.
+      const state = { cancelled: false };
+      running.set(requestId, state);
+      try {
+        const model = await resolveModel(p.model);
+        if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
+        const out = await engine.score(
+          { requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}), ...(p.device !== undefined ? { device: p.device } : {}) },
+          undefined,
+          (progress) => emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
+        );
+        return { model: model.id, tokens: out.tokens, draws: out.draws, seed: out.seed, nll: out.nll, nllStdErr: out.nllStdErr, perplexityBound: out.perplexityBound, perToken: out.perToken, durationMs: out.durationMs };
+      } finally {
+        running.delete(requestId);
+      }
+    },
+    'fill.cancel': (p) => {
+      const state = running.get(p.requestId);
+      if (state) state.cancelled = true;
+      state?.abort?.abort();
+      engine.cancel(p.requestId);
+      return { ok: true as const };
+    },
+  };
+
+  async function call<M extends Method>(method: M, params: Params<M>): Promise<Result<M>> {
+    if (closing) throw new ApiError('internal', 'the Lacuna core has been closed');
+    if (!isMethod(method)) throw new ApiError('not_found', `unknown method "${String(method)}"`);
+    const parsed = parseParams(method, params);
+    let result: unknown;
+    try {
+      result = await (handlers[method] as (p: unknown) => unknown)(parsed);
+    } catch (err) {
+      throw toApiError(err);
+    }
+    const checked = api[method].result.safeParse(result);
+    if (!checked.success) {
+      throw new ApiError('internal', `${method}: the core produced a malformed result: ${checked.error.issues[0]?.message ?? ''}`);
+    }
+    return checked.data as Result<M>;
+  }
+
+  return {
+    options: Object.freeze({ ...options }),
+    call,
+    onEvent(listener) {
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+      };
+    },
+    close() {
+      closing ??= (async () => {
+        const errors: unknown[] = [];
+        try {
+          await engine.close();
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          await maintenance;
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          await searcher?.close();
+        } catch (err) {
+          errors.push(err);
+        }
+        try {
+          if (db) closeDatabase(db);
+        } catch (err) {
+          errors.push(err);
+        }
+        listeners.clear();
+        if (errors.length) throw toApiError(errors[0]);
+      })();
+      return closing;
+    },
+  };
+}
+
+const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  'bad_request',
+  'not_found',
+  'conflict',
+  'cancelled',
+  'model_error',
+  'storage_error',
+  'network_error',
+  'internal',
+]);
+
+/**
+ * ApiErrors pass through (also one rebuilt from another copy of api.ts, e.g. across a process);
+ * a path too long or holding a NUL is the request's fault (bad_request, in words); anything
+ * else — a Node error with an ENOENT-style code included — is 'internal'.
+ */
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && ERROR_CODES.has(err.code)) {
+    return new ApiError(err.code as ErrorCode, err.message);
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  // The file system's refusals that come from the request, in the writer's words (not Node's).
+  if (code === 'ENAMETOOLONG') return new ApiError('bad_request', 'a file name or path is too long for this computer');
+  if (code === 'ERR_INVALID_ARG_VALUE' && /null bytes/i.test(messageOf(err))) return new ApiError('bad_request', 'a path cannot contain a NUL character');
+  return new ApiError('internal', messageOf(err));
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Warm start (desktop app and web mode, at launch): load the default model into the engine before
+ * the writer's first fill, so that fill does not wait for the engine process to start and the
+ * network to load. The renderer then warms the model its fill settings name (usually the same, a
+ * no-op). LACUNA_WARM_START=0 turns it off (measured in `npm run bench:ui`). A failure is only
+ * logged: the first fill reports the same problem in the writer's words.
+ */
+export function warmStart(core: Core, env: NodeJS.ProcessEnv = process.env): void {
+  if (env.LACUNA_WARM_START === '0') return;
+  core.call('engine.warm', {}).catch((err: unknown) => console.error(`lacuna: could not load the default model at start: ${messageOf(err)}`));
+}
