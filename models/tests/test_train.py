@@ -23,7 +23,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import trainlib as T  # noqa: E402
+from sedd.likelihood import sedd_bound  # noqa: E402
+from sedd.losses import (NOISE_EPS, ar_loss, official_score_entropy, sample_t,  # noqa: E402
+                         score_entropy_r, sedd_loss)
 from sedd.model import SEDD, log_expm1  # noqa: E402
+from sedd.noise import LogLinearNoise  # noqa: E402
 
 torch.set_num_threads(1)
 FIXTURE_TEXT = os.path.join(MODELS, "tools", "fixture_text.txt")
@@ -63,10 +67,10 @@ class ScoreEntropyTest(unittest.TestCase):
         sigma = torch.tensor([1e-3, 0.3, 0.5, 4.0], dtype=torch.float64)
         xt = torch.where(torch.rand(B, L, generator=g) < 0.6, torch.full_like(x0, V - 1), x0)
         score = torch.randn(B, L, V, generator=g, dtype=torch.float64) * 2
-        ref = T.official_score_entropy(score, sigma[:, None], xt, x0, V)
+        ref = official_score_entropy(score, sigma[:, None], xt, x0, V)
         b, l = (xt == V - 1).nonzero(as_tuple=True)
         r = 1 / torch.expm1(sigma)
-        mine = T.score_entropy_r(score[b, l], x0[b, l], r[b])
+        mine = score_entropy_r(score[b, l], x0[b, l], r[b])
         diff = (mine - ref[b, l]).abs().max().item()
         self.assertLess(diff, 1e-9 * ref.abs().max().item())
         self.assertTrue(bool((ref[xt != V - 1] == 0).all()))
@@ -74,7 +78,7 @@ class ScoreEntropyTest(unittest.TestCase):
         self.assertTrue(bool((mine >= -1e-9).all()))
         perfect = torch.full((1, V), -1e4, dtype=torch.float64)
         perfect[0, 3] = math.log(r[1])
-        self.assertAlmostEqual(T.score_entropy_r(perfect, torch.tensor([3]), r[1:2]).item(), 0.0, places=9)
+        self.assertAlmostEqual(score_entropy_r(perfect, torch.tensor([3]), r[1:2]).item(), 0.0, places=9)
 
     def test_training_loss_equals_official_pipeline(self):
         """sedd_loss (masked rows only) == full model(x, sigma) + official score_entropy,
@@ -88,12 +92,12 @@ class ScoreEntropyTest(unittest.TestCase):
             t = torch.tensor([0.05, 0.5, 0.97], dtype=torch.float64)
             u = torch.rand(B, L, generator=g, dtype=torch.float64)
             with torch.no_grad():
-                fast, nm = T.sedd_loss(model, x0, t, u)
-                full, _ = T.sedd_loss(model, x0, t, u, full=True)
-                sigma, dsigma = T.LogLinearNoise(1e-3)(t)
+                fast, nm = sedd_loss(model, x0, t, u)
+                full, _ = sedd_loss(model, x0, t, u, full=True)
+                sigma, dsigma = LogLinearNoise(1e-3)(t)
                 xt = torch.where(u < (1 - torch.exp(-sigma))[:, None], torch.full_like(x0, V - 1), x0)
                 ls = model(xt, sigma.float()).double()
-                ref = (dsigma[:, None] * T.official_score_entropy(ls, sigma[:, None], xt, x0, V)).sum(-1)
+                ref = (dsigma[:, None] * official_score_entropy(ls, sigma[:, None], xt, x0, V)).sum(-1)
             self.assertGreater(int(nm), 0)
             rel = ((fast.double() - ref).abs().max() / ref.abs().max()).item()
             self.assertLess(rel, 1e-6, f"tc={tc}")
@@ -109,18 +113,18 @@ class ScoreEntropyTest(unittest.TestCase):
         opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
         g = torch.Generator().manual_seed(0)
         ev_x = torch.from_numpy(stream.batch(0, 16))
-        ev_t = T.sample_t(16, torch.Generator().manual_seed(5), "lowdisc")
+        ev_t = sample_t(16, torch.Generator().manual_seed(5), "lowdisc")
         ev_u = torch.rand(16, 32, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
 
         def held():
             model.eval()
             with torch.no_grad():
-                return float(T.sedd_loss(model, ev_x, ev_t, ev_u)[0].mean()) / 32
+                return float(sedd_loss(model, ev_x, ev_t, ev_u)[0].mean()) / 32
         before = held()
         for step in range(25):
             model.train()
             x0 = torch.from_numpy(stream.batch(step, 16))
-            per, _ = T.sedd_loss(model, x0, T.sample_t(16, g), torch.rand(16, 32, generator=g, dtype=torch.float64))
+            per, _ = sedd_loss(model, x0, sample_t(16, g), torch.rand(16, 32, generator=g, dtype=torch.float64))
             loss = per.mean() / 32
             self.assertTrue(math.isfinite(float(loss)))
             opt.zero_grad()
@@ -153,8 +157,8 @@ class MDLMObjectiveTest(unittest.TestCase):
         u = torch.rand(B, L, generator=g, dtype=torch.float64)
         u[0, 0] = 0.0                                   # at least one masked token at t = 1e-3
         with torch.no_grad():
-            per_seq, nm = T.sedd_loss(model, x0, t, u)
-        sigma, _ = T.LogLinearNoise(1e-3)(t)
+            per_seq, nm = sedd_loss(model, x0, t, u)
+        sigma, _ = LogLinearNoise(1e-3)(t)
         k = (u < (1 - torch.exp(-sigma))[:, None]).sum(-1).double()
         expected = k * math.log(V - 1) / t
         self.assertTrue(bool(torch.isfinite(per_seq).all()))
@@ -174,12 +178,12 @@ class MDLMObjectiveTest(unittest.TestCase):
             t = torch.tensor([0.02, 0.4, 0.9], dtype=torch.float64)
             u = torch.rand(B, L, generator=g, dtype=torch.float64)
             with torch.no_grad():
-                fast, nm = T.sedd_loss(model, x0, t, u)
-                full, _ = T.sedd_loss(model, x0, t, u, full=True)
-                sigma, dsigma = T.LogLinearNoise(1e-3)(t)
+                fast, nm = sedd_loss(model, x0, t, u)
+                full, _ = sedd_loss(model, x0, t, u, full=True)
+                sigma, dsigma = LogLinearNoise(1e-3)(t)
                 xt = torch.where(u < (1 - torch.exp(-sigma))[:, None], torch.full_like(x0, V - 1), x0)
                 ls = model(xt, sigma.float()).double()
-                ref = (dsigma[:, None] * T.official_score_entropy(ls, sigma[:, None], xt, x0, V)).sum(-1)
+                ref = (dsigma[:, None] * official_score_entropy(ls, sigma[:, None], xt, x0, V)).sum(-1)
             self.assertGreater(int(nm), 0)
             self.assertTrue(bool(torch.isfinite(fast).all()))
             self.assertLess(((fast.double() - ref).abs().max() / ref.abs().max()).item(), 1e-5)
@@ -188,7 +192,7 @@ class MDLMObjectiveTest(unittest.TestCase):
     def test_bound_of_an_mdlm_model_runs(self):
         model = randomize(SEDD(self.spec().config()), seed=1).eval()
         blocks = np.random.RandomState(0).randint(0, 40, size=(4, 16)).astype(np.int64)
-        r = T.sedd_bound(model, blocks, draws=2, seed=0, batch_size=2)
+        r = sedd_bound(model, blocks, draws=2, seed=0, batch_size=2)
         self.assertTrue(math.isfinite(r["nats_per_token"]) and r["nats_per_token"] > 0)
 
 
@@ -290,7 +294,7 @@ class NetworkVariantTest(unittest.TestCase):
             ly = ar.output_layer(*ar.features(y, torch.zeros(1)))
         self.assertTrue(torch.allclose(lx[0, :5], ly[0, :5], atol=1e-6))
         self.assertFalse(torch.allclose(lx[0, 5:], ly[0, 5:], atol=1e-6))
-        nll = T.ar_loss(ar, x)
+        nll = ar_loss(ar, x)
         self.assertEqual(tuple(nll.shape), (1,))
         self.assertTrue(math.isfinite(float(nll)))
 
@@ -657,8 +661,8 @@ class TrainerTest(unittest.TestCase):
     def test_bound_independent_of_batch_size(self):
         model = randomize(SEDD(tiny_spec().config()), 3).eval()
         blocks = np.random.RandomState(0).randint(0, 40, (5, 16))
-        a = T.sedd_bound(model, blocks, draws=2, seed=7, batch_size=2)
-        b = T.sedd_bound(model, blocks, draws=2, seed=7, batch_size=5)
+        a = sedd_bound(model, blocks, draws=2, seed=7, batch_size=2)
+        b = sedd_bound(model, blocks, draws=2, seed=7, batch_size=5)
         self.assertLess(abs(a["nats_per_token"] - b["nats_per_token"]) / a["nats_per_token"], 1e-6)
         self.assertGreater(a["se"], 0)
 
@@ -676,12 +680,12 @@ class TrainerTest(unittest.TestCase):
                 m = torch.tensor([[bool(bits >> i & 1) for i in range(L)]]).repeat(len(tq), 1)
                 k = int(m[0].sum())
                 with torch.no_grad():
-                    per, _ = T.sedd_loss(model, x0.repeat(len(tq), 1), tq, None, masked=m)
-                p = (1 - T.NOISE_EPS) * tq
+                    per, _ = sedd_loss(model, x0.repeat(len(tq), 1), tq, None, masked=m)
+                p = (1 - NOISE_EPS) * tq
                 dens = p ** k * (1 - p) ** (L - k)
                 exact += float((per.double() * dens * torch.tensor(wts / 2)).sum())
             blocks = x0.numpy().repeat(300, axis=0)
-            est = {e: T.sedd_bound(model, blocks, draws=8, seed=1, batch_size=300, estimator=e)
+            est = {e: sedd_bound(model, blocks, draws=8, seed=1, batch_size=300, estimator=e)
                    for e in ("k", "t")}
             for e, r in est.items():
                 z = abs(r["nats_per_token"] * L - exact) / (r["se"] * L)

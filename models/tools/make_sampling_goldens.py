@@ -20,7 +20,7 @@ race; it is recorded in ``initial`` as well.  Every run goes through the real ne
 fixture's ONNX for absorb, tiny-uniform's for uniform, exported from the same PyTorch weights).
 
 Likelihood cases: fixed (t, masked positions) on fixture-text tokens; ``value`` is
-trainlib.sedd_loss (the estimator of models/train/evaluate.py), i.e. sigma_bar'(t) * sum over the
+sedd.losses.sedd_loss (the estimator of models/train/evaluate.py), i.e. sigma_bar'(t) * sum over the
 masked positions of the score entropy, with the tiny-fixture network.
 """
 from __future__ import annotations
@@ -158,19 +158,19 @@ def run_case(name, model, graph, noise, predictor, L, steps, salt, prompt, known
 
 
 def likelihood_cases(model: SEDD, ids: List[int]) -> dict:
-    import trainlib as T
+    from sedd.losses import NOISE_EPS, sedd_loss
     g = torch.Generator().manual_seed(F.SEED + 7)
     out = []
     for name, L, off, ts in [("len40", 40, 20, [0.03, 0.5, 0.97]), ("len128", 128, 300, [0.2, 0.8])]:
         x0 = torch.tensor([ids[off:off + L]], dtype=torch.int64)
         for t in ts:
-            masked = torch.rand((1, L), generator=g, dtype=torch.float64) < (1 - T.NOISE_EPS) * t
+            masked = torch.rand((1, L), generator=g, dtype=torch.float64) < (1 - NOISE_EPS) * t
             if not masked.any():
                 masked[0, L // 2] = True
-            val, nm = T.sedd_loss(model, x0, torch.tensor([t], dtype=torch.float64), None, masked=masked)
+            val, nm = sedd_loss(model, x0, torch.tensor([t], dtype=torch.float64), None, masked=masked)
             out.append({"name": f"{name}_t{t}", "tokens": x0[0].tolist(), "t": t,
                         "masked": masked[0].nonzero().flatten().tolist(), "value": float(val[0])})
-    return {"package": "tiny-fixture", "noise": {"type": "loglinear", "eps": T.NOISE_EPS},
+    return {"package": "tiny-fixture", "noise": {"type": "loglinear", "eps": NOISE_EPS},
             "note": ("value = sigma_bar'(t) * sum over masked i of SE_i (sedd.md section 4), computed by "
                      "models/train/trainlib.sedd_loss (float32 network, float32 sum) with masked given"),
             "cases": out}

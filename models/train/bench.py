@@ -39,6 +39,7 @@ def one(a) -> dict:
     import torch
     sys.path.insert(0, HERE)
     import trainlib as T
+    from sedd.losses import ar_loss, sample_t, sedd_loss
     torch.set_num_threads(a.threads)
     c = CONFIGS[a.config]
     spec = T.ModelSpec(a.model, c["hidden"], c["blocks"], c["heads"], 128, a.vocab,
@@ -66,11 +67,11 @@ def one(a) -> dict:
         if ctx:
             ctx.__enter__()
         if a.model == "sedd":
-            t = T.sample_t(B, g)
+            t = sample_t(B, g)
             u = torch.rand(B, L, generator=g, dtype=torch.float64)
-            per, _ = T.sedd_loss(model, x0, t, u, full=a.head == "full")
+            per, _ = sedd_loss(model, x0, t, u, full=a.head == "full")
         else:
-            per = T.ar_loss(model, x0)
+            per = ar_loss(model, x0)
         if ctx:
             ctx.__exit__(None, None, None)
         loss = per.mean() / L

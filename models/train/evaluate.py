@@ -9,7 +9,7 @@
    = sum over masked tokens of sigma_bar'(t) SE; the estimate and its standard error (from
    the within-block variance over draws).  PPL <= exp(bound per token).  --estimator k
    (default) importance-samples the same integral by the number of masked tokens
-   (trainlib.bound_draw), --estimator t draws t ~ U(0, 1) directly; same expectation.
+   (sedd.likelihood.bound_draw), --estimator t draws t ~ U(0, 1) directly; same expectation.
 2. The AR baseline's held-out perplexity on exactly the same blocks (same tokenizer and
    test tokens are checked via the sha256s in the runs' run.json).
 3. Infilling: a --span (16) token span masked in the middle of 256-token held-out windows,
@@ -47,6 +47,8 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trainlib as T  # noqa: E402
 from sedd.graph import Absorbing  # noqa: E402
+from sedd.likelihood import ar_nll, sedd_bound  # noqa: E402
+from sedd.losses import NOISE_EPS  # noqa: E402
 from sedd.noise import LogLinearNoise  # noqa: E402
 from sedd.sampling import sample  # noqa: E402
 from sedd.tokenizer import ByteLevelBPE  # noqa: E402
@@ -118,10 +120,10 @@ def main(argv=None) -> None:
     # ---- 1. bound
     if not a.skip_bound:
         t0 = time.time()
-        b = T.sedd_bound(model, blocks, draws=a.draws, seed=a.seed, batch_size=a.batch,
-                         estimator=a.estimator,
-                         progress=lambda d, n: print(f"  bound: draw {d}/{n} ({time.time() - t0:.0f} s)",
-                                                     file=sys.stderr, flush=True))
+        b = sedd_bound(model, blocks, draws=a.draws, seed=a.seed, batch_size=a.batch,
+                       estimator=a.estimator,
+                       progress=lambda d, n: print(f"  bound: draw {d}/{n} ({time.time() - t0:.0f} s)",
+                                                   file=sys.stderr, flush=True))
         b["seconds"] = round(time.time() - t0, 1)
         report["sedd"] = b
         md += ["## Held-out perplexity", "",
@@ -139,7 +141,7 @@ def main(argv=None) -> None:
         if int(ainfo["settings"]["length"]) != L:
             print("warning: AR run trained with another length; scored on the same blocks", file=sys.stderr)
         t0 = time.time()
-        r = T.ar_nll(ar, blocks, batch_size=a.batch)
+        r = ar_nll(ar, blocks, batch_size=a.batch)
         r["seconds"] = round(time.time() - t0, 1)
         r["params"] = T.param_report(ar)
         r["which"] = ar_which
@@ -151,7 +153,7 @@ def main(argv=None) -> None:
     md.append("")
 
     # ---- 2. infilling
-    graph, noise = Absorbing(V), LogLinearNoise(T.NOISE_EPS)
+    graph, noise = Absorbing(V), LogLinearNoise(NOISE_EPS)
     W, S = min(a.window, len(test)), a.span
     n_win = len(test) // W
     infill = []

@@ -9,7 +9,7 @@ Writes ``OUT/ar-twin.onnx`` and ``OUT/judge.json``. The graph is a causal langua
     input_ids int64 [batch, L] -> log_probs float32 [batch, L, V - 1]
 
 ``log_probs[b, i]`` is log p(next token | input_ids[b, :i + 1]) over the text tokens (the MASK id
-V - 1 is left out, as in training: trainlib.ar_loss). The caller puts BOS = the MASK id (8191 for
+V - 1 is left out, as in training: sedd.losses.ar_loss). The caller puts BOS = the MASK id (8191 for
 lacuna-mini's tokenizer) first, as the network saw in training, and may give any length (rotary
 positions; it was trained on 256). The EMA weights are stored as float16 initializers, each
 followed by a Cast to float32 in the graph (half the file; all arithmetic stays float32), unless
@@ -47,6 +47,7 @@ from torch import Tensor, nn  # noqa: E402
 
 import trainlib as T  # noqa: E402
 from sedd.export import OPSET, check_layernorm_bias, strip_prefix  # noqa: E402
+from sedd.likelihood import ar_nll  # noqa: E402
 from sedd.model import SEDD  # noqa: E402
 
 INPUT = "input_ids"
@@ -55,7 +56,7 @@ FP16_MIN_ELEMENTS = 1024       # smaller float tensors (norm weights, rotary tab
 
 
 class CausalLM(nn.Module):
-    """input_ids [B, L] -> log-softmax over the text tokens [B, L, V - 1] (trainlib.ar_loss's
+    """input_ids [B, L] -> log-softmax over the text tokens [B, L, V - 1] (sedd.losses.ar_loss's
     network path: features with sigma 0, output layer, MASK logit dropped)."""
 
     def __init__(self, model: SEDD) -> None:
@@ -181,7 +182,7 @@ def held_out(model: SEDD, info: dict, blocks: int) -> Optional[Dict[str, float]]
             return None
         toks, _ = T.load_tokens(text, T.resolve_path(info["tokenizer"]))
     x = T.eval_blocks(toks, info["settings"]["length"], blocks)
-    r = T.ar_nll(model, x)
+    r = ar_nll(model, x)
     return {"nats_per_token": r["nats_per_token"], "ppl": r["ppl"], "blocks": r["blocks"],
             "tokens": r["tokens"]}
 

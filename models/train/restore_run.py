@@ -39,6 +39,7 @@ import torch  # noqa: E402
 
 import trainlib as T  # noqa: E402
 from sedd.export import file_entry, weights_from_onnx  # noqa: E402
+from sedd.likelihood import ar_nll  # noqa: E402
 
 TRAINING_FORMAT = "lacuna-training/1"
 
@@ -167,7 +168,7 @@ def restore_judge(judge_dir: str, run: str, cond_dim: int = 128, tolerance: floa
     except ValueError as e:
         raise SystemExit(f"{path}: {e}")
     tr.model.load_state_dict(sd, strict=True)
-    ev = T.ar_nll(tr.model, tr.eval_x)
+    ev = ar_nll(tr.model, tr.eval_x)
     want = jj["held_out"]["nats_per_token"]
     err = abs(ev["nats_per_token"] - want)
     if not err <= tolerance:

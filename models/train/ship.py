@@ -30,6 +30,7 @@ import torch  # noqa: E402
 
 import trainlib as T  # noqa: E402
 from sedd.export import draw_case, export_onnx, write_manifest  # noqa: E402
+from sedd.losses import NOISE_EPS  # noqa: E402
 from sedd.noise import LogLinearNoise  # noqa: E402
 
 
@@ -222,7 +223,7 @@ def main(argv=None) -> None:
         json.dump(prov, f, indent=1)
         f.write("\n")
     write_manifest(a.out, id=a.id, name=a.name, description=desc, model=model,
-                   noise=LogLinearNoise(T.NOISE_EPS).to_manifest(), length=cfg_len(info),
+                   noise=LogLinearNoise(NOISE_EPS).to_manifest(), length=cfg_len(info),
                    eos_id=int(info["eos_id"]), files=files,
                    time_conditioned=bool(cfg.time_conditioned), default_steps=a.default_steps,
                    temperature=a.temperature, top_p=a.top_p, unmasking=a.unmasking, extra={"demo": True} if a.demo else None)

@@ -15,7 +15,7 @@ Files in RUN: run.json (settings, model/data description), ckpt.pt (model, EMA, 
 step, RNG states, token position, elapsed time), log.jsonl (one JSON object per line:
 type "train" | "eval" | "start" | "end").
 
-SEDD loss (models/train/trainlib.py): t ~ U(1e-3, 1) per sequence (official "plain" sampling;
+SEDD loss (models/sedd/losses.py): t ~ U(1e-3, 1) per sequence (official "plain" sampling;
 --t-sampling lowdisc for MDLM's low-discrepancy variant), each token masked with probability
 1 - e^{-sigma_bar(t)}, loss = sum over masked tokens of sigma_bar'(t) SE (sedd.md section 4),
 divided by the block length (the official code sums over tokens; with Adam this only changes
@@ -68,6 +68,8 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import trainlib as T  # noqa: E402
+from sedd.likelihood import ar_nll, sedd_bound  # noqa: E402
+from sedd.losses import NOISE_EPS, ar_loss, sample_t, sedd_loss  # noqa: E402
 
 DEFAULT_TRAIN = os.path.join(T.MODELS, "data", "build", "train.txt")
 DEFAULT_TEST = os.path.join(T.MODELS, "data", "build", "test.txt")
@@ -440,7 +442,7 @@ class Trainer:
             "model": dict(self.spec.__dict__),
             "network_config": self.spec.config().to_dict(),
             "params": T.param_report(self.model),
-            "noise": {"type": "loglinear", "eps": T.NOISE_EPS},
+            "noise": {"type": "loglinear", "eps": NOISE_EPS},
             "graph": {"type": "absorb"},
             "mask_id": self.vocab_size - 1,
             "eos_id": int(self.train_meta["eos_id"]),
@@ -564,13 +566,13 @@ class Trainer:
         x0 = torch.from_numpy(self.stream.batch(step, B, self.seq_offset))
         with self.autocast():
             if self.cfg["model"] == "sedd":
-                t = T.sample_t(B, self.gen, self.cfg["t_sampling"])
+                t = sample_t(B, self.gen, self.cfg["t_sampling"])
                 u = torch.rand(B, L, generator=self.gen, dtype=torch.float64)
-                per_seq, nm = T.sedd_loss(self.fwd_model, x0, t, u, full=self.cfg["head"] == "full",
-                                          fp32_head=self.device.type == "cuda",
-                                          attn_mask=self.attn_mask_at(step))
+                per_seq, nm = sedd_loss(self.fwd_model, x0, t, u, full=self.cfg["head"] == "full",
+                                        fp32_head=self.device.type == "cuda",
+                                        attn_mask=self.attn_mask_at(step))
             else:
-                per_seq = T.ar_loss(self.fwd_model, x0, fp32_head=self.device.type == "cuda")
+                per_seq = ar_loss(self.fwd_model, x0, fp32_head=self.device.type == "cuda")
         return per_seq.mean() / L, per_seq
 
     def attn_mask_at(self, step: int) -> Optional[torch.Tensor]:
@@ -607,10 +609,10 @@ class Trainer:
         sd = self.ema.weights(self.model) if which == "ema" else self.model.state_dict()
         self.eval_model.load_state_dict(sd)
         if self.cfg["model"] == "sedd":
-            r = T.sedd_bound(self.eval_model, self.eval_x, draws=self.cfg["eval_draws"], seed=1234,
-                             batch_size=self.cfg["eval_batch"])
+            r = sedd_bound(self.eval_model, self.eval_x, draws=self.cfg["eval_draws"], seed=1234,
+                           batch_size=self.cfg["eval_batch"])
         else:
-            r = T.ar_nll(self.eval_model, self.eval_x, batch_size=self.cfg["eval_batch"])
+            r = ar_nll(self.eval_model, self.eval_x, batch_size=self.cfg["eval_batch"])
         return r
 
     def run_loop(self, max_steps: Optional[int] = None, max_hours: Optional[float] = None) -> str:

@@ -1,9 +1,10 @@
 """Shared code for models/train: data (token caches, packed blocks), model construction,
-the SEDD denoising score-entropy loss, the autoregressive baseline loss, held-out
-evaluation, checkpoints and EMA.
+checkpoints and EMA, and the tempered infill sampler and AR span judge of evaluate.py.
 
-Maths: /work/shared/docs/sedd.md.  Absorbing graph (MASK = V - 1 = tokenizer size),
-log-linear noise sigma_bar(t) = -log(1 - (1 - eps) t), eps = 1e-3.
+The maths lives in models/sedd: the training losses (SEDD denoising score entropy, MDLM's
+weighted cross-entropy, the autoregressive baseline loss) in sedd/losses.py, the held-out
+likelihood bounds in sedd/likelihood.py.  Maths: docs/sedd.md.  Absorbing graph
+(MASK = V - 1 = tokenizer size), log-linear noise sigma_bar(t) = -log(1 - (1 - eps) t), eps = 1e-3.
 """
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -27,16 +27,13 @@ REPO = os.path.dirname(MODELS)
 if MODELS not in sys.path:
     sys.path.insert(0, MODELS)
 
-from sedd.model import (SEDD, SEDDConfig, annealed_attention_mask, count_params,  # noqa: E402
-                        log_expm1)
-from sedd.noise import LogLinearNoise  # noqa: E402
+from sedd.losses import NOISE_EPS  # noqa: E402
+from sedd.model import SEDD, SEDDConfig, annealed_attention_mask, count_params  # noqa: E402
 
 import tokenize_data  # noqa: E402  (models/train/tokenize_data.py, stdlib only)
 
 RUNS = os.path.join(HERE, "runs")
 CACHE = os.path.join(RUNS, "cache")
-NOISE_EPS = 1e-3          # log-linear schedule eps (official)
-SAMPLING_EPS = 1e-3       # training t ~ U(SAMPLING_EPS, 1) (official losses.py)
 VENV_PYTHON = os.path.join(MODELS, "data", ".venv", "bin", "python")
 
 
@@ -207,254 +204,6 @@ def param_report(model: SEDD) -> dict:
     return {"total": total, "embedding": emb, "output": out,
             "non_embedding": total - emb - out, "unused_time_independent": unused,
             "effective": total - unused}
-
-
-# =========================================================================================
-# losses
-
-
-def score_entropy_r(out: Tensor, x0: Tensor, r: Tensor) -> Tensor:
-    """Denoising score entropy at masked positions, the r-form of sedd.md section 4.
-
-    out [N, V]: log score rows (scale_by_sigma shift applied) at masked positions;
-    x0 [N]: clean tokens; r [N] = 1 / (e^sigma - 1).
-    SE = sum_{j != MASK} exp(out_j) - r out_{x0} + r (log r - 1)."""
-    pos = out[:, :-1].exp().sum(dim=-1)
-    neg = r * out.gather(-1, x0[:, None]).squeeze(-1)
-    return pos - neg + r * (r.log() - 1)
-
-
-def official_score_entropy(score: Tensor, sigma: Tensor, x: Tensor, x0: Tensor, dim: int) -> Tensor:
-    """Direct transcription of the authors' ``Absorbing.score_entropy`` (graph_lib.py), for
-    the tests: score [B, L, V] log score, sigma [B, 1], x perturbed, x0 clean -> [B, L]."""
-    rel_ind = x == dim - 1
-    esigm1 = torch.where(sigma < 0.5, torch.expm1(sigma), torch.exp(sigma) - 1)
-    ratio = 1 / esigm1.expand_as(x)[rel_ind]
-    other_ind = x0[rel_ind]
-    neg_term = ratio * torch.gather(score[rel_ind], -1, other_ind[..., None]).squeeze(-1)
-    pos_term = score[rel_ind][:, :-1].exp().sum(dim=-1)
-    const = ratio * (ratio.log() - 1)
-    entropy = torch.zeros(*x.shape, device=x.device, dtype=score.dtype)
-    entropy[rel_ind] += pos_term - neg_term + const
-    return entropy
-
-
-def sample_t(batch: int, gen: torch.Generator, mode: str = "plain",
-             eps: float = SAMPLING_EPS) -> Tensor:
-    """Training times in [eps, 1] (float64).  "plain": iid uniform, as the official
-    losses.py.  "lowdisc": one uniform shift of an evenly spaced grid (MDLM's low-discrepancy
-    sampler): still marginally uniform, lower variance of the batch mean."""
-    u = torch.rand(batch, generator=gen, dtype=torch.float64)
-    if mode == "lowdisc":
-        u = (u[:1] + torch.arange(batch, dtype=torch.float64) / batch) % 1.0
-    elif mode != "plain":
-        raise ValueError(mode)
-    return (1 - eps) * u + eps
-
-
-def _head(model: SEDD, h: Tensor, c: Tensor, fp32: bool) -> Tensor:
-    """output_layer(h, c) as float32; ``fp32``: outside autocast (bf16 logits are too coarse
-    for r * out at small t)."""
-    if fp32:
-        with torch.autocast(device_type=h.device.type, enabled=False):
-            return model.output_layer(h.float(), c.float())
-    return model.output_layer(h, c).float()
-
-
-def mdlm_weighted_ce(raw: Tensor, x0: Tensor, weight: Tensor) -> Tensor:
-    """MDLM's loss per masked row: weight * -log p_theta(x0 | x_t), p_theta = softmax over the
-    real tokens of the raw output (MASK, the last entry, excluded).  raw [N, V], x0 [N],
-    weight [N]: sedd_loss passes r = 1/(e^sigma_bar - 1) and multiplies by sigma_bar'(t), so the
-    total weight is sigma_bar'(t) r = 1/t for the log-linear schedule."""
-    logp = torch.log_softmax(raw[:, :-1].float(), dim=-1)
-    return weight * -logp.gather(-1, x0[:, None]).squeeze(-1)
-
-
-def sedd_loss(model: SEDD, x0: Tensor, t: Tensor, u: Optional[Tensor], *, full: bool = False,
-              noise_eps: float = NOISE_EPS, fp32_head: bool = False,
-              masked: Optional[Tensor] = None,
-              attn_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    """Denoising score entropy for absorb + log-linear, weighted by sigma_bar'(t).
-
-    For a network with ``config.x0_param`` (``--objective mdlm``) the same quantity is
-    computed in MDLM's form: at the normalised score log s = log p_theta - log(e^sigma - 1)
-    the score entropy is exactly r * -log p_theta(x0) (r = 1/(e^sigma - 1)), so the loss is the
-    weighted cross-entropy sum_masked sigma_bar'(t) r (-log p_theta(x0_i | x_t)) =
-    sum_masked (1/t) (-log p_theta) -- MDLM's NELBO for the log-linear schedule; unmasked
-    tokens are carried over and cost nothing.  ``attn_mask``: training-time attention mask
-    (annealing), passed to the network.
-
-    x0 [B, L] int64 clean tokens; t [B] float64 times; u [B, L] uniforms (token i is masked
-    iff u < 1 - e^{-sigma_bar(t)} = (1 - eps) t).  Returns (per-sequence loss [B] float32 =
-    sum over masked tokens of sigma_bar'(t) SE, number of masked tokens).  Only the masked
-    rows go through the output projection unless ``full`` (the plain model(x, sigma) path,
-    same value).  ``masked`` [B, L] bool replaces the draw from ``u`` (evaluation)."""
-    V = model.config.vocab_size
-    mask_id = V - 1
-    noise = LogLinearNoise(noise_eps)
-    sigma, dsigma = noise(t.double())                           # float64 [B]
-    if masked is None:
-        x0 = x0.to(u.device)
-        masked = u < (1 - torch.exp(-sigma)).to(u.device)[:, None]
-    x0 = x0.to(masked.device)
-    xt = torch.where(masked, torch.full_like(x0, mask_id), x0)
-    dev = next(model.parameters()).device
-    b_idx, l_idx = masked.nonzero(as_tuple=True)                # on the host: no device sync
-    xt, x0 = xt.to(dev), x0.to(dev)
-    b_idx, l_idx = b_idx.to(dev), l_idx.to(dev)
-    sig32 = sigma.float().to(dev)
-    r_all = (1.0 / torch.expm1(sigma)).float().to(dev)          # float64 -> float32
-    ds_all = dsigma.float().to(dev)
-    x0_param = getattr(model.config, "x0_param", False)
-    if full:
-        out = model(xt, sig32, attn_mask)[b_idx, l_idx].float()
-        if x0_param:            # masked rows: log p - log(e^sigma - 1); MASK entry 0 (dropped)
-            raw = out + log_expm1(sig32)[b_idx, None]
-    else:
-        x, c = model.features(xt, sig32, attn_mask)
-        h = x[b_idx, l_idx][:, None]                            # [N, 1, H]
-        c_sel = c if c.shape[0] == 1 else c[b_idx]
-        raw = _head(model, h, c_sel, fp32_head)[:, 0]           # [N, V]
-        if not x0_param:
-            shift = log_expm1(sig32) + math.log(V - 1)          # the scale_by_sigma shift
-            out = raw - shift[b_idx, None]
-    if x0_param:
-        se = mdlm_weighted_ce(raw, x0[b_idx, l_idx], r_all[b_idx])
-    else:
-        se = score_entropy_r(out, x0[b_idx, l_idx], r_all[b_idx])
-    per_seq = torch.zeros(x0.shape[0], device=dev, dtype=torch.float32)
-    per_seq = per_seq.index_add(0, b_idx, ds_all[b_idx] * se)
-    return per_seq, int(masked.sum())
-
-
-def ar_loss(model: SEDD, x0: Tensor, fp32_head: bool = False) -> Tensor:
-    """Next-token cross-entropy of the causal baseline, summed per sequence [B].
-
-    Input [BOS, x_0 .. x_{L-2}] with BOS = the MASK id (never a data token), targets
-    x_0 .. x_{L-1}: every one of the L tokens of a block is scored, as in the SEDD bound.
-    The MASK logit is excluded from the softmax (it is never a target)."""
-    dev = next(model.parameters()).device
-    x0 = x0.to(dev)
-    V = model.config.vocab_size
-    bos = torch.full_like(x0[:, :1], V - 1)
-    inp = torch.cat([bos, x0[:, :-1]], dim=1)
-    x, c = model.features(inp, torch.zeros(x0.shape[0], device=dev))
-    logits = _head(model, x, c, fp32_head)[..., :-1]
-    ce = F.cross_entropy(logits.reshape(-1, V - 1), x0.reshape(-1), reduction="none")
-    return ce.view(x0.shape).sum(dim=1)
-
-
-# =========================================================================================
-# evaluation
-
-
-def _binom_tail(L: int, x: float) -> np.ndarray:
-    """I_k = P(Binomial(L, x) >= k) for k = 0..L (= the regularised incomplete beta
-    I_x(k, L - k + 1)), float64."""
-    j = np.arange(L + 1)
-    logpmf = np.array([math.lgamma(L + 1) - math.lgamma(i + 1) - math.lgamma(L - i + 1) for i in j]) \
-        + j * math.log(x) + (L - j) * math.log1p(-x)
-    pmf = np.exp(logpmf)
-    return np.cumsum(pmf[::-1])[::-1]
-
-
-def bound_draw(L: int, gen: torch.Generator, estimator: str = "k",
-               noise_eps: float = NOISE_EPS, tail: Optional[np.ndarray] = None,
-               t_min: float = 1e-7) -> Tuple[float, Tensor, float]:
-    """One Monte Carlo draw for the ELBO integral of sedd.md section 4:
-    (t, masked [L] bool, weight) with E[weight * sum_masked sigma_bar'(t) SE] = the integral
-    over t in (0, 1] with every token masked with probability p = (1 - eps) t.
-
-    "t":  t ~ U(0, 1), tokens masked independently, weight 1 (the literal estimator; its
-          variance is large: sparse masks at small t are weighted by 1/t).
-    "k":  the same integral importance-sampled by the number of masked tokens: k ~ U{1..L},
-          a uniform set of k positions, p | k ~ Beta(k, L - k + 1) truncated to p <= 1 - eps
-          (the k-th smallest of L uniforms, resampled while above 1 - eps), t = p / (1 - eps);
-          weight = (L / k) P(Bin(L, 1 - eps) >= k) t.  With joint density p^k (1 - p)^{L - k}
-          of (t, mask) this is the exact likelihood ratio (C(L, k) B(k, L - k + 1) = 1 / k), so
-          both estimators have the same mean; for the time-independent network
-          t sigma_bar' SE does not depend on t and the estimate is (L / k) sum_masked of a
-          bounded per-token term (any-order-autoregressive form): much lower variance."""
-    if estimator == "t":
-        t = float(torch.rand(1, generator=gen, dtype=torch.float64).clamp_min(t_min))
-        p = (1 - noise_eps) * t
-        masked = torch.rand(L, generator=gen, dtype=torch.float64) < p
-        return t, masked, 1.0
-    if estimator != "k":
-        raise ValueError(estimator)
-    if tail is None:
-        tail = _binom_tail(L, 1 - noise_eps)
-    k = int(torch.randint(1, L + 1, (1,), generator=gen))
-    pos = torch.randperm(L, generator=gen)[:k]
-    masked = torch.zeros(L, dtype=torch.bool)
-    masked[pos] = True
-    while True:
-        p = float(torch.rand(L, generator=gen, dtype=torch.float64).sort().values[k - 1])
-        if p <= 1 - noise_eps:
-            break
-    t = max(p / (1 - noise_eps), t_min)
-    return t, masked, (L / k) * float(tail[k]) * t
-
-
-@torch.no_grad()
-def sedd_bound(model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0,
-               batch_size: int = 16, device: str = "cpu", estimator: str = "k",
-               progress=None) -> dict:
-    """Monte Carlo estimate of the held-out ELBO bound (sedd.md section 4), see
-    :func:`bound_draw` for the two estimators (same expectation).
-
-    Draw d of block b uses a generator seeded with (seed, d, b), so results do not depend on
-    the batch size.  bound/token = mean(values) / L; standard error from the within-block
-    variance over draws: sqrt(sum_b var_b / K) / (n L) (K >= 2: the test blocks are the
-    whole population, only the Monte Carlo error counts); with K = 1 the conservative
-    std(values) / sqrt(n) / L.  The prior term at t = 1 (tokens left unmasked with
-    probability eps) is not included, as in the paper."""
-    model.eval()
-    n, L = blocks.shape
-    vals = np.zeros((n, draws), dtype=np.float64)
-    tail = _binom_tail(L, 1 - NOISE_EPS)
-    masked_frac = 0.0
-    for d in range(draws):
-        for s in range(0, n, batch_size):
-            xb = torch.from_numpy(blocks[s:s + batch_size])
-            ts, ms, ws = [], [], []
-            for b in range(s, s + xb.shape[0]):
-                g = torch.Generator().manual_seed(int(seed) * 1_000_003 + d * 100_003 + b)
-                t, m, w = bound_draw(L, g, estimator, tail=tail)
-                ts.append(t)
-                ms.append(m)
-                ws.append(w)
-            t = torch.tensor(ts, dtype=torch.float64)
-            masked = torch.stack(ms)
-            per_seq, nm = sedd_loss(model, xb, t, None, masked=masked)
-            vals[s:s + xb.shape[0], d] = per_seq.double().cpu().numpy() * np.array(ws)
-            masked_frac += float(nm) / (n * L * draws)
-        if progress:
-            progress(d + 1, draws)
-    mean = vals.mean() / L
-    if draws >= 2:
-        se = math.sqrt(vals.var(axis=1, ddof=1).sum() / draws) / (n * L)
-    else:
-        se = vals[:, 0].std(ddof=1) / math.sqrt(max(n, 1)) / L if n > 1 else float("nan")
-    return {"nats_per_token": mean, "se": se, "ppl": math.exp(mean),
-            "ppl_se": math.exp(mean) * se, "blocks": n, "length": L, "tokens": n * L,
-            "draws": draws, "seed": seed, "estimator": estimator, "masked_fraction": masked_frac,
-            "se_method": "within-block over draws" if draws >= 2 else "across blocks (conservative)"}
-
-
-@torch.no_grad()
-def ar_nll(model: SEDD, blocks: np.ndarray, batch_size: int = 16, device: str = "cpu") -> dict:
-    model.eval()
-    n, L = blocks.shape
-    total = 0.0
-    per_block = []
-    for s in range(0, n, batch_size):
-        v = ar_loss(model, torch.from_numpy(blocks[s:s + batch_size])).double().cpu().numpy()
-        per_block.extend(v.tolist())
-        total += float(v.sum())
-    mean = total / (n * L)
-    return {"nats_per_token": mean, "ppl": math.exp(mean), "blocks": n, "length": L,
-            "tokens": n * L, "block_se": float(np.std(per_block, ddof=1) / math.sqrt(n) / L) if n > 1 else float("nan")}
 
 
 # =========================================================================================
