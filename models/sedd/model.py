@@ -1,7 +1,7 @@
 """The SEDD score network ("DDiT": a bidirectional diffusion transformer with adaLN
 conditioning on the total noise sigma), in the official checkpoint layout.
 
-Follows /work/shared/docs/sedd.md section 1 and the authors' ``model/transformer.py``.
+Follows docs/sedd.md section 1 and the authors' ``model/transformer.py``.
 State-dict names/shapes equal the official ones (e.g. ``vocab_embed.embedding``,
 ``blocks.{i}.attn_qkv.weight``, ``rotary_emb.inv_freq``), so official checkpoints load with
 ``load_state_dict(strict=True)``.

@@ -1,5 +1,5 @@
 /**
- * A Hugging Face Hub client for model downloads, on node:http/node:https only (shared/docs/hub.md;
+ * A Hugging Face Hub client for model downloads, on node:http/node:https only (the Hub's resolve protocol;
  * huggingface_hub's file_download.py reads the same headers).
  *
  * downloadHubFiles(opts):

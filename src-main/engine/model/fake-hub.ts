@@ -1,6 +1,6 @@
 /**
  * Test support (tests, e2e, the dev entry fake-hub-main.ts; never the app): a local server that
- * behaves like the Hugging Face Hub for downloads (shared/docs/hub.md), on 127.0.0.1.
+ * behaves like the Hugging Face Hub for downloads (its resolve protocol, as huggingface_hub reads it), on 127.0.0.1.
  *
  * Two servers: the "hub" and a "CDN" on another port.
  *  - `HEAD|GET /{repo}/resolve/{revision}/{path}`: X-Repo-Commit always; LFS files answer 302 to the
