@@ -3,6 +3,7 @@
  * the real tiny model. `npm test` builds before vitest; run `npx electron-vite build` first when
  * running this alone. Every run gets its own LACUNA_DATA_DIR.
  */
+import { FILL_OPTIONS, SCORE_OPTIONS } from '../common/fill-options';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,7 +48,12 @@ describe('lacuna CLI', () => {
     expect(h.stderr).toBe('');
     expect(h.stdout).toContain('lacuna fill');
     expect(h.stdout).toContain('--model DIR|ID');
-    expect(h.stdout).toMatch(/^ {2}--temperature T {2}0\.1-2 \(default: the model's/m);
+    expect(h.stdout).toMatch(/^ {2}--temperature T {2}0\.1 to 2; default: the model's/m);
+    // Every fill and score option is in the help, with its range or its choices (common/fill-options.ts).
+    for (const o of [...Object.values(FILL_OPTIONS), ...Object.values(SCORE_OPTIONS)]) {
+      const shown = o.kind === 'choice' ? `${o.flag} ${o.values.join('|')}` : `${o.flag} ${o.arg}`;
+      expect(h.stdout).toMatch(new RegExp(`^ {2}${shown.replace(/[|.]/g, '\\$&')} +${o.kind === 'choice' ? '' : `${o.min} to ${o.max}; `}`, 'm'));
+    }
     expect((await lacuna(['fill', '--help'])).stdout).toBe(h.stdout);
   });
 

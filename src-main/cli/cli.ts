@@ -10,18 +10,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
-import {
-  ApiError,
-  DeviceChoice,
-  MAX_LENGTH_BIAS,
-  MAX_TEMPERATURE,
-  MAX_TOP_P,
-  MIN_LENGTH_BIAS,
-  MIN_TEMPERATURE,
-  MIN_TOP_P,
-  ModelInfo as ModelInfoSchema,
-  UnmaskingOrder,
-} from '../common/api';
+import { ApiError, ModelInfo as ModelInfoSchema } from '../common/api';
+import { FILL_OPTIONS, SCORE_OPTIONS, type ChoiceOption, type NumberOption } from '../common/fill-options';
 import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../common/api';
 import { formatBytes } from '../common/units';
 import { renderProgressBar } from './progress-bar';
@@ -41,7 +31,7 @@ Usage:
   lacuna fill [options] "text with ____ blanks"
   lacuna fill [options] --file PATH
   lacuna fill [options] -              read the text from stdin
-  lacuna score [--model DIR|ID] [--draws N] [--seed S] [--json] "text" | --file PATH | -
+  lacuna score [options] "text" | --file PATH | -
   lacuna models list [--json]
   lacuna models catalogue [--json]   the models Lacuna can download: size, memory, speed, licence
   lacuna models pull ID [--fp16]     download a catalogue model (e.g. sedd-small) from its host and
@@ -68,29 +58,14 @@ Usage:
 
 Fill options:
   --model DIR|ID   a model package folder, or the id of an installed model (default: the default model)
-  --steps N        sampling steps, 1-4096 (default: the model's)
-  --seed S         random seed, 0-4294967295 (default: random); same seed, same fill
-  --alternatives N sample N alternative fills (1-16) as one batch; each is printed, numbered
-  --temperature T  ${MIN_TEMPERATURE}-${MAX_TEMPERATURE} (default: the model's, see models list): lower picks likelier
-                   words (plainer, more predictable), higher less likely ones (more surprising,
-                   more errors); the token choice used goes to stderr
-  --top-p P        ${MIN_TOP_P}-${MAX_TOP_P} (default: the model's): each word is picked among the likeliest ones that
-                   together hold this share of the model's belief; lower cuts the unlikely tail
-                   (fewer garbled words, plainer text), 1 keeps every word possible
-  --unmasking random|confident  which words are written first (default: the model's): random is
-                   the sampler as specified; confident writes the ones the model is surest of
-                   first and decides the rest around them
-  --length-bias B  ${MIN_LENGTH_BIAS} to ${MAX_LENGTH_BIAS} (default 0): for auto blanks (____), lean toward the shortest
-                   (-1) or longest (1) of the lengths tried; the lengths chosen go to stderr
-  --mode exact|fast  fast reuses the network output on steps that unmask nothing (approximate
-                   for σ-conditioned models; exact anyway for time-independent ones)
-  --device D       auto|cpu|cuda|dml|coreml|webgpu (default auto; LACUNA_DEVICE overrides); the
-                   device used, and why others were passed over, go to stderr
+${optionsHelp(FILL_OPTIONS)}
   --json           print the whole result as JSON instead of the filled text
   --               end of options (for text starting with "-")
 
-Score: prints the perplexity upper bound (ELBO, Monte Carlo over --draws N draws, default 16)
-and the 10 most surprising tokens; --json prints everything, with per-token nats and offsets.
+Score: prints the perplexity upper bound (ELBO, Monte Carlo over t) and the 10 most surprising
+tokens; --json prints everything, with per-token nats and offsets. Options: --model, --seed,
+--device and --json as for fill, and
+${optionsHelp({ draws: SCORE_OPTIONS.draws })}
 
 Blanks: ____ (four or more underscores) or {{auto}} is a blank whose length the model chooses: it
 tries ${AUTO_BLANK_LENGTHS.join(', ')} tokens and keeps the fill it finds most natural; {{N}} is a blank of
@@ -212,28 +187,88 @@ function parseFlags(args: readonly string[], valued: Record<string, true>, where
   return flags;
 }
 
-/** A decimal number (e.g. 0.7, .5, 1) from min to max. */
 /** A fill's token choice as the CLI says it (fill's stderr, models list). */
 function tokenChoice(temperature: number, topP: number, unmasking: string): string {
   return `temperature ${temperature}, top-p ${topP}, ${unmasking} unmasking`;
 }
 
-function parseDecimal(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = /^-?(\d+\.?\d*|\.\d+)$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be a number from ${min} to ${max}, not ${quote(raw)}`);
-  }
-  return n;
+type Option = NumberOption | ChoiceOption;
+/** The values of a table of options (common/fill-options.ts), each absent unless given. */
+type OptionValues<T extends Record<string, Option>> = { -readonly [K in keyof T]?: T[K] extends ChoiceOption<infer V> ? V : number };
+
+/** The flags of a table of options, for parseFlags. */
+function optionFlagNames(table: Record<string, Option>): Record<string, true> {
+  return Object.fromEntries(Object.values(table).map((o) => [o.flag, true]));
 }
 
-function parseInteger(name: string, raw: string | undefined, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, not ${quote(raw)}`);
+/** The options of `table` among the flags, parsed and checked against their ranges and choices. */
+function parseOptions<T extends Record<string, Option>>(table: T, flags: Flags): OptionValues<T> {
+  const out: Record<string, number | string> = {};
+  for (const [name, o] of Object.entries(table)) {
+    const raw = flags.values.get(o.flag);
+    if (raw === undefined) continue;
+    if (o.kind === 'choice') {
+      if (!(o.values as readonly string[]).includes(raw)) throw new UsageError(`${o.flag} must be ${o.values.length > 2 ? `one of ${o.values.join(', ')}` : o.values.join(' or ')}, not ${quote(raw)}`);
+      out[name] = raw;
+      continue;
+    }
+    const integer = o.kind === 'integer';
+    const n = (integer ? /^-?\d+$/ : /^-?(\d+\.?\d*|\.\d+)$/).test(raw) ? Number(raw) : NaN;
+    if (!Number.isFinite(n) || (integer && !Number.isSafeInteger(n)) || n < o.min || n > o.max) {
+      throw new UsageError(`${o.flag} must be ${integer ? 'a whole number' : 'a number'} from ${o.min} to ${o.max}, not ${quote(raw)}`);
+    }
+    out[name] = n;
   }
-  return n;
+  return out as OptionValues<T>;
+}
+
+/** The help lines of a table of options: flag, value, range or choices, what it does. */
+function optionsHelp(table: Record<string, Option>): string {
+  return Object.values(table)
+    .map((o) => {
+      const head = `  ${o.flag} ${o.kind === 'choice' ? o.values.join('|') : o.arg}`;
+      const what = o.kind === 'choice' ? o.help : `${o.min} to ${o.max}; ${o.help}`;
+      return wrapHelp(head.length < 18 ? head.padEnd(19) : `${head}  `, what);
+    })
+    .join('\n');
+}
+
+function wrapHelp(head: string, text: string, width = 100, indent = 19): string {
+  const lines: string[] = [];
+  let line = head;
+  for (const word of text.split(' ')) {
+    if (line.length + word.length > width && line.trim().length > 0 && line.length > indent) {
+      lines.push(line.trimEnd());
+      line = ' '.repeat(indent);
+    }
+    line += `${word} `;
+  }
+  lines.push(line.trimEnd());
+  return lines.join('\n');
+}
+
+/**
+ * The text a fill or a score works on: the one argument, --file PATH, or stdin for "-". `fromArgument`
+ * tells the caller to end its output with a newline (text typed on the command line has none).
+ */
+async function textOf(command: 'fill' | 'score', flags: Flags, io: Io): Promise<{ text: string; fromArgument: boolean }> {
+  const example = command === 'fill' ? ' ("The ____ sat.")' : '';
+  if (flags.positionals.length > 1) throw new UsageError(`${command} takes one text argument; quote the text${example}`);
+  const file = flags.values.get('--file');
+  const positional = flags.positionals[0];
+  if (file !== undefined && positional !== undefined) throw new UsageError(`${command}: give the text either as an argument or with --file, not both`);
+  if (file === undefined && positional === undefined) {
+    throw new UsageError(`${command} needs text: an argument${command === 'fill' ? ' with blanks' : ''}, --file PATH, or - to read stdin`);
+  }
+  if (file !== undefined) {
+    try {
+      return { text: await readFile(resolve(io.cwd, file), 'utf8'), fromArgument: false };
+    } catch (err) {
+      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+    }
+  }
+  if (positional === '-') return { text: await readStdin(io.stdin), fromArgument: false };
+  return { text: positional!, fromArgument: true };
 }
 
 /**
@@ -251,61 +286,9 @@ async function modelAndCore(modelArg: string | undefined, io: Io) {
 }
 
 async function fill(args: readonly string[], io: Io): Promise<number> {
-  const flags = parseFlags(
-    args,
-    {
-      '--model': true,
-      '--steps': true,
-      '--seed': true,
-      '--file': true,
-      '--alternatives': true,
-      '--mode': true,
-      '--device': true,
-      '--temperature': true,
-      '--top-p': true,
-      '--unmasking': true,
-      '--length-bias': true,
-    },
-    'fill',
-  );
-  const steps = parseInteger('--steps', flags.values.get('--steps'), 1, 4096);
-  const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
-  const alternatives = parseInteger('--alternatives', flags.values.get('--alternatives'), 1, 16);
-  const temperature = parseDecimal('--temperature', flags.values.get('--temperature'), MIN_TEMPERATURE, MAX_TEMPERATURE);
-  const topP = parseDecimal('--top-p', flags.values.get('--top-p'), MIN_TOP_P, MAX_TOP_P);
-  const lengthBias = parseDecimal('--length-bias', flags.values.get('--length-bias'), MIN_LENGTH_BIAS, MAX_LENGTH_BIAS);
-  const unmaskingFlag = flags.values.get('--unmasking');
-  const unmasking = unmaskingFlag === undefined ? undefined : UnmaskingOrder.safeParse(unmaskingFlag).data;
-  if (unmaskingFlag !== undefined && unmasking === undefined) throw new UsageError(`--unmasking must be ${UnmaskingOrder.options.join(' or ')}, not ${quote(unmaskingFlag)}`);
-  const mode = flags.values.get('--mode');
-  if (mode !== undefined && mode !== 'exact' && mode !== 'fast') throw new UsageError(`--mode must be exact or fast, not ${quote(mode)}`);
-  const deviceFlag = flags.values.get('--device');
-  const device = deviceFlag === undefined ? undefined : DeviceChoice.safeParse(deviceFlag).data;
-  if (deviceFlag !== undefined && device === undefined) throw new UsageError(`--device must be one of ${DeviceChoice.options.join(', ')}, not ${quote(deviceFlag)}`);
-  const file = flags.values.get('--file');
-  if (flags.positionals.length > 1) {
-    throw new UsageError('fill takes one text argument; quote the text ("The ____ sat.")');
-  }
-  const positional = flags.positionals[0];
-  if (file !== undefined && positional !== undefined) throw new UsageError('fill: give the text either as an argument or with --file, not both');
-  if (file === undefined && positional === undefined) {
-    throw new UsageError('fill needs text: an argument with blanks, --file PATH, or - to read stdin');
-  }
-
-  let text: string;
-  let fromArgument = false;
-  if (file !== undefined) {
-    try {
-      text = await readFile(resolve(io.cwd, file), 'utf8');
-    } catch (err) {
-      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
-    }
-  } else if (positional === '-') {
-    text = await readStdin(io.stdin);
-  } else {
-    text = positional!;
-    fromArgument = true;
-  }
+  const flags = parseFlags(args, { '--model': true, '--file': true, ...optionFlagNames(FILL_OPTIONS) }, 'fill');
+  const options = parseOptions(FILL_OPTIONS, flags);
+  const { text, fromArgument } = await textOf('fill', flags, io);
 
   let blanks: number;
   try {
@@ -330,34 +313,21 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
     : () => {};
   let result: FillResult;
   try {
-    result = await core.call('fill.run', {
-      requestId,
-      text,
-      ...(model !== undefined ? { model } : {}),
-      ...(steps !== undefined ? { steps } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...(alternatives !== undefined ? { alternatives } : {}),
-      ...(mode !== undefined ? { mode } : {}),
-      ...(device !== undefined ? { device } : {}),
-      ...(temperature !== undefined ? { temperature } : {}),
-      ...(topP !== undefined ? { topP } : {}),
-      ...(unmasking !== undefined ? { unmasking } : {}),
-      ...(lengthBias !== undefined ? { lengthBias } : {}),
-    });
+    result = await core.call('fill.run', { requestId, text, ...(model !== undefined ? { model } : {}), ...options });
   } finally {
     process.off('SIGINT', onSigint);
     stopProgress();
     if (showProgress) io.stderr.write('\r\x1b[K');
     await core.close().catch(() => {});
   }
-  if (device !== undefined) {
+  if (options.device !== undefined) {
     const notes = result.deviceNotes ?? [];
     await write(io.stderr, `lacuna: ran on ${result.device}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
   }
-  if (temperature !== undefined || topP !== undefined || unmasking !== undefined) {
+  if (options.temperature !== undefined || options.topP !== undefined || options.unmasking !== undefined) {
     await write(io.stderr, `lacuna: ${tokenChoice(result.temperature, result.topP ?? 1, result.unmasking ?? 'random')}, ${result.steps} steps, seed ${result.seed}\n`);
   }
-  if (lengthBias !== undefined) {
+  if (options.lengthBias !== undefined) {
     const lengths = (result.alternatives ?? []).map((a) => (a.lengths ?? []).join('/'));
     await write(io.stderr, `lacuna: blank lengths (tokens) ${lengths.join(', ')}\n`);
   }
@@ -374,27 +344,14 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
 }
 
 async function score(args: readonly string[], io: Io): Promise<number> {
-  const flags = parseFlags(args, { '--model': true, '--draws': true, '--seed': true, '--file': true }, 'score');
-  const draws = parseInteger('--draws', flags.values.get('--draws'), 1, 1024);
-  const seed = parseInteger('--seed', flags.values.get('--seed'), 0, 2 ** 32 - 1);
-  const file = flags.values.get('--file');
-  if (flags.positionals.length > 1) throw new UsageError('score takes one text argument; quote the text');
-  const positional = flags.positionals[0];
-  if (file !== undefined && positional !== undefined) throw new UsageError('score: give the text either as an argument or with --file, not both');
-  if (file === undefined && positional === undefined) throw new UsageError('score needs text: an argument, --file PATH, or - to read stdin');
-  let text: string;
-  if (file !== undefined) {
-    try {
-      text = await readFile(resolve(io.cwd, file), 'utf8');
-    } catch (err) {
-      throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
-    }
-  } else text = positional === '-' ? await readStdin(io.stdin) : positional!;
+  const flags = parseFlags(args, { '--model': true, '--file': true, ...optionFlagNames(SCORE_OPTIONS) }, 'score');
+  const options = parseOptions(SCORE_OPTIONS, flags);
+  const { text } = await textOf('score', flags, io);
   if (text.length === 0) throw new CliError('the text is empty');
   const { model, core } = await modelAndCore(flags.values.get('--model'), io);
   let result: ScoreResult;
   try {
-    result = await core.call('score.run', { text, ...(model !== undefined ? { model } : {}), ...(draws !== undefined ? { draws } : {}), ...(seed !== undefined ? { seed } : {}) });
+    result = await core.call('score.run', { text, ...(model !== undefined ? { model } : {}), ...options });
   } finally {
     await core.close().catch(() => {});
   }

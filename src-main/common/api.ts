@@ -6,24 +6,15 @@
  * the server side validates params before dispatch, the client side validates results.
  */
 import { z } from 'zod';
+import { DeviceChoice, FillOptions, ScoreOptions, UnmaskingOrder } from './fill-options';
+
+export { DeviceChoice, UnmaskingOrder };
 
 export const DocumentId = z.string().regex(/^[0-9a-f]{32}$/, 'document id must be 32 hex characters');
 
 /** Upper bound on a document body accepted over the API (characters). */
 export const MAX_BODY_CHARS = 20_000_000;
 export const MAX_TITLE_CHARS = 1_000;
-/** The range of a fill's temperature (FillRequest.temperature). */
-export const MIN_TEMPERATURE = 0.1;
-export const MAX_TEMPERATURE = 2;
-/** The range of a fill's nucleus mass (FillRequest.topP; 1 keeps every token). */
-export const MIN_TOP_P = 0.05;
-export const MAX_TOP_P = 1;
-/** The order in which a fill's masked positions are written (FillRequest.unmasking). */
-export const UnmaskingOrder = z.enum(['random', 'confident']);
-export type UnmaskingOrder = z.infer<typeof UnmaskingOrder>;
-/** The range of the pull of an auto-length blank toward short (−1) or long (+1) fills (FillRequest.lengthBias). */
-export const MIN_LENGTH_BIAS = -1;
-export const MAX_LENGTH_BIAS = 1;
 /** Upper bound on a document's rich text (the editor's structured form, JSON) accepted over the API (characters). */
 export const MAX_RICH_TEXT_CHARS = 40_000_000;
 
@@ -147,55 +138,17 @@ export const ModelVerification = z.object({
 });
 export type ModelVerification = z.infer<typeof ModelVerification>;
 
-/** An execution provider to ask for (engine.devices lists what this machine has). */
-export const DeviceChoice = z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu']);
-export type DeviceChoice = z.infer<typeof DeviceChoice>;
 
-export const FillRequest = z.object({
+/** A fill: the text and its model, and the options of common/fill-options.ts (their meaning is written there). */
+export const FillRequest = FillOptions.extend({
   /** Client-chosen id; progress events and fill.cancel refer to it. */
   requestId: z.string().min(1).max(100),
   /** Text in the blank syntax, containing at least one blank. */
   text: z.string().max(MAX_BODY_CHARS),
   /** Model id from models.list; default model when omitted. */
   model: z.string().optional(),
-  steps: z.number().int().min(1).max(4096).optional(),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
-  /** Number of alternative fills, sampled as one batch (default 1). */
-  alternatives: z.number().int().min(1).max(16).optional(),
-  /**
-   * 'exact' (default) follows the sampler exactly; 'fast' reuses the previous network output on
-   * steps that unmasked nothing even for σ-conditioned weights (approximate; exact anyway for
-   * time-independent models).
-   */
-  mode: z.enum(['exact', 'fast']).optional(),
-  /**
-   * Temperature of the token choice, 0.1–2: below 1 each unmasked position takes likelier tokens
-   * (plainer, more predictable text), above 1 less likely ones; when and how many positions unmask
-   * per step is unchanged. Default: the model's recommended value (manifest sampling.temperature),
-   * else 1 (the SEDD sampler as specified). Absorbing models with the analytic sampler only.
-   */
-  temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).optional(),
-  /**
-   * Nucleus (top-p) of the token choice, 0.05–1: an unmasking position picks only among the likeliest
-   * tokens that together hold this share of the model's probability (1 keeps them all; lower cuts
-   * the unlikely tail that makes word salad). Default: the model's (manifest sampling.top_p), else 1.
-   */
-  topP: z.number().min(MIN_TOP_P).max(MAX_TOP_P).optional(),
-  /**
-   * Which masked positions are written first: 'random' (the sampler as specified) or 'confident'
-   * (the positions the model is surest of first; as many per step as the sampler would write).
-   * Default: the model's (manifest sampling.unmasking), else 'random'.
-   */
-  unmasking: UnmaskingOrder.optional(),
-  /**
-   * For blanks of 'auto' length (____): −1 leans toward the shortest length tried, +1 toward the
-   * longest, 0 (default) takes the fill the model finds most natural per token.
-   */
-  lengthBias: z.number().min(MIN_LENGTH_BIAS).max(MAX_LENGTH_BIAS).optional(),
   /** The document the fill is for: a successful fill is then recorded (generations.*). */
   documentId: DocumentId.optional(),
-  /** Execution provider to run on ('auto' tries GPUs first); default: the app's (LACUNA_DEVICE overrides both). */
-  device: DeviceChoice.optional(),
 });
 export type FillRequest = z.infer<typeof FillRequest>;
 
@@ -238,16 +191,13 @@ export const FillResult = z.object({
 });
 export type FillResult = z.infer<typeof FillResult>;
 
-export const ScoreRequest = z.object({
+/** A score: plain text and its model, and the options of common/fill-options.ts SCORE_OPTIONS. */
+export const ScoreRequest = ScoreOptions.extend({
   /** Optional client-chosen id; fill.cancel with it stops the scoring between draws. */
   requestId: z.string().min(1).max(100).optional(),
   /** Plain text to score (no blanks). */
   text: z.string().min(1).max(MAX_BODY_CHARS),
   model: z.string().optional(),
-  /** Monte Carlo draws over t (default 16). */
-  draws: z.number().int().min(1).max(1024).optional(),
-  seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
-  device: DeviceChoice.optional(),
 });
 export type ScoreRequest = z.infer<typeof ScoreRequest>;
 
@@ -656,17 +606,16 @@ export const DownloadProgress = z.object({
 export const ApiEvent = z.discriminatedUnion('type', [FillProgress, ScoreProgress, DownloadProgress]);
 export type ApiEvent = z.infer<typeof ApiEvent>;
 
-/** Error codes a client can act on. */
-export type ErrorCode =
-  | 'bad_request'
-  | 'not_found'
-  | 'conflict'
-  | 'cancelled'
-  | 'model_error'
-  | 'storage_error'
-  /** The network or the server failed: offline, DNS, refused/reset/timed out, proxy, 401/403 (gated), 5xx. */
-  | 'network_error'
-  | 'internal';
+/**
+ * Error codes a client can act on. network_error: the network or the server failed (offline, DNS,
+ * refused/reset/timed out, proxy, 401/403 for a gated model, 5xx).
+ */
+export const ERROR_CODES = ['bad_request', 'not_found', 'conflict', 'cancelled', 'model_error', 'storage_error', 'network_error', 'internal'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code);
+}
 
 /** The one error shape that crosses every boundary. */
 export class ApiError extends Error {
@@ -679,13 +628,21 @@ export class ApiError extends Error {
   toJSON(): { code: ErrorCode; message: string } {
     return { code: this.code, message: this.message };
   }
+  /**
+   * The one conversion of anything thrown into an ApiError, used by every boundary (the core, web
+   * mode, IPC, the engine's process, the renderer). An ApiError passes through; so does its JSON form
+   * or a copy from another bundle of this file (code and message, with a known code). A path too long
+   * or holding a NUL is the request's fault, said in words (Node's errors for them name no file the
+   * writer chose). Anything else, a Node error with an ENOENT-style code included, is 'internal'.
+   */
   static from(value: unknown): ApiError {
     if (value instanceof ApiError) return value;
-    if (value && typeof value === 'object' && 'code' in value && 'message' in value) {
-      const v = value as { code: unknown; message: unknown };
-      if (typeof v.code === 'string' && typeof v.message === 'string') return new ApiError(v.code as ErrorCode, v.message);
-    }
-    return new ApiError('internal', value instanceof Error ? value.message : String(value));
+    const v = (value && typeof value === 'object' ? value : {}) as { code?: unknown; message?: unknown };
+    const message = typeof v.message === 'string' ? v.message : String(value);
+    if (isErrorCode(v.code)) return new ApiError(v.code, message);
+    if (v.code === 'ENAMETOOLONG') return new ApiError('bad_request', 'a file name or path is too long for this computer');
+    if (v.code === 'ERR_INVALID_ARG_VALUE' && /null bytes/i.test(message)) return new ApiError('bad_request', 'a path cannot contain a NUL character');
+    return new ApiError('internal', message);
   }
 }
 

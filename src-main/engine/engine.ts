@@ -55,7 +55,8 @@ import { createHash, randomInt } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ApiError, MAX_LENGTH_BIAS, MAX_TEMPERATURE, MAX_TOP_P, MIN_LENGTH_BIAS, MIN_TEMPERATURE, MIN_TOP_P, UnmaskingOrder } from '../common/api';
+import { ApiError } from '../common/api';
+import { DEFAULT_DRAWS, DEFAULT_STEPS, FILL_OPTIONS, optionsProblem, SCORE_OPTIONS } from '../common/fill-options';
 import { AUTO_BLANK_LENGTHS, DEFAULT_BLANK_TOKENS } from '../common/blanks';
 import type { AbsorbingGraph, Graph } from './sampling/graph';
 import { decodeFills, parseFillText, planInfill, spliceFills, type InfillPlan } from './infill';
@@ -65,7 +66,7 @@ import { MANIFEST_FILE, loadModelPackage, type ModelPackage } from './model/pack
 import type { Noise } from './sampling/noise';
 import { Random } from './random';
 import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type OutputReuse, type UnmaskedToken } from './sampling/analytic';
-import { chooseSampler, FALLBACK_STEPS, samplePc, UNKNOWN, type Predictor } from './sampling/predictor-corrector';
+import { chooseSampler, samplePc, UNKNOWN, type Predictor } from './sampling/predictor-corrector';
 import type { DeviceChoice } from './runtime/providers';
 import { ScoreModel } from './runtime/score-model';
 import type { TokenChoice } from './sampling/token-choice';
@@ -73,11 +74,7 @@ import { Tokenizer } from './model/tokenizer';
 import { JobQueue } from './job-queue';
 import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo, WarmJob, WarmOutcome } from './types';
 
-export { FALLBACK_STEPS };
-export const MAX_STEPS = 4096;
-export const MAX_ALTERNATIVES = 16;
-export const DEFAULT_DRAWS = 16;
-export const MAX_DRAWS = 1024;
+
 
 /**
  * The seed of alternative a's Exp(1) stream: the request's seed itself for a = 0 (so one
@@ -274,39 +271,17 @@ export class Engine implements EngineService {
       if (state.cancelled) throw new ApiError('cancelled', `fill ${job.requestId} was cancelled`);
     };
     checkpoint();
-    if (job.steps !== undefined && !(Number.isInteger(job.steps) && job.steps >= 1 && job.steps <= MAX_STEPS)) {
-      throw new ApiError('bad_request', `steps must be an integer from 1 to ${MAX_STEPS}, got ${job.steps}`);
-    }
-    checkSeed(job.seed);
+    checkOptions(FILL_OPTIONS, job);
     const B = job.alternatives ?? 1;
-    if (!(Number.isInteger(B) && B >= 1 && B <= MAX_ALTERNATIVES)) {
-      throw new ApiError('bad_request', `alternatives must be an integer from 1 to ${MAX_ALTERNATIVES}, got ${job.alternatives}`);
-    }
-    if (job.mode !== undefined && job.mode !== 'exact' && job.mode !== 'fast') {
-      throw new ApiError('bad_request', `mode must be "exact" or "fast", got ${String(job.mode)}`);
-    }
-    if (job.temperature !== undefined && !(typeof job.temperature === 'number' && job.temperature >= MIN_TEMPERATURE && job.temperature <= MAX_TEMPERATURE)) {
-      throw new ApiError('bad_request', `temperature must be a number from ${MIN_TEMPERATURE} to ${MAX_TEMPERATURE}, got ${String(job.temperature)}`);
-    }
-    if (job.topP !== undefined && !(typeof job.topP === 'number' && job.topP >= MIN_TOP_P && job.topP <= MAX_TOP_P)) {
-      throw new ApiError('bad_request', `topP must be a number from ${MIN_TOP_P} to ${MAX_TOP_P}, got ${String(job.topP)}`);
-    }
-    if (job.unmasking !== undefined && !UnmaskingOrder.safeParse(job.unmasking).success) {
-      throw new ApiError('bad_request', `unmasking must be one of ${UnmaskingOrder.options.join(', ')}, got ${String(job.unmasking)}`);
-    }
-    if (job.lengthBias !== undefined && !(typeof job.lengthBias === 'number' && job.lengthBias >= MIN_LENGTH_BIAS && job.lengthBias <= MAX_LENGTH_BIAS)) {
-      throw new ApiError('bad_request', `lengthBias must be a number from ${MIN_LENGTH_BIAS} to ${MAX_LENGTH_BIAS}, got ${String(job.lengthBias)}`);
-    }
     const segments = parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
 
-    checkDevice(job.device);
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
     const m = model.pkg.manifest;
     const graph = model.graph;
     // Blank positions hold MASK (absorbing) or UNKNOWN (uniform) in the template.
     const blankId = graph.absorb ? graph.mask : UNKNOWN;
-    const steps = job.steps ?? m.sampling?.default_steps ?? FALLBACK_STEPS;
+    const steps = job.steps ?? m.sampling?.default_steps ?? DEFAULT_STEPS;
     const seed = job.seed ?? randomInt(0, 2 ** 32);
     const reuse = m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never';
     const temperature = job.temperature ?? m.sampling?.temperature ?? 1;
@@ -638,17 +613,13 @@ export class Engine implements EngineService {
       if (state.cancelled) throw new ApiError('cancelled', `score ${job.requestId} was cancelled`);
     };
     checkpoint();
+    checkOptions(SCORE_OPTIONS, job);
     const draws = job.draws ?? DEFAULT_DRAWS;
-    if (!(Number.isInteger(draws) && draws >= 1 && draws <= MAX_DRAWS)) {
-      throw new ApiError('bad_request', `draws must be an integer from 1 to ${MAX_DRAWS}, got ${job.draws}`);
-    }
-    checkSeed(job.seed);
     if (job.estimator !== undefined && job.estimator !== 'k' && job.estimator !== 't') {
       throw new ApiError('bad_request', `estimator must be "k" or "t", got ${String(job.estimator)}`);
     }
     if (typeof job.text !== 'string' || job.text.length === 0) throw new ApiError('bad_request', 'text: nothing to score');
 
-    checkDevice(job.device);
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
     const seed = job.seed ?? randomInt(0, 2 ** 32);
@@ -693,16 +664,8 @@ export class Engine implements EngineService {
   }
 }
 
-const DEVICES: readonly DeviceChoice[] = ['auto', 'cpu', 'cuda', 'dml', 'coreml', 'webgpu'];
-
-function checkDevice(device: unknown): void {
-  if (device !== undefined && !DEVICES.includes(device as DeviceChoice)) {
-    throw new ApiError('bad_request', `device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(device)}`);
-  }
-}
-
-function checkSeed(seed: number | undefined): void {
-  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
-    throw new ApiError('bad_request', `seed must be an integer from 0 to 2^32 − 1, got ${seed}`);
-  }
+/** A job's options within the contract's ranges (common/fill-options.ts): jobs also come from outside the API (tests, benchmarks). */
+function checkOptions(options: typeof FILL_OPTIONS | typeof SCORE_OPTIONS, job: object): void {
+  const problem = optionsProblem(options, job);
+  if (problem) throw new ApiError('bad_request', problem);
 }

@@ -1,30 +1,14 @@
 /** The engine as the rest of the core sees it (implemented in-process by Engine, across a process by EngineClient). */
 import type { ScoreTextOutcome } from './likelihood';
-import type { UnmaskingOrder } from '../common/api';
-import type { DeviceChoice } from './runtime/providers';
+import type { DeviceChoice, FillOptions, ScoreOptions, UnmaskingOrder } from '../common/fill-options';
 
-export interface FillJob {
+/** A fill for the engine: the request's text and options (common/fill-options.ts), with the model's folder instead of its id. */
+export interface FillJob extends FillOptions {
   requestId: string;
   /** Text in the blank syntax (src-main/common/blanks.ts). */
   text: string;
   /** Folder of a model package (models/FORMAT.md). */
   modelDir: string;
-  steps?: number;
-  seed?: number;
-  /** Alternatives sampled as one batch, 1–16 (default 1). Alternative a uses the seed derived by engine.ts alternativeSeed(seed, a). */
-  alternatives?: number;
-  /** 'exact' (default) or 'fast': reuse network outputs across steps that unmask nothing even for σ-conditioned weights (approximate). */
-  mode?: 'exact' | 'fast';
-  /** Execution provider wanted for this job (providers.ts DeviceChoice); default: the engine's. */
-  device?: DeviceChoice;
-  /** Temperature of the token choice (token-choice.ts); default: the manifest's sampling.temperature, else 1. */
-  temperature?: number;
-  /** Nucleus mass of the token choice (token-choice.ts); default: the manifest's sampling.top_p, else 1. */
-  topP?: number;
-  /** Unmasking order (token-choice.ts); default: the manifest's sampling.unmasking, else 'random'. */
-  unmasking?: UnmaskingOrder;
-  /** Auto-length blanks: −1 … 1, toward the shortest or longest length tried (engine.ts chooseLength). */
-  lengthBias?: number;
 }
 
 /** A position unmasked by a step: which alternative, which blank (document order), which token of the blank. */
@@ -80,19 +64,15 @@ export interface FillOutcome {
 }
 
 /** A likelihood bound request (likelihood.ts): plain text, no blanks. */
-export interface ScoreJob {
+/** A score for the engine: the request's text and options (common/fill-options.ts SCORE_OPTIONS), with the model's folder. */
+export interface ScoreJob extends ScoreOptions {
   /** Shares the id space (and cancel) with fills; the core makes one up when its caller gives none. */
   requestId: string;
   text: string;
   /** Folder of a model package (absorbing graph with log-linear noise only). */
   modelDir: string;
-  /** Monte Carlo draws over t, 1–1024 (default 16). */
-  draws?: number;
-  seed?: number;
   /** 'k' (default, low variance) or 't' (likelihood.ts). */
   estimator?: 'k' | 't';
-  /** Execution provider wanted for this job; default: the engine's. */
-  device?: DeviceChoice;
 }
 
 /** Scoring progress: Monte Carlo draws done out of the total (windows × draws). */

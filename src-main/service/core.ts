@@ -8,7 +8,8 @@
  */
 import { ApiError, api, isMethod, parseParams } from '../common/api';
 import { diffWords } from '../common/diff';
-import type { Api, ApiClient, ApiEvent, ErrorCode, Method, ModelInfo, Params, Result } from '../common/api';
+import { FILL_OPTIONS, pickOptions, SCORE_OPTIONS } from '../common/fill-options';
+import type { Api, ApiClient, ApiEvent, Method, ModelInfo, Params, Result } from '../common/api';
 import type { z } from 'zod';
 import { DEFAULT_MODEL_ID } from '../platform/paths';
 import type { EngineService } from '../engine/types';
@@ -362,15 +363,7 @@ export function createCore(options: CoreOptions): Core {
             requestId: p.requestId,
             text: p.text,
             modelDir: model.dir,
-            ...(p.steps !== undefined ? { steps: p.steps } : {}),
-            ...(p.seed !== undefined ? { seed: p.seed } : {}),
-            ...(p.alternatives !== undefined ? { alternatives: p.alternatives } : {}),
-            ...(p.mode !== undefined ? { mode: p.mode } : {}),
-            ...(p.device !== undefined ? { device: p.device } : {}),
-            ...(p.temperature !== undefined ? { temperature: p.temperature } : {}),
-            ...(p.topP !== undefined ? { topP: p.topP } : {}),
-            ...(p.unmasking !== undefined ? { unmasking: p.unmasking } : {}),
-            ...(p.lengthBias !== undefined ? { lengthBias: p.lengthBias } : {}),
+            ...pickOptions(FILL_OPTIONS, p),
           },
           (progress) =>
             emit({
@@ -445,7 +438,7 @@ export function createCore(options: CoreOptions): Core {
         const model = await resolveModel(p.model);
         if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
         const out = await engine.score(
-          { requestId, text: p.text, modelDir: model.dir, ...(p.draws !== undefined ? { draws: p.draws } : {}), ...(p.seed !== undefined ? { seed: p.seed } : {}), ...(p.device !== undefined ? { device: p.device } : {}) },
+          { requestId, text: p.text, modelDir: model.dir, ...pickOptions(SCORE_OPTIONS, p) },
           undefined,
           (progress) => emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
         );
@@ -471,7 +464,7 @@ export function createCore(options: CoreOptions): Core {
     try {
       result = await (handlers[method] as (p: unknown) => unknown)(parsed);
     } catch (err) {
-      throw toApiError(err);
+      throw ApiError.from(err);
     }
     const checked = api[method].result.safeParse(result);
     if (!checked.success) {
@@ -513,40 +506,13 @@ export function createCore(options: CoreOptions): Core {
           errors.push(err);
         }
         listeners.clear();
-        if (errors.length) throw toApiError(errors[0]);
+        if (errors.length) throw ApiError.from(errors[0]);
       })();
       return closing;
     },
   };
 }
 
-const ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
-  'bad_request',
-  'not_found',
-  'conflict',
-  'cancelled',
-  'model_error',
-  'storage_error',
-  'network_error',
-  'internal',
-]);
-
-/**
- * ApiErrors pass through (also one rebuilt from another copy of api.ts, e.g. across a process);
- * a path too long or holding a NUL is the request's fault (bad_request, in words); anything
- * else — a Node error with an ENOENT-style code included — is 'internal'.
- */
-function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  if (err instanceof Error && err.name === 'ApiError' && 'code' in err && typeof err.code === 'string' && ERROR_CODES.has(err.code)) {
-    return new ApiError(err.code as ErrorCode, err.message);
-  }
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  // The file system's refusals that come from the request, in the writer's words (not Node's).
-  if (code === 'ENAMETOOLONG') return new ApiError('bad_request', 'a file name or path is too long for this computer');
-  if (code === 'ERR_INVALID_ARG_VALUE' && /null bytes/i.test(messageOf(err))) return new ApiError('bad_request', 'a path cannot contain a NUL character');
-  return new ApiError('internal', messageOf(err));
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -249,7 +249,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       const result = await options.core.call(method, params as Params<typeof method>);
       sendJson(res, 200, { ok: true, result });
     } catch (err) {
-      sendError(res, toApiError(err));
+      sendError(res, ApiError.from(err));
     }
   }
 
@@ -400,10 +400,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  return new ApiError('internal', err instanceof Error ? err.message : String(err));
-}
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.destroyed) return;

@@ -11,7 +11,8 @@ import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { z } from 'zod';
-import { ApiError, MAX_TEMPERATURE, MAX_TOP_P, MIN_TEMPERATURE, MIN_TOP_P, UnmaskingOrder } from '../../common/api';
+import { ApiError } from '../../common/api';
+import { FILL_SCHEMAS, UnmaskingOrder } from '../../common/fill-options';
 import { parseJsonText } from '../../common/json-text';
 import { MODEL_LIMITS, readModelJson } from './limits';
 
@@ -59,12 +60,12 @@ export const Manifest = z
     }),
     sampling: z
       .object({
-        default_steps: z.number().int().min(1).max(4096).optional(),
+        default_steps: FILL_SCHEMAS.steps.optional(),
         sampler: z.string().optional(),
         /** Recommended temperature of the token choice (engine.ts; FillRequest.temperature). */
-        temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).optional(),
+        temperature: FILL_SCHEMAS.temperature.optional(),
         /** Recommended nucleus mass (token-choice.ts; FillRequest.topP). */
-        top_p: z.number().min(MIN_TOP_P).max(MAX_TOP_P).optional(),
+        top_p: FILL_SCHEMAS.topP.optional(),
         /** Recommended unmasking order (token-choice.ts; FillRequest.unmasking). */
         unmasking: UnmaskingOrder.optional(),
       })

@@ -9,7 +9,8 @@ import { existsSync } from 'node:fs';
 import { ApiError, type ModelInfo } from '../../common/api';
 import { DEFAULT_MODEL_ID } from '../../platform/paths';
 import { MANIFEST_FILE, readModelPackage as readPackage, type ModelPackage } from './package';
-import { FALLBACK_STEPS, supportsTemperature } from '../sampling/predictor-corrector';
+import { supportsTemperature } from '../sampling/predictor-corrector';
+import { DEFAULT_STEPS } from '../../common/fill-options';
 
 export interface BrokenModel {
   dir: string;
@@ -107,7 +108,7 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = fal
     graph: m.graph.type,
     noise: m.noise.type,
     timeConditioned: m.time_conditioned !== false,
-    defaultSteps: m.sampling?.default_steps ?? FALLBACK_STEPS,
+    defaultSteps: m.sampling?.default_steps ?? DEFAULT_STEPS,
     defaultTemperature: m.sampling?.temperature ?? 1,
     defaultTopP: m.sampling?.top_p ?? 1,
     defaultUnmasking: m.sampling?.unmasking ?? 'random',

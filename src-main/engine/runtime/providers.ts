@@ -46,10 +46,9 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loadOrt, ORT_OFFLINE_ENV, ortOffline } from './ort-offline';
 import { probeCommand, probeRuntime } from '../../platform/app-routes';
 import { ApiError, type DeviceInfo } from '../../common/api';
+import { PROVIDER_IDS, type DeviceChoice, type ProviderId } from '../../common/fill-options';
 
-export const PROVIDER_IDS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
-export type ProviderId = (typeof PROVIDER_IDS)[number];
-export type DeviceChoice = ProviderId | 'auto';
+export { PROVIDER_IDS, type DeviceChoice, type ProviderId };
 export const DEVICE_ENV = 'LACUNA_DEVICE';
 export const MAX_CPU_THREADS = 8;
 

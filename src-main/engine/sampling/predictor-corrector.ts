@@ -222,9 +222,6 @@ export interface SamplerChoice {
   fast: boolean;
 }
 
-/** Steps a fill takes when neither the request nor the manifest (sampling.default_steps) names a number. */
-export const FALLBACK_STEPS = 64;
-
 /** Whether fills take a temperature ≠ 1: absorb + log-linear (sampler.ts; samplePc has none). */
 export function supportsTemperature(m: Pick<SamplerManifest, 'graph' | 'noise'>): boolean {
   return m.graph.type === 'absorb' && m.noise.type === 'loglinear';

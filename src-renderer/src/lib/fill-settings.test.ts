@@ -10,10 +10,7 @@ import {
   describeLengthBias,
   describeTopP,
   formatTemperature,
-  MAX_LENGTH_BIAS,
-  MAX_TOP_P,
-  MIN_LENGTH_BIAS,
-  MIN_TOP_P,
+  FILL_OPTIONS,
   readFillSettings,
   stepPreset,
   WORD_CHOICE_STEPS,
@@ -138,14 +135,14 @@ describe('fill settings', () => {
   });
 
   it('keeps word choice and length lean within the contract’s ranges, and the order to its two values', () => {
-    for (const topP of [MIN_TOP_P, 0.5, MAX_TOP_P]) expect(readFillSettings({ ...beforeTopP, topP })?.topP).toBe(topP);
-    for (const lengthBias of [MIN_LENGTH_BIAS, 0.25, MAX_LENGTH_BIAS]) expect(readFillSettings({ ...beforeTopP, lengthBias })?.lengthBias).toBe(lengthBias);
+    for (const topP of [FILL_OPTIONS.topP.min, 0.5, FILL_OPTIONS.topP.max]) expect(readFillSettings({ ...beforeTopP, topP })?.topP).toBe(topP);
+    for (const lengthBias of [FILL_OPTIONS.lengthBias.min, 0.25, FILL_OPTIONS.lengthBias.max]) expect(readFillSettings({ ...beforeTopP, lengthBias })?.lengthBias).toBe(lengthBias);
     const bad = [
-      { topP: MIN_TOP_P - 0.01 },
-      { topP: MAX_TOP_P + 0.01 },
+      { topP: FILL_OPTIONS.topP.min - 0.01 },
+      { topP: FILL_OPTIONS.topP.max + 0.01 },
       { topP: '0.9' },
-      { lengthBias: MIN_LENGTH_BIAS - 0.1 },
-      { lengthBias: MAX_LENGTH_BIAS + 0.1 },
+      { lengthBias: FILL_OPTIONS.lengthBias.min - 0.1 },
+      { lengthBias: FILL_OPTIONS.lengthBias.max + 0.1 },
       { lengthBias: null },
       { unmasking: 'greedy' },
     ];
@@ -155,7 +152,7 @@ describe('fill settings', () => {
       expect(fillSettingsOrDefaults({ ...beforeTopP, ...b }), JSON.stringify(b)).toEqual({ ...beforeTopP, ...untouched });
     }
     // Every word-choice step is a valid top-p, from adventurous (all words) down.
-    expect(WORD_CHOICE_STEPS[0].topP).toBe(MAX_TOP_P);
+    expect(WORD_CHOICE_STEPS[0].topP).toBe(FILL_OPTIONS.topP.max);
     for (const w of WORD_CHOICE_STEPS) expect(readFillSettings({ ...beforeTopP, topP: w.topP })?.topP).toBe(w.topP);
     expect(WORD_CHOICE_STEPS.map((w) => w.topP)).toEqual([...WORD_CHOICE_STEPS.map((w) => w.topP)].sort((a, b) => b - a));
   });

@@ -7,63 +7,50 @@
  * attributes, editor/schema.ts), which then apply to it instead.
  */
 import { z } from 'zod';
-import {
-  DeviceChoice,
-  MAX_LENGTH_BIAS,
-  MAX_TEMPERATURE,
-  MAX_TOP_P,
-  MIN_LENGTH_BIAS,
-  MIN_TEMPERATURE,
-  MIN_TOP_P,
-  UnmaskingOrder,
-  type FillRequest,
-  type ModelInfo,
-} from '../../../src-main/common/api';
+import type { FillRequest, ModelInfo } from '../../../src-main/common/api';
+import { DEFAULT_STEPS, FILL_OPTIONS, FILL_SCHEMAS, type DeviceChoice } from '../../../src-main/common/fill-options';
 
-export { MAX_LENGTH_BIAS, MAX_TEMPERATURE, MAX_TOP_P, MIN_LENGTH_BIAS, MIN_TEMPERATURE, MIN_TOP_P };
-
-export const MAX_STEPS = 4096;
-export const MAX_ALTERNATIVES = 16;
-export const MAX_SEED = 2 ** 32 - 1;
+/** The ranges and choices of every option (common/fill-options.ts): the form's bounds and messages. */
+export { FILL_OPTIONS };
 
 export const FillSettings = z.object({
-  steps: z.number().int().min(1).max(MAX_STEPS),
+  steps: FILL_SCHEMAS.steps,
   /** null: a new random seed each time. */
-  seed: z.number().int().min(0).max(MAX_SEED).nullable(),
-  alternatives: z.number().int().min(1).max(MAX_ALTERNATIVES),
-  mode: z.enum(['exact', 'fast']),
-  device: DeviceChoice,
+  seed: FILL_SCHEMAS.seed.nullable(),
+  alternatives: FILL_SCHEMAS.alternatives,
+  mode: FILL_SCHEMAS.mode,
+  device: FILL_SCHEMAS.device,
   /** null: the app's default model. */
   model: z.string().min(1).max(100).nullable(),
   /**
    * The temperature of the token choice (FillRequest.temperature); null: the model's recommended
    * value (ModelInfo.defaultTemperature). Settings kept by versions before it have none: null.
    */
-  temperature: z.number().min(MIN_TEMPERATURE).max(MAX_TEMPERATURE).nullable().default(null),
+  temperature: FILL_SCHEMAS.temperature.nullable().default(null),
   /**
    * Word choice: the nucleus mass of the token choice (FillRequest.topP); null: the model's
    * (ModelInfo.defaultTopP). Settings kept by versions before it have none: null.
    */
-  topP: z.number().min(MIN_TOP_P).max(MAX_TOP_P).nullable().default(null),
+  topP: FILL_SCHEMAS.topP.nullable().default(null),
   /**
    * Which words are written first (FillRequest.unmasking): 'confident' writes the surest first;
    * null: the model's order (ModelInfo.defaultUnmasking). Settings kept before it have none: null.
    */
-  unmasking: UnmaskingOrder.nullable().default(null),
+  unmasking: FILL_SCHEMAS.unmasking.nullable().default(null),
   /** Auto blanks: −1 leans toward shorter fills, +1 toward longer, 0 none (FillRequest.lengthBias). */
-  lengthBias: z.number().min(MIN_LENGTH_BIAS).max(MAX_LENGTH_BIAS).default(0),
+  lengthBias: FILL_SCHEMAS.lengthBias.default(0),
 });
 export type FillSettings = z.infer<typeof FillSettings>;
 
 /** Quality against speed: the number of denoising steps. */
 export const STEP_PRESETS = [
   { id: 'quick', label: 'Quick', steps: 16 },
-  { id: 'balanced', label: 'Balanced', steps: 64 },
+  { id: 'balanced', label: 'Balanced', steps: DEFAULT_STEPS },
   { id: 'best', label: 'Best', steps: 256 },
 ] as const;
 
 export const DEFAULT_FILL_SETTINGS: FillSettings = Object.freeze({
-  steps: 64,
+  steps: DEFAULT_STEPS,
   seed: null,
   alternatives: 3,
   mode: 'exact',
@@ -77,7 +64,7 @@ export const DEFAULT_FILL_SETTINGS: FillSettings = Object.freeze({
 
 /**
  * Word choice, in the writer's words: from every word the model finds possible (top-p 1) to only
- * the likeliest ones. The steps of the settings form; each within MIN_TOP_P–MAX_TOP_P.
+ * the likeliest ones. The steps of the settings form; each within FILL_OPTIONS.topP.
  */
 export const WORD_CHOICE_STEPS = [
   { topP: 1, label: 'Adventurous', help: 'any word the model finds possible' },
