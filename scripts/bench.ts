@@ -15,7 +15,7 @@
  *    few steps), generated tokens/s, the share of step time spent outside onnxruntime's run
  *    (JavaScript side: tensor conversion, sampler), network calls per fill;
  *  - a 16-token blank in 256 tokens of context, 64 steps, side by side in one run:
- *      fused      the engine's default (sampler.ts sampleAnalyticAbsorbingFused, ONNX I/O 2): output
+ *      fused      the engine's default (analytic.ts sampleAnalyticAbsorbingFused, ONNX I/O 2): output
  *                 projection and token draw inside the graph at masked positions only, two numbers
  *                 per masked position back to JS, no call once nothing is masked;
  *      fused, mode fast   the same, reusing the output on steps that unmask nothing (approximate
@@ -36,7 +36,8 @@ import { AbsorbingGraph } from '../src-main/engine/sampling/graph';
 import { noiseFromSpec, type Noise, type NoiseSpec } from '../src-main/engine/sampling/noise';
 import { cpuThreads, type DeviceChoice } from '../src-main/engine/runtime/providers';
 import { Random } from '../src-main/engine/random';
-import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise } from '../src-main/engine/sampling/analytic';
+import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, streamExpNoise } from '../src-main/engine/sampling/analytic';
+import { sampleAnalyticAbsorbingFused } from '../src-main/engine/sampling/fused';
 import { ScoreModel } from '../src-main/engine/runtime/score-model';
 import { DEFAULT_MODEL_ID, appRoot } from '../src-main/platform/paths';
 import { PASSAGE_AFTER, PASSAGE_BEFORE } from './bench-passage';
@@ -87,7 +88,7 @@ async function engineFill(net: ScoreModel, m: BenchModel, template: Int32Array, 
     noise: noiseFromSpec(m.noise),
     steps,
     // mode 'fast' (the API's approximate mode for sigma-conditioned weights): reuse the last network
-    // output on steps that unmasked nothing, with the sigma shift re-applied (sampler.ts).
+    // output on steps that unmasked nothing, with the sigma shift re-applied (analytic.ts).
     ...(path.endsWith('mode fast') ? { reuse: 'approximate' as const, scaleBySigma: true } : {}),
   };
   const rng = new Random(seed);

@@ -374,7 +374,7 @@ def sha256_file(path: str) -> str:
 def tempered_infill(model: SEDD, x: Tensor, known: Tensor, steps: int, temperature: float,
                     generator: torch.Generator, eps: float = 1e-5) -> Tensor:
     """Fill the positions where ``known`` is False with the analytic absorbing sampler in its
-    factorised form (the engine's sampler.ts): from t_k to t_k - dt a masked position unmasks with
+    factorised form (the engine's analytic.ts): from t_k to t_k - dt a masked position unmasks with
     probability 1 - (sigma-bar shift) = (t_k - t_{k+1}) / t_k under log-linear noise (the
     time-independent network's exact step; the same for a sigma-conditioned one), taking a token from
     softmax(log_score / temperature) over j != MASK; the final step unmasks the rest. Temperature 1

@@ -253,7 +253,7 @@ function fixtureCopy(edit: (manifest: Record<string, unknown>) => void): string 
   return dir;
 }
 
-describe('Engine with the general sampler (samplers.ts samplePc)', () => {
+describe('Engine with the general sampler (predictor.ts samplePc)', () => {
   const temps: string[] = [];
   afterAll(() => {
     for (const d of temps) rmSync(d, { recursive: true, force: true });

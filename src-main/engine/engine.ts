@@ -11,17 +11,10 @@
  * after every network call; one network call in flight is not interruptible, so a cancel takes
  * effect at the latest when it returns.
  *
- * Network-output reuse (sampler.ts): exact for models whose manifest says time_conditioned: false;
+ * Network-output reuse (analytic.ts): exact for models whose manifest says time_conditioned: false;
  * with mode 'fast' also (approximately) for σ-conditioned weights; never otherwise.
  *
- * Samplers (samplers.ts chooseSampler): absorbing + log-linear models use the fast exact analytic
- * sampler (sampler.ts) — with the draw fused into the network when the graph has it (ONNX I/O 2:
- * projection at masked positions only, token ids and log-normalisers back; EngineOptions.sampling
- * 'reference' turns it off), else on the full output by the exponential race; every other model (uniform graph, geometric noise, or a manifest asking for
- * sampling.sampler "euler") uses the general dense sampler samplePc, with the same windows, batch
- * of alternatives and per-alternative Exp(1) streams. There the blanks hold MASK (absorbing) or
- * UNKNOWN (uniform: generated positions start from a uniform draw); output reuse does not apply
- * (mode is accepted and ignored), so a uniform model makes steps + 1 network calls per window.
+ * Samplers and what their progress reports: sampling/choice.ts (chooseSampler, sampleWindow).
  * A later blank that reaches into a window is context MASK there (absorbing, fixed); under the
  * uniform graph, which has no MASK, its positions are sampled along with the window and discarded
  * (its own window generates it afterwards).
@@ -58,18 +51,18 @@ import { performance } from 'node:perf_hooks';
 import { ApiError } from '../common/api';
 import { DEFAULT_DRAWS, DEFAULT_STEPS, FILL_OPTIONS, optionsProblem, SCORE_OPTIONS } from '../common/fill-options';
 import { AUTO_BLANK_LENGTHS, DEFAULT_BLANK_TOKENS } from '../common/blanks';
-import type { AbsorbingGraph, Graph } from './sampling/graph';
+import type { AbsorbingGraph } from './sampling/graph';
 import { decodeFills, parseFillText, planInfill, spliceFills, type InfillPlan } from './infill';
 import { planBans } from './joins';
 import { scoreText, spanBound } from './likelihood';
 import { MANIFEST_FILE, loadModelPackage, type ModelPackage } from './model/package';
-import type { Noise } from './sampling/noise';
 import { Random } from './random';
-import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, type OutputReuse, type UnmaskedToken } from './sampling/analytic';
-import { chooseSampler, samplePc, UNKNOWN, type Predictor } from './sampling/predictor-corrector';
+import { streamExpNoise, type OutputReuse, type UnmaskedToken } from './sampling/analytic';
+import { chooseSampler, sampleWindow, type SamplerChoice } from './sampling/choice';
+import { UNKNOWN } from './sampling/predictor';
 import type { DeviceChoice } from './runtime/providers';
 import { ScoreModel } from './runtime/score-model';
-import type { TokenChoice } from './sampling/token-choice';
+import { isPlain, type TokenChoice } from './sampling/token-choice';
 import { Tokenizer } from './model/tokenizer';
 import { JobQueue } from './job-queue';
 import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo, WarmJob, WarmOutcome } from './types';
@@ -115,7 +108,7 @@ export interface EngineOptions {
   device?: DeviceChoice;
   /**
    * Absorbing + log-linear models: 'fused' (default) draws tokens inside the network when its
-   * graph has the fused draw (sampler.ts sampleAnalyticAbsorbingFused; projection at masked
+   * graph has the fused draw (fused.ts sampleAnalyticAbsorbingFused; projection at masked
    * positions only); 'reference' always uses the exponential-race sampler on the full output
    * (sampleAnalyticAbsorbing; token-for-token the PyTorch reference given the same noise).
    */
@@ -126,11 +119,8 @@ export interface LoadedModel {
   pkg: ModelPackage;
   tokenizer: Tokenizer;
   network: ScoreModel;
-  graph: Graph;
-  noise: Noise;
-  predictor: Predictor;
-  /** Absorbing + log-linear: the fast exact sampler (sampler.ts); otherwise samplePc (samplers.ts). */
-  fast: boolean;
+  /** Graph, noise and sampler from the manifest (sampling/choice.ts). */
+  sampler: SamplerChoice;
 }
 
 interface JobState {
@@ -262,9 +252,14 @@ export class Engine implements EngineService {
       throw new ApiError('model_error', `model package ${dir}: the tokenizer has ${tokenizer.size} ids but ${what}`);
     }
     const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, ...(device ? { device } : {}) });
-    return { pkg, tokenizer, network, graph: choice.graph, noise: choice.noise, predictor: choice.predictor, fast: choice.fast };
+    return { pkg, tokenizer, network, sampler: choice };
   }
 
+  /**
+   * A fill, as the algorithm goes: check the options, load the model, settle the sampling settings,
+   * plan one attempt per blank length tried, sample every attempt, score the fills where there is a
+   * choice to make, and build each alternative from the best attempt per blank.
+   */
   private async run(job: FillJob, state: JobState, onProgress?: (p: FillProgressInfo) => void): Promise<FillOutcome> {
     const started = performance.now();
     const checkpoint = (): void => {
@@ -272,34 +267,54 @@ export class Engine implements EngineService {
     };
     checkpoint();
     checkOptions(FILL_OPTIONS, job);
-    const B = job.alternatives ?? 1;
     const segments = parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
-
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
-    const m = model.pkg.manifest;
-    const graph = model.graph;
-    // Blank positions hold MASK (absorbing) or UNKNOWN (uniform) in the template.
-    const blankId = graph.absorb ? graph.mask : UNKNOWN;
-    const steps = job.steps ?? m.sampling?.default_steps ?? DEFAULT_STEPS;
-    const seed = job.seed ?? randomInt(0, 2 ** 32);
-    const reuse = m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never';
-    const temperature = job.temperature ?? m.sampling?.temperature ?? 1;
-    const topP = job.topP ?? m.sampling?.top_p ?? 1;
-    const unmasking = job.unmasking ?? m.sampling?.unmasking ?? 'random';
-    if ((temperature !== 1 || topP !== 1 || unmasking !== 'random') && !model.fast) {
-      throw new ApiError(
-        'bad_request',
-        `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, which take no temperature, top-p or unmasking order; leave them at 1, 1 and random`,
-      );
+    const settings = samplingSettings(job, model);
+    const { plans, auto } = planAttempts(job.text, segments, model);
+    const sampled = await this.sampleAttempts(model, plans, auto, settings, checkpoint, onProgress);
+    // Ranked where there is a choice to make (lengths of auto blanks, or the order of alternatives)
+    // and the model has a bound to rank by (likelihood.ts: absorbing + log-linear only).
+    const ranked = model.sampler.fast && (plans.length > 1 || settings.B > 1);
+    let networkCalls = sampled.networkCalls;
+    let nll: Float64Array[][] | undefined;
+    if (ranked) {
+      nll = [];
+      for (const [t, plan] of plans.entries()) {
+        checkpoint();
+        const scored = await this.scoreBlanks(model, plan, sampled.attempts[t]!, settings.seed, checkpoint);
+        networkCalls += scored.networkCalls;
+        nll.push(scored.nll);
+      }
     }
+    const alternatives = chooseAlternatives(job.text, plans, sampled.attempts, nll, job.lengthBias ?? 0, model.tokenizer, settings.B);
+    return {
+      text: alternatives[0]!.text,
+      fills: alternatives[0]!.fills,
+      alternatives,
+      windows: plans[plans.length - 1]!.windows.length,
+      steps: settings.steps,
+      seed: settings.seed,
+      temperature: settings.choice.temperature,
+      topP: settings.choice.topP,
+      unmasking: settings.choice.order,
+      device: model.network.device,
+      deviceNotes: model.network.fallbacks.map((f) => f.reason),
+      networkCalls,
+      durationMs: performance.now() - started,
+    };
+  }
 
-    // One attempt per length tried for the auto blanks (one attempt when every blank is exact).
-    // Models without a likelihood bound here (likelihood.ts: absorbing + log-linear only) cannot
-    // compare lengths: their auto blanks take the typical length, and alternatives are not ranked.
-    const auto = segments.some((s) => s.kind === 'blank' && s.tokens === 'auto');
-    const tried = !auto ? [undefined] : model.fast ? autoLengths(m.length) : [Math.min(DEFAULT_BLANK_TOKENS, m.length)];
-    const plans = tried.map((autoLength) => planInfill(job.text, model.tokenizer, { maskId: blankId, maxLength: m.length, ...(autoLength ? { autoLength } : {}) }));
+  /** Every planned attempt sampled in turn, with progress over all of them (steps × windows per attempt). */
+  private async sampleAttempts(
+    model: LoadedModel,
+    plans: InfillPlan[],
+    auto: boolean,
+    settings: SamplingSettings,
+    checkpoint: () => void,
+    onProgress?: (p: FillProgressInfo) => void,
+  ): Promise<{ attempts: Int32Array[][]; networkCalls: number }> {
+    const { B, steps } = settings;
     const totalSteps = steps * plans.reduce((n, p) => n + p.windows.length, 0);
     let remaining = B * plans.reduce((n, p) => n + p.blanks.reduce((k, b) => k + b.length, 0), 0);
     let stepsDone = 0;
@@ -316,11 +331,7 @@ export class Engine implements EngineService {
     for (const plan of plans) {
       const lengths = auto ? plan.blanks.map((b) => b.length) : undefined;
       const out = await this.sampleAttempt(model, plan, {
-        B,
-        seed,
-        steps,
-        reuse,
-        choice: { temperature, topP, order: unmasking },
+        ...settings,
         bans: planBans(plan.blanks, model.tokenizer),
         checkpoint,
         progress: (step, unmasked) => {
@@ -332,58 +343,7 @@ export class Engine implements EngineService {
       networkCalls += out.networkCalls;
       attempts.push(out.docs);
     }
-
-    // How natural each alternative's fills are (nats per blank), when there is a choice to make:
-    // among lengths (auto blanks), or among alternatives (their order).
-    const ranked = model.fast && (tried.length > 1 || B > 1);
-    const nll: Float64Array[][] = [];
-    if (ranked) {
-      for (const [t, plan] of plans.entries()) {
-        checkpoint();
-        const scored = await this.scoreBlanks(model, plan, attempts[t]!, seed, checkpoint);
-        networkCalls += scored.networkCalls;
-        nll.push(scored.nll);
-      }
-    }
-    const bias = job.lengthBias ?? 0;
-    const alternatives = Array.from({ length: B }, (_, a) => {
-      // Per blank, the attempt whose fill is best per token (the only one when it is not ranked).
-      const pick = plans[0]!.blanks.map((_, bi) => {
-        if (!ranked) return 0;
-        let best = 0;
-        let bestScore = Infinity;
-        plans.forEach((plan, t) => {
-          const len = plan.blanks[bi]!.length;
-          const score = lengthScore(nll[t]![a]![bi]! / len, len, bias);
-          if (score < bestScore) {
-            bestScore = score;
-            best = t;
-          }
-        });
-        return best;
-      });
-      const fills = pick.map((t, bi) => decodeFills(plans[t]!, attempts[t]![a]!, model.tokenizer)[bi]!);
-      const lengths = pick.map((t, bi) => plans[t]!.blanks[bi]!.length);
-      const total = ranked ? pick.reduce((n, t, bi) => n + nll[t]![a]![bi]!, 0) : NaN;
-      const tokens = lengths.reduce((n, l) => n + l, 0);
-      return { text: spliceFills(job.text, plans[0]!, fills), fills, lengths, ...(ranked ? { nll: total / tokens } : {}) };
-    });
-    if (ranked) alternatives.sort((x, y) => x.nll! - y.nll!);
-    return {
-      text: alternatives[0]!.text,
-      fills: alternatives[0]!.fills,
-      alternatives,
-      windows: plans[plans.length - 1]!.windows.length,
-      steps,
-      seed,
-      temperature,
-      topP,
-      unmasking,
-      device: model.network.device,
-      deviceNotes: model.network.fallbacks.map((f) => f.reason),
-      networkCalls,
-      durationMs: performance.now() - started,
-    };
+    return { attempts, networkCalls };
   }
 
   /**
@@ -394,12 +354,7 @@ export class Engine implements EngineService {
   private async sampleAttempt(
     model: LoadedModel,
     plan: InfillPlan,
-    o: {
-      B: number;
-      seed: number;
-      steps: number;
-      reuse: OutputReuse;
-      choice: TokenChoice;
+    o: SamplingSettings & {
       /** joins.ts planBans of the plan (by document position). */
       bans: ReturnType<typeof planBans>;
       checkpoint: () => void;
@@ -408,7 +363,7 @@ export class Engine implements EngineService {
   ): Promise<{ docs: Int32Array[]; networkCalls: number }> {
     const { B, seed, steps, reuse, checkpoint } = o;
     const m = model.pkg.manifest;
-    const graph = model.graph;
+    const graph = model.sampler.graph;
     const mask = graph.absorb ? graph.mask : -2; // no MASK under the uniform graph
     // Document position → (blank, index in the blank), for progress events.
     const N = plan.template.length;
@@ -461,95 +416,28 @@ export class Engine implements EngineService {
           : undefined;
         return o.bans(win.start + i, near);
       };
-      const choice: TokenChoice = { ...o.choice, banned };
       const exp = { fill: (call: number, position: number, out: Float64Array) => streams[Math.floor(position / Lw)]!.fill(call, position % Lw, out) };
-      const score = (tokens: Int32Array, sigma: number, batch: number): Promise<Float32Array> => model.network.scoreBatch(tokens, sigma, batch);
+      const rngs = Array.from({ length: B }, (_, a) => new Random(alternativeSeed(seed, a)));
       let result;
       try {
-        if (model.fast && model.network.fusedDraw && this.options.sampling !== 'reference') {
-          const rngs = Array.from({ length: B }, (_, a) => new Random(alternativeSeed(seed, a)));
-          result = await sampleAnalyticAbsorbingFused({
-            template,
-            batch: B,
-            fixed,
-            reuse,
-            scaleBySigma: m.scale_by_sigma,
-            graph: graph as AbsorbingGraph,
-            noise: model.noise,
-            steps,
-            uniform: (row) => rngs[row]!.uniform(),
-            draw: (tokens, sigma, batch, positions, uniforms) => model.network.maskedDraw(tokens, sigma, batch, positions, uniforms),
-            scores: (tokens, sigma, batch, positions) => model.network.maskedScores(tokens, sigma, batch, positions),
-            choice,
-            onStep: (step, _masked, unmasked) => progress(step, unmasked),
-            checkpoint,
-          });
-        } else if (model.fast) {
-          result = await sampleAnalyticAbsorbing({
-            template,
-            batch: B,
-            fixed,
-            reuse,
-            scaleBySigma: m.scale_by_sigma,
-            graph: graph as AbsorbingGraph,
-            noise: model.noise,
-            steps,
-            exp,
-            score,
-            choice,
-            onStep: (step, _masked, unmasked) => progress(step, unmasked),
-            checkpoint,
-          });
-        } else if (graph.absorb) {
-          // samplePc reports x after every update; the positions that left MASK since the last
-          // progress event are that event's `unmasked` (the last step and the denoise share one, as in sampler.ts).
-          const prev = template.slice();
-          let pending: UnmaskedToken[] = [];
-          result = await samplePc({
-            template,
-            batch: B,
-            fixed,
-            graph,
-            noise: model.noise,
-            steps,
-            predictor: model.predictor,
-            exp,
-            score,
-            banned,
-            onUpdate: (_call, x) => {
-              for (let i = 0; i < x.length; i++) {
-                if (prev[i] === mask && x[i] !== mask && !fixed[i]) pending.push({ row: Math.floor(i / Lw), position: i % Lw, token: x[i]! });
-              }
-              prev.set(x);
-            },
-            onStep: (step) => {
-              const unmasked = pending;
-              pending = [];
-              progress(step, unmasked);
-            },
-            checkpoint,
-          });
-        } else {
-          result = await samplePc({
-            template,
-            batch: B,
-            graph,
-            noise: model.noise,
-            steps,
-            predictor: model.predictor,
-            exp,
-            score,
-            banned,
-            onStep: (step) => {
-              if (step < steps) progress(step, []);
-            },
-            checkpoint,
-          });
-          // Final only now: every generated position of the window, in one event.
-          const final: UnmaskedToken[] = [];
-          for (let a = 0; a < B; a++) for (let i = 0; i < Lw; i++) if (generate[i]) final.push({ row: a, position: i, token: result.tokens[a * Lw + i]! });
-          progress(steps, final);
-        }
+        result = await sampleWindow({
+          sampler: model.sampler,
+          network: model.network,
+          reference: this.options.sampling === 'reference',
+          template,
+          batch: B,
+          fixed,
+          generate,
+          steps,
+          reuse,
+          scaleBySigma: m.scale_by_sigma,
+          exp,
+          uniform: (row) => rngs[row]!.uniform(),
+          choice: { ...o.choice, banned },
+          banned,
+          progress,
+          checkpoint,
+        });
       } catch (e) {
         if (e instanceof ApiError) throw e;
         throw new ApiError('model_error', `sampling failed: ${(e as Error).message}`);
@@ -572,7 +460,7 @@ export class Engine implements EngineService {
   private async scoreBlanks(model: LoadedModel, plan: InfillPlan, docs: Int32Array[], seed: number, checkpoint: () => void): Promise<{ nll: Float64Array[]; networkCalls: number }> {
     const B = docs.length;
     const nll = Array.from({ length: B }, () => new Float64Array(plan.blanks.length));
-    if (!model.fast) return { nll, networkCalls: 0 };
+    if (!model.sampler.fast) return { nll, networkCalls: 0 };
     let networkCalls = 0;
     for (const win of plan.windows) {
       const Lw = win.end - win.start;
@@ -592,8 +480,8 @@ export class Engine implements EngineService {
         tokens: rows,
         rows: B,
         span: positions,
-        graph: model.graph as AbsorbingGraph,
-        noise: model.noise,
+        graph: model.sampler.graph as AbsorbingGraph,
+        noise: model.sampler.noise,
         draws: RANK_DRAWS,
         seed: (seed ^ 0x5bd1e995) >>> 0,
         ...(network.fusedDraw
@@ -662,6 +550,93 @@ export class Engine implements EngineService {
     }
     return { ...out, device: model.network.device, durationMs: performance.now() - started };
   }
+}
+
+/** How a fill samples: the request's options, else the model's recommended values, else the defaults. */
+export interface SamplingSettings {
+  /** Alternatives, sampled as one batch. */
+  B: number;
+  seed: number;
+  steps: number;
+  reuse: OutputReuse;
+  choice: TokenChoice;
+}
+
+function samplingSettings(job: FillJob, model: LoadedModel): SamplingSettings {
+  const m = model.pkg.manifest;
+  const choice: TokenChoice = {
+    temperature: job.temperature ?? m.sampling?.temperature ?? 1,
+    topP: job.topP ?? m.sampling?.top_p ?? 1,
+    order: job.unmasking ?? m.sampling?.unmasking ?? 'random',
+  };
+  if (!isPlain(choice) && !model.sampler.fast) {
+    throw new ApiError(
+      'bad_request',
+      `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, which take no temperature, top-p or unmasking order; leave them at 1, 1 and random`,
+    );
+  }
+  return {
+    B: job.alternatives ?? 1,
+    seed: job.seed ?? randomInt(0, 2 ** 32),
+    steps: job.steps ?? m.sampling?.default_steps ?? DEFAULT_STEPS,
+    reuse: m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never',
+    choice,
+  };
+}
+
+/**
+ * One plan per attempt (infill.ts planInfill): one per length tried for the auto blanks, one when
+ * every blank is exact. Models without a likelihood bound here (likelihood.ts: absorbing +
+ * log-linear only) cannot compare lengths: their auto blanks take the typical length.
+ */
+function planAttempts(text: string, segments: ReturnType<typeof parseFillText>, model: LoadedModel): { plans: InfillPlan[]; auto: boolean } {
+  const m = model.pkg.manifest;
+  const graph = model.sampler.graph;
+  // Blank positions hold MASK (absorbing) or UNKNOWN (uniform) in the template.
+  const blankId = graph.absorb ? graph.mask : UNKNOWN;
+  const auto = segments.some((s) => s.kind === 'blank' && s.tokens === 'auto');
+  const tried = !auto ? [undefined] : model.sampler.fast ? autoLengths(m.length) : [Math.min(DEFAULT_BLANK_TOKENS, m.length)];
+  const plans = tried.map((autoLength) => planInfill(text, model.tokenizer, { maskId: blankId, maxLength: m.length, ...(autoLength ? { autoLength } : {}) }));
+  return { plans, auto };
+}
+
+/**
+ * The alternatives of a fill: per alternative and blank, the attempt whose fill is best per token
+ * (lengthScore with the writer's lean; the only attempt when nothing is ranked), spliced into the
+ * text; ranked alternatives ordered most natural first (bound per filled token).
+ */
+function chooseAlternatives(
+  text: string,
+  plans: InfillPlan[],
+  attempts: Int32Array[][],
+  nll: Float64Array[][] | undefined,
+  bias: number,
+  tokenizer: Tokenizer,
+  B: number,
+): FillOutcome['alternatives'] {
+  const alternatives = Array.from({ length: B }, (_, a) => {
+    const pick = plans[0]!.blanks.map((_, bi) => {
+      if (!nll) return 0;
+      let best = 0;
+      let bestScore = Infinity;
+      plans.forEach((plan, t) => {
+        const len = plan.blanks[bi]!.length;
+        const score = lengthScore(nll[t]![a]![bi]! / len, len, bias);
+        if (score < bestScore) {
+          bestScore = score;
+          best = t;
+        }
+      });
+      return best;
+    });
+    const fills = pick.map((t, bi) => decodeFills(plans[t]!, attempts[t]![a]!, tokenizer)[bi]!);
+    const lengths = pick.map((t, bi) => plans[t]!.blanks[bi]!.length);
+    const tokens = lengths.reduce((n, l) => n + l, 0);
+    const total = nll ? pick.reduce((n, t, bi) => n + nll[t]![a]![bi]!, 0) : NaN;
+    return { text: spliceFills(text, plans[0]!, fills), fills, lengths, ...(nll ? { nll: total / tokens } : {}) };
+  });
+  if (nll) alternatives.sort((x, y) => x.nll! - y.nll!);
+  return alternatives;
 }
 
 /** A job's options within the contract's ranges (common/fill-options.ts): jobs also come from outside the API (tests, benchmarks). */

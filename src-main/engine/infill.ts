@@ -88,7 +88,7 @@ export function parseFillText(text: string): Segment[] {
 
 /**
  * maskId marks the blank positions: MASK for an absorbing model (the tokenizer's ids must all be
- * below it; the engine checks this when it loads a model), UNKNOWN (−1, samplers.ts) for a uniform one.
+ * below it; the engine checks this when it loads a model), UNKNOWN (−1, predictor.ts) for a uniform one.
  */
 export function planInfill(text: string, tokenizer: Tokenizer, opts: { maskId: number; maxLength: number; autoLength?: number }): InfillPlan {
   const segments = parseFillText(text);

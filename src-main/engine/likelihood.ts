@@ -57,7 +57,7 @@ import { LogLinearNoise } from './sampling/noise';
 import type { Noise, NoiseSpec } from './sampling/noise';
 import { Random } from './random';
 
-/** Log scores of one sequence at total noise sigma → Float32Array [L × V] (sampler.ts ScoreFn with batch 1). */
+/** Log scores of one sequence at total noise sigma → Float32Array [L × V] (analytic.ts ScoreFn with batch 1). */
 export type ScoreFn = (tokens: Int32Array, sigma: number, batch: number) => Promise<Float32Array>;
 
 export type BoundEstimator = 'k' | 't';

@@ -1,7 +1,7 @@
 /**
  * The models Lacuna knows how to download (models.catalogue / models.download; `lacuna models
  * catalogue`, `lacuna models pull ID`). Each entry is a Hugging Face repository whose exact layout
- * the Python-free import (model-import.ts) matches: a `config.json` and the weights as
+ * the Python-free import (model/import.ts) matches: a `config.json` and the weights as
  * `model.safetensors`, read through a graph template in models/templates.
  *
  * Sizes are the Hub's files (the download checks the Hub's own figures before it starts); memory
@@ -104,7 +104,7 @@ export function catalogueEntry(
 }
 
 /**
- * What an interrupted download left in its staging folder (model-download.ts: `<file>.part` beside
+ * What an interrupted download left in its staging folder (model/download.ts: `<file>.part` beside
  * `<file>.part.json`, which records the file's size on the Hub): bytes kept of bytes in all, or
  * undefined when nothing is there to resume.
  */

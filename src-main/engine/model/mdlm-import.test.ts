@@ -1,5 +1,5 @@
 /**
- * Importing MDLM checkpoints (Hugging Face kuleshov-group/mdlm-owt layout; model-import.ts,
+ * Importing MDLM checkpoints (Hugging Face kuleshov-group/mdlm-owt layout; model/import.ts,
  * models/sedd/mdlm.py): the Hub config.json, the `backbone.` tensor names, the mdlm-owt templates,
  * and a synthetic checkpoint in the exact layout (models/tests/import-fixture-mdlm, made by
  * models/tools/make_mdlm_fixture.py) imported and run through onnxruntime-node against the
@@ -17,7 +17,7 @@ import { expectedTensors, findTemplate, importModel, matchTensors, parseCheckpoi
 import { verifyModelFiles } from './package';
 import { LogLinearNoise } from '../sampling/noise';
 import { Random } from '../random';
-import { sampleAnalyticAbsorbingFused } from '../sampling/analytic';
+import { sampleAnalyticAbsorbingFused } from '../sampling/fused';
 import { ScoreModel } from '../runtime/score-model';
 
 const ROOT = appRoot();

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { ApiError, type ModelInfo } from '../../common/api';
 import { DEFAULT_MODEL_ID } from '../../platform/paths';
 import { MANIFEST_FILE, readModelPackage as readPackage, type ModelPackage } from './package';
-import { supportsTemperature } from '../sampling/predictor-corrector';
+import { supportsTemperature } from '../sampling/choice';
 import { DEFAULT_STEPS } from '../../common/fill-options';
 
 export interface BrokenModel {

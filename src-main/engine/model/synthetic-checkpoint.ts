@@ -1,7 +1,7 @@
 /**
  * Test support: a synthetic SEDD checkpoint in the exact official layout (Hugging Face
  * louaaron/sedd-small and sedd-medium: `config.json` + `model.safetensors`), random float32 weights
- * under the official tensor names and shapes (model-import.ts `expectedTensors`), for a given
+ * under the official tensor names and shapes (model/import.ts `expectedTensors`), for a given
  * network configuration. A slow test makes a sedd-small-shaped one (678 MB), fast tests a tiny one.
  *
  * model.safetensors as safetensors' torch writer lays it out: an 8-byte little-endian header

@@ -149,7 +149,7 @@ export class ScoreModel {
   /**
    * The same network call as maskedDraw without the draw: the log scores at the K masked flat
    * `positions` (Float32Array [K × vocabSize]) and their log normalisers, for a token choice made
-   * in JavaScript (sampler.ts, temperature ≠ 1). K rows cross into JS instead of 2·K numbers.
+   * in JavaScript (analytic.ts, temperature ≠ 1). K rows cross into JS instead of 2·K numbers.
    */
   async maskedScores(tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array): Promise<{ scores: Float32Array; logNorm: Float32Array }> {
     const result = await this.runAtPositions('maskedScores', tokens, sigma, batch, positions, undefined, [OUTPUT_LOG_SCORE, OUTPUT_LOG_NORM]);

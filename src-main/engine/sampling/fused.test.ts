@@ -1,12 +1,13 @@
 /**
- * The fused sampler (sampler.ts sampleAnalyticAbsorbingFused): the same Markov chain as the
+ * The fused sampler (analytic.ts sampleAnalyticAbsorbingFused): the same Markov chain as the
  * exponential-race sampler, with the token draw done by the network graph (ONNX I/O 2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbsorbingGraph } from './graph';
 import { LogLinearNoise } from './noise';
 import { Random } from '../random';
-import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, temperedDraw, type MaskedDrawFn, type MaskedScoresFn, type ScoreFn, type UnmaskedToken } from './analytic';
+import { sampleAnalyticAbsorbing, streamExpNoise, temperedDraw, type ScoreFn, type UnmaskedToken } from './analytic';
+import { sampleAnalyticAbsorbingFused, type MaskedDrawFn, type MaskedScoresFn } from './fused';
 import { ScoreModel } from '../runtime/score-model';
 import { fixtureFile, fixtureJson } from '../test-fixture';
 

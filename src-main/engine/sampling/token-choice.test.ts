@@ -2,13 +2,14 @@
  * Token choice (token-choice.ts): nucleus, bans and temperature change which token an unmasking
  * position takes, never when it unmasks; confident order changes which positions unmask, never how
  * many. Checked on the weights directly and, statistically, through both absorbing samplers on
- * synthetic scores (a fixed, σ-free distribution per position, as in sampler-fused.test.ts).
+ * synthetic scores (a fixed, σ-free distribution per position, as in fused.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { AbsorbingGraph } from './graph';
 import { LogLinearNoise } from './noise';
 import { Random } from '../random';
-import { sampleAnalyticAbsorbing, sampleAnalyticAbsorbingFused, streamExpNoise, temperedDraw, type MaskedDrawFn, type MaskedScoresFn, type ScoreFn, type UnmaskedToken } from './analytic';
+import { sampleAnalyticAbsorbing, streamExpNoise, temperedDraw, type ScoreFn, type UnmaskedToken } from './analytic';
+import { sampleAnalyticAbsorbingFused, type MaskedDrawFn, type MaskedScoresFn } from './fused';
 import { choiceWeights, confidentPositions, drawFrom, isPlain, type TokenChoice } from './token-choice';
 
 const choice = (c: Partial<TokenChoice>): TokenChoice => ({ temperature: 1, topP: 1, order: 'random', ...c });

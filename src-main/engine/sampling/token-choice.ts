@@ -1,6 +1,6 @@
 /**
  * Token choice: which token a masked position takes when it unmasks, and in which order positions
- * unmask. Absorbing graph, analytic sampler (sampler.ts).
+ * unmask. Absorbing graph, analytic sampler (analytic.ts).
  *
  * The analytic step at a masked position factors into (a) whether it unmasks, with probability
  * min(1, K·S) (K = e^{dσ} − 1, S = Σ_{j≠MASK} e^{s_j}, s the log-score row), and (b) which token it
@@ -28,7 +28,7 @@
  *    does. This is a heuristic: the sampler no longer samples the model's joint distribution
  *    exactly (the plain order does, up to the step size), which is why it is an option, measured.
  *
- * The plain choice (τ = 1, p = 1, no bans, random order) is exactly the sampler of sampler.ts.
+ * The plain choice (τ = 1, p = 1, no bans, random order) is exactly the sampler of analytic.ts.
  */
 
 export type UnmaskingOrder = 'random' | 'confident';

@@ -4,7 +4,8 @@ import { AbsorbingGraph, UniformGraph, reverseRate } from './graph';
 import { GeometricNoise, LogLinearNoise, noiseFromSpec, type NoiseSpec } from './noise';
 import { Random } from '../random';
 import { sampleAnalyticAbsorbing, streamExpNoise } from './analytic';
-import { UNKNOWN, categorical, chooseSampler, samplePc, type ExpNoise, type ScoreFn } from './predictor-corrector';
+import { UNKNOWN, categorical, samplePc, type ExpNoise, type ScoreFn } from './predictor';
+import { chooseSampler } from './choice';
 import { ScoreModel } from '../runtime/score-model';
 import { ROOT, fixtureFile, fixtureJson } from '../test-fixture';
 
@@ -107,7 +108,7 @@ describe('general samplers replay the PyTorch reference (sampling-goldens.json, 
     if (run.graph === 'uniform') expect(fast.networkCalls).toBe(run.steps + 1);
   });
 
-  it('absorb + log-linear analytic agrees with the fast exact sampler (sampler.ts) on the same noise', async () => {
+  it('absorb + log-linear analytic agrees with the fast exact sampler (analytic.ts) on the same noise', async () => {
     const model = models.get('tiny-fixture')!;
     const graph = new AbsorbingGraph(512);
     const noise = new LogLinearNoise(1e-3);

@@ -1,6 +1,6 @@
 /**
- * The general SEDD samplers (sedd.md §3; official sampling.py: get_pc_sampler with EulerPredictor or
- * AnalyticPredictor and the Denoiser): absorbing and uniform graphs, any noise schedule, Euler and
+ * The general SEDD sampler (sedd.md §3; official sampling.py: get_pc_sampler with EulerPredictor or
+ * AnalyticPredictor and the Denoiser; like the official code it runs no corrector): absorbing and uniform graphs, any noise schedule, Euler and
  * analytic (Tweedie τ-leaping) predictors, final denoise step.
  *
  *   t_k = linspace(1, ε, steps + 1), ε = 1e-5, Δt = (1 − ε)/steps
@@ -13,9 +13,9 @@
  *
  * This is the dense implementation: every generated position gets a full-vocabulary row, computed
  * in float64 in the same order of operations as models/sedd/sampling.py, so that fed the same
- * network outputs and Exp(1) noise both draw the same tokens (samplers.test.ts replays
- * models/fixtures/tiny-fixture/sampling-goldens.json). sampler.ts holds the fast exact path for
- * absorb + log-linear; chooseSampler says which one a model needs.
+ * network outputs and Exp(1) noise both draw the same tokens (predictor.test.ts replays
+ * models/fixtures/tiny-fixture/sampling-goldens.json). analytic.ts and fused.ts hold the fast exact
+ * path for absorb + log-linear; choice.ts says which one a model needs.
  *
  * Infilling: the template holds the known tokens; positions to generate hold UNKNOWN (−1) or, for
  * the absorbing graph, MASK. Known tokens are written back before every network call and at the
@@ -30,14 +30,12 @@
  */
 import { type Graph, reverseRate } from './graph';
 import type { Noise } from './noise';
-import { GeometricNoise, LogLinearNoise } from './noise';
-import { AbsorbingGraph, UniformGraph } from './graph';
 import { SAMPLING_EPS, linspace, type ExpNoise, type SampleResult, type ScoreFn } from './analytic';
 
 /** Marks a template position to generate (any graph). */
 export const UNKNOWN = -1;
 
-// Exp(1) draws and the score function share sampler.ts's contracts. Here ExpNoise.fill's call is
+// Exp(1) draws and the score function share analytic.ts's contracts. Here ExpNoise.fill's call is
 // step k (0 … steps−1), steps for the denoise (width dim − 1 for absorb, dim for uniform), and
 // steps + 1 for the uniform limit draw (width dim); position = b·L + i.
 export type { ExpNoise, ScoreFn };
@@ -201,39 +199,4 @@ export function categorical(p: ArrayLike<number>, e: ArrayLike<number>, width: n
     }
   }
   return best;
-}
-
-/** The parts of a model manifest (model-package.ts Manifest) that choose the sampler. */
-export interface SamplerManifest {
-  graph: { type: 'absorb' | 'uniform' };
-  noise: { type: 'loglinear'; eps: number } | { type: 'geometric'; sigma_min: number; sigma_max: number };
-  vocab_size: number;
-  sampling?: { sampler?: string | undefined } | undefined;
-}
-
-export interface SamplerChoice {
-  graph: Graph;
-  noise: Noise;
-  predictor: Predictor;
-  /**
-   * True for absorb + log-linear: sampler.ts's sampleAnalyticAbsorbing is exact for it (Euler and
-   * analytic give the same step distribution for this pair, sedd.md §3), so use it; false: samplePc.
-   */
-  fast: boolean;
-}
-
-/** Whether fills take a temperature ≠ 1: absorb + log-linear (sampler.ts; samplePc has none). */
-export function supportsTemperature(m: Pick<SamplerManifest, 'graph' | 'noise'>): boolean {
-  return m.graph.type === 'absorb' && m.noise.type === 'loglinear';
-}
-
-/** Graph, noise and predictor from a manifest (sampling.sampler: "analytic" (default) or "euler"). */
-export function chooseSampler(m: SamplerManifest): SamplerChoice {
-  const name = m.sampling?.sampler ?? 'analytic';
-  if (name !== 'analytic' && name !== 'euler') {
-    throw new RangeError(`unknown sampler "${name}" in the model manifest (sampling.sampler must be "analytic" or "euler")`);
-  }
-  const graph = m.graph.type === 'absorb' ? new AbsorbingGraph(m.vocab_size) : new UniformGraph(m.vocab_size);
-  const noise = m.noise.type === 'loglinear' ? new LogLinearNoise(m.noise.eps) : new GeometricNoise(m.noise.sigma_min, m.noise.sigma_max);
-  return { graph, noise, predictor: name, fast: supportsTemperature(m) };
 }
