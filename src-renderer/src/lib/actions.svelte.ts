@@ -2,7 +2,7 @@
  * Every action the writer can take, with its shortcut, for the command palette (Ctrl/Cmd+K). The
  * app registers its own (library, dialogs); the editor registers the ones that act on the open
  * document while it is mounted. The keys themselves are handled where the action lives (App,
- * Editor); this is the list.
+ * editor-shortcuts.ts); this is the list.
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type { Shortcut } from './keys';

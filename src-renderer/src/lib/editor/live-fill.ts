@@ -2,7 +2,7 @@
  * Live denoising: while a fill runs, each of its blanks shows its tokens as the sampler unmasks
  * them (fill.progress events), the positions still masked as placeholders. All of this lives in
  * plugin state and node decorations, outside the document and its undo history: the document
- * changes only once, when the fill is done (doc-session.svelte.ts).
+ * changes only once, when the fill is done (session/fills.svelte.ts).
  *
  * A blank of 'auto' length has no length until the model tries one: the engine samples it once per
  * length tried, one attempt after another, and each progress event says the lengths of the attempt
