@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Golden sampler runs for every graph / noise / predictor combination, and golden values of the
-ELBO likelihood bound, for the TypeScript engine (src-main/engine/sampling/predictor-corrector.test.ts,
+ELBO likelihood bound, for the TypeScript engine (src-main/engine/sampling/predictor.test.ts,
 likelihood.test.ts).  Also builds the second test package models/fixtures/tiny-uniform/.
 
     cd /work/main && OPENBLAS_NUM_THREADS=1 nice -n 10 /usr/bin/python3 models/tools/make_sampling_goldens.py
