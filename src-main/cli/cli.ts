@@ -18,7 +18,7 @@ import { renderProgressBar } from './progress-bar';
 import { cliMessage, speakingCore } from './errors';
 import { AUTO_BLANK_LENGTHS, BlankSyntaxError, countBlanks } from '../common/blanks';
 import { shownMarkdown, type BlanksAs } from '../common/writer-text';
-import { readModelPackage } from '../engine/model/registry';
+import { readModelInfo } from '../engine/model/registry';
 import { appVersion, createNodeCore } from '../service/core-node';
 import { dataDir as defaultDataDir } from '../platform/paths';
 import { restoreLibrary } from '../store/backup';
@@ -703,7 +703,7 @@ async function checkModelDir(dir: string): Promise<ModelInfo> {
     throw new CliError(`${dir} is not a model package (it has no manifest.json)`);
   }
   try {
-    return ModelInfoSchema.parse(await readModelPackage(dir));
+    return ModelInfoSchema.parse(await readModelInfo(dir));
   } catch (err) {
     throw new CliError(err instanceof ApiError ? err.message : `${dir} is not a usable model package: ${String(err)}`);
   }

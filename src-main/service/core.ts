@@ -9,21 +9,13 @@
 import { ApiError, api, isMethod, parseParams } from '../common/api';
 import { diffWords } from '../common/diff';
 import { FILL_OPTIONS, pickOptions, SCORE_OPTIONS } from '../common/fill-options';
-import type { Api, ApiClient, ApiEvent, Method, ModelInfo, Params, Result } from '../common/api';
-import type { z } from 'zod';
+import type { ApiClient, ApiEvent, Method, Params, Result } from '../common/api';
 import { DEFAULT_MODEL_ID } from '../platform/paths';
 import type { EngineService } from '../engine/types';
 import { EngineClient } from '../engine/process/engine-client';
 import { listDevices } from '../engine/runtime/providers';
-import { ModelRegistry, modelInfo } from '../engine/model/registry';
-import { checkModelFiles, readModelPackage } from '../engine/model/package';
-import { importIntoDataDir } from '../engine/model/import';
-import { CATALOGUE, catalogueEntry, findCatalogueSource, stagedDownload } from '../engine/model/catalogue';
-import { downloadHubFiles, hubEndpoint } from '../engine/model/download';
-import type { ModelPackage } from '../engine/model/package';
-import { basename, join, relative, resolve as resolvePath, sep } from 'node:path';
-import { rename, rm } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
+import { createModelShelf } from './models';
+import type { Handlers, RunningJobs } from './handlers';
 import { closeDatabase, databasePath } from '../store/database';
 import { SearchService } from '../store/search-service';
 import type { Database } from '../store/database';
@@ -66,20 +58,13 @@ export interface Core extends ApiClient {
   close(): Promise<void>;
 }
 
-type Handlers = { [M in Method]: (params: z.output<Api[M]['params']>) => Result<M> | Promise<Result<M>> };
 
 export function createCore(options: CoreOptions): Core {
   const engine: EngineService = options.engine ?? new EngineClient();
   const defaultModel = options.defaultModel ?? DEFAULT_MODEL_ID;
   const listeners = new Set<(event: ApiEvent) => void>();
   const failedListeners = new WeakSet<(event: ApiEvent) => void>();
-  /**
-   * Fills, scores and downloads in flight, by requestId; `cancelled` covers a cancel that arrives
-   * before the engine has the job; `abort` stops a download.
-   */
-  const running = new Map<string, { cancelled: boolean; abort?: AbortController }>();
-  /** Downloads in flight: catalogue id → requestId (one download per entry at a time). */
-  const downloading = new Map<string, string>();
+  const running: RunningJobs = new Map();
   const env = options.env ?? process.env;
   let db: Database | undefined;
   let documents: DocumentStore | undefined;
@@ -132,71 +117,11 @@ export function createCore(options: CoreOptions): Core {
     }
   }
 
-  interface Catalog {
-    models: ModelInfo[];
-    /** Packages that failed to read, with why. */
-    broken: { dir: string; error: string }[];
-    /** Model id → the manifest's sampling.sampler ('analytic' when unnamed), for generation records. */
-    samplers: Map<string, string>;
-  }
-
-  /**
-   * Re-read on every call (a few small JSON files), so a model imported while the app runs shows up.
-   * Explicit packages come first and win an id clash; then the registry's folders, in order.
-   */
-  /** Models imported into the data folder (models.import writes there); the only removable ones. */
-  const importedModels = resolvePath(options.dataDir, 'models');
-  function isImported(dir: string): boolean {
-    const rel = relative(importedModels, resolvePath(dir));
-    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) && !rel.includes(sep);
-  }
-
-  async function catalog(): Promise<Catalog> {
-    try {
-      const packages: ModelPackage[] = [];
-      const broken: Catalog['broken'] = [];
-      for (const dir of options.modelPackages ?? []) {
-        try {
-          packages.push(await readModelPackage(dir));
-        } catch (err) {
-          broken.push({ dir, error: messageOf(err) });
-        }
-      }
-      const registry = new ModelRegistry(options.modelDirs, defaultModel);
-      const scanned = await registry.scan();
-      broken.push(...scanned.broken);
-      for (const pkg of scanned.models) {
-        const first = packages.find((p) => p.manifest.id === pkg.manifest.id);
-        if (first) broken.push({ dir: pkg.dir, error: `model package ${pkg.dir}: id "${pkg.manifest.id}" is already used by ${first.dir}` });
-        else packages.push(pkg);
-      }
-      const listing = { models: packages, broken };
-      const def = registry.resolveDefaultId(listing);
-      const samplers = new Map(packages.map((p) => [p.manifest.id, p.manifest.sampling?.sampler ?? 'analytic']));
-      return { models: packages.map((p) => modelInfo(p, p.manifest.id === def, isImported(p.dir))), broken, samplers };
-    } catch (err) {
-      throw err instanceof ApiError ? err : new ApiError('model_error', `cannot list models: ${messageOf(err)}`);
-    }
-  }
-
-  async function resolveModel(id: string | undefined): Promise<ModelInfo & { sampler: string }> {
-    const { models, broken, samplers } = await catalog();
-    const found = id === undefined ? models.find((m) => m.isDefault) : models.find((m) => m.id === id);
-    if (found) return { ...found, sampler: samplers.get(found.id) ?? 'analytic' };
-    const wanted = id === undefined ? 'no model is installed' : `unknown model "${id}"`;
-    const available = models.length
-      ? `available: ${models.map((m) => m.id).join(', ')}`
-      : `no model packages found in ${[...(options.modelPackages ?? []), ...options.modelDirs].join(', ')}`;
-    const hint = broken.find((b) => id !== undefined && basename(b.dir) === id);
-    throw new ApiError('not_found', `${wanted}; ${available}${hint ? ` (${hint.error})` : ''}`);
-  }
-
-  /** Where a download is put together (and kept, for resuming) until it is installed. */
-  function stagingDir(id: string): string {
-    return join(options.dataDir, 'downloads', id);
-  }
+  const shelf = createModelShelf({ ...options, defaultModel, env, emit, running });
+  const { catalog, resolveModel } = shelf;
 
   const handlers: Handlers = {
+    ...shelf.handlers,
     'app.info': async () => {
       // The effective default: the configured id when installed, else the registry's fallback.
       const effective = (await catalog().catch(() => undefined))?.models.find((m) => m.isDefault)?.id;
@@ -250,102 +175,10 @@ export function createCore(options: CoreOptions): Core {
     'generations.list': (p) => gens().list(p.id),
     'generations.get': (p) => gens().get(p.generationId),
     'generations.accept': (p) => gens().accept(p.generationId, p.alternative),
-    'models.list': async () => (await catalog()).models,
-    'models.import': async (p) => {
-      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, p.precision);
-      return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
-    },
-    'models.catalogue': async () => {
-      const installed = new Set((await catalog()).models.map((m) => m.id));
-      const host = hubEndpoint(env).host;
-      return Promise.all(
-        CATALOGUE.map(async (source) => {
-          const partial = await stagedDownload(stagingDir(source.id));
-          const requestId = downloading.get(source.id);
-          return catalogueEntry(source, { host, installed, ...(partial ? { partial } : {}), ...(requestId ? { running: requestId } : {}) });
-        }),
-      );
-    },
-    'models.download': async (p) => {
-      const source = findCatalogueSource(p.id);
-      if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue; it has ${CATALOGUE.map((c) => c.id).join(', ')}`);
-      const precision = p.precision ?? 'fp32';
-      const id = precision === 'fp16' ? `${source.id}-fp16` : source.id;
-      if ((await catalog()).models.some((m) => m.id === id)) throw new ApiError('conflict', `${id} is already installed`);
-      const other = downloading.get(source.id);
-      if (other !== undefined) throw new ApiError('conflict', `${source.name} is already being downloaded`);
-      if (running.has(p.requestId)) throw new ApiError('bad_request', `requestId: a request with id "${p.requestId}" is already running`);
-      const state = { cancelled: false, abort: new AbortController() };
-      running.set(p.requestId, state);
-      downloading.set(source.id, p.requestId);
-      const progress = (e: Omit<Extract<ApiEvent, { type: 'download.progress' }>, 'type' | 'requestId' | 'id'>): void =>
-        emit({ type: 'download.progress', requestId: p.requestId, id: source.id, ...e });
-      try {
-        const staging = stagingDir(source.id);
-        progress({ phase: 'checking', bytesDone: 0, bytesTotal: source.downloadBytes, bytesPerSecond: 0 });
-        const download = downloadHubFiles({
-          repo: source.repo,
-          revision: source.revision,
-          files: [...source.files],
-          stagingDir: staging,
-          env,
-          signal: state.abort.signal,
-          // Room for the installed package too: the weights once more, in the chosen precision.
-          extraBytesNeeded: precision === 'fp16' ? Math.ceil(source.downloadBytes / 2) : source.downloadBytes,
-          onProgress: (d) =>
-            progress({
-              phase: 'downloading',
-              file: d.file,
-              bytesDone: d.bytesDone,
-              bytesTotal: d.bytesTotal,
-              bytesPerSecond: d.bytesPerSecond,
-              ...(d.secondsLeft !== undefined ? { secondsLeft: d.secondsLeft } : {}),
-            }),
-        });
-        // A damaged download starts over: nothing of it is kept for a resume. Anything else (cancel,
-        // offline, disk full) keeps what arrived.
-        await download.catch(async (err: unknown) => {
-          if (err instanceof ApiError && err.code === 'model_error') await rm(staging, { recursive: true, force: true });
-          throw err;
-        });
-        // Every file verified: from here on the download is not cancellable; the import writes the
-        // package into a hidden folder and renames it into place only when complete.
-        progress({ phase: 'installing', bytesDone: source.downloadBytes, bytesTotal: source.downloadBytes, bytesPerSecond: 0 });
-        const pkg = await importIntoDataDir(staging, options.dataDir, options.modelDirs, precision, id);
-        await rm(staging, { recursive: true, force: true });
-        return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
-      } finally {
-        running.delete(p.requestId);
-        downloading.delete(source.id);
-      }
-    },
-    'models.discardDownload': async (p) => {
-      const source = findCatalogueSource(p.id);
-      if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue`);
-      if (downloading.has(source.id)) throw new ApiError('conflict', `${source.name} is being downloaded; cancel it first`);
-      await rm(stagingDir(source.id), { recursive: true, force: true });
-      return { ok: true as const };
-    },
     'engine.warm': async (p) => {
       const model = await resolveModel(p.model);
       const out = await engine.warm({ requestId: `warm-${crypto.randomUUID()}`, modelDir: model.dir, ...(p.device !== undefined ? { device: p.device } : {}) });
       return { model: model.id, durationMs: out.durationMs };
-    },
-    'models.verify': async (p) => {
-      const started = performance.now();
-      const info = await resolveModel(p.id);
-      const { problems, bytes } = await checkModelFiles(await readModelPackage(info.dir));
-      return { id: info.id, ok: problems.length === 0, problems, bytes, durationMs: performance.now() - started };
-    },
-    'models.remove': async (p) => {
-      const info = await resolveModel(p.id);
-      if (!info.removable) throw new ApiError('bad_request', `model "${info.id}" comes with Lacuna and cannot be removed`);
-      // Hide it first (the registry skips hidden folders), then delete: an interrupted removal never
-      // leaves a half-deleted package listed.
-      const hidden = join(importedModels, `.removing-${info.id}-${Date.now()}`);
-      await rename(info.dir, hidden);
-      await rm(hidden, { recursive: true, force: true });
-      return { ok: true as const };
     },
     'fill.run': async (p) => {
       if (running.has(p.requestId)) {

@@ -9,13 +9,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../common/api';
-import type { Document, DocumentSummary } from '../common/api';
+import type { Document, DocumentSummary, Params, Revision, RevisionReason, RevisionSummary, SearchHit, TrashedSummary } from '../common/api';
 import type { Database } from './database';
 import { toStorageError } from './database';
 import { DEFAULT_RETENTION, DEFAULT_SNAPSHOT_INTERVAL_MS, RevisionLog } from './revisions';
-import type { RetentionPolicy, RevisionReason } from './revisions';
+import type { RetentionPolicy } from './revisions';
 import { indexDocument, searchDocuments } from './search';
-import type { SearchHit } from './search';
 import { PREVIEW_CHARS, makePreview, writerText } from '../common/writer-text';
 
 export { PREVIEW_CHARS, makePreview };
@@ -43,17 +42,8 @@ interface SummaryRow {
   updated_at: number;
 }
 
-export interface SaveInput {
-  id: string;
-  title: string;
-  body: string;
-  /** The editor's structured form of body; omitted, a stored one is dropped (it would no longer match). */
-  richText?: string;
-  /** The revision the edit was based on; a mismatch is a conflict. Omit to overwrite. */
-  baseRevision?: number;
-  /** Take a snapshot of the saved text with this reason, whatever the rhythm says. */
-  snapshot?: 'before-fill' | 'manual';
-}
+/** A save (api.ts documents.save params). */
+export type SaveInput = Params<'documents.save'>;
 
 export interface DocumentStoreOptions {
   /** Milliseconds since the epoch; injectable so ordering and retention tests need no sleeps. */
@@ -64,29 +54,10 @@ export interface DocumentStoreOptions {
   retention?: Partial<RetentionPolicy>;
 }
 
-export interface RevisionSummary {
-  revisionId: number;
-  revision: number;
-  createdAt: number;
-  reason: RevisionReason;
-  preview: string;
-  /** Body length in UTF-16 code units. */
-  chars: number;
-}
-
-export interface RevisionFull {
-  revisionId: number;
-  documentId: string;
-  revision: number;
-  createdAt: number;
-  reason: RevisionReason;
-  title: string;
-  body: string;
-}
-
-export interface TrashedSummary extends DocumentSummary {
-  trashedAt: number;
-}
+/** The records the store returns are the contract's (common/api.ts), never copies of them. */
+export type { RevisionSummary, SearchHit, TrashedSummary };
+/** A revision with its text (api.ts Revision). */
+export type RevisionFull = Revision;
 
 export function newDocumentId(): string {
   return randomUUID().replace(/-/g, '');

@@ -19,8 +19,9 @@
  */
 import type { Database } from './database';
 import { PREVIEW_CHARS, makePreview, previewOf } from '../common/writer-text';
+import type { RevisionReason } from '../common/api';
 
-export type RevisionReason = 'autosave-rhythm' | 'before-fill' | 'manual' | 'restore';
+export type { RevisionReason };
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;

@@ -32,6 +32,7 @@
  * The desktop app and web mode run these queries on a worker thread (search-service.ts) so that
  * no search can hold up the thread that answers the window.
  */
+import type { SearchHit } from '../common/api';
 import { createHash } from 'node:crypto';
 import type { Database } from './database';
 import { PREVIEW_CHARS } from '../common/writer-text';
@@ -50,15 +51,7 @@ const TITLE_WEIGHT = 5;
 /** Words in a snippet. */
 const SNIPPET_TOKENS = 16;
 
-export interface SearchHit {
-  id: string;
-  title: string;
-  updatedAt: number;
-  snippet: string;
-  highlights: Array<{ start: number; end: number }>;
-  /** bm25 score of the best passage; lower is better (results come best first). */
-  score: number;
-}
+export type { SearchHit };
 
 /** The searchable terms of free text: whitespace-separated, control characters and quotes removed, each with a letter or digit. */
 function queryTerms(input: string): string[] {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiError, ModelInfo } from '../../common/api';
 import { loadModelPackage, readModelPackage, verifyModelFiles } from './package';
-import { listModels, ModelRegistry, readModelPackage as readModelInfo } from './registry';
+import { listModels, ModelRegistry, readModelInfo } from './registry';
 import { FIXTURE_DIR } from '../test-fixture';
 import { Tokenizer } from './tokenizer';
 

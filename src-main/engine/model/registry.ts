@@ -8,7 +8,7 @@ import { basename, join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { ApiError, type ModelInfo } from '../../common/api';
 import { DEFAULT_MODEL_ID } from '../../platform/paths';
-import { MANIFEST_FILE, readModelPackage as readPackage, type ModelPackage } from './package';
+import { MANIFEST_FILE, readModelPackage, type ModelPackage } from './package';
 import { supportsTemperature } from '../sampling/choice';
 import { DEFAULT_STEPS } from '../../common/fill-options';
 
@@ -50,7 +50,7 @@ export class ModelRegistry {
         const dir = resolve(folder, name);
         if (!existsSync(join(dir, MANIFEST_FILE))) continue;
         try {
-          const pkg = await readPackage(dir);
+          const pkg = await readModelPackage(dir);
           const first = byId.get(pkg.manifest.id);
           if (first) {
             broken.push({ dir, error: `model package ${dir}: id "${pkg.manifest.id}" is already used by ${first.dir}` });
@@ -129,7 +129,7 @@ export function listModels(folders: readonly string[], defaultId: string = DEFAU
  * One package folder as ModelInfo (manifest validated, files present with their recorded sizes;
  * hashes are checked when the engine loads it). Rejects with ApiError('model_error') naming the problem.
  */
-export async function readModelPackage(dir: string, defaultId: string = DEFAULT_MODEL_ID): Promise<ModelInfo> {
-  const pkg = await readPackage(dir);
+export async function readModelInfo(dir: string, defaultId: string = DEFAULT_MODEL_ID): Promise<ModelInfo> {
+  const pkg = await readModelPackage(dir);
   return modelInfo(pkg, pkg.manifest.id === defaultId);
 }
