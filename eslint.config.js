@@ -27,7 +27,18 @@ export default tseslint.config(
   },
   {
     // Only the Electron shell and the preload may touch Electron.
-    files: ['src-main/common/**', 'src-main/platform/**', 'src-main/service/**', 'src-main/engine/**', 'src-main/store/**', 'src-main/web/**', 'src-main/cli/**', 'src-renderer/**', 'e2e/**', 'scripts/**'],
+    files: [
+      'src-main/common/**',
+      'src-main/platform/**',
+      'src-main/service/**',
+      'src-main/engine/**',
+      'src-main/store/**',
+      'src-main/web/**',
+      'src-main/cli/**',
+      'src-renderer/**',
+      'e2e/**',
+      'scripts/**',
+    ],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Only src-main/electron-main and src-main/preload may import electron.' }] }],
     },

@@ -174,7 +174,10 @@ export async function newDocument(page: Page, title: string): Promise<void> {
 }
 
 export function saved(page: Page): Promise<void> {
-  return page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+  return page
+    .getByRole('status', { name: 'Save status' })
+    .filter({ hasText: /^Saved$/ })
+    .waitFor();
 }
 
 /** A screenshot in e2e/artifacts/ (git-ignored). */

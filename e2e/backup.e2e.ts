@@ -56,7 +56,10 @@ describe('backup', () => {
     const out = tempDir();
     await field.fill(join(out, 'no-such-folder', 'x', 'backup.db'));
     await dialog.getByRole('button', { name: 'Back up', exact: true }).click();
-    await dialog.getByRole('alert').filter({ hasText: /^Could not back up the library: / }).waitFor();
+    await dialog
+      .getByRole('alert')
+      .filter({ hasText: /^Could not back up the library: / })
+      .waitFor();
 
     const target = join(out, 'lacuna-backup.db');
     await field.fill(target);
@@ -106,7 +109,10 @@ describe('recovery notice', () => {
       expect(text).toContain(backup);
       expect(text).toContain(join(dataDir, damaged!));
       // The backup's documents are there.
-      await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Kept safe/ }).waitFor();
+      await page
+        .getByRole('navigation', { name: 'Documents' })
+        .getByRole('button', { name: /^Kept safe/ })
+        .waitFor();
       await screenshot(page, `recovery-${scheme}`);
       await notice.getByRole('button', { name: 'I understand' }).click();
       await notice.waitFor({ state: 'detached' });
@@ -119,7 +125,10 @@ describe('recovery notice', () => {
     web = await startWebMode({ dataDir });
     running.push(web);
     const { page } = await chromium.open(web);
-    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Kept safe/ }).waitFor();
+    await page
+      .getByRole('navigation', { name: 'Documents' })
+      .getByRole('button', { name: /^Kept safe/ })
+      .waitFor();
     expect(await page.getByRole('region', { name: 'Your library was repaired from a backup' }).count()).toBe(0);
   });
 });

@@ -100,7 +100,9 @@ describe('first run and model download', () => {
       .slice(cdnBefore)
       .map((r) => r.range);
     expect(ranges.at(-1)).toMatch(/^bytes=[1-9]\d*-$/);
-    const installed = managerDialog(page).getByRole('region', { name: 'Installed models' }).getByRole('article', { name: /\(sedd-small\)$/ });
+    const installed = managerDialog(page)
+      .getByRole('region', { name: 'Installed models' })
+      .getByRole('article', { name: /\(sedd-small\)$/ });
     await installed.waitFor();
     await screenshot(page, 'download-installed-light');
     await managerDialog(page).getByRole('button', { name: 'Close' }).click();
@@ -118,7 +120,11 @@ describe('first run and model download', () => {
     expect(body.ok).toBe(true);
     expect(body.result.model).toBe('sedd-small');
     expect(response.request().postDataJSON()).toMatchObject({ model: 'sedd-small' });
-    await page.getByRole('status').filter({ hasText: /^Filled 1 blank\./ }).first().waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^Filled 1 blank\./ })
+      .first()
+      .waitFor();
     // The one failed request is the cancelled download (409).
     expect(problems.filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
   });

@@ -78,7 +78,11 @@ describe('blanks in the rich editor', () => {
     await saved(page);
     const doc = await stored('Blanks');
     expect(doc.body).toBe('A ____ b ____ c {{8}} d \\_\\_\\_\\_ e');
-    expect(parseBlanks(doc.body).filter((s) => s.kind === 'blank').map((s) => (s.kind === 'blank' ? s.tokens : 0))).toEqual(['auto', 'auto', 8]);
+    expect(
+      parseBlanks(doc.body)
+        .filter((s) => s.kind === 'blank')
+        .map((s) => (s.kind === 'blank' ? s.tokens : 0)),
+    ).toEqual(['auto', 'auto', 8]);
     expect(doc.richText).toBeDefined();
 
     // A blank moves and deletes like one character: Backspace right after it removes it whole.
@@ -543,7 +547,9 @@ describe('the review panel', () => {
         await page.keyboard.type(`Paragraph ${i + 1} of the opening, long enough to wrap onto a second line in a narrow window.`);
         await page.keyboard.press('Enter');
       }
-      await page.keyboard.type('The harbour was quiet in the early morning, and the boats rocked against the pier. The keeper {{32}} as he did every night, then walked down to the water. Nobody else was awake yet, and the town lay still under a thin grey mist.');
+      await page.keyboard.type(
+        'The harbour was quiet in the early morning, and the boats rocked against the pier. The keeper {{32}} as he did every night, then walked down to the water. Nobody else was awake yet, and the town lay still under a thin grey mist.',
+      );
       await saved(page);
       const answer = nextFill(page);
       await page.keyboard.press('Control+Enter');

@@ -172,13 +172,22 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
   return {
     'app.info': () => ({}),
     'documents.list': () => ({}),
-    'documents.create': () => ({ title: `Fuzz ${int(1000)}`, body: prose(200 + int(2_000), 'created'), ...(chance(0.3) ? { richText: '{"type":"doc","content":[]}' } : {}) }),
+    'documents.create': () => ({
+      title: `Fuzz ${int(1000)}`,
+      body: prose(200 + int(2_000), 'created'),
+      ...(chance(0.3) ? { richText: '{"type":"doc","content":[]}' } : {}),
+    }),
     'documents.open': () => ({ id: any() }),
     'documents.save': () => {
       // Saves go to the small documents, or rewrite a big one with its own text (it must stay intact).
       const b = chance(0.03) ? int(f.big.length) : -1;
       if (b >= 0) return { id: f.big[b]!, title: `Big ${b}`, body: BIG_BODIES[b]! };
-      return { id: small(), title: `Saved ${int(1000)}`, body: prose(100 + int(3_000), 'saved'), ...(chance(0.3) ? { snapshot: pick(['manual', 'before-fill']) } : {}) };
+      return {
+        id: small(),
+        title: `Saved ${int(1000)}`,
+        body: prose(100 + int(3_000), 'saved'),
+        ...(chance(0.3) ? { snapshot: pick(['manual', 'before-fill']) } : {}),
+      };
     },
     'models.list': () => ({}),
     'fill.run': () => ({
@@ -190,7 +199,9 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
       ...(chance(0.3) ? { alternatives: 1 + int(3) } : {}),
       ...(chance(0.3) ? { documentId: small() } : {}),
       ...(chance(0.2) ? { mode: pick(['exact', 'fast']) } : {}),
-      ...(chance(0.2) ? { temperature: 0.1 + rand() * 1.9, topP: 0.05 + rand() * 0.95, unmasking: pick(['random', 'confident']), lengthBias: rand() * 2 - 1 } : {}),
+      ...(chance(0.2)
+        ? { temperature: 0.1 + rand() * 1.9, topP: 0.05 + rand() * 0.95, unmasking: pick(['random', 'confident']), lengthBias: rand() * 2 - 1 }
+        : {}),
       ...(chance(0.1) ? { device: 'cpu' } : {}),
     }),
     'score.run': () => ({ requestId: newRequestId(), text: 'The keeper lit the lamp every night.', model: MODEL, draws: 1 + int(4), seed: int(1000) }),
@@ -208,7 +219,10 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
     'revisions.diff': () => ({ revisionId: 1 + int(30) }),
     // Only the small documents' revisions are restored: the big ones must stay as written.
     'revisions.restore': () => ({ revisionId: 1 + int(30), ...(chance(0.5) ? { baseRevision: int(5) } : {}) }),
-    'documents.search': () => ({ query: pick(['keeper', 'storm', 'שלום', '🦀', 'caf*', '"lamp room"', 'margin OR quote']), ...(chance(0.5) ? { limit: 1 + int(200) } : {}) }),
+    'documents.search': () => ({
+      query: pick(['keeper', 'storm', 'שלום', '🦀', 'caf*', '"lamp room"', 'margin OR quote']),
+      ...(chance(0.5) ? { limit: 1 + int(200) } : {}),
+    }),
     'documents.trash': () => ({ id: small() }),
     'documents.restore': () => ({ id: small() }),
     'documents.listTrash': () => ({}),
@@ -217,7 +231,12 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
     'documents.import': () => ({ text: prose(100 + int(5_000), 'imported'), format: pick(['md', 'txt']), ...(chance(0.5) ? { title: 'Imported' } : {}) }),
     // A new file, one overwritten, a folder that does not exist, a file that is not SQLite, the library itself.
     'library.backup': () => ({
-      file: pick([join(f.work, `backup-${int(3)}.db`), join(f.work, 'no-such-folder', 'backup.db'), join(f.work, 'not-sqlite.db'), join(f.dataDir, 'lacuna.db')]),
+      file: pick([
+        join(f.work, `backup-${int(3)}.db`),
+        join(f.work, 'no-such-folder', 'backup.db'),
+        join(f.work, 'not-sqlite.db'),
+        join(f.dataDir, 'lacuna.db'),
+      ]),
     }),
     'generations.list': () => ({ id: any() }),
     'generations.get': () => ({ generationId: 1 + int(20) }),
@@ -264,16 +283,52 @@ function safePath(f: Fixture, method: Method, value: unknown): unknown {
 function plan(f: Fixture, valid: Record<Method, () => Record<string, unknown>>): Planned {
   const roll = rand();
   if (roll < 0.03) {
-    const method = pick(['no.such', 'documents', '__proto__', 'constructor', 'toString', 'documents.list/../app.info', '../../etc/passwd', 'x'.repeat(3_000), '%00', 'hasOwnProperty']);
+    const method = pick([
+      'no.such',
+      'documents',
+      '__proto__',
+      'constructor',
+      'toString',
+      'documents.list/../app.info',
+      '../../etc/passwd',
+      'x'.repeat(3_000),
+      '%00',
+      'hasOwnProperty',
+    ]);
     return { method, kind: 'unknown-method', describe: '{}', body: '{}', contentType: 'application/json' };
   }
   const method = pick(methods);
   if (roll < 0.07) {
-    const raw = pick(['', 'not json', '{', '{"a":', '[1,2', '\u0000', 'null', '1', '"s"', 'true', '[]', '{"a":1}{"b":2}', '\ufeff{}', '['.repeat(5_000) + ']'.repeat(5_000), '{"__proto__":{"x":1}}', ONE_MB]);
+    const raw = pick([
+      '',
+      'not json',
+      '{',
+      '{"a":',
+      '[1,2',
+      '\u0000',
+      'null',
+      '1',
+      '"s"',
+      'true',
+      '[]',
+      '{"a":1}{"b":2}',
+      '\ufeff{}',
+      '['.repeat(5_000) + ']'.repeat(5_000),
+      '{"__proto__":{"x":1}}',
+      ONE_MB,
+    ]);
     return { method, kind: 'raw-body', describe: short(raw), body: raw, contentType: 'application/json' };
   }
   if (roll < 0.1) {
-    const contentType = pick([null, 'text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonx', 'APPLICATION/JSON; charset=utf-8', '']);
+    const contentType = pick([
+      null,
+      'text/plain',
+      'application/x-www-form-urlencoded',
+      'multipart/form-data; boundary=x',
+      'application/jsonx',
+      'APPLICATION/JSON; charset=utf-8',
+      '',
+    ]);
     const params = valid[method]();
     return { method, kind: 'content-type', describe: `${short(contentType)} ${describeParams(params)}`, body: JSON.stringify(params), contentType };
   }
@@ -291,7 +346,12 @@ function plan(f: Fixture, valid: Record<Method, () => Record<string, unknown>>):
   } else if (m < 0.5) {
     kind = 'extra-field';
     const key = pick(['__proto__', 'constructor', 'prototype', 'extra', '', 'x'.repeat(1000), 'id', 'toString']);
-    if (key === '__proto__') params = JSON.parse(JSON.stringify(obj).replace(/^\{/, `{"__proto__":${JSON.stringify(weird()) ?? 'null'},`).replace(/,\}$/, '}'));
+    if (key === '__proto__')
+      params = JSON.parse(
+        JSON.stringify(obj)
+          .replace(/^\{/, `{"__proto__":${JSON.stringify(weird()) ?? 'null'},`)
+          .replace(/,\}$/, '}'),
+      );
     else obj[key] = weird();
   } else if (m < 0.7 && keys.length) {
     kind = 'wrong-type';
@@ -458,13 +518,20 @@ describe('API fuzz', () => {
     const byKind = new Map<string, number>();
     for (const o of outcomes) byKind.set(o.kind, (byKind.get(o.kind) ?? 0) + 1);
     const slowest = all.reduce((a, b) => (b.ms > a.ms ? b : a));
-    const fmt = (m: Map<string | number, number>): string => [...m.entries()].sort((a, b) => String(a[0]).localeCompare(String(b[0]))).map(([k, v]) => `${k}=${v}`).join(' ');
+    const fmt = (m: Map<string | number, number>): string =>
+      [...m.entries()]
+        .sort((a, b) => String(a[0]).localeCompare(String(b[0])))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
     const covered = new Set(outcomes.map((o) => o.method));
     console.log(
       `fuzz: ${outcomes.length} requests (seed ${SEED}, ${CONCURRENCY} at a time) in ${(fuzzMs / 1000).toFixed(1)} s; whole test ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
         `methods ${methods.filter((mm) => covered.has(mm)).length}/${methods.length}; by class: ${fmt(byClass)}; by kind: ${fmt(byKind)}; status: ${fmt(byStatus)}; ` +
         `slowest ${slowest.ms.toFixed(0)} ms (${slowest.method} ${slowest.kind} ${slowest.describe.slice(0, 100)} → ${slowest.status} ${slowest.message.slice(0, 80)}); ` +
-        `seed: big creates ${seedTimes.filter((s) => s.describe.startsWith('big')).map((s) => s.ms.toFixed(0)).join(', ')} ms`,
+        `seed: big creates ${seedTimes
+          .filter((s) => s.describe.startsWith('big'))
+          .map((s) => s.ms.toFixed(0))
+          .join(', ')} ms`,
     );
 
     const line = (o: Outcome): string => `${o.method} [${o.kind}] ${o.describe.slice(0, 160)} → ${o.status} in ${o.ms.toFixed(0)} ms: ${o.message}`;

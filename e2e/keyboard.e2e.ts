@@ -52,9 +52,7 @@ async function unnamed(page: Page): Promise<string[]> {
     const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as {
       nodes: { ignored: boolean; role?: { value?: string }; name?: { value?: string } }[];
     };
-    return nodes
-      .filter((n) => !n.ignored && INTERACTIVE.has(n.role?.value ?? '') && !(n.name?.value ?? '').trim())
-      .map((n) => `${n.role?.value}`);
+    return nodes.filter((n) => !n.ignored && INTERACTIVE.has(n.role?.value ?? '') && !(n.name?.value ?? '').trim()).map((n) => `${n.role?.value}`);
   } finally {
     await cdp.detach();
   }
@@ -119,7 +117,19 @@ describe('command palette', () => {
       const keys = await options.evaluateAll((els) => els.map((e) => [e.getAttribute('aria-keyshortcuts'), e.querySelector('kbd')?.textContent]));
       expect(keys.every(([aria, shown]) => !!aria && !!shown)).toBe(true);
       expect(new Set(keys.map(([aria]) => aria)).size).toBe(keys.length);
-      for (const label of ['Fill blanks', 'New document', 'Search documents', 'Show or hide revisions', 'Fill settings…', 'Models and devices…', 'Back up library…', 'Show or hide the surprise view', 'Move this document to the trash', 'Bold', 'Undo']) {
+      for (const label of [
+        'Fill blanks',
+        'New document',
+        'Search documents',
+        'Show or hide revisions',
+        'Fill settings…',
+        'Models and devices…',
+        'Back up library…',
+        'Show or hide the surprise view',
+        'Move this document to the trash',
+        'Bold',
+        'Undo',
+      ]) {
         expect(await options.filter({ hasText: label }).count(), label).toBeGreaterThanOrEqual(1);
       }
       await screenshot(page, `palette-${scheme}`);
@@ -248,7 +258,10 @@ const BLANK_CONTRAST = `(() => {
 describe('contrast', () => {
   it('shows empty blanks with enough contrast in light and dark (WCAG AA)', async () => {
     const { page, problems } = await open();
-    await page.getByRole('button', { name: /^Harbour/ }).first().click();
+    await page
+      .getByRole('button', { name: /^Harbour/ })
+      .first()
+      .click();
     await expect.poll(() => page.getByRole('textbox', { name: 'Title', exact: true }).inputValue()).toBe('Harbour');
     for (const colorScheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme });

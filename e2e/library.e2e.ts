@@ -33,8 +33,7 @@ const lacuna = useApp({
 });
 
 const documents = (page: Page) => page.getByRole('navigation', { name: 'Documents' });
-const entryTitles = async (page: Page): Promise<string[]> =>
-  (await documents(page).locator('.doc-title').allTextContents()).map((t) => t.trim());
+const entryTitles = async (page: Page): Promise<string[]> => (await documents(page).locator('.doc-title').allTextContents()).map((t) => t.trim());
 
 describe('search', () => {
   it('ranks documents, highlights the matched words as text, and never renders the snippet as markup', async () => {
@@ -104,7 +103,9 @@ describe('sorting', () => {
     await page.reload();
     await expect.poll(() => sort.inputValue()).toBe('title');
     await expect.poll(() => entryTitles(page)).toEqual(list.map((d) => d.title).sort((a, b) => a.localeCompare(b)));
-    await documents(page).getByRole('button', { name: /^Markup test/ }).click();
+    await documents(page)
+      .getByRole('button', { name: /^Markup test/ })
+      .click();
     await page.getByRole('textbox', { name: 'Text', exact: true }).press('End');
     await page.keyboard.type(' Edited.');
     await saved(page);
@@ -126,7 +127,13 @@ describe('trash', () => {
       // The open document, from the keyboard: it leaves the list, another one opens.
       await page.keyboard.press('Control+Shift+Backspace');
       await status.filter({ hasText: `Moved “Draft to trash ${scheme}” to the trash.` }).waitFor();
-      await expect.poll(() => documents(page).getByRole('button', { name: new RegExp(`^Draft to trash ${scheme}`) }).count()).toBe(0);
+      await expect
+        .poll(() =>
+          documents(page)
+            .getByRole('button', { name: new RegExp(`^Draft to trash ${scheme}`) })
+            .count(),
+        )
+        .toBe(0);
       await expect.poll(() => page.getByRole('textbox', { name: 'Title', exact: true }).inputValue()).not.toBe(`Draft to trash ${scheme}`);
 
       // Another one with its own button in the list.
@@ -148,7 +155,9 @@ describe('trash', () => {
         await trash.getByRole('status').filter({ hasText: 'Restored “Zebra crossing”.' }).waitFor();
         await expect.poll(() => trashed.count()).toBe(1);
         await trash.getByRole('button', { name: 'Back to documents' }).click();
-        await documents(page).getByRole('button', { name: /^Zebra crossing/ }).waitFor();
+        await documents(page)
+          .getByRole('button', { name: /^Zebra crossing/ })
+          .waitFor();
         expect((await lacuna.call<Summary[]>('documents.list')).map((d) => d.title)).toContain('Zebra crossing');
         // Leave one in the trash for the dark run to find next to its own.
         await page.keyboard.press('Control+Shift+KeyX');
@@ -188,7 +197,9 @@ describe('undo of the trash', () => {
     await undo.click();
     await page.getByRole('status').filter({ hasText: 'Restored “Second thoughts” from the trash.' }).waitFor();
     await expect.poll(() => page.getByRole('textbox', { name: 'Title', exact: true }).inputValue()).toBe('Second thoughts');
-    await documents(page).getByRole('button', { name: /^Second thoughts/ }).waitFor();
+    await documents(page)
+      .getByRole('button', { name: /^Second thoughts/ })
+      .waitFor();
     expect((await lacuna.call<{ title: string }[]>('documents.listTrash')).map((d) => d.title)).not.toContain('Second thoughts');
     expect(await undo.count()).toBe(0);
     expect(problems).toEqual([]);
@@ -200,7 +211,9 @@ describe('a long manuscript', () => {
     const paragraphs = Array.from({ length: 300 }, (_, p) => `Paragraph ${p + 1}: ${'the keeper walked along the harbour wall '.repeat(12).trim()}.`);
     await lacuna.call('documents.create', { title: 'Long manuscript', body: paragraphs.join('\n\n') });
     const { page, problems } = await lacuna.open();
-    await documents(page).getByRole('button', { name: /^Long manuscript/ }).click();
+    await documents(page)
+      .getByRole('button', { name: /^Long manuscript/ })
+      .click();
     const text = page.getByRole('textbox', { name: 'Text', exact: true });
     await expect.poll(async () => (await editorText(page)).split('\n').length).toBe(300);
     await text.press('Control+End');
@@ -225,9 +238,17 @@ describe('a long manuscript', () => {
     expect(stored.richText).toBeDefined();
 
     await page.reload();
-    await documents(page).getByRole('button', { name: /^Long manuscript/ }).click();
+    await documents(page)
+      .getByRole('button', { name: /^Long manuscript/ })
+      .click();
     await expect.poll(async () => (await editorText(page)).endsWith('Last words.')).toBe(true);
-    expect((await editorText(page)).split('\n')).toEqual([`Title. ${paragraphs[0]}`, ...paragraphs.slice(1, -1), `${paragraphs.at(-1)} The end.`, 'Coda', 'Last words.']);
+    expect((await editorText(page)).split('\n')).toEqual([
+      `Title. ${paragraphs[0]}`,
+      ...paragraphs.slice(1, -1),
+      `${paragraphs.at(-1)} The end.`,
+      'Coda',
+      'Last words.',
+    ]);
     expect(problems).toEqual([]);
   });
 });

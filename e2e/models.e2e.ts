@@ -17,7 +17,6 @@ import { ROOT } from './helpers';
 
 const FIXTURE = join(ROOT, 'models', 'tests', 'import-fixture');
 
-
 const lacuna = useApp({
   webMode: { prepare: (dir) => cpSync(join(FIXTURE, 'templates'), join(dir, 'models', 'templates'), { recursive: true }) },
 });
@@ -65,14 +64,21 @@ describe('model manager', () => {
     // A time-conditioned one says so.
     const conditioned = before.find((m) => m.timeConditioned);
     expect(conditioned).toBeDefined();
-    expect(await modelCard(page, conditioned!).getByText(/^Time-conditioned/).count()).toBe(1);
+    expect(
+      await modelCard(page, conditioned!)
+        .getByText(/^Time-conditioned/)
+        .count(),
+    ).toBe(1);
     // A model whose sampler takes no temperature says it is fixed.
     const fixed = before.find((m) => !m.temperatureSupported);
     expect(fixed).toBeDefined();
     expect(await modelCard(page, fixed!).getByText(`${fixed!.defaultSteps} steps, temperature 1 (fixed)`, { exact: true }).count()).toBe(1);
 
     await card.getByRole('button', { name: 'Re-verify' }).click();
-    await card.getByRole('status', { name: `Verification of ${bundled!.id}` }).filter({ hasText: /^Verified: 2 files \(.+\) match their sha256\.$/ }).waitFor();
+    await card
+      .getByRole('status', { name: `Verification of ${bundled!.id}` })
+      .filter({ hasText: /^Verified: 2 files \(.+\) match their sha256\.$/ })
+      .waitFor();
 
     // Devices: the CPU is there, and each device says why it is not available.
     const devices = await lacuna.call<{ id: string; available: boolean; detail: string }[]>('engine.devices');
@@ -128,7 +134,10 @@ describe('model manager', () => {
     expect(list.map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny', 'sedd-official-like-tiny-fp16'].sort());
     expect(await dialog.getByRole('region', { name: 'Installed models' }).getByRole('article').count()).toBe(before.length + 2);
     await imported.getByRole('button', { name: 'Re-verify' }).click();
-    await imported.getByRole('status').filter({ hasText: /^Verified: / }).waitFor();
+    await imported
+      .getByRole('status')
+      .filter({ hasText: /^Verified: / })
+      .waitFor();
     await screenshot(page, 'models-light');
 
     // Remove asks first; "Keep it" keeps it.

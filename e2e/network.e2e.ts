@@ -56,7 +56,11 @@ describe('nothing leaves the machine', () => {
 
   it('the audit sees a connection attempt to another machine (positive control)', async () => {
     const log = join(dir, 'control.strace');
-    const r = await run('strace', [...straceArgs(log), process.execPath, '-e', "require('net').connect(9, '192.0.2.1').on('error', () => {}); setTimeout(() => process.exit(0), 200)"], {});
+    const r = await run(
+      'strace',
+      [...straceArgs(log), process.execPath, '-e', "require('net').connect(9, '192.0.2.1').on('error', () => {}); setTimeout(() => process.exit(0), 200)"],
+      {},
+    );
     expect(r.code, r.out).toBe(0);
     expect(offending(readFileSync(log, 'utf8')).join('\n')).toMatch(/192\.0\.2\.1/);
     expect(offending('123  connect(5, {sa_family=AF_INET, sin_port=htons(8080), sin_addr=inet_addr("127.0.0.1")}, 16) = 0')).toEqual([]);
@@ -66,16 +70,31 @@ describe('nothing leaves the machine', () => {
   it('web mode, a fill, a score, the CLI and a minute of idling connect only to this computer', { timeout: IDLE_MS + 120_000 }, async () => {
     const webLog = join(dir, 'web.strace');
     web = await startWebMode({ straceTo: webLog, env });
-    const fill = await apiCall<{ fills: string[] }>(web, 'fill.run', { requestId: 'net-1', text: 'The keeper {{8}} every night.', steps: 16, seed: 1, alternatives: 2 });
+    const fill = await apiCall<{ fills: string[] }>(web, 'fill.run', {
+      requestId: 'net-1',
+      text: 'The keeper {{8}} every night.',
+      steps: 16,
+      seed: 1,
+      alternatives: 2,
+    });
     expect(fill.fills).toHaveLength(1);
-    const score = await apiCall<{ perplexityBound: number }>(web, 'score.run', { requestId: 'net-2', text: 'The keeper lit the lamp every night.', draws: 4, seed: 1 });
+    const score = await apiCall<{ perplexityBound: number }>(web, 'score.run', {
+      requestId: 'net-2',
+      text: 'The keeper lit the lamp every night.',
+      draws: 4,
+      seed: 1,
+    });
     expect(Number.isFinite(score.perplexityBound)).toBe(true);
 
     const cliLog = join(dir, 'cli.strace');
-    const cli = await run('strace', [...straceArgs(cliLog), process.execPath, join(ROOT, 'bin', 'lacuna.js'), 'fill', '--steps', '8', '--seed', '2', 'It rained {{6}} all night.'], {
-      ...env,
-      LACUNA_DATA_DIR: join(dir, 'cli-data'),
-    });
+    const cli = await run(
+      'strace',
+      [...straceArgs(cliLog), process.execPath, join(ROOT, 'bin', 'lacuna.js'), 'fill', '--steps', '8', '--seed', '2', 'It rained {{6}} all night.'],
+      {
+        ...env,
+        LACUNA_DATA_DIR: join(dir, 'cli-data'),
+      },
+    );
     expect(cli.code, cli.out).toBe(0);
 
     await new Promise((r) => setTimeout(r, IDLE_MS));

@@ -53,7 +53,10 @@ async function toolbarRows(page: Page): Promise<number> {
 }
 
 async function openKeeper(page: Page): Promise<void> {
-  await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Keeper/ }).click();
+  await page
+    .getByRole('navigation', { name: 'Documents' })
+    .getByRole('button', { name: /^Keeper/ })
+    .click();
   await expect.poll(() => editorText(page)).toContain('The ships passed safely.');
 }
 

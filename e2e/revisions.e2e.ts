@@ -71,7 +71,10 @@ describe('revisions', () => {
     await screenshot(page, 'revisions-light');
 
     await panel.getByRole('button', { name: 'Restore this revision' }).click();
-    await panel.getByRole('status').filter({ hasText: /^Restored the revision of / }).waitFor();
+    await panel
+      .getByRole('status')
+      .filter({ hasText: /^Restored the revision of / })
+      .waitFor();
     await expect.poll(() => editorText(page)).toBe(FIRST);
     await saved(page);
     expect((await stored('Revised')).body).toBe(FIRST);
@@ -104,7 +107,10 @@ describe('revisions', () => {
 
   it('looks right in the dark', async () => {
     const { page, problems } = await lacuna.open({ colorScheme: 'dark' });
-    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Revised/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Documents' })
+      .getByRole('button', { name: /^Revised/ })
+      .click();
     await expect.poll(() => editorText(page)).toBe(FIRST + SECOND);
     await page.getByRole('button', { name: 'Revisions', exact: true }).click();
     await revisionButtons(page).filter({ hasText: 'Before a fill' }).first().click();

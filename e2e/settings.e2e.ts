@@ -139,7 +139,10 @@ describe('fill settings', () => {
 
     // After a reload: this document keeps its own, a new one has the defaults.
     await page.reload();
-    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Own settings/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Documents' })
+      .getByRole('button', { name: /^Own settings/ })
+      .click();
     await expect.poll(() => settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Best (256 steps), 4 alternatives, this document’s own');
     dialog = await openSettings(page);
     expect(await dialog.getByRole('radio', { name: /^This document only/ }).isChecked()).toBe(true);
@@ -150,7 +153,10 @@ describe('fill settings', () => {
     expect(await settingsButton(page).getAttribute('aria-label')).toBe('Fill settings: Quick (16 steps), 2 alternatives');
 
     // Back to the defaults for the first one.
-    await page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Own settings/ }).click();
+    await page
+      .getByRole('navigation', { name: 'Documents' })
+      .getByRole('button', { name: /^Own settings/ })
+      .click();
     await expect.poll(() => settingsButton(page).getAttribute('aria-label')).toContain('this document’s own');
     dialog = await openSettings(page);
     await dialog.getByRole('button', { name: 'Use the defaults for it' }).click();

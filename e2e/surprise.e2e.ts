@@ -47,7 +47,9 @@ describe('surprise view', () => {
       expect(await bar.textContent()).not.toMatch(/nats/);
       expect(await legend.getByRole('listitem').first().getAttribute('title')).toMatch(/ nats$/);
       expect(await bar.textContent()).toContain(`Perplexity ≤ ${score.perplexityBound.toFixed(1)}`);
-      await surpriseStatus(page).filter({ hasText: `Scored ${score.tokens} tokens.` }).waitFor();
+      await surpriseStatus(page)
+        .filter({ hasText: `Scored ${score.tokens} tokens.` })
+        .waitFor();
 
       // Every token's text is tinted, with its nats in the title; the text itself is unchanged.
       const text = page.getByRole('textbox', { name: 'Text', exact: true });
@@ -99,7 +101,11 @@ describe('surprise view', () => {
     await page.route('**/api/score.run', async (route: Route) => {
       ids.score = (route.request().postDataJSON() as { requestId: string }).requestId;
       await cancelSent;
-      await route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ ok: false, error: { code: 'cancelled', message: 'scoring was cancelled' } }) });
+      await route.fulfill({
+        status: 409,
+        contentType: 'application/json',
+        body: JSON.stringify({ ok: false, error: { code: 'cancelled', message: 'scoring was cancelled' } }),
+      });
     });
     await page.route('**/api/fill.cancel', async (route: Route) => {
       ids.cancel = (route.request().postDataJSON() as { requestId: string }).requestId;

@@ -168,7 +168,12 @@ describe('writing and filling in the browser', () => {
     expect(snapshot.body).toBe(`${BEFORE}____${AFTER}`);
     // The fill's provenance is recorded, with the alternative the editor applied marked as kept.
     await expect
-      .poll(async () => (await lacuna.call<{ accepted: number | null; model: string; preview: string }[]>('generations.list', { id: docs[0]!.id })).map((g) => [g.accepted, g.model]))
+      .poll(async () =>
+        (await lacuna.call<{ accepted: number | null; model: string; preview: string }[]>('generations.list', { id: docs[0]!.id })).map((g) => [
+          g.accepted,
+          g.model,
+        ]),
+      )
       .toEqual([[0, 'lacuna-mini']]);
     expect(problems).toEqual([]);
   });
@@ -200,7 +205,10 @@ describe('writing and filling in the browser', () => {
     await page.getByRole('status', { name: 'Fill status' }).filter({ hasText: 'Filled 1 blank.' }).waitFor();
     expect(await editorText(page)).toBe('Then Rain ____ all night. The end.');
     expect(await page.getByRole('region', { name: 'The fill was not applied' }).count()).toBe(0);
-    await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+    await page
+      .getByRole('status', { name: 'Save status' })
+      .filter({ hasText: /^Saved$/ })
+      .waitFor();
     expect(await listTitles()).not.toContain('Typed meanwhile (filled)');
     expect(problems).toEqual([]);
   });
@@ -213,7 +221,10 @@ describe('writing and filling in the browser', () => {
     expect(await body.getAttribute('aria-multiline')).toBe('true');
     await page.keyboard.type('Wind ____ rain.'); // typing the syntax works as well as the shortcut
     expect(await page.getByRole('img', { name: 'Blank, auto length' }).count()).toBe(1);
-    await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+    await page
+      .getByRole('status', { name: 'Save status' })
+      .filter({ hasText: /^Saved$/ })
+      .waitFor();
 
     // This one does not reach the engine: the page's fill.run is held and answered as the core
     // answers a cancelled fill, once the page has sent fill.cancel (which does go to web mode).
@@ -255,11 +266,18 @@ describe('writing and filling in the browser', () => {
     const a = await openApp();
     await newDocument(a.page, 'Shared');
     await a.page.keyboard.type('First draft.');
-    const savedIn = (app: App) => app.page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor();
+    const savedIn = (app: App) =>
+      app.page
+        .getByRole('status', { name: 'Save status' })
+        .filter({ hasText: /^Saved$/ })
+        .waitFor();
     await savedIn(a);
 
     const b = await openApp();
-    await b.page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Shared/ }).click();
+    await b.page
+      .getByRole('navigation', { name: 'Documents' })
+      .getByRole('button', { name: /^Shared/ })
+      .click();
     const bodyB = b.page.getByRole('textbox', { name: 'Text', exact: true });
     await expect.poll(() => editorText(b.page)).toBe('First draft.');
 
@@ -279,7 +297,10 @@ describe('writing and filling in the browser', () => {
     await expect.poll(() => editorText(b.page)).toBe('First draft. Edited in A.');
     await savedIn(b);
     expect(await listTitles()).toEqual(expect.arrayContaining(['Shared', 'Shared (my version)']));
-    await b.page.getByRole('navigation', { name: 'Documents' }).getByRole('button', { name: /^Shared \(my version\)/ }).click();
+    await b.page
+      .getByRole('navigation', { name: 'Documents' })
+      .getByRole('button', { name: /^Shared \(my version\)/ })
+      .click();
     await expect.poll(() => editorText(b.page)).toBe('First draft. Edited in B.');
     expect([...a.problems, ...b.problems].filter((p) => !/Failed to load resource: .* 409/.test(p))).toEqual([]);
   });

@@ -65,7 +65,9 @@ interface Options {
 }
 
 function usage(message: string): never {
-  console.error(`bench:fills: ${message}\nusage: npm run bench:fills -- [--model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] [--kinds ${BLANK_KINDS.join(',')}] [--blanks FILE] [--auto] [--steps N]`);
+  console.error(
+    `bench:fills: ${message}\nusage: npm run bench:fills -- [--model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] [--kinds ${BLANK_KINDS.join(',')}] [--blanks FILE] [--auto] [--steps N]`,
+  );
   process.exit(2);
 }
 
@@ -96,7 +98,9 @@ function parseArgs(argv: string[]): Options {
       o.limit = Number(value());
       if (!Number.isInteger(o.limit) || o.limit < 1) usage(`--limit takes a whole number of blanks, got ${argv[i]}`);
     } else if (a === '--kinds') {
-      const kinds = value().split(',').map((k) => k.trim());
+      const kinds = value()
+        .split(',')
+        .map((k) => k.trim());
       const unknown = kinds.filter((k) => !(BLANK_KINDS as readonly string[]).includes(k));
       if (unknown.length) usage(`unknown kind ${unknown.join(', ')}; kinds are ${BLANK_KINDS.join(', ')}`);
       o.kinds = kinds as BlankKind[];
@@ -117,7 +121,11 @@ function parseArgs(argv: string[]): Options {
     } else usage(`unknown option ${a}`);
   }
   if (o.steps !== undefined && !(Number.isInteger(o.steps) && o.steps >= 1)) usage('--steps takes a whole number');
-  if (!o.variants.length) o.variants = [['default', {}], ['t1', { temperature: 1 }]];
+  if (!o.variants.length)
+    o.variants = [
+      ['default', {}],
+      ['t1', { temperature: 1 }],
+    ];
   return o;
 }
 
@@ -274,8 +282,12 @@ async function main(): Promise<void> {
   const engine = new Engine({ threads: 1 });
   const modelRel = isAbsolute(o.model) ? o.model.replace(`${ROOT}/`, '') : o.model;
   const j = judge.info;
-  console.log(`${cpus()[0]?.model ?? 'cpu'}; model ${modelRel}; ${blanks.length} blanks (${o.kinds.join(', ')}), ${ALTERNATIVES} alternatives each, ${o.auto ? '"____" (auto length)' : '{{N}} = the original length'}; one onnxruntime thread`);
-  console.log(`judge: ${j.file} (AR twin, ${j.source_run}, step ${j.step}, ${j.tokens_seen?.toLocaleString('en-US')} tokens seen, held-out ppl ${j.held_out ? j.held_out.ppl.toFixed(1) : '?'}; sha256 ${j.sha256.slice(0, 12)}…)`);
+  console.log(
+    `${cpus()[0]?.model ?? 'cpu'}; model ${modelRel}; ${blanks.length} blanks (${o.kinds.join(', ')}), ${ALTERNATIVES} alternatives each, ${o.auto ? '"____" (auto length)' : '{{N}} = the original length'}; one onnxruntime thread`,
+  );
+  console.log(
+    `judge: ${j.file} (AR twin, ${j.source_run}, step ${j.step}, ${j.tokens_seen?.toLocaleString('en-US')} tokens seen, held-out ppl ${j.held_out ? j.held_out.ppl.toFixed(1) : '?'}; sha256 ${j.sha256.slice(0, 12)}…)`,
+  );
 
   // The original words: the counters' false alarms and the judge's reference.
   const original: { check: JoinCheck; judge: JudgeScore }[] = [];
@@ -306,7 +318,15 @@ async function main(): Promise<void> {
     for (const [i, b] of blanks.entries()) {
       const seed = 1000 + 7 * all.indexOf(b);
       const text = `${b.left}${o.auto ? '____' : `{{${b.tokens}}}`}${b.right}`;
-      const job = { ...settings, requestId: `${name}-${b.id}`, text, modelDir: o.model, alternatives: ALTERNATIVES, seed, ...(o.steps ? { steps: o.steps } : {}) } as FillJob;
+      const job = {
+        ...settings,
+        requestId: `${name}-${b.id}`,
+        text,
+        modelDir: o.model,
+        alternatives: ALTERNATIVES,
+        seed,
+        ...(o.steps ? { steps: o.steps } : {}),
+      } as FillJob;
       const r: BlankResult = { id: b.id, kind: b.kind, glue: b.glue, seed, tokens: b.tokens };
       try {
         const cpu = process.cpuUsage();
@@ -318,7 +338,12 @@ async function main(): Promise<void> {
         r.alternatives = [];
         for (const alt of out.alternatives) {
           const parts = splitFinal(alt.text, b.left, b.right);
-          r.alternatives.push({ fill: parts.fill, ...(alt.lengths ? { tokens: alt.lengths[0]! } : {}), check: checkJoins(parts.left, parts.fill, parts.right, b.kind, vocab), judge: await judge.score(parts.left, parts.fill, parts.right) });
+          r.alternatives.push({
+            fill: parts.fill,
+            ...(alt.lengths ? { tokens: alt.lengths[0]! } : {}),
+            check: checkJoins(parts.left, parts.fill, parts.right, b.kind, vocab),
+            judge: await judge.score(parts.left, parts.fill, parts.right),
+          });
         }
         const nll = r.alternatives.map((a) => a.judge.nll);
         r.judgeBest = nll.every(Number.isFinite) ? nll.indexOf(Math.min(...nll)) : -1;
@@ -358,7 +383,21 @@ async function main(): Promise<void> {
     console.log(`  ${name}: wrote ${file.replace(`${ROOT}/`, '')}`);
   }
 
-  const head = ['variant', 'filled', ...JOIN_COUNTERS.map((c) => COUNTER_TITLES[c]), 'bad join', 'bad (all alts)', 'judge NLL (top)', 'judge NLL (all)', 'top = judge best', 'distinct-1', 'distinct-2', 'ms/fill median', 'ms/fill mean', 'CPU ms/fill median'];
+  const head = [
+    'variant',
+    'filled',
+    ...JOIN_COUNTERS.map((c) => COUNTER_TITLES[c]),
+    'bad join',
+    'bad (all alts)',
+    'judge NLL (top)',
+    'judge NLL (all)',
+    'top = judge best',
+    'distinct-1',
+    'distinct-2',
+    'ms/fill median',
+    'ms/fill mean',
+    'CPU ms/fill median',
+  ];
   console.log('');
   console.log(`| ${head.join(' | ')} |`);
   console.log(`|${head.map((_, k) => (k === 0 ? '---' : '---:')).join('|')}|`);
@@ -368,18 +407,34 @@ async function main(): Promise<void> {
   const kinds = o.kinds.filter((k) => blanks.some((b) => b.kind === k));
   console.log(`| bad join by kind | ${kinds.join(' | ')} |`);
   console.log(`|---|${kinds.map(() => '---:').join('|')}|`);
-  console.log(`| original text | ${kinds.map((k) => pct(blanks.filter((b, i) => b.kind === k && original[i]!.check.bad).length, blanks.filter((b) => b.kind === k).length)).join(' | ')} |`);
-  for (const s of summaries) console.log(`| ${s.variant} | ${kinds.map((k) => pct(s.badByKind[k]?.bad ?? 0, (s.badByKind[k]?.blanks ?? 0) - s.failures.filter((f) => blanks.find((b) => b.id === f.id)?.kind === k).length)).join(' | ')} |`);
+  console.log(
+    `| original text | ${kinds.map((k) => pct(blanks.filter((b, i) => b.kind === k && original[i]!.check.bad).length, blanks.filter((b) => b.kind === k).length)).join(' | ')} |`,
+  );
+  for (const s of summaries)
+    console.log(
+      `| ${s.variant} | ${kinds.map((k) => pct(s.badByKind[k]?.bad ?? 0, (s.badByKind[k]?.blanks ?? 0) - s.failures.filter((f) => blanks.find((b) => b.id === f.id)?.kind === k).length)).join(' | ')} |`,
+    );
   console.log('');
-  console.log(`Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. Judge NLL: nats/token of the fill + ${8} right tokens. top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ms/fill: wall time of one job of ${ALTERNATIVES} alternatives; CPU ms/fill: this process's CPU time during it (the engine runs one onnxruntime thread in this process, so it is steadier than wall time on a loaded machine).`);
-  if (origBad.length) console.log(`The original words trip the counters on ${origBad.length} blanks: ${blanks.filter((_, i) => original[i]!.check.bad).map((b, k) => `${b.id} (${origBad[k]!.check.notes.join('; ')})`).join(', ')}.`);
+  console.log(
+    `Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. Judge NLL: nats/token of the fill + ${8} right tokens. top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ms/fill: wall time of one job of ${ALTERNATIVES} alternatives; CPU ms/fill: this process's CPU time during it (the engine runs one onnxruntime thread in this process, so it is steadier than wall time on a loaded machine).`,
+  );
+  if (origBad.length)
+    console.log(
+      `The original words trip the counters on ${origBad.length} blanks: ${blanks
+        .filter((_, i) => original[i]!.check.bad)
+        .map((b, k) => `${b.id} (${origBad[k]!.check.notes.join('; ')})`)
+        .join(', ')}.`,
+    );
   if (o.auto) {
     for (const s of summaries) {
       const chosen = new Map<number, number>();
-      for (const r of resultsOf.get(s.variant) ?? []) for (const a of r.alternatives ?? []) if (a.tokens !== undefined) chosen.set(a.tokens, (chosen.get(a.tokens) ?? 0) + 1);
+      for (const r of resultsOf.get(s.variant) ?? [])
+        for (const a of r.alternatives ?? []) if (a.tokens !== undefined) chosen.set(a.tokens, (chosen.get(a.tokens) ?? 0) + 1);
       const total = [...chosen.values()].reduce((x, y) => x + y, 0);
       const shares = [...chosen.entries()].sort((x, y) => x[0] - y[0]).map(([n, c]) => `${n} tokens ${pct(c, total)}`);
-      console.log(`${s.variant}: lengths chosen for the auto blanks (all alternatives): ${shares.join(', ')}; the original words: median ${median(blanks.map((b) => b.tokens))} tokens.`);
+      console.log(
+        `${s.variant}: lengths chosen for the auto blanks (all alternatives): ${shares.join(', ')}; the original words: median ${median(blanks.map((b) => b.tokens))} tokens.`,
+      );
     }
   }
   for (const s of summaries) {

@@ -83,20 +83,34 @@ async function ensurePackage(id: string, network: typeof SEDD_SMALL_NETWORK): Pr
   }
   console.log(`importing it through models/templates/${id} (once) …`);
   mkdirSync(join(CACHE, 'models'), { recursive: true });
-  await importModel(ck, { templateDirs: [join(ROOT, 'models', 'templates')], gpt2Tokenizer: join(ROOT, 'models', 'gpt2', 'tokenizer.json'), modelsDir: join(CACHE, 'models'), id });
+  await importModel(ck, {
+    templateDirs: [join(ROOT, 'models', 'templates')],
+    gpt2Tokenizer: join(ROOT, 'models', 'gpt2', 'tokenizer.json'),
+    modelsDir: join(CACHE, 'models'),
+    id,
+  });
   return pkg;
 }
 
 async function main(): Promise<void> {
   if (args[0] === '--child') return child(args[1]!, Number(args[2]));
   const runs = QUICK ? 3 : 5;
-  const shapes = QUICK ? [['sedd-small', SEDD_SMALL_NETWORK] as const] : ([['sedd-small', SEDD_SMALL_NETWORK], ['sedd-medium', SEDD_MEDIUM_NETWORK]] as const);
+  const shapes = QUICK
+    ? [['sedd-small', SEDD_SMALL_NETWORK] as const]
+    : ([
+        ['sedd-small', SEDD_SMALL_NETWORK],
+        ['sedd-medium', SEDD_MEDIUM_NETWORK],
+      ] as const);
   console.log(`${cpus()[0]?.model ?? 'cpu'}; ${availableParallelism()} logical cores; 16-token blank, 64 steps, ${runs} runs after a warm-up`);
   const results: Record<string, ChildResult> = {};
   const self = fileURLToPath(import.meta.url);
   for (const [id, network] of shapes) {
     const pkg = await ensurePackage(id, network);
-    const r = spawnSync(process.execPath, [self, '--child', pkg, String(runs)], { encoding: 'utf8', env: { ...process.env, LACUNA_DEVICE: 'cpu' }, maxBuffer: 1 << 24 });
+    const r = spawnSync(process.execPath, [self, '--child', pkg, String(runs)], {
+      encoding: 'utf8',
+      env: { ...process.env, LACUNA_DEVICE: 'cpu' },
+      maxBuffer: 1 << 24,
+    });
     if (r.status !== 0) throw new Error(`${id}: the measuring process failed: ${r.stderr}`);
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
     results[id] = res;

@@ -202,7 +202,9 @@ async function main(): Promise<void> {
       await entry.click();
       const text = page.getByRole('textbox', { name: 'Text', exact: true });
       await text.waitFor();
-      await page.waitForFunction((n) => (document.querySelector('[aria-label="Text"]')?.textContent?.length ?? 0) >= n, Math.floor(body.length * 0.9), { timeout: 120_000 });
+      await page.waitForFunction((n) => (document.querySelector('[aria-label="Text"]')?.textContent?.length ?? 0) >= n, Math.floor(body.length * 0.9), {
+        timeout: 120_000,
+      });
       await text.click();
       await page.keyboard.press('Control+End');
       await page.waitForTimeout(300);
@@ -211,7 +213,10 @@ async function main(): Promise<void> {
       await page.waitForTimeout(300);
       const atStart = await typingLatencies(page, KEYS);
       // Everything typed is saved (autosave: within 0.7 s of the last key).
-      await page.getByRole('status', { name: 'Save status' }).filter({ hasText: /^Saved$/ }).waitFor({ timeout: 30_000 });
+      await page
+        .getByRole('status', { name: 'Save status' })
+        .filter({ hasText: /^Saved$/ })
+        .waitFor({ timeout: 30_000 });
       const saved = await call<{ body: string }>(web, 'documents.open', { id: doc.id }).catch(() => ({ body: '' }));
 
       const rows = [
@@ -234,14 +239,20 @@ async function main(): Promise<void> {
           console.log(`    ${name.padEnd(36)} ${fmt(median(xs)).padStart(8)} ${fmt(Math.max(...xs)).padStart(8)}`);
         }
       }
-      console.log(`\nTyping in a ${WORDS.toLocaleString('en')}-word document (${body.length.toLocaleString('en')} characters), ${KEYS} keys each: p50, p95, max (ms)`);
+      console.log(
+        `\nTyping in a ${WORDS.toLocaleString('en')}-word document (${body.length.toLocaleString('en')} characters), ${KEYS} keys each: p50, p95, max (ms)`,
+      );
       for (const [name, xs] of [
         ['at the end', atEnd],
         ['at the start', atStart],
       ] as const) {
-        console.log(`  ${name.padEnd(14)} ${fmt(quantile(xs, 0.5)).padStart(7)} ${fmt(quantile(xs, 0.95)).padStart(7)} ${fmt(Math.max(...xs)).padStart(7)}   (${xs.length} keystrokes measured)`);
+        console.log(
+          `  ${name.padEnd(14)} ${fmt(quantile(xs, 0.5)).padStart(7)} ${fmt(quantile(xs, 0.95)).padStart(7)} ${fmt(Math.max(...xs)).padStart(7)}   (${xs.length} keystrokes measured)`,
+        );
       }
-      console.log(`  autosaved body after typing: ${saved.body.length.toLocaleString('en')} characters (typed: ${(body.length + 2 * KEYS).toLocaleString('en')})`);
+      console.log(
+        `  autosaved body after typing: ${saved.body.length.toLocaleString('en')} characters (typed: ${(body.length + 2 * KEYS).toLocaleString('en')})`,
+      );
       mkdirSync(dirname(OUT), { recursive: true });
       writeFileSync(
         OUT,

@@ -94,7 +94,11 @@ async function engineFill(net: ScoreModel, m: BenchModel, template: Int32Array, 
   const rng = new Random(seed);
   const r = await timed(net, () =>
     path.startsWith('fused')
-      ? sampleAnalyticAbsorbingFused({ ...common, uniform: () => rng.uniform(), draw: (tokens, sigma, batch, positions, uniforms) => net.maskedDraw(tokens, sigma, batch, positions, uniforms) })
+      ? sampleAnalyticAbsorbingFused({
+          ...common,
+          uniform: () => rng.uniform(),
+          draw: (tokens, sigma, batch, positions, uniforms) => net.maskedDraw(tokens, sigma, batch, positions, uniforms),
+        })
       : sampleAnalyticAbsorbing({ ...common, exp: streamExpNoise(rng), score: (tokens, sigma, batch) => net.scoreBatch(tokens, sigma, batch) }),
   );
   return { ms: r.ms, runMs: r.runMs, calls: r.calls, tokens: r.result.tokens };
@@ -120,7 +124,7 @@ async function naiveFill(net: ScoreModel, m: BenchModel, template: Int32Array, s
     for (let i = 0; i < L; i++) {
       const row = i * V;
       let sum = 0;
-      for (let j = 0; j < V; j++) sum += (p[j] = Math.exp(out[row + j]!)); // scores s = exp(log score)
+      for (let j = 0; j < V; j++) sum += p[j] = Math.exp(out[row + j]!); // scores s = exp(log score)
       for (let j = 0; j < V; j++) p[j]! *= e; // staggered: s·e^{dσ} …
       p[MASK]! += (1 - e) * sum; // … MASK += (1 − e^{dσ})·Σs
       const xi = x[i]!;
@@ -163,7 +167,10 @@ function ensureSmall(): boolean {
   if (existsSync(SMALL)) return true;
   mkdirSync(dirname(SMALL), { recursive: true });
   console.log(`writing ${SMALL} (random sedd-small, ≈680 MB; once) …`);
-  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts', 'bench-make-small.py'), SMALL], { stdio: 'inherit', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const r = spawnSync('/usr/bin/python3', [join(ROOT, 'scripts', 'bench-make-small.py'), SMALL], {
+    stdio: 'inherit',
+    env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  });
   if (r.status !== 0 || !existsSync(SMALL)) {
     console.log(`could not write ${SMALL} (python3 with torch and onnx needed); the sedd-small rows are left out`);
     return false;
@@ -197,7 +204,18 @@ async function engineFillTimes(modelDir: string, temperature?: number) {
       used = out.temperature;
     }
     times.sort((a, b) => a - b);
-    return { blankTokens: 16, contextTokens, steps, temperature: used, runs, medianMs: times[Math.floor(runs / 2)]!, worstMs: times[runs - 1]!, networkCalls, device, times };
+    return {
+      blankTokens: 16,
+      contextTokens,
+      steps,
+      temperature: used,
+      runs,
+      medianMs: times[Math.floor(runs / 2)]!,
+      worstMs: times[runs - 1]!,
+      networkCalls,
+      device,
+      times,
+    };
   } finally {
     await engine.close();
   }
@@ -215,7 +233,8 @@ async function main(): Promise<void> {
   if (fixture) models.push(fixture);
   const def = manifestModel(`default (${DEFAULT_MODEL_ID})`, join(ROOT, 'models', DEFAULT_MODEL_ID), 16);
   if (def) models.push(def);
-  if (!flag('--no-small') && ensureSmall()) models.push({ name: 'sedd-small (random)', path: SMALL, V: 50258, noise: { type: 'loglinear', eps: 1e-3 }, steps: QUICK ? 2 : 4 });
+  if (!flag('--no-small') && ensureSmall())
+    models.push({ name: 'sedd-small (random)', path: SMALL, V: 50258, noise: { type: 'loglinear', eps: 1e-3 }, steps: QUICK ? 2 : 4 });
 
   const lengths = QUICK ? [128, 256] : [128, 256, 1024];
   const perStep: Record<string, unknown>[] = [];
@@ -259,7 +278,18 @@ async function main(): Promise<void> {
     for (const p of paths) results.push([p, await engineFill(net, m, template, SIDE_STEPS, 3, p)]);
     results.push(['naive', await naiveFill(net, m, template, SIDE_STEPS, 3)]);
     for (const [path, r] of results) {
-      sideBySide.push({ model: m.name, device: net.device, path, L: 256, blank: 16, steps: SIDE_STEPS, networkCalls: r.calls, totalMs: r.ms, runMs: r.runMs, jsOverheadPct: (100 * (r.ms - r.runMs)) / r.ms });
+      sideBySide.push({
+        model: m.name,
+        device: net.device,
+        path,
+        L: 256,
+        blank: 16,
+        steps: SIDE_STEPS,
+        networkCalls: r.calls,
+        totalMs: r.ms,
+        runMs: r.runMs,
+        jsOverheadPct: (100 * (r.ms - r.runMs)) / r.ms,
+      });
     }
     console.log(`  ${m.name} side-by-side: ${results.map(([p, r]) => `${p} ${fmt(r.ms)} ms`).join(', ')}`);
     await net.release();
@@ -269,14 +299,32 @@ async function main(): Promise<void> {
   console.log(
     table(
       ['model', 'device', 'path', 'L', 'steps', 'calls/fill', 'ms/step', 'onnxruntime ms/step', 'JS overhead %', 'tokens/s'],
-      perStep.map((r) => [r.model as string, r.device as string, r.path as string, r.L as number, r.steps as number, r.networkCalls as number, fmt(r.stepMs as number), fmt(r.runMsPerStep as number), fmt(r.jsOverheadPct as number), fmt(r.tokensPerS as number)]),
+      perStep.map((r) => [
+        r.model as string,
+        r.device as string,
+        r.path as string,
+        r.L as number,
+        r.steps as number,
+        r.networkCalls as number,
+        fmt(r.stepMs as number),
+        fmt(r.runMsPerStep as number),
+        fmt(r.jsOverheadPct as number),
+        fmt(r.tokensPerS as number),
+      ]),
     ),
   );
   console.log(`\n16-token blank in 256 tokens, ${SIDE_STEPS} steps: the engine's paths vs naive (full-vocabulary analytic step at every position)`);
   console.log(
     table(
       ['model', 'path', 'network calls', 'total ms', 'onnxruntime ms', 'JS overhead %'],
-      sideBySide.map((r) => [r.model as string, r.path as string, r.networkCalls as number, fmt(r.totalMs as number, 0), fmt(r.runMs as number, 0), fmt(r.jsOverheadPct as number)]),
+      sideBySide.map((r) => [
+        r.model as string,
+        r.path as string,
+        r.networkCalls as number,
+        fmt(r.totalMs as number, 0),
+        fmt(r.runMs as number, 0),
+        fmt(r.jsOverheadPct as number),
+      ]),
     ),
   );
   const speedups = models
@@ -304,7 +352,10 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide, appFill, appFillT1 }, null, 2)}\n`);
+  writeFileSync(
+    OUT,
+    `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide, appFill, appFillT1 }, null, 2)}\n`,
+  );
   console.log(`\nwrote ${OUT}`);
 }
 

@@ -24,13 +24,25 @@ function run(what, cmd, args, hint) {
   }
 }
 
-run('Prettier', process.execPath, [join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), write ? '--write' : '--check', '--log-level', 'warn', '.'], 'Run npm install.');
-run('black', 'black', ['--config', 'models/pyproject.toml', '--quiet', ...(write ? [] : ['--check']), 'models'], 'Install black 23 (Debian: apt-get install black; or pip install black==23.1.0).');
+run(
+  'Prettier',
+  process.execPath,
+  [join(root, 'node_modules', 'prettier', 'bin', 'prettier.cjs'), write ? '--write' : '--check', '--log-level', 'warn', '.'],
+  'Run npm install.',
+);
+run(
+  'black',
+  'black',
+  ['--config', 'models/pyproject.toml', '--quiet', ...(write ? [] : ['--check']), 'models'],
+  'Install black 23 (Debian: apt-get install black; or pip install black==23.1.0).',
+);
 
 // Long lines, in every tracked source file (generated data and lock files aside).
 const SOURCE = /\.(ts|js|cjs|mjs|svelte|css|html|py|sh|yml|yaml)$|(^|\/)\.ci\/run$/;
 const SKIP = /^(models\/(data\/build|fixtures|templates|train\/runs)\/|package-lock\.json$)/;
-const files = spawnSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' }).stdout.split('\n').filter((f) => f && SOURCE.test(f) && !SKIP.test(f));
+const files = spawnSync('git', ['ls-files'], { cwd: root, encoding: 'utf8' })
+  .stdout.split('\n')
+  .filter((f) => f && SOURCE.test(f) && !SKIP.test(f));
 const long = [];
 for (const file of files) {
   let text;

@@ -35,7 +35,11 @@ cpSync(sqliteDir, work, { recursive: true, filter: (src) => !src.startsWith(join
 const bin = (name) => join(root, 'node_modules', '.bin', process.platform === 'win32' ? `${name}.cmd` : name);
 const common = { cwd: work, stdio: 'inherit', shell: process.platform === 'win32' };
 try {
-  execFileSync(bin('prebuild-install'), ['--runtime=electron', `--target=${electronVersion}`, `--arch=${process.arch}`, `--platform=${process.platform}`], common);
+  execFileSync(
+    bin('prebuild-install'),
+    ['--runtime=electron', `--target=${electronVersion}`, `--arch=${process.arch}`, `--platform=${process.platform}`],
+    common,
+  );
 } catch {
   console.log('electron-native: no prebuilt binary, compiling better-sqlite3 against Electron headers');
   execFileSync(

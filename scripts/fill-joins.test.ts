@@ -3,7 +3,32 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkJoins, distinctN, normWord, parseVocabulary, splitFinal, splitsIntoTwo, words } from './fill-joins';
 
-const vocab = parseVocabulary(['he', 'climbed', 'the', 'hill', 'and', 'went', 'home', 'a', 'house', 'i', 'am', 'father', "don't", 'slowly', 'up', 'dis', 'il', 'was', 'it', 'not', 'so', 'said'].join('\n'));
+const vocab = parseVocabulary(
+  [
+    'he',
+    'climbed',
+    'the',
+    'hill',
+    'and',
+    'went',
+    'home',
+    'a',
+    'house',
+    'i',
+    'am',
+    'father',
+    "don't",
+    'slowly',
+    'up',
+    'dis',
+    'il',
+    'was',
+    'it',
+    'not',
+    'so',
+    'said',
+  ].join('\n'),
+);
 
 const counts = (left: string, fill: string, right: string, kind: Parameters<typeof checkJoins>[3] = 'mid-sentence') => {
   const c = checkJoins(left, fill, right, kind, vocab);

@@ -66,7 +66,35 @@ export function words(text: string): string[] {
 }
 
 /** Short words a split inside a word may produce (other parts need 3 letters: the vocabulary holds many rare 2-letter strings). */
-const SHORT_WORDS = new Set(['a', 'i', 'am', 'an', 'as', 'at', 'be', 'by', 'do', 'go', 'he', 'if', 'in', 'is', 'it', 'me', 'my', 'no', 'of', 'oh', 'on', 'or', 'so', 'to', 'up', 'us', 'we']);
+const SHORT_WORDS = new Set([
+  'a',
+  'i',
+  'am',
+  'an',
+  'as',
+  'at',
+  'be',
+  'by',
+  'do',
+  'go',
+  'he',
+  'if',
+  'in',
+  'is',
+  'it',
+  'me',
+  'my',
+  'no',
+  'of',
+  'oh',
+  'on',
+  'or',
+  'so',
+  'to',
+  'up',
+  'us',
+  'we',
+]);
 
 function isPart(vocab: ReadonlySet<string>, w: string, strict: boolean): boolean {
   if (!w) return false;

@@ -92,7 +92,13 @@ export class Judge {
     if (begin > first) throw new Error(`the fill and ${RIGHT_TOKENS} right tokens (${scored}) do not fit the judge's ${room} tokens`);
     const input = [this.info.io.bos_id, ...ids.slice(begin, stop)];
     const L = input.length;
-    const out = await this.session.run({ input_ids: new Tensor('int64', BigInt64Array.from(input, (v) => BigInt(v)), [1, L]) });
+    const out = await this.session.run({
+      input_ids: new Tensor(
+        'int64',
+        BigInt64Array.from(input, (v) => BigInt(v)),
+        [1, L],
+      ),
+    });
     const lp = out.log_probs!;
     const V = lp.dims[2]!;
     const data = lp.data as Float32Array;

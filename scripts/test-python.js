@@ -10,12 +10,12 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const candidates = process.env.LACUNA_PYTHON ? [process.env.LACUNA_PYTHON] : ['/usr/bin/python3', 'python3', 'python'];
 const env = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1', PYTHONDONTWRITEBYTECODE: '1', ORT_DISABLE_TELEMETRY: '1' }; // the tests run onnxruntime (src-main/engine/runtime/ort-offline.ts)
 
-const python = candidates.find(
-  (py) => spawnSync(py, ['-c', 'import torch, numpy, onnx'], { env, stdio: 'ignore' }).status === 0,
-);
+const python = candidates.find((py) => spawnSync(py, ['-c', 'import torch, numpy, onnx'], { env, stdio: 'ignore' }).status === 0);
 if (!python) {
   console.error(
-    'test-python: no Python with torch, numpy and onnx found (tried ' + candidates.join(', ') + ').\n' +
+    'test-python: no Python with torch, numpy and onnx found (tried ' +
+      candidates.join(', ') +
+      ').\n' +
       'Install them (Debian: apt-get install python3-torch python3-onnx python3-numpy libopenblas0-pthread)\n' +
       'or point LACUNA_PYTHON at an interpreter that has them.',
   );

@@ -44,25 +44,29 @@ LABELS = ("table", "apparatus", "drama", "verse")
 _NUM = re.compile(r"(?<![\w.])[-+]?\d[\d,.:/]*%?(?![\w])")
 _LEADER = re.compile(r"\.\s?\.\s?\.\s?\.\s?\.|…\s?…")
 _NOTE_START = re.compile(
-    r"^(?:=\s*\d+\b|\[\d{1,3}\]|[*†‡§¶]\s*\S|\d{1,4}\s+(?:l\.|ll\.|line)\s|"
-    r"\d{1,4}\.\s*\d{1,4}\.\s|(?:Note|NOTE|Notes|NOTES)\s+(?:\d|[IVXLC]+\b|on\b|to\b))")
+    r"^(?:=\s*\d+\b|\[\d{1,3}\]|[*†‡§¶]\s*\S|\d{1,4}\s+(?:l\.|ll\.|line)\s|" r"\d{1,4}\.\s*\d{1,4}\.\s|(?:Note|NOTE|Notes|NOTES)\s+(?:\d|[IVXLC]+\b|on\b|to\b))"
+)
 _SCHOLAR = re.compile(
     r"\b(?:ibid|ib|id|cf|op\.\s?cit|loc\.\s?cit|i\.\s?e|viz|sq|sqq|fol|ff|edd?|vols?|pp?|ll?|"
     r"sc|ch|chap|st|vv?|n|nn|q\.\s?v|etc|al|seq|MS|MSS|Fo|Qo|Ff|Qq)\.\s?(?=[\divxlcIVXLC(A-Z]|$)"
-    r"|\b(?:Act|Sc|Scene)\s+[IVXLC]+\b|\[[A-Z][a-z]{0,3}\.\]|--[A-Z]\.(?!\w)")
+    r"|\b(?:Act|Sc|Scene)\s+[IVXLC]+\b|\[[A-Z][a-z]{0,3}\.\]|--[A-Z]\.(?!\w)"
+)
 _SPEAKER = re.compile(
     r"^((?:[A-Z][A-Z'’\-]+(?:\s+(?:[A-Z][A-Z'’\-]+|OF|THE|DE|LA|ST\.|MR\.?|MRS\.?)){0,3})"
-    r"|[A-Z][a-z]+\s[A-Z]{2,}[A-Z'’\-]*|[A-Z][a-z]{1,5}(?:\s[A-Z][a-z]{1,5})?)\s?[.:](?:\s|$)")
+    r"|[A-Z][a-z]+\s[A-Z]{2,}[A-Z'’\-]*|[A-Z][a-z]{1,5}(?:\s[A-Z][a-z]{1,5})?)\s?[.:](?:\s|$)"
+)
 # words that start headings or prose, not speeches
 _NOT_SPEAKER = re.compile(
     r"^(?:[IVXLCDM]+|BOOK|CHAPTER|CHAP|PART|SECTION|VOLUME|VOL|CANTO|LETTER|STAVE|PREFACE|"
     r"INTRODUCTION|NOTE|NOTES|APPENDIX|FOOTNOTE|SONG|PSALM|EPILOGUE|PROLOGUE|ACT|SCENE|"
     r"GENTLEMEN|TO|FELLOW|MR|MRS|DR|ST|Mr|Mrs|Dr|St|Mt|Messrs|Capt|Col|Gen|Gov|Lieut|Sen|Rev|"
     r"Hon|Prof|Vol|Ch|Chap|Sect|Fig|No|Nos|Art|Sec|Ibid|Cf|Viz|Oh|Ah|Yes|No|Well|So|Now|Then|"
-    r"Thus|Hence|And|But|Or|The|Ans|Obj|Q|A)\b")
+    r"Thus|Hence|And|But|Or|The|Ans|Obj|Q|A)\b"
+)
 _STAGE = re.compile(
     r"^[\[(]?\s*(?:Enter|Exit|Exeunt|Re-enter|Reenter|Manet|Manent|Aside|Dies|Dying|Flourish|"
-    r"Alarum|Alarums|Sound|Trumpets|Music|Curtain|Scene|SCENE|ACT|Act)\b[^\n]{0,200}$")
+    r"Alarum|Alarums|Sound|Trumpets|Music|Curtain|Scene|SCENE|ACT|Act)\b[^\n]{0,200}$"
+)
 _WORDS = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
 
 
@@ -73,7 +77,7 @@ def speaker_of(p: str) -> str:
         return ""
     first = p.split("\n", 1)[0]
     if "\n" not in p and len(first.split()) <= 6 and first.upper() == first:
-        return ""                       # a one-line capitalised heading, not a speech
+        return ""  # a one-line capitalised heading, not a speech
     return m.group(1)
 
 
@@ -109,9 +113,8 @@ def classify_paragraph(p: str, speakers: set = frozenset()) -> str:
     refs = len(_SCHOLAR.findall(p))
     if refs >= 3 and refs * 100 >= 4 * max(words, 1):
         return "apparatus"
-    if first.startswith("[") and "]" not in p and len(p) >= 120 or (
-            p.rstrip().endswith("]") and "[" not in p and len(p) >= 40):
-        return "apparatus"              # an editor's bracketed note running over paragraphs
+    if first.startswith("[") and "]" not in p and len(p) >= 120 or (p.rstrip().endswith("]") and "[" not in p and len(p) >= 40):
+        return "apparatus"  # an editor's bracketed note running over paragraphs
     if speakers and speaker_of(p) in speakers:
         return "drama"
     if len(lines) <= 2 and _STAGE.match(first) and len(p) < 300:
@@ -121,8 +124,7 @@ def classify_paragraph(p: str, speakers: set = frozenset()) -> str:
     return "prose"
 
 
-def filter_document(text: str, doc_max: float = 0.5, verse_max_lines: int = 4
-                    ) -> Tuple[str, str, Dict[str, int], Dict[str, int]]:
+def filter_document(text: str, doc_max: float = 0.5, verse_max_lines: int = 4) -> Tuple[str, str, Dict[str, int], Dict[str, int]]:
     """Returns (kept text, verdict, removed characters per label, characters per label).
 
     verdict: ``kept``, or ``dropped:<label>`` when the whole document goes (its largest
@@ -141,8 +143,7 @@ def filter_document(text: str, doc_max: float = 0.5, verse_max_lines: int = 4
     removed = Counter()
     out = []
     for p, lab in zip(paras, labels):
-        if lab in ("table", "apparatus", "drama") or (
-                lab == "verse" and p.count("\n") + 1 > verse_max_lines):
+        if lab in ("table", "apparatus", "drama") or (lab == "verse" and p.count("\n") + 1 > verse_max_lines):
             removed[lab] += len(p)
             continue
         out.append(p)

@@ -28,8 +28,7 @@ from tokenize_data import Encoder  # noqa: E402
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", default=os.path.join(HERE, "build"))
-    ap.add_argument("--tokenizer", default=os.path.join(HERE, "..", "lacuna-mini",
-                                                         "tokenizer.json"))
+    ap.add_argument("--tokenizer", default=os.path.join(HERE, "..", "lacuna-mini", "tokenizer.json"))
     args = ap.parse_args(argv)
     with open(os.path.join(args.build, "manifest.json"), encoding="utf-8") as f:
         man = json.load(f)
@@ -50,24 +49,28 @@ def main(argv=None) -> int:
                 t[k] += v
         totals[split] = t
     all_tokens = sum(t["tokens"] for t in totals.values())
-    out = dict(tokenizer=os.path.relpath(args.tokenizer), backend=enc.backend,
-               splits=totals, sources={k: dict(v) for k, v in rows.items()},
-               content_filter={s["name"]: s.get("content_filter") for s in man["sources"]})
+    out = dict(
+        tokenizer=os.path.relpath(args.tokenizer),
+        backend=enc.backend,
+        splits=totals,
+        sources={k: dict(v) for k, v in rows.items()},
+        content_filter={s["name"]: s.get("content_filter") for s in man["sources"]},
+    )
     with open(os.path.join(args.build, "corpus_report.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
-    print("| source | documents (train / test) | characters (train / test) | "
-          "tokens (train / test) | share of tokens |")
+    print("| source | documents (train / test) | characters (train / test) | " "tokens (train / test) | share of tokens |")
     print("|---|---:|---:|---:|---:|")
     for src, v in sorted(rows.items(), key=lambda kv: -sum(x["tokens"] for x in kv[1].values())):
         tr, te = v["train"], v["test"]
         share = (tr["tokens"] + te["tokens"]) / max(1, all_tokens)
-        print(f"| {src} | {tr['documents']} / {te['documents']} | {tr['characters']:,} / "
-              f"{te['characters']:,} | {tr['tokens']:,} / {te['tokens']:,} | {share:.1%} |")
+        print(
+            f"| {src} | {tr['documents']} / {te['documents']} | {tr['characters']:,} / "
+            f"{te['characters']:,} | {tr['tokens']:,} / {te['tokens']:,} | {share:.1%} |"
+        )
     print()
     for split, t in totals.items():
-        print(f"{split}: {t['documents']} documents, {t['characters']:,} characters, "
-              f"{t['tokens']:,} tokens (+{t['documents']} eos)")
+        print(f"{split}: {t['documents']} documents, {t['characters']:,} characters, " f"{t['tokens']:,} tokens (+{t['documents']} eos)")
     return 0
 
 

@@ -55,9 +55,35 @@ SEED = 20261202
 LEFT_MAX = 700
 RIGHT_MAX = 300
 GLUE_SHARE = 0.25
-SKIP_DOCS = ("wordnet/", "devil/")          # usage-example lists and dictionary entries, not prose
-ABBREV = {"mr", "mrs", "dr", "st", "no", "vol", "ch", "mt", "messrs", "jr", "sr", "gen", "col",
-          "capt", "rev", "u.s", "e.g", "i.e", "etc", "viz", "p", "pp", "a.m", "p.m", "m", "v"}
+SKIP_DOCS = ("wordnet/", "devil/")  # usage-example lists and dictionary entries, not prose
+ABBREV = {
+    "mr",
+    "mrs",
+    "dr",
+    "st",
+    "no",
+    "vol",
+    "ch",
+    "mt",
+    "messrs",
+    "jr",
+    "sr",
+    "gen",
+    "col",
+    "capt",
+    "rev",
+    "u.s",
+    "e.g",
+    "i.e",
+    "etc",
+    "viz",
+    "p",
+    "pp",
+    "a.m",
+    "p.m",
+    "m",
+    "v",
+}
 CLOSERS = "\"”’')]"
 SENT_END = re.compile(r"[.!?][\"”’')\]]*$")
 WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
@@ -100,7 +126,7 @@ def cut_left(text: str) -> str:
         return text
     tail = text[-LEFT_MAX:]
     m = re.search(r"\s", tail)
-    return tail[m.end():] if m else tail
+    return tail[m.end() :] if m else tail
 
 
 def cut_right(text: str) -> str:
@@ -112,8 +138,7 @@ def cut_right(text: str) -> str:
     return head[:i] if i > 0 else head
 
 
-def candidate(rng: random.Random, paras: List[str], pi: int, kind: str, next_prose: bool
-              ) -> Optional[Tuple[int, int, str]]:
+def candidate(rng: random.Random, paras: List[str], pi: int, kind: str, next_prose: bool) -> Optional[Tuple[int, int, str]]:
     """A blank in paragraph ``pi``: (start, end) character offsets and the trailing punctuation
     moved to the right side (mid-sentence only), or None when this paragraph has no such place."""
     p = paras[pi]
@@ -135,7 +160,7 @@ def candidate(rng: random.Random, paras: List[str], pi: int, kind: str, next_pro
             j = rng.randint(size + 1, n - 1) if n - 1 > size + 1 else -1
             if j < 0 or ends[j - 1]:
                 continue
-        else:                                   # continuation: anywhere in the paragraph
+        else:  # continuation: anywhere in the paragraph
             j = rng.randint(size, n)
         i = j - size
         if i < 1:
@@ -204,7 +229,7 @@ def build(test_path: str, manifest_path: str, tok_path: str) -> List[dict]:
             if kind == "continuation":
                 after = ""
             else:
-                after = p[end:] + ("\n\n" + "\n\n".join(paras[pi + 1:]) if pi + 1 < len(paras) else "")
+                after = p[end:] + ("\n\n" + "\n\n".join(paras[pi + 1 :]) if pi + 1 < len(paras) else "")
             left, right = cut_left(before), cut_right(after)
             if len(left) < 150 or (kind != "continuation" and len(right.strip()) < 20):
                 continue
@@ -223,11 +248,19 @@ def build(test_path: str, manifest_path: str, tok_path: str) -> List[dict]:
             # a speech is one long paragraph: its 2,000-character stretches count as paragraphs
             used.add((d, pi, start // 2000) if len(p) > 4000 else (d, pi, -1))
             got += 1
-            records.append({
-                "id": f"{kind}-{got:02d}", "kind": kind, "doc": key, "glue": glue,
-                "left": left, "blank": blank, "words": words, "right": right,
-                "tokens": len(tok.encode(blank)),
-            })
+            records.append(
+                {
+                    "id": f"{kind}-{got:02d}",
+                    "kind": kind,
+                    "doc": key,
+                    "glue": glue,
+                    "left": left,
+                    "blank": blank,
+                    "words": words,
+                    "right": right,
+                    "tokens": len(tok.encode(blank)),
+                }
+            )
     return records
 
 
@@ -267,8 +300,7 @@ def main() -> None:
     kinds = Counter(r["kind"] for r in recs)
     glue = Counter(r["glue"] for r in recs)
     docs = Counter(r["doc"].split("/")[0] for r in recs)
-    print(f"{len(recs)} blanks {dict(kinds)}; glue {dict(glue)}; sources {dict(docs)}; "
-          f"{len(set(r['doc'] for r in recs))} documents")
+    print(f"{len(recs)} blanks {dict(kinds)}; glue {dict(glue)}; sources {dict(docs)}; " f"{len(set(r['doc'] for r in recs))} documents")
 
 
 if __name__ == "__main__":

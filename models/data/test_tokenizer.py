@@ -25,15 +25,14 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-TOKENIZER = os.environ.get("LACUNA_TOKENIZER",
-                           os.path.join(REPO, "models", "lacuna-mini", "tokenizer.json"))
+TOKENIZER = os.environ.get("LACUNA_TOKENIZER", os.path.join(REPO, "models", "lacuna-mini", "tokenizer.json"))
 TEST_TXT = os.path.join(HERE, "build", "test.txt")
 EOS = "<|endoftext|>"
 V_TOK = 8191
 
 try:
     from tokenizers import Tokenizer
-except ImportError:                                   # pragma: no cover
+except ImportError:  # pragma: no cover
     Tokenizer = None
 
 TRICKY = [
@@ -66,9 +65,17 @@ TRICKY = [
     "\u00e9" * 1000 + "\U0001f600" * 500,
 ]
 
-RANGES = [(0x00, 0x7f), (0x80, 0x7ff), (0x800, 0xd7ff), (0xe000, 0xffff),
-          (0x10000, 0x10ffff), (0x0300, 0x036f), (0x0590, 0x06ff), (0x4e00, 0x9fff),
-          (0x1f300, 0x1faff)]
+RANGES = [
+    (0x00, 0x7F),
+    (0x80, 0x7FF),
+    (0x800, 0xD7FF),
+    (0xE000, 0xFFFF),
+    (0x10000, 0x10FFFF),
+    (0x0300, 0x036F),
+    (0x0590, 0x06FF),
+    (0x4E00, 0x9FFF),
+    (0x1F300, 0x1FAFF),
+]
 
 
 def random_strings(n: int, seed: int = 1234):
@@ -94,7 +101,7 @@ def test_text_sample(limit: int = 300_000) -> str:
         raw = f.read()
     # a slice from each third of the file, so several sources are represented
     n = len(raw)
-    return "".join(raw[i * n // 3: i * n // 3 + limit // 3] for i in range(3))
+    return "".join(raw[i * n // 3 : i * n // 3 + limit // 3] for i in range(3))
 
 
 @unittest.skipIf(Tokenizer is None, "tokenizers is not installed (use models/data/.venv)")
@@ -140,7 +147,7 @@ class TokenizerFile(unittest.TestCase):
         self.assertEqual(self.tok.get_vocab_size(with_added_tokens=True), V_TOK)
         self.assertEqual(self.tok.token_to_id(EOS), V_TOK - 1)
         # byte symbols at ids 0..255, in GPT-2's bytes_to_unicode order
-        bs = (list(range(0x21, 0x7f)) + list(range(0xa1, 0xad)) + list(range(0xae, 0x100)))
+        bs = list(range(0x21, 0x7F)) + list(range(0xA1, 0xAD)) + list(range(0xAE, 0x100))
         order = bs + [b for b in range(256) if b not in bs]
         cs = [chr(b) for b in bs] + [chr(256 + i) for i in range(256 - len(bs))]
         for i, c in enumerate(cs):
@@ -159,8 +166,7 @@ class TokenizerFile(unittest.TestCase):
     def test_round_trip_random_bytes_as_utf8(self):
         rng = random.Random(99)
         for _ in range(500):
-            s = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))).decode(
-                "utf-8", errors="replace")
+            s = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))).decode("utf-8", errors="replace")
             self.assertEqual(self.dec(self.enc(s)), s)
 
     def test_eos(self):
@@ -188,7 +194,7 @@ class TokenizerFile(unittest.TestCase):
         sys.path.insert(0, os.path.join(REPO, "models"))
         try:
             from sedd.tokenizer import ByteLevelBPE
-        except Exception as e:                       # pragma: no cover
+        except Exception as e:  # pragma: no cover
             self.skipTest(f"models/sedd/tokenizer.py not importable: {e}")
         finally:
             sys.path.pop(0)
@@ -205,8 +211,7 @@ class TokenizerFile(unittest.TestCase):
         jiti = os.path.join(REPO, "node_modules", ".bin", "jiti")
         ts = os.path.join(REPO, "src-main", "node", "engine", "tokenizer.ts")
         if not (shutil.which("node") and os.path.exists(jiti) and os.path.exists(ts)):
-            self.skipTest("node, node_modules/.bin/jiti or src-main/engine/model/tokenizer.ts "
-                          "missing")
+            self.skipTest("node, node_modules/.bin/jiti or src-main/engine/model/tokenizer.ts " "missing")
         texts = TRICKY + random_strings(300, seed=11) + [test_text_sample(60_000)]
         with tempfile.TemporaryDirectory() as tmp:
             inp = os.path.join(tmp, "texts.json")
@@ -223,9 +228,9 @@ class TokenizerFile(unittest.TestCase):
                     f"writeFileSync({json.dumps(os.path.join(tmp, 'out.json'))}, JSON.stringify("
                     f"{{ size: tok.size, "
                     f"ids: texts.map((t) => tok.encode(t, {{ allowSpecial: true }})), "
-                    f"back: texts.map((t) => tok.decode(tok.encode(t))) }}));\n")
-            r = subprocess.run([jiti, script], cwd=REPO, capture_output=True, text=True,
-                               timeout=300)
+                    f"back: texts.map((t) => tok.decode(tok.encode(t))) }}));\n"
+                )
+            r = subprocess.run([jiti, script], cwd=REPO, capture_output=True, text=True, timeout=300)
             if r.returncode != 0:
                 self.fail("engine tokenizer failed:\n" + r.stderr[-3000:])
             with open(os.path.join(tmp, "out.json"), encoding="utf-8") as f:

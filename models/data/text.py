@@ -18,7 +18,7 @@ class Doc:
     title: str
     text: str
     meta: dict = field(default_factory=dict)
-    status: str = "kept"          # kept | excluded:<why> | duplicate-of:<id> | capped | empty
+    status: str = "kept"  # kept | excluded:<why> | duplicate-of:<id> | capped | empty
     split: str = ""
 
     @property
@@ -28,7 +28,7 @@ class Doc:
 
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ITALIC = re.compile(r"(?<!_)_(?!_)")     # PG italics markers; runs like "Mr. ____" stay
+_ITALIC = re.compile(r"(?<!_)_(?!_)")  # PG italics markers; runs like "Mr. ____" stay
 _BLANKS = re.compile(r"\n{3,}")
 _CAP_START = re.compile(r"^\s*[\W\d_]*[A-Z\u00c0-\u00de]")
 
@@ -69,8 +69,7 @@ def unwrap_block(lines: List[str], width: int) -> str:
     body = lines[:-1]
     short = sum(1 for l in body if len(l.rstrip()) < 0.72 * width)
     caps = sum(1 for l in lines[1:] if _CAP_START.match(l))
-    if (short * 2 >= len(body) or len(body) == 1 and len(lines[0].rstrip()) < 0.6 * width
-            or len(lines) >= 4 and caps >= 0.8 * (len(lines) - 1)):
+    if short * 2 >= len(body) or len(body) == 1 and len(lines[0].rstrip()) < 0.6 * width or len(lines) >= 4 and caps >= 0.8 * (len(lines) - 1):
         return "\n".join(collapse_spaces(l) for l in lines)
     base = min(len(l) - len(l.lstrip()) for l in lines)
     paras: List[List[str]] = [[]]
@@ -110,8 +109,7 @@ _BOX = re.compile(r"[\u2500-\u257f]|^\s*[|+][-=+|]")
 def is_table_block(lines: List[str]) -> bool:
     """ASCII-art or box-drawing tables and boxed notes."""
     ls = [l for l in lines if l.strip()]
-    return bool(ls) and (sum(1 for l in ls if _BOX.search(l) or l.lstrip()[:1] in ("|", "+"))
-                         * 10 >= 3 * len(ls))
+    return bool(ls) and (sum(1 for l in ls if _BOX.search(l) or l.lstrip()[:1] in ("|", "+")) * 10 >= 3 * len(ls))
 
 
 def unwrap_text(text: str, width: Optional[int] = None) -> List[str]:

@@ -57,11 +57,11 @@ class NetworkGraph(nn.Module):
         x, c = m.features(indices, sigma)
         out_layer = m.output_layer
         shift, scale = out_layer.adaLN_modulation(c)[:, None].chunk(2, dim=2)
-        h = modulate(out_layer.norm_final(x), shift, scale)          # [B, L, H]
+        h = modulate(out_layer.norm_final(x), shift, scale)  # [B, L, H]
         L = indices.shape[1]
-        h = h.reshape(-1, h.shape[2]).index_select(0, positions)     # [count, H]
-        out = out_layer.linear(h)                                    # [count, V]
-        if m.config.x0_param:                                        # MDLM x0-parameterisation
+        h = h.reshape(-1, h.shape[2]).index_select(0, positions)  # [count, H]
+        out = out_layer.linear(h)  # [count, V]
+        if m.config.x0_param:  # MDLM x0-parameterisation
             s = sigma.float().index_select(0, torch.div(positions, L, rounding_mode="floor"))
             current = indices.reshape(-1).index_select(0, positions)
             return x0_log_score(out, current, log_expm1(s)[:, None])
@@ -71,8 +71,7 @@ class NetworkGraph(nn.Module):
         current = indices.reshape(-1).index_select(0, positions)
         return torch.scatter(out, -1, current[:, None], torch.zeros_like(out[:, :1]))
 
-    def forward(self, indices: Tensor, sigma: Tensor, positions: Tensor,
-                uniforms: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    def forward(self, indices: Tensor, sigma: Tensor, positions: Tensor, uniforms: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
         out = self.rows(indices, sigma, positions)
         if not self.model.absorb:
             return out
@@ -105,8 +104,7 @@ def draw_case(model: SEDD, indices: Tensor, sigma: Tensor, seed: int) -> dict:
     uniforms = torch.rand(positions.shape[0], generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         _, token, log_norm = NetworkGraph(model.eval())(indices, sigma, positions, uniforms)
-    return {"positions": positions.tolist(), "uniforms": uniforms.tolist(),
-            "token": token.tolist(), "log_norm": log_norm.tolist()}
+    return {"positions": positions.tolist(), "uniforms": uniforms.tolist(), "token": token.tolist(), "log_norm": log_norm.tolist()}
 
 
 def example_inputs(model: SEDD, batch: int = 2, length: int = 8) -> Tuple[Tensor, ...]:
@@ -127,8 +125,7 @@ def io_names(model: SEDD) -> Tuple[list, list, dict]:
     """(input names, output names, dynamic axes) of the exported graph."""
     inputs = ["indices", "sigma", "positions"]
     outputs = ["log_score"]
-    axes = {"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"},
-            "positions": {0: "count"}, "log_score": {0: "count"}}
+    axes = {"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"}, "positions": {0: "count"}, "log_score": {0: "count"}}
     if model.absorb:
         inputs.append("uniforms")
         outputs += ["token", "log_norm"]
@@ -146,16 +143,23 @@ def export_proto(model: SEDD, constant_folding: bool = True) -> onnx.ModelProto:
         # for constants; both are expected here (dynamic axes are checked by the tests).
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            NetworkGraph(model).eval(), example_inputs(model), buf,
-            opset_version=OPSET, input_names=inputs, output_names=outputs,
-            dynamic_axes=axes, do_constant_folding=constant_folding,
+            NetworkGraph(model).eval(),
+            example_inputs(model),
+            buf,
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            do_constant_folding=constant_folding,
         )
     proto = onnx.load_from_string(buf.getvalue())
     strip_prefix(proto, "model.")
     proto.producer_name = "lacuna-sedd-export"
-    proto.doc_string = ("SEDD score network (lacuna network I/O 2): indices int64 [B,L], sigma "
-                        "float32 [B], positions int64 [K] (, uniforms float32 [K]) -> log_score "
-                        "[K,V] (, token int64 [K], log_norm float32 [K])")
+    proto.doc_string = (
+        "SEDD score network (lacuna network I/O 2): indices int64 [B,L], sigma "
+        "float32 [B], positions int64 [K] (, uniforms float32 [K]) -> log_score "
+        "[K,V] (, token int64 [K], log_norm float32 [K])"
+    )
     return proto
 
 
@@ -166,7 +170,7 @@ def strip_prefix(proto: onnx.ModelProto, prefix: str) -> None:
     renamed = {}
     for t in proto.graph.initializer:
         if t.name.startswith(prefix):
-            renamed[t.name] = t.name[len(prefix):]
+            renamed[t.name] = t.name[len(prefix) :]
             t.name = renamed[t.name]
     for node in proto.graph.node:
         for i, name in enumerate(node.input):
@@ -204,13 +208,25 @@ def file_entry(path: str) -> Dict[str, object]:
     return {"bytes": os.path.getsize(path), "sha256": h.hexdigest()}
 
 
-def write_manifest(model_dir: str, *, id: str, name: str, description: str,
-                   model: SEDD, noise: dict, length: int, eos_id: int,
-                   files: Iterable[str] = ("model.onnx", "tokenizer.json"),
-                   time_conditioned: bool = True, default_steps: int = 64,
-                   sampler: str = "analytic", temperature: Optional[float] = None,
-                   top_p: Optional[float] = None, unmasking: Optional[str] = None,
-                   extra: Optional[dict] = None) -> dict:
+def write_manifest(
+    model_dir: str,
+    *,
+    id: str,
+    name: str,
+    description: str,
+    model: SEDD,
+    noise: dict,
+    length: int,
+    eos_id: int,
+    files: Iterable[str] = ("model.onnx", "tokenizer.json"),
+    time_conditioned: bool = True,
+    default_steps: int = 64,
+    sampler: str = "analytic",
+    temperature: Optional[float] = None,
+    top_p: Optional[float] = None,
+    unmasking: Optional[str] = None,
+    extra: Optional[dict] = None,
+) -> dict:
     """Write ``manifest.json`` in ``model_dir`` (files hashed from disk) and return it."""
     cfg = model.config
     manifest = {
@@ -228,8 +244,7 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
         "tokenizer": {"type": "byte-bpe", "file": "tokenizer.json", "eos_id": eos_id},
         "network": {
             "file": "model.onnx",
-            "config": {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks,
-                       "n_heads": cfg.n_heads, "cond_dim": cfg.cond_dim},
+            "config": {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks, "n_heads": cfg.n_heads, "cond_dim": cfg.cond_dim},
         },
         "sampling": {"default_steps": default_steps, "sampler": sampler},
         "files": {f: file_entry(os.path.join(model_dir, f)) for f in files},
@@ -251,8 +266,7 @@ def write_manifest(model_dir: str, *, id: str, name: str, description: str,
     return manifest
 
 
-def weights_from_onnx(proto: onnx.ModelProto, model: SEDD,
-                      exporter=None) -> Tuple[Dict[str, Tensor], list]:
+def weights_from_onnx(proto: onnx.ModelProto, model: SEDD, exporter=None) -> Tuple[Dict[str, Tensor], list]:
     """The inverse of :func:`export_proto` (or of ``exporter``, a function network -> ONNX proto
     such as the judge's causal-LM export): a state dict for ``model``'s architecture holding the
     weights stored in ``proto`` (an export of a network with the same config, by that exporter).
@@ -271,8 +285,7 @@ def weights_from_onnx(proto: onnx.ModelProto, model: SEDD,
 
     def slots(p: onnx.ModelProto) -> Dict[Tuple[str, int], object]:
         inits = {t.name: t for t in p.graph.initializer}
-        alias = {n.output[0]: n.input[0] for n in p.graph.node
-                 if n.op_type == "Identity" or (n.op_type == "Cast" and n.input[0] in inits)}
+        alias = {n.output[0]: n.input[0] for n in p.graph.node if n.op_type == "Identity" or (n.op_type == "Cast" and n.input[0] in inits)}
         out = {}
         for node in p.graph.node:
             if node.op_type == "Identity" or (node.op_type == "Cast" and node.input[0] in inits):
@@ -309,12 +322,10 @@ def weights_from_onnx(proto: onnx.ModelProto, model: SEDD,
             continue
         (key, transposed) = hit
         if key not in target:
-            raise ValueError(f"{name}: the ONNX graph has no input {key[1]} of node {key[0]!r} "
-                             "(not an export of this network by models/sedd/export.py)")
+            raise ValueError(f"{name}: the ONNX graph has no input {key[1]} of node {key[0]!r} " "(not an export of this network by models/sedd/export.py)")
         arr = numpy_helper.to_array(target[key])
         value = torch.from_numpy(arr.T.copy() if transposed else arr.copy())
         if tuple(value.shape) != tuple(sd[name].shape):
-            raise ValueError(f"{name}: shape {tuple(value.shape)} in the ONNX graph, "
-                             f"{tuple(sd[name].shape)} in the network")
+            raise ValueError(f"{name}: shape {tuple(value.shape)} in the ONNX graph, " f"{tuple(sd[name].shape)} in the network")
         sd[name] = value.to(sd[name].dtype)
     return sd, unused

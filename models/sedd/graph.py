@@ -59,18 +59,17 @@ class Absorbing(Graph):
     def staggered_score(self, score: Tensor, dsigma: Tensor) -> Tensor:
         """s * e^{dsigma}, then MASK entry += (1 - e^{dsigma}) * sum(s) (sum before scaling)."""
         score = score.clone()
-        ds = _as_col(dsigma, score)[..., 0]                         # [B, 1]
-        extra_const = (1 - torch.exp(ds)) * score.sum(dim=-1)       # [B, L]
+        ds = _as_col(dsigma, score)[..., 0]  # [B, 1]
+        extra_const = (1 - torch.exp(ds)) * score.sum(dim=-1)  # [B, L]
         score = score * torch.exp(ds)[..., None]
         score[..., -1] += extra_const
         return score
 
     def transp_transition(self, i: Tensor, sigma: Tensor) -> Tensor:
         """e^{-sigma} onehot(i) + [i = MASK] (1 - e^{-sigma}) on every entry."""
-        sig = _as_col(sigma, i)                                     # [B, 1]
+        sig = _as_col(sigma, i)  # [B, 1]
         edge = torch.exp(-sig)[..., None] * F.one_hot(i, num_classes=self.dim).to(sig.dtype)
-        edge = edge + torch.where(i == self.mask_id, 1 - torch.exp(-sig),
-                                  torch.zeros_like(sig))[..., None]
+        edge = edge + torch.where(i == self.mask_id, 1 - torch.exp(-sig), torch.zeros_like(sig))[..., None]
         return edge
 
     def sample_limit(self, *batch_dims: int) -> Tensor:
@@ -97,8 +96,7 @@ class Uniform(Graph):
 
     def transp_transition(self, i: Tensor, sigma: Tensor) -> Tensor:
         sig = _as_col(sigma, i)[..., None]
-        trans = torch.ones(*i.shape, self.dim, dtype=sig.dtype, device=i.device) \
-            * (1 - torch.exp(-sig)) / self.dim
+        trans = torch.ones(*i.shape, self.dim, dtype=sig.dtype, device=i.device) * (1 - torch.exp(-sig)) / self.dim
         trans = trans.scatter(-1, i[..., None], torch.zeros_like(trans[..., :1]))
         return trans.scatter(-1, i[..., None], 1 - trans.sum(dim=-1, keepdim=True))
 

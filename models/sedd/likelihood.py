@@ -18,15 +18,14 @@ def _binom_tail(L: int, x: float) -> np.ndarray:
     """I_k = P(Binomial(L, x) >= k) for k = 0..L (= the regularised incomplete beta
     I_x(k, L - k + 1)), float64."""
     j = np.arange(L + 1)
-    logpmf = np.array([math.lgamma(L + 1) - math.lgamma(i + 1) - math.lgamma(L - i + 1) for i in j]) \
-        + j * math.log(x) + (L - j) * math.log1p(-x)
+    logpmf = np.array([math.lgamma(L + 1) - math.lgamma(i + 1) - math.lgamma(L - i + 1) for i in j]) + j * math.log(x) + (L - j) * math.log1p(-x)
     pmf = np.exp(logpmf)
     return np.cumsum(pmf[::-1])[::-1]
 
 
-def bound_draw(L: int, gen: torch.Generator, estimator: str = "k",
-               noise_eps: float = NOISE_EPS, tail: Optional[np.ndarray] = None,
-               t_min: float = 1e-7) -> Tuple[float, Tensor, float]:
+def bound_draw(
+    L: int, gen: torch.Generator, estimator: str = "k", noise_eps: float = NOISE_EPS, tail: Optional[np.ndarray] = None, t_min: float = 1e-7
+) -> Tuple[float, Tensor, float]:
     """One Monte Carlo draw for the ELBO integral of sedd.md section 4:
     (t, masked [L] bool, weight) with E[weight * sum_masked sigma_bar'(t) SE] = the integral
     over t in (0, 1] with every token masked with probability p = (1 - eps) t.
@@ -63,9 +62,9 @@ def bound_draw(L: int, gen: torch.Generator, estimator: str = "k",
 
 
 @torch.no_grad()
-def sedd_bound(model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0,
-               batch_size: int = 16, device: str = "cpu", estimator: str = "k",
-               progress=None) -> dict:
+def sedd_bound(
+    model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0, batch_size: int = 16, device: str = "cpu", estimator: str = "k", progress=None
+) -> dict:
     """Monte Carlo estimate of the held-out ELBO bound (sedd.md section 4), see
     :func:`bound_draw` for the two estimators (same expectation).
 
@@ -82,7 +81,7 @@ def sedd_bound(model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0,
     masked_frac = 0.0
     for d in range(draws):
         for s in range(0, n, batch_size):
-            xb = torch.from_numpy(blocks[s:s + batch_size])
+            xb = torch.from_numpy(blocks[s : s + batch_size])
             ts, ms, ws = [], [], []
             for b in range(s, s + xb.shape[0]):
                 g = torch.Generator().manual_seed(int(seed) * 1_000_003 + d * 100_003 + b)
@@ -93,7 +92,7 @@ def sedd_bound(model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0,
             t = torch.tensor(ts, dtype=torch.float64)
             masked = torch.stack(ms)
             per_seq, nm = sedd_loss(model, xb, t, None, masked=masked)
-            vals[s:s + xb.shape[0], d] = per_seq.double().cpu().numpy() * np.array(ws)
+            vals[s : s + xb.shape[0], d] = per_seq.double().cpu().numpy() * np.array(ws)
             masked_frac += float(nm) / (n * L * draws)
         if progress:
             progress(d + 1, draws)
@@ -102,10 +101,20 @@ def sedd_bound(model: SEDD, blocks: np.ndarray, draws: int = 1, seed: int = 0,
         se = math.sqrt(vals.var(axis=1, ddof=1).sum() / draws) / (n * L)
     else:
         se = vals[:, 0].std(ddof=1) / math.sqrt(max(n, 1)) / L if n > 1 else float("nan")
-    return {"nats_per_token": mean, "se": se, "ppl": math.exp(mean),
-            "ppl_se": math.exp(mean) * se, "blocks": n, "length": L, "tokens": n * L,
-            "draws": draws, "seed": seed, "estimator": estimator, "masked_fraction": masked_frac,
-            "se_method": "within-block over draws" if draws >= 2 else "across blocks (conservative)"}
+    return {
+        "nats_per_token": mean,
+        "se": se,
+        "ppl": math.exp(mean),
+        "ppl_se": math.exp(mean) * se,
+        "blocks": n,
+        "length": L,
+        "tokens": n * L,
+        "draws": draws,
+        "seed": seed,
+        "estimator": estimator,
+        "masked_fraction": masked_frac,
+        "se_method": "within-block over draws" if draws >= 2 else "across blocks (conservative)",
+    }
 
 
 @torch.no_grad()
@@ -115,9 +124,15 @@ def ar_nll(model: SEDD, blocks: np.ndarray, batch_size: int = 16, device: str = 
     total = 0.0
     per_block = []
     for s in range(0, n, batch_size):
-        v = ar_loss(model, torch.from_numpy(blocks[s:s + batch_size])).double().cpu().numpy()
+        v = ar_loss(model, torch.from_numpy(blocks[s : s + batch_size])).double().cpu().numpy()
         per_block.extend(v.tolist())
         total += float(v.sum())
     mean = total / (n * L)
-    return {"nats_per_token": mean, "ppl": math.exp(mean), "blocks": n, "length": L,
-            "tokens": n * L, "block_se": float(np.std(per_block, ddof=1) / math.sqrt(n) / L) if n > 1 else float("nan")}
+    return {
+        "nats_per_token": mean,
+        "ppl": math.exp(mean),
+        "blocks": n,
+        "length": L,
+        "tokens": n * L,
+        "block_se": float(np.std(per_block, ddof=1) / math.sqrt(n) / L) if n > 1 else float("nan"),
+    }

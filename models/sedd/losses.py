@@ -18,8 +18,8 @@ from torch import Tensor
 from .model import SEDD, log_expm1
 from .noise import LogLinearNoise
 
-NOISE_EPS = 1e-3          # log-linear schedule eps (official)
-SAMPLING_EPS = 1e-3       # training t ~ U(SAMPLING_EPS, 1) (official losses.py)
+NOISE_EPS = 1e-3  # log-linear schedule eps (official)
+SAMPLING_EPS = 1e-3  # training t ~ U(SAMPLING_EPS, 1) (official losses.py)
 
 
 def score_entropy_r(out: Tensor, x0: Tensor, r: Tensor) -> Tensor:
@@ -48,8 +48,7 @@ def official_score_entropy(score: Tensor, sigma: Tensor, x: Tensor, x0: Tensor, 
     return entropy
 
 
-def sample_t(batch: int, gen: torch.Generator, mode: str = "plain",
-             eps: float = SAMPLING_EPS) -> Tensor:
+def sample_t(batch: int, gen: torch.Generator, mode: str = "plain", eps: float = SAMPLING_EPS) -> Tensor:
     """Training times in [eps, 1] (float64).  "plain": iid uniform, as the official
     losses.py.  "lowdisc": one uniform shift of an evenly spaced grid (MDLM's low-discrepancy
     sampler): still marginally uniform, lower variance of the batch mean."""
@@ -79,10 +78,18 @@ def mdlm_weighted_ce(raw: Tensor, x0: Tensor, weight: Tensor) -> Tensor:
     return weight * -logp.gather(-1, x0[:, None]).squeeze(-1)
 
 
-def sedd_loss(model: SEDD, x0: Tensor, t: Tensor, u: Optional[Tensor], *, full: bool = False,
-              noise_eps: float = NOISE_EPS, fp32_head: bool = False,
-              masked: Optional[Tensor] = None,
-              attn_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+def sedd_loss(
+    model: SEDD,
+    x0: Tensor,
+    t: Tensor,
+    u: Optional[Tensor],
+    *,
+    full: bool = False,
+    noise_eps: float = NOISE_EPS,
+    fp32_head: bool = False,
+    masked: Optional[Tensor] = None,
+    attn_mask: Optional[Tensor] = None,
+) -> Tuple[Tensor, Tensor]:
     """Denoising score entropy for absorb + log-linear, weighted by sigma_bar'(t).
 
     For a network with ``config.x0_param`` (``--objective mdlm``) the same quantity is
@@ -101,31 +108,31 @@ def sedd_loss(model: SEDD, x0: Tensor, t: Tensor, u: Optional[Tensor], *, full: 
     V = model.config.vocab_size
     mask_id = V - 1
     noise = LogLinearNoise(noise_eps)
-    sigma, dsigma = noise(t.double())                           # float64 [B]
+    sigma, dsigma = noise(t.double())  # float64 [B]
     if masked is None:
         x0 = x0.to(u.device)
         masked = u < (1 - torch.exp(-sigma)).to(u.device)[:, None]
     x0 = x0.to(masked.device)
     xt = torch.where(masked, torch.full_like(x0, mask_id), x0)
     dev = next(model.parameters()).device
-    b_idx, l_idx = masked.nonzero(as_tuple=True)                # on the host: no device sync
+    b_idx, l_idx = masked.nonzero(as_tuple=True)  # on the host: no device sync
     xt, x0 = xt.to(dev), x0.to(dev)
     b_idx, l_idx = b_idx.to(dev), l_idx.to(dev)
     sig32 = sigma.float().to(dev)
-    r_all = (1.0 / torch.expm1(sigma)).float().to(dev)          # float64 -> float32
+    r_all = (1.0 / torch.expm1(sigma)).float().to(dev)  # float64 -> float32
     ds_all = dsigma.float().to(dev)
     x0_param = getattr(model.config, "x0_param", False)
     if full:
         out = model(xt, sig32, attn_mask)[b_idx, l_idx].float()
-        if x0_param:            # masked rows: log p - log(e^sigma - 1); MASK entry 0 (dropped)
+        if x0_param:  # masked rows: log p - log(e^sigma - 1); MASK entry 0 (dropped)
             raw = out + log_expm1(sig32)[b_idx, None]
     else:
         x, c = model.features(xt, sig32, attn_mask)
-        h = x[b_idx, l_idx][:, None]                            # [N, 1, H]
+        h = x[b_idx, l_idx][:, None]  # [N, 1, H]
         c_sel = c if c.shape[0] == 1 else c[b_idx]
-        raw = _head(model, h, c_sel, fp32_head)[:, 0]           # [N, V]
+        raw = _head(model, h, c_sel, fp32_head)[:, 0]  # [N, V]
         if not x0_param:
-            shift = log_expm1(sig32) + math.log(V - 1)          # the scale_by_sigma shift
+            shift = log_expm1(sig32) + math.log(V - 1)  # the scale_by_sigma shift
             out = raw - shift[b_idx, None]
     if x0_param:
         se = mdlm_weighted_ce(raw, x0[b_idx, l_idx], r_all[b_idx])

@@ -50,8 +50,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .export import OPSET, fused_draw, strip_prefix
-from .model import (DDiTBlock, DDitFinalLayer, EmbeddingLayer, Rotary, TimestepEmbedder,
-                    log_expm1, modulate)
+from .model import DDiTBlock, DDitFinalLayer, EmbeddingLayer, Rotary, TimestepEmbedder, log_expm1, modulate
 
 # diffusion.py's neg_infinity: added to the MASK logit, and the log score of impossible moves.
 NEG_INFINITY = -1000000.0
@@ -61,13 +60,14 @@ HUB_MODEL_TYPE = "mdlm"
 @dataclass
 class MDLMConfig:
     """The network configuration of an MDLM checkpoint (config.json of the Hub repo)."""
-    hidden_size: int = 768           # config.json "hidden_dim"
+
+    hidden_size: int = 768  # config.json "hidden_dim"
     n_blocks: int = 12
     n_heads: int = 12
     cond_dim: int = 128
-    vocab_size: int = 50258          # network outputs, MASK (the last id) included
+    vocab_size: int = 50258  # network outputs, MASK (the last id) included
     time_conditioning: bool = False
-    dropout: float = 0.1             # training only
+    dropout: float = 0.1  # training only
 
     @property
     def head_dim(self) -> int:
@@ -93,23 +93,34 @@ class MDLMConfig:
         tc = cfg.get("time_conditioning", False)
         if not isinstance(tc, bool):
             raise ValueError("config.json: time_conditioning must be true or false")
-        return cls(hidden_size=int(cfg["hidden_dim"]), n_blocks=int(cfg["n_blocks"]),
-                   n_heads=int(cfg["n_heads"]), cond_dim=int(cfg["cond_dim"]),
-                   vocab_size=int(cfg["vocab_size"]), time_conditioning=tc,
-                   dropout=float(cfg.get("dropout", 0.1)))
+        return cls(
+            hidden_size=int(cfg["hidden_dim"]),
+            n_blocks=int(cfg["n_blocks"]),
+            n_heads=int(cfg["n_heads"]),
+            cond_dim=int(cfg["cond_dim"]),
+            vocab_size=int(cfg["vocab_size"]),
+            time_conditioning=tc,
+            dropout=float(cfg.get("dropout", 0.1)),
+        )
 
     def hub_config(self, name_or_path: str = "kuleshov-group/mdlm-owt", length: int = 1024) -> dict:
         """config.json as the Hub repo has it (keys sorted, as transformers writes them)."""
         return {
             "_name_or_path": name_or_path,
             "architectures": ["MDLM"],
-            "auto_map": {"AutoConfig": "configuration_mdlm.MDLMConfig",
-                         "AutoModelForMaskedLM": "modeling_mdlm.MDLM"},
-            "cond_dim": self.cond_dim, "dropout": self.dropout, "hidden_dim": self.hidden_size,
-            "model_length": length, "model_type": HUB_MODEL_TYPE, "n_blocks": self.n_blocks,
-            "n_heads": self.n_heads, "return_dict": False,
-            "time_conditioning": self.time_conditioning, "torch_dtype": "float32",
-            "transformers_version": "4.38.2", "vocab_size": self.vocab_size,
+            "auto_map": {"AutoConfig": "configuration_mdlm.MDLMConfig", "AutoModelForMaskedLM": "modeling_mdlm.MDLM"},
+            "cond_dim": self.cond_dim,
+            "dropout": self.dropout,
+            "hidden_dim": self.hidden_size,
+            "model_length": length,
+            "model_type": HUB_MODEL_TYPE,
+            "n_blocks": self.n_blocks,
+            "n_heads": self.n_heads,
+            "return_dict": False,
+            "time_conditioning": self.time_conditioning,
+            "torch_dtype": "float32",
+            "transformers_version": "4.38.2",
+            "vocab_size": self.vocab_size,
         }
 
 
@@ -127,10 +138,7 @@ class DITBackbone(nn.Module):
         self.vocab_embed = EmbeddingLayer(H, config.vocab_size)
         self.sigma_map = TimestepEmbedder(config.cond_dim)
         self.rotary_emb = Rotary(config.head_dim)
-        self.blocks = nn.ModuleList([
-            DDiTBlock(H, config.n_heads, config.cond_dim, dropout=config.dropout)
-            for _ in range(config.n_blocks)
-        ])
+        self.blocks = nn.ModuleList([DDiTBlock(H, config.n_heads, config.cond_dim, dropout=config.dropout) for _ in range(config.n_blocks)])
         self.output_layer = DDitFinalLayer(H, config.vocab_size, config.cond_dim)
 
     def cond(self, sigma: Tensor) -> Tensor:
@@ -182,12 +190,11 @@ def subs_log_probs(logits: Tensor, xt: Tensor, mask_id: int) -> Tensor:
 def subs_log_score(log_probs: Tensor, xt: Tensor, sigma: Tensor, mask_id: int) -> Tensor:
     """diffusion.py ``get_score`` (before its final exp): the SEDD absorbing log score [B, L, V]
     of an x0-posterior, at total noise sigma [B] (see the module doc)."""
-    log_k = -log_expm1(sigma.float())                                # log(e^-s / (1 - e^-s))
+    log_k = -log_expm1(sigma.float())  # log(e^-s / (1 - e^-s))
     masked_score = log_probs + log_k[:, None, None]
     masked_score[:, :, mask_id] = 0
     unmasked_score = torch.full_like(log_probs, NEG_INFINITY)
-    unmasked_score = torch.scatter(unmasked_score, -1, xt[..., None],
-                                   torch.zeros_like(unmasked_score[..., :1]))
+    unmasked_score = torch.scatter(unmasked_score, -1, xt[..., None], torch.zeros_like(unmasked_score[..., :1]))
     unmasked_score[:, :, mask_id] = -log_k[:, None]
     is_masked = (xt == mask_id)[..., None]
     return torch.where(is_masked, masked_score, unmasked_score)
@@ -224,24 +231,23 @@ class MDLMNetworkGraph(nn.Module):
         x, c = m.features(indices, sigma)
         out_layer = m.output_layer
         shift, scale = out_layer.adaLN_modulation(c)[:, None].chunk(2, dim=2)
-        h = modulate(out_layer.norm_final(x), shift, scale)          # [B, L, H]
+        h = modulate(out_layer.norm_final(x), shift, scale)  # [B, L, H]
         L = indices.shape[1]
-        h = h.reshape(-1, h.shape[2]).index_select(0, positions)     # [K, H]
-        logits = out_layer.linear(h)                                 # [K, V]
+        h = h.reshape(-1, h.shape[2]).index_select(0, positions)  # [K, H]
+        logits = out_layer.linear(h)  # [K, V]
         # log-softmax over j != MASK (the MASK logit gets -1e6, whose exp is 0 in float32)
         z = logits[:, :-1]
         top = z.max(dim=-1, keepdim=True).values
         lse = top + torch.log(torch.exp(z - top).sum(dim=-1, keepdim=True))
         s = sigma.float().index_select(0, torch.div(positions, L, rounding_mode="floor"))
-        lexp = log_expm1(s)[:, None]                                 # log(e^sigma - 1) = -log k
+        lexp = log_expm1(s)[:, None]  # log(e^sigma - 1) = -log k
         current = indices.reshape(-1).index_select(0, positions)[:, None]
         masked_row = torch.cat([z - lse - lexp, torch.zeros_like(lexp)], dim=-1)
         unmasked_row = torch.cat([torch.full_like(z, NEG_INFINITY), lexp], dim=-1)
         out = torch.where(current == m.config.mask_id, masked_row, unmasked_row)
         return torch.scatter(out, -1, current, torch.zeros_like(lexp))
 
-    def forward(self, indices: Tensor, sigma: Tensor, positions: Tensor,
-                uniforms: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
+    def forward(self, indices: Tensor, sigma: Tensor, positions: Tensor, uniforms: Optional[Tensor] = None) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
         out = self.rows(indices, sigma, positions)
         assert uniforms is not None
         token, log_norm = fused_draw(out, uniforms)
@@ -269,19 +275,34 @@ def export_proto(backbone: DITBackbone, constant_folding: bool = True):
     backbone = backbone.eval()
     inputs = ["indices", "sigma", "positions", "uniforms"]
     outputs = ["log_score", "token", "log_norm"]
-    axes = {"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"}, "positions": {0: "count"},
-            "uniforms": {0: "count"}, "log_score": {0: "count"}, "token": {0: "count"},
-            "log_norm": {0: "count"}}
+    axes = {
+        "indices": {0: "batch", 1: "length"},
+        "sigma": {0: "batch"},
+        "positions": {0: "count"},
+        "uniforms": {0: "count"},
+        "log_score": {0: "count"},
+        "token": {0: "count"},
+        "log_norm": {0: "count"},
+    }
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(MDLMNetworkGraph(backbone).eval(), example_inputs(backbone.config), buf,
-                          opset_version=OPSET, input_names=inputs, output_names=outputs,
-                          dynamic_axes=axes, do_constant_folding=constant_folding)
+        torch.onnx.export(
+            MDLMNetworkGraph(backbone).eval(),
+            example_inputs(backbone.config),
+            buf,
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=axes,
+            do_constant_folding=constant_folding,
+        )
     proto = onnx.load_from_string(buf.getvalue())
     strip_prefix(proto, "model.")
     proto.producer_name = "lacuna-mdlm-export"
-    proto.doc_string = ("MDLM network as a SEDD absorbing log score (lacuna network I/O 2): indices "
-                        "int64 [B,L], sigma float32 [B], positions int64 [K], uniforms float32 [K] -> "
-                        "log_score [K,V], token int64 [K], log_norm float32 [K]")
+    proto.doc_string = (
+        "MDLM network as a SEDD absorbing log score (lacuna network I/O 2): indices "
+        "int64 [B,L], sigma float32 [B], positions int64 [K], uniforms float32 [K] -> "
+        "log_score [K,V], token int64 [K], log_norm float32 [K]"
+    )
     return proto

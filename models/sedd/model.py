@@ -32,10 +32,10 @@ class SEDDConfig:
     n_blocks: int = 12
     n_heads: int = 12
     cond_dim: int = 128
-    vocab_size: int = 50258          # network output size V (MASK included for absorb)
-    graph_type: str = "absorb"       # "absorb" | "uniform"
+    vocab_size: int = 50258  # network output size V (MASK included for absorb)
+    graph_type: str = "absorb"  # "absorb" | "uniform"
     scale_by_sigma: bool = True
-    dropout: float = 0.1             # training only
+    dropout: float = 0.1  # training only
     # Extensions for models/train (the defaults are the official network; neither option
     # adds, removes or renames a state-dict entry):
     # time_conditioned=False: the network does not see sigma.  The conditioning vector c is
@@ -67,7 +67,7 @@ class SEDDConfig:
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        for k in ("shift", "x0_param"):          # written only when on: older dicts unchanged
+        for k in ("shift", "x0_param"):  # written only when on: older dicts unchanged
             if not d[k]:
                 del d[k]
         return d
@@ -98,14 +98,14 @@ def log_expm1(sigma: Tensor) -> Tensor:
     """
     s_small = torch.clamp(sigma, max=0.5)
     g = torch.ones_like(s_small)
-    for k in range(10, 0, -1):                     # Horner: g = 1 + s/2 (1 + s/3 (1 + ...))
+    for k in range(10, 0, -1):  # Horner: g = 1 + s/2 (1 + s/3 (1 + ...))
         g = 1.0 + g * s_small / float(k + 1)
     small = torch.log(s_small) + torch.log(g)
     large = sigma + torch.log(1.0 - torch.exp(-sigma))
     return torch.where(sigma < 0.5, small, large)
 
 
-X0_NEG = -1000000.0          # MDLM's neg_infinity: log score of moves the x0 model rules out
+X0_NEG = -1000000.0  # MDLM's neg_infinity: log score of moves the x0 model rules out
 
 
 def x0_log_score(raw: Tensor, current: Tensor, lexp: Tensor) -> Tensor:
@@ -176,9 +176,7 @@ class TimestepEmbedder(nn.Module):
     @staticmethod
     def timestep_embedding(t: Tensor, dim: int, max_period: float = 10000.0) -> Tensor:
         half = dim // 2
-        freqs = torch.exp(
-            -math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / half
-        ).to(t.device)
+        freqs = torch.exp(-math.log(max_period) * torch.arange(0, half, dtype=torch.float32) / half).to(t.device)
         args = t[:, None].float() * freqs[None]
         emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
         if dim % 2:
@@ -219,8 +217,7 @@ class Rotary(nn.Module):
 
 
 def _use_sdpa(q: Tensor) -> bool:
-    return (q.is_cuda and hasattr(F, "scaled_dot_product_attention")
-            and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export())
+    return q.is_cuda and hasattr(F, "scaled_dot_product_attention") and not torch.jit.is_tracing() and not torch.onnx.is_in_onnx_export()
 
 
 def rotate_half(x: Tensor) -> Tensor:
@@ -233,8 +230,7 @@ def apply_rotary_pos_emb(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
 
 
 class DDiTBlock(nn.Module):
-    def __init__(self, dim: int, n_heads: int, cond_dim: int, mlp_ratio: int = 4,
-                 dropout: float = 0.1, causal: bool = False) -> None:
+    def __init__(self, dim: int, n_heads: int, cond_dim: int, mlp_ratio: int = 4, dropout: float = 0.1, causal: bool = False) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.causal = causal
@@ -251,23 +247,21 @@ class DDiTBlock(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.adaLN_modulation = nn.Linear(cond_dim, 6 * dim, bias=True)
 
-    def forward(self, x: Tensor, rotary_cos_sin: Tuple[Tensor, Tensor], c: Tensor,
-                attn_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, x: Tensor, rotary_cos_sin: Tuple[Tensor, Tensor], c: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
         """``attn_mask``: optional bool [L, L], True where attention is allowed (training-time
         mask annealing); None: full (or causal for ``causal``)."""
         B, L, H = x.shape[0], x.shape[1], x.shape[2]
         nh = self.n_heads
         hd = H // nh
-        (shift_msa, scale_msa, gate_msa,
-         shift_mlp, scale_mlp, gate_mlp) = self.adaLN_modulation(c)[:, None].chunk(6, dim=2)
+        (shift_msa, scale_msa, gate_msa, shift_mlp, scale_mlp, gate_mlp) = self.adaLN_modulation(c)[:, None].chunk(6, dim=2)
 
         # attention
         h = modulate(self.norm1(x), shift_msa, scale_msa)
-        qkv = self.attn_qkv(h).reshape(B, L, 3, nh, hd)      # [q | k | v], heads-major
-        q = qkv[:, :, 0].transpose(1, 2)                     # [B, nh, L, hd]
+        qkv = self.attn_qkv(h).reshape(B, L, 3, nh, hd)  # [q | k | v], heads-major
+        q = qkv[:, :, 0].transpose(1, 2)  # [B, nh, L, hd]
         k = qkv[:, :, 1].transpose(1, 2)
         v = qkv[:, :, 2].transpose(1, 2)
-        cos, sin = rotary_cos_sin                            # [L, hd]
+        cos, sin = rotary_cos_sin  # [L, hd]
         q = apply_rotary_pos_emb(q, cos, sin)
         k = apply_rotary_pos_emb(k, cos, sin)
         if _use_sdpa(q):
@@ -275,11 +269,9 @@ class DDiTBlock(nn.Module):
             # tracing/exporting, nor on torch 1.13).
             # (under autocast the rotary tables promote q, k to fp32 while v is bf16)
             if attn_mask is not None:
-                o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v,
-                                                   attn_mask=attn_mask)
+                o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, attn_mask=attn_mask)
             else:
-                o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v,
-                                                   is_causal=self.causal)
+                o = F.scaled_dot_product_attention(q.to(v.dtype), k.to(v.dtype), v, is_causal=self.causal)
         else:
             att = torch.matmul(q, k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
             if self.causal:
@@ -287,7 +279,7 @@ class DDiTBlock(nn.Module):
                 att = att.masked_fill(future, float("-inf"))
             if attn_mask is not None:
                 att = att.masked_fill(~attn_mask, float("-inf"))
-            att = torch.softmax(att, dim=-1)                 # default: full, non-causal
+            att = torch.softmax(att, dim=-1)  # default: full, non-causal
             o = torch.matmul(att, v)
         o = o.transpose(1, 2).reshape(B, L, H)
         x = x + gate_msa * self.dropout1(self.attn_out(o))
@@ -330,22 +322,19 @@ class SEDD(nn.Module):
         self.vocab_embed = EmbeddingLayer(H, config.vocab_size)
         self.sigma_map = TimestepEmbedder(config.cond_dim)
         self.rotary_emb = Rotary(config.head_dim)
-        self.blocks = nn.ModuleList([
-            DDiTBlock(H, config.n_heads, config.cond_dim, dropout=config.dropout,
-                      causal=config.causal)
-            for _ in range(config.n_blocks)
-        ])
+        self.blocks = nn.ModuleList(
+            [DDiTBlock(H, config.n_heads, config.cond_dim, dropout=config.dropout, causal=config.causal) for _ in range(config.n_blocks)]
+        )
         self.output_layer = DDitFinalLayer(H, config.vocab_size, config.cond_dim)
 
     def cond(self, sigma: Tensor) -> Tensor:
         """The adaLN conditioning vector: [B, cond_dim], or [1, cond_dim] of zeros when the
         network is not time conditioned (sigma_map is then unused)."""
         if self.config.time_conditioned:
-            return F.silu(self.sigma_map(sigma))             # note the extra SiLU
+            return F.silu(self.sigma_map(sigma))  # note the extra SiLU
         return torch.zeros(1, self.config.cond_dim, device=sigma.device)
 
-    def features(self, indices: Tensor, sigma: Tensor,
-                 attn_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+    def features(self, indices: Tensor, sigma: Tensor, attn_mask: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         """Hidden states after the last block [B, L, H] and the conditioning vector c;
         ``output_layer(x, c)`` gives the raw output (before the absorbing shift).  With
         ``config.shift`` the hidden state at position i is the one after x_{i-1} (see
@@ -363,8 +352,7 @@ class SEDD(nn.Module):
             x = x[:, :-1]
         return x, c
 
-    def forward(self, indices: Tensor, sigma: Tensor,
-                attn_mask: Optional[Tensor] = None) -> Tensor:
+    def forward(self, indices: Tensor, sigma: Tensor, attn_mask: Optional[Tensor] = None) -> Tensor:
         x, c = self.features(indices, sigma, attn_mask)
         x = self.output_layer(x, c)
         if self.config.x0_param:
@@ -372,8 +360,7 @@ class SEDD(nn.Module):
 
         if self.scale_by_sigma:
             # Absorbing: out -= log(e^sigma - 1) + log(V - 1)
-            x = x - log_expm1(sigma.float())[:, None, None].to(x.dtype) \
-                - math.log(self.config.vocab_size - 1)
+            x = x - log_expm1(sigma.float())[:, None, None].to(x.dtype) - math.log(self.config.vocab_size - 1)
         # The score of "no change" is 1: out[b, l, indices[b, l]] = 0.
         x = torch.scatter(x, -1, indices[..., None], torch.zeros_like(x[..., :1]))
         return x

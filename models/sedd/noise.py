@@ -60,7 +60,7 @@ class GeometricNoise(Noise):
 
     def total_noise(self, t: TensorLike) -> Tensor:
         t = _t(t)
-        return self.sigma_min ** (1 - t) * self.sigma_max ** t
+        return self.sigma_min ** (1 - t) * self.sigma_max**t
 
     def rate_noise(self, t: TensorLike) -> Tensor:
         return self.total_noise(t) * math.log(self.sigma_max / self.sigma_min)

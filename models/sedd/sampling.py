@@ -39,8 +39,7 @@ def exp1_noise(shape: Sequence[int], generator: Optional[torch.Generator] = None
     return 1e-10 - torch.log(u + 1e-10)
 
 
-def sample_categorical(probs: Tensor, exp_noise: Optional[Tensor] = None,
-                       generator: Optional[torch.Generator] = None) -> Tensor:
+def sample_categorical(probs: Tensor, exp_noise: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> Tensor:
     """argmax_j p_j / E_j with E_j ~ Exp(1): a draw from p / sum(p) (p need not be
     normalised; zero/negative entries never win while some entry is positive)."""
     if exp_noise is None:
@@ -59,9 +58,9 @@ class Predictor:
         self.graph = graph
         self.noise = noise
 
-    def update_fn(self, score_fn: ScoreFn, x: Tensor, t: Tensor, step_size: float,
-                  exp_noise: Optional[Tensor] = None,
-                  generator: Optional[torch.Generator] = None) -> Tensor:
+    def update_fn(
+        self, score_fn: ScoreFn, x: Tensor, t: Tensor, step_size: float, exp_noise: Optional[Tensor] = None, generator: Optional[torch.Generator] = None
+    ) -> Tensor:
         raise NotImplementedError
 
 
@@ -112,9 +111,7 @@ class Denoiser:
         self.graph = graph
         self.noise = noise
 
-    def update_fn(self, score_fn: ScoreFn, x: Tensor, t: Tensor,
-                  exp_noise: Optional[Tensor] = None,
-                  generator: Optional[torch.Generator] = None) -> Tensor:
+    def update_fn(self, score_fn: ScoreFn, x: Tensor, t: Tensor, exp_noise: Optional[Tensor] = None, generator: Optional[torch.Generator] = None) -> Tensor:
         sigma = self.noise.total_noise(t)
         score = _score(score_fn, x, sigma)
         stag_score = self.graph.staggered_score(score, sigma)
@@ -127,12 +124,21 @@ class Denoiser:
 PREDICTORS = {"euler": EulerPredictor, "analytic": AnalyticPredictor}
 
 
-def sample(score_fn: ScoreFn, graph: Graph, noise: Noise, batch_dims: Tuple[int, int],
-           steps: int, predictor: str = "analytic", denoise: bool = True, eps: float = 1e-5,
-           known_ids: Optional[Tensor] = None, known_mask: Optional[Tensor] = None,
-           exp_noise: Optional[ExpNoiseFn] = None,
-           generator: Optional[torch.Generator] = None,
-           on_step: Optional[Callable[[int, Tensor], None]] = None) -> Tensor:
+def sample(
+    score_fn: ScoreFn,
+    graph: Graph,
+    noise: Noise,
+    batch_dims: Tuple[int, int],
+    steps: int,
+    predictor: str = "analytic",
+    denoise: bool = True,
+    eps: float = 1e-5,
+    known_ids: Optional[Tensor] = None,
+    known_mask: Optional[Tensor] = None,
+    exp_noise: Optional[ExpNoiseFn] = None,
+    generator: Optional[torch.Generator] = None,
+    on_step: Optional[Callable[[int, Tensor], None]] = None,
+) -> Tensor:
     """Run the reverse process from the limit distribution (all MASK for absorb).
 
     Conditioning/infilling: where ``known_mask`` [B, L] is true, ``known_ids`` is written back
@@ -170,8 +176,7 @@ def sample(score_fn: ScoreFn, graph: Graph, noise: Noise, batch_dims: Tuple[int,
         x = project(x)
         t = timesteps[-1] * torch.ones(B, dtype=torch.float64)
         width = graph.dim - 1 if graph.absorb else graph.dim
-        x = Denoiser(graph, noise).update_fn(score_fn, x, t, noise_for(steps, (B, L, width)),
-                                              generator)
+        x = Denoiser(graph, noise).update_fn(score_fn, x, t, noise_for(steps, (B, L, width)), generator)
         if on_step is not None:
             on_step(steps, x)
     return project(x)

@@ -48,21 +48,14 @@ EOS_TOKEN = "<|endoftext|>"
 
 # Unicode White_Space property (PropList.txt), stable since Unicode 6.3.
 WHITE_SPACE: Tuple[str, ...] = tuple(
-    chr(c)
-    for c in [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680]
-    + list(range(0x2000, 0x200B))
-    + [0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
+    chr(c) for c in [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0x85, 0xA0, 0x1680] + list(range(0x2000, 0x200B)) + [0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
 )
 
 
 def bytes_to_unicode() -> Dict[int, str]:
     """GPT-2's reversible byte -> printable unicode character map (insertion order is the
     GPT-2 id order of the 256 byte tokens: printable bytes first, then the remapped ones)."""
-    bs = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
-    )
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -111,14 +104,7 @@ def gpt2_split_pattern() -> "re.Pattern[str]":
     letters = _class_from_predicate(lambda cp: cat(chr(cp)) in ("Lu", "Ll", "Lt", "Lm", "Lo"))
     numbers = _class_from_predicate(lambda cp: cat(chr(cp)) in ("Nd", "Nl", "No"))
     ws = "".join(_esc(ord(c)) for c in WHITE_SPACE)
-    pattern = (
-        r"'s|'t|'re|'ve|'m|'ll|'d"
-        rf"| ?[{letters}]+"
-        rf"| ?[{numbers}]+"
-        rf"| ?[^{ws}{letters}{numbers}]+"
-        rf"|[{ws}]+(?![^{ws}])"
-        rf"|[{ws}]+"
-    )
+    pattern = r"'s|'t|'re|'ve|'m|'ll|'d" rf"| ?[{letters}]+" rf"| ?[{numbers}]+" rf"| ?[^{ws}{letters}{numbers}]+" rf"|[{ws}]+(?![^{ws}])" rf"|[{ws}]+"
     return re.compile(pattern)
 
 
@@ -139,8 +125,7 @@ class ByteLevelBPE:
     is ``len(tokenizer)`` (one past the last tokenizer id) and is not part of the tokenizer.
     """
 
-    def __init__(self, vocab: Dict[str, int], merges: Sequence[Tuple[str, str]],
-                 special_tokens: Dict[str, int]) -> None:
+    def __init__(self, vocab: Dict[str, int], merges: Sequence[Tuple[str, str]], special_tokens: Dict[str, int]) -> None:
         self.vocab: Dict[str, int] = dict(vocab)
         self.merges: List[Tuple[str, str]] = [tuple(m) for m in merges]  # type: ignore[misc]
         self.ranks: Dict[Tuple[str, str], int] = {m: i for i, m in enumerate(self.merges)}
@@ -159,8 +144,7 @@ class ByteLevelBPE:
 
     # -- training ---------------------------------------------------------------------
     @classmethod
-    def train(cls, text: str, vocab_size: int,
-              special_tokens: Sequence[str] = (EOS_TOKEN,)) -> "ByteLevelBPE":
+    def train(cls, text: str, vocab_size: int, special_tokens: Sequence[str] = (EOS_TOKEN,)) -> "ByteLevelBPE":
         """Train on ``text`` until the tokenizer has ``vocab_size`` ids (256 bytes + merges +
         special tokens).  Deterministic: the most frequent pair wins, ties broken by the
         lexicographically smallest (left, right) pair.  Merges never cross pre-token
@@ -188,7 +172,7 @@ class ByteLevelBPE:
                 i = 0
                 while i < len(w) - 1:
                     if w[i] == best[0] and w[i + 1] == best[1]:
-                        w[i:i + 2] = [merged]
+                        w[i : i + 2] = [merged]
                     i += 1
         specials = {t: len(vocab) + k for k, t in enumerate(special_tokens)}
         return cls(vocab, merges, specials)
@@ -262,15 +246,13 @@ class ByteLevelBPE:
 
     # -- Hugging Face tokenizer.json ----------------------------------------------------
     def to_hf_json(self) -> dict:
-        byte_level = {"type": "ByteLevel", "add_prefix_space": False,
-                      "trim_offsets": True, "use_regex": True}
+        byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True}
         return {
             "version": "1.0",
             "truncation": None,
             "padding": None,
             "added_tokens": [
-                {"id": i, "content": t, "single_word": False, "lstrip": False,
-                 "rstrip": False, "normalized": True, "special": True}
+                {"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False, "normalized": True, "special": True}
                 for t, i in sorted(self.special_tokens.items(), key=lambda kv: kv[1])
             ],
             "normalizer": None,

@@ -36,17 +36,35 @@ torch.set_num_threads(1)
 
 def expected_shapes(H: int, n: int, V: int = 50258, C: int = 128, heads: int = 12) -> dict:
     """The sedd.md section 1 table."""
-    s = {"vocab_embed.embedding": [V, H], "sigma_map.mlp.0.weight": [C, 256], "sigma_map.mlp.0.bias": [C],
-         "sigma_map.mlp.2.weight": [C, C], "sigma_map.mlp.2.bias": [C], "rotary_emb.inv_freq": [H // heads // 2],
-         "output_layer.norm_final.weight": [H], "output_layer.linear.weight": [V, H],
-         "output_layer.linear.bias": [V], "output_layer.adaLN_modulation.weight": [2 * H, C],
-         "output_layer.adaLN_modulation.bias": [2 * H]}
+    s = {
+        "vocab_embed.embedding": [V, H],
+        "sigma_map.mlp.0.weight": [C, 256],
+        "sigma_map.mlp.0.bias": [C],
+        "sigma_map.mlp.2.weight": [C, C],
+        "sigma_map.mlp.2.bias": [C],
+        "rotary_emb.inv_freq": [H // heads // 2],
+        "output_layer.norm_final.weight": [H],
+        "output_layer.linear.weight": [V, H],
+        "output_layer.linear.bias": [V],
+        "output_layer.adaLN_modulation.weight": [2 * H, C],
+        "output_layer.adaLN_modulation.bias": [2 * H],
+    }
     for i in range(n):
         b = f"blocks.{i}."
-        s.update({b + "norm1.weight": [H], b + "norm2.weight": [H], b + "attn_qkv.weight": [3 * H, H],
-                  b + "attn_out.weight": [H, H], b + "mlp.0.weight": [4 * H, H], b + "mlp.0.bias": [4 * H],
-                  b + "mlp.2.weight": [H, 4 * H], b + "mlp.2.bias": [H],
-                  b + "adaLN_modulation.weight": [6 * H, C], b + "adaLN_modulation.bias": [6 * H]})
+        s.update(
+            {
+                b + "norm1.weight": [H],
+                b + "norm2.weight": [H],
+                b + "attn_qkv.weight": [3 * H, H],
+                b + "attn_out.weight": [H, H],
+                b + "mlp.0.weight": [4 * H, H],
+                b + "mlp.0.bias": [4 * H],
+                b + "mlp.2.weight": [H, 4 * H],
+                b + "mlp.2.bias": [H],
+                b + "adaLN_modulation.weight": [6 * H, C],
+                b + "adaLN_modulation.bias": [6 * H],
+            }
+        )
     return s
 
 
@@ -65,7 +83,7 @@ class TestSafetensorsWriter(unittest.TestCase):
             with open(os.path.join(d, "model.safetensors"), "rb") as f:
                 n = int.from_bytes(f.read(8), "little")
             self.assertEqual((8 + n) % 8, 0)
-            with self.assertRaises(SystemExit):          # refuses to overwrite
+            with self.assertRaises(SystemExit):  # refuses to overwrite
                 convert_bin.main([d])
 
     def test_unwraps_checkpoint_dicts(self):
@@ -82,20 +100,22 @@ class TestTemplates(unittest.TestCase):
             d = os.path.join(MODELS, "templates", name)
             with open(os.path.join(d, "template.json"), encoding="utf-8") as f:
                 t = json.load(f)
-            self.assertEqual(t["config"], {"hidden_size": H, "n_blocks": n, "n_heads": heads, "cond_dim": 128,
-                                           "vocab_size": 50258, "graph_type": "absorb", "scale_by_sigma": True})
+            self.assertEqual(
+                t["config"],
+                {"hidden_size": H, "n_blocks": n, "n_heads": heads, "cond_dim": 128, "vocab_size": 50258, "graph_type": "absorb", "scale_by_sigma": True},
+            )
             self.assertEqual({x["name"]: x["shape"] for x in t["tensors"]}, expected_shapes(H, n, heads=heads))
             with open(os.path.join(d, t["graph"]), "rb") as f:
                 data = f.read()
             self.assertEqual(hashlib.sha256(data).hexdigest(), t["graph_sha256"])
             self.assertLess(len(data), 2 << 20)
             import onnx
+
             proto = onnx.load_from_string(data)
             ext = {i.name: {e.key: e.value for e in i.external_data} for i in proto.graph.initializer}
             self.assertEqual(set(ext), {x["name"] for x in t["tensors"]})
             for x in t["tensors"]:
-                self.assertEqual(ext[x["name"]], {"location": "weights.bin", "offset": str(x["offset"]),
-                                                  "length": str(x["bytes"])})
+                self.assertEqual(ext[x["name"]], {"location": "weights.bin", "offset": str(x["offset"]), "length": str(x["bytes"])})
 
     def test_template_graph_runs_with_written_weights(self):
         """A template for a small config + weights.bin written from a state dict (as the importer
@@ -148,8 +168,7 @@ class TestOfficialLikeFixture(unittest.TestCase):
     def test_committed_fixture_is_reproducible(self):
         with tempfile.TemporaryDirectory() as d:
             make_official_like.build(d)
-            for rel in ("checkpoint/config.json", "checkpoint/model.safetensors", "reference.json",
-                        "templates/official-like-tiny/template.json"):
+            for rel in ("checkpoint/config.json", "checkpoint/model.safetensors", "reference.json", "templates/official-like-tiny/template.json"):
                 with open(os.path.join(d, rel), "rb") as a, open(os.path.join(FIXTURE, rel), "rb") as b:
                     got, want = a.read(), b.read()
                 if rel == "reference.json":
@@ -162,7 +181,7 @@ class TestOfficialLikeFixture(unittest.TestCase):
     def test_fixture_layout(self):
         st, _ = convert_bin.load_safetensors(os.path.join(FIXTURE, "checkpoint", "model.safetensors"))
         want = expected_shapes(64, 2, V=512, C=32, heads=2)
-        del want["rotary_emb.inv_freq"]                    # left out on purpose
+        del want["rotary_emb.inv_freq"]  # left out on purpose
         self.assertEqual({k: list(v.shape) for k, v in st.items()}, want)
         self.assertEqual(st["vocab_embed.embedding"].dtype, torch.bfloat16)
         self.assertEqual(st["blocks.0.attn_qkv.weight"].dtype, torch.float16)
@@ -171,13 +190,13 @@ class TestOfficialLikeFixture(unittest.TestCase):
         self.assertLess(total, 2 << 20)
 
 
-
 def run_onnx_in_node(model_path, indices, sigma):
     """Runs an ONNX score network (I/O 2, models/FORMAT.md) through onnxruntime-node (the repo's
     node_modules) at every position and returns log_score as a numpy array [B, L, V]."""
     import json
     import subprocess
     import numpy as np
+
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     script = (
         "const ort=require(process.argv[1]);const a=JSON.parse(require('fs').readFileSync(0,'utf8'));"
@@ -191,10 +210,10 @@ def run_onnx_in_node(model_path, indices, sigma):
         "const o=r.log_score;process.stdout.write(JSON.stringify({dims:[...a.shape,o.dims[1]],data:Array.from(o.data)}));})()"
         ".catch(e=>{console.error(e);process.exit(1)});"
     )
-    payload = json.dumps({"model": model_path, "idx": indices.flatten().tolist(), "shape": list(indices.shape),
-                          "sig": sigma.tolist()})
-    r = subprocess.run(["node", "-e", script, os.path.join(root, "node_modules", "onnxruntime-node")],
-                       input=payload, capture_output=True, text=True, check=False)
+    payload = json.dumps({"model": model_path, "idx": indices.flatten().tolist(), "shape": list(indices.shape), "sig": sigma.tolist()})
+    r = subprocess.run(
+        ["node", "-e", script, os.path.join(root, "node_modules", "onnxruntime-node")], input=payload, capture_output=True, text=True, check=False
+    )
     if r.returncode != 0:
         raise AssertionError(f"onnxruntime-node run failed: {r.stderr.strip()[-500:]}")
     o = json.loads(r.stdout)

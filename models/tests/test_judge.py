@@ -31,8 +31,7 @@ ORT = os.path.join(os.path.dirname(MODELS), "node_modules", "onnxruntime-node")
 
 
 def tiny_ar(seed: int = 0, V: int = 1500):
-    spec = T.ModelSpec(kind="ar", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=V,
-                       time_conditioned=False, dropout=0.0)
+    spec = T.ModelSpec(kind="ar", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=V, time_conditioned=False, dropout=0.0)
     model = T.SEDD(spec.config())
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -52,7 +51,7 @@ class JudgeExportTest(unittest.TestCase):
     def ids(self, V: int, B: int = 2, L: int = 24) -> np.ndarray:
         g = torch.Generator().manual_seed(7)
         x = torch.randint(0, V - 1, (B, L), generator=g)
-        x[:, 0] = V - 1                                   # BOS = the MASK id
+        x[:, 0] = V - 1  # BOS = the MASK id
         return x.numpy()
 
     def export(self, model, fp16: bool) -> str:
@@ -71,7 +70,7 @@ class JudgeExportTest(unittest.TestCase):
         self.assertLess(diff, 1e-4)
         # the log-probs are the training loss's: ar_loss(x0) = -sum log p(x0_i | BOS, x0_<i)
         x0 = torch.from_numpy(ids[:, 1:])
-        full = torch.cat([x0, torch.zeros_like(x0[:, :1])], dim=1)     # ar_loss reads L tokens
+        full = torch.cat([x0, torch.zeros_like(x0[:, :1])], dim=1)  # ar_loss reads L tokens
         lp = J.run_onnxruntime_node(path, ids)
         self.assertEqual(lp.shape, (2, ids.shape[1], V - 1))
         nll = -np.take_along_axis(lp[:, :-1], ids[:, 1:, None], axis=-1)[..., 0].sum(axis=1)
@@ -91,7 +90,7 @@ class JudgeExportTest(unittest.TestCase):
         proto = onnx.load(path16)
         halves = [t for t in proto.graph.initializer if t.data_type == onnx.TensorProto.FLOAT16]
         casts = [n for n in proto.graph.node if n.op_type == "Cast"]
-        self.assertGreaterEqual(len(halves), 10)                      # embedding, qkv, mlp, output ...
+        self.assertGreaterEqual(len(halves), 10)  # embedding, qkv, mlp, output ...
         self.assertGreaterEqual(len(casts), len(halves))
         self.assertLess(os.path.getsize(path16), 0.6 * os.path.getsize(path32))
         rounded = J.round_to_fp16(tiny_ar(seed=3))

@@ -29,8 +29,7 @@ import make_mdlm_fixture  # noqa: E402
 import make_templates  # noqa: E402
 from sedd.export import fused_draw  # noqa: E402
 from sedd.graph import Absorbing  # noqa: E402
-from sedd.mdlm import (NEG_INFINITY, MDLM, MDLMConfig, MDLMNetworkGraph, MDLMScore,  # noqa: E402
-                       subs_log_probs)
+from sedd.mdlm import NEG_INFINITY, MDLM, MDLMConfig, MDLMNetworkGraph, MDLMScore, subs_log_probs  # noqa: E402
 from sedd.model import SEDD, SEDDConfig  # noqa: E402
 
 FIXTURE = os.path.join(MODELS, "tests", "import-fixture-mdlm")
@@ -39,11 +38,21 @@ torch.set_num_threads(1)
 
 # huggingface.co/kuleshov-group/mdlm-owt config.json (489 bytes), as a dict
 HUB_CONFIG = {
-    "_name_or_path": "kuleshov-group/mdlm-owt", "architectures": ["MDLM"],
+    "_name_or_path": "kuleshov-group/mdlm-owt",
+    "architectures": ["MDLM"],
     "auto_map": {"AutoConfig": "configuration_mdlm.MDLMConfig", "AutoModelForMaskedLM": "modeling_mdlm.MDLM"},
-    "cond_dim": 128, "dropout": 0.1, "hidden_dim": 768, "model_length": 1024, "model_type": "mdlm",
-    "n_blocks": 12, "n_heads": 12, "return_dict": False, "time_conditioning": False,
-    "torch_dtype": "float32", "transformers_version": "4.38.2", "vocab_size": 50258,
+    "cond_dim": 128,
+    "dropout": 0.1,
+    "hidden_dim": 768,
+    "model_length": 1024,
+    "model_type": "mdlm",
+    "n_blocks": 12,
+    "n_heads": 12,
+    "return_dict": False,
+    "time_conditioning": False,
+    "torch_dtype": "float32",
+    "transformers_version": "4.38.2",
+    "vocab_size": 50258,
 }
 
 
@@ -70,7 +79,7 @@ class TestLayout(unittest.TestCase):
         self.assertEqual(cfg, MDLMConfig.owt())
         text = json.dumps(MDLMConfig.owt().hub_config(), indent=2, sort_keys=True) + "\n"
         self.assertEqual(json.loads(text), HUB_CONFIG)
-        self.assertEqual(len(text.encode()), 489)            # the Hub file's size
+        self.assertEqual(len(text.encode()), 489)  # the Hub file's size
         self.assertEqual(cfg.mask_id, 50257)
 
     def test_state_dict_is_backbone_plus_the_sedd_names(self):
@@ -78,15 +87,14 @@ class TestLayout(unittest.TestCase):
         want = {"backbone." + k: tuple(v.shape) for k, v in sedd.state_dict().items()}
         got = {k: tuple(v.shape) for k, v in MDLM(SMALL).state_dict().items()}
         self.assertEqual(got, want)
-        self.assertEqual(list(got), list(want))              # same order too
+        self.assertEqual(list(got), list(want))  # same order too
 
     def test_trunk_is_sedds_at_sigma_zero_and_ignores_sigma(self):
         """time_conditioning false: c = silu(sigma_map(0)) (not zero); the logits are SEDD's raw
         output (before its shift and scatter) at sigma = 0, whatever sigma is passed."""
         m = randomised(SMALL)
-        sedd = SEDD(SEDDConfig(hidden_size=32, n_blocks=2, n_heads=2, cond_dim=16, vocab_size=40,
-                               scale_by_sigma=False)).eval()
-        sedd.load_state_dict({k[len("backbone."):]: v for k, v in m.state_dict().items()})
+        sedd = SEDD(SEDDConfig(hidden_size=32, n_blocks=2, n_heads=2, cond_dim=16, vocab_size=40, scale_by_sigma=False)).eval()
+        sedd.load_state_dict({k[len("backbone.") :]: v for k, v in m.state_dict().items()})
         idx = tokens_with_masks(SMALL, 2, 9)
         with torch.no_grad():
             c = m.backbone.cond(torch.tensor([0.3, 4.0]))
@@ -187,13 +195,25 @@ class TestScore(unittest.TestCase):
 class TestTemplates(unittest.TestCase):
     def test_template_names_config_and_onnx_run(self):
         from test_import import run_onnx_in_node
+
         with tempfile.TemporaryDirectory() as d:
             t = make_templates.make_template(SMALL, d)
-            self.assertEqual(t["config"], {"hidden_size": 32, "n_blocks": 2, "n_heads": 2, "cond_dim": 16,
-                                           "vocab_size": 40, "graph_type": "absorb", "scale_by_sigma": True,
-                                           "family": "mdlm", "time_conditioning": False})
+            self.assertEqual(
+                t["config"],
+                {
+                    "hidden_size": 32,
+                    "n_blocks": 2,
+                    "n_heads": 2,
+                    "cond_dim": 16,
+                    "vocab_size": 40,
+                    "graph_type": "absorb",
+                    "scale_by_sigma": True,
+                    "family": "mdlm",
+                    "time_conditioning": False,
+                },
+            )
             m = randomised(SMALL, seed=9)
-            trunk = {k[len("backbone."):]: v for k, v in m.state_dict().items()}
+            trunk = {k[len("backbone.") :]: v for k, v in m.state_dict().items()}
             self.assertEqual([x["name"] for x in t["tensors"]], list(trunk))
             make_templates.write_weights(t, trunk, os.path.join(d, "weights.bin"))
             idx = tokens_with_masks(SMALL, 2, 5)
@@ -220,10 +240,10 @@ class TestTemplates(unittest.TestCase):
 class TestFixture(unittest.TestCase):
     def test_committed_fixture_is_reproducible(self):
         from test_import import assert_json_close
+
         with tempfile.TemporaryDirectory() as d:
             make_mdlm_fixture.build(d)
-            for rel in ("checkpoint/config.json", "checkpoint/model.safetensors", "reference.json",
-                        "templates/mdlm-tiny/template.json"):
+            for rel in ("checkpoint/config.json", "checkpoint/model.safetensors", "reference.json", "templates/mdlm-tiny/template.json"):
                 with open(os.path.join(d, rel), "rb") as a, open(os.path.join(FIXTURE, rel), "rb") as b:
                     got, want = a.read(), b.read()
                 if rel == "reference.json":

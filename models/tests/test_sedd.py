@@ -42,14 +42,12 @@ torch.set_num_threads(1)
 def no_init() -> Iterator[None]:
     """Skip weight initialisation so a 170M-parameter model is built instantly (the
     uninitialised memory is never touched, so it costs no RAM either)."""
-    with mock.patch.object(nn.Linear, "reset_parameters", lambda self: None), \
-            mock.patch.object(nn.init, "kaiming_uniform_", lambda t, **k: t):
+    with mock.patch.object(nn.Linear, "reset_parameters", lambda self: None), mock.patch.object(nn.init, "kaiming_uniform_", lambda t, **k: t):
         yield
 
 
 def tiny_config(**kw) -> SEDDConfig:
-    base = dict(hidden_size=32, n_blocks=2, n_heads=2, cond_dim=16, vocab_size=41,
-                graph_type="absorb", scale_by_sigma=True, dropout=0.1)
+    base = dict(hidden_size=32, n_blocks=2, n_heads=2, cond_dim=16, vocab_size=41, graph_type="absorb", scale_by_sigma=True, dropout=0.1)
     base.update(kw)
     return SEDDConfig(**base)
 
@@ -58,25 +56,37 @@ def official_shapes(H: int, n_blocks: int, V: int = 50258, cond: int = 128) -> D
     """The checkpoint table of sedd.md section 1."""
     shapes: Dict[str, Tuple[int, ...]] = {
         "vocab_embed.embedding": (V, H),
-        "sigma_map.mlp.0.weight": (cond, 256), "sigma_map.mlp.0.bias": (cond,),
-        "sigma_map.mlp.2.weight": (cond, cond), "sigma_map.mlp.2.bias": (cond,),
+        "sigma_map.mlp.0.weight": (cond, 256),
+        "sigma_map.mlp.0.bias": (cond,),
+        "sigma_map.mlp.2.weight": (cond, cond),
+        "sigma_map.mlp.2.bias": (cond,),
         "rotary_emb.inv_freq": (32,),
     }
     for i in range(n_blocks):
         p = f"blocks.{i}."
-        shapes.update({
-            p + "norm1.weight": (H,), p + "norm2.weight": (H,),
-            p + "attn_qkv.weight": (3 * H, H), p + "attn_out.weight": (H, H),
-            p + "mlp.0.weight": (4 * H, H), p + "mlp.0.bias": (4 * H,),
-            p + "mlp.2.weight": (H, 4 * H), p + "mlp.2.bias": (H,),
-            p + "adaLN_modulation.weight": (6 * H, cond), p + "adaLN_modulation.bias": (6 * H,),
-        })
-    shapes.update({
-        "output_layer.norm_final.weight": (H,),
-        "output_layer.linear.weight": (V, H), "output_layer.linear.bias": (V,),
-        "output_layer.adaLN_modulation.weight": (2 * H, cond),
-        "output_layer.adaLN_modulation.bias": (2 * H,),
-    })
+        shapes.update(
+            {
+                p + "norm1.weight": (H,),
+                p + "norm2.weight": (H,),
+                p + "attn_qkv.weight": (3 * H, H),
+                p + "attn_out.weight": (H, H),
+                p + "mlp.0.weight": (4 * H, H),
+                p + "mlp.0.bias": (4 * H,),
+                p + "mlp.2.weight": (H, 4 * H),
+                p + "mlp.2.bias": (H,),
+                p + "adaLN_modulation.weight": (6 * H, cond),
+                p + "adaLN_modulation.bias": (6 * H,),
+            }
+        )
+    shapes.update(
+        {
+            "output_layer.norm_final.weight": (H,),
+            "output_layer.linear.weight": (V, H),
+            "output_layer.linear.bias": (V,),
+            "output_layer.adaLN_modulation.weight": (2 * H, cond),
+            "output_layer.adaLN_modulation.bias": (2 * H,),
+        }
+    )
     return shapes
 
 
@@ -161,8 +171,7 @@ class TestNetwork(unittest.TestCase):
             idx[0, :4] = 40
             sigma = torch.tensor([1e-4, 0.7, 6.0])
             with torch.no_grad():
-                torch.testing.assert_close(model(idx, sigma), reference_forward(model, idx, sigma),
-                                           rtol=1e-5, atol=2e-5)
+                torch.testing.assert_close(model(idx, sigma), reference_forward(model, idx, sigma), rtol=1e-5, atol=2e-5)
 
     def test_any_length_and_dropout_only_in_training(self) -> None:
         torch.manual_seed(1)
@@ -218,20 +227,30 @@ class TestTokenizer(unittest.TestCase):
         self.assertEqual(len(self.tok), 300)
         self.assertEqual(self.tok.eos_id, 299)
         self.assertEqual(len(self.tok.merges), 300 - 256 - 1)
-        self.assertEqual(self.tok.id_to_token[0], "!")          # GPT-2 byte order
+        self.assertEqual(self.tok.id_to_token[0], "!")  # GPT-2 byte order
         self.assertEqual(self.tok.vocab["Ġ"], 220)
 
     def test_pre_tokenize_gpt2(self) -> None:
-        self.assertEqual(pre_tokenize("Hello world, it's 2024!  ok\n\n x"),
-                         ["Hello", " world", ",", " it", "'s", " 2024", "!", " ", " ok", "\n\n", " x"])
+        self.assertEqual(pre_tokenize("Hello world, it's 2024!  ok\n\n x"), ["Hello", " world", ",", " it", "'s", " 2024", "!", " ", " ok", "\n\n", " x"])
         self.assertEqual(pre_tokenize("e\u0301te \u0663\u0664 日本"), ["e", "\u0301", "te", " \u0663\u0664", " 日本"])
         s = "any text\u3000with\u00a0odd  spaces \ufeff\u0085 end  "
         self.assertEqual("".join(pre_tokenize(s)), s)
 
     def test_round_trip_fixed(self) -> None:
-        strings = ["", "a", "Hello, world!", "line\n\nbreaks\r\n\ttab", "😀👨‍👩‍👧 🇫🇷", "中文 日本語 한국어",
-                   "e\u0301 Z\u0351\u0352", "العربية עברית", "<|endoftext|>", "\x00\x7f\u0085\ufeff",
-                   "   ", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢"]
+        strings = [
+            "",
+            "a",
+            "Hello, world!",
+            "line\n\nbreaks\r\n\ttab",
+            "😀👨‍👩‍👧 🇫🇷",
+            "中文 日本語 한국어",
+            "e\u0301 Z\u0351\u0352",
+            "العربية עברית",
+            "<|endoftext|>",
+            "\x00\x7f\u0085\ufeff",
+            "   ",
+            "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+        ]
         for s in strings:
             ids = self.tok.encode(s)
             self.assertEqual(self.tok.decode(ids), s)
@@ -239,8 +258,7 @@ class TestTokenizer(unittest.TestCase):
 
     def test_round_trip_random_unicode(self) -> None:
         rng = random.Random(0)
-        pools = [(0x20, 0x7E), (0x00, 0x20), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFF),
-                 (0x10000, 0x10FFFF)]
+        pools = [(0x20, 0x7E), (0x00, 0x20), (0x80, 0x7FF), (0x800, 0xD7FF), (0xE000, 0xFFFF), (0x10000, 0x10FFFF)]
         for _ in range(200):
             chars = []
             for _ in range(rng.randint(0, 40)):
@@ -296,8 +314,9 @@ class TestSampling(unittest.TestCase):
                 self.assertTrue(torch.equal(x[unmasked], before[unmasked]), (predictor, call))
                 prev["x"] = x
 
-            x = sample(self.model, self.graph, self.noise, (B, L), 6, predictor=predictor,
-                       known_ids=known_ids, known_mask=known_mask, generator=g, on_step=on_step)
+            x = sample(
+                self.model, self.graph, self.noise, (B, L), 6, predictor=predictor, known_ids=known_ids, known_mask=known_mask, generator=g, on_step=on_step
+            )
             self.assertFalse((x == M).any())
             self.assertTrue(torch.equal(x[known_mask], known_ids[known_mask]))
 
@@ -308,8 +327,7 @@ class TestSampling(unittest.TestCase):
             gen = torch.Generator().manual_seed(100 + call)
             return -torch.log(torch.rand(shape, generator=gen, dtype=torch.float64))
 
-        runs = [sample(self.model, self.graph, self.noise, (B, L), 5, predictor=p,
-                       exp_noise=exp_noise) for p in ("analytic", "analytic", "euler")]
+        runs = [sample(self.model, self.graph, self.noise, (B, L), 5, predictor=p, exp_noise=exp_noise) for p in ("analytic", "analytic", "euler")]
         self.assertTrue(torch.equal(runs[0], runs[1]))
         # sedd.md section 3: for absorb + log-linear, Euler and analytic coincide exactly.
         self.assertTrue(torch.equal(runs[0], runs[2]))
@@ -341,17 +359,15 @@ class TestSampling(unittest.TestCase):
     def test_sample_categorical(self) -> None:
         p = torch.tensor([[0.0, 2.0, 1.0, -1.0]], dtype=torch.float64)
         e = torch.tensor([[0.1, 4.0, 1.0, 0.01]], dtype=torch.float64)
-        self.assertEqual(sample_categorical(p, e).item(), 2)              # 1/1 > 2/4
+        self.assertEqual(sample_categorical(p, e).item(), 2)  # 1/1 > 2/4
         g = torch.Generator().manual_seed(0)
         draws = sample_categorical(p.expand(20000, 4), generator=g)
         freq = torch.bincount(draws, minlength=4).double() / 20000
-        torch.testing.assert_close(freq, torch.tensor([0, 2 / 3, 1 / 3, 0], dtype=torch.float64),
-                                   atol=0.015, rtol=0)
+        torch.testing.assert_close(freq, torch.tensor([0, 2 / 3, 1 / 3, 0], dtype=torch.float64), atol=0.015, rtol=0)
 
     def test_uniform_graph_and_geometric_noise(self) -> None:
         torch.manual_seed(5)
-        model = SEDD(tiny_config(graph_type="uniform", scale_by_sigma=False, vocab_size=30,
-                                 dropout=0.0)).eval()
+        model = SEDD(tiny_config(graph_type="uniform", scale_by_sigma=False, vocab_size=30, dropout=0.0)).eval()
         x = sample(model, Uniform(30), GeometricNoise(), (2, 8), 4)
         self.assertEqual(tuple(x.shape), (2, 8))
         self.assertTrue(((x >= 0) & (x < 30)).all())
@@ -363,21 +379,20 @@ class TestSampling(unittest.TestCase):
         t = torch.tensor([0.0, 0.3, 1.0], dtype=torch.float64)
         torch.testing.assert_close(1 - torch.exp(-n.total_noise(t)), (1 - 1e-3) * t)
         h = 1e-6
-        torch.testing.assert_close((n.total_noise(t[1:2] + h) - n.total_noise(t[1:2] - h)) / (2 * h),
-                                   n.rate_noise(t[1:2]), rtol=1e-6, atol=0)
+        torch.testing.assert_close((n.total_noise(t[1:2] + h) - n.total_noise(t[1:2] - h)) / (2 * h), n.rate_noise(t[1:2]), rtol=1e-6, atol=0)
         g = GeometricNoise(1e-4, 20.0)
-        torch.testing.assert_close(g.total_noise(torch.tensor([0.0, 1.0], dtype=torch.float64)),
-                                   torch.tensor([1e-4, 20.0], dtype=torch.float64))
+        torch.testing.assert_close(g.total_noise(torch.tensor([0.0, 1.0], dtype=torch.float64)), torch.tensor([1e-4, 20.0], dtype=torch.float64))
 
 
 class TestExport(unittest.TestCase):
     def test_export_checker_and_manifest(self) -> None:
         import onnx
+
         torch.manual_seed(6)
         model = SEDD(tiny_config(hidden_size=32, n_heads=2, n_blocks=1, vocab_size=50))
         with tempfile.TemporaryDirectory() as d:
             path = os.path.join(d, "model.onnx")
-            export_onnx(model, path)          # runs onnx.checker (full_check) itself
+            export_onnx(model, path)  # runs onnx.checker (full_check) itself
             proto = onnx.load(path)
             onnx.checker.check_model(proto)
             check_layernorm_bias(proto)
@@ -395,12 +410,10 @@ class TestExport(unittest.TestCase):
             odims = [dd.dim_param or dd.dim_value for dd in outs["log_score"].type.tensor_type.shape.dim]
             self.assertEqual(odims, ["count", 50])
             self.assertEqual(outs["token"].type.tensor_type.elem_type, onnx.TensorProto.INT64)
-            self.assertFalse(any(n.op_type == "LayerNormalization" and len(n.input) < 3
-                                 for n in proto.graph.node))
+            self.assertFalse(any(n.op_type == "LayerNormalization" and len(n.input) < 3 for n in proto.graph.node))
             with open(os.path.join(d, "tokenizer.json"), "w") as f:
                 f.write("{}")
-            m = write_manifest(d, id="t", name="t", description="t", model=model,
-                               noise=LogLinearNoise().to_manifest(), length=16, eos_id=48)
+            m = write_manifest(d, id="t", name="t", description="t", model=model, noise=LogLinearNoise().to_manifest(), length=16, eos_id=48)
             self.assertEqual(m["mask_id"], 49)
             self.assertEqual(m["files"]["model.onnx"]["bytes"], os.path.getsize(path))
             with open(os.path.join(d, "manifest.json")) as f:
@@ -413,10 +426,10 @@ class TestNetworkGraph(unittest.TestCase):
 
     def test_rows_equal_the_full_output_at_positions(self) -> None:
         from sedd.export import NetworkGraph
+
         for graph_type in ("absorb", "uniform"):
             torch.manual_seed(8)
-            cfg = tiny_config(hidden_size=32, n_heads=2, n_blocks=1, vocab_size=40, graph_type=graph_type,
-                              scale_by_sigma=graph_type == "absorb")
+            cfg = tiny_config(hidden_size=32, n_heads=2, n_blocks=1, vocab_size=40, graph_type=graph_type, scale_by_sigma=graph_type == "absorb")
             model = SEDD(cfg).eval()
             x = torch.randint(0, 40, (3, 11))
             sigma = torch.tensor([0.01, 0.7, 6.0])
@@ -428,17 +441,18 @@ class TestNetworkGraph(unittest.TestCase):
 
     def test_fused_draw_is_the_inverse_cdf_of_softmax_without_mask(self) -> None:
         from sedd.export import fused_draw
+
         g = torch.Generator().manual_seed(1)
         logits = torch.randn(1, 9, generator=g) * 2
-        logits[0, 3] = -1e30                      # a token that can never be drawn
+        logits[0, 3] = -1e30  # a token that can never be drawn
         n = 20000
         u = (torch.arange(n, dtype=torch.float32) + 0.5) / n
         token, log_norm = fused_draw(logits.expand(n, 9), u)
         p = torch.softmax(logits[0, :8].double(), dim=0)
         counts = torch.bincount(token, minlength=8).double()
-        self.assertEqual(int(token.max()), int(token.max().clamp(max=7)))   # never MASK (index 8)
+        self.assertEqual(int(token.max()), int(token.max().clamp(max=7)))  # never MASK (index 8)
         self.assertEqual(int(counts[3]), 0)
-        self.assertLessEqual(float((counts - n * p).abs().max()), 1.0001)   # stratified: within 1
+        self.assertLessEqual(float((counts - n * p).abs().max()), 1.0001)  # stratified: within 1
         self.assertAlmostEqual(float(log_norm[0]), float(torch.logsumexp(logits[0, :8].double(), 0)), places=5)
 
 
@@ -447,6 +461,7 @@ def run_onnx_rows(model_path: str, indices: torch.Tensor, sigma: torch.Tensor) -
     onnxruntime-node (the engine's runtime, from the repo's node_modules)."""
     import shutil
     import subprocess
+
     root = os.path.dirname(MODELS)
     ort = os.path.join(root, "node_modules", "onnxruntime-node")
     if not (shutil.which("node") and os.path.isdir(ort)):
@@ -461,9 +476,9 @@ def run_onnx_rows(model_path: str, indices: torch.Tensor, sigma: torch.Tensor) -
         "uniforms:new ort.Tensor('float32',new Float32Array(n),[n])};"
         "const r=await s.run(f,['log_score']);const o=r.log_score;"
         "process.stdout.write(JSON.stringify({dims:[...a.shape,o.dims[1]],data:Array.from(o.data)}));})()"
-        ".catch(e=>{console.error(e);process.exit(1)});")
-    payload = json.dumps({"model": model_path, "idx": indices.flatten().tolist(),
-                          "shape": list(indices.shape), "sig": sigma.tolist()})
+        ".catch(e=>{console.error(e);process.exit(1)});"
+    )
+    payload = json.dumps({"model": model_path, "idx": indices.flatten().tolist(), "shape": list(indices.shape), "sig": sigma.tolist()})
     r = subprocess.run(["node", "-e", script, ort], input=payload, capture_output=True, text=True)
     if r.returncode != 0:
         raise AssertionError(f"onnxruntime-node failed: {r.stderr.strip()[-500:]}")
@@ -503,9 +518,9 @@ class TestAdaptationNetwork(unittest.TestCase):
         baseline (causal, no shift) on [BOS, x_0 .. x_{L-2}]: the hidden state at i-1 predicts
         token i, position 0 from BOS."""
         from sedd.model import annealed_attention_mask
+
         V, L = 41, 9
-        ar = randomized(SEDD(tiny_config(causal=True, scale_by_sigma=False, time_conditioned=False,
-                                         dropout=0.0)), 3)
+        ar = randomized(SEDD(tiny_config(causal=True, scale_by_sigma=False, time_conditioned=False, dropout=0.0)), 3)
         dm = SEDD(tiny_config(shift=True, x0_param=True, time_conditioned=False, dropout=0.0)).eval()
         dm.load_state_dict(ar.state_dict())
         x = torch.randint(0, V - 1, (2, L), generator=torch.Generator().manual_seed(1))
@@ -526,26 +541,27 @@ class TestAdaptationNetwork(unittest.TestCase):
 
     def test_annealed_mask_goes_from_causal_to_full(self) -> None:
         from sedd.model import annealed_attention_mask
+
         n = 64
         causal = torch.ones(n, n, dtype=torch.bool).tril()
         self.assertTrue(torch.equal(annealed_attention_mask(n, 0.0), causal))
         self.assertTrue(bool(annealed_attention_mask(n, 1.0).all()))
         g = torch.Generator().manual_seed(0)
         half = annealed_attention_mask(n, 0.5, generator=g)
-        self.assertTrue(bool(half[causal].all()))               # never less than causal
+        self.assertTrue(bool(half[causal].all()))  # never less than causal
         future = half[~causal].float().mean().item()
         self.assertAlmostEqual(future, 0.5, delta=0.05)
         # a masked row attends to at least itself: the softmax is always defined
         m = SEDD(tiny_config(dropout=0.0)).eval()
         with torch.no_grad():
-            out = m(torch.randint(0, 41, (2, n)), torch.tensor([0.5, 1.0]),
-                    annealed_attention_mask(n, 0.3, generator=g))
+            out = m(torch.randint(0, 41, (2, n)), torch.tensor([0.5, 1.0]), annealed_attention_mask(n, 0.3, generator=g))
         self.assertTrue(bool(torch.isfinite(out).all()))
 
     def test_x0_log_score_is_mdlm_subs_score(self) -> None:
         """The x0-parameterised network's log score equals models/sedd/mdlm.py's conversion of
         the same raw logits (SUBS + get_score), masked and unmasked rows."""
         from sedd.mdlm import subs_log_probs, subs_log_score
+
         V = 41
         m = randomized(SEDD(tiny_config(x0_param=True, time_conditioned=False, dropout=0.0)), 5)
         x = torch.randint(0, V - 1, (3, 12), generator=torch.Generator().manual_seed(2))
@@ -568,9 +584,9 @@ class TestAdaptationNetwork(unittest.TestCase):
         = PyTorch for the shifted network, the x0-parameterised one and both, at a length
         other than the tracing one."""
         from sedd.export import NetworkGraph
+
         V = 41
-        for i, kw in enumerate([dict(shift=True), dict(x0_param=True),
-                                dict(shift=True, x0_param=True, time_conditioned=False)]):
+        for i, kw in enumerate([dict(shift=True), dict(x0_param=True), dict(shift=True, x0_param=True, time_conditioned=False)]):
             m = randomized(SEDD(tiny_config(dropout=0.0, **kw)), 10 + i)
             x = torch.randint(0, V - 1, (2, 13), generator=torch.Generator().manual_seed(i))
             x[0, 2:9] = V - 1
@@ -595,9 +611,9 @@ class TestFixture(unittest.TestCase):
     def test_manifest(self) -> None:
         with open(os.path.join(FIXTURE, "manifest.json")) as f:
             m = json.load(f)
-        self.assertEqual((m["id"], m["vocab_size"], m["mask_id"], m["tokenizer"]["eos_id"]),
-                         ("tiny-fixture", 512, 511, 510))
+        self.assertEqual((m["id"], m["vocab_size"], m["mask_id"], m["tokenizer"]["eos_id"]), ("tiny-fixture", 512, 511, 510))
         from sedd.export import file_entry
+
         for name, entry in m["files"].items():
             self.assertEqual(file_entry(os.path.join(FIXTURE, name)), entry)
 
@@ -615,6 +631,7 @@ class TestFixture(unittest.TestCase):
     def test_parity_matches_rebuilt_model(self) -> None:
         sys.path.insert(0, os.path.join(MODELS, "tools"))
         import make_fixture
+
         model = make_fixture.build_model()
         with open(os.path.join(FIXTURE, "parity.json")) as f:
             parity = json.load(f)

@@ -24,8 +24,7 @@ import torch  # noqa: E402
 
 import trainlib as T  # noqa: E402
 from sedd.likelihood import sedd_bound  # noqa: E402
-from sedd.losses import (NOISE_EPS, ar_loss, official_score_entropy, sample_t,  # noqa: E402
-                         score_entropy_r, sedd_loss)
+from sedd.losses import NOISE_EPS, ar_loss, official_score_entropy, sample_t, score_entropy_r, sedd_loss  # noqa: E402
 from sedd.model import SEDD, log_expm1  # noqa: E402
 from sedd.noise import LogLinearNoise  # noqa: E402
 
@@ -35,8 +34,7 @@ FIXTURE_TOK = os.path.join(MODELS, "fixtures", "tiny-fixture", "tokenizer.json")
 
 
 def tiny_spec(kind="sedd", tc=True, V=41, dropout=0.0) -> T.ModelSpec:
-    return T.ModelSpec(kind=kind, hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=V,
-                       time_conditioned=tc, dropout=dropout)
+    return T.ModelSpec(kind=kind, hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=V, time_conditioned=tc, dropout=dropout)
 
 
 def randomize(model: SEDD, seed: int = 0) -> SEDD:
@@ -120,6 +118,7 @@ class ScoreEntropyTest(unittest.TestCase):
             model.eval()
             with torch.no_grad():
                 return float(sedd_loss(model, ev_x, ev_t, ev_u)[0].mean()) / 32
+
         before = held()
         for step in range(25):
             model.train()
@@ -141,8 +140,7 @@ class MDLMObjectiveTest(unittest.TestCase):
     """Issue 13: the MDLM objective (--objective mdlm = SEDDConfig.x0_param + weighted CE)."""
 
     def spec(self, **kw) -> T.ModelSpec:
-        return T.ModelSpec(kind="sedd", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=41,
-                           time_conditioned=False, dropout=0.0, x0_param=True, **kw)
+        return T.ModelSpec(kind="sedd", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=41, time_conditioned=False, dropout=0.0, x0_param=True, **kw)
 
     def test_closed_form_at_uniform_prediction(self):
         """Official init (zero output layer): p_theta is uniform over the V - 1 real tokens, so
@@ -155,7 +153,7 @@ class MDLMObjectiveTest(unittest.TestCase):
         x0 = torch.randint(0, V - 1, (B, L), generator=g)
         t = torch.tensor([1e-3, 0.1, 0.5, 1.0], dtype=torch.float64)
         u = torch.rand(B, L, generator=g, dtype=torch.float64)
-        u[0, 0] = 0.0                                   # at least one masked token at t = 1e-3
+        u[0, 0] = 0.0  # at least one masked token at t = 1e-3
         with torch.no_grad():
             per_seq, nm = sedd_loss(model, x0, t, u)
         sigma, _ = LogLinearNoise(1e-3)(t)
@@ -204,30 +202,29 @@ class CorpusFilterTest(unittest.TestCase):
     def setUpClass(cls):
         sys.path.insert(0, os.path.join(MODELS, "data"))
         import content_filter
+
         cls.cf = content_filter
 
     def prose(self, n=6):
-        return ["It was a quiet evening, and the lamps along the river had just been lit when "
-                f"she came down the steps for the {i}th time, thinking of nothing." for i in range(n)]
+        return [
+            "It was a quiet evening, and the lamps along the river had just been lit when " f"she came down the steps for the {i}th time, thinking of nothing."
+            for i in range(n)
+        ]
 
     def test_labels(self):
         c = self.cf.classify_paragraph
         self.assertEqual(c(self.prose(1)[0]), "prose")
-        self.assertEqual(c("=5 a subtill thing.= I. e., thin, airy, spiritual, and so not occupying "
-                           "space."), "apparatus")
-        self.assertEqual(c("See Gifford, vol. ii. p. 13; cf. l. 45, and ibid. p. 17; Act III, sc. 2."),
-                         "apparatus")
+        self.assertEqual(c("=5 a subtill thing.= I. e., thin, airy, spiritual, and so not occupying " "space."), "apparatus")
+        self.assertEqual(c("See Gifford, vol. ii. p. 13; cf. l. 45, and ibid. p. 17; Act III, sc. 2."), "apparatus")
         self.assertEqual(c("1820 | 45,000 | 12.5\n1830 | 51,200 | 13.1\n1840 | 60,010 | 14.0"), "table")
-        self.assertEqual(c("The sun is down\nThe birds are still\nThe moon is up\nUpon the hill"),
-                         "verse")
+        self.assertEqual(c("The sun is down\nThe birds are still\nThe moon is up\nUpon the hill"), "verse")
         self.assertEqual(c("HAMLET. To be, or not to be.", {"HAMLET", "HORATIO"}), "drama")
         self.assertEqual(c("[Exit.]"), "drama")
 
     def test_policy(self):
         f = self.cf.filter_document
         prose = self.prose()
-        speeches = [f"{who}. Some words of the play, spoken aloud on the stage." for who in
-                    ["HAMLET", "HORATIO", "HAMLET", "HORATIO", "HAMLET", "HORATIO"] * 3]
+        speeches = [f"{who}. Some words of the play, spoken aloud on the stage." for who in ["HAMLET", "HORATIO", "HAMLET", "HORATIO", "HAMLET", "HORATIO"] * 3]
         text, verdict, _, _ = f("\n\n".join(prose[:1] + speeches))
         self.assertEqual((text, verdict), ("", "dropped:drama"))
         couplet = "Hope springs eternal\nin the human breast"
@@ -266,8 +263,7 @@ class NetworkVariantTest(unittest.TestCase):
         # sigma_map is unused: no gradient reaches it
         model.train()
         model(x, s1).sum().backward()
-        self.assertTrue(all(p.grad is None or float(p.grad.abs().sum()) == 0
-                            for p in model.sigma_map.parameters()))
+        self.assertTrue(all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in model.sigma_map.parameters()))
 
     def test_time_conditioned_default_unchanged(self):
         """The default config is the official network: sigma changes more than the shift."""
@@ -309,18 +305,39 @@ def tearDownModule():
 class TrainerTest(unittest.TestCase):
     def cfg(self, run: str, **kw) -> dict:
         import train as train_script
+
         c = dict(train_script.RUN_DEFAULTS)
         c.update(train_script.RUNTIME_DEFAULTS)
-        c.update(run=run, train=FIXTURE_TEXT, test=FIXTURE_TEXT, tokenizer=FIXTURE_TOK,
-                 hidden=32, blocks=2, heads=2, cond_dim=16, length=32, allow_short=True,
-                 batch=4, warmup=2, max_steps=6, eval_every=0, eval_blocks=4, eval_draws=2,
-                 log_every=1, cache_dir=CACHE, tokenizer_backend="python", dropout=0.1,
-                 precision="fp32", ckpt_minutes=1e9)
+        c.update(
+            run=run,
+            train=FIXTURE_TEXT,
+            test=FIXTURE_TEXT,
+            tokenizer=FIXTURE_TOK,
+            hidden=32,
+            blocks=2,
+            heads=2,
+            cond_dim=16,
+            length=32,
+            allow_short=True,
+            batch=4,
+            warmup=2,
+            max_steps=6,
+            eval_every=0,
+            eval_blocks=4,
+            eval_draws=2,
+            log_every=1,
+            cache_dir=CACHE,
+            tokenizer_backend="python",
+            dropout=0.1,
+            precision="fp32",
+            ckpt_minutes=1e9,
+        )
         c.update(kw)
         return c
 
     def test_resume_reproduces_next_step(self):
         import train as train_script
+
         for model_kind in ("sedd", "ar"):
             with tempfile.TemporaryDirectory() as run:
                 tr = train_script.Trainer(self.cfg(run, model=model_kind), log_fn=lambda *a: None)
@@ -335,7 +352,7 @@ class TrainerTest(unittest.TestCase):
                 with open(os.path.join(run, "log.jsonl"), "a") as f:
                     f.write(json.dumps({"type": "train", "step": 5}) + "\n{torn")
                 del tr
-                torch.manual_seed(999)                  # clobber the global RNG
+                torch.manual_seed(999)  # clobber the global RNG
                 tr2 = train_script.Trainer(self.cfg(run, model=model_kind), log_fn=lambda *a: None)
                 self.assertTrue(tr2.resumed)
                 self.assertEqual(tr2.step, 3)
@@ -350,15 +367,14 @@ class TrainerTest(unittest.TestCase):
 
     def test_init_from_continues_the_stream_and_may_add_sigma(self):
         import train as train_script
+
         quiet = dict(log_fn=lambda *a: None)
-        with tempfile.TemporaryDirectory() as src, tempfile.TemporaryDirectory() as dst, \
-                tempfile.TemporaryDirectory() as dst_tc:
+        with tempfile.TemporaryDirectory() as src, tempfile.TemporaryDirectory() as dst, tempfile.TemporaryDirectory() as dst_tc:
             a = train_script.Trainer(self.cfg(src, time_conditioned=False, dropout=0.0), **quiet)
             for _ in range(3):
                 a.train_step()
             a.save()
-            b = train_script.Trainer(self.cfg(dst, time_conditioned=False, dropout=0.0, init_from=src,
-                                              batch=2), **quiet)
+            b = train_script.Trainer(self.cfg(dst, time_conditioned=False, dropout=0.0, init_from=src, batch=2), **quiet)
             self.assertFalse(b.resumed)
             self.assertEqual(b.step, 0)
             self.assertEqual(b.tokens_seen, a.tokens_seen)
@@ -376,14 +392,12 @@ class TrainerTest(unittest.TestCase):
             # resuming the continuation keeps its offset (from run.json, not the source)
             b.train_step()
             b.save()
-            b2 = train_script.Trainer(self.cfg(dst, time_conditioned=False, dropout=0.0, init_from=src,
-                                               batch=2), **quiet)
+            b2 = train_script.Trainer(self.cfg(dst, time_conditioned=False, dropout=0.0, init_from=src, batch=2), **quiet)
             self.assertTrue(b2.resumed)
             self.assertEqual(b2.seq_offset, 12)
             # a sigma-conditioned network started from the time-independent one computes the
             # same function at every sigma (its adaLN weights are still zero)
-            c = train_script.Trainer(self.cfg(dst_tc, time_conditioned=True, dropout=0.0,
-                                              init_from=src), **quiet)
+            c = train_script.Trainer(self.cfg(dst_tc, time_conditioned=True, dropout=0.0, init_from=src), **quiet)
             x = torch.from_numpy(a.stream.batch(0, 2))
             a.model.eval()
             c.model.eval()
@@ -405,16 +419,15 @@ class TrainerTest(unittest.TestCase):
         x0 distribution on clean text is the AR model's next-token distribution; the mask is
         full from step N on; training runs and resumes; refused for a mismatched source."""
         import train as train_script
+
         quiet = dict(log_fn=lambda *a: None)
         with tempfile.TemporaryDirectory() as src, tempfile.TemporaryDirectory() as dst:
-            a = train_script.Trainer(self.cfg(src, model="ar", dropout=0.0, time_conditioned=False),
-                                     **quiet)
+            a = train_script.Trainer(self.cfg(src, model="ar", dropout=0.0, time_conditioned=False), **quiet)
             for _ in range(3):
                 a.train_step()
             a.save()
             N = 4
-            kw = dict(dropout=0.0, time_conditioned=False, init_from_ar=src, objective="mdlm",
-                      attn_anneal_steps=N, batch=2)
+            kw = dict(dropout=0.0, time_conditioned=False, init_from_ar=src, objective="mdlm", attn_anneal_steps=N, batch=2)
             b = train_script.Trainer(self.cfg(dst, **kw), **quiet)
             self.assertTrue(b.spec.shift and b.spec.x0_param and b.model.config.shift)
             ema_a = a.ema.weights(a.model)
@@ -428,7 +441,7 @@ class TrainerTest(unittest.TestCase):
             self.assertEqual(b.tokens_seen, 0)
             L = self.cfg(dst)["length"]
             m0 = b.attn_mask_at(0)
-            self.assertEqual(tuple(m0.shape), (L + 1, L + 1))    # BOS + L with the shift
+            self.assertEqual(tuple(m0.shape), (L + 1, L + 1))  # BOS + L with the shift
             self.assertTrue(torch.equal(m0, torch.ones(L + 1, L + 1, dtype=torch.bool).tril()))
             self.assertIsNone(b.attn_mask_at(N))
             mid = b.attn_mask_at(N // 2)
@@ -462,6 +475,7 @@ class TrainerTest(unittest.TestCase):
 
     def test_reschedule_on_resume(self):
         import train as train_script
+
         quiet = dict(log_fn=lambda *a: None)
         with tempfile.TemporaryDirectory() as run:
             a = train_script.Trainer(self.cfg(run, steps=40, warmup=2), **quiet)
@@ -471,18 +485,17 @@ class TrainerTest(unittest.TestCase):
             lr_before = a.lr_at(5)
             b = train_script.Trainer(self.cfg(run, steps=40, warmup=2, reschedule=10), **quiet)
             self.assertEqual(b.schedule_steps, 10)
-            self.assertLess(b.lr_at(5), lr_before)        # further along a shorter cosine
+            self.assertLess(b.lr_at(5), lr_before)  # further along a shorter cosine
             self.assertAlmostEqual(b.lr_at(10), b.cfg["lr"] * b.cfg["min_lr_ratio"])
             rec = [r for r in read_jsonl(os.path.join(run, "log.jsonl")) if r["type"] == "schedule"]
             self.assertEqual([(r["step"], r["previous"], r["schedule_steps"]) for r in rec], [(4, 40, 10)])
             b.save()
-            with self.assertRaises(SystemExit):          # cannot end before the current step
+            with self.assertRaises(SystemExit):  # cannot end before the current step
                 train_script.Trainer(self.cfg(run, steps=40, warmup=2, reschedule=3), **quiet)
 
     def test_tempered_infill_fills_only_the_blank(self):
-        spec = T.ModelSpec(kind="sedd", hidden=32, blocks=1, heads=2, cond_dim=16, vocab_size=64,
-                           time_conditioned=False, dropout=0.0)
-        model = T.SEDD(spec.config()).eval()          # random weights: a non-uniform distribution
+        spec = T.ModelSpec(kind="sedd", hidden=32, blocks=1, heads=2, cond_dim=16, vocab_size=64, time_conditioned=False, dropout=0.0)
+        model = T.SEDD(spec.config()).eval()  # random weights: a non-uniform distribution
         x = torch.randint(0, 63, (3, 20), generator=torch.Generator().manual_seed(0))
         known = torch.ones_like(x, dtype=torch.bool)
         known[:, 5:12] = False
@@ -496,16 +509,15 @@ class TrainerTest(unittest.TestCase):
             outs[tau] = y
         self.assertFalse(torch.equal(outs[1.0], outs[0.3]))
         # the judge: a causal network's NLL of a span is finite and positive
-        ar = T.SEDD(T.ModelSpec(kind="ar", hidden=32, blocks=1, heads=2, cond_dim=16, vocab_size=64,
-                                time_conditioned=False, dropout=0.0).config()).eval()
+        ar = T.SEDD(T.ModelSpec(kind="ar", hidden=32, blocks=1, heads=2, cond_dim=16, vocab_size=64, time_conditioned=False, dropout=0.0).config()).eval()
         self.assertGreater(T.ar_span_nll(ar, outs[1.0], 5, 12), 0.0)
 
     def test_run_loop_eval_and_ship(self):
         import ship
         import train as train_script
+
         with tempfile.TemporaryDirectory() as run, tempfile.TemporaryDirectory() as out:
-            tr = train_script.Trainer(self.cfg(run, time_conditioned=False, eval_every=3),
-                                      log_fn=lambda *a: None)
+            tr = train_script.Trainer(self.cfg(run, time_conditioned=False, eval_every=3), log_fn=lambda *a: None)
             reason = tr.run_loop()
             self.assertIn("max_steps", reason)
             recs = read_jsonl(os.path.join(run, "log.jsonl"))
@@ -516,9 +528,31 @@ class TrainerTest(unittest.TestCase):
             info = T.read_run(run)
             self.assertEqual(info["mask_id"], 511)
             import evaluate
-            evaluate.main(["--run", run, "--draws", "1", "--max-blocks", "2", "--infill", "2",
-                           "--span", "4", "--window", "32", "--infill-steps", "4",
-                           "--infill-temperature", "0.7", "--uncond", "1", "--uncond-steps", "4"])
+
+            evaluate.main(
+                [
+                    "--run",
+                    run,
+                    "--draws",
+                    "1",
+                    "--max-blocks",
+                    "2",
+                    "--infill",
+                    "2",
+                    "--span",
+                    "4",
+                    "--window",
+                    "32",
+                    "--infill-steps",
+                    "4",
+                    "--infill-temperature",
+                    "0.7",
+                    "--uncond",
+                    "1",
+                    "--uncond-steps",
+                    "4",
+                ]
+            )
             rep = read_json(os.path.join(run, "report.json"))
             self.assertTrue(math.isfinite(rep["sedd"]["nats_per_token"]))
             self.assertEqual(rep["infill"]["temperature"], 0.7)
@@ -528,8 +562,7 @@ class TrainerTest(unittest.TestCase):
             with open(os.path.join(out, "MODEL_CARD.md"), encoding="utf-8") as f:
                 self.assertIn("filled (temperature 0.7)", f.read())
             man = read_json(os.path.join(out, "manifest.json"))
-            self.assertEqual((man["vocab_size"], man["mask_id"], man["time_conditioned"], man["length"]),
-                             (512, 511, False, 32))
+            self.assertEqual((man["vocab_size"], man["mask_id"], man["time_conditioned"], man["length"]), (512, 511, False, 32))
             self.assertTrue(os.path.getsize(os.path.join(out, "model.onnx")) > 0)
 
     def test_card_names_the_step_of_the_ar_weights_evaluated(self):
@@ -538,14 +571,37 @@ class TrainerTest(unittest.TestCase):
         import evaluate
         import ship
         import train as train_script
+
         quiet = dict(log_fn=lambda *a: None)
-        with tempfile.TemporaryDirectory() as run, tempfile.TemporaryDirectory() as arun, \
-                tempfile.TemporaryDirectory() as out:
+        with tempfile.TemporaryDirectory() as run, tempfile.TemporaryDirectory() as arun, tempfile.TemporaryDirectory() as out:
             train_script.Trainer(self.cfg(run, time_conditioned=False, max_steps=3), **quiet).run_loop()
             train_script.Trainer(self.cfg(arun, model="ar", steps=20, max_steps=4), **quiet).run_loop()
-            evaluate.main(["--run", run, "--ar-run", arun, "--ar-which", "model", "--draws", "1",
-                           "--max-blocks", "2", "--infill", "1", "--span", "4", "--window", "32",
-                           "--infill-steps", "4", "--uncond", "1", "--uncond-steps", "4"])
+            evaluate.main(
+                [
+                    "--run",
+                    run,
+                    "--ar-run",
+                    arun,
+                    "--ar-which",
+                    "model",
+                    "--draws",
+                    "1",
+                    "--max-blocks",
+                    "2",
+                    "--infill",
+                    "1",
+                    "--span",
+                    "4",
+                    "--window",
+                    "32",
+                    "--infill-steps",
+                    "4",
+                    "--uncond",
+                    "1",
+                    "--uncond-steps",
+                    "4",
+                ]
+            )
             rep = read_json(os.path.join(run, "report.json"))
             self.assertEqual(rep["ar"]["which"], "model")
             self.assertEqual(rep["ar"]["checkpoint"], {"step": 4, "tokens": 4 * 4 * 32, "schedule_steps": 20})
@@ -565,6 +621,7 @@ class TrainerTest(unittest.TestCase):
         import restore_run
         import ship
         import train as train_script
+
         quiet = dict(log_fn=lambda *a: None)
         with tempfile.TemporaryDirectory() as tmp:
             run, out, back, cont, out2 = (os.path.join(tmp, n) for n in ("run", "out", "back", "cont", "out2"))
@@ -576,20 +633,18 @@ class TrainerTest(unittest.TestCase):
             self.assertEqual(prov["stages"][0]["end"]["step"], 3)
             r = restore_run.restore(out, back)
             self.assertLess(r["parity"], 1e-5)
-            self.assertEqual(sorted(r["unused"]), sorted(k for k, _ in tr.model.named_parameters()
-                                                          if k.startswith("sigma_map.")))
+            self.assertEqual(sorted(r["unused"]), sorted(k for k, _ in tr.model.named_parameters() if k.startswith("sigma_map.")))
             ema = tr.ema.weights(tr.model)
             st = T.torch_load(os.path.join(back, "ckpt.pt"))
             for k, v in st["model"].items():
                 if not k.startswith("sigma_map."):
                     self.assertTrue(torch.equal(v, ema[k]), k)
             self.assertEqual((st["step"], st["tokens_seen"]), (3, tr.tokens_seen))
-            with self.assertRaises(SystemExit):          # no optimiser state: cannot be resumed
+            with self.assertRaises(SystemExit):  # no optimiser state: cannot be resumed
                 train_script.Trainer(self.cfg(back, time_conditioned=False, dropout=0.0), **quiet)
-            with self.assertRaises(SystemExit):          # never over an existing run
+            with self.assertRaises(SystemExit):  # never over an existing run
                 restore_run.restore(out, back)
-            c = train_script.Trainer(self.cfg(cont, time_conditioned=False, dropout=0.0, init_from=back,
-                                              max_steps=2), **quiet)
+            c = train_script.Trainer(self.cfg(cont, time_conditioned=False, dropout=0.0, init_from=back, max_steps=2), **quiet)
             self.assertEqual((c.step, c.tokens_seen, c.seq_offset), (0, tr.tokens_seen, 3 * 4))
             c.run_loop()
             ship.main(["--run", cont, "--out", out2])
@@ -619,12 +674,12 @@ class TrainerTest(unittest.TestCase):
 
     def test_weights_from_onnx_round_trip(self):
         from sedd.export import export_proto, weights_from_onnx
+
         for tc in (True, False):
-            spec = T.ModelSpec(kind="sedd", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=64,
-                               time_conditioned=tc, dropout=0.0)
+            spec = T.ModelSpec(kind="sedd", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=64, time_conditioned=tc, dropout=0.0)
             torch.manual_seed(3)
             model = T.SEDD(spec.config()).eval()
-            with torch.no_grad():                        # non-zero adaLN weights too
+            with torch.no_grad():  # non-zero adaLN weights too
                 for p in model.parameters():
                     p.add_(0.01 * torch.randn(p.shape))
             sd, unused = weights_from_onnx(export_proto(model), T.SEDD(spec.config()))
@@ -632,8 +687,7 @@ class TrainerTest(unittest.TestCase):
             for k, v in model.state_dict().items():
                 if k not in unused:
                     self.assertTrue(torch.equal(sd[k], v), k)
-        other = T.SEDD(T.ModelSpec(kind="sedd", hidden=48, blocks=2, heads=2, cond_dim=16,
-                                   vocab_size=64, time_conditioned=True, dropout=0.0).config())
+        other = T.SEDD(T.ModelSpec(kind="sedd", hidden=48, blocks=2, heads=2, cond_dim=16, vocab_size=64, time_conditioned=True, dropout=0.0).config())
         with self.assertRaises(ValueError):
             weights_from_onnx(export_proto(model), other)
 
@@ -642,8 +696,8 @@ class TrainerTest(unittest.TestCase):
         network: every weight equals the float16-rounded original (restore_run.py --judge)."""
         from sedd.export import weights_from_onnx
         from export_judge import export_proto as judge_export, round_to_fp16
-        spec = T.ModelSpec(kind="ar", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=64,
-                           time_conditioned=False, dropout=0.0)
+
+        spec = T.ModelSpec(kind="ar", hidden=32, blocks=2, heads=2, cond_dim=16, vocab_size=64, time_conditioned=False, dropout=0.0)
         torch.manual_seed(4)
         model = T.SEDD(spec.config()).eval()
         with torch.no_grad():
@@ -676,17 +730,16 @@ class TrainerTest(unittest.TestCase):
             nodes, wts = np.polynomial.legendre.leggauss(96)
             tq = torch.tensor((nodes + 1) / 2, dtype=torch.float64)
             exact = 0.0
-            for bits in range(1, 2 ** L):
+            for bits in range(1, 2**L):
                 m = torch.tensor([[bool(bits >> i & 1) for i in range(L)]]).repeat(len(tq), 1)
                 k = int(m[0].sum())
                 with torch.no_grad():
                     per, _ = sedd_loss(model, x0.repeat(len(tq), 1), tq, None, masked=m)
                 p = (1 - NOISE_EPS) * tq
-                dens = p ** k * (1 - p) ** (L - k)
+                dens = p**k * (1 - p) ** (L - k)
                 exact += float((per.double() * dens * torch.tensor(wts / 2)).sum())
             blocks = x0.numpy().repeat(300, axis=0)
-            est = {e: sedd_bound(model, blocks, draws=8, seed=1, batch_size=300, estimator=e)
-                   for e in ("k", "t")}
+            est = {e: sedd_bound(model, blocks, draws=8, seed=1, batch_size=300, estimator=e) for e in ("k", "t")}
             for e, r in est.items():
                 z = abs(r["nats_per_token"] * L - exact) / (r["se"] * L)
                 self.assertLess(z, 4.0, f"tc={tc} estimator {e}: {r['nats_per_token'] * L} vs {exact}")
@@ -697,7 +750,7 @@ class TrainerTest(unittest.TestCase):
         s1, s2 = T.BlockStream(tok, 50, seed=3), T.BlockStream(tok, 50, seed=3)
         self.assertTrue(np.array_equal(s1.batch(7, 4), s2.batch(7, 4)))
         first_epoch = np.concatenate([s1.batch(i, 1)[:, 0] for i in range(s1.n_blocks)])
-        self.assertEqual(len(set(first_epoch.tolist())), s1.n_blocks)   # each block once per epoch
+        self.assertEqual(len(set(first_epoch.tolist())), s1.n_blocks)  # each block once per epoch
 
 
 if __name__ == "__main__":

@@ -23,9 +23,18 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
-          torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
-          torch.uint8: "U8", torch.bool: "BOOL"}
+DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.float64: "F64",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
 ALIGN = 8  # header padded with spaces so the data starts 8-byte aligned (as the reference writer does)
 
 
@@ -37,8 +46,7 @@ def tensor_bytes(t: torch.Tensor) -> bytes:
     return t.numpy().tobytes()  # little-endian on every host torch supports
 
 
-def save_safetensors(tensors: Dict[str, torch.Tensor], path: str,
-                     metadata: Optional[Dict[str, str]] = None) -> None:
+def save_safetensors(tensors: Dict[str, torch.Tensor], path: str, metadata: Optional[Dict[str, str]] = None) -> None:
     """Write ``tensors`` (in the given order) as a safetensors file."""
     header: Dict[str, object] = {}
     if metadata:
@@ -49,8 +57,7 @@ def save_safetensors(tensors: Dict[str, torch.Tensor], path: str,
         if t.dtype not in DTYPES:
             raise ValueError(f"{name}: unsupported dtype {t.dtype}")
         data = tensor_bytes(t)
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     h = json.dumps(header, separators=(",", ":")).encode("utf-8")
@@ -67,8 +74,8 @@ def save_safetensors(tensors: Dict[str, torch.Tensor], path: str,
 def load_safetensors(path: str) -> Tuple[Dict[str, torch.Tensor], Dict[str, str]]:
     """Read a safetensors file (F32/F16/BF16/I64 ...) into CPU tensors (for tests and tools)."""
     import numpy as np
-    np_types = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "I32": "<i4",
-                "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?", "BF16": "<i2"}
+
+    np_types = {"F32": "<f4", "F16": "<f2", "F64": "<f8", "I64": "<i8", "I32": "<i4", "I16": "<i2", "I8": "i1", "U8": "u1", "BOOL": "?", "BF16": "<i2"}
     with open(path, "rb") as f:
         (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
@@ -92,8 +99,7 @@ def load_bin(path: str) -> Dict[str, torch.Tensor]:
         kwargs["weights_only"] = True
     obj = torch.load(path, **kwargs)
     for key in ("ema", "state_dict", "model"):
-        if isinstance(obj, dict) and isinstance(obj.get(key), dict) and obj[key] and \
-                all(isinstance(v, torch.Tensor) for v in obj[key].values()):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict) and obj[key] and all(isinstance(v, torch.Tensor) for v in obj[key].values()):
             obj = obj[key]
             break
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):

@@ -40,14 +40,12 @@ from sedd.sampling import sample  # noqa: E402
 from sedd.tokenizer import EOS_TOKEN, ByteLevelBPE, pre_tokenize  # noqa: E402
 
 SEED = 20240501
-TOKENIZER_SIZE = 511          # 256 bytes + 254 merges + <|endoftext|>
+TOKENIZER_SIZE = 511  # 256 bytes + 254 merges + <|endoftext|>
 VOCAB_SIZE = TOKENIZER_SIZE + 1  # + MASK
 LENGTH = 128
-CONFIG = SEDDConfig(hidden_size=64, n_blocks=2, n_heads=1, cond_dim=32,
-                    vocab_size=VOCAB_SIZE, graph_type="absorb", scale_by_sigma=True,
-                    dropout=0.0)
+CONFIG = SEDDConfig(hidden_size=64, n_blocks=2, n_heads=1, cond_dim=32, vocab_size=VOCAB_SIZE, graph_type="absorb", scale_by_sigma=True, dropout=0.0)
 NOISE = LogLinearNoise(eps=1e-3)
-ROWS_PER_BATCH_SAMPLED = 16   # stored rows per batch element for the long cases
+ROWS_PER_BATCH_SAMPLED = 16  # stored rows per batch element for the long cases
 
 TOKENIZER_STRINGS: List[str] = [
     "",
@@ -107,8 +105,7 @@ def to_json(obj, indent: int = 0) -> str:
     if isinstance(obj, dict):
         if not obj:
             return "{}"
-        items = [f"{pad1}{json.dumps(k, ensure_ascii=False)}: {to_json(v, indent + 1)}"
-                 for k, v in obj.items()]
+        items = [f"{pad1}{json.dumps(k, ensure_ascii=False)}: {to_json(v, indent + 1)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(obj, (list, tuple)):
         if all(not isinstance(v, (dict, list, tuple)) for v in obj):
@@ -163,8 +160,7 @@ def parity_cases(tok: ByteLevelBPE) -> List[Tuple[str, torch.Tensor, List[float]
     g = torch.Generator().manual_seed(SEED + 1)
 
     def text_ids(b: int, L: int, offset: int) -> torch.Tensor:
-        return torch.tensor([ids[offset + 97 * i: offset + 97 * i + L] for i in range(b)],
-                            dtype=torch.int64)
+        return torch.tensor([ids[offset + 97 * i : offset + 97 * i + L] for i in range(b)], dtype=torch.int64)
 
     def mask(x: torch.Tensor, frac: float) -> torch.Tensor:
         m = torch.rand(x.shape, generator=g) < frac
@@ -172,10 +168,10 @@ def parity_cases(tok: ByteLevelBPE) -> List[Tuple[str, torch.Tensor, List[float]
 
     x7 = text_ids(2, 7, 10)
     x7[0] = mask(x7[:1], 0.5)[0]
-    x7[1] = M                                          # all masked
+    x7[1] = M  # all masked
     x33 = mask(text_ids(2, 33, 200), 0.5)
     x128b2 = mask(text_ids(2, 128, 400), 0.4)
-    x128b2[1, :64] = M                                 # a masked span, as in infilling
+    x128b2[1, :64] = M  # a masked span, as in infilling
     cases = [
         ("len1_mask_sigma1e-4", torch.tensor([[M]]), [1e-4]),
         ("len1_b2_unmasked", text_ids(2, 1, 5), [0.01, 1.0]),
@@ -204,23 +200,25 @@ def write_parity(model: SEDD, tok: ByteLevelBPE, out: str) -> dict:
         else:
             positions = []
             for b in range(B):
-                ls = sorted({0, L - 1} | set(torch.randperm(L, generator=g)[:ROWS_PER_BATCH_SAMPLED - 2].tolist()))
+                ls = sorted({0, L - 1} | set(torch.randperm(L, generator=g)[: ROWS_PER_BATCH_SAMPLED - 2].tolist()))
                 while len(ls) < ROWS_PER_BATCH_SAMPLED:  # top up if 0 / L-1 were drawn
                     ls = sorted(set(ls) | {int(torch.randint(L, (1,), generator=g))})
                 positions += [[b, l] for l in ls]
         rows[name] = [y[b, l].tolist() for b, l in positions]
         y64 = y.double()
-        cases_json.append({
-            "name": name,
-            "indices": x.tolist(),
-            "sigma": [float(np.float32(s)) for s in sig],
-            "shape": [B, L, V],
-            "full": full,
-            "positions": positions,
-            "values": "@rows:" + name,
-            "max_abs": float(y64.abs().max()),
-            "sum": float(y64.sum()),
-        })
+        cases_json.append(
+            {
+                "name": name,
+                "indices": x.tolist(),
+                "sigma": [float(np.float32(s)) for s in sig],
+                "shape": [B, L, V],
+                "full": full,
+                "positions": positions,
+                "values": "@rows:" + name,
+                "max_abs": float(y64.abs().max()),
+                "sum": float(y64.sum()),
+            }
+        )
         if (x == CONFIG.vocab_size - 1).any():
             cases_json[-1]["draw"] = draw_case(model, x, sigma, SEED + 3 + len(cases_json))
     parity = {
@@ -250,10 +248,12 @@ def write_tokenizer_cases(tok: ByteLevelBPE, out: str) -> None:
         "format": "lacuna-tokenizer-cases/1",
         "tokenizer": "tokenizer.json",
         "eos_id": tok.eos_id,
-        "note": ("'cases': special-token strings are plain text (user text); 'special_cases': "
-                 "added tokens such as <|endoftext|> are matched first (HF behaviour). "
-                 "decode(ids) == text for every case. Pre-tokenizer: GPT-2 pattern with "
-                 "\\p{L}, \\p{N} and \\s = \\p{White_Space} (see models/sedd/tokenizer.py)."),
+        "note": (
+            "'cases': special-token strings are plain text (user text); 'special_cases': "
+            "added tokens such as <|endoftext|> are matched first (HF behaviour). "
+            "decode(ids) == text for every case. Pre-tokenizer: GPT-2 pattern with "
+            "\\p{L}, \\p{N} and \\s = \\p{White_Space} (see models/sedd/tokenizer.py)."
+        ),
         "cases": cases,
         "special_cases": special,
     }
@@ -277,33 +277,57 @@ def write_sampling_cases(model: SEDD, tok: ByteLevelBPE, out: str) -> None:
             n = min(len(prompt), 4)
             known_ids[:, :n] = torch.tensor(prompt[:n])
             known_mask[:, :n] = True
-            known_ids[:, L - 2:] = torch.tensor(prompt[n:n + 2])
-            known_mask[:, L - 2:] = True
+            known_ids[:, L - 2 :] = torch.tensor(prompt[n : n + 2])
+            known_mask[:, L - 2 :] = True
         salt = len(runs) + 1
 
         def exp_noise(call: int, shape: Tuple[int, ...], salt: int = salt) -> torch.Tensor:
             return hash_exp1(salt, call, shape)
 
         trajectory: List[List[List[int]]] = []
-        x = sample(model, graph, NOISE, (B, L), steps, predictor="analytic", denoise=True,
-                   eps=1e-5, known_ids=known_ids if known_mask.any() else None,
-                   known_mask=known_mask if known_mask.any() else None, exp_noise=exp_noise,
-                   on_step=lambda call, x: trajectory.append(x.tolist()))
+        x = sample(
+            model,
+            graph,
+            NOISE,
+            (B, L),
+            steps,
+            predictor="analytic",
+            denoise=True,
+            eps=1e-5,
+            known_ids=known_ids if known_mask.any() else None,
+            known_mask=known_mask if known_mask.any() else None,
+            exp_noise=exp_noise,
+            on_step=lambda call, x: trajectory.append(x.tolist()),
+        )
         assert not (x == M).any()
-        runs.append({"name": name, "batch": B, "length": L, "steps": steps, "salt": salt,
-                     "known_ids": known_ids.tolist(), "known_mask": known_mask.tolist(),
-                     "trajectory": trajectory, "result": x.tolist()})
+        runs.append(
+            {
+                "name": name,
+                "batch": B,
+                "length": L,
+                "steps": steps,
+                "salt": salt,
+                "known_ids": known_ids.tolist(),
+                "known_mask": known_mask.tolist(),
+                "trajectory": trajectory,
+                "result": x.tolist(),
+            }
+        )
     doc = {
         "format": "lacuna-sampling-cases/1",
-        "sampler": "analytic", "denoise": True, "eps": 1e-5,
+        "sampler": "analytic",
+        "denoise": True,
+        "eps": 1e-5,
         "noise": NOISE.to_manifest(),
         "exp_noise": HASH_DOC,
-        "note": ("x starts all MASK; before each call the known tokens are written back; "
-                 "trajectory[k] = x after call k's update (k = steps is the denoise call); "
-                 "result = trajectory[steps] with known tokens written back. Sampler "
-                 "arithmetic in float64, sigma cast to float32 for the network. "
-                 "Network outputs from ONNX differ from PyTorch by ~1e-6, which can flip a "
-                 "draw only in a near tie."),
+        "note": (
+            "x starts all MASK; before each call the known tokens are written back; "
+            "trajectory[k] = x after call k's update (k = steps is the denoise call); "
+            "result = trajectory[steps] with known tokens written back. Sampler "
+            "arithmetic in float64, sigma cast to float32 for the network. "
+            "Network outputs from ONNX differ from PyTorch by ~1e-6, which can flip a "
+            "draw only in a near tie."
+        ),
         "runs": runs,
     }
     write_json(doc, os.path.join(out, "sampling-cases.json"))
@@ -323,13 +347,12 @@ def hash_exp1(salt: int, call: int, shape: Sequence[int]) -> torch.Tensor:
     n = int(np.prod(shape))
     m = np.uint64(0xFFFFFFFF)
     flat = np.arange(n, dtype=np.uint64)
-    x = (np.uint64(salt) * np.uint64(0x9E3779B1) + np.uint64(call) * np.uint64(0x85EBCA77)
-         + flat) & m
+    x = (np.uint64(salt) * np.uint64(0x9E3779B1) + np.uint64(call) * np.uint64(0x85EBCA77) + flat) & m
     x = (x + np.uint64(0x9E3779B9)) & m
     x = ((x ^ (x >> np.uint64(16))) * np.uint64(0x21F0AAAD)) & m
     x = ((x ^ (x >> np.uint64(15))) * np.uint64(0x735A2D97)) & m
     x = x ^ (x >> np.uint64(15))
-    u = (x.astype(np.float64) + 0.5) / 2.0 ** 32
+    u = (x.astype(np.float64) + 0.5) / 2.0**32
     return torch.from_numpy(-np.log(u)).reshape(tuple(shape))
 
 
@@ -375,20 +398,42 @@ def main() -> None:
     write_tokenizer_cases(tok, out)
     write_sampling_cases(model, tok, out)
     with open(os.path.join(out, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
-        f.write(MODEL_CARD.format(
-            seed=SEED, H=CONFIG.hidden_size, n=CONFIG.n_blocks, nh=CONFIG.n_heads,
-            hd=CONFIG.head_dim, cond=CONFIG.cond_dim, params=count_params(model),
-            V=CONFIG.vocab_size, ntok=TOKENIZER_SIZE, nmerge=len(tok.merges),
-            eos=tok.eos_id, mask=CONFIG.vocab_size - 1, L=LENGTH))
+        f.write(
+            MODEL_CARD.format(
+                seed=SEED,
+                H=CONFIG.hidden_size,
+                n=CONFIG.n_blocks,
+                nh=CONFIG.n_heads,
+                hd=CONFIG.head_dim,
+                cond=CONFIG.cond_dim,
+                params=count_params(model),
+                V=CONFIG.vocab_size,
+                ntok=TOKENIZER_SIZE,
+                nmerge=len(tok.merges),
+                eos=tok.eos_id,
+                mask=CONFIG.vocab_size - 1,
+                L=LENGTH,
+            )
+        )
     manifest = write_manifest(
-        out, id="tiny-fixture", name="Tiny fixture (random weights)",
-        description=("Random-weight SEDD network (hidden 64, 2 blocks) with a 511-token "
-                     "byte-level BPE tokenizer, for tests only; it does not model language."),
-        model=model, noise=NOISE.to_manifest(), length=LENGTH, eos_id=tok.eos_id,
-        files=("model.onnx", "tokenizer.json"), default_steps=16)
+        out,
+        id="tiny-fixture",
+        name="Tiny fixture (random weights)",
+        description=(
+            "Random-weight SEDD network (hidden 64, 2 blocks) with a 511-token " "byte-level BPE tokenizer, for tests only; it does not model language."
+        ),
+        model=model,
+        noise=NOISE.to_manifest(),
+        length=LENGTH,
+        eos_id=tok.eos_id,
+        files=("model.onnx", "tokenizer.json"),
+        default_steps=16,
+    )
     total = sum(os.path.getsize(os.path.join(out, f)) for f in os.listdir(out))
-    print(f"wrote {out}: vocab_size={manifest['vocab_size']} mask_id={manifest['mask_id']} "
-          f"eos_id={tok.eos_id} params={count_params(model)} total_bytes={total}")
+    print(
+        f"wrote {out}: vocab_size={manifest['vocab_size']} mask_id={manifest['mask_id']} "
+        f"eos_id={tok.eos_id} params={count_params(model)} total_bytes={total}"
+    )
 
 
 if __name__ == "__main__":

@@ -79,8 +79,7 @@ def parity_cases(score: MDLMScore, V: int, seed: int) -> List[dict]:
     g = torch.Generator().manual_seed(seed + 1)
     mask = V - 1
     cases = []
-    for name, B, L, sig, rows in (("len7_b2_sigma1e-4_and_5", 2, 7, [1e-4, 5.0], None),
-                                  ("len40_b1_sigma0.75", 1, 40, [0.75], [0, 5, 17, 39])):
+    for name, B, L, sig, rows in (("len7_b2_sigma1e-4_and_5", 2, 7, [1e-4, 5.0], None), ("len40_b1_sigma0.75", 1, 40, [0.75], [0, 5, 17, 39])):
         idx = torch.randint(0, V - 1, (B, L), generator=g)
         idx[torch.rand(B, L, generator=g) < 0.5] = mask
         idx[0, 0] = mask
@@ -92,14 +91,20 @@ def parity_cases(score: MDLMScore, V: int, seed: int) -> List[dict]:
         masked = (idx.reshape(-1) == mask).nonzero().reshape(-1)
         uniforms = torch.rand(masked.shape[0], generator=g)
         token, log_norm = fused_draw(flat.index_select(0, masked), uniforms)
-        cases.append({
-            "name": name, "indices": idx.tolist(), "sigma": sigma.tolist(), "shape": [B, L, V],
-            "full": rows is None, "positions": pos,
-            "values": [[float("%.9g" % v) for v in out[b, l].tolist()] for b, l in pos],
-            "max_abs": float(out.abs().max()), "sum": float(out.double().sum()),
-            "draw": {"positions": masked.tolist(), "uniforms": uniforms.tolist(),
-                     "token": token.tolist(), "log_norm": log_norm.tolist()},
-        })
+        cases.append(
+            {
+                "name": name,
+                "indices": idx.tolist(),
+                "sigma": sigma.tolist(),
+                "shape": [B, L, V],
+                "full": rows is None,
+                "positions": pos,
+                "values": [[float("%.9g" % v) for v in out[b, l].tolist()] for b, l in pos],
+                "max_abs": float(out.abs().max()),
+                "sum": float(out.double().sum()),
+                "draw": {"positions": masked.tolist(), "uniforms": uniforms.tolist(), "token": token.tolist(), "log_norm": log_norm.tolist()},
+            }
+        )
     return cases
 
 
@@ -115,7 +120,7 @@ def build(out: str, seed: int = SEED, fp16: bool = False) -> None:
     ck = os.path.join(out, "checkpoint")
     os.makedirs(ck)
     with open(os.path.join(ck, "config.json"), "w", encoding="utf-8") as f:
-        json.dump(cfg_json, f, indent=2, sort_keys=True)   # as transformers' save_pretrained
+        json.dump(cfg_json, f, indent=2, sort_keys=True)  # as transformers' save_pretrained
         f.write("\n")
     shutil.copyfile(os.path.join(MODELS, "fixtures", "tiny-fixture", "tokenizer.json"), os.path.join(ck, "tokenizer.json"))
 
@@ -126,8 +131,7 @@ def build(out: str, seed: int = SEED, fp16: bool = False) -> None:
     ref.load_state_dict(state, strict=True)
     cases = parity_cases(MDLMScore(ref).eval(), cfg.vocab_size, seed)
     with open(os.path.join(out, "reference.json"), "w", encoding="utf-8") as f:
-        json.dump({"format": "lacuna-parity/1", "model": TEMPLATE_NAME, "tolerance": 1e-4,
-                   "mask_id": cfg.mask_id, "cases": cases}, f, separators=(",", ":"))
+        json.dump({"format": "lacuna-parity/1", "model": TEMPLATE_NAME, "tolerance": 1e-4, "mask_id": cfg.mask_id, "cases": cases}, f, separators=(",", ":"))
         f.write("\n")
     make_template(cfg, os.path.join(out, "templates", TEMPLATE_NAME))
     if fp16:

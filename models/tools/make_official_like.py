@@ -47,24 +47,42 @@ DEFAULT_OUT = os.path.join(MODELS, "tests", "import-fixture")
 TEMPLATE_NAME = "official-like-tiny"
 
 
-def official_config(hidden: int = 64, heads: int = 2, blocks: int = 2, cond: int = 32,
-                    tokens: int = 511, length: int = 128, name: str = "official-like-tiny") -> dict:
+def official_config(
+    hidden: int = 64, heads: int = 2, blocks: int = 2, cond: int = 32, tokens: int = 511, length: int = 128, name: str = "official-like-tiny"
+) -> dict:
     """Shaped like the config.json of louaaron/sedd-small (hydra dump)."""
     return {
-        "ngpus": 1, "tokens": tokens,
-        "training": {"batch_size": 512, "accum": 1, "n_iters": 1300001, "snapshot_freq": 50000,
-                     "log_freq": 50, "eval_freq": 100, "snapshot_freq_for_preemption": 10000,
-                     "weight": "standard", "snapshot_sampling": True, "ema": 0.9999},
+        "ngpus": 1,
+        "tokens": tokens,
+        "training": {
+            "batch_size": 512,
+            "accum": 1,
+            "n_iters": 1300001,
+            "snapshot_freq": 50000,
+            "log_freq": 50,
+            "eval_freq": 100,
+            "snapshot_freq_for_preemption": 10000,
+            "weight": "standard",
+            "snapshot_sampling": True,
+            "ema": 0.9999,
+        },
         "data": {"train": "openwebtext", "valid": "wikitext103", "cache_dir": "data"},
         "graph": {"type": "absorb", "file": "data", "report_all": False},
         "noise": {"type": "loglinear", "sigma_min": 1e-4, "sigma_max": 20},
         "sampling": {"predictor": "euler", "steps": 128, "noise_removal": True},
         "eval": {"batch_size": 512, "perplexity": True, "perplexity_batch_size": 32},
-        "optim": {"weight_decay": 0, "optimizer": "AdamW", "lr": 3e-4, "beta1": 0.9,
-                  "beta2": 0.999, "eps": 1e-8, "warmup": 2500, "grad_clip": 1.0},
-        "model": {"name": name, "type": "ddit", "hidden_size": hidden, "cond_dim": cond,
-                  "length": length, "n_blocks": blocks, "n_heads": heads,
-                  "scale_by_sigma": True, "dropout": 0.1},
+        "optim": {"weight_decay": 0, "optimizer": "AdamW", "lr": 3e-4, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "warmup": 2500, "grad_clip": 1.0},
+        "model": {
+            "name": name,
+            "type": "ddit",
+            "hidden_size": hidden,
+            "cond_dim": cond,
+            "length": length,
+            "n_blocks": blocks,
+            "n_heads": heads,
+            "scale_by_sigma": True,
+            "dropout": 0.1,
+        },
     }
 
 
@@ -101,20 +119,26 @@ def f32(x: float) -> float:
 def parity_cases(model: SEDD, V: int, seed: int) -> List[dict]:
     g = torch.Generator().manual_seed(seed + 1)
     cases = []
-    for name, B, L, sig, rows in (("len7_b2_sigma1e-4_and_5", 2, 7, [1e-4, 5.0], None),
-                                  ("len40_b1_sigma0.75", 1, 40, [0.75], [0, 5, 17, 39])):
+    for name, B, L, sig, rows in (("len7_b2_sigma1e-4_and_5", 2, 7, [1e-4, 5.0], None), ("len40_b1_sigma0.75", 1, 40, [0.75], [0, 5, 17, 39])):
         idx = torch.randint(0, V - 1, (B, L), generator=g)
-        idx[torch.rand(B, L, generator=g) < 0.4] = V - 1        # some MASK positions
+        idx[torch.rand(B, L, generator=g) < 0.4] = V - 1  # some MASK positions
         sigma = torch.tensor([f32(s) for s in sig], dtype=torch.float32)
         with torch.no_grad():
             out = model(idx, sigma)
         pos = [[b, l] for b in range(B) for l in (rows if rows else range(L))]
-        cases.append({
-            "name": name, "indices": idx.tolist(), "sigma": sigma.tolist(), "shape": [B, L, V],
-            "full": rows is None, "positions": pos,
-            "values": [[float("%.9g" % v) for v in out[b, l].tolist()] for b, l in pos],
-            "max_abs": float(out.abs().max()), "sum": float(out.double().sum()),
-        })
+        cases.append(
+            {
+                "name": name,
+                "indices": idx.tolist(),
+                "sigma": sigma.tolist(),
+                "shape": [B, L, V],
+                "full": rows is None,
+                "positions": pos,
+                "values": [[float("%.9g" % v) for v in out[b, l].tolist()] for b, l in pos],
+                "max_abs": float(out.abs().max()),
+                "sum": float(out.double().sum()),
+            }
+        )
     return cases
 
 
@@ -143,8 +167,9 @@ def build(out: str, seed: int = SEED, fp16: bool = False) -> None:
     assert missing == ["rotary_emb.inv_freq"] and not unexpected, (missing, unexpected)
     cases = parity_cases(ref, cfg.vocab_size, seed)
     with open(os.path.join(out, "reference.json"), "w", encoding="utf-8") as f:
-        json.dump({"format": "lacuna-parity/1", "model": TEMPLATE_NAME, "tolerance": 1e-4,
-                   "mask_id": cfg.vocab_size - 1, "cases": cases}, f, separators=(",", ":"))
+        json.dump(
+            {"format": "lacuna-parity/1", "model": TEMPLATE_NAME, "tolerance": 1e-4, "mask_id": cfg.vocab_size - 1, "cases": cases}, f, separators=(",", ":")
+        )
         f.write("\n")
     make_template(cfg, os.path.join(out, "templates", TEMPLATE_NAME))
     if fp16:
@@ -154,8 +179,7 @@ def build(out: str, seed: int = SEED, fp16: bool = False) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description="synthetic official-layout SEDD checkpoint + template + reference")
     ap.add_argument("--out", default=DEFAULT_OUT)
-    ap.add_argument("--no-fp16", action="store_true",
-                    help="leave out the float16 template (it needs onnxconverter-common)")
+    ap.add_argument("--no-fp16", action="store_true", help="leave out the float16 template (it needs onnxconverter-common)")
     a = ap.parse_args(argv)
     build(a.out, fp16=not a.no_fp16)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(a.out) for f in fs)

@@ -52,9 +52,7 @@ FIXTURE = os.path.join(MODELS, "fixtures", "tiny-fixture")
 UNIFORM_DIR = os.path.join(MODELS, "fixtures", "tiny-uniform")
 UNIFORM_SEED = F.SEED + 100
 UNIFORM_V = F.TOKENIZER_SIZE  # 511: no MASK
-UNIFORM_CONFIG = SEDDConfig(hidden_size=64, n_blocks=1, n_heads=1, cond_dim=32,
-                            vocab_size=UNIFORM_V, graph_type="uniform", scale_by_sigma=False,
-                            dropout=0.0)
+UNIFORM_CONFIG = SEDDConfig(hidden_size=64, n_blocks=1, n_heads=1, cond_dim=32, vocab_size=UNIFORM_V, graph_type="uniform", scale_by_sigma=False, dropout=0.0)
 UNIFORM_NOISE = GeometricNoise(1e-4, 20.0)
 
 UNIFORM_CARD = """# tiny-uniform — random-weight SEDD model (uniform graph) for tests
@@ -75,8 +73,9 @@ Files: `model.onnx`, `tokenizer.json` (the tiny-fixture tokenizer), `manifest.js
 Rebuild: `OPENBLAS_NUM_THREADS=1 nice -n 10 /usr/bin/python3 models/tools/make_sampling_goldens.py`.
 """
 
-LIMIT_DOC = ("uniform graph: initial[i] = argmax_j 1 / E[steps + 1][0][i][j] over width V "
-             "(a uniform draw; the first index wins a tie); absorb: initial = all MASK")
+LIMIT_DOC = (
+    "uniform graph: initial[i] = argmax_j 1 / E[steps + 1][0][i][j] over width V " "(a uniform draw; the first index wins a tie); absorb: initial = all MASK"
+)
 
 
 def build_uniform() -> SEDD:
@@ -103,26 +102,51 @@ def write_uniform_package(model: SEDD, tok: ByteLevelBPE) -> None:
         B, L, V = y.shape
         positions = [[b, l] for b in range(B) for l in range(L)]
         rows[name] = [y[b, l].tolist() for b, l in positions]
-        cases_json.append({"name": name, "indices": x.tolist(),
-                           "sigma": [float(np.float32(s)) for s in sig], "shape": [B, L, V],
-                           "full": True, "positions": positions, "values": "@rows:" + name,
-                           "max_abs": float(y.double().abs().max()), "sum": float(y.double().sum())})
-    F.dump_json({"format": "lacuna-parity/1", "model": "tiny-uniform",
-                 "producer": f"models/tools/make_sampling_goldens.py (torch {torch.__version__})",
-                 "tolerance": 1e-4, "mask_id": None, "cases": cases_json},
-                os.path.join(UNIFORM_DIR, "parity.json"), rows)
+        cases_json.append(
+            {
+                "name": name,
+                "indices": x.tolist(),
+                "sigma": [float(np.float32(s)) for s in sig],
+                "shape": [B, L, V],
+                "full": True,
+                "positions": positions,
+                "values": "@rows:" + name,
+                "max_abs": float(y.double().abs().max()),
+                "sum": float(y.double().sum()),
+            }
+        )
+    F.dump_json(
+        {
+            "format": "lacuna-parity/1",
+            "model": "tiny-uniform",
+            "producer": f"models/tools/make_sampling_goldens.py (torch {torch.__version__})",
+            "tolerance": 1e-4,
+            "mask_id": None,
+            "cases": cases_json,
+        },
+        os.path.join(UNIFORM_DIR, "parity.json"),
+        rows,
+    )
     with open(os.path.join(UNIFORM_DIR, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
         f.write(UNIFORM_CARD.format(seed=UNIFORM_SEED, params=count_params(model), V=UNIFORM_V))
-    write_manifest(UNIFORM_DIR, id="tiny-uniform", name="Tiny uniform (random weights)",
-                   description=("Random-weight SEDD network for the uniform graph (hidden 64, 1 block) "
-                                "with the tiny-fixture tokenizer, for tests only."),
-                   model=model, noise=UNIFORM_NOISE.to_manifest(), length=128, eos_id=tok.eos_id,
-                   files=("model.onnx", "tokenizer.json"), default_steps=16)
+    write_manifest(
+        UNIFORM_DIR,
+        id="tiny-uniform",
+        name="Tiny uniform (random weights)",
+        description=("Random-weight SEDD network for the uniform graph (hidden 64, 1 block) " "with the tiny-fixture tokenizer, for tests only."),
+        model=model,
+        noise=UNIFORM_NOISE.to_manifest(),
+        length=128,
+        eos_id=tok.eos_id,
+        files=("model.onnx", "tokenizer.json"),
+        default_steps=16,
+    )
 
 
 def check_fixture_model(model: SEDD) -> None:
     """The rebuilt fixture network must be the one in models/fixtures/tiny-fixture (parity.json)."""
     import json
+
     with open(os.path.join(FIXTURE, "parity.json")) as f:
         case = json.load(f)["cases"][2]
     with torch.no_grad():
@@ -136,7 +160,7 @@ def run_case(name, model, graph, noise, predictor, L, steps, salt, prompt, known
     V = graph.dim
     known_ids = torch.full((1, L), -1, dtype=torch.int64)
     for lo, hi, off in known_spans:
-        known_ids[0, lo:hi] = torch.tensor(prompt[off:off + hi - lo])
+        known_ids[0, lo:hi] = torch.tensor(prompt[off : off + hi - lo])
     known_mask = known_ids >= 0
     if graph.absorb:
         initial = torch.full((1, L), V - 1, dtype=torch.int64)
@@ -144,36 +168,60 @@ def run_case(name, model, graph, noise, predictor, L, steps, salt, prompt, known
         initial = (1.0 / F.hash_exp1(salt, steps + 1, (1, L, V))).argmax(dim=-1)
     graph.sample_limit = lambda *dims: initial.clone()  # type: ignore[method-assign]
     traj: List[List[int]] = []
-    x = sample(model, graph, noise, (1, L), steps, predictor=predictor, denoise=True, eps=1e-5,
-               known_ids=torch.where(known_mask, known_ids, initial), known_mask=known_mask,
-               exp_noise=lambda call, shape: F.hash_exp1(salt, call, shape),
-               on_step=lambda call, x: traj.append(x[0].tolist()))
+    x = sample(
+        model,
+        graph,
+        noise,
+        (1, L),
+        steps,
+        predictor=predictor,
+        denoise=True,
+        eps=1e-5,
+        known_ids=torch.where(known_mask, known_ids, initial),
+        known_mask=known_mask,
+        exp_noise=lambda call, shape: F.hash_exp1(salt, call, shape),
+        on_step=lambda call, x: traj.append(x[0].tolist()),
+    )
     if graph.absorb:
         assert not (x == V - 1).any()
-    return {"name": name, "package": "tiny-fixture" if graph.absorb else "tiny-uniform",
-            "graph": "absorb" if graph.absorb else "uniform", "noise": noise.to_manifest(),
-            "predictor": predictor, "length": L, "steps": steps, "salt": salt,
-            "template": known_ids[0].tolist(), "initial": initial[0].tolist(),
-            "trajectory": traj, "result": x[0].tolist()}
+    return {
+        "name": name,
+        "package": "tiny-fixture" if graph.absorb else "tiny-uniform",
+        "graph": "absorb" if graph.absorb else "uniform",
+        "noise": noise.to_manifest(),
+        "predictor": predictor,
+        "length": L,
+        "steps": steps,
+        "salt": salt,
+        "template": known_ids[0].tolist(),
+        "initial": initial[0].tolist(),
+        "trajectory": traj,
+        "result": x[0].tolist(),
+    }
 
 
 def likelihood_cases(model: SEDD, ids: List[int]) -> dict:
     from sedd.losses import NOISE_EPS, sedd_loss
+
     g = torch.Generator().manual_seed(F.SEED + 7)
     out = []
     for name, L, off, ts in [("len40", 40, 20, [0.03, 0.5, 0.97]), ("len128", 128, 300, [0.2, 0.8])]:
-        x0 = torch.tensor([ids[off:off + L]], dtype=torch.int64)
+        x0 = torch.tensor([ids[off : off + L]], dtype=torch.int64)
         for t in ts:
             masked = torch.rand((1, L), generator=g, dtype=torch.float64) < (1 - NOISE_EPS) * t
             if not masked.any():
                 masked[0, L // 2] = True
             val, nm = sedd_loss(model, x0, torch.tensor([t], dtype=torch.float64), None, masked=masked)
-            out.append({"name": f"{name}_t{t}", "tokens": x0[0].tolist(), "t": t,
-                        "masked": masked[0].nonzero().flatten().tolist(), "value": float(val[0])})
-    return {"package": "tiny-fixture", "noise": {"type": "loglinear", "eps": NOISE_EPS},
-            "note": ("value = sigma_bar'(t) * sum over masked i of SE_i (sedd.md section 4), computed by "
-                     "models/train/trainlib.sedd_loss (float32 network, float32 sum) with masked given"),
-            "cases": out}
+            out.append({"name": f"{name}_t{t}", "tokens": x0[0].tolist(), "t": t, "masked": masked[0].nonzero().flatten().tolist(), "value": float(val[0])})
+    return {
+        "package": "tiny-fixture",
+        "noise": {"type": "loglinear", "eps": NOISE_EPS},
+        "note": (
+            "value = sigma_bar'(t) * sum over masked i of SE_i (sedd.md section 4), computed by "
+            "models/train/trainlib.sedd_loss (float32 network, float32 sum) with masked given"
+        ),
+        "cases": out,
+    }
 
 
 def main() -> None:
@@ -199,27 +247,30 @@ def main() -> None:
     ]
     runs = []
     for i, (name, model, graph, noise, pred) in enumerate(combos):
-        runs.append(run_case(name + "_infill_len12_steps5", model, graph, noise, pred, 12, 5,
-                             100 + i, prompt, spans))
-        runs.append(run_case(name + "_uncond_len6_steps3", model, graph, noise, pred, 6, 3,
-                             200 + i, prompt, []))
+        runs.append(run_case(name + "_infill_len12_steps5", model, graph, noise, pred, 12, 5, 100 + i, prompt, spans))
+        runs.append(run_case(name + "_uncond_len6_steps3", model, graph, noise, pred, 6, 3, 200 + i, prompt, []))
     doc = {
         "format": "lacuna-sampling-goldens/1",
         "producer": f"models/tools/make_sampling_goldens.py (torch {torch.__version__})",
-        "denoise": True, "eps": 1e-5,
+        "denoise": True,
+        "eps": 1e-5,
         "exp_noise": F.HASH_DOC + "; batch 1 (b = 0); the denoise width is V for the uniform graph",
         "initial": LIMIT_DOC,
-        "note": ("template: known token ids, -1 where generated. x starts at initial; before each call "
-                 "the known tokens are written back; trajectory[k] = x after call k's update (k = steps "
-                 "is the denoise call; known positions are updated too and only re-clamped before the "
-                 "next call); result = trajectory[steps] with known tokens written back."),
+        "note": (
+            "template: known token ids, -1 where generated. x starts at initial; before each call "
+            "the known tokens are written back; trajectory[k] = x after call k's update (k = steps "
+            "is the denoise call; known positions are updated too and only re-clamped before the "
+            "next call); result = trajectory[steps] with known tokens written back."
+        ),
         "runs": runs,
         "likelihood": likelihood_cases(fixture, ids),
     }
     path = os.path.join(FIXTURE, "sampling-goldens.json")
     F.write_json(doc, path)
-    print(f"wrote {path} ({os.path.getsize(path)} bytes) and {UNIFORM_DIR} "
-          f"({sum(os.path.getsize(os.path.join(UNIFORM_DIR, f)) for f in os.listdir(UNIFORM_DIR))} bytes)")
+    print(
+        f"wrote {path} ({os.path.getsize(path)} bytes) and {UNIFORM_DIR} "
+        f"({sum(os.path.getsize(os.path.join(UNIFORM_DIR, f)) for f in os.listdir(UNIFORM_DIR))} bytes)"
+    )
 
 
 if __name__ == "__main__":

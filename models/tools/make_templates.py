@@ -93,10 +93,15 @@ def config_from_official(cfg: dict) -> SEDDConfig:
     graph_type = cfg["graph"]["type"]
     tokens = int(cfg["tokens"])
     scale = bool(model.get("scale_by_sigma", graph_type == "absorb")) and graph_type == "absorb"
-    return SEDDConfig(hidden_size=int(model["hidden_size"]), n_blocks=int(model["n_blocks"]),
-                      n_heads=int(model["n_heads"]), cond_dim=int(model["cond_dim"]),
-                      vocab_size=tokens + 1 if graph_type == "absorb" else tokens,
-                      graph_type=graph_type, scale_by_sigma=scale)
+    return SEDDConfig(
+        hidden_size=int(model["hidden_size"]),
+        n_blocks=int(model["n_blocks"]),
+        n_heads=int(model["n_heads"]),
+        cond_dim=int(model["cond_dim"]),
+        vocab_size=tokens + 1 if graph_type == "absorb" else tokens,
+        graph_type=graph_type,
+        scale_by_sigma=scale,
+    )
 
 
 def config_from_file(cfg: dict) -> Union[SEDDConfig, mdlm.MDLMConfig]:
@@ -109,12 +114,26 @@ def config_from_file(cfg: dict) -> Union[SEDDConfig, mdlm.MDLMConfig]:
 
 def template_config(cfg: Union[SEDDConfig, mdlm.MDLMConfig]) -> dict:
     if isinstance(cfg, mdlm.MDLMConfig):
-        return {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks, "n_heads": cfg.n_heads,
-                "cond_dim": cfg.cond_dim, "vocab_size": cfg.vocab_size, "graph_type": "absorb",
-                "scale_by_sigma": True, "family": "mdlm", "time_conditioning": cfg.time_conditioning}
-    return {"hidden_size": cfg.hidden_size, "n_blocks": cfg.n_blocks, "n_heads": cfg.n_heads,
-            "cond_dim": cfg.cond_dim, "vocab_size": cfg.vocab_size, "graph_type": cfg.graph_type,
-            "scale_by_sigma": cfg.scale_by_sigma}
+        return {
+            "hidden_size": cfg.hidden_size,
+            "n_blocks": cfg.n_blocks,
+            "n_heads": cfg.n_heads,
+            "cond_dim": cfg.cond_dim,
+            "vocab_size": cfg.vocab_size,
+            "graph_type": "absorb",
+            "scale_by_sigma": True,
+            "family": "mdlm",
+            "time_conditioning": cfg.time_conditioning,
+        }
+    return {
+        "hidden_size": cfg.hidden_size,
+        "n_blocks": cfg.n_blocks,
+        "n_heads": cfg.n_heads,
+        "cond_dim": cfg.cond_dim,
+        "vocab_size": cfg.vocab_size,
+        "graph_type": cfg.graph_type,
+        "scale_by_sigma": cfg.scale_by_sigma,
+    }
 
 
 def export_graph(model: Union[SEDD, mdlm.DITBackbone]) -> onnx.ModelProto:
@@ -128,8 +147,7 @@ def export_graph(model: Union[SEDD, mdlm.DITBackbone]) -> onnx.ModelProto:
 # Kept in float32 in the fp16 graph: the sigma path (log(e^sigma - 1), timestep embedding), the
 # rotary tables, and the fused draw after the output projection (a float16 cumulative sum over
 # 50k entries would be far too coarse); the transformer blocks and the projection run in float16.
-FP16_KEEP_FP32_OPS = ["CumSum", "ReduceMax", "ReduceSum", "LessOrEqual", "Exp", "Log", "Less", "Sin",
-                      "Cos", "Where", "ScatterElements", "Range"]
+FP16_KEEP_FP32_OPS = ["CumSum", "ReduceMax", "ReduceSum", "LessOrEqual", "Exp", "Log", "Less", "Sin", "Cos", "Where", "ScatterElements", "Range"]
 FP16_REQUIREMENTS = "models/tools/requirements-fp16.txt"
 
 
@@ -140,15 +158,17 @@ def to_fp16(proto: onnx.ModelProto) -> onnx.ModelProto:
     try:
         from onnxconverter_common import float16  # type: ignore
     except ImportError as e:
-        raise SystemExit(f"the fp16 templates need onnxconverter-common ({e}); set up a venv with "
-                         f"`python3 -m venv --system-site-packages .venv-fp16 && .venv-fp16/bin/pip install "
-                         f"--no-deps -r {FP16_REQUIREMENTS}` and run this script with .venv-fp16/bin/python")
+        raise SystemExit(
+            f"the fp16 templates need onnxconverter-common ({e}); set up a venv with "
+            f"`python3 -m venv --system-site-packages .venv-fp16 && .venv-fp16/bin/pip install "
+            f"--no-deps -r {FP16_REQUIREMENTS}` and run this script with .venv-fp16/bin/python"
+        )
     return float16.convert_float_to_float16(proto, keep_io_types=True, op_block_list=FP16_KEEP_FP32_OPS)
 
 
-def make_template(cfg: Union[SEDDConfig, mdlm.MDLMConfig], out_dir: str,
-                  model: Optional[Union[SEDD, mdlm.DITBackbone]] = None,
-                  precision: str = "fp32") -> dict:
+def make_template(
+    cfg: Union[SEDDConfig, mdlm.MDLMConfig], out_dir: str, model: Optional[Union[SEDD, mdlm.DITBackbone]] = None, precision: str = "fp32"
+) -> dict:
     """Write ``model.onnx`` (graph, weights external) and ``template.json`` to ``out_dir``.
 
     ``model`` may be given (its weights are ignored); otherwise one is built (for an
@@ -175,8 +195,9 @@ def make_template(cfg: Union[SEDDConfig, mdlm.MDLMConfig], out_dir: str,
     names = list(state.keys())
     inits = {t.name: t for t in proto.graph.initializer}
     if set(inits) != set(names):
-        raise RuntimeError("initializer names differ from the state dict: missing "
-                           f"{sorted(set(names) - set(inits))}, extra {sorted(set(inits) - set(names))}")
+        raise RuntimeError(
+            "initializer names differ from the state dict: missing " f"{sorted(set(names) - set(inits))}, extra {sorted(set(inits) - set(names))}"
+        )
     tensors: List[dict] = []
     offset = 0
     for name in names:
@@ -184,19 +205,20 @@ def make_template(cfg: Union[SEDDConfig, mdlm.MDLMConfig], out_dir: str,
         shape = list(state[name].shape)
         want = TensorProto.FLOAT16 if precision == "fp16" else TensorProto.FLOAT
         if init.data_type != want or list(init.dims) != shape:
-            raise RuntimeError(f"initializer {name}: type {init.data_type} dims {list(init.dims)}, "
-                               f"expected {'float16' if want == TensorProto.FLOAT16 else 'float32'} {shape}")
+            raise RuntimeError(
+                f"initializer {name}: type {init.data_type} dims {list(init.dims)}, "
+                f"expected {'float16' if want == TensorProto.FLOAT16 else 'float32'} {shape}"
+            )
         width = 2 if precision == "fp16" else 4
         nbytes = width * int(state[name].numel())
         offset = (offset + ALIGNMENT - 1) // ALIGNMENT * ALIGNMENT
-        entry = {"name": name, "dtype": "float16" if precision == "fp16" else "float32", "shape": shape,
-                 "offset": offset, "bytes": nbytes}
+        entry = {"name": name, "dtype": "float16" if precision == "fp16" else "float32", "shape": shape, "offset": offset, "bytes": nbytes}
         if name in defaults:
             entry["default"] = [float(v) for v in defaults[name].float().tolist()]
         tensors.append(entry)
         init.ClearField("raw_data")
         del init.float_data[:]
-        del init.int32_data[:]              # where onnx keeps float16 values that are not raw
+        del init.int32_data[:]  # where onnx keeps float16 values that are not raw
         init.data_location = TensorProto.EXTERNAL
         del init.external_data[:]
         for k, v in (("location", WEIGHTS_FILE), ("offset", str(offset)), ("length", str(nbytes))):
@@ -209,9 +231,11 @@ def make_template(cfg: Union[SEDDConfig, mdlm.MDLMConfig], out_dir: str,
     proto.graph.initializer.extend(ordered)
     family = "MDLM network (as a SEDD log score)" if isinstance(cfg, mdlm.MDLMConfig) else "SEDD score network"
     proto.producer_name = "lacuna-sedd-template"
-    proto.doc_string = (f"{family} template ({precision}; network I/O 2, models/FORMAT.md): "
-                        "indices int64 [B,L], sigma float32 [B], positions int64 [K] (, uniforms float32 "
-                        "[K]) -> log_score [K,V] (, token, log_norm); weights in weights.bin (see template.json)")
+    proto.doc_string = (
+        f"{family} template ({precision}; network I/O 2, models/FORMAT.md): "
+        "indices int64 [B,L], sigma float32 [B], positions int64 [K] (, uniforms float32 "
+        "[K]) -> log_score [K,V] (, token, log_norm); weights in weights.bin (see template.json)"
+    )
     check_layernorm_bias(proto)
 
     os.makedirs(out_dir, exist_ok=True)
@@ -254,9 +278,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     g.add_argument("--preset", choices=sorted(PRESETS))
     g.add_argument("--config", help="an official-style SEDD config.json, or an MDLM Hub one")
     ap.add_argument("--out", help="output folder (default models/templates/<preset>[-fp16])")
-    ap.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
-                    help="fp16: the float16 variant for GPUs (needs onnxconverter-common, see "
-                         f"{FP16_REQUIREMENTS})")
+    ap.add_argument(
+        "--precision",
+        choices=["fp32", "fp16"],
+        default="fp32",
+        help="fp16: the float16 variant for GPUs (needs onnxconverter-common, see " f"{FP16_REQUIREMENTS})",
+    )
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.preset:

@@ -28,9 +28,9 @@ from sedd.export import export_onnx, write_manifest  # noqa: E402
 from sedd.model import SEDD, SEDDConfig  # noqa: E402
 
 SEED = 20240502
-CONFIG = SEDDConfig(hidden_size=64, n_blocks=2, n_heads=1, cond_dim=32, vocab_size=512,
-                    graph_type="absorb", scale_by_sigma=True, dropout=0.0,
-                    time_conditioned=False)
+CONFIG = SEDDConfig(
+    hidden_size=64, n_blocks=2, n_heads=1, cond_dim=32, vocab_size=512, graph_type="absorb", scale_by_sigma=True, dropout=0.0, time_conditioned=False
+)
 LENGTH = 128
 EOS_ID = 510
 
@@ -49,8 +49,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(a.out, exist_ok=True)
-    shutil.copyfile(os.path.join(os.path.dirname(HERE), "fixtures", "tiny-fixture", "tokenizer.json"),
-                    os.path.join(a.out, "tokenizer.json"))
+    shutil.copyfile(os.path.join(os.path.dirname(HERE), "fixtures", "tiny-fixture", "tokenizer.json"), os.path.join(a.out, "tokenizer.json"))
     torch.manual_seed(SEED)
     model = SEDD(CONFIG).eval()
     # Sanity: the output must not depend on sigma beyond the scalar shift.
@@ -67,11 +66,19 @@ def main() -> None:
     export_onnx(model, os.path.join(a.out, "model.onnx"))
     with open(os.path.join(a.out, "MODEL_CARD.md"), "w", encoding="utf-8") as f:
         f.write(CARD)
-    write_manifest(a.out, id="tiny-ti", name="Tiny time-independent (random weights)",
-                   description="Random-weight time-independent SEDD network (hidden 64, 2 blocks) with the "
-                               "tiny-fixture tokenizer, for tests of exact output caching only.",
-                   model=model, noise={"type": "loglinear", "eps": 0.001}, length=LENGTH,
-                   eos_id=EOS_ID, time_conditioned=False, default_steps=16)
+    write_manifest(
+        a.out,
+        id="tiny-ti",
+        name="Tiny time-independent (random weights)",
+        description="Random-weight time-independent SEDD network (hidden 64, 2 blocks) with the "
+        "tiny-fixture tokenizer, for tests of exact output caching only.",
+        model=model,
+        noise={"type": "loglinear", "eps": 0.001},
+        length=LENGTH,
+        eos_id=EOS_ID,
+        time_conditioned=False,
+        default_steps=16,
+    )
     print("wrote", a.out)
 
 

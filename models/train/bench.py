@@ -37,15 +37,16 @@ CONFIGS = {
 
 def one(a) -> dict:
     import torch
+
     sys.path.insert(0, HERE)
     import trainlib as T
     from sedd.losses import ar_loss, sample_t, sedd_loss
+
     torch.set_num_threads(a.threads)
     c = CONFIGS[a.config]
-    spec = T.ModelSpec(a.model, c["hidden"], c["blocks"], c["heads"], 128, a.vocab,
-                       time_conditioned=not a.time_independent, dropout=0.1)
+    spec = T.ModelSpec(a.model, c["hidden"], c["blocks"], c["heads"], 128, a.vocab, time_conditioned=not a.time_independent, dropout=0.1)
     model = T.build_model(spec)
-    if a.compile:                      # as train.py --compile: each block, in place
+    if a.compile:  # as train.py --compile: each block, in place
         for block in model.blocks:
             block.compile()
     # random (not zero) output/adaLN weights so no kernel sees trivial data
@@ -85,29 +86,42 @@ def one(a) -> dict:
             cpu.append(time.process_time() - c0)
     med = sorted(times)[len(times) // 2]
     cmed = sorted(cpu)[len(cpu) // 2]
-    return {"config": a.config, "model": a.model, "threads": a.threads, "precision": a.precision,
-            "head": a.head, "batch": B, "length": L, "step_s_median": med,
-            "step_s_all": [round(x, 3) for x in times], "tok_per_s": B * L / med,
-            "cpu_s_median": cmed, "tok_per_cpu_s": B * L / cmed,
-            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
-            "time_independent": a.time_independent, "compile": a.compile,
-            "torch": torch.__version__}
+    return {
+        "config": a.config,
+        "model": a.model,
+        "threads": a.threads,
+        "precision": a.precision,
+        "head": a.head,
+        "batch": B,
+        "length": L,
+        "step_s_median": med,
+        "step_s_all": [round(x, 3) for x in times],
+        "tok_per_s": B * L / med,
+        "cpu_s_median": cmed,
+        "tok_per_cpu_s": B * L / cmed,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "time_independent": a.time_independent,
+        "compile": a.compile,
+        "torch": torch.__version__,
+    }
 
 
 def size(config: str, vocab: int) -> dict:
     import torch
+
     sys.path.insert(0, HERE)
     import trainlib as T
     from sedd.export import export_onnx
+
     c = CONFIGS[config]
     out = {}
     for tc in (True, False):
         spec = T.ModelSpec("sedd", c["hidden"], c["blocks"], c["heads"], 128, vocab, time_conditioned=tc)
         m = T.build_model(spec)
-        for p in m.parameters():     # trained weights are not zero: defeat de-duplication
+        for p in m.parameters():  # trained weights are not zero: defeat de-duplication
             if p.dim() >= 2 and float(p.abs().sum()) == 0:
                 torch.nn.init.normal_(p, std=0.02)
-        if not tc:                   # what training leaves: adaLN weights / sigma_map unused (zero)
+        if not tc:  # what training leaves: adaLN weights / sigma_map unused (zero)
             for b in list(m.blocks) + [m.output_layer]:
                 torch.nn.init.zeros_(b.adaLN_modulation.weight)
         with tempfile.TemporaryDirectory() as d:
@@ -146,8 +160,7 @@ def main() -> None:
     if a.size:
         print(json.dumps(size(a.size, a.vocab)))
         return
-    results = {"sizes": {}, "runs": [], "host": os.uname().nodename,
-               "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    results = {"sizes": {}, "runs": [], "host": os.uname().nodename, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     if os.path.exists(a.out):
         with open(a.out) as f:
             results = json.load(f)
@@ -160,8 +173,9 @@ def main() -> None:
     py = sys.executable
     for cfg in a.configs.split(","):
         if cfg not in results["sizes"]:
-            r = subprocess.run([py, __file__, "--size", cfg, "--vocab", str(a.vocab)],
-                               capture_output=True, text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+            r = subprocess.run(
+                [py, __file__, "--size", cfg, "--vocab", str(a.vocab)], capture_output=True, text=True, env=dict(os.environ, OPENBLAS_NUM_THREADS="1")
+            )
             results["sizes"][cfg] = json.loads(r.stdout.strip().splitlines()[-1])
             print(cfg, results["sizes"][cfg], flush=True)
             save()
@@ -175,11 +189,34 @@ def main() -> None:
                         env["OMP_WAIT_POLICY"] = "PASSIVE"
                     with open("/proc/loadavg") as f:
                         load = f.read().split()[0]
-                    cmd = [py, __file__, "--one", cfg, "--threads", n, "--precision", prec,
-                           "--model", model, "--batch", str(a.batch), "--length", str(a.length),
-                           "--warm", str(a.warm), "--steps", str(a.steps), "--head", a.head,
-                           "--vocab", str(a.vocab)] + (["--time-independent"] if a.time_independent else []) \
+                    cmd = (
+                        [
+                            py,
+                            __file__,
+                            "--one",
+                            cfg,
+                            "--threads",
+                            n,
+                            "--precision",
+                            prec,
+                            "--model",
+                            model,
+                            "--batch",
+                            str(a.batch),
+                            "--length",
+                            str(a.length),
+                            "--warm",
+                            str(a.warm),
+                            "--steps",
+                            str(a.steps),
+                            "--head",
+                            a.head,
+                            "--vocab",
+                            str(a.vocab),
+                        ]
+                        + (["--time-independent"] if a.time_independent else [])
                         + (["--compile"] if a.compile else [])
+                    )
                     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
                     if r.returncode:
                         print(r.stderr[-2000:], file=sys.stderr)
@@ -187,10 +224,13 @@ def main() -> None:
                     rec = json.loads(r.stdout.strip().splitlines()[-1])
                     rec["loadavg_before"] = float(load)
                     results["runs"].append(rec)
-                    print(f"{cfg} {model} threads={n}{'p' if passive else ''} {prec}"
-                          f"{' compiled' if a.compile else ''} torch {rec['torch']}: "
-                          f"{rec['tok_per_s']:.0f} tok/s wall, {rec['tok_per_cpu_s']:.0f} tok/cpu-s "
-                          f"(step {rec['step_s_median']:.2f} s, load {load})", flush=True)
+                    print(
+                        f"{cfg} {model} threads={n}{'p' if passive else ''} {prec}"
+                        f"{' compiled' if a.compile else ''} torch {rec['torch']}: "
+                        f"{rec['tok_per_s']:.0f} tok/s wall, {rec['tok_per_cpu_s']:.0f} tok/cpu-s "
+                        f"(step {rec['step_s_median']:.2f} s, load {load})",
+                        flush=True,
+                    )
                     save()
 
 

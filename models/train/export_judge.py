@@ -52,7 +52,7 @@ from sedd.model import SEDD  # noqa: E402
 
 INPUT = "input_ids"
 OUTPUT = "log_probs"
-FP16_MIN_ELEMENTS = 1024       # smaller float tensors (norm weights, rotary table) stay float32
+FP16_MIN_ELEMENTS = 1024  # smaller float tensors (norm weights, rotary table) stay float32
 
 
 class CausalLM(nn.Module):
@@ -86,18 +86,22 @@ def export_proto(model: SEDD, fp16: bool = True) -> onnx.ModelProto:
     example = torch.randint(0, model.config.vocab_size, (2, 8), generator=torch.Generator().manual_seed(0))
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(CausalLM(model).eval(), (example,), buf, opset_version=OPSET,
-                          input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch", 1: "length"},
-                                        OUTPUT: {0: "batch", 1: "length"}},
-                          do_constant_folding=True)
+        torch.onnx.export(
+            CausalLM(model).eval(),
+            (example,),
+            buf,
+            opset_version=OPSET,
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={INPUT: {0: "batch", 1: "length"}, OUTPUT: {0: "batch", 1: "length"}},
+            do_constant_folding=True,
+        )
     proto = onnx.load_from_string(buf.getvalue())
     strip_prefix(proto, "model.")
     if fp16:
         to_fp16_initializers(proto)
     proto.producer_name = "lacuna-judge-export"
-    proto.doc_string = (f"autoregressive judge: {INPUT} int64 [B,L] (BOS = the MASK id first) -> "
-                        f"{OUTPUT} float32 [B,L,V-1], log p(next token)")
+    proto.doc_string = f"autoregressive judge: {INPUT} int64 [B,L] (BOS = the MASK id first) -> " f"{OUTPUT} float32 [B,L,V-1], log p(next token)"
     onnx.checker.check_model(proto, full_check=True)
     check_layernorm_bias(proto)
     return proto
@@ -114,8 +118,7 @@ def to_fp16_initializers(proto: onnx.ModelProto) -> int:
             arr = numpy_helper.to_array(t).astype(np.float16)
             half = numpy_helper.from_array(arr, t.name + ".fp16")
             keep.append(half)
-            casts.append(helper.make_node("Cast", [half.name], [t.name], name=f"cast_{t.name}",
-                                          to=TensorProto.FLOAT))
+            casts.append(helper.make_node("Cast", [half.name], [t.name], name=f"cast_{t.name}", to=TensorProto.FLOAT))
         else:
             keep.append(t)
     del g.initializer[:]
@@ -141,9 +144,9 @@ def run_onnxruntime_node(model_path: str, ids: np.ndarray) -> np.ndarray:
         "(async()=>{const s=await ort.InferenceSession.create(a.model,{intraOpNumThreads:1});"
         f"const r=await s.run({{{INPUT}:new ort.Tensor('int64',BigInt64Array.from(a.ids.map(BigInt)),a.shape)}});"
         f"const o=r.{OUTPUT};process.stdout.write(JSON.stringify({{dims:o.dims,data:Array.from(o.data)}}));}})()"
-        ".catch(e=>{console.error(e);process.exit(1)});")
-    payload = json.dumps({"model": os.path.abspath(model_path), "ids": ids.flatten().tolist(),
-                          "shape": list(ids.shape)})
+        ".catch(e=>{console.error(e);process.exit(1)});"
+    )
+    payload = json.dumps({"model": os.path.abspath(model_path), "ids": ids.flatten().tolist(), "shape": list(ids.shape)})
     r = subprocess.run(["node", "-e", script, ort], input=payload, capture_output=True, text=True)
     if r.returncode != 0:
         raise RuntimeError(f"onnxruntime-node failed: {r.stderr.strip()[-800:]}")
@@ -183,8 +186,7 @@ def held_out(model: SEDD, info: dict, blocks: int) -> Optional[Dict[str, float]]
         toks, _ = T.load_tokens(text, T.resolve_path(info["tokenizer"]))
     x = T.eval_blocks(toks, info["settings"]["length"], blocks)
     r = ar_nll(model, x)
-    return {"nats_per_token": r["nats_per_token"], "ppl": r["ppl"], "blocks": r["blocks"],
-            "tokens": r["tokens"]}
+    return {"nats_per_token": r["nats_per_token"], "ppl": r["ppl"], "blocks": r["blocks"], "tokens": r["tokens"]}
 
 
 def main() -> None:
@@ -217,8 +219,7 @@ def main() -> None:
     ids = torch.randint(0, V - 1, (2, 64), generator=g)
     ids[:, 0] = V - 1
     diff = parity(model, path, ids.numpy())
-    print(f"parity (onnxruntime-node vs PyTorch, same weights, 2 x 64 tokens, {ids.numel() * (V - 1):,} "
-          f"log-probs): max abs diff {diff:.3g}")
+    print(f"parity (onnxruntime-node vs PyTorch, same weights, 2 x 64 tokens, {ids.numel() * (V - 1):,} " f"log-probs): max abs diff {diff:.3g}")
     if diff > 1e-3:
         raise SystemExit("parity check failed")
     ev = held_out(model, info, a.eval_blocks)
@@ -229,11 +230,13 @@ def main() -> None:
         "file": "ar-twin.onnx",
         "bytes": os.path.getsize(path),
         "sha256": sha256(path),
-        "kind": "autoregressive (causal) transformer, the AR twin of lacuna-mini: same network code, "
-                "tokenizer and size (models/train, --model ar)",
-        "io": {"input": f"{INPUT} int64 [batch, length], BOS first",
-               "output": f"{OUTPUT} float32 [batch, length, {V - 1}]: log p(next token)",
-               "bos_id": V - 1, "trained_length": info["settings"]["length"]},
+        "kind": "autoregressive (causal) transformer, the AR twin of lacuna-mini: same network code, " "tokenizer and size (models/train, --model ar)",
+        "io": {
+            "input": f"{INPUT} int64 [batch, length], BOS first",
+            "output": f"{OUTPUT} float32 [batch, length, {V - 1}]: log p(next token)",
+            "bos_id": V - 1,
+            "trained_length": info["settings"]["length"],
+        },
         "weights": ("EMA" if a.which == "ema" else "raw") + (", float16 initializers cast to float32 in the graph" if fp16 else ", float32"),
         "tokenizer": info["tokenizer"],
         "tokenizer_sha256": info["data"]["train"]["tokenizer_sha256"],
@@ -247,7 +250,7 @@ def main() -> None:
         "held_out": ev,
         "held_out_fp32_weights": full,
         "held_out_note": f"nats/token and perplexity of the exported weights on the run's {a.eval_blocks} "
-                         "evaluation blocks of models/data/build/test.txt (train.py's eval set)",
+        "evaluation blocks of models/data/build/test.txt (train.py's eval set)",
         "parity_max_abs_diff": diff,
         "train_data_sha256": info["data"]["train"]["text_sha256"],
         "test_data_sha256": info["data"]["test"]["text_sha256"],

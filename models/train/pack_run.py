@@ -44,8 +44,7 @@ def main(argv=None) -> None:
     names = []
     for k, sd in sds.items():
         names += T.export_weights(sd, wdir, prefix=k, max_bytes=MAX_SHARD, dtype=dtype)
-    print(f"packed {a.run} -> {a.out}: {len(names)} weight files ({dtype}), "
-          f"{sum(os.path.getsize(os.path.join(wdir, n)) for n in names) / 2**20:.1f} MiB")
+    print(f"packed {a.run} -> {a.out}: {len(names)} weight files ({dtype}), " f"{sum(os.path.getsize(os.path.join(wdir, n)) for n in names) / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

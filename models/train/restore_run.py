@@ -47,8 +47,7 @@ TRAINING_FORMAT = "lacuna-training/1"
 def read_provenance(model_dir: str) -> dict:
     path = os.path.join(model_dir, "training.json")
     if not os.path.exists(path):
-        raise SystemExit(f"{path} is missing: only models shipped with their training record "
-                         "(models/train/ship.py) can be restored")
+        raise SystemExit(f"{path} is missing: only models shipped with their training record " "(models/train/ship.py) can be restored")
     with open(path, encoding="utf-8") as f:
         prov = json.load(f)
     if prov.get("format") != TRAINING_FORMAT or not prov.get("stages"):
@@ -78,8 +77,7 @@ def check_files(model_dir: str) -> None:
         entry = json.load(f).get("files", {}).get("model.onnx")
     path = os.path.join(model_dir, "model.onnx")
     if entry and file_entry(path) != entry:
-        raise SystemExit(f"{path} is not the file its manifest lists (size or sha256 differ): "
-                         "damaged or replaced")
+        raise SystemExit(f"{path} is not the file its manifest lists (size or sha256 differ): " "damaged or replaced")
 
 
 def restore(model_dir: str, run: str, tolerance: float = 1e-4) -> dict:
@@ -102,12 +100,10 @@ def restore(model_dir: str, run: str, tolerance: float = 1e-4) -> dict:
     model.eval()
     err = parity_error(model, model_dir)
     if not err <= tolerance:
-        raise SystemExit(f"restored weights differ from {model_dir}/parity.json by {err:.3g} "
-                         f"(> {tolerance}): not the shipped network")
+        raise SystemExit(f"restored weights differ from {model_dir}/parity.json by {err:.3g} " f"(> {tolerance}): not the shipped network")
     params = {k: v.detach().float().clone() for k, v in model.named_parameters()}
     os.makedirs(run, exist_ok=True)
-    info = dict(info, restored={"from": T.rel_path(model_dir), "parity_max_abs_diff": err,
-                                "unused_parameters": unused, "note": stage.get("note")})
+    info = dict(info, restored={"from": T.rel_path(model_dir), "parity_max_abs_diff": err, "unused_parameters": unused, "note": stage.get("note")})
     T.atomic_write_text(json.dumps(info, indent=1) + "\n", os.path.join(run, "run.json"))
     # the whole chain, for ship.py's card and training.json when this run is continued
     T.atomic_write_text(json.dumps(prov, indent=1) + "\n", os.path.join(run, "training.json"))
@@ -129,14 +125,14 @@ def restore(model_dir: str, run: str, tolerance: float = 1e-4) -> dict:
         "model_spec": info["model"],
     }
     T.atomic_save(ckpt, os.path.join(run, "ckpt.pt"))
-    return {"run": run, "step": ckpt["step"], "tokens": ckpt["tokens_seen"], "parity": err,
-            "unused": unused}
+    return {"run": run, "step": ckpt["step"], "tokens": ckpt["tokens_seen"], "parity": err, "unused": unused}
 
 
 def restore_judge(judge_dir: str, run: str, cond_dim: int = 128, tolerance: float = 1e-4) -> dict:
     """An AR run folder from the judge export (models/train/export_judge.py)."""
     import train as TR
     from export_judge import export_proto as judge_export, sha256 as judge_sha256
+
     with open(os.path.join(judge_dir, "judge.json"), encoding="utf-8") as f:
         jj = json.load(f)
     if jj.get("format") != "lacuna-judge/1":
@@ -147,21 +143,48 @@ def restore_judge(judge_dir: str, run: str, cond_dim: int = 128, tolerance: floa
     if os.path.exists(os.path.join(run, "run.json")) or os.path.exists(os.path.join(run, "ckpt.pt")):
         raise SystemExit(f"{run} already holds a run; give a new --run")
     rs = jj["run_settings"]
-    args = ["--run", run, "--model", "ar", "--hidden", str(rs["hidden"]), "--blocks", str(rs["blocks"]),
-            "--heads", str(rs["heads"]), "--cond-dim", str(cond_dim), "--length", str(rs["length"]),
-            "--batch", str(rs["batch"]), "--lr", str(rs["lr"]), "--steps", str(rs["steps"]),
-            "--ema", str(rs["ema"]), "--dropout", "0.0", "--precision", "fp32", "--threads", "1"]
-    args += ["--warmup", str(rs.get("warmup", 200))]       # ar-c1's (models/train/README.md)
+    args = [
+        "--run",
+        run,
+        "--model",
+        "ar",
+        "--hidden",
+        str(rs["hidden"]),
+        "--blocks",
+        str(rs["blocks"]),
+        "--heads",
+        str(rs["heads"]),
+        "--cond-dim",
+        str(cond_dim),
+        "--length",
+        str(rs["length"]),
+        "--batch",
+        str(rs["batch"]),
+        "--lr",
+        str(rs["lr"]),
+        "--steps",
+        str(rs["steps"]),
+        "--ema",
+        str(rs["ema"]),
+        "--dropout",
+        "0.0",
+        "--precision",
+        "fp32",
+        "--threads",
+        "1",
+    ]
+    args += ["--warmup", str(rs.get("warmup", 200))]  # ar-c1's (models/train/README.md)
     cfg = TR.resolve(TR.build_parser().parse_args(args))
-    tr = TR.Trainer(cfg, log_fn=lambda *a, **k: None)     # writes run.json: data checked by hash
+    tr = TR.Trainer(cfg, log_fn=lambda *a, **k: None)  # writes run.json: data checked by hash
     for split, want in (("train", jj["train_data_sha256"]), ("test", jj["test_data_sha256"])):
         got = (tr.train_meta if split == "train" else tr.test_meta).get("text_sha256")
         if got != want:
             for name in ("run.json", "log.jsonl"):
                 if os.path.exists(os.path.join(run, name)):
                     os.remove(os.path.join(run, name))
-            raise SystemExit(f"the {split} text is not the one the judge was trained on "
-                             f"(sha256 {got} vs {want}): rebuild the corpus (models/data/build_corpus.py)")
+            raise SystemExit(
+                f"the {split} text is not the one the judge was trained on " f"(sha256 {got} vs {want}): rebuild the corpus (models/data/build_corpus.py)"
+            )
     proto = onnx.load(path)
     try:
         sd, unused = weights_from_onnx(proto, tr.model, exporter=lambda m: judge_export(m, fp16=False))
@@ -172,8 +195,9 @@ def restore_judge(judge_dir: str, run: str, cond_dim: int = 128, tolerance: floa
     want = jj["held_out"]["nats_per_token"]
     err = abs(ev["nats_per_token"] - want)
     if not err <= tolerance:
-        raise SystemExit(f"restored weights score {ev['nats_per_token']:.6f} nats/token on the held-out "
-                         f"blocks, judge.json says {want:.6f}: not the judge's network")
+        raise SystemExit(
+            f"restored weights score {ev['nats_per_token']:.6f} nats/token on the held-out " f"blocks, judge.json says {want:.6f}: not the judge's network"
+        )
     tr.ema = T.EMA(tr.model, cfg["ema"])
     tr.step = int(jj["step"])
     tr.tokens_seen = int(jj["tokens_seen"])
@@ -183,41 +207,48 @@ def restore_judge(judge_dir: str, run: str, cond_dim: int = 128, tolerance: floa
     state["restored"] = True
     T.atomic_save(state, os.path.join(run, "ckpt.pt"))
     info = T.read_run(run)
-    info["restored"] = {"from": T.rel_path(os.path.abspath(path)), "judge_sha256": jj["sha256"],
-                        "weights": "EMA as float16 (the judge file), widened to float32",
-                        "held_out_nats_per_token": ev["nats_per_token"], "judge_held_out": want,
-                        "unused_parameters": unused, "source_run": jj.get("source_run"),
-                        "note": "optimiser state and log were lost with the machine that trained it"}
+    info["restored"] = {
+        "from": T.rel_path(os.path.abspath(path)),
+        "judge_sha256": jj["sha256"],
+        "weights": "EMA as float16 (the judge file), widened to float32",
+        "held_out_nats_per_token": ev["nats_per_token"],
+        "judge_held_out": want,
+        "unused_parameters": unused,
+        "source_run": jj.get("source_run"),
+        "note": "optimiser state and log were lost with the machine that trained it",
+    }
     T.atomic_write_text(json.dumps(info, indent=1) + "\n", os.path.join(run, "run.json"))
     with open(os.path.join(run, "log.jsonl"), "w", encoding="utf-8") as f:
-        f.write(json.dumps({"type": "eval", "step": tr.step, "tokens": tr.tokens_seen,
-                            "ema": {k: ev[k] for k in ("nats_per_token", "ppl")}, "restored": True}) + "\n")
-    return {"run": run, "step": tr.step, "tokens": tr.tokens_seen, "held_out": ev["nats_per_token"],
-            "ppl": ev["ppl"], "unused": unused}
+        f.write(
+            json.dumps({"type": "eval", "step": tr.step, "tokens": tr.tokens_seen, "ema": {k: ev[k] for k in ("nats_per_token", "ppl")}, "restored": True})
+            + "\n"
+        )
+    return {"run": run, "step": tr.step, "tokens": tr.tokens_seen, "held_out": ev["nats_per_token"], "ppl": ev["ppl"], "unused": unused}
 
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument("--model", help="shipped model folder (manifest.json, model.onnx, "
-                    "parity.json, training.json)")
-    src.add_argument("--judge", help="the fill benchmark's judge folder (judge.json, ar-twin.onnx): "
-                     "rebuilds the AR twin's run")
+    src.add_argument("--model", help="shipped model folder (manifest.json, model.onnx, " "parity.json, training.json)")
+    src.add_argument("--judge", help="the fill benchmark's judge folder (judge.json, ar-twin.onnx): " "rebuilds the AR twin's run")
     ap.add_argument("--run", required=True, help="new run folder to write")
-    ap.add_argument("--cond-dim", type=int, default=128, help="--judge: the AR network's cond-dim "
-                    "(not in judge.json; lacuna-mini's is 128)")
+    ap.add_argument("--cond-dim", type=int, default=128, help="--judge: the AR network's cond-dim " "(not in judge.json; lacuna-mini's is 128)")
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     if a.judge:
         r = restore_judge(a.judge, a.run, a.cond_dim)
-        print(f"restored {r['run']} from {a.judge}: AR step {r['step']:,}, {r['tokens']:,} tokens, held-out "
-              f"{r['held_out']:.4f} nats/token (ppl {r['ppl']:.1f}); not in the graph (fresh init): "
-              f"{', '.join(r['unused']) or 'none'}. Adapt from it with train.py --init-from-ar {r['run']}")
+        print(
+            f"restored {r['run']} from {a.judge}: AR step {r['step']:,}, {r['tokens']:,} tokens, held-out "
+            f"{r['held_out']:.4f} nats/token (ppl {r['ppl']:.1f}); not in the graph (fresh init): "
+            f"{', '.join(r['unused']) or 'none'}. Adapt from it with train.py --init-from-ar {r['run']}"
+        )
         return
     r = restore(a.model, a.run)
-    print(f"restored {r['run']}: step {r['step']:,}, {r['tokens']:,} tokens, parity max |diff| "
-          f"{r['parity']:.2g}; not in the graph (fresh init): {', '.join(r['unused']) or 'none'}. "
-          f"Continue it with train.py --init-from {r['run']}")
+    print(
+        f"restored {r['run']}: step {r['step']:,}, {r['tokens']:,} tokens, parity max |diff| "
+        f"{r['parity']:.2g}; not in the graph (fresh init): {', '.join(r['unused']) or 'none'}. "
+        f"Continue it with train.py --init-from {r['run']}"
+    )
 
 
 if __name__ == "__main__":

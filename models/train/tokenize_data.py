@@ -66,12 +66,14 @@ def _python_tokenizer(tok_path: str):
     if MODELS not in sys.path:
         sys.path.insert(0, MODELS)
     from sedd.tokenizer import ByteLevelBPE
+
     return ByteLevelBPE.load(tok_path)
 
 
 def have_hf() -> bool:
     try:
         import tokenizers  # noqa: F401
+
         return True
     except ImportError:
         return False
@@ -82,11 +84,12 @@ class Encoder:
         if backend == "auto":
             backend = "hf" if have_hf() else "python"
         self.backend = backend
-        self.py = _python_tokenizer(tok_path)       # also gives eos id / vocab size
+        self.py = _python_tokenizer(tok_path)  # also gives eos id / vocab size
         self.eos_id = self.py.eos_id
         self.n_ids = len(self.py)
         if backend == "hf":
             from tokenizers import Tokenizer
+
             self.hf = Tokenizer.from_file(tok_path)
 
     def encode_docs(self, docs: Sequence[str]) -> Iterator[List[int]]:
@@ -124,8 +127,7 @@ class Encoder:
             yield self.py.encode(d) if EOS in d else out[i]
 
 
-def encode_file(text_path: str, tok_path: str, out_path: str, backend: str = "auto",
-                log=print) -> dict:
+def encode_file(text_path: str, tok_path: str, out_path: str, backend: str = "auto", log=print) -> dict:
     t0 = time.time()
     with open(text_path, encoding="utf-8") as f:
         text = f.read()
@@ -145,17 +147,26 @@ def encode_file(text_path: str, tok_path: str, out_path: str, backend: str = "au
         ids.tofile(f)
     os.replace(tmp, out_path)
     meta = {
-        "text": os.path.abspath(text_path), "text_sha256": sha256_file(text_path),
-        "tokenizer": os.path.abspath(tok_path), "tokenizer_sha256": sha256_file(tok_path),
-        "n_documents": len(docs), "n_chars": len(text), "n_tokens": len(ids),
-        "eos_id": enc.eos_id, "tokenizer_size": enc.n_ids, "backend": enc.backend,
-        "dtype": "uint16-le", "seconds": round(time.time() - t0, 1),
+        "text": os.path.abspath(text_path),
+        "text_sha256": sha256_file(text_path),
+        "tokenizer": os.path.abspath(tok_path),
+        "tokenizer_sha256": sha256_file(tok_path),
+        "n_documents": len(docs),
+        "n_chars": len(text),
+        "n_tokens": len(ids),
+        "eos_id": enc.eos_id,
+        "tokenizer_size": enc.n_ids,
+        "backend": enc.backend,
+        "dtype": "uint16-le",
+        "seconds": round(time.time() - t0, 1),
     }
     with open(out_path + ".json.tmp", "w") as f:
         json.dump(meta, f, indent=1)
     os.replace(out_path + ".json.tmp", out_path + ".json")
-    log(f"tokenised {text_path}: {len(docs)} docs, {len(text)} chars -> {len(ids)} tokens "
-        f"({len(text) / max(len(ids), 1):.2f} chars/token) with {enc.backend} in {meta['seconds']} s")
+    log(
+        f"tokenised {text_path}: {len(docs)} docs, {len(text)} chars -> {len(ids)} tokens "
+        f"({len(text) / max(len(ids), 1):.2f} chars/token) with {enc.backend} in {meta['seconds']} s"
+    )
     return meta
 
 
@@ -178,8 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     ap.add_argument("--tokenizer", required=True)
     ap.add_argument("--out")
     ap.add_argument("--backend", choices=["auto", "hf", "python"], default="auto")
-    ap.add_argument("--check", type=int, default=0, metavar="N_CHARS",
-                    help="compare the hf and python backends on the first N characters")
+    ap.add_argument("--check", type=int, default=0, metavar="N_CHARS", help="compare the hf and python backends on the first N characters")
     a = ap.parse_args(argv)
     if a.check:
         check_backends(a.text, a.tokenizer, a.check)

@@ -77,21 +77,60 @@ DEFAULT_TOKENIZER = os.path.join(T.MODELS, "lacuna-mini", "tokenizer.json")
 
 # Settings that define a run (stored in run.json; later command lines cannot change them).
 RUN_DEFAULTS = dict(
-    model="sedd", hidden=256, blocks=8, heads=4, cond_dim=128, length=256, dropout=0.0,
-    time_conditioned=False, batch=32, lr=1e-3, warmup=500, min_lr_ratio=0.1,
-    weight_decay=0.0, beta1=0.9, beta2=0.999, adam_eps=1e-8, grad_clip=1.0, ema=0.999,
-    t_sampling="plain", seed=0, steps=None, train=DEFAULT_TRAIN, test=DEFAULT_TEST,
-    tokenizer=DEFAULT_TOKENIZER, train_tokens=None, test_tokens=None,
-    eval_blocks=64, eval_draws=2, head="masked", init_from=None,
+    model="sedd",
+    hidden=256,
+    blocks=8,
+    heads=4,
+    cond_dim=128,
+    length=256,
+    dropout=0.0,
+    time_conditioned=False,
+    batch=32,
+    lr=1e-3,
+    warmup=500,
+    min_lr_ratio=0.1,
+    weight_decay=0.0,
+    beta1=0.9,
+    beta2=0.999,
+    adam_eps=1e-8,
+    grad_clip=1.0,
+    ema=0.999,
+    t_sampling="plain",
+    seed=0,
+    steps=None,
+    train=DEFAULT_TRAIN,
+    test=DEFAULT_TEST,
+    tokenizer=DEFAULT_TOKENIZER,
+    train_tokens=None,
+    test_tokens=None,
+    eval_blocks=64,
+    eval_draws=2,
+    head="masked",
+    init_from=None,
     # issue 13: objective, DiffuGPT adaptation from an AR run (shift, mask annealing)
-    objective="sedd", shift=None, init_from_ar=None, init_from_ar_weights="ema",
+    objective="sedd",
+    shift=None,
+    init_from_ar=None,
+    init_from_ar_weights="ema",
     attn_anneal_steps=0,
 )
 # Runtime settings (may change on resume).
 RUNTIME_DEFAULTS = dict(
-    max_hours=None, max_steps=None, reschedule=None, device="cpu", precision=None, threads=None,
-    eval_every=500, log_every=10, ckpt_minutes=10.0, ckpt_every=0, tokenizer_backend="auto",
-    cache_dir=T.CACHE, compile=False, allow_short=False, eval_batch=16,
+    max_hours=None,
+    max_steps=None,
+    reschedule=None,
+    device="cpu",
+    precision=None,
+    threads=None,
+    eval_every=500,
+    log_every=10,
+    ckpt_minutes=10.0,
+    ckpt_every=0,
+    tokenizer_backend="auto",
+    cache_dir=T.CACHE,
+    compile=False,
+    allow_short=False,
+    eval_batch=16,
 )
 
 
@@ -108,10 +147,14 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--length", type=int, help="training block length (>= 256)")
     g.add_argument("--dropout", type=float)
     tc = g.add_mutually_exclusive_group()
-    tc.add_argument("--time-conditioned", dest="time_conditioned", action="store_const", const=True,
-                    help="SEDD sees sigma (official DDiT)")
-    tc.add_argument("--time-independent", dest="time_conditioned", action="store_const", const=False,
-                    help="SEDD ignores sigma; the absorbing shift carries the time dependence (default)")
+    tc.add_argument("--time-conditioned", dest="time_conditioned", action="store_const", const=True, help="SEDD sees sigma (official DDiT)")
+    tc.add_argument(
+        "--time-independent",
+        dest="time_conditioned",
+        action="store_const",
+        const=False,
+        help="SEDD ignores sigma; the absorbing shift carries the time dependence (default)",
+    )
     g = ap.add_argument_group("optimisation")
     g.add_argument("--batch", type=int, help="sequences per step")
     g.add_argument("--lr", type=float, help="peak learning rate (AdamW)")
@@ -124,32 +167,44 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--grad-clip", type=float, help="max global grad norm (<= 0: off)")
     g.add_argument("--ema", type=float, help="EMA decay of the weights")
     g.add_argument("--t-sampling", choices=["plain", "lowdisc"])
-    g.add_argument("--head", choices=["masked", "full"],
-                   help="SEDD: output projection only at masked positions (default) or everywhere")
+    g.add_argument("--head", choices=["masked", "full"], help="SEDD: output projection only at masked positions (default) or everywhere")
     g.add_argument("--seed", type=int)
-    g.add_argument("--init-from", help="start from the final weights (model + EMA) of another run "
-                   "with the same network and data, and continue its data stream where it stopped; "
-                   "fresh optimiser and schedule (warm restart)")
-    g.add_argument("--objective", choices=["sedd", "mdlm"],
-                   help="sedd: score entropy with the scale_by_sigma head (default); mdlm: MDLM's "
-                        "x0-parameterisation (log-softmax over real tokens, carry-over) and "
-                        "weighted cross-entropy, exported as a SEDD absorbing log score")
-    g.add_argument("--init-from-ar", metavar="RUN",
-                   help="adapt an autoregressive run (DiffuGPT): load its weights (same network "
-                        "size and tokenizer) into the diffusion network, which then uses the AR "
-                        "shift (--shift) unless --no-shift")
-    g.add_argument("--init-from-ar-weights", choices=["ema", "model"],
-                   help="which weights of the AR checkpoint (default ema)")
+    g.add_argument(
+        "--init-from",
+        help="start from the final weights (model + EMA) of another run "
+        "with the same network and data, and continue its data stream where it stopped; "
+        "fresh optimiser and schedule (warm restart)",
+    )
+    g.add_argument(
+        "--objective",
+        choices=["sedd", "mdlm"],
+        help="sedd: score entropy with the scale_by_sigma head (default); mdlm: MDLM's "
+        "x0-parameterisation (log-softmax over real tokens, carry-over) and "
+        "weighted cross-entropy, exported as a SEDD absorbing log score",
+    )
+    g.add_argument(
+        "--init-from-ar",
+        metavar="RUN",
+        help="adapt an autoregressive run (DiffuGPT): load its weights (same network "
+        "size and tokenizer) into the diffusion network, which then uses the AR "
+        "shift (--shift) unless --no-shift",
+    )
+    g.add_argument("--init-from-ar-weights", choices=["ema", "model"], help="which weights of the AR checkpoint (default ema)")
     sh = g.add_mutually_exclusive_group()
-    sh.add_argument("--shift", dest="shift", action="store_const", const=True,
-                    help="DiffuGPT's shift: the hidden state at i-1 predicts token i (default on "
-                         "with --init-from-ar, off otherwise)")
+    sh.add_argument(
+        "--shift",
+        dest="shift",
+        action="store_const",
+        const=True,
+        help="DiffuGPT's shift: the hidden state at i-1 predicts token i (default on " "with --init-from-ar, off otherwise)",
+    )
     sh.add_argument("--no-shift", dest="shift", action="store_const", const=False)
-    g.add_argument("--attn-anneal-steps", type=int,
-                   help="attention-mask annealing from causal (step 0) to full (this step) over "
-                        "the first N steps (DiffuGPT; training only; 0: full from the start)")
-    g.add_argument("--steps", type=int, help="schedule length in steps (default: from --max-hours "
-                   "by measuring the first steps, else --max-steps)")
+    g.add_argument(
+        "--attn-anneal-steps",
+        type=int,
+        help="attention-mask annealing from causal (step 0) to full (this step) over " "the first N steps (DiffuGPT; training only; 0: full from the start)",
+    )
+    g.add_argument("--steps", type=int, help="schedule length in steps (default: from --max-hours " "by measuring the first steps, else --max-steps)")
     g = ap.add_argument_group("data")
     g.add_argument("--train", help="training text (models/data/build/train.txt)")
     g.add_argument("--test", help="held-out text (models/data/build/test.txt)")
@@ -163,8 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
     g = ap.add_argument_group("runtime")
     g.add_argument("--max-hours", type=float, help="stop after this much training time (all sessions)")
     g.add_argument("--max-steps", type=int, help="stop at this step")
-    g.add_argument("--reschedule", type=int, help="on resume: change the schedule length to this many "
-                   "steps (the cosine continues from the current step; logged as a 'schedule' record)")
+    g.add_argument(
+        "--reschedule",
+        type=int,
+        help="on resume: change the schedule length to this many " "steps (the cosine continues from the current step; logged as a 'schedule' record)",
+    )
     g.add_argument("--device", choices=["cpu", "cuda"])
     g.add_argument("--precision", choices=["fp32", "bf16"], help="default fp32 on cpu, bf16 on cuda")
     g.add_argument("--threads", type=int, help="torch/OpenBLAS threads (cpu)")
@@ -190,26 +248,25 @@ def resolve(ns: argparse.Namespace) -> dict:
         cfg.update(saved)
         for k, v in cli.items():
             if k in RUN_DEFAULTS and saved.get(k) != v:
-                print(f"note: --{k.replace('_', '-')} ignored on resume (run has {saved.get(k)!r})",
-                      file=sys.stderr)
+                print(f"note: --{k.replace('_', '-')} ignored on resume (run has {saved.get(k)!r})", file=sys.stderr)
         cfg.update({k: v for k, v in cli.items() if k not in RUN_DEFAULTS})
     else:
         cfg.update(cli)
     cfg["run"] = ns.run
     if cfg.get("shift") is None:
         cfg["shift"] = bool(cfg.get("init_from_ar"))
-    if cfg["model"] == "ar" and (cfg.get("init_from_ar") or cfg["shift"]
-                                 or cfg.get("objective", "sedd") != "sedd"
-                                 or cfg.get("attn_anneal_steps")):
-        raise SystemExit("--init-from-ar, --shift, --objective mdlm and --attn-anneal-steps are "
-                         "for --model sedd")
+    if cfg["model"] == "ar" and (cfg.get("init_from_ar") or cfg["shift"] or cfg.get("objective", "sedd") != "sedd" or cfg.get("attn_anneal_steps")):
+        raise SystemExit("--init-from-ar, --shift, --objective mdlm and --attn-anneal-steps are " "for --model sedd")
     if cfg.get("init_from_ar") and cfg.get("init_from"):
         raise SystemExit("give --init-from or --init-from-ar, not both")
     if cfg["precision"] is None:
         cfg["precision"] = "bf16" if cfg["device"] == "cuda" else "fp32"
     if cfg["precision"] == "bf16" and cfg["device"] == "cpu" and not cpu_has_bf16():
-        print("warning: this CPU has no AVX-512 BF16/AMX: bf16 autocast runs ~15x slower than fp32 "
-              "here (measured: h256-b4 77 vs 1,131 tokens/s); use --precision fp32", file=sys.stderr)
+        print(
+            "warning: this CPU has no AVX-512 BF16/AMX: bf16 autocast runs ~15x slower than fp32 "
+            "here (measured: h256-b4 77 vs 1,131 tokens/s); use --precision fp32",
+            file=sys.stderr,
+        )
     if cfg["length"] < 256 and not cfg["allow_short"]:
         raise SystemExit("--length must be >= 256 (the app infills 256-token windows)")
     return cfg
@@ -231,12 +288,12 @@ class Trainer:
         self.cfg = cfg
         self.print = log_fn
         self.run = cfg["run"]
-        if cfg.get("shift") is None:         # default: on exactly when adapting an AR run
+        if cfg.get("shift") is None:  # default: on exactly when adapting an AR run
             cfg["shift"] = bool(cfg.get("init_from_ar"))
         os.makedirs(self.run, exist_ok=True)
         self.device = torch.device(cfg["device"])
         if cfg["device"] == "cuda":
-            torch.set_float32_matmul_precision("high")      # TF32 for the fp32 parts
+            torch.set_float32_matmul_precision("high")  # TF32 for the fp32 parts
         if cfg["threads"]:
             torch.set_num_threads(int(cfg["threads"]))
 
@@ -247,46 +304,48 @@ class Trainer:
             raise SystemExit("train and test tokens were made with different tokenizers")
         self._check_same_data()
         tok_size = int(self.train_meta["tokenizer_size"])
-        self.vocab_size = tok_size + 1                       # + MASK
+        self.vocab_size = tok_size + 1  # + MASK
         L = cfg["length"]
         self.stream = T.BlockStream(self.train_tokens, L, cfg["seed"])
         self.init = self._init_source()
         self.init_ar = self._init_ar_source()
-        self.seq_offset = (self.init["sequences"] if self.init else
-                           self.init_ar["sequences"] if self.init_ar else 0)
+        self.seq_offset = self.init["sequences"] if self.init else self.init_ar["sequences"] if self.init_ar else 0
         self.eval_x = T.eval_blocks(self.test_tokens, L, cfg["eval_blocks"])
 
         # ---- model
-        self.spec = T.ModelSpec(kind=cfg["model"], hidden=cfg["hidden"], blocks=cfg["blocks"],
-                                heads=cfg["heads"], cond_dim=cfg["cond_dim"],
-                                vocab_size=self.vocab_size,
-                                time_conditioned=bool(cfg["time_conditioned"]),
-                                dropout=cfg["dropout"], shift=bool(cfg.get("shift")),
-                                x0_param=cfg.get("objective", "sedd") == "mdlm")
+        self.spec = T.ModelSpec(
+            kind=cfg["model"],
+            hidden=cfg["hidden"],
+            blocks=cfg["blocks"],
+            heads=cfg["heads"],
+            cond_dim=cfg["cond_dim"],
+            vocab_size=self.vocab_size,
+            time_conditioned=bool(cfg["time_conditioned"]),
+            dropout=cfg["dropout"],
+            shift=bool(cfg.get("shift")),
+            x0_param=cfg.get("objective", "sedd") == "mdlm",
+        )
         self.model = T.build_model(self.spec, seed=cfg["seed"]).to(self.device)
         self.eval_model = T.SEDD(self.spec.config()).to(self.device).eval()
         self.ema = T.EMA(self.model, cfg["ema"])
         decay, no_decay = [], []
         for n, p in self.model.named_parameters():
             (no_decay if p.dim() < 2 else decay).append(p)
-        groups = [{"params": decay, "weight_decay": cfg["weight_decay"]},
-                  {"params": no_decay, "weight_decay": 0.0}]
+        groups = [{"params": decay, "weight_decay": cfg["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}]
         kw = {}
         if self.device.type == "cuda":
             kw["fused"] = True
         try:
-            self.opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]),
-                                         eps=cfg["adam_eps"], **kw)
+            self.opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["adam_eps"], **kw)
         except (TypeError, RuntimeError):
-            self.opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]),
-                                         eps=cfg["adam_eps"])
+            self.opt = torch.optim.AdamW(groups, lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=cfg["adam_eps"])
         self.fwd_model = self.model
         if cfg["compile"] and hasattr(nn.Module, "compile"):
-            for block in self.model.blocks:      # in place: state-dict names unchanged
+            for block in self.model.blocks:  # in place: state-dict names unchanged
                 block.compile()
 
-        self.gen = torch.Generator().manual_seed(cfg["seed"] + 12345)   # t and masks
-        torch.manual_seed(cfg["seed"] + 777)                            # dropout
+        self.gen = torch.Generator().manual_seed(cfg["seed"] + 12345)  # t and masks
+        torch.manual_seed(cfg["seed"] + 777)  # dropout
         if self.device.type == "cuda":
             torch.cuda.manual_seed_all(cfg["seed"] + 777)
         self.step = 0
@@ -307,7 +366,7 @@ class Trainer:
         if self.init_ar and not self.resumed:
             sd = self._ar_weights()
             self.model.load_state_dict(sd, strict=True)
-            self.ema = T.EMA(self.model, cfg["ema"])          # EMA starts at the AR weights
+            self.ema = T.EMA(self.model, cfg["ema"])  # EMA starts at the AR weights
 
     # ------------------------------------------------------------------ setup helpers
     def _tokens(self, tok_file: Optional[str], text: str):
@@ -324,8 +383,7 @@ class Trainer:
         for p in (text, self.cfg["tokenizer"]):
             if not os.path.exists(p):
                 raise SystemExit(f"missing {p}")
-        return T.load_tokens(text, self.cfg["tokenizer"], self.cfg["cache_dir"],
-                             self.cfg["tokenizer_backend"], log=self.print)
+        return T.load_tokens(text, self.cfg["tokenizer"], self.cfg["cache_dir"], self.cfg["tokenizer_backend"], log=self.print)
 
     def _init_source(self) -> Optional[dict]:
         """The run this one continues (--init-from): same network and data, its final step."""
@@ -341,8 +399,7 @@ class Trainer:
         if not os.path.exists(ckpt):
             raise SystemExit(f"--init-from {src}: no ckpt.pt there")
         info = T.read_run(src)
-        mine = {k: self.cfg[k] for k in ("model", "hidden", "blocks", "heads", "cond_dim", "length",
-                                          "time_conditioned")}
+        mine = {k: self.cfg[k] for k in ("model", "hidden", "blocks", "heads", "cond_dim", "length", "time_conditioned")}
         theirs = {k: info["settings"][k] for k in mine}
         for k, default in (("shift", False), ("objective", "sedd")):
             mine[k] = self.cfg.get(k) if self.cfg.get(k) is not None else default
@@ -360,10 +417,15 @@ class Trainer:
                 if info["data"][split].get(k) != meta.get(k):
                     raise SystemExit(f"--init-from {src}: {split} {k} differs from this run's data")
         st = T.torch_load(ckpt, torch.device("cpu"))
-        return {"run": T.rel_path(src), "path": src, "step": int(st["step"]),
-                "sequences": int(st["step"]) * int(info["settings"]["batch"]),
-                "tokens": int(st["tokens_seen"]), "elapsed": float(st["elapsed"]),
-                "ckpt_sha256": T.sha256_file(ckpt)}
+        return {
+            "run": T.rel_path(src),
+            "path": src,
+            "step": int(st["step"]),
+            "sequences": int(st["step"]) * int(info["settings"]["batch"]),
+            "tokens": int(st["tokens_seen"]),
+            "elapsed": float(st["elapsed"]),
+            "ckpt_sha256": T.sha256_file(ckpt),
+        }
 
     def _init_ar_source(self) -> Optional[dict]:
         """The autoregressive run this diffusion run is adapted from (--init-from-ar, DiffuGPT):
@@ -390,30 +452,34 @@ class Trainer:
         for split, meta in (("train", self.train_meta), ("test", self.test_meta)):
             if info["data"][split].get("tokenizer_sha256") != meta.get("tokenizer_sha256"):
                 raise SystemExit(f"--init-from-ar {src}: {split} tokenizer differs")
-        same_text = all(info["data"][s].get("text_sha256") == m.get("text_sha256")
-                        for s, m in (("train", self.train_meta), ("test", self.test_meta)))
+        same_text = all(info["data"][s].get("text_sha256") == m.get("text_sha256") for s, m in (("train", self.train_meta), ("test", self.test_meta)))
         # one read: the AR run may still be training and replace ckpt.pt at any moment
         with open(ckpt, "rb") as f:
             data = f.read()
         st = T.torch_load(io.BytesIO(data), torch.device("cpu"))
         which = self.cfg.get("init_from_ar_weights") or "ema"
         self._ar_sd = st["ema_weights"] if which == "ema" else st["model"]
-        return {"run": T.rel_path(src), "path": src, "step": int(st["step"]),
-                "sequences": int(st["step"]) * int(info["settings"]["batch"]) if same_text else 0,
-                "tokens": int(st["tokens_seen"]), "elapsed": float(st["elapsed"]),
-                "schedule_steps": st.get("schedule_steps"),
-                "weights": which, "same_data": same_text,
-                "ckpt_sha256": hashlib.sha256(data).hexdigest()}
+        return {
+            "run": T.rel_path(src),
+            "path": src,
+            "step": int(st["step"]),
+            "sequences": int(st["step"]) * int(info["settings"]["batch"]) if same_text else 0,
+            "tokens": int(st["tokens_seen"]),
+            "elapsed": float(st["elapsed"]),
+            "schedule_steps": st.get("schedule_steps"),
+            "weights": which,
+            "same_data": same_text,
+            "ckpt_sha256": hashlib.sha256(data).hexdigest(),
+        }
 
     def _ar_weights(self) -> dict:
         """The AR checkpoint's weights named by --init-from-ar-weights, checked against the
         checkpoint recorded in run.json (it may have moved on if the AR run is still going)."""
         sd = getattr(self, "_ar_sd", None)
-        if sd is None:          # run.json written by an earlier start that had no checkpoint yet
+        if sd is None:  # run.json written by an earlier start that had no checkpoint yet
             ckpt = os.path.join(self.init_ar["path"], "ckpt.pt")
             if T.sha256_file(ckpt) != self.init_ar["ckpt_sha256"]:
-                raise SystemExit(f"--init-from-ar: {ckpt} changed since run.json was written; "
-                                 f"start a new --run")
+                raise SystemExit(f"--init-from-ar: {ckpt} changed since run.json was written; " f"start a new --run")
             st = T.torch_load(ckpt, torch.device("cpu"))
             sd = st["ema_weights"] if self.init_ar["weights"] == "ema" else st["model"]
         self._ar_sd = None
@@ -428,8 +494,7 @@ class Trainer:
         for split, meta in (("train", self.train_meta), ("test", self.test_meta)):
             for k in ("text_sha256", "tokenizer_sha256", "n_tokens"):
                 if data[split].get(k) != meta.get(k):
-                    raise SystemExit(f"{self.run}: {split} {k} differs from the run's data "
-                                     f"({data[split].get(k)} vs {meta.get(k)}); use a new --run")
+                    raise SystemExit(f"{self.run}: {split} {k} differs from the run's data " f"({data[split].get(k)} vs {meta.get(k)}); use a new --run")
 
     def _write_run_json(self) -> None:
         path = os.path.join(self.run, "run.json")
@@ -447,8 +512,7 @@ class Trainer:
             "mask_id": self.vocab_size - 1,
             "eos_id": int(self.train_meta["eos_id"]),
             "tokenizer": T.rel_path(self.cfg["tokenizer"]),
-            "data": {"train": self._data_info(self.train_meta), "test": self._data_info(self.test_meta),
-                     "train_blocks_per_epoch": self.stream.n_blocks},
+            "data": {"train": self._data_info(self.train_meta), "test": self._data_info(self.test_meta), "train_blocks_per_epoch": self.stream.n_blocks},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         if self.init:
@@ -459,8 +523,7 @@ class Trainer:
 
     @staticmethod
     def _data_info(meta: dict) -> dict:
-        d = {k: meta.get(k) for k in ("text_sha256", "tokenizer_sha256", "n_tokens", "n_documents",
-                                       "n_chars", "backend")}
+        d = {k: meta.get(k) for k in ("text_sha256", "tokenizer_sha256", "n_tokens", "n_documents", "n_chars", "backend")}
         d["text"] = T.rel_path(meta.get("text"))
         d["cache"] = T.rel_path(meta.get("cache"))
         return d
@@ -473,16 +536,20 @@ class Trainer:
             "elapsed": self.elapsed,
             "schedule_steps": self.schedule_steps,
             "tokens_seen": self.tokens_seen,
-            "token_position": {"sequences": self.step * self.cfg["batch"],
-                               "offset": self.seq_offset,
-                               "epochs": (self.seq_offset + self.step * self.cfg["batch"])
-                               / self.stream.n_blocks},
+            "token_position": {
+                "sequences": self.step * self.cfg["batch"],
+                "offset": self.seq_offset,
+                "epochs": (self.seq_offset + self.step * self.cfg["batch"]) / self.stream.n_blocks,
+            },
             "model": self.model.state_dict(),
             "ema": self.ema.state_dict(),
             "ema_weights": self.ema.weights(self.model),
             "optimizer": self.opt.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "noise": self.gen.get_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None},
+            "rng": {
+                "torch": torch.get_rng_state(),
+                "noise": self.gen.get_state(),
+                "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            },
             "settings": {k: self.cfg[k] for k in RUN_DEFAULTS},
             "model_spec": dict(self.spec.__dict__),
         }
@@ -497,8 +564,10 @@ class Trainer:
             return False
         st = T.torch_load(path, self.device)
         if st.get("restored"):
-            raise SystemExit(f"{self.run} was rebuilt from a shipped model (restore_run.py) and has no "
-                             f"optimiser state: continue it with --init-from {self.run} and a new --run")
+            raise SystemExit(
+                f"{self.run} was rebuilt from a shipped model (restore_run.py) and has no "
+                f"optimiser state: continue it with --init-from {self.run} and a new --run"
+            )
         self.model.load_state_dict(st["model"])
         self.ema.load_state_dict(st["ema"])
         self.opt.load_state_dict(st["optimizer"])
@@ -515,8 +584,7 @@ class Trainer:
         if new and new != self.schedule_steps:
             if new <= self.step:
                 raise SystemExit(f"--reschedule {new}: the run is already at step {self.step}")
-            self.log({"type": "schedule", "step": self.step, "schedule_steps": new,
-                      "previous": self.schedule_steps, "reason": "--reschedule"})
+            self.log({"type": "schedule", "step": self.step, "schedule_steps": new, "previous": self.schedule_steps, "reason": "--reschedule"})
             self.print(f"schedule: {self.schedule_steps} -> {new} steps at step {self.step}")
             self.schedule_steps = new
         return True
@@ -532,7 +600,7 @@ class Trainer:
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError:
-                    continue                               # torn last line after kill -9
+                    continue  # torn last line after kill -9
                 if rec.get("step", 0) <= step and step >= 0:
                     keep.append(json.dumps(rec) + "\n")
         T.atomic_write_text("".join(keep), path)
@@ -568,9 +636,9 @@ class Trainer:
             if self.cfg["model"] == "sedd":
                 t = sample_t(B, self.gen, self.cfg["t_sampling"])
                 u = torch.rand(B, L, generator=self.gen, dtype=torch.float64)
-                per_seq, nm = sedd_loss(self.fwd_model, x0, t, u, full=self.cfg["head"] == "full",
-                                        fp32_head=self.device.type == "cuda",
-                                        attn_mask=self.attn_mask_at(step))
+                per_seq, nm = sedd_loss(
+                    self.fwd_model, x0, t, u, full=self.cfg["head"] == "full", fp32_head=self.device.type == "cuda", attn_mask=self.attn_mask_at(step)
+                )
             else:
                 per_seq = ar_loss(self.fwd_model, x0, fp32_head=self.device.type == "cuda")
         return per_seq.mean() / L, per_seq
@@ -596,8 +664,7 @@ class Trainer:
         if self.cfg["grad_clip"] and self.cfg["grad_clip"] > 0:
             gn = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
         else:
-            gn = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in self.model.parameters()
-                                if p.grad is not None))
+            gn = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in self.model.parameters() if p.grad is not None))
         self.opt.step()
         self.step += 1
         self.ema.update(self.model, self.step + (self.init["step"] if self.init else 0))
@@ -609,8 +676,7 @@ class Trainer:
         sd = self.ema.weights(self.model) if which == "ema" else self.model.state_dict()
         self.eval_model.load_state_dict(sd)
         if self.cfg["model"] == "sedd":
-            r = sedd_bound(self.eval_model, self.eval_x, draws=self.cfg["eval_draws"], seed=1234,
-                           batch_size=self.cfg["eval_batch"])
+            r = sedd_bound(self.eval_model, self.eval_x, draws=self.cfg["eval_draws"], seed=1234, batch_size=self.cfg["eval_batch"])
         else:
             r = ar_nll(self.eval_model, self.eval_x, batch_size=self.cfg["eval_batch"])
         return r
@@ -623,15 +689,25 @@ class Trainer:
 
         def on_signal(signum, frame):
             stop["flag"] = f"signal {signum}"
+
         old = {}
         if __name__ == "__main__":
             for s in (signal.SIGTERM, signal.SIGINT):
                 old[s] = signal.signal(s, on_signal)
 
-        self.log({"type": "start", "step": self.step, "resumed": self.resumed,
-                  "elapsed": round(self.elapsed, 1), "threads": torch.get_num_threads(),
-                  "device": c["device"], "precision": c["precision"], "torch": torch.__version__,
-                  "params": T.param_report(self.model)})
+        self.log(
+            {
+                "type": "start",
+                "step": self.step,
+                "resumed": self.resumed,
+                "elapsed": round(self.elapsed, 1),
+                "threads": torch.get_num_threads(),
+                "device": c["device"],
+                "precision": c["precision"],
+                "torch": torch.__version__,
+                "params": T.param_report(self.model),
+            }
+        )
         t_session = time.monotonic()
         elapsed0 = self.elapsed
         last_ckpt = time.monotonic()
@@ -670,47 +746,54 @@ class Trainer:
                 if calib_from is not None and self.step >= calib_from[0] + calib_at:
                     sps = (time.monotonic() - calib_from[1]) / (self.step - calib_from[0])
                     left = max_hours * 3600 - self.elapsed
-                    overhead = 0.9           # evaluation, checkpoints, load from other users
+                    overhead = 0.9  # evaluation, checkpoints, load from other users
                     self.schedule_steps = self.step + int(left * overhead / sps)
-                    self.log({"type": "schedule", "step": self.step, "sec_per_step": sps,
-                              "schedule_steps": self.schedule_steps})
+                    self.log({"type": "schedule", "step": self.step, "sec_per_step": sps, "schedule_steps": self.schedule_steps})
 
             if self.step % c["log_every"] == 0:
                 dt = time.monotonic() - acc_t0
                 ep = (self.seq_offset + self.step * c["batch"]) / self.stream.n_blocks
-                self.log({"type": "train", "step": self.step, "loss": acc_loss / acc_n,
-                          "lr": r["lr"], "grad_norm": r["grad_norm"], "tokens": self.tokens_seen,
-                          "epochs": round(ep, 4), "elapsed": round(self.elapsed, 1),
-                          "tok_per_s": round(acc_tok / max(dt, 1e-9), 1)})
+                self.log(
+                    {
+                        "type": "train",
+                        "step": self.step,
+                        "loss": acc_loss / acc_n,
+                        "lr": r["lr"],
+                        "grad_norm": r["grad_norm"],
+                        "tokens": self.tokens_seen,
+                        "epochs": round(ep, 4),
+                        "elapsed": round(self.elapsed, 1),
+                        "tok_per_s": round(acc_tok / max(dt, 1e-9), 1),
+                    }
+                )
                 acc_loss, acc_n, acc_t0, acc_tok = 0.0, 0, time.monotonic(), 0
             if c["eval_every"] and self.step % c["eval_every"] == 0:
                 self._eval_and_log()
-            if (c["ckpt_every"] and self.step % c["ckpt_every"] == 0) or \
-                    time.monotonic() - last_ckpt > c["ckpt_minutes"] * 60:
+            if (c["ckpt_every"] and self.step % c["ckpt_every"] == 0) or time.monotonic() - last_ckpt > c["ckpt_minutes"] * 60:
                 self.save()
                 last_ckpt = time.monotonic()
         if not (c["eval_every"] and self.step % c["eval_every"] == 0) and self.step > 0:
             self._eval_and_log()
         self.elapsed = elapsed0 + (time.monotonic() - t_session)
         self.save()
-        self.log({"type": "end", "step": self.step, "reason": reason, "elapsed": round(self.elapsed, 1),
-                  "tokens": self.tokens_seen})
+        self.log({"type": "end", "step": self.step, "reason": reason, "elapsed": round(self.elapsed, 1), "tokens": self.tokens_seen})
         for s, h in old.items():
             signal.signal(s, h)
         return reason
 
     def _eval_and_log(self) -> None:
         t0 = time.monotonic()
-        rec = {"type": "eval", "step": self.step, "tokens": self.tokens_seen,
-               "elapsed": round(self.elapsed, 1)}
+        rec = {"type": "eval", "step": self.step, "tokens": self.tokens_seen, "elapsed": round(self.elapsed, 1)}
         for which in ("ema", "raw"):
             r = self.evaluate(which)
             rec[which] = {k: r[k] for k in ("nats_per_token", "ppl", "se") if k in r}
         rec["eval_seconds"] = round(time.monotonic() - t0, 1)
         self.log(rec)
-        self.print(f"step {self.step}: held-out {'bound' if self.cfg['model'] == 'sedd' else 'nll'} "
-                   f"ema {rec['ema']['nats_per_token']:.4f} nats/token (ppl {rec['ema']['ppl']:.1f}), "
-                   f"raw {rec['raw']['nats_per_token']:.4f}")
+        self.print(
+            f"step {self.step}: held-out {'bound' if self.cfg['model'] == 'sedd' else 'nll'} "
+            f"ema {rec['ema']['nats_per_token']:.4f} nats/token (ppl {rec['ema']['ppl']:.1f}), "
+            f"raw {rec['raw']['nats_per_token']:.4f}"
+        )
 
 
 def main(argv=None) -> None:
@@ -724,13 +807,15 @@ def main(argv=None) -> None:
         return
     tr = Trainer(cfg)
     p = T.param_report(tr.model)
-    print(f"{cfg['model']} run {cfg['run']}: step {tr.step}{' (resumed)' if tr.resumed else ''}, "
-          f"params {p['total']:,} (non-embedding {p['non_embedding']:,}), "
-          f"train {len(tr.train_tokens):,} tokens, test blocks {len(tr.eval_x)}, "
-          f"threads {torch.get_num_threads()}, {cfg['device']}/{cfg['precision']}", flush=True)
+    print(
+        f"{cfg['model']} run {cfg['run']}: step {tr.step}{' (resumed)' if tr.resumed else ''}, "
+        f"params {p['total']:,} (non-embedding {p['non_embedding']:,}), "
+        f"train {len(tr.train_tokens):,} tokens, test blocks {len(tr.eval_x)}, "
+        f"threads {torch.get_num_threads()}, {cfg['device']}/{cfg['precision']}",
+        flush=True,
+    )
     reason = tr.run_loop()
-    print(f"stopped at step {tr.step} ({reason}); {tr.tokens_seen:,} tokens, "
-          f"{tr.elapsed / 3600:.2f} h", flush=True)
+    print(f"stopped at step {tr.step} ({reason}); {tr.tokens_seen:,} tokens, " f"{tr.elapsed / 3600:.2f} h", flush=True)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,7 @@ def _venv_has_tokenizers() -> bool:
     return r.returncode == 0
 
 
-def load_tokens(text_path: str, tok_path: str, cache_dir: str = CACHE, backend: str = "auto",
-                log=print) -> Tuple[np.ndarray, dict]:
+def load_tokens(text_path: str, tok_path: str, cache_dir: str = CACHE, backend: str = "auto", log=print) -> Tuple[np.ndarray, dict]:
     """Token ids of a corpus file (uint16 memmap), tokenising once into ``cache_dir``.
 
     backend "auto": the ``tokenizers`` package in this interpreter, else
@@ -68,9 +67,24 @@ def load_tokens(text_path: str, tok_path: str, cache_dir: str = CACHE, backend: 
         if backend in ("auto", "hf") and tokenize_data.have_hf():
             tokenize_data.encode_file(text_path, tok_path, out, "hf", log=log)
         elif backend in ("auto", "venv") and _venv_has_tokenizers():
-            subprocess.run(["nice", "-n", "10", VENV_PYTHON, os.path.join(HERE, "tokenize_data.py"),
-                            "--text", text_path, "--tokenizer", tok_path, "--out", out,
-                            "--backend", "hf"], check=True)
+            subprocess.run(
+                [
+                    "nice",
+                    "-n",
+                    "10",
+                    VENV_PYTHON,
+                    os.path.join(HERE, "tokenize_data.py"),
+                    "--text",
+                    text_path,
+                    "--tokenizer",
+                    tok_path,
+                    "--out",
+                    out,
+                    "--backend",
+                    "hf",
+                ],
+                check=True,
+            )
         else:
             tokenize_data.encode_file(text_path, tok_path, out, "python", log=log)
     with open(out + ".json") as f:
@@ -105,7 +119,7 @@ class BlockStream:
         if e not in self._cache:
             if len(self._cache) > 2:
                 self._cache.clear()
-            rng = np.random.RandomState((self.seed * 1_000_003 + e) % (2 ** 32))
+            rng = np.random.RandomState((self.seed * 1_000_003 + e) % (2**32))
             self._cache[e] = (int(rng.randint(self.length)), rng.permutation(self.n_blocks))
         return self._cache[e]
 
@@ -118,8 +132,7 @@ class BlockStream:
         """Sequences offset + step*B .. offset + step*B + B - 1 of the stream."""
         L = self.length
         first = offset + step * batch_size
-        rows = [self.tokens[s:s + L] for s in
-                (self.sequence_start(k) for k in range(first, first + batch_size))]
+        rows = [self.tokens[s : s + L] for s in (self.sequence_start(k) for k in range(first, first + batch_size))]
         return np.stack(rows).astype(np.int64)
 
     def epochs(self, step: int, batch_size: int) -> float:
@@ -135,7 +148,7 @@ def eval_blocks(tokens: np.ndarray, length: int, max_blocks: int = 0) -> np.ndar
     idx = np.arange(n)
     if 0 < max_blocks < n:
         idx = np.unique(np.linspace(0, n - 1, max_blocks).round().astype(np.int64))
-    return np.stack([np.asarray(tokens[i * length:(i + 1) * length]) for i in idx]).astype(np.int64)
+    return np.stack([np.asarray(tokens[i * length : (i + 1) * length]) for i in idx]).astype(np.int64)
 
 
 # =========================================================================================
@@ -144,30 +157,47 @@ def eval_blocks(tokens: np.ndarray, length: int, max_blocks: int = 0) -> np.ndar
 
 @dataclass
 class ModelSpec:
-    kind: str                 # "sedd" | "ar"
+    kind: str  # "sedd" | "ar"
     hidden: int
     blocks: int
     heads: int
     cond_dim: int
-    vocab_size: int           # network V = tokenizer size + 1 (MASK; the AR model uses it as BOS)
+    vocab_size: int  # network V = tokenizer size + 1 (MASK; the AR model uses it as BOS)
     time_conditioned: bool = True
     dropout: float = 0.1
-    shift: bool = False       # SEDD only: DiffuGPT's AR shift (SEDDConfig.shift)
-    x0_param: bool = False    # SEDD only: MDLM x0-parameterisation (--objective mdlm)
+    shift: bool = False  # SEDD only: DiffuGPT's AR shift (SEDDConfig.shift)
+    x0_param: bool = False  # SEDD only: MDLM x0-parameterisation (--objective mdlm)
 
     def config(self) -> SEDDConfig:
         if self.kind == "sedd":
-            return SEDDConfig(hidden_size=self.hidden, n_blocks=self.blocks, n_heads=self.heads,
-                              cond_dim=self.cond_dim, vocab_size=self.vocab_size,
-                              graph_type="absorb", scale_by_sigma=True, dropout=self.dropout,
-                              time_conditioned=self.time_conditioned, causal=False,
-                              shift=self.shift, x0_param=self.x0_param)
+            return SEDDConfig(
+                hidden_size=self.hidden,
+                n_blocks=self.blocks,
+                n_heads=self.heads,
+                cond_dim=self.cond_dim,
+                vocab_size=self.vocab_size,
+                graph_type="absorb",
+                scale_by_sigma=True,
+                dropout=self.dropout,
+                time_conditioned=self.time_conditioned,
+                causal=False,
+                shift=self.shift,
+                x0_param=self.x0_param,
+            )
         if self.kind == "ar":
             # Same network code and parameters; causal attention, no sigma, no shift.
-            return SEDDConfig(hidden_size=self.hidden, n_blocks=self.blocks, n_heads=self.heads,
-                              cond_dim=self.cond_dim, vocab_size=self.vocab_size,
-                              graph_type="absorb", scale_by_sigma=False, dropout=self.dropout,
-                              time_conditioned=False, causal=True)
+            return SEDDConfig(
+                hidden_size=self.hidden,
+                n_blocks=self.blocks,
+                n_heads=self.heads,
+                cond_dim=self.cond_dim,
+                vocab_size=self.vocab_size,
+                graph_type="absorb",
+                scale_by_sigma=False,
+                dropout=self.dropout,
+                time_conditioned=False,
+                causal=True,
+            )
         raise ValueError(f"unknown model kind {self.kind!r}")
 
 
@@ -197,13 +227,11 @@ def param_report(model: SEDD) -> dict:
     emb = cfg.vocab_size * cfg.hidden_size
     out = model.output_layer.linear.weight.numel() + model.output_layer.linear.bias.numel()
     unused = 0
-    if not cfg.time_conditioned:   # sigma_map and the adaLN weights see c = 0
+    if not cfg.time_conditioned:  # sigma_map and the adaLN weights see c = 0
         unused += count_params(model.sigma_map)
         unused += sum(b.adaLN_modulation.weight.numel() for b in model.blocks)
         unused += model.output_layer.adaLN_modulation.weight.numel()
-    return {"total": total, "embedding": emb, "output": out,
-            "non_embedding": total - emb - out, "unused_time_independent": unused,
-            "effective": total - unused}
+    return {"total": total, "embedding": emb, "output": out, "non_embedding": total - emb - out, "unused_time_independent": unused, "effective": total - unused}
 
 
 # =========================================================================================
@@ -281,7 +309,7 @@ def torch_load(path: str, map_location="cpu"):
     """torch.load of our own files (torch >= 2.6 defaults to weights_only=True)."""
     try:
         return torch.load(path, map_location=map_location, weights_only=False)
-    except TypeError:                                            # torch < 1.13
+    except TypeError:  # torch < 1.13
         return torch.load(path, map_location=map_location)
 
 
@@ -291,21 +319,21 @@ def load_weights(run: str, which: str = "ema", map_location: str = "cpu") -> dic
     return load_weights_and_progress(run, which, map_location)[0]
 
 
-def load_weights_and_progress(run: str, which: str = "ema",
-                              map_location: str = "cpu") -> Tuple[dict, Optional[dict]]:
+def load_weights_and_progress(run: str, which: str = "ema", map_location: str = "cpu") -> Tuple[dict, Optional[dict]]:
     """``load_weights`` and where those weights stand, read from the same checkpoint (a run
     still training may write a newer one meanwhile): step, tokens seen and schedule length;
     None for weights-only runs, which have no checkpoint."""
     ck = os.path.join(run, "ckpt.pt")
     if os.path.exists(ck):
         state = torch_load(ck, map_location)
-        progress = {"step": int(state["step"]), "tokens": int(state["tokens_seen"]),
-                    "schedule_steps": None if state.get("schedule_steps") is None
-                    else int(state["schedule_steps"])}
+        progress = {
+            "step": int(state["step"]),
+            "tokens": int(state["tokens_seen"]),
+            "schedule_steps": None if state.get("schedule_steps") is None else int(state["schedule_steps"]),
+        }
         return (state["ema_weights"] if which == "ema" else state["model"]), progress
     wdir = os.path.join(run, "weights")
-    shards = sorted(f for f in os.listdir(wdir) if f.startswith(which + "-") and f.endswith(".pt")) \
-        if os.path.isdir(wdir) else []
+    shards = sorted(f for f in os.listdir(wdir) if f.startswith(which + "-") and f.endswith(".pt")) if os.path.isdir(wdir) else []
     if not shards:
         raise FileNotFoundError(f"{run}: no ckpt.pt and no weights/{which}-*.pt")
     sd: dict = {}
@@ -314,8 +342,7 @@ def load_weights_and_progress(run: str, which: str = "ema",
     return {k: v.float() for k, v in sd.items()}, None
 
 
-def export_weights(sd: dict, out_dir: str, prefix: str = "ema", max_bytes: int = 15 << 20,
-                   dtype: torch.dtype = torch.float32) -> List[str]:
+def export_weights(sd: dict, out_dir: str, prefix: str = "ema", max_bytes: int = 15 << 20, dtype: torch.dtype = torch.float32) -> List[str]:
     """Write a state dict as shards of at most ``max_bytes`` (the GPU machine returns at
     most 16 MiB per file).  Returns the file names."""
     os.makedirs(out_dir, exist_ok=True)
@@ -342,8 +369,7 @@ def load_model_from_run(run: str, which: str = "ema", device: str = "cpu") -> Tu
     return model, info
 
 
-def load_model_and_progress(run: str, which: str = "ema",
-                            device: str = "cpu") -> Tuple[SEDD, dict, Optional[dict]]:
+def load_model_and_progress(run: str, which: str = "ema", device: str = "cpu") -> Tuple[SEDD, dict, Optional[dict]]:
     """``load_model_from_run`` and the step the weights are from (``load_weights_and_progress``)."""
     info = read_run(run)
     spec = spec_from_run(info)
@@ -371,8 +397,7 @@ def sha256_file(path: str) -> str:
 
 
 @torch.no_grad()
-def tempered_infill(model: SEDD, x: Tensor, known: Tensor, steps: int, temperature: float,
-                    generator: torch.Generator, eps: float = 1e-5) -> Tensor:
+def tempered_infill(model: SEDD, x: Tensor, known: Tensor, steps: int, temperature: float, generator: torch.Generator, eps: float = 1e-5) -> Tensor:
     """Fill the positions where ``known`` is False with the analytic absorbing sampler in its
     factorised form (the engine's analytic.ts): from t_k to t_k - dt a masked position unmasks with
     probability 1 - (sigma-bar shift) = (t_k - t_{k+1}) / t_k under log-linear noise (the

@@ -38,7 +38,10 @@ function seed(dataDir: string, docs: Array<{ title: string; body: string; richTe
 function titles(dataDir: string): string[] {
   const db = openDatabase({ dataDir });
   try {
-    return new DocumentStore(db).list().map((d) => d.title).sort();
+    return new DocumentStore(db)
+      .list()
+      .map((d) => d.title)
+      .sort();
   } finally {
     closeDatabase(db);
   }

@@ -65,7 +65,12 @@ describe('lacuna models import', () => {
     const fresh = mkdtempSync(join(tmpdir(), 'lacuna-cli-models-'));
     try {
       const list = async (extra: string) =>
-        (JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir: fresh, env: { LACUNA_EXTRA_MODELS: extra } })).stdout) as { id: string; demo: boolean }[]).map((m) => `${m.id}${m.demo ? ' (demo)' : ''}`);
+        (
+          JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir: fresh, env: { LACUNA_EXTRA_MODELS: extra } })).stdout) as {
+            id: string;
+            demo: boolean;
+          }[]
+        ).map((m) => `${m.id}${m.demo ? ' (demo)' : ''}`);
       expect(await list('')).toEqual(['lacuna-mini (demo)']);
       expect(await list(join(ROOT, 'models', 'fixtures'))).toEqual(['lacuna-mini (demo)', 'tiny-fixture', 'tiny-ti', 'tiny-uniform']);
     } finally {

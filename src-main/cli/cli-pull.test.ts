@@ -84,7 +84,9 @@ describe('lacuna models pull', () => {
     const ck = await writeSyntheticCheckpoint(src, { network: SEDD_SMALL_NETWORK, name: 'small' });
     expect(ck.weightsBytes).toBeGreaterThan(670e6);
     const big = await startFakeHub({
-      repos: { 'louaaron/sedd-small': { files: { 'config.json': { path: join(src, 'config.json') }, 'model.safetensors': { path: join(src, 'model.safetensors') } } } },
+      repos: {
+        'louaaron/sedd-small': { files: { 'config.json': { path: join(src, 'config.json') }, 'model.safetensors': { path: join(src, 'model.safetensors') } } },
+      },
     });
     try {
       const dataDir = temp('lacuna-pull-big-');

@@ -198,7 +198,9 @@ describe('lacuna CLI', () => {
     expect(models.find((m) => m.id === 'tiny-fixture')).toMatchObject({ dir: FIXTURE, vocabSize: 512, defaultTemperature: 1, temperatureSupported: true });
     // Every model's line says its default temperature ("(fixed)": one that takes none).
     for (const m of models) {
-      expect(o.stdout).toContain(`(${m.dir})  temperature ${m.defaultTemperature}, top-p ${m.defaultTopP}, ${m.defaultUnmasking} unmasking${m.temperatureSupported ? '' : ' (fixed)'}\n`);
+      expect(o.stdout).toContain(
+        `(${m.dir})  temperature ${m.defaultTemperature}, top-p ${m.defaultTopP}, ${m.defaultUnmasking} unmasking${m.temperatureSupported ? '' : ' (fixed)'}\n`,
+      );
     }
     const defaults = models.filter((m) => m.isDefault);
     expect(defaults).toHaveLength(1);
@@ -218,7 +220,12 @@ describe('lacuna CLI', () => {
     expect(o.stdout).toContain(doc.id);
     expect(o.stdout).toContain('My draft — It was a ____ night.');
     const j = await lacuna(['docs', 'list', '--json'], { dataDir: data });
-    expect(z.array(DocumentSummary).parse(JSON.parse(j.stdout)).map((d) => d.id)).toEqual([doc.id]);
+    expect(
+      z
+        .array(DocumentSummary)
+        .parse(JSON.parse(j.stdout))
+        .map((d) => d.id),
+    ).toEqual([doc.id]);
   });
 
   it('fails with status 2 and one line on usage errors', async () => {

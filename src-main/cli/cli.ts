@@ -208,7 +208,8 @@ function parseOptions<T extends Record<string, Option>>(table: T, flags: Flags):
     const raw = flags.values.get(o.flag);
     if (raw === undefined) continue;
     if (o.kind === 'choice') {
-      if (!(o.values as readonly string[]).includes(raw)) throw new UsageError(`${o.flag} must be ${o.values.length > 2 ? `one of ${o.values.join(', ')}` : o.values.join(' or ')}, not ${quote(raw)}`);
+      if (!(o.values as readonly string[]).includes(raw))
+        throw new UsageError(`${o.flag} must be ${o.values.length > 2 ? `one of ${o.values.join(', ')}` : o.values.join(' or ')}, not ${quote(raw)}`);
       out[name] = raw;
       continue;
     }
@@ -308,7 +309,8 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
   const showProgress = io.stderr.isTTY === true;
   const stopProgress = showProgress
     ? core.onEvent((e) => {
-        if (e.type === 'fill.progress' && e.requestId === requestId) io.stderr.write(`\rlacuna: filling ${blanks} blank${blanks === 1 ? '' : 's'}, step ${e.step}/${e.steps}`);
+        if (e.type === 'fill.progress' && e.requestId === requestId)
+          io.stderr.write(`\rlacuna: filling ${blanks} blank${blanks === 1 ? '' : 's'}, step ${e.step}/${e.steps}`);
       })
     : () => {};
   let result: FillResult;
@@ -325,7 +327,10 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
     await write(io.stderr, `lacuna: ran on ${result.device}${notes.length ? ` (${notes.join('; ')})` : ''}\n`);
   }
   if (options.temperature !== undefined || options.topP !== undefined || options.unmasking !== undefined) {
-    await write(io.stderr, `lacuna: ${tokenChoice(result.temperature, result.topP ?? 1, result.unmasking ?? 'random')}, ${result.steps} steps, seed ${result.seed}\n`);
+    await write(
+      io.stderr,
+      `lacuna: ${tokenChoice(result.temperature, result.topP ?? 1, result.unmasking ?? 'random')}, ${result.steps} steps, seed ${result.seed}\n`,
+    );
   }
   if (options.lengthBias !== undefined) {
     const lengths = (result.alternatives ?? []).map((a) => (a.lengths ?? []).join('/'));
@@ -390,7 +395,8 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
   }
   const idWidth = Math.max(...models.map((m) => m.id.length));
   const lines = models.map(
-    (m) => `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  ${tokenChoice(m.defaultTemperature, m.defaultTopP, m.defaultUnmasking)}${m.temperatureSupported ? '' : ' (fixed)'}`,
+    (m) =>
+      `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  ${tokenChoice(m.defaultTemperature, m.defaultTopP, m.defaultUnmasking)}${m.temperatureSupported ? '' : ' (fixed)'}`,
   );
   await write(io.stdout, `${lines.join('\n')}\n`);
   return 0;
@@ -491,7 +497,13 @@ async function modelsPull(args: readonly string[], io: Io): Promise<number> {
     if (e.phase === 'installing') {
       if (lastPhase !== 'installing') io.stderr.write(`${tty ? '\r\x1b[K' : ''}lacuna: every file verified; installing (converting the weights)…\n`);
     } else if (e.phase === 'downloading') {
-      const line = renderProgressBar({ file: e.file ?? '', bytesDone: e.bytesDone, bytesTotal: e.bytesTotal, bytesPerSecond: e.bytesPerSecond, ...(e.secondsLeft !== undefined ? { secondsLeft: e.secondsLeft } : {}) });
+      const line = renderProgressBar({
+        file: e.file ?? '',
+        bytesDone: e.bytesDone,
+        bytesTotal: e.bytesTotal,
+        bytesPerSecond: e.bytesPerSecond,
+        ...(e.secondsLeft !== undefined ? { secondsLeft: e.secondsLeft } : {}),
+      });
       const tenth = e.bytesTotal > 0 ? Math.floor((10 * e.bytesDone) / e.bytesTotal) : 0;
       if (tty) io.stderr.write(`\r\x1b[K${line}`);
       else if (tenth > lastTenth) io.stderr.write(`${line}\n`);
@@ -616,7 +628,10 @@ async function backup(args: readonly string[], io: Io): Promise<number> {
   const file = onePositional(flags, 'backup', 'the backup file to write');
   return withCore(io, async (core) => {
     const r = await core.call('library.backup', { file: resolve(io.cwd, file) });
-    await write(io.stdout, flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Backed up ${r.documents} document${r.documents === 1 ? '' : 's'} to ${r.file} (${r.bytes} bytes)\n`);
+    await write(
+      io.stdout,
+      flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Backed up ${r.documents} document${r.documents === 1 ? '' : 's'} to ${r.file} (${r.bytes} bytes)\n`,
+    );
   });
 }
 
@@ -629,7 +644,10 @@ async function restore(args: readonly string[], io: Io): Promise<number> {
   const file = onePositional(flags, 'restore', 'the backup file to restore');
   const r = restoreLibrary(defaultDataDir(io.env), resolve(io.cwd, file));
   const kept = r.previous ? `; the previous library was kept as ${r.previous}` : '';
-  await write(io.stdout, flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Restored ${r.documents} document${r.documents === 1 ? '' : 's'} from ${r.file}${kept}\n`);
+  await write(
+    io.stdout,
+    flags.json ? `${JSON.stringify(r, null, 2)}\n` : `Restored ${r.documents} document${r.documents === 1 ? '' : 's'} from ${r.file}${kept}\n`,
+  );
   return 0;
 }
 

@@ -18,7 +18,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'lacuna-launcher-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('npx lacuna in a checkout', () => {
-  it('runs the checkout\'s bin, never a registry package of that name', async () => {
+  it("runs the checkout's bin, never a registry package of that name", async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
     // A root "bin" named lacuna makes npx install the project itself into its cache (running its
     // install scripts) instead of running the linked bin.
@@ -39,7 +39,7 @@ describe('npx lacuna in a checkout', () => {
   });
 });
 
-describe.runIf(posix)('the installed app\'s lacuna launcher', () => {
+describe.runIf(posix)("the installed app's lacuna launcher", () => {
   // /opt/Lacuna/{lacuna, resources/{bin/lacuna, app.asar, models}} and /usr/bin/lacuna → the launcher,
   // as the deb lays them out. The fake app executable records the command line and environment it
   // was given (that is the launcher's whole job) and says the app opened when given no arguments;

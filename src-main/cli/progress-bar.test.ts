@@ -30,7 +30,9 @@ describe('progress bar', () => {
 
   it('omits an unknown rate and time, says done at 100 %, and clamps', () => {
     expect(renderProgressBar({ file: 'config.json', bytesDone: 0, bytesTotal: 0, bytesPerSecond: 0 }, 4)).toBe('config.json   0% [....]  0 B / 0 B');
-    expect(renderProgressBar({ file: 'a', bytesDone: 10, bytesTotal: 10, bytesPerSecond: 5, secondsLeft: 0 }, 4)).toBe('a 100% [####]  10 B / 10 B  5 B/s  done');
+    expect(renderProgressBar({ file: 'a', bytesDone: 10, bytesTotal: 10, bytesPerSecond: 5, secondsLeft: 0 }, 4)).toBe(
+      'a 100% [####]  10 B / 10 B  5 B/s  done',
+    );
     expect(renderProgressBar({ file: 'a', bytesDone: 20, bytesTotal: 10, bytesPerSecond: 0 }, 2)).toBe('a 100% [##]  20 B / 10 B  done');
   });
 });

@@ -138,7 +138,6 @@ export const ModelVerification = z.object({
 });
 export type ModelVerification = z.infer<typeof ModelVerification>;
 
-
 /** A fill: the text and its model, and the options of common/fill-options.ts (their meaning is written there). */
 export const FillRequest = FillOptions.extend({
   /** Client-chosen id; progress events and fill.cancel refer to it. */

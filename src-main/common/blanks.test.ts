@@ -73,7 +73,14 @@ describe('formatBlanks', () => {
   it('reads {{auto}} as an auto blank and knows the lengths', () => {
     expect(parseBlanks('a {{auto}} b {{ auto }}')).toEqual([t('a '), b(), t(' b '), b()]);
     expect(parseBlanks('{{Auto}}')).toEqual([t('{{Auto}}')]);
-    expect([isBlankLength('auto'), isBlankLength(1), isBlankLength(MAX_BLANK_TOKENS), isBlankLength(0), isBlankLength(2.5), isBlankLength('16')]).toEqual([true, true, true, false, false, false]);
+    expect([isBlankLength('auto'), isBlankLength(1), isBlankLength(MAX_BLANK_TOKENS), isBlankLength(0), isBlankLength(2.5), isBlankLength('16')]).toEqual([
+      true,
+      true,
+      true,
+      false,
+      false,
+      false,
+    ]);
   });
 
   it('uses the explicit form where underscores touch a blank', () => {
@@ -131,7 +138,8 @@ describe('formatBlanks', () => {
 describe('blank scanning is linear (issue 16)', () => {
   // The reference: the regular expression the scanner replaces (fine on short inputs).
   const REFERENCE = /(\\*)(_{4,}|\{\{\s*(\d+|auto)\s*\}\})/g;
-  const reference = (s: string) => [...s.matchAll(REFERENCE)].map((m) => ({ index: m.index, end: m.index + m[0].length, slashes: m[1]!.length, token: m[2]!, length: m[3] }));
+  const reference = (s: string) =>
+    [...s.matchAll(REFERENCE)].map((m) => ({ index: m.index, end: m.index + m[0].length, slashes: m[1]!.length, token: m[2]!, length: m[3] }));
 
   it('finds exactly what the regular expression finds, on random mixes of the syntax', () => {
     const alphabet = ['\\', '_', '{', '}', ' ', '\t', '1', '9', 'auto', 'a', '\n', '\u00a0', '{{', '}}', '____'];

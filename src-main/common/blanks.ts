@@ -47,7 +47,19 @@ const BRACE_OPEN = 0x7b;
 const BRACE_CLOSE = 0x7d;
 
 function isSpace(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d) || c === 0xa0 || c === 0xfeff || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+  return (
+    c === 0x20 ||
+    (c >= 0x09 && c <= 0x0d) ||
+    c === 0xa0 ||
+    c === 0xfeff ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000
+  );
 }
 
 /** The end of a blank token starting at `i` (and the length written in braces), or -1. */
@@ -138,7 +150,9 @@ export function parseBlanks(input: string): Segment[] {
     if (m.length !== undefined && m.length !== 'auto') {
       tokens = Number(m.length);
       if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > MAX_BLANK_TOKENS) {
-        throw new BlankSyntaxError(`blank ${token.length > 40 ? `${token.slice(0, 20)}…}}` : token} has length ${m.length.length > 20 ? `${m.length.slice(0, 20)}…` : m.length}; a blank holds 1 to ${MAX_BLANK_TOKENS} tokens`);
+        throw new BlankSyntaxError(
+          `blank ${token.length > 40 ? `${token.slice(0, 20)}…}}` : token} has length ${m.length.length > 20 ? `${m.length.slice(0, 20)}…` : m.length}; a blank holds 1 to ${MAX_BLANK_TOKENS} tokens`,
+        );
       }
     }
     if (text) out.push({ kind: 'text', text });

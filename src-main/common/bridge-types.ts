@@ -36,9 +36,7 @@ export function ipcChannel(method: Method): string {
 }
 
 /** What every IPC method call resolves to. `result` is validated by the renderer with parseResult. */
-export type Envelope =
-  | { ok: true; result: unknown }
-  | { ok: false; error: { code: ErrorCode; message: string } };
+export type Envelope = { ok: true; result: unknown } | { ok: false; error: { code: ErrorCode; message: string } };
 
 /** One function per API method, keyed by the method name (`lacuna['documents.list']({})`). */
 export type LacunaMethods = { readonly [M in Method]: (params: Params<M>) => Promise<Envelope> };

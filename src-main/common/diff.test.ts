@@ -3,7 +3,10 @@ import { Random } from '../engine/random';
 import { diffWords, tokenize, type DiffOp } from './diff';
 
 const side = (ops: DiffOp[], keep: 'insert' | 'delete'): string =>
-  ops.filter((o) => o.op === 'equal' || o.op === keep).map((o) => o.text).join('');
+  ops
+    .filter((o) => o.op === 'equal' || o.op === keep)
+    .map((o) => o.text)
+    .join('');
 
 describe('diffWords', () => {
   it('finds a changed word and keeps the rest equal', () => {

@@ -33,7 +33,16 @@ describe('the text as the writer sees it', () => {
   });
 
   it('escapes generated text so that it reads back as itself, never as markup or a blank', () => {
-    for (const alt of ['*not emphasis* and _this_', '____ {{12}} \\____ \\', '# not a heading', '1. not a list', '- nor this', '> nor a quote', 'A &amp; B', 'two\n\nparagraphs\n- list?']) {
+    for (const alt of [
+      '*not emphasis* and _this_',
+      '____ {{12}} \\____ \\',
+      '# not a heading',
+      '1. not a list',
+      '- nor this',
+      '> nor a quote',
+      'A &amp; B',
+      'two\n\nparagraphs\n- list?',
+    ]) {
       const body = '____';
       const md = shownMarkdown(body, rich([{ alts: [alt] }]));
       expect(parseBlanks(md).every((s) => s.kind === 'text')).toBe(true);

@@ -27,7 +27,6 @@ import { blankMatches, isBlankLength, replaceBlankMatches } from './blanks';
 /** How blanks leave the app: as the text on screen (default) or as the blank syntax. */
 export type BlanksAs = 'shown' | 'keep';
 
-
 interface BlankNode {
   type?: unknown;
   attrs?: { status?: unknown; alternatives?: unknown; chosen?: unknown };
@@ -256,7 +255,12 @@ export function makePreview(head: string): string {
   const flat = head.replace(/[\s\u0000-\u001f\u007f]+/gu, ' ').trim();
   const chars = Array.from(flat);
   if (chars.length <= PREVIEW_CHARS) return flat;
-  return chars.slice(0, PREVIEW_CHARS - 1).join('').trimEnd() + '…';
+  return (
+    chars
+      .slice(0, PREVIEW_CHARS - 1)
+      .join('')
+      .trimEnd() + '…'
+  );
 }
 
 /** The preview of a text as the writer sees it, from its body (only its head is read) and rich text. */

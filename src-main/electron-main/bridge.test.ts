@@ -93,7 +93,18 @@ class FakeCore implements ApiClient {
       case 'fill.run': {
         const requestId = (params as { requestId: string }).requestId;
         for (const l of this.listeners) l({ type: 'fill.progress', requestId, step: 1, steps: 2, masked: 5 });
-        return { requestId, text: 'B x', fills: ['x'], model: 'm', steps: 2, seed: 1, temperature: 1, device: 'cpu', networkCalls: 2, durationMs: 1 } as Result<M>;
+        return {
+          requestId,
+          text: 'B x',
+          fills: ['x'],
+          model: 'm',
+          steps: 2,
+          seed: 1,
+          temperature: 1,
+          device: 'cpu',
+          networkCalls: 2,
+          durationMs: 1,
+        } as Result<M>;
       }
       case 'models.list':
         throw new TypeError('boom'); // not an ApiError: must arrive as 'internal'
@@ -170,7 +181,12 @@ describe('before the window closes', () => {
     expect(fake.listeners.get(IPC_FLUSH)?.size ?? 0).toBe(0);
     const off2 = api.onBeforeClose(() => Promise.reject(new Error('disk full')));
     for (const l of fake.listeners.get(IPC_FLUSH) ?? []) l({}, 8);
-    await expect.poll(() => fake.sent).toEqual([[IPC_FLUSHED, 7], [IPC_FLUSHED, 8]]);
+    await expect
+      .poll(() => fake.sent)
+      .toEqual([
+        [IPC_FLUSHED, 7],
+        [IPC_FLUSHED, 8],
+      ]);
     off2();
   });
 });

@@ -33,7 +33,12 @@ export function flushRenderer(ipc: Pick<IpcMain, 'on' | 'removeListener'>, w: Br
 }
 
 /** Hold the window's close until its renderer has saved (or `timeoutMs` passed). */
-export function flushBeforeClose(app: Pick<App, 'on' | 'quit'>, ipc: Pick<IpcMain, 'on' | 'removeListener'>, w: BrowserWindow, timeoutMs = CLOSE_FLUSH_TIMEOUT_MS): void {
+export function flushBeforeClose(
+  app: Pick<App, 'on' | 'quit'>,
+  ipc: Pick<IpcMain, 'on' | 'removeListener'>,
+  w: BrowserWindow,
+  timeoutMs = CLOSE_FLUSH_TIMEOUT_MS,
+): void {
   let flushed = false;
   let flushing = false;
   let quitting = false;

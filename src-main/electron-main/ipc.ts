@@ -40,7 +40,12 @@ const FOLDER_DIALOGS: Record<FolderPurpose, { title: string; buttonLabel: string
 };
 
 /** The native folder dialog for our own window only; resolves to the chosen path or null. */
-async function pickFolder(isTrustedFrame: SenderCheck, getWindow: () => BrowserWindow | null, event: IpcMainInvokeEvent, purpose: unknown): Promise<string | null> {
+async function pickFolder(
+  isTrustedFrame: SenderCheck,
+  getWindow: () => BrowserWindow | null,
+  event: IpcMainInvokeEvent,
+  purpose: unknown,
+): Promise<string | null> {
   const frame = event.senderFrame;
   if (!frame || !isTrustedFrame(frame)) {
     console.warn(`lacuna: refused the folder dialog to an untrusted frame: ${frame?.url ?? '(gone)'}`);
@@ -54,13 +59,7 @@ async function pickFolder(isTrustedFrame: SenderCheck, getWindow: () => BrowserW
   return r.canceled || r.filePaths.length === 0 ? null : r.filePaths[0]!;
 }
 
-async function handle(
-  core: ApiClient,
-  isTrustedFrame: SenderCheck,
-  method: Method,
-  event: IpcMainInvokeEvent,
-  params: unknown,
-): Promise<Envelope> {
+async function handle(core: ApiClient, isTrustedFrame: SenderCheck, method: Method, event: IpcMainInvokeEvent, params: unknown): Promise<Envelope> {
   const frame = event.senderFrame;
   if (!frame || !isTrustedFrame(frame)) {
     console.warn(`lacuna: refused ${method} from an untrusted frame: ${frame?.url ?? '(gone)'}`);
@@ -69,7 +68,10 @@ async function handle(
   // A long call (fill, score, download) gets a requestId when the window gave none, and is
   // cancelled when the window that asked goes away (reload, navigation, crash, close).
   const given = withRequestId(method, params, () => `ipc-${randomUUID()}`);
-  const stop = given.requestId === undefined ? () => undefined : cancelWhenGone(event.sender, () => void core.call('fill.cancel', { requestId: given.requestId! }).catch(() => undefined));
+  const stop =
+    given.requestId === undefined
+      ? () => undefined
+      : cancelWhenGone(event.sender, () => void core.call('fill.cancel', { requestId: given.requestId! }).catch(() => undefined));
   try {
     const result = await core.call(method, given.params as Params<typeof method>);
     return { ok: true, result };

@@ -76,7 +76,7 @@ describe('import scanner', () => {
       "import type { X } from './x';",
       "import './side-effect';",
       "export * from 'a';",
-      "export { b } from \"b\";",
+      'export { b } from "b";',
       "const c = await import('c');",
       "const d = require('electron/main');",
       "// import nope from 'commented';",
@@ -91,7 +91,11 @@ describe('import scanner', () => {
     expect(files.some((f) => rel(f) === 'src-main/electron-main/main.ts')).toBe(true);
     expect(files.some((f) => rel(f) === 'src-main/preload/preload.ts')).toBe(true);
     expect(files.some((f) => rel(f).startsWith('src-renderer/'))).toBe(true);
-    for (const layer of LAYERS) expect(files.some((f) => layerOf(f) === layer.dir), layer.dir).toBe(true);
+    for (const layer of LAYERS)
+      expect(
+        files.some((f) => layerOf(f) === layer.dir),
+        layer.dir,
+      ).toBe(true);
   });
 });
 

@@ -72,7 +72,10 @@ function runMain(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
     child.on('error', reject);
     child.on('close', (code) => {
-      const calls = readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as unknown[]);
+      const calls = readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as unknown[]);
       resolve({ code, stdout, stderr, calls });
     });
   });

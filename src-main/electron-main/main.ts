@@ -123,9 +123,7 @@ function start(): void {
 
   const data = app.getPath('userData');
   const resources = app.isPackaged ? process.resourcesPath : undefined;
-  const native = resources
-    ? join(resources, 'native', 'better_sqlite3.node')
-    : join(appPath, 'node_modules', '.electron-native', 'better_sqlite3.node');
+  const native = resources ? join(resources, 'native', 'better_sqlite3.node') : join(appPath, 'node_modules', '.electron-native', 'better_sqlite3.node');
   if (!existsSync(native)) {
     console.warn(`lacuna: no Electron build of better-sqlite3 at ${native}; run \`node scripts/electron-native.js\``);
   }
@@ -139,7 +137,11 @@ function start(): void {
     sqliteNativeBinding: existsSync(native) ? native : undefined,
   });
   const c = core;
-  registerIpc(c, (frame) => isTrustedFrame(frame, loc), () => win);
+  registerIpc(
+    c,
+    (frame) => isTrustedFrame(frame, loc),
+    () => win,
+  );
   forwardEvents(c, () => win);
   createWindow();
   warmStart(c);
@@ -196,13 +198,7 @@ function menuTemplate(): MenuItemConstructorOptions[] {
     { type: 'separator' },
     { role: 'togglefullscreen' },
   ];
-  return [
-    ...(mac ? [{ role: 'appMenu' } as const] : []),
-    { role: 'fileMenu' },
-    { role: 'editMenu' },
-    { label: 'View', submenu: view },
-    { role: 'windowMenu' },
-  ];
+  return [...(mac ? [{ role: 'appMenu' } as const] : []), { role: 'fileMenu' }, { role: 'editMenu' }, { label: 'View', submenu: view }, { role: 'windowMenu' }];
 }
 
 function fatal(err: unknown): void {

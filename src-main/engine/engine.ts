@@ -65,9 +65,18 @@ import { ScoreModel } from './runtime/score-model';
 import { isPlain, type TokenChoice } from './sampling/token-choice';
 import { Tokenizer } from './model/tokenizer';
 import { JobQueue } from './job-queue';
-import type { EngineService, FillJob, FillOutcome, FillProgressInfo, ScoreJob, ScoreOutcome, ScoreProgressInfo, UnmaskedInfo, WarmJob, WarmOutcome } from './types';
-
-
+import type {
+  EngineService,
+  FillJob,
+  FillOutcome,
+  FillProgressInfo,
+  ScoreJob,
+  ScoreOutcome,
+  ScoreProgressInfo,
+  UnmaskedInfo,
+  WarmJob,
+  WarmOutcome,
+} from './types';
 
 /**
  * The seed of alternative a's Exp(1) stream: the request's seed itself for a = 0 (so one
@@ -158,10 +167,12 @@ export class Engine implements EngineService {
       state.cancelled = true;
     };
     signal?.addEventListener('abort', onAbort, { once: true });
-    return this.queue.run('score', () => this.runScore(job, state, onProgress)).finally(() => {
-      signal?.removeEventListener('abort', onAbort);
-      this.jobs.delete(job.requestId);
-    });
+    return this.queue
+      .run('score', () => this.runScore(job, state, onProgress))
+      .finally(() => {
+        signal?.removeEventListener('abort', onAbort);
+        this.jobs.delete(job.requestId);
+      });
   }
 
   async warm(job: WarmJob): Promise<WarmOutcome> {
@@ -457,7 +468,13 @@ export class Engine implements EngineService {
    * fairly. Uniform-graph and geometric-noise models have no such bound here: their blanks score
    * 0, so their alternatives keep the sampler's order and auto blanks take the middle length.
    */
-  private async scoreBlanks(model: LoadedModel, plan: InfillPlan, docs: Int32Array[], seed: number, checkpoint: () => void): Promise<{ nll: Float64Array[]; networkCalls: number }> {
+  private async scoreBlanks(
+    model: LoadedModel,
+    plan: InfillPlan,
+    docs: Int32Array[],
+    seed: number,
+    checkpoint: () => void,
+  ): Promise<{ nll: Float64Array[]; networkCalls: number }> {
     const B = docs.length;
     const nll = Array.from({ length: B }, () => new Float64Array(plan.blanks.length));
     if (!model.sampler.fast) return { nll, networkCalls: 0 };

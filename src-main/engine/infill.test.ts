@@ -153,7 +153,10 @@ describe('planInfill', () => {
     // Not before punctuation or a space, and two blanks side by side touch no known text.
     expect(planInfill('he ____, then', tok, opts).blanks[0]!.spaceAdded).toBe(false);
     const pair = planInfill('a ____{{2}} b', tok, opts);
-    expect(pair.blanks.map((x) => [x.edges.left, x.edges.right])).toEqual([['space', 'open'], ['open', 'space']]);
+    expect(pair.blanks.map((x) => [x.edges.left, x.edges.right])).toEqual([
+      ['space', 'open'],
+      ['open', 'space'],
+    ]);
   });
 });
 

@@ -21,7 +21,14 @@ function one(tok: Tokenizer, s: string): number {
 
 describe('edges', () => {
   it('says what touches a blank on either side', () => {
-    expect([leftEdge(''), leftEdge('a\n'), leftEdge('a '), leftEdge('word'), leftEdge('end.'), leftEdge('say “')]).toEqual(['edge', 'paragraph', 'space', 'word', 'punctuation', 'open']);
+    expect([leftEdge(''), leftEdge('a\n'), leftEdge('a '), leftEdge('word'), leftEdge('end.'), leftEdge('say “')]).toEqual([
+      'edge',
+      'paragraph',
+      'space',
+      'word',
+      'punctuation',
+      'open',
+    ]);
     expect([rightEdge(''), rightEdge('  \n'), rightEdge('\n\nNext'), rightEdge(' and'), rightEdge('climbed'), rightEdge(', then'), rightEdge('(x)')]).toEqual([
       'edge',
       'edge',
@@ -150,7 +157,14 @@ describe.each(tokenizers)('join rules with %s tokenizer', (_name, tok) => {
     expect(b!.spaceAdded).toBe(true);
     // Whatever the model writes that the rules allow, the words stay apart.
     const tokens = plan.template.slice();
-    tokens.set(tok.encode(' up the narrow').slice(0, 4).concat(Array(4).fill(one(tok, ' the'))).slice(0, 4), a!.start);
+    tokens.set(
+      tok
+        .encode(' up the narrow')
+        .slice(0, 4)
+        .concat(Array(4).fill(one(tok, ' the')))
+        .slice(0, 4),
+      a!.start,
+    );
     tokens.set(Array(4).fill(one(tok, ' slowly')), b!.start);
     const out = spliceFills(text, plan, decodeFills(plan, tokens, tok));
     expect(out.endsWith(' slowly slowly slowly slowly climbed')).toBe(true);

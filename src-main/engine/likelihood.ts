@@ -322,7 +322,8 @@ export async function spanBound(o: SpanBoundOptions): Promise<SpanBoundResult> {
           const positions = new Int32Array(K);
           for (let q = 0; q < b; q++) slots.forEach((j, s) => (positions[q * slots.length + s] = q * L + span[j]!));
           const { scores, logNorm } = await o.scoreAt(xt, sigma, b, positions);
-          if (scores.length !== K * V || logNorm.length !== K) throw new Error(`the network returned ${scores.length} scores and ${logNorm.length} normalisers; expected ${K} × ${V} and ${K}`);
+          if (scores.length !== K * V || logNorm.length !== K)
+            throw new Error(`the network returned ${scores.length} scores and ${logNorm.length} normalisers; expected ${K} × ${V} and ${K}`);
           for (let k = 0; k < K; k++) {
             const x0 = tokens[r0 * L + positions[k]!]!;
             terms[k] = rate * (Math.exp(logNorm[k]!) - r * scores[k * V + x0]! + c);
@@ -331,7 +332,14 @@ export async function spanBound(o: SpanBoundOptions): Promise<SpanBoundResult> {
           const out = await o.score!(xt, sigma, b);
           if (out.length !== b * L * V) throw new Error(`the network returned ${out.length} scores; expected ${b} × ${L} × ${V}`);
           for (let q = 0; q < b; q++) {
-            const rowTerms = scoreEntropyTerms(out.subarray(q * L * V, (q + 1) * L * V), tokens.subarray((r0 + q) * L, (r0 + q + 1) * L), fullMask, V, sigma, rate);
+            const rowTerms = scoreEntropyTerms(
+              out.subarray(q * L * V, (q + 1) * L * V),
+              tokens.subarray((r0 + q) * L, (r0 + q + 1) * L),
+              fullMask,
+              V,
+              sigma,
+              rate,
+            );
             slots.forEach((j, s) => (terms[q * slots.length + s] = rowTerms[span[j]!]!));
           }
         }
@@ -460,7 +468,11 @@ export interface ScoreTextOptions {
 export async function scoreText(modelDir: string, text: string, opts: ScoreTextOptions = {}, loaded?: LoadedScorer): Promise<ScoreTextOutcome> {
   const started = Date.now();
   if (loaded) return scoreLoaded(loaded, text, opts, started);
-  const [{ loadModelPackage }, { Tokenizer }, { ScoreModel }] = await Promise.all([import('./model/package'), import('./model/tokenizer'), import('./runtime/score-model')]);
+  const [{ loadModelPackage }, { Tokenizer }, { ScoreModel }] = await Promise.all([
+    import('./model/package'),
+    import('./model/tokenizer'),
+    import('./runtime/score-model'),
+  ]);
   const pkg = await loadModelPackage(modelDir);
   const m = pkg.manifest;
   checkBoundModel(m);
@@ -477,7 +489,10 @@ export async function scoreText(modelDir: string, text: string, opts: ScoreTextO
 /** The log-linear ε of a model the bound supports; model_error for any other. */
 function checkBoundModel(m: LoadedScorer['manifest']): number {
   if (m.graph.type !== 'absorb' || m.noise.type !== 'loglinear') {
-    throw new ApiError('model_error', `model "${m.id}" uses the ${m.graph.type} graph with ${m.noise.type} noise; the likelihood bound is implemented for absorbing models with log-linear noise only`);
+    throw new ApiError(
+      'model_error',
+      `model "${m.id}" uses the ${m.graph.type} graph with ${m.noise.type} noise; the likelihood bound is implemented for absorbing models with log-linear noise only`,
+    );
   }
   return m.noise.eps;
 }

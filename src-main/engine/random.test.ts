@@ -5,9 +5,7 @@ describe('Random (xoshiro128**)', () => {
   it('matches the reference C implementation', () => {
     // Outputs of Blackman & Vigna's xoshiro128starstar.c from state {1, 2, 3, 4}.
     const r = Random.fromState([1, 2, 3, 4]);
-    expect(Array.from({ length: 8 }, () => r.nextUint32())).toEqual([
-      11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849,
-    ]);
+    expect(Array.from({ length: 8 }, () => r.nextUint32())).toEqual([11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849]);
   });
 
   it('gives the same stream for the same seed on every platform', () => {

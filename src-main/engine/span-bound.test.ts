@@ -81,7 +81,12 @@ describe('spanBound: the bound on −log p(span | context) (tiny fixture)', () =
     const { x, w } = gaussLegendre(12);
     for (let set = 1; set < 1 << n; set++) {
       const M = range(0, n).filter((j) => (set >> j) & 1);
-      for (const [a, b] of [[0, 0.1], [0.1, 0.5], [0.5, 0.9], [0.9, 1]] as const) {
+      for (const [a, b] of [
+        [0, 0.1],
+        [0.1, 0.5],
+        [0.5, 0.9],
+        [0.9, 1],
+      ] as const) {
         for (let node = 0; node < x.length; node++) {
           const t = a + ((b - a) * (x[node]! + 1)) / 2;
           const q = (1 - noise.eps) * t;
@@ -108,12 +113,18 @@ describe('spanBound: the bound on −log p(span | context) (tiny fixture)', () =
       const value = exact.subarray(row * n, (row + 1) * n).reduce((a, b) => a + b, 0);
       const zk = (k.nll[row]! - value) / k.stdErr[row]!;
       const zt = (t.nll[row]! - value) / t.stdErr[row]!;
-      if (process.env.LACUNA_PRINT_AGREEMENT) console.log(`row ${row}: exact ${value}, k ${k.nll[row]} ± ${k.stdErr[row]} (z ${zk.toFixed(2)}), t ${t.nll[row]} ± ${t.stdErr[row]} (z ${zt.toFixed(2)})`);
+      if (process.env.LACUNA_PRINT_AGREEMENT)
+        console.log(
+          `row ${row}: exact ${value}, k ${k.nll[row]} ± ${k.stdErr[row]} (z ${zk.toFixed(2)}), t ${t.nll[row]} ± ${t.stdErr[row]} (z ${zt.toFixed(2)})`,
+        );
       expect(Math.abs(zk)).toBeLessThan(3.5);
       expect(Math.abs(zt)).toBeLessThan(3.5);
       expect(k.stdErr[row]! * Math.sqrt(400)).toBeLessThan(t.stdErr[row]! * Math.sqrt(1000)); // 'k' has the lower variance per draw
       // Each blank's share is unbiased on its own (its error is below the row's).
-      for (const [a, b] of [[0, 3], [3, 4]] as const) {
+      for (const [a, b] of [
+        [0, 3],
+        [3, 4],
+      ] as const) {
         const share = (v: Float64Array) => v.subarray(row * n + a, row * n + b).reduce((x, y) => x + y, 0);
         expect(Math.abs(share(k.perToken) - share(exact))).toBeLessThan(3.5 * k.stdErr[row]!);
       }
@@ -161,7 +172,14 @@ describe('spanBound: the bound on −log p(span | context) (tiny fixture)', () =
     let seen = 0;
     await expect(
       spanBound({
-        tokens, rows: 2, span: range(4, 10), graph, noise, draws: 10, seed: 1, scoreAt: counting,
+        tokens,
+        rows: 2,
+        span: range(4, 10),
+        graph,
+        noise,
+        draws: 10,
+        seed: 1,
+        scoreAt: counting,
         checkpoint: () => {
           if (++seen === 3) throw stop;
         },
@@ -180,7 +198,12 @@ describe('spanBound: the bound on −log p(span | context) (tiny fixture)', () =
 
 describe('spanBound on the shipped model (models/lacuna-mini)', () => {
   const dir = join(ROOT, 'models', 'lacuna-mini');
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { vocab_size: number; length: number; network: { file: string }; tokenizer: { file: string } };
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    vocab_size: number;
+    length: number;
+    network: { file: string };
+    tokenizer: { file: string };
+  };
   const miniGraph = new AbsorbingGraph(manifest.vocab_size);
   let model: ScoreModel;
   let tok: Tokenizer;
@@ -221,7 +244,9 @@ describe('spanBound on the shipped model (models/lacuna-mini)', () => {
     }
     const r = await spanBound({ tokens, rows, span, graph: miniGraph, noise, draws: 24, seed: 7, scoreAt: (t, s, b, p) => model.maskedScores(t, s, b, p) });
     if (process.env.LACUNA_PRINT_AGREEMENT) {
-      console.log(`${L} tokens: per token ${Array.from(r.nll, (v) => (v / n).toFixed(3)).join(' ')}; paired errors ${[1, 2, 3].map((s) => (pairedStdErr(r, s, 0) / n).toFixed(3)).join(' ')}; separate ${Array.from(r.stdErr, (v) => (v / n).toFixed(3)).join(' ')}`);
+      console.log(
+        `${L} tokens: per token ${Array.from(r.nll, (v) => (v / n).toFixed(3)).join(' ')}; paired errors ${[1, 2, 3].map((s) => (pairedStdErr(r, s, 0) / n).toFixed(3)).join(' ')}; separate ${Array.from(r.stdErr, (v) => (v / n).toFixed(3)).join(' ')}`,
+      );
     }
     for (let row = 1; row < rows; row++) {
       expect(r.nll[0]! / n).toBeLessThan(r.nll[row]! / n);
@@ -239,7 +264,8 @@ describe('spanBound on the shipped model (models/lacuna-mini)', () => {
     const t0 = performance.now();
     const r = await spanBound({ tokens, rows: 4, span, graph: miniGraph, noise, draws: 8, seed: 3, scoreAt: (t, s, b, p) => model.maskedScores(t, s, b, p) });
     const ms = performance.now() - t0;
-    if (process.env.LACUNA_PRINT_AGREEMENT) console.log(`4 rows × 8 draws, ${L} tokens, 16-token span, 1 thread: ${ms.toFixed(0)} ms (${r.networkCalls} calls, ${r.networkRows} rows)`);
+    if (process.env.LACUNA_PRINT_AGREEMENT)
+      console.log(`4 rows × 8 draws, ${L} tokens, 16-token span, 1 thread: ${ms.toFixed(0)} ms (${r.networkCalls} calls, ${r.networkRows} rows)`);
     expect(r.networkCalls).toBe(8);
     expect(r.networkRows).toBe(32);
     // Identical rows: the same bound up to rounding (onnxruntime's batched kernels need not round

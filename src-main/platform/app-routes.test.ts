@@ -19,7 +19,10 @@ describe('appRoute (main.ts, first thing)', () => {
 
   it('runs the CLI with exactly the arguments after the switch and its `--`', () => {
     // As the launcher calls it (resources/linux/lacuna).
-    expect(appRoute([APP, '--ozone-platform=headless', '--disable-gpu', CLI_SWITCH, '--', 'fill', '--help'])).toEqual({ kind: 'cli', args: ['fill', '--help'] });
+    expect(appRoute([APP, '--ozone-platform=headless', '--disable-gpu', CLI_SWITCH, '--', 'fill', '--help'])).toEqual({
+      kind: 'cli',
+      args: ['fill', '--help'],
+    });
     expect(appRoute([APP, CLI_SWITCH, 'models', 'list'])).toEqual({ kind: 'cli', args: ['models', 'list'] });
     expect(appRoute([APP, CLI_SWITCH])).toEqual({ kind: 'cli', args: [] });
     // Only the first `--` is the launcher's; a later one is the user's.
@@ -58,7 +61,10 @@ describe('probeCommand (providers.ts probeInChild)', () => {
   it('is the app itself with the probe switch under Electron (no RunAsNode), headless', () => {
     const packaged: ProbeRuntime = { execPath: APP, electron: '41.7.1', appEntry: undefined, platform: 'linux' };
     expect(probeCommand(packaged, 'SCRIPT')).toEqual({ file: APP, args: ['--ozone-platform=headless', '--disable-gpu', PROBE_SWITCH] });
-    expect(probeCommand({ ...packaged, platform: 'win32', execPath: 'C:\\Lacuna\\Lacuna.exe' }, 'SCRIPT')).toEqual({ file: 'C:\\Lacuna\\Lacuna.exe', args: ['--disable-gpu', PROBE_SWITCH] });
+    expect(probeCommand({ ...packaged, platform: 'win32', execPath: 'C:\\Lacuna\\Lacuna.exe' }, 'SCRIPT')).toEqual({
+      file: 'C:\\Lacuna\\Lacuna.exe',
+      args: ['--disable-gpu', PROBE_SWITCH],
+    });
     expect(probeCommand({ ...packaged, platform: 'darwin' }, 'SCRIPT').args).toEqual(['--disable-gpu', PROBE_SWITCH]);
     // Unpackaged (electron-vite dev): the app folder goes before the switch (Electron's default app loads it).
     const dev: ProbeRuntime = { execPath: '/src/lacuna/node_modules/electron/dist/electron', electron: '41.7.1', appEntry: '/src/lacuna', platform: 'linux' };
@@ -88,7 +94,7 @@ function collect(): { stream: Writable; text: () => string } {
 }
 
 describe('the probe route (main.ts --lacuna-probe → runProbeRoute)', () => {
-  it('runs the probe on this build\'s onnxruntime and answers one JSON line', async () => {
+  it("runs the probe on this build's onnxruntime and answers one JSON line", async () => {
     const out = collect();
     // ort and dlopen from the caller are ignored: the route loads only its own build's files.
     const env = { LACUNA_PROBE: JSON.stringify({ ep: 'cpu', ort: '/nonexistent/evil.js', dlopen: '/nonexistent/evil.so', model: 'AAAA' }) };

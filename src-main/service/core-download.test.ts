@@ -103,7 +103,9 @@ describe('model download', () => {
       hub.setFault('louaaron/sedd-small', 'model.safetensors', { throttleBytesPerSecond: 2_000_000 });
       const first = core.call('models.download', { requestId: 'dl-1', id: 'sedd-small' });
       // Cancel once a good part of the weights arrived.
-      await expect.poll(() => events.some((e) => e.requestId === 'dl-1' && e.phase === 'downloading' && e.bytesDone > 1_500_000), { timeout: 30_000, interval: 50 }).toBe(true);
+      await expect
+        .poll(() => events.some((e) => e.requestId === 'dl-1' && e.phase === 'downloading' && e.bytesDone > 1_500_000), { timeout: 30_000, interval: 50 })
+        .toBe(true);
       expect((await core.call('models.catalogue', {}))[0]!.running).toBe('dl-1');
       await core.call('fill.cancel', { requestId: 'dl-1' });
       expect((await failure(first)).code).toBe('cancelled');
@@ -120,7 +122,10 @@ describe('model download', () => {
       hub.setFault('louaaron/sedd-small', 'model.safetensors', undefined);
       const before = hub.requests.length;
       const info = await core.call('models.download', { requestId: 'dl-2', id: 'sedd-small' });
-      const ranges = hub.requests.slice(before).filter((r) => r.server === 'cdn' && r.method === 'GET').map((r) => r.range);
+      const ranges = hub.requests
+        .slice(before)
+        .filter((r) => r.server === 'cdn' && r.method === 'GET')
+        .map((r) => r.range);
       expect(ranges).toHaveLength(1);
       expect(Number(/^bytes=(\d+)-$/.exec(ranges[0] ?? '')?.[1])).toBeGreaterThanOrEqual(paused.partial!.bytesDone - 1_000_000);
       expect(info).toMatchObject({ id: 'sedd-small', removable: true, demo: false, vocabSize: 50258 });
@@ -178,7 +183,9 @@ describe('model download', () => {
       expect(err.code).toBe('network_error');
       expect(err.message.split('. ').length).toBeLessThanOrEqual(2);
       await offline.core.close();
-      expect(await failure(core.call('models.download', { requestId: 'x-4', id: 'sedd-small', precision: 'fp8' as 'fp32' }))).toMatchObject({ code: 'bad_request' });
+      expect(await failure(core.call('models.download', { requestId: 'x-4', id: 'sedd-small', precision: 'fp8' as 'fp32' }))).toMatchObject({
+        code: 'bad_request',
+      });
     } finally {
       await core.close();
     }

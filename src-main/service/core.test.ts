@@ -59,7 +59,7 @@ describe('core', () => {
     expect(existsSync(join(dir, 'data', 'lacuna.db'))).toBe(true);
   });
 
-  it('answers bad paths and broken files with a sentence, never Node\'s text or the file\'s contents (issue 16)', async () => {
+  it("answers bad paths and broken files with a sentence, never Node's text or the file's contents (issue 16)", async () => {
     const c = make();
     await c.call('documents.create', { title: 'a', body: 'b' });
     const nul = await rejection(c, 'library.backup', { file: join(dir, 'a\u0000b.db') });

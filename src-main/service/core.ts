@@ -58,7 +58,6 @@ export interface Core extends ApiClient {
   close(): Promise<void>;
 }
 
-
 export function createCore(options: CoreOptions): Core {
   const engine: EngineService = options.engine ?? new EngineClient();
   const defaultModel = options.defaultModel ?? DEFAULT_MODEL_ID;
@@ -270,12 +269,20 @@ export function createCore(options: CoreOptions): Core {
       try {
         const model = await resolveModel(p.model);
         if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
-        const out = await engine.score(
-          { requestId, text: p.text, modelDir: model.dir, ...pickOptions(SCORE_OPTIONS, p) },
-          undefined,
-          (progress) => emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
+        const out = await engine.score({ requestId, text: p.text, modelDir: model.dir, ...pickOptions(SCORE_OPTIONS, p) }, undefined, (progress) =>
+          emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
         );
-        return { model: model.id, tokens: out.tokens, draws: out.draws, seed: out.seed, nll: out.nll, nllStdErr: out.nllStdErr, perplexityBound: out.perplexityBound, perToken: out.perToken, durationMs: out.durationMs };
+        return {
+          model: model.id,
+          tokens: out.tokens,
+          draws: out.draws,
+          seed: out.seed,
+          nll: out.nll,
+          nllStdErr: out.nllStdErr,
+          perplexityBound: out.perplexityBound,
+          perToken: out.perToken,
+          durationMs: out.durationMs,
+        };
       } finally {
         running.delete(requestId);
       }
@@ -345,7 +352,6 @@ export function createCore(options: CoreOptions): Core {
     },
   };
 }
-
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

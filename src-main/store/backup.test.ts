@@ -35,7 +35,12 @@ function withLibrary<T>(fn: (db: Database, store: DocumentStore) => T): T {
 }
 
 function titles(): string[] {
-  return withLibrary((_, s) => s.list().map((d) => d.title).sort());
+  return withLibrary((_, s) =>
+    s
+      .list()
+      .map((d) => d.title)
+      .sort(),
+  );
 }
 
 async function code(p: Promise<unknown> | (() => unknown)): Promise<ApiError> {

@@ -122,7 +122,10 @@ function checkDestination(target: string, live: string | null): void {
 }
 
 function itself(path: string, live: string): ApiError {
-  return new ApiError('bad_request', `${path} is the library itself${path === live ? '' : ` (${live})`}, not a separate file; a backup has to be written somewhere else`);
+  return new ApiError(
+    'bad_request',
+    `${path} is the library itself${path === live ? '' : ` (${live})`}, not a separate file; a backup has to be written somewhere else`,
+  );
 }
 
 const LIBRARY_FILE_SUFFIXES = ['', '-wal', '-shm', '-journal'];
@@ -214,7 +217,10 @@ export function restoreLibrary(dataDir: string, file: string, options: BackupOpt
   // a symlink or a hard link to the live library is the library, not a backup of it. Restoring it
   // would copy the library onto itself and, with the app running, lose what the app writes next.
   if (source === resolve(live) || isLibraryFile(st, live, `could not restore ${source}`)) {
-    throw new ApiError('bad_request', `${source} is the library itself${source === resolve(live) ? '' : ` (${resolve(live)})`}, not a backup of it; choose a backup file to restore`);
+    throw new ApiError(
+      'bad_request',
+      `${source} is the library itself${source === resolve(live) ? '' : ` (${resolve(live)})`}, not a backup of it; choose a backup file to restore`,
+    );
   }
 
   // 1. Verify the backup; nothing has been touched yet.
@@ -276,7 +282,10 @@ export function restoreLibrary(dataDir: string, file: string, options: BackupOpt
       }
     }
     rmSync(tmp, { force: true });
-    throw toStorageError(err, `could not put the restored library in place${previous ? ` (the previous library is at ${previous} if it is not back at ${live})` : ''}`);
+    throw toStorageError(
+      err,
+      `could not put the restored library in place${previous ? ` (the previous library is at ${previous} if it is not back at ${live})` : ''}`,
+    );
   }
   return { file: source, documents: checked.documents, fromVersion: checked.version, previous };
 }

@@ -65,7 +65,10 @@ function runOnce(dataDir: string, delayMs: number, early: boolean): Promise<{ re
     child.on('close', () => {
       clearTimeout(timer);
       // Only complete lines count: a number cut off by the kill was not fully reported.
-      const lines = out.split('\n').slice(0, -1).filter((l) => /^\d+$/.test(l));
+      const lines = out
+        .split('\n')
+        .slice(0, -1)
+        .filter((l) => /^\d+$/.test(l));
       done({ reported: lines.map(Number), stderr });
     });
   });
@@ -81,49 +84,52 @@ describe('crash safety', () => {
     let maxSeen = 0;
     let childMs = 0;
     const lane = async (n: number, dataDir: string): Promise<void> => {
-    const reportedAll = new Set<number>();
-    for (let i = 0; i < n; i++) {
-      const t0 = Date.now();
-      const early = i % 10 === 9; // some kills land during open, quick_check and migration
-      const { reported, stderr } = await runOnce(dataDir, early ? Math.random() * 120 : 2 + Math.random() * 25, early);
-      childMs += Date.now() - t0;
-      expect(stderr).toBe('');
-      if (reported.length) killedWhileWriting++;
+      const reportedAll = new Set<number>();
+      for (let i = 0; i < n; i++) {
+        const t0 = Date.now();
+        const early = i % 10 === 9; // some kills land during open, quick_check and migration
+        const { reported, stderr } = await runOnce(dataDir, early ? Math.random() * 120 : 2 + Math.random() * 25, early);
+        childMs += Date.now() - t0;
+        expect(stderr).toBe('');
+        if (reported.length) killedWhileWriting++;
+        const db = openDatabase({ dataDir });
+        try {
+          if (db.pragma('integrity_check', { simple: true }) !== 'ok') integrityFailures++;
+          // The FTS cross-check reads every body; every 10th kill and the last is enough.
+          if (i % 10 === 0 || i === n - 1) db.prepare("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')").run();
+          const doc = db.prepare<[], { revision: number; body: string }>('SELECT revision, body FROM documents').get();
+          const snap = db.prepare<[number], { body: string; title: string }>('SELECT title, body FROM revisions WHERE revision = ?');
+          for (const rev of reported) {
+            reportedAll.add(rev);
+            const s = snap.get(rev);
+            if (!s || s.body !== crashBody(rev) || s.title !== `revision ${rev}`) lost++;
+          }
+          if (reported.length) {
+            const last = Math.max(...reported);
+            maxSeen = Math.max(maxSeen, last);
+            if (!doc || doc.revision < last) lost++;
+          }
+          if (doc && doc.revision > 0) expect(doc.body === crashBody(doc.revision)).toBe(true);
+        } finally {
+          closeDatabase(db);
+        }
+      }
+      reportedCount += reportedAll.size;
+      // Everything reported over the whole run is still there at the end.
       const db = openDatabase({ dataDir });
       try {
-        if (db.pragma('integrity_check', { simple: true }) !== 'ok') integrityFailures++;
-        // The FTS cross-check reads every body; every 10th kill and the last is enough.
-        if (i % 10 === 0 || i === n - 1) db.prepare("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')").run();
-        const doc = db.prepare<[], { revision: number; body: string }>('SELECT revision, body FROM documents').get();
-        const snap = db.prepare<[number], { body: string; title: string }>('SELECT title, body FROM revisions WHERE revision = ?');
-        for (const rev of reported) {
-          reportedAll.add(rev);
-          const s = snap.get(rev);
-          if (!s || s.body !== crashBody(rev) || s.title !== `revision ${rev}`) lost++;
-        }
-        if (reported.length) {
-          const last = Math.max(...reported);
-          maxSeen = Math.max(maxSeen, last);
-          if (!doc || doc.revision < last) lost++;
-        }
-        if (doc && doc.revision > 0) expect(doc.body === crashBody(doc.revision)).toBe(true);
+        const have = new Set(
+          db
+            .prepare<[], { revision: number }>('SELECT revision FROM revisions')
+            .all()
+            .map((r) => r.revision),
+        );
+        for (const rev of reportedAll) if (!have.has(rev)) lost++;
       } finally {
         closeDatabase(db);
       }
-    }
-    reportedCount += reportedAll.size;
-    // Everything reported over the whole run is still there at the end.
-    const db = openDatabase({ dataDir });
-    try {
-      const have = new Set(db.prepare<[], { revision: number }>('SELECT revision FROM revisions').all().map((r) => r.revision));
-      for (const rev of reportedAll) if (!have.has(rev)) lost++;
-    } finally {
-      closeDatabase(db);
-    }
     };
-    await Promise.all(
-      Array.from({ length: LANES }, (_, k) => lane(Math.floor(ITERATIONS / LANES) + (k < ITERATIONS % LANES ? 1 : 0), join(root, `lane${k}`))),
-    );
+    await Promise.all(Array.from({ length: LANES }, (_, k) => lane(Math.floor(ITERATIONS / LANES) + (k < ITERATIONS % LANES ? 1 : 0), join(root, `lane${k}`))));
     const seconds = (Date.now() - started) / 1000;
     console.log(
       `crash test: ${ITERATIONS} kills in ${LANES} lanes (${killedWhileWriting} mid-write), ${reportedCount} committed revisions reported (up to ${maxSeen}), ` +

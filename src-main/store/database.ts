@@ -109,7 +109,11 @@ function moveAside(file: string, cause: unknown): ApiError {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('.', '-');
   const aside = `${file}.damaged-${stamp}`;
   // quick_check can report many lines; one short line is enough to say what kind of damage.
-  const reason = (cause instanceof Error ? cause.message : String(cause)).replace(/\*\*\*[^*]*\*\*\*/g, '').replace(/\s+/g, ' ').trim().slice(0, 200);
+  const reason = (cause instanceof Error ? cause.message : String(cause))
+    .replace(/\*\*\*[^*]*\*\*\*/g, '')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 200);
   try {
     for (const suffix of ['-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
     renameSync(file, aside);

@@ -119,9 +119,7 @@ export class DocumentStore {
   }
 
   open(id: string): Document {
-    const row = this.guard('could not open the document', () =>
-      this.db.prepare<[string], Row>('SELECT * FROM documents WHERE id = ?').get(id),
-    );
+    const row = this.guard('could not open the document', () => this.db.prepare<[string], Row>('SELECT * FROM documents WHERE id = ?').get(id));
     if (!row) throw notFound(id);
     return toDocument(row);
   }
@@ -272,7 +270,8 @@ export class DocumentStore {
       revision: current.revision + 1,
     };
     // The index only changes when what the writer sees does (title or shown).
-    next.shown = next.body === current.body && next.rich_text === current.rich_text && current.shown !== undefined ? current.shown : writerText(next.body, next.rich_text);
+    next.shown =
+      next.body === current.body && next.rich_text === current.rich_text && current.shown !== undefined ? current.shown : writerText(next.body, next.rich_text);
     this.db
       .prepare('UPDATE documents SET title = ?, body = ?, rich_text = ?, shown = ?, updated_at = ?, revision = ? WHERE id = ?')
       .run(next.title, next.body, next.rich_text, next.shown, next.updated_at, next.revision, next.id);

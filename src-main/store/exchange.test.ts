@@ -63,7 +63,9 @@ describe('exchange', () => {
     const shown = 'The keeper trimmed the \\*wicks\\* and lit the lamp every night.\\\nThe ships passed ____.';
     expect(exportDocument({ title: 'Keeper', body, richText }, 'md').text).toBe(`# Keeper\n\n${shown}`);
     // Plain text: no Markdown, the line break a line break.
-    expect(exportDocument({ title: 'Keeper', body, richText }, 'txt').text).toBe('Keeper\n\nThe keeper trimmed the *wicks* and lit the lamp every night.\nThe ships passed ____.');
+    expect(exportDocument({ title: 'Keeper', body, richText }, 'txt').text).toBe(
+      'Keeper\n\nThe keeper trimmed the *wicks* and lit the lamp every night.\nThe ships passed ____.',
+    );
     // Imported back, the fill is text and the empty blank still a blank.
     expect(parseBlanks(parseImport(`# Keeper\n\n${shown}`, 'md').body).filter((x) => x.kind === 'blank')).toHaveLength(1);
     for (const format of ['md', 'txt'] as const) {
@@ -144,7 +146,16 @@ describe('exchange through the core', () => {
     // A filled blank: the alternative on screen by default, the blank syntax with blanks 'keep'.
     const richText = JSON.stringify({
       type: 'doc',
-      content: [{ type: 'paragraph', content: [{ type: 'text', text: 'A ' }, { type: 'blank', attrs: { tokens: 4, status: 'filled', alternatives: ['quiet'], chosen: 0 } }, { type: 'text', text: ' night' }] }],
+      content: [
+        {
+          type: 'paragraph',
+          content: [
+            { type: 'text', text: 'A ' },
+            { type: 'blank', attrs: { tokens: 4, status: 'filled', alternatives: ['quiet'], chosen: 0 } },
+            { type: 'text', text: ' night' },
+          ],
+        },
+      ],
     });
     const filled = await core.call('documents.create', { title: 'Night', body: 'A {{4}} night', richText });
     expect((await core.call('documents.export', { id: filled.id, format: 'txt' })).text).toBe('Night\n\nA quiet night');

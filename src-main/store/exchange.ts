@@ -37,7 +37,8 @@ export interface ExportedDocument {
 export function exportDocument(doc: Pick<Document, 'title' | 'body' | 'richText'>, format: ExchangeFormat, blanks: BlanksAs = 'shown'): ExportedDocument {
   // A title is one line; a stray line break would otherwise spill into the body on import.
   const title = doc.title.replace(/\s*[\r\n]+\s*/g, ' ').trim() || UNTITLED;
-  const body = blanks === 'keep' ? doc.body : format === 'md' ? shownMarkdown(doc.body, doc.richText) : markdownToPlain(shownMarkdown(doc.body, doc.richText), true);
+  const body =
+    blanks === 'keep' ? doc.body : format === 'md' ? shownMarkdown(doc.body, doc.richText) : markdownToPlain(shownMarkdown(doc.body, doc.richText), true);
   const text = format === 'md' ? `# ${title}\n\n${body}` : `${title}\n\n${body}`;
   return { filename: `${safeFileName(title)}.${format}`, text };
 }

@@ -91,7 +91,12 @@ export class GenerationLog {
               input.networkCalls,
               input.inputText,
               JSON.stringify(
-                input.alternatives.map((a) => ({ text: a.text, fills: a.fills, ...(a.nll !== undefined ? { nll: a.nll } : {}), ...(a.lengths ? { lengths: a.lengths } : {}) })),
+                input.alternatives.map((a) => ({
+                  text: a.text,
+                  fills: a.fills,
+                  ...(a.nll !== undefined ? { nll: a.nll } : {}),
+                  ...(a.lengths ? { lengths: a.lengths } : {}),
+                })),
               ),
             );
           return Number(info.lastInsertRowid);
@@ -117,9 +122,7 @@ export class GenerationLog {
   }
 
   get(generationId: number): GenerationRecord {
-    const row = this.guard('could not read the generation', () =>
-      this.db.prepare<[number], Row>('SELECT * FROM generations WHERE id = ?').get(generationId),
-    );
+    const row = this.guard('could not read the generation', () => this.db.prepare<[number], Row>('SELECT * FROM generations WHERE id = ?').get(generationId));
     if (!row) throw notFoundGeneration(generationId);
     const alternatives = parseAlternatives(row);
     return { ...toSummary(row, alternatives.length), inputText: row.input_text, alternatives };
@@ -134,8 +137,9 @@ export class GenerationLog {
         `alternative: generation ${generationId} has ${current.alternatives.length} alternative(s); ${alternative} is out of range`,
       );
     }
-    const changes = this.guard('could not mark the accepted alternative', () =>
-      this.db.prepare('UPDATE generations SET accepted = ? WHERE id = ?').run(alternative, generationId).changes,
+    const changes = this.guard(
+      'could not mark the accepted alternative',
+      () => this.db.prepare('UPDATE generations SET accepted = ? WHERE id = ?').run(alternative, generationId).changes,
     );
     if (changes === 0) throw notFoundGeneration(generationId);
     return { ...current, accepted: alternative };
@@ -185,7 +189,10 @@ function toSummary(r: Row, alternativeCount: number): GenerationSummary {
 }
 
 function preview(text: string): string {
-  const line = text.slice(0, GENERATION_PREVIEW_CHARS * 4).replace(/\s+/g, ' ').trim();
+  const line = text
+    .slice(0, GENERATION_PREVIEW_CHARS * 4)
+    .replace(/\s+/g, ' ')
+    .trim();
   const chars = Array.from(line);
   return chars.length > GENERATION_PREVIEW_CHARS ? `${chars.slice(0, GENERATION_PREVIEW_CHARS).join('')}…` : line;
 }

@@ -59,9 +59,7 @@ function buildAt(k: number): void {
   migrate(raw, migrations.slice(0, k));
   expect(schemaVersion(raw)).toBe(k);
   if (k >= 1) {
-    const insert = raw.prepare(
-      'INSERT INTO documents (id, title, body, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?)',
-    );
+    const insert = raw.prepare('INSERT INTO documents (id, title, body, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?)');
     IDS.forEach((id, i) => insert.run(id, `title ${i} zebra${i}`, `${ODD} body${i} xylophone`, 1_000 + i, 2_000 + i, i));
     // Delete and re-insert one, so rowids have a gap (the rebuild in v2 must keep them).
     raw.prepare('DELETE FROM documents WHERE id = ?').run(IDS[1]);
@@ -97,7 +95,9 @@ function buildAt(k: number): void {
     for (const r of raw.prepare<[], { id: string; body: string; rich_text: string | null }>('SELECT id, body, rich_text FROM documents').all()) {
       raw.prepare('UPDATE documents SET shown = ? WHERE id = ?').run(writerText(r.body, r.rich_text), r.id);
     }
-    for (const r of raw.prepare<[], { revision_id: number; body: string; rich_text: string | null }>('SELECT revision_id, body, rich_text FROM revisions').all()) {
+    for (const r of raw
+      .prepare<[], { revision_id: number; body: string; rich_text: string | null }>('SELECT revision_id, body, rich_text FROM revisions')
+      .all()) {
       raw.prepare('UPDATE revisions SET preview = ? WHERE revision_id = ?').run(previewOf(r.body, r.rich_text), r.revision_id);
     }
   }
@@ -132,7 +132,12 @@ describe('migrations', () => {
           // Order: updated_at DESC, then the (kept) rowid.
           expect(docs.list().map((d) => d.id)).toEqual([IDS[2], IDS[1], IDS[0], ...(k >= 6 ? [FILLED_ID] : [])]);
           // The search index covers rows that existed before it did.
-          expect(docs.search('xylophone').map((h) => h.id).sort()).toEqual([...IDS].sort());
+          expect(
+            docs
+              .search('xylophone')
+              .map((h) => h.id)
+              .sort(),
+          ).toEqual([...IDS].sort());
           expect(docs.search('zebra1').map((h) => h.id)).toEqual([IDS[1]]);
           // Rich text (v6): none for documents from before it; kept where one was stored.
           expect(docs.open(IDS[0]!)).not.toHaveProperty('richText');

@@ -319,10 +319,7 @@ export function migrate(db: Database, list: readonly Migration[] = migrations): 
   const latest = list.length;
   const from = schemaVersion(db);
   if (from > latest) {
-    throw new ApiError(
-      'storage_error',
-      `the library at ${db.name} has schema version ${from}, newer than this Lacuna understands (${latest}); update Lacuna`,
-    );
+    throw new ApiError('storage_error', `the library at ${db.name} has schema version ${from}, newer than this Lacuna understands (${latest}); update Lacuna`);
   }
   const applied: number[] = [];
   for (const m of list) {

@@ -173,7 +173,12 @@ describe('search', () => {
     expect(hits.map((h) => h.id)).toEqual([inTitle.id, dense.id, inBody.id]);
     expect(hits[0]!.score).toBeLessThan(hits[2]!.score);
     // Prefix on the last term, AND across terms.
-    expect(docs.search('lightho').map((h) => h.id).sort()).toEqual([inTitle.id, dense.id, inBody.id].sort());
+    expect(
+      docs
+        .search('lightho')
+        .map((h) => h.id)
+        .sort(),
+    ).toEqual([inTitle.id, dense.id, inBody.id].sort());
     expect(docs.search('lighthouse keeper').map((h) => h.id)).toEqual([inBody.id]);
     for (const q of ['"', '(', 'AND', 'NOT x', 'a*b', 'col:x', '^', 'NEAR(a b)', '\u0000', '', '   ', '😀', '-x', "'; DROP TABLE documents; --"]) {
       expect(() => docs.search(q)).not.toThrow();
@@ -191,7 +196,7 @@ describe('search', () => {
     expect(hit!.snippet).toContain('<b>the</b>'); // as text; the UI escapes it
     // Words as FTS5's unicode61 tokenizer (remove_diacritics 2) sees them; the last term a prefix.
     expect(searchTokens('Café  NAÏVE-Straße 42')).toEqual(['cafe', 'naive', 'straße', '42']);
-    const cut = snippetOf('One. The harbour lamps were lit at the Harbourmaster\'s word.', [['harbour']]);
+    const cut = snippetOf("One. The harbour lamps were lit at the Harbourmaster's word.", [['harbour']]);
     expect(cut.highlights.map((h) => cut.snippet.slice(h.start, h.end))).toEqual(['harbour', 'Harbourmaster']);
     const long = snippetOf(`${'word '.repeat(100)}lamp ${'word '.repeat(100)}`, [['lamp']]);
     expect(long.snippet).toMatch(/^….*lamp.*…$/);
@@ -246,7 +251,12 @@ describe('trash', () => {
     expect(docs.open(gone.id).body).toBe('g2'); // still openable from the trash
     expect(docs.untrash(gone.id).id).toBe(gone.id);
     expect(docs.listTrash()).toEqual([]);
-    expect(docs.list().map((d) => d.id).sort()).toEqual([keep.id, gone.id].sort());
+    expect(
+      docs
+        .list()
+        .map((d) => d.id)
+        .sort(),
+    ).toEqual([keep.id, gone.id].sort());
     docs.trash(gone.id);
     expect(docs.emptyTrash()).toBe(1);
     expect(docs.emptyTrash()).toBe(0);

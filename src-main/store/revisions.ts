@@ -103,9 +103,7 @@ export class RevisionLog {
 
   newestAt(documentId: string): number | undefined {
     const row = this.db
-      .prepare<[string], { created_at: number }>(
-        'SELECT created_at FROM revisions WHERE document_id = ? ORDER BY created_at DESC, revision_id DESC LIMIT 1',
-      )
+      .prepare<[string], { created_at: number }>('SELECT created_at FROM revisions WHERE document_id = ? ORDER BY created_at DESC, revision_id DESC LIMIT 1')
       .get(documentId);
     return row?.created_at;
   }

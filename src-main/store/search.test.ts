@@ -34,7 +34,9 @@ function paragraphs(n: number, tag = 'p'): string {
 }
 
 function parts(seq: number): Array<{ part_id: number; text: string; title: string }> {
-  return db.prepare<[number], { part_id: number; text: string; title: string }>('SELECT part_id, text, title FROM search_parts WHERE doc_seq = ? ORDER BY part_id').all(seq);
+  return db
+    .prepare<[number], { part_id: number; text: string; title: string }>('SELECT part_id, text, title FROM search_parts WHERE doc_seq = ? ORDER BY part_id')
+    .all(seq);
 }
 
 function seqOf(id: string): number {
@@ -81,7 +83,12 @@ describe('the passage index', () => {
     const kept = after.filter((p) => before.some((b) => b.part_id === p.part_id));
     expect(after.length - kept.length).toBeLessThanOrEqual(2);
     expect(after.length - kept.length).toBeGreaterThanOrEqual(1);
-    expect(after.slice(1).map((p) => p.text).sort()).toEqual(passagesOf(edited).sort());
+    expect(
+      after
+        .slice(1)
+        .map((p) => p.text)
+        .sort(),
+    ).toEqual(passagesOf(edited).sort());
     // a title change touches the title part only (always part 0)
     const texts = db.prepare<[number], number>("SELECT count(*) FROM search_parts WHERE doc_seq = ? AND title = ''").pluck();
     const textsBefore = texts.get(seq);
@@ -129,7 +136,12 @@ describe('the passage index', () => {
     expect(wide).toHaveLength(SEARCH_LIMIT);
     expect(read).toBeLessThanOrEqual(4 * SEARCH_LIMIT);
     // the big documents (most matching passages) come before the notes that mention it once
-    expect(wide.slice(0, 2).map((h) => h.id).sort()).toEqual([big1.id, big2.id].sort());
+    expect(
+      wide
+        .slice(0, 2)
+        .map((h) => h.id)
+        .sort(),
+    ).toEqual([big1.id, big2.id].sort());
     expect(many.length).toBe(300);
   });
 
@@ -156,7 +168,12 @@ describe('SearchService (worker thread)', () => {
       const inFlight = service.search('lantern');
       await worker.terminate();
       // it may have been answered just before the worker went
-      expect(await inFlight.then(() => 'answered', (e: { code?: string }) => e.code)).toMatch(/^(answered|storage_error)$/);
+      expect(
+        await inFlight.then(
+          () => 'answered',
+          (e: { code?: string }) => e.code,
+        ),
+      ).toMatch(/^(answered|storage_error)$/);
       expect((await service.search('dawn')).map((h) => h.id)).toEqual([e.id]);
     } finally {
       await service.close();

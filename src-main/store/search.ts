@@ -111,7 +111,10 @@ function digest(kind: 'title' | 'text', s: string): string {
  * step). Call inside the transaction that writes the document.
  */
 export function indexDocument(db: Database, seq: number, title: string, shown: string): void {
-  db.prepare('INSERT INTO document_heads (doc_seq, head) VALUES (?, ?) ON CONFLICT (doc_seq) DO UPDATE SET head = excluded.head').run(seq, shown.slice(0, HEAD_CHARS));
+  db.prepare('INSERT INTO document_heads (doc_seq, head) VALUES (?, ?) ON CONFLICT (doc_seq) DO UPDATE SET head = excluded.head').run(
+    seq,
+    shown.slice(0, HEAD_CHARS),
+  );
   const base = seq * PART_BLOCK;
   const ins = db.prepare('INSERT INTO search_parts (part_id, doc_seq, hash, title, text) VALUES (?, ?, ?, ?, ?)');
   const del = db.prepare('DELETE FROM search_parts WHERE part_id = ?');

@@ -82,7 +82,10 @@ describe('store API', () => {
     await core.call('documents.save', { id: d.id, title: 'K', body, richText: rich(0), baseRevision: 0, snapshot: 'manual' });
     await core.call('documents.save', { id: d.id, title: 'K', body, richText: rich(1), baseRevision: 1, snapshot: 'manual' });
     const [now, before] = await core.call('revisions.list', { id: d.id });
-    expect([now!.preview, before!.preview]).toEqual(['The keeper slept every night. The ships passed.', 'The keeper lit the lamp every night. The ships passed.']);
+    expect([now!.preview, before!.preview]).toEqual([
+      'The keeper slept every night. The ships passed.',
+      'The keeper lit the lamp every night. The ships passed.',
+    ]);
     const diff = await core.call('revisions.diff', { revisionId: before!.revisionId });
     expect(diff.ops).toEqual([
       { op: 'equal', text: 'The keeper ' },

@@ -82,10 +82,7 @@ describe('openDatabase', () => {
     expect(schemaVersion(db)).toBe(migrations.length);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'half_done'").get()).toBeUndefined();
 
-    const fixed: Migration[] = [
-      ...migrations,
-      { version: migrations.length + 1, name: 'works', up: (d) => d.exec('CREATE TABLE works (x INTEGER)') },
-    ];
+    const fixed: Migration[] = [...migrations, { version: migrations.length + 1, name: 'works', up: (d) => d.exec('CREATE TABLE works (x INTEGER)') }];
     expect(migrate(db, fixed).applied).toEqual([migrations.length + 1]);
     expect(migrate(db, fixed).applied).toEqual([]);
   });

@@ -171,7 +171,12 @@ describe('web server: API', () => {
     expect(wrong.status).toBe(401);
     const short = await api('documents.list', {}, auth('abc'));
     expect(short.status).toBe(401);
-    const query = await send({ method: 'POST', path: `/api/documents.list?token=${server.token}`, headers: { 'Content-Type': 'application/json' }, body: '{}' });
+    const query = await send({
+      method: 'POST',
+      path: `/api/documents.list?token=${server.token}`,
+      headers: { 'Content-Type': 'application/json' },
+      body: '{}',
+    });
     expect(query.status).toBe(401);
     const unknownNoToken = await api('no.such', {}, { 'Content-Type': 'application/json' });
     expect(unknownNoToken.status).toBe(401);
@@ -202,7 +207,12 @@ describe('web server: API', () => {
     expect((JSON.parse(bad.body) as Envelope).error!.message).toMatch(/JSON/);
     const type = await send({ method: 'POST', path: '/api/documents.list', headers: { ...auth(), 'Content-Type': 'text/plain' }, body: '{}' });
     expect(type.status).toBe(415);
-    const form = await send({ method: 'POST', path: '/api/documents.list', headers: { ...auth(), 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
+    const form = await send({
+      method: 'POST',
+      path: '/api/documents.list',
+      headers: { ...auth(), 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'a=1',
+    });
     expect(form.status).toBe(415);
     const big = await send({ method: 'POST', path: '/api/documents.create', headers: auth(), body: JSON.stringify({ body: 'x'.repeat((1 << 20) + 10) }) });
     expect(big.status).toBe(413);
@@ -217,7 +227,12 @@ describe('web server: API', () => {
     expect(created.status).toBe(200);
     const doc = Document.parse(created.json.result);
     const list = await api('documents.list', {});
-    expect(z.array(DocumentSummary).parse(list.json.result).map((d) => d.id)).toContain(doc.id);
+    expect(
+      z
+        .array(DocumentSummary)
+        .parse(list.json.result)
+        .map((d) => d.id),
+    ).toContain(doc.id);
     const opened = await api('documents.open', { id: doc.id });
     expect(opened.json).toEqual({ ok: true, result: doc });
     const saved = await api('documents.save', { id: doc.id, title: 'Web', body: body + '!', baseRevision: 0 });

@@ -400,7 +400,6 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   if (res.destroyed) return;
   const text = JSON.stringify(body);

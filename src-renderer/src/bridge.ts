@@ -85,8 +85,7 @@ export function takeWebToken(): string | null {
   }
 }
 
-const NO_TOKEN =
-  'This page needs its access link. Open the address printed by Lacuna web mode (it ends in #token=…).';
+const NO_TOKEN = 'This page needs its access link. Open the address printed by Lacuna web mode (it ends in #token=…).';
 
 /** What a POST to the API answered: its HTTP status (0: unreachable) and its JSON body (undefined: none). */
 interface Answer {

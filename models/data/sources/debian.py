@@ -55,8 +55,7 @@ def ensure_debs(deb_dir: str, install: bool) -> Tuple[str, dict]:
         if not os.path.exists(stamp):
             subprocess.run(["dpkg-deb", "-x", path, root], check=True)
             open(stamp, "w").close()
-        info[pkg] = dict(version=ver, deb=os.path.basename(path), sha256=sha,
-                         how="apt-get download + dpkg-deb -x")
+        info[pkg] = dict(version=ver, deb=os.path.basename(path), sha256=sha, how="apt-get download + dpkg-deb -x")
     for pkg, exe in DEB_TOOLS.items():
         if not shutil.which(exe):
             cmd = ["apt-get", "install", "-y", "-q", "--no-install-recommends", pkg]
@@ -66,8 +65,7 @@ def ensure_debs(deb_dir: str, install: bool) -> Tuple[str, dict]:
             if subprocess.run(cmd, env=env).returncode != 0:
                 subprocess.run(["apt-get", "update", "-q"], env=env, check=True)
                 subprocess.run(cmd, env=env, check=True)
-        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                           text=True)
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True)
         info[pkg] = dict(version=r.stdout.strip(), how="apt-get install (tool)")
     return root, info
 
@@ -77,15 +75,12 @@ _OSIS_BOOK = re.compile(r'<div [^>]*type="book"[^>]*/>')
 
 def load_web_bible(root: str) -> List[Doc]:
     env = dict(os.environ, SWORD_PATH=os.path.join(root, "usr/share/sword"))
-    imp = subprocess.run(["mod2imp", "engWEB2015eb"], capture_output=True, check=True,
-                         env=env).stdout
+    imp = subprocess.run(["mod2imp", "engWEB2015eb"], capture_output=True, check=True, env=env).stdout
     raw = imp.decode("utf-8")
     # entries "$$$Key\n<osis>"; concatenate the OSIS stream in module order
     # verses follow each other in running text: join entries with a space
-    stream = " ".join(part.split("\n", 1)[1].strip() if "\n" in part else ""
-                      for part in raw.split("$$$")[1:])
-    stream = re.sub(r'<div [^>]*sID="([^"]+)"[^>]*type="glossary"[^>]*/>.*?'
-                    r'<div [^>]*eID="\1"[^>]*/>', " ", stream, flags=re.S)
+    stream = " ".join(part.split("\n", 1)[1].strip() if "\n" in part else "" for part in raw.split("$$$")[1:])
+    stream = re.sub(r'<div [^>]*sID="([^"]+)"[^>]*type="glossary"[^>]*/>.*?' r'<div [^>]*eID="\1"[^>]*/>', " ", stream, flags=re.S)
     stream = re.sub(r'<div [^>]*type="glossary"[^>]*/>.*', " ", stream, flags=re.S)
     # footnotes go; SWORD leaves no space around a note between two words ("Yahweh’s<note>…
     # </note>law"), nor after some closing quotes ("…”</q>Then"): mark, restore spaces later
@@ -97,7 +92,7 @@ def load_web_bible(root: str) -> List[Doc]:
     docs = []
     for head, body in zip(["<front>"] + heads, parts):
         if 'eID="' in head:
-            continue          # text after a book's end marker (whitespace only)
+            continue  # text after a book's end marker (whitespace only)
         m = re.search(r'<milestone n="([^"]+)" type="x-usfm-h"/>', body)
         name = m.group(1) if m else ("Preface" if head == "<front>" else "?")
         t = body
@@ -122,8 +117,7 @@ def load_web_bible(root: str) -> List[Doc]:
 
 
 class _HTMLText(html.parser.HTMLParser):
-    BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "blockquote", "pre",
-             "table", "ul", "ol", "dd", "dt", "hr"}
+    BLOCK = {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "hr"}
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -171,11 +165,13 @@ def load_cfi(root: str) -> List[Doc]:
             continue
         with open(path, "rb") as f:
             data = f.read()
-        m = re.search(rb'charset=([\w-]+)', data[:2000])
+        m = re.search(rb"charset=([\w-]+)", data[:2000])
         src = data.decode(m.group(1).decode() if m else "latin-1", errors="replace")
-        paras = [p for p in html_to_paragraphs(src)
-                 if p.upper() not in ("INDEX", "PREVIOUS", "NEXT", "HOME")
-                 and not re.fullmatch(r"(INDEX|PREVIOUS|NEXT|[\s<>|]+)+", p, re.I)]
+        paras = [
+            p
+            for p in html_to_paragraphs(src)
+            if p.upper() not in ("INDEX", "PREVIOUS", "NEXT", "HOME") and not re.fullmatch(r"(INDEX|PREVIOUS|NEXT|[\s<>|]+)+", p, re.I)
+        ]
         text = join_paragraphs(paras)
         if len(text) > 200:
             docs.append(Doc("cfi", fname.split(".")[0], paras[0][:80], text))
@@ -190,23 +186,20 @@ def load_jargon(root: str) -> List[Doc]:
         text = normalise_text(f.read().decode("utf-8"))
     lines = text.split("\n")
     # top-level headings start in column 0: "Chapter N. …", "Glossary", "Appendix X. …"
-    starts = [(i, l) for i, l in enumerate(lines)
-              if re.match(r"^(Chapter\s\d+\.|Appendix\s[A-Z]\.|Glossary$|Bibliography$)", l)]
+    starts = [(i, l) for i, l in enumerate(lines) if re.match(r"^(Chapter\s\d+\.|Appendix\s[A-Z]\.|Glossary$|Bibliography$)", l)]
     docs = []
     for k, (i, head) in enumerate(starts):
         end = starts[k + 1][0] if k + 1 < len(starts) else len(lines)
         if not _JARGON_KEEP.match(head):
             continue
-        body = "\n".join(lines[i + 1: end])
-        body = re.sub(r"\{([^{}]+)\}", r"\1", body)           # {cross-reference} markup
+        body = "\n".join(lines[i + 1 : end])
+        body = re.sub(r"\{([^{}]+)\}", r"\1", body)  # {cross-reference} markup
         paras = [p for p in unwrap_text(body, 78) if p.strip() != "Table of Contents"]
         # each chapter opens with a list of its section headings, repeated later: drop it
         first_prose = next((k for k, p in enumerate(paras) if len(p.split()) >= 15), 0)
         later = set(paras[first_prose:])
-        paras = [collapse_spaces(head)] + [p for k, p in enumerate(paras)
-                                           if k >= first_prose or p not in later]
-        docs.append(Doc("jargon", re.sub(r"\W+", "_", head.split(".")[0]).lower(), head.strip(),
-                        join_paragraphs(paras)))
+        paras = [collapse_spaces(head)] + [p for k, p in enumerate(paras) if k >= first_prose or p not in later]
+        docs.append(Doc("jargon", re.sub(r"\W+", "_", head.split(".")[0]).lower(), head.strip(), join_paragraphs(paras)))
     return docs
 
 
@@ -233,10 +226,10 @@ def load_devil(root: str) -> List[Doc]:
         if (off, ln) in seen:
             continue
         seen.add((off, ln))
-        chunk = normalise_text(data[off: off + ln].decode("utf-8"))
+        chunk = normalise_text(data[off : off + ln].decode("utf-8"))
         if word.startswith("00database"):
             if word == "00databaseinfo" and "PREFACE" in chunk:
-                by_letter["preface"].append(chunk[chunk.index("PREFACE"):])
+                by_letter["preface"].append(chunk[chunk.index("PREFACE") :])
             continue
         by_letter[word[:1].upper()].append(chunk)
     docs = []
@@ -244,13 +237,11 @@ def load_devil(root: str) -> List[Doc]:
         text = "\n\n".join(by_letter[letter])
         paras = [_ITALIC.sub("", p) for p in unwrap_text(text, 70)]
         # right-aligned attributions ("   G.J.") were collapsed onto their own line; keep
-        docs.append(Doc("devil", letter.lower(), "The Devil's Dictionary: " + letter,
-                        join_paragraphs(paras)))
+        docs.append(Doc("devil", letter.lower(), "The Devil's Dictionary: " + letter, join_paragraphs(paras)))
     return docs
 
 
-_WN_FILES = [("noun", "data.noun"), ("verb", "data.verb"), ("adj", "data.adj"),
-              ("adv", "data.adv")]
+_WN_FILES = [("noun", "data.noun"), ("verb", "data.verb"), ("adj", "data.adj"), ("adv", "data.adv")]
 
 
 def wordnet_sentence(ex: str) -> str:
@@ -294,10 +285,8 @@ def load_wordnet(root: str, min_words: int = 4, doc_chars: int = 8000) -> List[D
                 paras.append(" ".join(sents))
                 size += len(paras[-1]) + 2
             if size >= doc_chars:
-                docs.append(Doc("wordnet", f"{pos}-{k:03d}", f"WordNet examples ({pos}) {k}",
-                                join_paragraphs(paras)))
+                docs.append(Doc("wordnet", f"{pos}-{k:03d}", f"WordNet examples ({pos}) {k}", join_paragraphs(paras)))
                 paras, size, k = [], 0, k + 1
         if paras:
-            docs.append(Doc("wordnet", f"{pos}-{k:03d}", f"WordNet examples ({pos}) {k}",
-                            join_paragraphs(paras)))
+            docs.append(Doc("wordnet", f"{pos}-{k:03d}", f"WordNet examples ({pos}) {k}", join_paragraphs(paras)))
     return docs

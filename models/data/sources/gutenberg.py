@@ -9,8 +9,7 @@ import re
 from collections import Counter
 from typing import List, Tuple
 
-from text import (_ITALIC, Doc, is_table_block, join_paragraphs, normalise_text, unwrap_block,
-                  wrap_width)
+from text import _ITALIC, Doc, is_table_block, join_paragraphs, normalise_text, unwrap_block, wrap_width
 
 _PG_START = re.compile(r"^\*\*\* ?START OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.M | re.I)
 _PG_END = re.compile(r"^\*\*\* ?END OF (THE|THIS) PROJECT GUTENBERG EBOOK.*$", re.M | re.I)
@@ -18,24 +17,28 @@ _PG_BOILER = re.compile(
     r"project gutenberg|gutenberg-tm|gutenberg\.org|gutenberg\.net|pgdp\.net|"
     r"distributed proofread|^produced by|^e-?text prepared by|^transcribed from|"
     r"^this (e-?book|e-?text) (was|is)|^updated editions will|^end of (the|this) ",
-    re.I)
+    re.I,
+)
 _BRACKETED = re.compile(
-    r"\[(?:Illustration|Transcriber[’']?s? ?[Nn]ote|Footnote|Sidenote|Blank Page|Pg \d|"
-    r"Page \d)[^\[\]]{0,4000}(?:\[[^\[\]]{0,200}\][^\[\]]{0,4000})*\]", re.I)
+    r"\[(?:Illustration|Transcriber[’']?s? ?[Nn]ote|Footnote|Sidenote|Blank Page|Pg \d|" r"Page \d)[^\[\]]{0,4000}(?:\[[^\[\]]{0,200}\][^\[\]]{0,4000})*\]",
+    re.I,
+)
 _FOOTMARK = re.compile(r"\[(?:\d{1,3}|[A-Z]|[a-z])\]")
-_TOC_HEAD = re.compile(r"^(?:table of )?contents?\.?:?$|^(?:list of )?illustrations\.?$|"
-                       r"^list of [\w ]{1,30}\.?$|^index\.?$", re.I)
+_TOC_HEAD = re.compile(r"^(?:table of )?contents?\.?:?$|^(?:list of )?illustrations\.?$|" r"^list of [\w ]{1,30}\.?$|^index\.?$", re.I)
 _TOC_LINE = re.compile(
     r"^(?:(?:chapter|chap\.|book|part|act|scene|canto|letter|section|stave|volume|vol\.|"
     r"appendix|preface|introduction|prologue|epilogue|note|notes|footnotes)\b|"
-    r"[IVXLC]+\.?(?:\s|$)|\d+\.?(?:\s|$))|\s\d+$|\.{3,}|[IVXLC]+\.?$", re.I)
+    r"[IVXLC]+\.?(?:\s|$)|\d+\.?(?:\s|$))|\s\d+$|\.{3,}|[IVXLC]+\.?$",
+    re.I,
+)
 _TAIL_NOTE = re.compile(
     r"^\W*(transcriber[’']?s?\b|changes to the text|typographical errors|obvious typo|"
     r"errata\b|notes? on the text|spelling (and|has been)|archaic or variant spelling|"
-    r"inconsistencies in)", re.I)
+    r"inconsistencies in)",
+    re.I,
+)
 _IMAGE_LINE = re.compile(r"\b\S+\.(?:jpe?g|png|gif)\b|^\s*Full Size\s*$", re.I)
-_META_LINE = re.compile(r"^(Title|Author|Translator|Editor|Illustrator|Release date|"
-                        r"Language|Credits|Original publication|Most recently updated):", re.I)
+_META_LINE = re.compile(r"^(Title|Author|Translator|Editor|Illustrator|Release date|" r"Language|Credits|Original publication|Most recently updated):", re.I)
 
 
 def gutenberg_header(raw: str) -> dict:
@@ -59,13 +62,11 @@ def _looks_like_toc(block: List[str]) -> bool:
         return False
     hits = sum(1 for l in ls if _TOC_LINE.search(l) or (l.upper() == l and len(l) < 70))
     short = sum(1 for l in ls if len(l.split()) <= 12)
-    return hits * 2 >= len(ls) and short == len(ls) or (len(ls) >= 3 and short == len(ls)
-                                                        and block[0][:1] == " ")
+    return hits * 2 >= len(ls) and short == len(ls) or (len(ls) >= 3 and short == len(ls) and block[0][:1] == " ")
 
 
 def _is_prose(block: List[str], width: int) -> bool:
-    return (sum(len(l.split()) for l in block) >= 25
-            or any(len(l.rstrip()) >= 0.72 * width for l in block[:-1]))
+    return sum(len(l.split()) for l in block) >= 25 or any(len(l.rstrip()) >= 0.72 * width for l in block[:-1])
 
 
 def clean_gutenberg(raw: str) -> Tuple[str, dict]:
@@ -75,13 +76,13 @@ def clean_gutenberg(raw: str) -> Tuple[str, dict]:
     ms, me = _PG_START.search(raw), _PG_END.search(raw)
     if not ms or not me:
         raise ValueError("no START/END markers")
-    body = raw[ms.end(): me.start()]
+    body = raw[ms.end() : me.start()]
     stats["chars_raw"] = len(raw)
     body = normalise_text(body)
     body, n = _BRACKETED.subn("", body)
     stats["bracketed_notes_removed"] = n
     body = _FOOTMARK.sub("", body)
-    body = re.sub(r"\{(\d+|[ivxlc]+)\}", "", body)            # page markers {12}
+    body = re.sub(r"\{(\d+|[ivxlc]+)\}", "", body)  # page markers {12}
     lines = body.split("\n")
     width = wrap_width(lines)
     # blocks between blank lines
@@ -109,7 +110,7 @@ def clean_gutenberg(raw: str) -> Tuple[str, dict]:
         first = b[0].strip()
         joined = " ".join(x.strip() for x in b)
         if is_table_block(b):
-            stats["boxed_blocks_removed"] += 1          # ASCII-art boxes (notes, tables)
+            stats["boxed_blocks_removed"] += 1  # ASCII-art boxes (notes, tables)
             i += 1
             continue
         if _PG_BOILER.search(first) or re.search(r"project gutenberg|gutenberg\.org", joined, re.I):
@@ -129,8 +130,7 @@ def clean_gutenberg(raw: str) -> Tuple[str, dict]:
             dropped = 0
             while j < len(blocks) and dropped < 400 and _looks_like_toc(blocks[j]):
                 # a lone heading followed by prose is the first chapter: keep it
-                if (len(blocks[j]) == 1 and j + 1 < len(blocks)
-                        and _is_prose(blocks[j + 1], width)):
+                if len(blocks[j]) == 1 and j + 1 < len(blocks) and _is_prose(blocks[j + 1], width):
                     break
                 dropped += len(blocks[j])
                 j += 1
@@ -144,7 +144,7 @@ def clean_gutenberg(raw: str) -> Tuple[str, dict]:
     for b in kept:
         for p in unwrap_block(b, width).split("\n\n"):
             p = _ITALIC.sub("", p)
-            p = re.sub(r"^[ *.·]{5,}$", "* * *", p)               # section breaks
+            p = re.sub(r"^[ *.·]{5,}$", "* * *", p)  # section breaks
             if p.strip():
                 paras.append(p)
     text = join_paragraphs(paras)

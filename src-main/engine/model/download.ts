@@ -183,7 +183,15 @@ function checkArgs(o: HubRequestOptions): void {
   if (!Array.isArray(o.files) || o.files.length === 0) throw new ApiError('bad_request', 'Name at least one file to download.');
   const seen = new Set<string>();
   for (const f of o.files) {
-    if (typeof f !== 'string' || !f || f.startsWith('/') || f.includes('\\') || f.split('/').some((s) => s === '' || s === '.' || s === '..') || f.endsWith('.part') || f.endsWith('.part.json')) {
+    if (
+      typeof f !== 'string' ||
+      !f ||
+      f.startsWith('/') ||
+      f.includes('\\') ||
+      f.split('/').some((s) => s === '' || s === '.' || s === '..') ||
+      f.endsWith('.part') ||
+      f.endsWith('.part.json')
+    ) {
       throw new ApiError('bad_request', `${JSON.stringify(f)} is not a file path inside a repository.`);
     }
     if (seen.has(f)) throw new ApiError('bad_request', `${f} is named twice.`);
@@ -493,11 +501,15 @@ function httpError(res: IncomingMessage, url: URL, ctx: ErrorContext): ApiError 
   if (code === 'RevisionNotFound') return new ApiError('not_found', `${repo} has no revision "${revision}" on ${hub}.`);
   if (code === 'EntryNotFound') return new ApiError('not_found', `${repo} has no file ${file} at revision ${revision}.`);
   if (status === 401) {
-    return new ApiError('network_error', hadToken ? `${host} did not accept HF_TOKEN (HTTP 401); check the token.` : `${host} wants a sign-in to download ${repo} (HTTP 401): set HF_TOKEN.`);
+    return new ApiError(
+      'network_error',
+      hadToken ? `${host} did not accept HF_TOKEN (HTTP 401); check the token.` : `${host} wants a sign-in to download ${repo} (HTTP 401): set HF_TOKEN.`,
+    );
   }
   if (status === 403) return new ApiError('network_error', `${host} refused the download of ${file} (HTTP 403).`);
   if (status === 404 || status === 410) return new ApiError('not_found', `${host} has no ${file} of ${repo} (HTTP ${status}).`);
-  if (status === 407) return new ApiError('network_error', `The proxy wants a password (HTTP 407): put it in the proxy variable as http://user:password@host:port.`);
+  if (status === 407)
+    return new ApiError('network_error', `The proxy wants a password (HTTP 407): put it in the proxy variable as http://user:password@host:port.`);
   if (status === 429) return new ApiError('network_error', `${host} is limiting downloads for now (HTTP 429); wait a few minutes and try again.`);
   if (status >= 500) return new ApiError('network_error', `${host} is having trouble (HTTP ${status}); try again later.`);
   return new ApiError('network_error', `${host} answered HTTP ${status} for ${file}.`);
@@ -516,7 +528,8 @@ function netError(e: unknown, ctx: ErrorContext): { error: ApiError; retriable: 
   const viaProxy = where?.proxy && where.url.href === where.proxy.url.href;
   const who = viaProxy ? `the proxy ${host} (from ${where!.proxy!.variable})` : host;
   if (cause instanceof TransferError) {
-    if (cause.kind === 'abort') return { error: new ApiError('cancelled', `The download of ${ctx.file} was cancelled; it will resume where it stopped.`), retriable: false };
+    if (cause.kind === 'abort')
+      return { error: new ApiError('cancelled', `The download of ${ctx.file} was cancelled; it will resume where it stopped.`), retriable: false };
     if (cause.kind === 'proxy') {
       const status = cause.status ?? 0;
       return {
@@ -531,7 +544,12 @@ function netError(e: unknown, ctx: ErrorContext): { error: ApiError; retriable: 
     }
     const body = e instanceof NetError && e.phase === 'body';
     return {
-      error: new ApiError('network_error', body ? `The download of ${ctx.file} stalled: ${host} sent nothing for ${Math.round(ctx.s.timeoutMs / 1000)} s.` : `Cannot reach ${who}: it did not answer for ${Math.round(ctx.s.timeoutMs / 1000)} s.`),
+      error: new ApiError(
+        'network_error',
+        body
+          ? `The download of ${ctx.file} stalled: ${host} sent nothing for ${Math.round(ctx.s.timeoutMs / 1000)} s.`
+          : `Cannot reach ${who}: it did not answer for ${Math.round(ctx.s.timeoutMs / 1000)} s.`,
+      ),
       retriable: true,
     };
   }
@@ -539,18 +557,27 @@ function netError(e: unknown, ctx: ErrorContext): { error: ApiError; retriable: 
   const message = cause instanceof Error ? cause.message : String(cause);
   if (OFFLINE.has(code)) {
     return {
-      error: new ApiError('network_error', viaProxy ? `Cannot reach ${who}: its name does not resolve, or this computer is offline.` : `Cannot reach ${host}: this computer seems to be offline.`),
+      error: new ApiError(
+        'network_error',
+        viaProxy ? `Cannot reach ${who}: its name does not resolve, or this computer is offline.` : `Cannot reach ${host}: this computer seems to be offline.`,
+      ),
       retriable: false,
     };
   }
   if (code === 'ECONNREFUSED') return { error: new ApiError('network_error', `Cannot reach ${who}: the connection was refused.`), retriable: false };
   if (code === 'ETIMEDOUT') return { error: new ApiError('network_error', `Cannot reach ${who}: the connection timed out.`), retriable: true };
   if (DROPPED.has(code) || message === 'aborted' || /socket hang up/.test(message)) {
-    return { error: new ApiError('network_error', `The connection to ${host} broke during the download of ${ctx.file}; try again, it will resume.`), retriable: true };
+    return {
+      error: new ApiError('network_error', `The connection to ${host} broke during the download of ${ctx.file}; try again, it will resume.`),
+      retriable: true,
+    };
   }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code)) {
     return {
-      error: new ApiError('network_error', `Cannot make a secure connection to ${host} (${code}); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS.`),
+      error: new ApiError(
+        'network_error',
+        `Cannot make a secure connection to ${host} (${code}); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS.`,
+      ),
       retriable: false,
     };
   }
@@ -627,7 +654,10 @@ async function headFile(s: Settings, repo: string, revision: string, file: strin
       const size = sizeRaw !== undefined && /^\d+$/.test(sizeRaw) ? Number(sizeRaw) : NaN;
       const commit = header(h, 'x-repo-commit');
       if (!etag || !Number.isSafeInteger(size) || !commit) {
-        throw new ApiError('network_error', `${hostOf(url)} did not describe ${file} of ${repo} (no ${!commit ? 'X-Repo-Commit' : !etag ? 'ETag' : 'size'}); is HF_ENDPOINT a Hugging Face Hub?`);
+        throw new ApiError(
+          'network_error',
+          `${hostOf(url)} did not describe ${file} of ${repo} (no ${!commit ? 'X-Repo-Commit' : !etag ? 'ETag' : 'size'}); is HF_ENDPOINT a Hugging Face Hub?`,
+        );
       }
       const lfs = header(h, 'x-linked-etag') !== undefined;
       const sha256 = lfs && /^[0-9a-f]{64}$/i.test(etag) ? etag.toLowerCase() : undefined;
@@ -903,7 +933,10 @@ async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: strin
           const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(header(ex.res.headers, 'content-range') ?? '');
           if (!m || Number(m[1]) !== pos) {
             ex.res.resume();
-            throw new ApiError('network_error', `${hostOf(url)} sent the wrong part of ${f.path} (Content-Range ${JSON.stringify(header(ex.res.headers, 'content-range') ?? '')}, asked for bytes ${pos}-).`);
+            throw new ApiError(
+              'network_error',
+              `${hostOf(url)} sent the wrong part of ${f.path} (Content-Range ${JSON.stringify(header(ex.res.headers, 'content-range') ?? '')}, asked for bytes ${pos}-).`,
+            );
           }
         } else if (pos > 0) {
           // Range ignored: the whole file comes again.
@@ -914,7 +947,10 @@ async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: strin
         }
         await receive(ex, where, async (buf) => {
           if (pos + buf.length > f.size) {
-            throw new ApiError('model_error', `The download of ${f.path} was damaged (more than the ${f.size} bytes the Hub reported); it was deleted, try again.`);
+            throw new ApiError(
+              'model_error',
+              `The download of ${f.path} was damaged (more than the ${f.size} bytes the Hub reported); it was deleted, try again.`,
+            );
           }
           await writeAll(fh, buf, pos).catch(fail);
           hash.update(buf);

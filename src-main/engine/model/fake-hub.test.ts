@@ -9,7 +9,11 @@ afterEach(async () => {
 });
 
 /** One request, no redirects followed, no proxy. */
-function fetchRaw(url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+function fetchRaw(
+  url: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
   return new Promise((ok, fail) => {
     const req = request(url, { method, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
@@ -33,7 +37,13 @@ describe('fake hub', () => {
     const blob = createHash('sha1').update('blob 2\0{}').digest('hex');
     expect(tree).toEqual([
       { type: 'file', oid: blob, size: 2, path: 'config.json' },
-      { type: 'file', oid: expect.stringMatching(/^[0-9a-f]{40}$/), size: 5000, path: 'model.safetensors', lfs: { oid: hub.sha256Of('a/b', 'model.safetensors'), size: 5000, pointerSize: expect.any(Number) } },
+      {
+        type: 'file',
+        oid: expect.stringMatching(/^[0-9a-f]{40}$/),
+        size: 5000,
+        path: 'model.safetensors',
+        lfs: { oid: hub.sha256Of('a/b', 'model.safetensors'), size: 5000, pointerSize: expect.any(Number) },
+      },
     ]);
     expect((await fetchRaw(`${hub.endpoint}/api/models/a/b/tree/nope`)).headers['x-error-code']).toBe('RevisionNotFound');
     expect((await fetchRaw(`${hub.endpoint}/api/models/a/c`)).headers['x-error-code']).toBe('RepoNotFound');
@@ -44,7 +54,12 @@ describe('fake hub', () => {
     const hub = await startFakeHub({ repos: { 'a/b': { files: { 'config.json': Buffer.from('{}'), 'model.safetensors': weights } } } });
     hubs.push(hub);
     const small = await fetchRaw(`${hub.endpoint}/a/b/resolve/main/config.json`);
-    expect([small.status, small.headers.etag, small.headers['x-repo-commit'], small.body.toString()]).toEqual([200, `"${createHash('sha1').update('blob 2\0{}').digest('hex')}"`, hub.commitOf('a/b'), '{}']);
+    expect([small.status, small.headers.etag, small.headers['x-repo-commit'], small.body.toString()]).toEqual([
+      200,
+      `"${createHash('sha1').update('blob 2\0{}').digest('hex')}"`,
+      hub.commitOf('a/b'),
+      '{}',
+    ]);
     const head = await fetchRaw(`${hub.endpoint}/a/b/resolve/main/model.safetensors`, {}, 'HEAD');
     expect(head.status).toBe(302);
     expect(head.headers['x-linked-etag']).toBe(`"${hub.sha256Of('a/b', 'model.safetensors')}"`);

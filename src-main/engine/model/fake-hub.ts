@@ -261,8 +261,21 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     res.end(res.req.method === 'HEAD' ? undefined : buf);
   }
 
-  function error(res: ServerResponse, rec: FakeHubRequest, status: number, code: string | undefined, message: string, extra: Record<string, string> = {}): void {
-    answer(res, rec, status, { 'content-type': 'application/json', ...(code ? { 'x-error-code': code } : {}), 'x-error-message': message, ...extra }, JSON.stringify({ error: message }));
+  function error(
+    res: ServerResponse,
+    rec: FakeHubRequest,
+    status: number,
+    code: string | undefined,
+    message: string,
+    extra: Record<string, string> = {},
+  ): void {
+    answer(
+      res,
+      rec,
+      status,
+      { 'content-type': 'application/json', ...(code ? { 'x-error-code': code } : {}), 'x-error-message': message, ...extra },
+      JSON.stringify({ error: message }),
+    );
   }
 
   /** Authorization for a gated repo; false when an error was sent. */
@@ -270,11 +283,23 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
     if (!repo.gated) return true;
     const auth = req.headers.authorization;
     if (!auth) {
-      error(res, rec, 401, 'GatedRepo', `Access to model ${repo.id} is restricted. You must have access to it and be authenticated to access it. Please log in.`);
+      error(
+        res,
+        rec,
+        401,
+        'GatedRepo',
+        `Access to model ${repo.id} is restricted. You must have access to it and be authenticated to access it. Please log in.`,
+      );
       return false;
     }
     if (auth !== `Bearer ${options.token ?? ''}` || !options.token) {
-      error(res, rec, 403, 'GatedRepo', `Access to model ${repo.id} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo.id} to ask for access.`);
+      error(
+        res,
+        rec,
+        403,
+        'GatedRepo',
+        `Access to model ${repo.id} is restricted and you are not in the authorized list. Visit https://huggingface.co/${repo.id} to ask for access.`,
+      );
       return false;
     }
     return true;
@@ -392,10 +417,25 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
       if (!commit) return error(res, rec, 404, 'RevisionNotFound', `Invalid rev id: ${decodeURIComponent(api[3]!)}`);
       const files = [...repo.files.values()];
       if (api[2] === 'tree') {
-        const entries = files.map((e) => ({ type: 'file', oid: e.oid, size: e.lfs ? e.size : e.size, path: e.path, ...(e.lfs ? { lfs: { oid: e.sha256, size: e.size, pointerSize: e.pointerSize } } : {}) }));
+        const entries = files.map((e) => ({
+          type: 'file',
+          oid: e.oid,
+          size: e.lfs ? e.size : e.size,
+          path: e.path,
+          ...(e.lfs ? { lfs: { oid: e.sha256, size: e.size, pointerSize: e.pointerSize } } : {}),
+        }));
         return answer(res, rec, 200, { 'content-type': 'application/json' }, JSON.stringify(entries));
       }
-      const info = { _id: commit.slice(0, 24), id, modelId: id, sha: commit, private: false, gated: repo.gated ? 'auto' : false, disabled: false, siblings: files.map((e) => ({ rfilename: e.path })) };
+      const info = {
+        _id: commit.slice(0, 24),
+        id,
+        modelId: id,
+        sha: commit,
+        private: false,
+        gated: repo.gated ? 'auto' : false,
+        disabled: false,
+        siblings: files.map((e) => ({ rfilename: e.path })),
+      };
       return answer(res, rec, 200, { 'content-type': 'application/json' }, JSON.stringify(info));
     }
     const m = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(path);

@@ -123,7 +123,9 @@ describe('safetensors reader', () => {
     len.writeBigUInt64LE(BigInt(bad.length));
     await writeFile(path, Buffer.concat([len, bad, Buffer.alloc(16)]));
     await expect(SafetensorsFile.open(path)).rejects.toThrow(/tensor a has data_offsets \[0, 12\] but F32 \[4\] needs 16 bytes/);
-    const overlap = Buffer.from(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }));
+    const overlap = Buffer.from(
+      JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 8] }, b: { dtype: 'F32', shape: [2], data_offsets: [4, 12] } }),
+    );
     len.writeBigUInt64LE(BigInt(overlap.length));
     await writeFile(path, Buffer.concat([len, overlap, Buffer.alloc(12)]));
     await expect(SafetensorsFile.open(path)).rejects.toThrow(/overlap/);
@@ -194,8 +196,12 @@ describe('tensor validation', () => {
     // Sizes beyond any real network are refused with the limit, before anything is allocated (issue 16).
     const official = JSON.parse(await readFile(join(CHECKPOINT, 'config.json'), 'utf8')) as { tokens: number; model: Record<string, unknown> };
     expect(() => parseCheckpointConfig({ ...official, tokens: 1e9 })).toThrow(/"tokens" must be an integer from 2 to 1048575 \(got 1000000000\)/);
-    expect(() => parseCheckpointConfig({ ...official, model: { ...official.model, hidden_size: 1e9 } })).toThrow(/model\.hidden_size must be an integer from 1 to 16384/);
-    expect(() => parseCheckpointConfig({ ...official, model: { ...official.model, length: 2 ** 40 } })).toThrow(/model\.length must be an integer from 1 to 65536/);
+    expect(() => parseCheckpointConfig({ ...official, model: { ...official.model, hidden_size: 1e9 } })).toThrow(
+      /model\.hidden_size must be an integer from 1 to 16384/,
+    );
+    expect(() => parseCheckpointConfig({ ...official, model: { ...official.model, length: 2 ** 40 } })).toThrow(
+      /model\.length must be an integer from 1 to 65536/,
+    );
   });
 });
 
@@ -254,7 +260,15 @@ describe('importModel', () => {
     expect(pkg.dir).toBe(join(modelsDir, 'sedd-official-like-tiny'));
     expect(await readdir(modelsDir)).toEqual(['sedd-official-like-tiny']);
     const m = pkg.manifest;
-    expect([m.vocab_size, m.mask_id, m.length, m.graph.type, m.noise.type, m.scale_by_sigma, m.tokenizer.eos_id]).toEqual([512, 511, 128, 'absorb', 'loglinear', true, 510]);
+    expect([m.vocab_size, m.mask_id, m.length, m.graph.type, m.noise.type, m.scale_by_sigma, m.tokenizer.eos_id]).toEqual([
+      512,
+      511,
+      128,
+      'absorb',
+      'loglinear',
+      true,
+      510,
+    ]);
     expect(Object.keys(m.files).sort()).toEqual(['model.onnx', 'tokenizer.json', 'weights.bin']);
     await verifyModelFiles(pkg);
 
@@ -267,7 +281,12 @@ describe('importModel', () => {
     try {
       for (const c of ref.cases) {
         const [B, L, V] = c.shape;
-        const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+        const out = await model.run(
+          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+          Float32Array.from(c.sigma),
+          B,
+          L,
+        );
         expect(out.length).toBe(B * L * V);
         c.positions.forEach(([b, l], r) => {
           const row = c.values[r]!;
@@ -310,7 +329,12 @@ describe('importModel', () => {
       expect(model.fusedDraw).toBe(true);
       for (const c of ref.cases) {
         const [B, L, V] = c.shape;
-        const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+        const out = await model.run(
+          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+          Float32Array.from(c.sigma),
+          B,
+          L,
+        );
         c.positions.forEach(([b, l], r) => {
           for (let j = 0; j < V; j++) {
             worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
@@ -337,7 +361,13 @@ describe('importModel', () => {
         }
       }
       const tokens = new Int32Array(32).fill(511);
-      const drawn = await model.maskedDraw(tokens, 1.5, 1, Int32Array.from({ length: 32 }, (_, i) => i), Float32Array.from({ length: 32 }, (_, i) => (i + 0.5) / 32));
+      const drawn = await model.maskedDraw(
+        tokens,
+        1.5,
+        1,
+        Int32Array.from({ length: 32 }, (_, i) => i),
+        Float32Array.from({ length: 32 }, (_, i) => (i + 0.5) / 32),
+      );
       expect(Array.from(drawn.tokens).every((t) => t >= 0 && t < 511)).toBe(true);
       expect(Array.from(drawn.logNorm).every(Number.isFinite)).toBe(true);
     } finally {
@@ -362,7 +392,9 @@ describe('importModel', () => {
     const ck = await checkpointWith({ ...set, 'blocks.1.mlp.2.bias': { shape: [64], data: big } });
     const e2 = await importModel(ck, { templateDirs: [TEMPLATES], modelsDir, precision: 'fp16' }).catch((e: unknown) => e as ApiError);
     expect((e2 as ApiError).code).toBe('bad_request');
-    expect((e2 as ApiError).message).toBe('model.safetensors: blocks.1.mlp.2.bias holds 1000000, outside the float16 range (±65504); import this checkpoint in fp32');
+    expect((e2 as ApiError).message).toBe(
+      'model.safetensors: blocks.1.mlp.2.bias holds 1000000, outside the float16 range (±65504); import this checkpoint in fp32',
+    );
     expect(await readdir(modelsDir).catch(() => [])).toEqual([]);
   });
 
@@ -375,7 +407,9 @@ describe('importModel', () => {
     set['extra.thing'] = { shape: [2] };
     const e1 = await importError(await checkpointWith(set), modelsDir);
     expect(e1.code).toBe('bad_request');
-    expect(e1.message).toBe('model.safetensors: missing blocks.1.mlp.2.bias; unexpected extra.thing; blocks.0.attn_out.weight has shape [64, 60], expected [64, 64]');
+    expect(e1.message).toBe(
+      'model.safetensors: missing blocks.1.mlp.2.bias; unexpected extra.thing; blocks.0.attn_out.weight has shape [64, 60], expected [64, 64]',
+    );
 
     // a failure after the temp folder exists (template graph does not match its hash) cleans up
     const tpl = await tempDir();

@@ -196,7 +196,8 @@ export function parseCheckpointConfig(json: unknown): CheckpointConfig {
   let n: CheckpointConfig['noise'];
   if (noise.type === 'loglinear') n = { type: 'loglinear', eps: 1e-3 };
   else if (noise.type === 'geometric') {
-    const num = (v: unknown, d: number, what: string): number => (v === undefined ? d : typeof v === 'number' && v > 0 ? v : bad(`config.json: ${what} must be a positive number`));
+    const num = (v: unknown, d: number, what: string): number =>
+      v === undefined ? d : typeof v === 'number' && v > 0 ? v : bad(`config.json: ${what} must be a positive number`);
     n = { type: 'geometric', sigma_min: num(noise.sigma_min, 1e-4, 'noise.sigma_min'), sigma_max: num(noise.sigma_max, 20, 'noise.sigma_max') };
   } else bad(`config.json: noise.type must be "loglinear" or "geometric" (got ${JSON.stringify(noise.type)})`);
   const length = model.length === undefined ? 1024 : int(model.length, 'model.length', 1, MODEL_LIMITS.length);
@@ -267,7 +268,10 @@ export function matchTensors(
       if (k > 0 && !prefixSegments.has(parts[k - 1]!)) break;
       const name = parts.slice(k).join('.');
       if (expected.has(name)) {
-        const prefix = parts.slice(0, k).map((p) => `${p}.`).join('');
+        const prefix = parts
+          .slice(0, k)
+          .map((p) => `${p}.`)
+          .join('');
         if (!groups.has(prefix)) groups.set(prefix, new Map());
         groups.get(prefix)!.set(name, key);
         found = true;
@@ -276,7 +280,9 @@ export function matchTensors(
     if (!found) unexpected.push(key);
   }
   const isEma = (p: string): boolean => /(^|\.)(ema|ema_model|model_ema)\./.test(p);
-  const ranked = [...groups.entries()].sort(([pa, a], [pb, b]) => b.size - a.size || Number(isEma(pb)) - Number(isEma(pa)) || pa.length - pb.length || (pa < pb ? -1 : 1));
+  const ranked = [...groups.entries()].sort(
+    ([pa, a], [pb, b]) => b.size - a.size || Number(isEma(pb)) - Number(isEma(pa)) || pa.length - pb.length || (pa < pb ? -1 : 1),
+  );
   const [prefix, names] = ranked[0] ?? ['', new Map<string, string>()];
   const ignored = ranked.slice(1).flatMap(([, g]) => [...g.values()]);
 
@@ -285,7 +291,8 @@ export function matchTensors(
   for (const [name, key] of names) {
     const t = tensors.get(key)!;
     const want = expected.get(name)!;
-    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) misshaped.push(`${key} has shape ${fmtShape(t.shape)}, expected ${fmtShape(want)}`);
+    if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))
+      misshaped.push(`${key} has shape ${fmtShape(t.shape)}, expected ${fmtShape(want)}`);
     else if (!['F32', 'F16', 'BF16'].includes(t.dtype)) misshaped.push(`${key} has dtype ${t.dtype} (supported: F32, F16, BF16)`);
   }
   const problems: string[] = [];
@@ -388,10 +395,14 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
     if (precision !== 'fp32' && precision !== 'fp16') bad(`precision must be "fp32" or "fp16", got ${JSON.stringify(precision)}`);
     const template = await findTemplate(options.templateDirs, cfg.network, precision);
     if (!template && precision === 'fp16' && (await findTemplate(options.templateDirs, cfg.network, 'fp32'))) {
-      bad(`no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: .venv-fp16/bin/python models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --precision fp16 --out <Lacuna models folder>/templates/<name>-fp16`);
+      bad(
+        `no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: .venv-fp16/bin/python models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --precision fp16 --out <Lacuna models folder>/templates/<name>-fp16`,
+      );
     }
     if (!template) {
-      bad(`no graph template for this configuration (${JSON.stringify(cfg.network)}); only the official sedd-small, sedd-medium and mdlm-owt ship with Lacuna. Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --out <Lacuna models folder>/templates/<name>`);
+      bad(
+        `no graph template for this configuration (${JSON.stringify(cfg.network)}); only the official sedd-small, sedd-medium and mdlm-owt ship with Lacuna. Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --out <Lacuna models folder>/templates/<name>`,
+      );
     }
     const tokenizerSrc = await pickTokenizer(src, cfg, options);
 
@@ -405,7 +416,8 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
     try {
       const weights = await writeWeights(file, mapping, template, join(tmp, template.weights));
       const graphDigest = await copyHashed(join(template.dir, template.graph), join(tmp, 'model.onnx'));
-      if (graphDigest.sha256 !== template.graph_sha256) throw new ApiError('internal', `graph template ${template.dir}: ${template.graph} does not match its sha256 in template.json`);
+      if (graphDigest.sha256 !== template.graph_sha256)
+        throw new ApiError('internal', `graph template ${template.dir}: ${template.graph} does not match its sha256 in template.json`);
       const tok = await copyHashed(tokenizerSrc.path, join(tmp, 'tokenizer.json'));
       const kind = mdlm ? 'MDLM' : 'SEDD';
       const title = cfg.name ? `${kind} ${cfg.name}` : `${kind} ${basename(src)}`;
@@ -467,14 +479,20 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
 function defaultId(src: string, cfg: CheckpointConfig): string {
   // MDLM: the Hub repository's name (kuleshov-group/mdlm-owt → mdlm-owt); SEDD: sedd-<model.name>
   const raw = cfg.name ? (cfg.network.family === 'mdlm' ? cfg.name : `sedd-${cfg.name}`) : basename(src);
-  return raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-').replace(/^[^a-z0-9]+/, '') || 'sedd-imported';
+  return (
+    raw
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]+/g, '-')
+      .replace(/^[^a-z0-9]+/, '') || 'sedd-imported'
+  );
 }
 
 async function pickTokenizer(src: string, cfg: CheckpointConfig, options: ImportOptions): Promise<{ path: string; eosId: number | null }> {
   const own = join(src, 'tokenizer.json');
   const path = existsSync(own) ? own : cfg.tokens === 50257 && options.gpt2Tokenizer ? options.gpt2Tokenizer : undefined;
   if (!path) {
-    const what = cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} is not GPT-2's 50257 + MASK` : `tokens = ${cfg.tokens} is not GPT-2's 50257`;
+    const what =
+      cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} is not GPT-2's 50257 + MASK` : `tokens = ${cfg.tokens} is not GPT-2's 50257`;
     bad(`${src} has no tokenizer.json and config.json's ${what}; put the tokenizer.json the model was trained with into the folder`);
   }
   let tok: TokenizerFacts;
@@ -485,7 +503,10 @@ async function pickTokenizer(src: string, cfg: CheckpointConfig, options: Import
     if (e instanceof ApiError) throw e;
     bad(`${path}: ${(e as Error).message}`);
   }
-  if (tok.size !== cfg.tokens) bad(`${path} has ${tok.size} token ids but config.json says ${cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} (${cfg.tokens} tokens + MASK)` : `tokens = ${cfg.tokens}`}`);
+  if (tok.size !== cfg.tokens)
+    bad(
+      `${path} has ${tok.size} token ids but config.json says ${cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} (${cfg.tokens} tokens + MASK)` : `tokens = ${cfg.tokens}`}`,
+    );
   return { path, eosId: tok.eosId };
 }
 
@@ -546,7 +567,6 @@ async function copyHashed(from: string, to: string): Promise<{ bytes: number; sh
   }
   return { bytes, sha256: hash.digest('hex') };
 }
-
 
 /**
  * models.import and models.download for the core: templates from `<folder>/templates` and GPT-2's

@@ -51,7 +51,17 @@ const HUB_CONFIG = `{
 }
 `;
 
-const OWT: NetworkConfig = { hidden_size: 768, n_blocks: 12, n_heads: 12, cond_dim: 128, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true, family: 'mdlm', time_conditioning: false };
+const OWT: NetworkConfig = {
+  hidden_size: 768,
+  n_blocks: 12,
+  n_heads: 12,
+  cond_dim: 128,
+  vocab_size: 50258,
+  graph_type: 'absorb',
+  scale_by_sigma: true,
+  family: 'mdlm',
+  time_conditioning: false,
+};
 const TINY: NetworkConfig = { ...OWT, hidden_size: 64, n_blocks: 2, n_heads: 2, cond_dim: 32, vocab_size: 512 };
 
 interface Reference {
@@ -150,7 +160,9 @@ describe('MDLM layout (kuleshov-group/mdlm-owt)', () => {
     expect(found?.dir).toBe(join(OFFICIAL_TEMPLATES, name));
     // the SEDD-small configuration (same shapes, no family) picks the SEDD template, never this one
     const { family: _f, time_conditioning: _t, ...sedd } = OWT;
-    expect((await findTemplate([OFFICIAL_TEMPLATES], sedd, precision))?.dir).toBe(join(OFFICIAL_TEMPLATES, precision === 'fp16' ? 'sedd-small-fp16' : 'sedd-small'));
+    expect((await findTemplate([OFFICIAL_TEMPLATES], sedd, precision))?.dir).toBe(
+      join(OFFICIAL_TEMPLATES, precision === 'fp16' ? 'sedd-small-fp16' : 'sedd-small'),
+    );
     expect(await findTemplate([OFFICIAL_TEMPLATES], { ...OWT, time_conditioning: true }, precision)).toBeUndefined();
   });
 
@@ -175,7 +187,16 @@ describe('importModel (MDLM)', () => {
     const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir });
     expect(pkg.dir).toBe(join(modelsDir, 'mdlm-tiny'));
     const m = pkg.manifest;
-    expect([m.vocab_size, m.mask_id, m.length, m.graph.type, m.noise.type, m.scale_by_sigma, m.time_conditioned, m.tokenizer.eos_id]).toEqual([512, 511, 128, 'absorb', 'loglinear', true, false, 510]);
+    expect([m.vocab_size, m.mask_id, m.length, m.graph.type, m.noise.type, m.scale_by_sigma, m.time_conditioned, m.tokenizer.eos_id]).toEqual([
+      512,
+      511,
+      128,
+      'absorb',
+      'loglinear',
+      true,
+      false,
+      510,
+    ]);
     expect(m.name).toBe('MDLM mdlm-tiny');
     expect(Object.keys(m.files).sort()).toEqual(['model.onnx', 'tokenizer.json', 'weights.bin']);
     await verifyModelFiles(pkg);
@@ -191,12 +212,23 @@ describe('importModel (MDLM)', () => {
       expect(model.fusedDraw).toBe(true);
       for (const c of ref.cases) {
         const [B, L, V] = c.shape;
-        const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+        const out = await model.run(
+          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+          Float32Array.from(c.sigma),
+          B,
+          L,
+        );
         expect(out.length).toBe(B * L * V);
         c.positions.forEach(([b, l], r) => {
           for (let j = 0; j < V; j++) worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
         });
-        const d = await model.maskedDraw(Int32Array.from(c.indices.flat()), Float32Array.from(c.sigma), B, Int32Array.from(c.draw.positions), Float32Array.from(c.draw.uniforms));
+        const d = await model.maskedDraw(
+          Int32Array.from(c.indices.flat()),
+          Float32Array.from(c.sigma),
+          B,
+          Int32Array.from(c.draw.positions),
+          Float32Array.from(c.draw.uniforms),
+        );
         expect(Array.from(d.tokens)).toEqual(c.draw.token);
         d.logNorm.forEach((v, k) => expect(Math.abs(v - c.draw.log_norm[k]!)).toBeLessThanOrEqual(ref.tolerance));
         draws += d.tokens.length;
@@ -283,7 +315,12 @@ describe('importModel (MDLM)', () => {
     try {
       for (const c of ref.cases) {
         const [B, L, V] = c.shape;
-        const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+        const out = await model.run(
+          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+          Float32Array.from(c.sigma),
+          B,
+          L,
+        );
         c.positions.forEach(([b, l], r) => {
           const masked = c.indices[b]![l] === ref.mask_id;
           for (let j = 0; j < V; j++) {

@@ -39,7 +39,10 @@ const Noise = z.discriminatedUnion('type', [
 export const Manifest = z
   .object({
     format: z.literal(MODEL_FORMAT),
-    id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, 'must match [a-z0-9][a-z0-9._-]*').max(100),
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must match [a-z0-9][a-z0-9._-]*')
+      .max(100),
     name: z.string().min(1),
     description: z.string().default(''),
     graph: z.object({ type: z.enum(['absorb', 'uniform']) }),
@@ -83,7 +86,11 @@ export const Manifest = z
     }
     const analytic = m.graph.type === 'absorb' && m.noise.type === 'loglinear';
     if (m.sampling?.temperature !== undefined && m.sampling.temperature !== 1 && !analytic) {
-      ctx.addIssue({ code: 'custom', path: ['sampling', 'temperature'], message: 'a temperature other than 1 needs the absorbing graph with log-linear noise' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sampling', 'temperature'],
+        message: 'a temperature other than 1 needs the absorbing graph with log-linear noise',
+      });
     }
     if (m.sampling?.top_p !== undefined && m.sampling.top_p !== 1 && !analytic) {
       ctx.addIssue({ code: 'custom', path: ['sampling', 'top_p'], message: 'a top_p below 1 needs the absorbing graph with log-linear noise' });
@@ -99,7 +106,11 @@ export const Manifest = z
       ['network', m.network.file],
     ] as const) {
       if (!Object.prototype.hasOwnProperty.call(m.files, file)) {
-        ctx.addIssue({ code: 'custom', path: [field, 'file'], message: `"${file}" has no entry in files (every file the engine reads needs its size and sha256)` });
+        ctx.addIssue({
+          code: 'custom',
+          path: [field, 'file'],
+          message: `"${file}" has no entry in files (every file the engine reads needs its size and sha256)`,
+        });
       }
     }
   });
@@ -138,7 +149,12 @@ export async function readModelPackage(dirIn: string): Promise<ModelPackage> {
   if (!json || typeof json !== 'object' || Array.isArray(json)) fail(dir, `${MANIFEST_FILE} must hold a JSON object`);
   const format = (json as { format?: unknown }).format;
   if (format !== MODEL_FORMAT) {
-    fail(dir, format === undefined ? `${MANIFEST_FILE} has no "format" field (expected "${MODEL_FORMAT}")` : `unknown format ${JSON.stringify(format)} in ${MANIFEST_FILE} (this version of Lacuna reads "${MODEL_FORMAT}")`);
+    fail(
+      dir,
+      format === undefined
+        ? `${MANIFEST_FILE} has no "format" field (expected "${MODEL_FORMAT}")`
+        : `unknown format ${JSON.stringify(format)} in ${MANIFEST_FILE} (this version of Lacuna reads "${MODEL_FORMAT}")`,
+    );
   }
   const parsed = Manifest.safeParse(json);
   if (!parsed.success) {

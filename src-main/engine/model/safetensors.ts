@@ -17,7 +17,21 @@ import { parseJsonText } from '../../common/json-text';
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
 const DTYPE_BYTES: Record<string, number> = {
-  F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8, F8_E4M3: 1, F8_E5M2: 1,
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
 };
 const FLOAT_DTYPES = new Set<string>(['F32', 'F16', 'BF16']);
 /** Headers larger than this are refused (real ones are tens of KB). */
@@ -60,7 +74,9 @@ export class SafetensorsFile {
       await readExactly(fh, head, 0);
       const n = head.readBigUInt64LE(0);
       if (n > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
-        bad(`corrupt header: header length ${n} exceeds ${size - 8 < MAX_HEADER_BYTES ? `the file (${size} bytes; truncated?)` : `the ${MAX_HEADER_BYTES}-byte limit`}`);
+        bad(
+          `corrupt header: header length ${n} exceeds ${size - 8 < MAX_HEADER_BYTES ? `the file (${size} bytes; truncated?)` : `the ${MAX_HEADER_BYTES}-byte limit`}`,
+        );
       }
       const headerLen = Number(n);
       const buf = Buffer.alloc(headerLen);
@@ -109,10 +125,11 @@ export class SafetensorsFile {
   async *readFloat32Chunks(name: string, chunkElements = 1 << 20): AsyncGenerator<Float32Array> {
     const t = this.tensors.get(name);
     if (!t) throw new ApiError('bad_request', `${basename(this.path)}: no tensor ${name}`);
-    if (!FLOAT_DTYPES.has(t.dtype)) throw new ApiError('bad_request', `${basename(this.path)}: tensor ${name} has dtype ${t.dtype} (supported: F32, F16, BF16)`);
+    if (!FLOAT_DTYPES.has(t.dtype))
+      throw new ApiError('bad_request', `${basename(this.path)}: tensor ${name} has dtype ${t.dtype} (supported: F32, F16, BF16)`);
     const width = DTYPE_BYTES[t.dtype]!;
     const total = t.bytes / width;
-    for (let done = 0; done < total; ) {
+    for (let done = 0; done < total;) {
       const n = Math.min(chunkElements, total - done);
       const raw = new Uint8Array(n * width);
       await readExactly(this.fh, raw, t.offset + done * width, this.path);
@@ -143,7 +160,8 @@ function parseEntry(key: string, value: unknown, dataStart: number, dataSize: nu
   const v = value as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof v.dtype !== 'string' || !(v.dtype in DTYPE_BYTES)) bad(`corrupt header: tensor ${key} has unknown dtype ${JSON.stringify(v.dtype)}`);
   const dtype = v.dtype as string;
-  if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) bad(`corrupt header: tensor ${key} has a bad shape ${JSON.stringify(v.shape)}`);
+  if (!Array.isArray(v.shape) || !v.shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0))
+    bad(`corrupt header: tensor ${key} has a bad shape ${JSON.stringify(v.shape)}`);
   const shape = v.shape as number[];
   const o = v.data_offsets;
   if (!Array.isArray(o) || o.length !== 2 || !o.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
@@ -152,7 +170,8 @@ function parseEntry(key: string, value: unknown, dataStart: number, dataSize: nu
   const [begin, end] = o as [number, number];
   const numel = shape.reduce((a, b) => a * b, 1);
   const bytes = numel * DTYPE_BYTES[dtype]!;
-  if (end < begin || end - begin !== bytes) bad(`corrupt header: tensor ${key} has data_offsets [${begin}, ${end}] but ${dtype} ${JSON.stringify(shape)} needs ${bytes} bytes`);
+  if (end < begin || end - begin !== bytes)
+    bad(`corrupt header: tensor ${key} has data_offsets [${begin}, ${end}] but ${dtype} ${JSON.stringify(shape)} needs ${bytes} bytes`);
   if (end > dataSize) bad(`tensor ${key} ends at byte ${dataStart + end} but the file has ${dataStart + dataSize} bytes (truncated?)`);
   return { name: key, dtype, shape, offset: dataStart + begin, bytes };
 }

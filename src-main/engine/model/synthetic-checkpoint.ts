@@ -15,11 +15,35 @@ import { join } from 'node:path';
 import { expectedTensors, type NetworkConfig } from './import';
 
 /** The official sedd-small network (hidden 768, 12 blocks, 12 heads, GPT-2 vocabulary + mask). */
-export const SEDD_SMALL_NETWORK: NetworkConfig = { hidden_size: 768, n_blocks: 12, n_heads: 12, cond_dim: 128, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true };
+export const SEDD_SMALL_NETWORK: NetworkConfig = {
+  hidden_size: 768,
+  n_blocks: 12,
+  n_heads: 12,
+  cond_dim: 128,
+  vocab_size: 50258,
+  graph_type: 'absorb',
+  scale_by_sigma: true,
+};
 /** The official sedd-medium network. */
-export const SEDD_MEDIUM_NETWORK: NetworkConfig = { hidden_size: 1024, n_blocks: 24, n_heads: 16, cond_dim: 128, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true };
+export const SEDD_MEDIUM_NETWORK: NetworkConfig = {
+  hidden_size: 1024,
+  n_blocks: 24,
+  n_heads: 16,
+  cond_dim: 128,
+  vocab_size: 50258,
+  graph_type: 'absorb',
+  scale_by_sigma: true,
+};
 /** The import fixture's tiny network (models/tests/import-fixture: its templates and tokenizer.json fit it). */
-export const TINY_NETWORK: NetworkConfig = { hidden_size: 64, n_blocks: 2, n_heads: 2, cond_dim: 32, vocab_size: 512, graph_type: 'absorb', scale_by_sigma: true };
+export const TINY_NETWORK: NetworkConfig = {
+  hidden_size: 64,
+  n_blocks: 2,
+  n_heads: 2,
+  cond_dim: 32,
+  vocab_size: 512,
+  graph_type: 'absorb',
+  scale_by_sigma: true,
+};
 
 export interface SyntheticCheckpointOptions {
   network: NetworkConfig;
@@ -52,7 +76,18 @@ export function officialConfig(o: SyntheticCheckpointOptions): Record<string, un
   return {
     ngpus: 8,
     tokens,
-    training: { batch_size: 512, accum: 1, n_iters: 1300001, snapshot_freq: 50000, log_freq: 50, eval_freq: 100, snapshot_freq_for_preemption: 10000, weight: 'standard', snapshot_sampling: true, ema: 0.9999 },
+    training: {
+      batch_size: 512,
+      accum: 1,
+      n_iters: 1300001,
+      snapshot_freq: 50000,
+      log_freq: 50,
+      eval_freq: 100,
+      snapshot_freq_for_preemption: 10000,
+      weight: 'standard',
+      snapshot_sampling: true,
+      ema: 0.9999,
+    },
     data: { train: 'openwebtext', valid: 'wikitext103', cache_dir: 'data' },
     graph: { type: n.graph_type, file: 'data', report_all: false },
     noise: o.noise === 'geometric' ? { type: 'geometric', sigma_min: 0.0001, sigma_max: 20 } : { type: 'loglinear', sigma_min: 0.0001, sigma_max: 20 },

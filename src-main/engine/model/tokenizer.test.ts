@@ -119,7 +119,7 @@ describe('Tokenizer on the fixture tokenizer.json', () => {
         return word.map((w) => json.model.vocab[w]!);
       });
     const rng = new Random(11);
-    const letters = 'ethaoinsrdlu  \n.,\'-';
+    const letters = "ethaoinsrdlu  \n.,'-";
     for (let n = 0; n < 500; n++) {
       let s = '';
       const len = Math.floor(rng.uniform() * 60);

@@ -15,8 +15,7 @@ import { readModelJson } from './limits';
  * (Hugging Face tokenizers) and models/sedd/tokenizer.py use: JavaScript's own `\s` also matches
  * U+FEFF and misses U+0085, which would split some texts differently from the reference.
  */
-const GPT2_PATTERN =
-  /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
+const GPT2_PATTERN = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\p{White_Space}\p{L}\p{N}]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+/gu;
 
 /** Split text into GPT-2 pre-tokens (their concatenation is the text). */
 export function preTokenize(text: string): string[] {
@@ -49,10 +48,7 @@ const AddedToken = z.object({
 const TokenizerJson = z.object({
   added_tokens: z.array(AddedToken).nullish(),
   normalizer: z.object({ type: z.string() }).passthrough().nullish(),
-  pre_tokenizer: z
-    .object({ type: z.string(), add_prefix_space: z.boolean().optional(), use_regex: z.boolean().optional() })
-    .passthrough()
-    .nullish(),
+  pre_tokenizer: z.object({ type: z.string(), add_prefix_space: z.boolean().optional(), use_regex: z.boolean().optional() }).passthrough().nullish(),
   model: z.object({
     type: z.literal('BPE'),
     vocab: z.record(z.string(), z.number().int().nonnegative()),
@@ -128,7 +124,8 @@ export class Tokenizer {
       this.tokens[id] = tok;
     }
     for (const [b, c] of this.byteChar.entries()) {
-      if (!this.vocab.has(c)) throw new Error(`${source}: the vocabulary lacks byte 0x${b.toString(16).padStart(2, '0')} ("${c}"), so some texts cannot be encoded`);
+      if (!this.vocab.has(c))
+        throw new Error(`${source}: the vocabulary lacks byte 0x${b.toString(16).padStart(2, '0')} ("${c}"), so some texts cannot be encoded`);
     }
 
     this.ranks = new Map();

@@ -138,7 +138,12 @@ export class EngineClient implements EngineService {
     const onAbort = (): void => this.cancel(job.requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
     return new Promise<ScoreOutcome>((resolve, reject) => {
-      this.pending.set(job.requestId, { kind: 'score', resolve: resolve as Pending['resolve'], reject, ...(onProgress ? { onScoreProgress: onProgress } : {}) });
+      this.pending.set(job.requestId, {
+        kind: 'score',
+        resolve: resolve as Pending['resolve'],
+        reject,
+        ...(onProgress ? { onScoreProgress: onProgress } : {}),
+      });
       host.port.postMessage({ type: 'score', job: { ...job } });
     }).finally(() => signal?.removeEventListener('abort', onAbort));
   }

@@ -71,10 +71,12 @@ export function serveEngine(endpoint: HostEndpoint, engine: EngineService, exit:
           endpoint.send({ type: 'error', requestId, error: { code: 'cancelled', message: 'the engine is shutting down' } });
           return;
         }
-        engine.score(job as ScoreJob, undefined, (info) => endpoint.send({ type: 'scoreProgress', requestId, info })).then(
-          (outcome) => endpoint.send({ type: 'scored', requestId, outcome }),
-          (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
-        );
+        engine
+          .score(job as ScoreJob, undefined, (info) => endpoint.send({ type: 'scoreProgress', requestId, info }))
+          .then(
+            (outcome) => endpoint.send({ type: 'scored', requestId, outcome }),
+            (e: unknown) => endpoint.send({ type: 'error', requestId, error: ApiError.from(e).toJSON() }),
+          );
         return;
       }
       case 'warm': {

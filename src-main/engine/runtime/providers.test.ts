@@ -38,7 +38,11 @@ async function logScores(session: InferenceSession, tokens: Int32Array, sigma: n
     {
       indices: new Tensor('int64', indices, [1, n]),
       sigma: new Tensor('float32', Float32Array.of(sigma), [1]),
-      positions: new Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(i)), [n]),
+      positions: new Tensor(
+        'int64',
+        BigInt64Array.from({ length: n }, (_, i) => BigInt(i)),
+        [n],
+      ),
       uniforms: new Tensor('float32', new Float32Array(n), [n]),
     },
     ['log_score'],

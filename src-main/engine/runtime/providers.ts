@@ -138,8 +138,7 @@ export function cpuThreads(): number {
 
 /** Session options for a provider (the engine's ScoreModel creates its session with these). */
 export function sessionOptionsFor(id: ProviderId, opts: { threads?: number } = {}): InferenceSession.SessionOptions {
-  const ep: InferenceSession.ExecutionProviderConfig =
-    id === 'cuda' ? { name: 'cuda', deviceId: 0 } : id === 'dml' ? { name: 'dml', deviceId: 0 } : id;
+  const ep: InferenceSession.ExecutionProviderConfig = id === 'cuda' ? { name: 'cuda', deviceId: 0 } : id === 'dml' ? { name: 'dml', deviceId: 0 } : id;
   return {
     executionProviders: [ep],
     // Nodes a GPU provider does not take run on the CPU provider with these threads, too.
@@ -218,7 +217,11 @@ export async function runProbeRoute(env: NodeJS.ProcessEnv = process.env, stdout
     return 0;
   }
   // The same source text as `node -e` runs (one probe, two ways in), compiled here like -e would.
-  const probe = runInThisContext(`(${PROBE_FUNCTION})`, { filename: 'lacuna-probe.js' }) as (a: unknown, req: NodeJS.Require, write: (o: unknown) => Promise<void>) => Promise<void>;
+  const probe = runInThisContext(`(${PROBE_FUNCTION})`, { filename: 'lacuna-probe.js' }) as (
+    a: unknown,
+    req: NodeJS.Require,
+    write: (o: unknown) => Promise<void>,
+  ) => Promise<void>;
   await probe({ ep, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }, createRequire(import.meta.url), out);
   return 0;
 }
@@ -250,12 +253,16 @@ export function preflight(id: ProviderId, platform: NodeJS.Platform = process.pl
     case 'cpu':
       return { ok: true };
     case 'cuda': {
-      if (!((platform === 'linux' || platform === 'win32') && process.arch === 'x64')) return { ok: false, reason: `cuda: onnxruntime-node has CUDA builds for Linux and Windows x64 only (this is ${platform} ${process.arch})` };
+      if (!((platform === 'linux' || platform === 'win32') && process.arch === 'x64'))
+        return { ok: false, reason: `cuda: onnxruntime-node has CUDA builds for Linux and Windows x64 only (this is ${platform} ${process.arch})` };
       const lib = platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
       const dir = bindingDir();
       const path = dir ? join(dir, lib) : undefined;
       if (!path || !existsSync(path)) {
-        return { ok: false, reason: `cuda: ${lib} is not installed (onnxruntime-node's install script downloads it; it was skipped, e.g. ONNXRUNTIME_NODE_INSTALL=skip)` };
+        return {
+          ok: false,
+          reason: `cuda: ${lib} is not installed (onnxruntime-node's install script downloads it; it was skipped, e.g. ONNXRUNTIME_NODE_INSTALL=skip)`,
+        };
       }
       return { ok: true, dlopen: path };
     }
@@ -283,11 +290,16 @@ export function describeFailure(id: ProviderId, message: string): string {
   const text = message.replace(new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g'), ''); // terminal colours
   const missing = /([\w.+-]+\.(?:so(?:\.\d+)*|dll|dylib))[^\n]*?(?:cannot open shared object file|not found|could not be found)/i.exec(text);
   if (missing) return `${id}: ${missing[1]} not found`;
-  if (/adapter/i.test(text) && /webgpu/i.test(`${id} ${text}`)) return `${id}: no adapter (no GPU and no software Vulkan driver found${process.platform === 'linux' ? '; install mesa-vulkan-drivers' : ''})`;
+  if (/adapter/i.test(text) && /webgpu/i.test(`${id} ${text}`))
+    return `${id}: no adapter (no GPU and no software Vulkan driver found${process.platform === 'linux' ? '; install mesa-vulkan-drivers' : ''})`;
   if (/no CUDA-capable device|cudaErrorNoDevice|CUDA failure 100/i.test(text)) return `${id}: no CUDA-capable GPU`;
   if (/CUDA driver version is insufficient|CUDA failure 35/i.test(text)) return `${id}: the NVIDIA driver is too old for CUDA 12`;
   if (/backend not found|no available backend/i.test(text)) return `${id}: not available in this onnxruntime-node build`;
-  const line = text.split('\n').map((s) => s.trim()).find((s) => s.length > 0) ?? 'unknown error';
+  const line =
+    text
+      .split('\n')
+      .map((s) => s.trim())
+      .find((s) => s.length > 0) ?? 'unknown error';
   return `${id}: ${line.length > 300 ? `${line.slice(0, 297)}…` : line}`;
 }
 
@@ -312,7 +324,11 @@ export function probeInChild(id: ProviderId, timeoutMs = 60_000): Promise<ProbeR
     let stdout = '';
     let stderr = '';
     // No ELECTRON_RUN_AS_NODE: the packaged app's RunAsNode fuse is off (probeCommand).
-    const env: NodeJS.ProcessEnv = { ...process.env, ...ORT_OFFLINE_ENV, LACUNA_PROBE: JSON.stringify({ ep: id, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }) };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...ORT_OFFLINE_ENV,
+      LACUNA_PROBE: JSON.stringify({ ep: id, ort, model: PROBE_MODEL_B64, dlopen: pre.dlopen }),
+    };
     delete env.ELECTRON_RUN_AS_NODE;
     const command = probeCommand(probeRuntime(), CHILD_SCRIPT);
     let child;
@@ -420,7 +436,10 @@ export async function selectProvider(options: SelectOptions): Promise<ProviderSe
         continue;
       }
       if (choice === 'auto' && id === 'webgpu' && !hasGpuRenderNode()) {
-        attempts.push({ id, reason: 'webgpu: only a software adapter (no GPU render node in /dev/dri); slower than cpu — set LACUNA_DEVICE=webgpu to use it anyway' });
+        attempts.push({
+          id,
+          reason: 'webgpu: only a software adapter (no GPU render node in /dev/dri); slower than cpu — set LACUNA_DEVICE=webgpu to use it anyway',
+        });
         continue;
       }
     }

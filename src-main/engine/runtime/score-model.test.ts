@@ -78,7 +78,13 @@ describe('ScoreModel on the fixture network (onnxruntime-node, CPU)', () => {
   it.each(drawCases.map((c) => [c.name, c] as const))('draws the same tokens as PyTorch at the masked positions: %s', async (_name, c) => {
     const d = c.draw!;
     const [B] = c.shape;
-    const got = await model.maskedDraw(Int32Array.from(c.indices.flat()), Float32Array.from(c.sigma), B, Int32Array.from(d.positions), Float32Array.from(d.uniforms));
+    const got = await model.maskedDraw(
+      Int32Array.from(c.indices.flat()),
+      Float32Array.from(c.sigma),
+      B,
+      Int32Array.from(d.positions),
+      Float32Array.from(d.uniforms),
+    );
     expect(Array.from(got.tokens)).toEqual(d.token);
     for (let k = 0; k < d.positions.length; k++) expect(Math.abs(got.logNorm[k]! - d.log_norm[k]!)).toBeLessThanOrEqual(parity.tolerance);
   });
@@ -96,7 +102,13 @@ describe('ScoreModel on the fixture network (onnxruntime-node, CPU)', () => {
     let total = 0;
     for (let j = 0; j < V1; j++) total += Math.exp(row[j]! - max);
     const n = 4096;
-    const got = await model.maskedDraw(tokens, sigma, 1, new Int32Array(n).fill(3), Float32Array.from({ length: n }, (_, k) => (k + 0.5) / n));
+    const got = await model.maskedDraw(
+      tokens,
+      sigma,
+      1,
+      new Int32Array(n).fill(3),
+      Float32Array.from({ length: n }, (_, k) => (k + 0.5) / n),
+    );
     const counts = new Float64Array(V1);
     for (const t of got.tokens) counts[t]!++;
     let worst = 0;
@@ -162,14 +174,25 @@ describe('the shipped default model (models/lacuna-mini) against PyTorch', () =>
 
   it.each(mini.cases.map((c) => [c.name, c] as const))('log-scores and fused draws match: %s', async (_name, c) => {
     const [B, L, V] = c.shape;
-    const out = await model.run(BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)), Float32Array.from(c.sigma), B, L);
+    const out = await model.run(
+      BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+      Float32Array.from(c.sigma),
+      B,
+      L,
+    );
     let diff = 0;
     c.positions.forEach(([b, l], r) => {
       for (let v = 0; v < V; v++) diff = Math.max(diff, Math.abs(out[(b * L + l) * V + v]! - c.values[r]![v]!));
     });
     expect(diff).toBeLessThanOrEqual(mini.tolerance);
     const d = c.draw!;
-    const got = await model.maskedDraw(Int32Array.from(c.indices.flat()), Float32Array.from(c.sigma), B, Int32Array.from(d.positions), Float32Array.from(d.uniforms));
+    const got = await model.maskedDraw(
+      Int32Array.from(c.indices.flat()),
+      Float32Array.from(c.sigma),
+      B,
+      Int32Array.from(d.positions),
+      Float32Array.from(d.uniforms),
+    );
     expect(Array.from(got.tokens)).toEqual(d.token);
   });
 });

@@ -71,10 +71,14 @@ export class ScoreModel {
     if (missing.length || !session.outputNames.includes(OUTPUT_LOG_SCORE)) {
       const found = `inputs ${session.inputNames.join(', ')}; outputs ${session.outputNames.join(', ')}`;
       await session.release().catch(() => undefined);
-      throw new ApiError('model_error', `the network ${path} must take "${INPUT_INDICES}" and "${INPUT_SIGMA}" and give "${OUTPUT_LOG_SCORE}" (it has ${found})`);
+      throw new ApiError(
+        'model_error',
+        `the network ${path} must take "${INPUT_INDICES}" and "${INPUT_SIGMA}" and give "${OUTPUT_LOG_SCORE}" (it has ${found})`,
+      );
     }
     const gathered = session.inputNames.includes(INPUT_POSITIONS);
-    const fusedDraw = gathered && session.inputNames.includes(INPUT_UNIFORMS) && session.outputNames.includes(OUTPUT_TOKEN) && session.outputNames.includes(OUTPUT_LOG_NORM);
+    const fusedDraw =
+      gathered && session.inputNames.includes(INPUT_UNIFORMS) && session.outputNames.includes(OUTPUT_TOKEN) && session.outputNames.includes(OUTPUT_LOG_NORM);
     return new ScoreModel(session, path, vocabSize, device, fallbacks, gathered, fusedDraw);
   }
 
@@ -114,7 +118,14 @@ export class ScoreModel {
   }
 
   /** Feeds for I/O 2 at flat positions (every input the graph has; uniforms default to 0). */
-  private feeds(indices: BigInt64Array, sigma: Float32Array, batch: number, length: number, positions: BigInt64Array, uniforms?: Float32Array): Record<string, Tensor> {
+  private feeds(
+    indices: BigInt64Array,
+    sigma: Float32Array,
+    batch: number,
+    length: number,
+    positions: BigInt64Array,
+    uniforms?: Float32Array,
+  ): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {
       [INPUT_INDICES]: new Tensor('int64', indices, [batch, length]),
       [INPUT_SIGMA]: new Tensor('float32', sigma, [batch]),
@@ -138,7 +149,10 @@ export class ScoreModel {
     const logNorm = result[OUTPUT_LOG_NORM];
     const K = positions.length;
     if (!token || token.type !== 'int64' || token.data.length !== K || !logNorm || logNorm.type !== 'float32' || logNorm.data.length !== K) {
-      throw new ApiError('model_error', `the network's fused draw returned ${token?.type ?? 'nothing'} [${token?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected int64 and float32 [${K}]`);
+      throw new ApiError(
+        'model_error',
+        `the network's fused draw returned ${token?.type ?? 'nothing'} [${token?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected int64 and float32 [${K}]`,
+      );
     }
     const ids = token.data as BigInt64Array;
     const out = new Int32Array(K);
@@ -151,19 +165,42 @@ export class ScoreModel {
    * `positions` (Float32Array [K × vocabSize]) and their log normalisers, for a token choice made
    * in JavaScript (analytic.ts, temperature ≠ 1). K rows cross into JS instead of 2·K numbers.
    */
-  async maskedScores(tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array): Promise<{ scores: Float32Array; logNorm: Float32Array }> {
+  async maskedScores(
+    tokens: Int32Array,
+    sigma: number | Float32Array,
+    batch: number,
+    positions: Int32Array,
+  ): Promise<{ scores: Float32Array; logNorm: Float32Array }> {
     const result = await this.runAtPositions('maskedScores', tokens, sigma, batch, positions, undefined, [OUTPUT_LOG_SCORE, OUTPUT_LOG_NORM]);
     const scores = result[OUTPUT_LOG_SCORE];
     const logNorm = result[OUTPUT_LOG_NORM];
     const K = positions.length;
-    if (!scores || scores.type !== 'float32' || scores.data.length !== K * this.vocabSize || !logNorm || logNorm.type !== 'float32' || logNorm.data.length !== K) {
-      throw new ApiError('model_error', `the network returned ${scores?.type ?? 'nothing'} [${scores?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected float32 [${K}, ${this.vocabSize}] and [${K}]`);
+    if (
+      !scores ||
+      scores.type !== 'float32' ||
+      scores.data.length !== K * this.vocabSize ||
+      !logNorm ||
+      logNorm.type !== 'float32' ||
+      logNorm.data.length !== K
+    ) {
+      throw new ApiError(
+        'model_error',
+        `the network returned ${scores?.type ?? 'nothing'} [${scores?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected float32 [${K}, ${this.vocabSize}] and [${K}]`,
+      );
     }
     return { scores: scores.data as Float32Array, logNorm: logNorm.data as Float32Array };
   }
 
   /** One I/O 2 call with the fused draw at flat masked `positions` (K ≥ 1), fetching `fetches`. */
-  private async runAtPositions(what: string, tokens: Int32Array, sigma: number | Float32Array, batch: number, positions: Int32Array, uniforms: Float32Array | undefined, fetches: string[]): Promise<InferenceSession.OnnxValueMapType> {
+  private async runAtPositions(
+    what: string,
+    tokens: Int32Array,
+    sigma: number | Float32Array,
+    batch: number,
+    positions: Int32Array,
+    uniforms: Float32Array | undefined,
+    fetches: string[],
+  ): Promise<InferenceSession.OnnxValueMapType> {
     if (!this.fusedDraw) throw new ApiError('model_error', `the network ${this.path} has no fused draw (re-export it with models/sedd/export.py)`);
     const length = tokens.length / batch;
     const sigmas = typeof sigma === 'number' ? new Float32Array(batch).fill(sigma) : sigma;
@@ -210,9 +247,14 @@ export class ScoreModel {
     }
     // I/O 2 gives [B·L, V] rows in the same row-major order as I/O 1's [B, L, V].
     const dims = out?.dims ?? [];
-    const shapeOk = this.gathered ? dims.length === 2 && dims[0] === batch * length && dims[1] === this.vocabSize : dims.length === 3 && dims[0] === batch && dims[1] === length && dims[2] === this.vocabSize;
+    const shapeOk = this.gathered
+      ? dims.length === 2 && dims[0] === batch * length && dims[1] === this.vocabSize
+      : dims.length === 3 && dims[0] === batch && dims[1] === length && dims[2] === this.vocabSize;
     if (!out || out.type !== 'float32' || !shapeOk) {
-      throw new ApiError('model_error', `the network returned ${out?.type ?? 'nothing'} [${dims.join(', ')}]; expected float32 [${batch}, ${length}, ${this.vocabSize}]`);
+      throw new ApiError(
+        'model_error',
+        `the network returned ${out?.type ?? 'nothing'} [${dims.join(', ')}]; expected float32 [${batch}, ${length}, ${this.vocabSize}]`,
+      );
     }
     return out.data as Float32Array;
   }

@@ -179,7 +179,10 @@ describe('analytic sampler with synthetic scores', () => {
       expect(drawMasked(graph, row, dsigma, e, true, shift)).toBe(drawMasked(graph, fresh, dsigma, e, true));
     }
     const a = graph.maskedStep(fresh, dsigma);
-    const b = graph.maskedStep(Float32Array.from(row, (v, j) => (j === graph.mask ? v : v + shift)), dsigma);
+    const b = graph.maskedStep(
+      Float32Array.from(row, (v, j) => (j === graph.mask ? v : v + shift)),
+      dsigma,
+    );
     expect(a.pMask).toBeCloseTo(b.pMask, 6);
   });
 

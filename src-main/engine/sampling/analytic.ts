@@ -153,12 +153,22 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
   const fixed = o.fixed;
   const free = (i: number): boolean => template[i] === graph.mask && !(fixed && fixed[i]);
   /** One step's draws at the masked positions: plain positions by drawMasked (the reference's exact race), others by raceChoice. */
-  const drawStep = (out: Float32Array, masked: readonly number[], dsigma: number, call: number, draws: Float64Array, keepMask: boolean, shift: number): void => {
+  const drawStep = (
+    out: Float32Array,
+    masked: readonly number[],
+    dsigma: number,
+    call: number,
+    draws: Float64Array,
+    keepMask: boolean,
+    shift: number,
+  ): void => {
     if (choice.order === 'random') {
       for (const i of masked) {
         o.exp.fill(call, i, draws);
         const row = out.subarray(i * V, (i + 1) * V);
-        x[i] = plainAt(choice, i) ? drawMasked(graph, row, dsigma, draws, keepMask, shift, temperature) : raceChoice(graph, row, dsigma, draws, keepMask, shift, choice, i, x).next;
+        x[i] = plainAt(choice, i)
+          ? drawMasked(graph, row, dsigma, draws, keepMask, shift, temperature)
+          : raceChoice(graph, row, dsigma, draws, keepMask, shift, choice, i, x).next;
       }
       return;
     }
@@ -166,7 +176,12 @@ export async function sampleAnalyticAbsorbing(o: AnalyticSamplerOptions): Promis
       o.exp.fill(call, i, draws);
       return raceChoice(graph, out.subarray(i * V, (i + 1) * V), dsigma, draws, keepMask, shift, choice, i, x);
     });
-    const chosen = confidentPositions(masked, drawn.map((d) => d.next !== graph.mask), drawn.map((d) => d.probability), L);
+    const chosen = confidentPositions(
+      masked,
+      drawn.map((d) => d.next !== graph.mask),
+      drawn.map((d) => d.probability),
+      L,
+    );
     masked.forEach((i, k) => {
       if (!chosen.has(i)) return;
       let token = drawn[k]!.token;

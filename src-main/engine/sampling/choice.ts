@@ -98,7 +98,19 @@ export async function sampleWindow(w: WindowSampling): Promise<SampleResult> {
   const onStep = (step: number, _masked: unknown, unmasked: readonly UnmaskedToken[]): void => w.progress(step, unmasked);
   const score = (tokens: Int32Array, sigma: number, rows: number): Promise<Float32Array> => network.scoreBatch(tokens, sigma, rows);
   if (sampler.fast) {
-    const common = { template, batch, fixed, reuse: w.reuse, scaleBySigma: w.scaleBySigma, graph: sampler.graph as AbsorbingGraph, noise: sampler.noise, steps, choice: w.choice, onStep, checkpoint };
+    const common = {
+      template,
+      batch,
+      fixed,
+      reuse: w.reuse,
+      scaleBySigma: w.scaleBySigma,
+      graph: sampler.graph as AbsorbingGraph,
+      noise: sampler.noise,
+      steps,
+      choice: w.choice,
+      onStep,
+      checkpoint,
+    };
     if (network.fusedDraw && !w.reference) {
       return sampleAnalyticAbsorbingFused({
         ...common,
@@ -109,7 +121,18 @@ export async function sampleWindow(w: WindowSampling): Promise<SampleResult> {
     }
     return sampleAnalyticAbsorbing({ ...common, exp: w.exp, score });
   }
-  const pc = { template, batch, graph: sampler.graph, noise: sampler.noise, steps, predictor: sampler.predictor, exp: w.exp, score, banned: w.banned, checkpoint };
+  const pc = {
+    template,
+    batch,
+    graph: sampler.graph,
+    noise: sampler.noise,
+    steps,
+    predictor: sampler.predictor,
+    exp: w.exp,
+    score,
+    banned: w.banned,
+    checkpoint,
+  };
   if (sampler.graph.absorb) {
     // samplePc reports x after every update; the positions that left MASK since the last progress
     // event are that event's `unmasked` (the last step and the denoise share one, as in analytic.ts).

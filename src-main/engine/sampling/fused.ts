@@ -12,10 +12,21 @@ import { bannedNow, choiceWeights, confidentPositions, drawFrom, isPlain, plainA
  * every one MASK, a token drawn from softmax over j ≠ MASK of the position's log-score row by
  * inverse CDF at `uniforms`, and log_norm = log Σ_{j≠MASK} exp(row_j), computed at total noise sigma.
  */
-export type MaskedDrawFn = (tokens: Int32Array, sigma: number, batch: number, positions: Int32Array, uniforms: Float32Array) => Promise<{ tokens: Int32Array; logNorm: Float32Array }>;
+export type MaskedDrawFn = (
+  tokens: Int32Array,
+  sigma: number,
+  batch: number,
+  positions: Int32Array,
+  uniforms: Float32Array,
+) => Promise<{ tokens: Int32Array; logNorm: Float32Array }>;
 
 /** Log scores at flat masked positions (Float32Array [K × dim]) and their log normalisers (ONNX I/O 2). */
-export type MaskedScoresFn = (tokens: Int32Array, sigma: number, batch: number, positions: Int32Array) => Promise<{ scores: Float32Array; logNorm: Float32Array }>;
+export type MaskedScoresFn = (
+  tokens: Int32Array,
+  sigma: number,
+  batch: number,
+  positions: Int32Array,
+) => Promise<{ scores: Float32Array; logNorm: Float32Array }>;
 
 export interface FusedSamplerOptions extends Omit<AnalyticSamplerOptions, 'exp' | 'score'> {
   draw: MaskedDrawFn;
@@ -122,7 +133,8 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
       // token as drawing it here and costs a pass over the vocabulary per unmasked position
       // instead of per masked position and call. Confidence order needs every draw at once.
       const rows = await scores!(x, total, batch, masked);
-      if (rows.scores.length !== masked.length * V) throw new Error(`the network returned ${rows.scores.length} scores for ${masked.length} masked positions of dimension ${V}`);
+      if (rows.scores.length !== masked.length * V)
+        throw new Error(`the network returned ${rows.scores.length} scores for ${masked.length} masked positions of dimension ${V}`);
       pending = { scores: rows.scores, slot: new Map(Array.from(masked, (i, k) => [i, k])), uniforms };
       const tokens = new Int32Array(masked.length);
       if (choice.order === 'confident') for (let k = 0; k < masked.length; k++) tokens[k] = drawPending(masked[k]!);
@@ -176,7 +188,12 @@ export async function sampleAnalyticAbsorbingFused(o: FusedSamplerOptions): Prom
           if (unmask[k]) x[i] = tokenAt(i);
         });
       } else {
-        const chosen = confidentPositions(masked, unmask, Array.from(masked, (i) => (logNorm[i] === -Infinity ? -1 : confidence[i]!)), L);
+        const chosen = confidentPositions(
+          masked,
+          unmask,
+          Array.from(masked, (i) => (logNorm[i] === -Infinity ? -1 : confidence[i]!)),
+          L,
+        );
         for (const i of chosen) x[i] = decide(i);
       }
       unmasked = unmaskedBy(masked);

@@ -65,7 +65,14 @@ describe('general samplers replay the PyTorch reference (sampling-goldens.json, 
   it('covers every graph / noise / predictor combination of the issue', () => {
     const combos = new Set(goldens.runs.map((r) => `${r.graph}-${r.noise.type}-${r.predictor}`));
     expect([...combos].sort()).toEqual(
-      ['absorb-geometric-analytic', 'absorb-loglinear-analytic', 'absorb-loglinear-euler', 'uniform-geometric-analytic', 'uniform-geometric-euler', 'uniform-loglinear-euler'].sort(),
+      [
+        'absorb-geometric-analytic',
+        'absorb-loglinear-analytic',
+        'absorb-loglinear-euler',
+        'uniform-geometric-analytic',
+        'uniform-geometric-euler',
+        'uniform-loglinear-euler',
+      ].sort(),
     );
   });
 
@@ -174,10 +181,17 @@ describe('graph pieces', () => {
   it('chooseSampler follows the manifest', () => {
     const base = { vocab_size: 10 };
     expect(chooseSampler({ ...base, graph: { type: 'absorb' }, noise: { type: 'loglinear', eps: 1e-3 } })).toMatchObject({ predictor: 'analytic', fast: true });
-    const u = chooseSampler({ ...base, graph: { type: 'uniform' }, noise: { type: 'geometric', sigma_min: 1e-4, sigma_max: 20 }, sampling: { sampler: 'euler' } });
+    const u = chooseSampler({
+      ...base,
+      graph: { type: 'uniform' },
+      noise: { type: 'geometric', sigma_min: 1e-4, sigma_max: 20 },
+      sampling: { sampler: 'euler' },
+    });
     expect(u).toMatchObject({ predictor: 'euler', fast: false });
     expect(u.graph).toBeInstanceOf(UniformGraph);
     expect(u.noise).toBeInstanceOf(GeometricNoise);
-    expect(() => chooseSampler({ ...base, graph: { type: 'absorb' }, noise: { type: 'loglinear', eps: 1e-3 }, sampling: { sampler: 'ddpm' } })).toThrow(/unknown sampler/);
+    expect(() => chooseSampler({ ...base, graph: { type: 'absorb' }, noise: { type: 'loglinear', eps: 1e-3 }, sampling: { sampler: 'ddpm' } })).toThrow(
+      /unknown sampler/,
+    );
   });
 });

@@ -83,24 +83,31 @@ describe('the samplers with a token choice (synthetic scores)', () => {
       }
       return out;
     };
-  const scoresFor = (score: ScoreFn): MaskedScoresFn => async (tokens, sigma, batch, positions) => {
-    const out = await score(tokens, sigma, batch);
-    const rows = new Float32Array(positions.length * V);
-    const logNorm = new Float32Array(positions.length);
-    positions.forEach((pos, k) => {
-      rows.set(out.subarray(pos * V, (pos + 1) * V), k * V);
-      let S = 0;
-      for (let j = 0; j < V - 1; j++) S += Math.exp(out[pos * V + j]!);
-      logNorm[k] = Math.log(S);
-    });
-    return { scores: rows, logNorm };
-  };
+  const scoresFor =
+    (score: ScoreFn): MaskedScoresFn =>
+    async (tokens, sigma, batch, positions) => {
+      const out = await score(tokens, sigma, batch);
+      const rows = new Float32Array(positions.length * V);
+      const logNorm = new Float32Array(positions.length);
+      positions.forEach((pos, k) => {
+        rows.set(out.subarray(pos * V, (pos + 1) * V), k * V);
+        let S = 0;
+        for (let j = 0; j < V - 1; j++) S += Math.exp(out[pos * V + j]!);
+        logNorm[k] = Math.log(S);
+      });
+      return { scores: rows, logNorm };
+    };
   /** The in-graph draw, done on the rows (only the plain choice uses it). */
-  const drawFor = (scores: MaskedScoresFn, c: TokenChoice): MaskedDrawFn => async (tokens, sigma, batch, positions, uniforms) => {
-    expect(isPlain(c)).toBe(true);
-    const rows = await scores(tokens, sigma, batch, positions);
-    return { tokens: Int32Array.from(positions, (_, k) => temperedDraw(rows.scores.subarray(k * V, (k + 1) * V), V - 1, 1, uniforms[k]!)), logNorm: rows.logNorm };
-  };
+  const drawFor =
+    (scores: MaskedScoresFn, c: TokenChoice): MaskedDrawFn =>
+    async (tokens, sigma, batch, positions, uniforms) => {
+      expect(isPlain(c)).toBe(true);
+      const rows = await scores(tokens, sigma, batch, positions);
+      return {
+        tokens: Int32Array.from(positions, (_, k) => temperedDraw(rows.scores.subarray(k * V, (k + 1) * V), V - 1, 1, uniforms[k]!)),
+        logNorm: rows.logNorm,
+      };
+    };
 
   /** Per run: for each position, the step it unmasked at (1 … steps) and its token. */
   async function runs(sampler: 'fused' | 'race', n: number, c: TokenChoice, dists: number[][], salt: number): Promise<{ step: number[]; token: number[] }[]> {

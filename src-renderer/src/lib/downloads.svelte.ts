@@ -61,7 +61,9 @@ class Downloads {
       if (!current || current.demo) {
         prefs.setFillDefaults({ ...prefs.fillDefaults, model: m.id });
         this.outcome[id] = { ok: true, message: `Installed “${m.name}” (${m.id}). Your fills now use it (Fill settings changes that).` };
-        client.call('engine.warm', { model: m.id, device: prefs.fillDefaults.device }).catch((err: unknown) => console.warn('Lacuna: could not load the new model ahead of the first fill', err));
+        client
+          .call('engine.warm', { model: m.id, device: prefs.fillDefaults.device })
+          .catch((err: unknown) => console.warn('Lacuna: could not load the new model ahead of the first fill', err));
       } else {
         this.outcome[id] = { ok: true, message: `Installed “${m.name}” (${m.id}). Choose it in Fill settings to fill with it.` };
       }

@@ -269,16 +269,14 @@ export function editorActions(editor: EditorControls): Action[] {
       run: onBlank((pos) => void session().runFill({ kind: 'blank', pos })),
       enabled: hasBlank('filled'),
     },
-    ...BLANK_PRESETS.map(
-      (p, i): Action => ({
-        id: `blank-${p.id}`,
-        label: p.tokens === 'auto' ? 'Blank length: auto (the model chooses)' : `Blank length: ${p.label.toLowerCase()} (${p.tokens} tokens)`,
-        group: 'Blanks',
-        key: BLANK_LENGTH_PRESETS[i]!,
-        run: onBlank((pos) => session().setBlankLength(pos, p.tokens)),
-        enabled: hasBlank('idle'),
-      }),
-    ),
+    ...BLANK_PRESETS.map((p, i): Action => ({
+      id: `blank-${p.id}`,
+      label: p.tokens === 'auto' ? 'Blank length: auto (the model chooses)' : `Blank length: ${p.label.toLowerCase()} (${p.tokens} tokens)`,
+      group: 'Blanks',
+      key: BLANK_LENGTH_PRESETS[i]!,
+      run: onBlank((pos) => session().setBlankLength(pos, p.tokens)),
+      enabled: hasBlank('idle'),
+    })),
     {
       id: 'blank-tokens',
       label: 'Blank length in tokens…',

@@ -114,7 +114,13 @@ describe('fill settings', () => {
     expect(fillOptions(s, null).options.temperature).toBe(0.5); // the list not loaded yet: asked for as it is
     expect('temperature' in fillOptions(DEFAULT_FILL_SETTINGS, installed).options).toBe(false); // null: the model's own
     expect('temperature' in fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toBe(false);
-    expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({ steps: 64, alternatives: 3, mode: 'exact', device: 'auto', model: 'tiny-uniform' });
+    expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({
+      steps: 64,
+      alternatives: 3,
+      mode: 'exact',
+      device: 'auto',
+      model: 'tiny-uniform',
+    });
     // A model that is gone: the default model runs, and takes the temperature.
     expect(fillOptions({ ...s, model: 'gone' }, installed)).toEqual({
       options: { steps: 64, alternatives: 3, mode: 'exact', device: 'auto', temperature: 0.5 },
@@ -136,7 +142,8 @@ describe('fill settings', () => {
 
   it('keeps word choice and length lean within the contract’s ranges, and the order to its two values', () => {
     for (const topP of [FILL_OPTIONS.topP.min, 0.5, FILL_OPTIONS.topP.max]) expect(readFillSettings({ ...beforeTopP, topP })?.topP).toBe(topP);
-    for (const lengthBias of [FILL_OPTIONS.lengthBias.min, 0.25, FILL_OPTIONS.lengthBias.max]) expect(readFillSettings({ ...beforeTopP, lengthBias })?.lengthBias).toBe(lengthBias);
+    for (const lengthBias of [FILL_OPTIONS.lengthBias.min, 0.25, FILL_OPTIONS.lengthBias.max])
+      expect(readFillSettings({ ...beforeTopP, lengthBias })?.lengthBias).toBe(lengthBias);
     const bad = [
       { topP: FILL_OPTIONS.topP.min - 0.01 },
       { topP: FILL_OPTIONS.topP.max + 0.01 },
@@ -161,7 +168,14 @@ describe('fill settings', () => {
     expect(describeTopP(1)).toBe('Adventurous');
     expect(describeTopP(0.8)).toBe('Safe');
     expect(describeTopP(0.5)).toBe('0.5');
-    expect([-1, -0.5, -0.25, 0, 0.25, 0.75].map(describeLengthBias)).toEqual(['Much shorter', 'Shorter', 'Slightly shorter', 'No lean', 'Slightly longer', 'Much longer']);
+    expect([-1, -0.5, -0.25, 0, 0.25, 0.75].map(describeLengthBias)).toEqual([
+      'Much shorter',
+      'Shorter',
+      'Slightly shorter',
+      'No lean',
+      'Slightly longer',
+      'Much longer',
+    ]);
     expect(describeSettings({ ...DEFAULT_FILL_SETTINGS, topP: 0.9, unmasking: 'confident', lengthBias: 0.5 })).toBe(
       'Balanced (64 steps), 3 alternatives, word choice Careful, surest words first, auto blanks longer',
     );
@@ -187,7 +201,13 @@ describe('fill settings', () => {
     // The list not loaded yet: asked for as set.
     expect(fillOptions(s, null).options).toMatchObject({ topP: 0.8, unmasking: 'random' });
     // A model that takes no token choice gets none.
-    expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({ steps: 64, alternatives: 3, mode: 'exact', device: 'auto', model: 'tiny-uniform' });
+    expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({
+      steps: 64,
+      alternatives: 3,
+      mode: 'exact',
+      device: 'auto',
+      model: 'tiny-uniform',
+    });
   });
 
   it('sends a length lean only when there is one', () => {

@@ -157,7 +157,10 @@ export function effectiveModel(s: Pick<FillSettings, 'model'>, installed: readon
 }
 
 /** The fill.run options fillOptions sets. */
-export type FillOptions = Pick<FillRequest, 'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model' | 'temperature' | 'topP' | 'unmasking' | 'lengthBias'>;
+export type FillOptions = Pick<
+  FillRequest,
+  'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model' | 'temperature' | 'topP' | 'unmasking' | 'lengthBias'
+>;
 
 /**
  * The fill.run options for these settings. A model that is not installed (any more) is left out,

@@ -71,7 +71,12 @@ describe('the text a fill runs on', () => {
     ]);
     // An exact blank of 16 tokens is asked for as such.
     const exact = doc(p(t('A '), b(16), t(' b '), b()));
-    expect(fillText(exact, findBlanks(exact).map((x) => x.pos))).toBe('A {{16}} b ____');
+    expect(
+      fillText(
+        exact,
+        findBlanks(exact).map((x) => x.pos),
+      ),
+    ).toBe('A {{16}} b ____');
   });
 });
 
@@ -222,7 +227,9 @@ describe('live fill', () => {
     const meta = (m: LiveFillMeta): Transaction => s.tr.setMeta(liveFillKey, m);
     s = s.apply(meta({ type: 'start', requestId: 'r', targets: [second!, first!] }));
     const shown = (): (readonly (string | null)[])[] =>
-      liveFill(s)!.decorations.find().map((d) => (d.spec as { live: LiveTokens }).live.tokens);
+      liveFill(s)!
+        .decorations.find()
+        .map((d) => (d.spec as { live: LiveTokens }).live.tokens);
     expect(shown()).toEqual([
       [null, null, null],
       [null, null],
@@ -262,7 +269,9 @@ describe('live fill', () => {
     const [first, second] = findBlanks(s.doc).map((x) => x.pos);
     const meta = (m: LiveFillMeta): Transaction => s.tr.setMeta(liveFillKey, m);
     const shown = (): (readonly (string | null)[])[] =>
-      liveFill(s)!.decorations.find().map((d) => (d.spec as { live: LiveTokens }).live.tokens);
+      liveFill(s)!
+        .decorations.find()
+        .map((d) => (d.spec as { live: LiveTokens }).live.tokens);
     s = s.apply(meta({ type: 'start', requestId: 'r', targets: [first!, second!] }));
     // No length yet: nothing to show in the auto blank.
     expect(shown()).toEqual([[], [null, null]]);

@@ -82,7 +82,10 @@ export class BlankView implements NodeView {
       }
       dom.append(body);
       const of = plural(live.tokens.length, 'token');
-      dom.setAttribute('aria-label', a.tokens === 'auto' ? `Blank being filled, auto length, trying ${of}: ${unmasked} so far` : `Blank being filled, ${unmasked} of ${of} so far`);
+      dom.setAttribute(
+        'aria-label',
+        a.tokens === 'auto' ? `Blank being filled, auto length, trying ${of}: ${unmasked} so far` : `Blank being filled, ${unmasked} of ${of} so far`,
+      );
     } else if (a.status === 'filling') {
       dom.className = 'blank blank-filling';
       dom.append(span('blank-length', '…'));

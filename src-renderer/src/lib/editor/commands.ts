@@ -61,7 +61,14 @@ export function toggleList(type: NodeType): Command {
       const { $from } = state.selection;
       for (let d = $from.depth; d > 0; d--) {
         if ($from.node(d).type === current) {
-          if (dispatch) dispatch(state.tr.setNodeMarkup($from.before(d), type, type === nodes.orderedList ? { order: 1, tight: $from.node(d).attrs.tight as boolean } : { tight: $from.node(d).attrs.tight as boolean }));
+          if (dispatch)
+            dispatch(
+              state.tr.setNodeMarkup(
+                $from.before(d),
+                type,
+                type === nodes.orderedList ? { order: 1, tight: $from.node(d).attrs.tight as boolean } : { tight: $from.node(d).attrs.tight as boolean },
+              ),
+            );
           return true;
         }
       }

@@ -94,7 +94,16 @@ describe('reading the text form', () => {
 describe('writing the text form', () => {
   it('leaves out empty paragraphs and keeps what an edit did not touch', () => {
     const a = p(t('One.'));
-    const d = doc(p(), a, p(), p(), p(t('Two '), b()), bulletList.create(null, [listItem.create(null, p(t('x')))]), bulletList.create(null, [listItem.create(null, p(t('y')))]), p());
+    const d = doc(
+      p(),
+      a,
+      p(),
+      p(),
+      p(t('Two '), b()),
+      bulletList.create(null, [listItem.create(null, p(t('x')))]),
+      bulletList.create(null, [listItem.create(null, p(t('y')))]),
+      p(),
+    );
     expect(serializeMarkdown(d)).toBe('One.\n\nTwo ____\n\n- x\n\n\n- y');
     // Another document sharing the first paragraph writes it the same.
     expect(serializeMarkdown(doc(a, p(t('Three.'))))).toBe('One.\n\nThree.');
@@ -150,7 +159,21 @@ describe('writing the text form', () => {
   });
 
   it('escapes literal blank syntax so that it stays text', () => {
-    for (const literal of ['____', '_____', 'a____b', 'x______', '{{12}}', '{{ 3 }}', '{{auto}}', '{{ auto }}', '\\____', '\\\\{{12}}', '\\{{auto}}', '\\', '\\\\']) {
+    for (const literal of [
+      '____',
+      '_____',
+      'a____b',
+      'x______',
+      '{{12}}',
+      '{{ 3 }}',
+      '{{auto}}',
+      '{{ auto }}',
+      '\\____',
+      '\\\\{{12}}',
+      '\\{{auto}}',
+      '\\',
+      '\\\\',
+    ]) {
       const d = doc(p(t(`before ${literal} after`)));
       const text = expectRoundTrip(d);
       expect(blanksByParseBlanks(text), text).toEqual([]);
@@ -212,7 +235,41 @@ describe('writing the text form', () => {
       return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
     };
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
-    const alphabet = ['a', 'b', 'Z', '9', '1', '_', '__', '____', '*', '**', '\\', '{', '}', '{{3}}', '{{auto}}', 'auto', '#', '-', '+', '>', '.', ')', '[', ']', '`', '~', '&', ';', '<', 'é', '😀', 'ש', ' '];
+    const alphabet = [
+      'a',
+      'b',
+      'Z',
+      '9',
+      '1',
+      '_',
+      '__',
+      '____',
+      '*',
+      '**',
+      '\\',
+      '{',
+      '}',
+      '{{3}}',
+      '{{auto}}',
+      'auto',
+      '#',
+      '-',
+      '+',
+      '>',
+      '.',
+      ')',
+      '[',
+      ']',
+      '`',
+      '~',
+      '&',
+      ';',
+      '<',
+      'é',
+      '😀',
+      'ש',
+      ' ',
+    ];
     const words = ['lamp', 'keeper', 'Sturm', 'île', 'ночь'];
 
     /** Unmarked text: no whitespace at either end (Markdown trims it at line ends). */

@@ -120,11 +120,7 @@ export const schema = new Schema({
           }),
         },
       ],
-      toDOM: (node) => [
-        'ol',
-        { start: node.attrs.order === 1 ? null : String(node.attrs.order), 'data-tight': node.attrs.tight ? 'true' : null },
-        0,
-      ],
+      toDOM: (node) => ['ol', { start: node.attrs.order === 1 ? null : String(node.attrs.order), 'data-tight': node.attrs.tight ? 'true' : null }, 0],
     },
     list_item: {
       content: 'block+',

@@ -11,17 +11,7 @@ import { splitListItem } from 'prosemirror-schema-list';
 import { EditorState, Plugin, Selection, TextSelection, type Command } from 'prosemirror-state';
 import { Decoration, DecorationSet } from 'prosemirror-view';
 import { clipboardSlice, clipboardText } from './blank-ops';
-import {
-  indentListItem,
-  insertHardBreak,
-  outdentListItem,
-  setParagraph,
-  toggleEm,
-  toggleHeading,
-  toggleList,
-  toggleQuote,
-  toggleStrong,
-} from './commands';
+import { indentListItem, insertHardBreak, outdentListItem, setParagraph, toggleEm, toggleHeading, toggleList, toggleQuote, toggleStrong } from './commands';
 import { generatedPlugin } from './generated';
 import { liveFillPlugin } from './live-fill';
 import { parseMarkdown, serializeMarkdown } from './markdown';

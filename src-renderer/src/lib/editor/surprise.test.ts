@@ -49,10 +49,15 @@ describe('scoringText', () => {
     const thresholds = surpriseThresholds(512);
     expect(thresholds).toEqual([1.6, 3.1, 4.7, 6.2]);
     expect([0, 1.6, 3.5, 6.3, 40].map((n) => surpriseLevel(n, thresholds))).toEqual([0, 1, 2, 4, 4]);
-    const set = surpriseDecorations(d, map, [
-      { ...at('Harbour'), nll: 0.5 },
-      { ...at('bold words'), nll: 7 },
-    ], thresholds);
+    const set = surpriseDecorations(
+      d,
+      map,
+      [
+        { ...at('Harbour'), nll: 0.5 },
+        { ...at('bold words'), nll: 7 },
+      ],
+      thresholds,
+    );
     const found = set.find().map((x) => [d.textBetween(x.from, x.to), (x as unknown as { type: { attrs: { class: string } } }).type.attrs.class]);
     expect(found).toEqual([
       ['Harbour', 'surprise surprise-0'],

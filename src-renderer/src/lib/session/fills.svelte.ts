@@ -90,7 +90,10 @@ export class Fills {
   /** Accept every filled blank as it shows (one undo step). */
   acceptAll(): boolean {
     const state = this.#session.editorState;
-    const r = acceptBlanks(state, filledBlanks(state.doc).map((b) => b.pos));
+    const r = acceptBlanks(
+      state,
+      filledBlanks(state.doc).map((b) => b.pos),
+    );
     if (!r) return false;
     this.#session.edit(r.tr, true);
     this.#noteAccepted(r.accepted);
