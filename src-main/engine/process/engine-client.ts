@@ -107,62 +107,44 @@ export class EngineClient implements EngineService {
   }
 
   fill(job: FillJob, onProgress?: (p: FillProgressInfo) => void): Promise<FillOutcome> {
-    if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is closed'));
-    if (this.pending.has(job.requestId)) {
-      return Promise.reject(new ApiError('bad_request', `a fill with request id "${job.requestId}" is already running`));
-    }
-    let host: Host;
-    try {
-      host = this.ensureHost();
-    } catch (e) {
-      return Promise.reject(ApiError.from(e));
-    }
-    return new Promise<FillOutcome>((resolve, reject) => {
-      this.pending.set(job.requestId, { kind: 'fill', resolve: resolve as Pending['resolve'], reject, onProgress });
-      host.port.postMessage({ type: 'fill', job: { ...job } });
-    });
+    return this.post<FillOutcome>({ type: 'fill', job: { ...job } }, 'fill', onProgress ? { onProgress } : {});
   }
 
   score(job: ScoreJob, signal?: AbortSignal, onProgress?: (p: ScoreProgressInfo) => void): Promise<ScoreOutcome> {
-    if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is closed'));
-    if (signal?.aborted) return Promise.reject(new ApiError('cancelled', `score ${job.requestId} was cancelled`));
-    if (this.pending.has(job.requestId)) {
-      return Promise.reject(new ApiError('bad_request', `a job with request id "${job.requestId}" is already running`));
-    }
-    let host: Host;
-    try {
-      host = this.ensureHost();
-    } catch (e) {
-      return Promise.reject(ApiError.from(e));
-    }
+    if (signal?.aborted && !this.closed) return Promise.reject(new ApiError('cancelled', `score ${job.requestId} was cancelled`));
     const onAbort = (): void => this.cancel(job.requestId);
     signal?.addEventListener('abort', onAbort, { once: true });
-    return new Promise<ScoreOutcome>((resolve, reject) => {
-      this.pending.set(job.requestId, {
-        kind: 'score',
-        resolve: resolve as Pending['resolve'],
-        reject,
-        ...(onProgress ? { onScoreProgress: onProgress } : {}),
-      });
-      host.port.postMessage({ type: 'score', job: { ...job } });
-    }).finally(() => signal?.removeEventListener('abort', onAbort));
+    return this.post<ScoreOutcome>({ type: 'score', job: { ...job } }, 'job', onProgress ? { onScoreProgress: onProgress } : {}).finally(() =>
+      signal?.removeEventListener('abort', onAbort),
+    );
   }
 
   /** Starts the engine process if needed and loads the model there (Engine.warm). */
   warm(job: WarmJob): Promise<WarmOutcome> {
+    return this.post<WarmOutcome>({ type: 'warm', job: { ...job } }, 'job', {});
+  }
+
+  /**
+   * Hands a job to the engine host, started if needed; refused when the client is closed or the
+   * job's request id is in use (`what` names the job in that message). Settles with the host's answer.
+   */
+  private post<T extends FillOutcome | ScoreOutcome | WarmOutcome>(
+    message: Extract<HostRequest, { job: unknown }>,
+    what: 'fill' | 'job',
+    progress: Pick<Pending, 'onProgress' | 'onScoreProgress'>,
+  ): Promise<T> {
+    const { requestId } = message.job;
     if (this.closed) return Promise.reject(new ApiError('cancelled', 'the engine is closed'));
-    if (this.pending.has(job.requestId)) {
-      return Promise.reject(new ApiError('bad_request', `a job with request id "${job.requestId}" is already running`));
-    }
+    if (this.pending.has(requestId)) return Promise.reject(new ApiError('bad_request', `a ${what} with request id "${requestId}" is already running`));
     let host: Host;
     try {
       host = this.ensureHost();
     } catch (e) {
       return Promise.reject(ApiError.from(e));
     }
-    return new Promise<WarmOutcome>((resolve, reject) => {
-      this.pending.set(job.requestId, { kind: 'warm', resolve: resolve as Pending['resolve'], reject });
-      host.port.postMessage({ type: 'warm', job: { ...job } });
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(requestId, { kind: message.type, resolve: resolve as Pending['resolve'], reject, ...progress });
+      host.port.postMessage(message);
     });
   }
 
