@@ -1,13 +1,13 @@
-import { copyFile, cp, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, cp, readFile, readdir, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appRoot } from '../../platform/paths';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
 import { expectedTensors, findTemplate, importModel, matchTensors, parseCheckpointConfig, readTemplate, type NetworkConfig } from './import';
 import { verifyModelFiles } from './package';
 import { listDevices, type ProviderId } from '../runtime/providers';
 import { ScoreModel } from '../runtime/score-model';
+import { importError as importErrorOf, tempDirs, writeSafetensors } from './import-test-support';
 import { SafetensorsFile, floatToHalf, halfToFloat, toFloat32 } from './safetensors';
 import { Tokenizer } from './tokenizer';
 
@@ -17,34 +17,7 @@ const CHECKPOINT = join(FIXTURE, 'checkpoint');
 const TEMPLATES = join(FIXTURE, 'templates');
 const OFFICIAL_TEMPLATES = join(ROOT, 'models/templates');
 
-const temps: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'lacuna-import-'));
-  temps.push(d);
-  return d;
-}
-afterEach(async () => {
-  for (const d of temps.splice(0)) await rm(d, { recursive: true, force: true });
-});
-
-/** A safetensors file from F32 tensors (the test's own writer). */
-async function writeSafetensors(path: string, tensors: Record<string, { shape: number[]; data?: Float32Array; dtype?: string }>): Promise<void> {
-  const header: Record<string, unknown> = {};
-  const blobs: Buffer[] = [];
-  let off = 0;
-  for (const [name, t] of Object.entries(tensors)) {
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const data = t.data ?? Float32Array.from({ length: n }, (_, i) => Math.sin(i + name.length));
-    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    header[name] = { dtype: t.dtype ?? 'F32', shape: t.shape, data_offsets: [off, off + buf.length] };
-    blobs.push(buf);
-    off += buf.length;
-  }
-  const h = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  await writeFile(path, Buffer.concat([len, h, ...blobs]));
-}
+const tempDir = tempDirs('lacuna-import-');
 
 const TINY: NetworkConfig = { hidden_size: 64, n_blocks: 2, n_heads: 2, cond_dim: 32, vocab_size: 512, graph_type: 'absorb', scale_by_sigma: true };
 
@@ -63,14 +36,7 @@ function fullSet(config = TINY, prefix = ''): Record<string, { shape: number[] }
   return out;
 }
 
-async function importError(src: string, modelsDir: string, templateDirs = [TEMPLATES]): Promise<ApiError> {
-  const err = await importModel(src, { templateDirs, modelsDir }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
+const importError = (src: string, modelsDir: string, templateDirs = [TEMPLATES]): Promise<ApiError> => importErrorOf(src, modelsDir, templateDirs);
 
 describe('safetensors reader', () => {
   it('reads F32, F16 and BF16 as float32', async () => {
@@ -163,7 +129,8 @@ describe('tensor validation', () => {
     t.set('blocks.0.attn_qkv.weight', { shape: [192, 60], dtype: 'F32' });
     t.set('blocks.2.norm1.weight', { shape: [64], dtype: 'F32' });
     expect(() => matchTensors('model.safetensors', t, expectedTensors(TINY))).toThrow(
-      'model.safetensors: missing blocks.1.norm1.weight; unexpected blocks.2.norm1.weight, foo.bar; blocks.0.attn_qkv.weight has shape [192, 60], expected [192, 64]',
+      'model.safetensors: missing blocks.1.norm1.weight; unexpected blocks.2.norm1.weight, foo.bar; ' +
+        'blocks.0.attn_qkv.weight has shape [192, 60], expected [192, 64]',
     );
     t.set('blocks.1.norm1.weight', { shape: [64], dtype: 'I64' });
     expect(() => matchTensors('m', t, expectedTensors(TINY))).toThrow(/blocks\.1\.norm1\.weight has dtype I64/);

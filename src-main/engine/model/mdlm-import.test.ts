@@ -5,11 +5,10 @@
  * models/tools/make_mdlm_fixture.py) imported and run through onnxruntime-node against the
  * PyTorch reference (the Hub model's logits → diffusion.py's SUBS → get_score's SEDD log score).
  */
-import { copyFile, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { appRoot } from '../../platform/paths';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
 import { AbsorbingGraph } from '../sampling/graph';
 import { scoreEntropyTerms } from '../likelihood';
@@ -19,6 +18,8 @@ import { LogLinearNoise } from '../sampling/noise';
 import { Random } from '../random';
 import { sampleAnalyticAbsorbingFused } from '../sampling/fused';
 import { ScoreModel } from '../runtime/score-model';
+import { SEDD_SMALL_NETWORK } from './synthetic-checkpoint';
+import { importError as importErrorOf, tempDirs, writeSafetensors as writeTestSafetensors } from './import-test-support';
 
 const ROOT = appRoot();
 const FIXTURE = join(ROOT, 'models/tests/import-fixture-mdlm');
@@ -51,17 +52,7 @@ const HUB_CONFIG = `{
 }
 `;
 
-const OWT: NetworkConfig = {
-  hidden_size: 768,
-  n_blocks: 12,
-  n_heads: 12,
-  cond_dim: 128,
-  vocab_size: 50258,
-  graph_type: 'absorb',
-  scale_by_sigma: true,
-  family: 'mdlm',
-  time_conditioning: false,
-};
+const OWT: NetworkConfig = { ...SEDD_SMALL_NETWORK, family: 'mdlm', time_conditioning: false };
 const TINY: NetworkConfig = { ...OWT, hidden_size: 64, n_blocks: 2, n_heads: 2, cond_dim: 32, vocab_size: 512 };
 
 interface Reference {
@@ -78,50 +69,22 @@ interface Reference {
   }[];
 }
 
-const temps: string[] = [];
-async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'lacuna-mdlm-'));
-  temps.push(d);
-  return d;
-}
-afterEach(async () => {
-  for (const d of temps.splice(0)) await rm(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs('lacuna-mdlm-');
 
 async function reference(): Promise<Reference> {
   return JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as Reference;
 }
 
-/** A safetensors file (F32) with the given names and shapes; values are arbitrary. */
-async function writeSafetensors(path: string, tensors: Record<string, number[]>): Promise<void> {
-  const header: Record<string, unknown> = {};
-  const blobs: Buffer[] = [];
-  let off = 0;
-  for (const [name, shape] of Object.entries(tensors)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const buf = Buffer.from(Float32Array.from({ length: n }, (_, i) => Math.sin(i)).buffer);
-    header[name] = { dtype: 'F32', shape, data_offsets: [off, off + buf.length] };
-    blobs.push(buf);
-    off += buf.length;
-  }
-  const h = Buffer.from(JSON.stringify(header));
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(h.length));
-  await writeFile(path, Buffer.concat([len, h, ...blobs]));
+/** A safetensors file (F32) with the given names and shapes; values are arbitrary (sin of the index). */
+function writeSafetensors(path: string, tensors: Record<string, number[]>): Promise<void> {
+  return writeTestSafetensors(path, Object.fromEntries(Object.entries(tensors).map(([name, shape]) => [name, { shape }])), (i) => Math.sin(i));
 }
 
 function names(prefix: string, config = TINY): Record<string, number[]> {
   return Object.fromEntries([...expectedTensors(config)].map(([k, v]) => [prefix + k, v]));
 }
 
-async function importError(src: string, modelsDir: string, templateDirs = [TEMPLATES]): Promise<ApiError> {
-  const err = await importModel(src, { templateDirs, modelsDir }).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApiError);
-  return err as ApiError;
-}
+const importError = (src: string, modelsDir: string, templateDirs = [TEMPLATES]): Promise<ApiError> => importErrorOf(src, modelsDir, templateDirs);
 
 describe('MDLM layout (kuleshov-group/mdlm-owt)', () => {
   it('reads the Hub config.json: SEDD-small shape, 50258 outputs with MASK 50257, not time conditioned', () => {
@@ -241,7 +204,10 @@ describe('importModel (MDLM)', () => {
     expect(draws).toBeGreaterThan(20);
   });
 
-  it('is a time-independent network whose masked rows are log p(x0) − log(e^σ − 1), its bound terms are the weighted cross-entropy, and it fills blanks with exact reuse', async () => {
+  it(
+    'is a time-independent network whose masked rows are log p(x0) − log(e^σ − 1), its bound terms are the weighted cross-entropy, ' +
+      'and it fills blanks with exact reuse',
+    async () => {
     const modelsDir = join(await tempDir(), 'models');
     const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir });
     const V = pkg.manifest.vocab_size;
