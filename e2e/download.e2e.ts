@@ -17,10 +17,10 @@ import type { Page, Response } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CatalogueEntry, FillResult } from '../src-main/common/api';
 import { startFakeHub } from '../src-main/engine/model/fake-hub';
-import { writeSyntheticCheckpoint } from '../src-main/engine/model/synthetic-checkpoint';
+import { writeSyntheticCheckpoint, HUB_TINY_NETWORK } from '../src-main/engine/model/synthetic-checkpoint';
 import { newDocument, saved, screenshot, useApp } from './app';
 
-const HUB_TINY = { hidden_size: 32, n_blocks: 1, n_heads: 1, cond_dim: 16, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true } as const;
+const HUB_TINY = HUB_TINY_NETWORK;
 const REPO = 'louaaron/sedd-small';
 const checkpoint = mkdtempSync(join(tmpdir(), 'lacuna-e2e-hub-'));
 await writeSyntheticCheckpoint(checkpoint, { network: HUB_TINY, name: 'hub-tiny', length: 128 });

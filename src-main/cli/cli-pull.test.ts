@@ -11,11 +11,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CatalogueEntry, FillResult } from '../common/api';
 import { startFakeHub, type FakeHub } from '../engine/model/fake-hub';
-import { SEDD_SMALL_NETWORK, writeSyntheticCheckpoint } from '../engine/model/synthetic-checkpoint';
+import { SEDD_SMALL_NETWORK, writeSyntheticCheckpoint, HUB_TINY_NETWORK } from '../engine/model/synthetic-checkpoint';
 import { expectFailure, runLacuna } from './cli-test-support';
 
 /** The network of models/fixtures/templates/sedd-hub-tiny (reached through LACUNA_EXTRA_MODELS). */
-const HUB_TINY = { hidden_size: 32, n_blocks: 1, n_heads: 1, cond_dim: 16, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true } as const;
+const HUB_TINY = HUB_TINY_NETWORK;
 /** One progress line: file, percentage, bar, sizes (the rate and time left when known). */
 const BAR = /^model\.safetensors +\d+% \[[#.]{20}\] {2}[\d.]+ [kMG]?B \/ [\d.]+ [kMG]?B/;
 

@@ -14,12 +14,12 @@ import { ApiError, type ApiEvent } from '../common/api';
 import { createCore, type Core } from './core';
 import { Engine } from '../engine/engine';
 import { startFakeHub, type FakeHub } from '../engine/model/fake-hub';
-import { writeSyntheticCheckpoint } from '../engine/model/synthetic-checkpoint';
+import { writeSyntheticCheckpoint, HUB_TINY_NETWORK } from '../engine/model/synthetic-checkpoint';
 import { appRoot } from '../platform/paths';
 
 const ROOT = appRoot();
 /** The network of models/fixtures/templates/sedd-hub-tiny. */
-const HUB_TINY = { hidden_size: 32, n_blocks: 1, n_heads: 1, cond_dim: 16, vocab_size: 50258, graph_type: 'absorb', scale_by_sigma: true } as const;
+const HUB_TINY = HUB_TINY_NETWORK;
 
 let hub: FakeHub;
 let checkpoint: string;

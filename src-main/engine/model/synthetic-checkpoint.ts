@@ -24,6 +24,16 @@ export const SEDD_SMALL_NETWORK: NetworkConfig = {
   graph_type: 'absorb',
   scale_by_sigma: true,
 };
+/** A tiny network with sedd-small's vocabulary (GPT-2 + MASK): a stand-in for the Hub's checkpoints in download tests. */
+export const HUB_TINY_NETWORK: NetworkConfig = {
+  hidden_size: 32,
+  n_blocks: 1,
+  n_heads: 1,
+  cond_dim: 16,
+  vocab_size: 50258,
+  graph_type: 'absorb',
+  scale_by_sigma: true,
+};
 /** The official sedd-medium network. */
 export const SEDD_MEDIUM_NETWORK: NetworkConfig = {
   hidden_size: 1024,
