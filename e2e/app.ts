@@ -39,7 +39,9 @@ export interface OpenOptions {
 }
 
 /** The live regions and text fields with their text, for a failure report. */
-const PAGE_STATE = `[...document.querySelectorAll('[role=status],[role=alert],[role=textbox],textarea')].map((e) => (e.getAttribute('aria-label') ?? e.getAttribute('role')) + ': ' + (e.value ?? e.textContent)).join('\\n')`;
+const PAGE_STATE =
+  `[...document.querySelectorAll('[role=status],[role=alert],[role=textbox],textarea')]` +
+  `.map((e) => (e.getAttribute('aria-label') ?? e.getAttribute('role')) + ': ' + (e.value ?? e.textContent)).join('\\n')`;
 
 /**
  * A fresh browser context on the app, in a colour scheme; on a failed test, a screenshot, the

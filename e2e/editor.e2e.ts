@@ -548,7 +548,8 @@ describe('the review panel', () => {
         await page.keyboard.press('Enter');
       }
       await page.keyboard.type(
-        'The harbour was quiet in the early morning, and the boats rocked against the pier. The keeper {{32}} as he did every night, then walked down to the water. Nobody else was awake yet, and the town lay still under a thin grey mist.',
+        'The harbour was quiet in the early morning, and the boats rocked against the pier. The keeper {{32}} as he did every night, ' +
+          'then walked down to the water. Nobody else was awake yet, and the town lay still under a thin grey mist.',
       );
       await saved(page);
       const answer = nextFill(page);

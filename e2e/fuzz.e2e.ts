@@ -525,9 +525,12 @@ describe('API fuzz', () => {
         .join(' ');
     const covered = new Set(outcomes.map((o) => o.method));
     console.log(
-      `fuzz: ${outcomes.length} requests (seed ${SEED}, ${CONCURRENCY} at a time) in ${(fuzzMs / 1000).toFixed(1)} s; whole test ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
-        `methods ${methods.filter((mm) => covered.has(mm)).length}/${methods.length}; by class: ${fmt(byClass)}; by kind: ${fmt(byKind)}; status: ${fmt(byStatus)}; ` +
-        `slowest ${slowest.ms.toFixed(0)} ms (${slowest.method} ${slowest.kind} ${slowest.describe.slice(0, 100)} → ${slowest.status} ${slowest.message.slice(0, 80)}); ` +
+      `fuzz: ${outcomes.length} requests (seed ${SEED}, ${CONCURRENCY} at a time) in ${(fuzzMs / 1000).toFixed(1)} s; ` +
+        `whole test ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
+        `methods ${methods.filter((mm) => covered.has(mm)).length}/${methods.length}; ` +
+        `by class: ${fmt(byClass)}; by kind: ${fmt(byKind)}; status: ${fmt(byStatus)}; ` +
+        `slowest ${slowest.ms.toFixed(0)} ms (${slowest.method} ${slowest.kind} ${slowest.describe.slice(0, 100)} → ` +
+        `${slowest.status} ${slowest.message.slice(0, 80)}); ` +
         `seed: big creates ${seedTimes
           .filter((s) => s.describe.startsWith('big'))
           .map((s) => s.ms.toFixed(0))

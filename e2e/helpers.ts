@@ -54,7 +54,8 @@ export interface WebModeOptions {
 
 /** strace's arguments for a network audit: every process, the calls that reach a socket's peer (and execve, to show which processes were traced). */
 export function straceArgs(log: string): string[] {
-  // --seccomp-bpf: the traced processes stop only at these calls, not at every one (strace would otherwise slow them, and the tests beside them, many times over).
+  // --seccomp-bpf: the traced processes stop only at these calls, not at every one (strace would otherwise slow them,
+  // and the tests beside them, many times over).
   return ['-f', '--seccomp-bpf', '-qq', '-e', 'trace=connect,sendto,sendmsg,execve', '-o', log];
 }
 

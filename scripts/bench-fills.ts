@@ -66,7 +66,8 @@ interface Options {
 
 function usage(message: string): never {
   console.error(
-    `bench:fills: ${message}\nusage: npm run bench:fills -- [--model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] [--kinds ${BLANK_KINDS.join(',')}] [--blanks FILE] [--auto] [--steps N]`,
+    `bench:fills: ${message}\nusage: npm run bench:fills -- [--model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] ` +
+      `[--kinds ${BLANK_KINDS.join(',')}] [--blanks FILE] [--auto] [--steps N]`,
   );
   process.exit(2);
 }
@@ -283,10 +284,12 @@ async function main(): Promise<void> {
   const modelRel = isAbsolute(o.model) ? o.model.replace(`${ROOT}/`, '') : o.model;
   const j = judge.info;
   console.log(
-    `${cpus()[0]?.model ?? 'cpu'}; model ${modelRel}; ${blanks.length} blanks (${o.kinds.join(', ')}), ${ALTERNATIVES} alternatives each, ${o.auto ? '"____" (auto length)' : '{{N}} = the original length'}; one onnxruntime thread`,
+    `${cpus()[0]?.model ?? 'cpu'}; model ${modelRel}; ${blanks.length} blanks (${o.kinds.join(', ')}), ${ALTERNATIVES} alternatives each, ` +
+      `${o.auto ? '"____" (auto length)' : '{{N}} = the original length'}; one onnxruntime thread`,
   );
   console.log(
-    `judge: ${j.file} (AR twin, ${j.source_run}, step ${j.step}, ${j.tokens_seen?.toLocaleString('en-US')} tokens seen, held-out ppl ${j.held_out ? j.held_out.ppl.toFixed(1) : '?'}; sha256 ${j.sha256.slice(0, 12)}…)`,
+    `judge: ${j.file} (AR twin, ${j.source_run}, step ${j.step}, ${j.tokens_seen?.toLocaleString('en-US')} tokens seen, ` +
+      `held-out ppl ${j.held_out ? j.held_out.ppl.toFixed(1) : '?'}; sha256 ${j.sha256.slice(0, 12)}…)`,
   );
 
   // The original words: the counters' false alarms and the judge's reference.
@@ -407,16 +410,24 @@ async function main(): Promise<void> {
   const kinds = o.kinds.filter((k) => blanks.some((b) => b.kind === k));
   console.log(`| bad join by kind | ${kinds.join(' | ')} |`);
   console.log(`|---|${kinds.map(() => '---:').join('|')}|`);
-  console.log(
-    `| original text | ${kinds.map((k) => pct(blanks.filter((b, i) => b.kind === k && original[i]!.check.bad).length, blanks.filter((b) => b.kind === k).length)).join(' | ')} |`,
+  const originalCells = kinds.map((k) =>
+    pct(blanks.filter((b, i) => b.kind === k && original[i]!.check.bad).length, blanks.filter((b) => b.kind === k).length),
   );
-  for (const s of summaries)
-    console.log(
-      `| ${s.variant} | ${kinds.map((k) => pct(s.badByKind[k]?.bad ?? 0, (s.badByKind[k]?.blanks ?? 0) - s.failures.filter((f) => blanks.find((b) => b.id === f.id)?.kind === k).length)).join(' | ')} |`,
+  console.log(`| original text | ${originalCells.join(' | ')} |`);
+  for (const s of summaries) {
+    const cells = kinds.map((k) =>
+      pct(s.badByKind[k]?.bad ?? 0, (s.badByKind[k]?.blanks ?? 0) - s.failures.filter((f) => blanks.find((b) => b.id === f.id)?.kind === k).length),
     );
+    console.log(`| ${s.variant} | ${cells.join(' | ')} |`);
+  }
   console.log('');
   console.log(
-    `Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. Judge NLL: nats/token of the fill + ${8} right tokens. top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ms/fill: wall time of one job of ${ALTERNATIVES} alternatives; CPU ms/fill: this process's CPU time during it (the engine runs one onnxruntime thread in this process, so it is steadier than wall time on a loaded machine).`,
+    `Counters: % of filled blanks (first alternative); bad join = any of them; bad (all alts) = % of all ${ALTERNATIVES} alternatives. ` +
+      `Judge NLL: nats/token of the fill + ${8} right tokens. ` +
+      `top = judge best: the first alternative is the judge's best of ${ALTERNATIVES} (chance 25 %). ` +
+      `distinct-n: unique n-grams / n-grams over a blank's ${ALTERNATIVES} alternatives. ` +
+      `ms/fill: wall time of one job of ${ALTERNATIVES} alternatives; CPU ms/fill: this process's CPU time during it ` +
+      `(the engine runs one onnxruntime thread in this process, so it is steadier than wall time on a loaded machine).`,
   );
   if (origBad.length)
     console.log(
@@ -433,7 +444,8 @@ async function main(): Promise<void> {
       const total = [...chosen.values()].reduce((x, y) => x + y, 0);
       const shares = [...chosen.entries()].sort((x, y) => x[0] - y[0]).map(([n, c]) => `${n} tokens ${pct(c, total)}`);
       console.log(
-        `${s.variant}: lengths chosen for the auto blanks (all alternatives): ${shares.join(', ')}; the original words: median ${median(blanks.map((b) => b.tokens))} tokens.`,
+        `${s.variant}: lengths chosen for the auto blanks (all alternatives): ${shares.join(', ')}; ` +
+          `the original words: median ${median(blanks.map((b) => b.tokens))} tokens.`,
       );
     }
   }

@@ -218,13 +218,13 @@ async function main(): Promise<void> {
     console.log(`(inserting ${N} documents took ${(fillMs / 1000).toFixed(1)} s; ${hits} search hits in total)`);
     if (huge)
       console.log(
-        `(the ${huge.documents} documents of 20 M characters took ${(huge.insertMs / 1000).toFixed(1)} s to create; the first search, which starts the search worker, ${huge.firstSearchMs.toFixed(0)} ms; ${huge.whileSearching.searchesDuring} searches ran during the other calls)`,
+        `(the ${huge.documents} documents of 20 M characters took ${(huge.insertMs / 1000).toFixed(1)} s to create; ` +
+          `the first search, which starts the search worker, ${huge.firstSearchMs.toFixed(0)} ms; ` +
+          `${huge.whileSearching.searchesDuring} searches ran during the other calls)`,
       );
     mkdirSync(dirname(OUT), { recursive: true });
-    writeFileSync(
-      OUT,
-      `${JSON.stringify({ date: new Date().toISOString(), save1k, save100k, save1kRich, save100kRich, search, documents: N, insertMs: fillMs, huge }, null, 2)}\n`,
-    );
+    const report = { date: new Date().toISOString(), save1k, save100k, save1kRich, save100kRich, search, documents: N, insertMs: fillMs, huge };
+    writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
     console.log(`wrote ${OUT}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -247,17 +247,17 @@ async function main(): Promise<void> {
         ['at the start', atStart],
       ] as const) {
         console.log(
-          `  ${name.padEnd(14)} ${fmt(quantile(xs, 0.5)).padStart(7)} ${fmt(quantile(xs, 0.95)).padStart(7)} ${fmt(Math.max(...xs)).padStart(7)}   (${xs.length} keystrokes measured)`,
+          `  ${name.padEnd(14)} ${fmt(quantile(xs, 0.5)).padStart(7)} ${fmt(quantile(xs, 0.95)).padStart(7)} ${fmt(Math.max(...xs)).padStart(7)}   ` +
+            `(${xs.length} keystrokes measured)`,
         );
       }
       console.log(
         `  autosaved body after typing: ${saved.body.length.toLocaleString('en')} characters (typed: ${(body.length + 2 * KEYS).toLocaleString('en')})`,
       );
       mkdirSync(dirname(OUT), { recursive: true });
-      writeFileSync(
-        OUT,
-        `${JSON.stringify({ date: new Date().toISOString(), runs: RUNS, launches, firstFill: fills, typing: { words: WORDS, characters: body.length, keys: KEYS, atEnd, atStart } }, null, 2)}\n`,
-      );
+      const typing = { words: WORDS, characters: body.length, keys: KEYS, atEnd, atStart };
+      const report = { date: new Date().toISOString(), runs: RUNS, launches, firstFill: fills, typing };
+      writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
       console.log(`\nwrote ${OUT}`);
     } finally {
       await context.close();

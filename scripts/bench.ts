@@ -347,15 +347,25 @@ async function main(): Promise<void> {
   for (const f of [appFill, appFillT1]) {
     if (!f) continue;
     console.log(
-      `\nEngine fill on the default model (${DEFAULT_MODEL_ID}, ${f.device}, temperature ${f.temperature}${f === appFill ? ', the model default' : ''}): a ${f.blankTokens}-token blank in ${f.contextTokens} tokens of context, ${f.steps} steps, ${f.runs} runs after a warm-up: median ${fmt(f.medianMs)} ms, worst ${fmt(f.worstMs)} ms, ${f.networkCalls} network calls`,
+      `\nEngine fill on the default model (${DEFAULT_MODEL_ID}, ${f.device}, temperature ${f.temperature}${f === appFill ? ', the model default' : ''}): ` +
+        `a ${f.blankTokens}-token blank in ${f.contextTokens} tokens of context, ${f.steps} steps, ${f.runs} runs after a warm-up: ` +
+        `median ${fmt(f.medianMs)} ms, worst ${fmt(f.worstMs)} ms, ${f.networkCalls} network calls`,
     );
   }
 
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(
-    OUT,
-    `${JSON.stringify({ date: new Date().toISOString(), device: DEVICE, threads: cpuThreads(), cpu: cpus()[0]?.model, logicalCores: availableParallelism(), perStep, sideBySide, appFill, appFillT1 }, null, 2)}\n`,
-  );
+  const report = {
+    date: new Date().toISOString(),
+    device: DEVICE,
+    threads: cpuThreads(),
+    cpu: cpus()[0]?.model,
+    logicalCores: availableParallelism(),
+    perStep,
+    sideBySide,
+    appFill,
+    appFillT1,
+  };
+  writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\nwrote ${OUT}`);
 }
 

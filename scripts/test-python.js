@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const candidates = process.env.LACUNA_PYTHON ? [process.env.LACUNA_PYTHON] : ['/usr/bin/python3', 'python3', 'python'];
-const env = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1', PYTHONDONTWRITEBYTECODE: '1', ORT_DISABLE_TELEMETRY: '1' }; // the tests run onnxruntime (src-main/engine/runtime/ort-offline.ts)
+// the tests run onnxruntime (src-main/engine/runtime/ort-offline.ts)
+const env = { ...process.env, OPENBLAS_NUM_THREADS: process.env.OPENBLAS_NUM_THREADS ?? '1', PYTHONDONTWRITEBYTECODE: '1', ORT_DISABLE_TELEMETRY: '1' };
 
 const python = candidates.find((py) => spawnSync(py, ['-c', 'import torch, numpy, onnx'], { env, stdio: 'ignore' }).status === 0);
 if (!python) {

@@ -58,7 +58,8 @@ async function main() {
       if (tokDiff > 0) drawFailures++;
       worst = Math.max(worst, normDiff);
     }
-    console.log(`${c.name.padEnd(34)} max|diff| ${diff.toExponential(2)}  (|max| ${maxAbs.toFixed(4)} vs ${c.max_abs.toFixed(4)}, mean diff ${(Math.abs(sum - c.sum) / (B * L * V)).toExponential(2)})`);
+    console.log(`${c.name.padEnd(34)} max|diff| ${diff.toExponential(2)}  (|max| ${maxAbs.toFixed(4)} vs ${c.max_abs.toFixed(4)}, ` +
+      `mean diff ${(Math.abs(sum - c.sum) / (B * L * V)).toExponential(2)})`);
   }
   console.log(`overall max abs diff ${worst.toExponential(3)} (tolerance ${parity.tolerance}); stats ${worstStat.toExponential(3)}`);
   if (!(worst <= parity.tolerance) || !(worstStat <= parity.tolerance) || drawFailures > 0) process.exit(1);

@@ -26,7 +26,9 @@ PACK=${PACK:-models/train/runs/gpu-pack}
 export PYTHONUNBUFFERED=1
 
 if [ "$DEVICE" = cuda ]; then
-  $PY -c 'import torch, sys; ok = torch.cuda.is_available(); print("torch", torch.__version__, "cuda", ok, torch.cuda.get_device_name(0) if ok else ""); sys.exit(0 if ok else 3)' \
+  CUDA_CHECK='import torch, sys; ok = torch.cuda.is_available(); '
+  CUDA_CHECK+='print("torch", torch.__version__, "cuda", ok, torch.cuda.get_device_name(0) if ok else ""); sys.exit(0 if ok else 3)'
+  $PY -c "$CUDA_CHECK" \
     || { echo "no CUDA GPU visible to $PY: nothing done" >&2; exit 3; }
   nvidia-smi --query-gpu=name,memory.total,clocks.sm --format=csv,noheader || true
 fi

@@ -365,7 +365,9 @@ async function score(args: readonly string[], io: Io): Promise<number> {
     return 0;
   }
   const lines = [
-    `perplexity ≤ ${result.perplexityBound.toPrecision(6)} (${(result.nll / result.tokens).toFixed(4)} ± ${(result.nllStdErr / result.tokens).toFixed(4)} nats/token, ${result.tokens} tokens, ${result.draws} draws, seed ${result.seed}, model ${result.model})`,
+    `perplexity ≤ ${result.perplexityBound.toPrecision(6)} ` +
+      `(${(result.nll / result.tokens).toFixed(4)} ± ${(result.nllStdErr / result.tokens).toFixed(4)} nats/token, ` +
+      `${result.tokens} tokens, ${result.draws} draws, seed ${result.seed}, model ${result.model})`,
     'most surprising tokens (nats):',
   ];
   const top = result.perToken
@@ -396,7 +398,8 @@ async function modelsList(json: boolean, io: Io): Promise<number> {
   const idWidth = Math.max(...models.map((m) => m.id.length));
   const lines = models.map(
     (m) =>
-      `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  ${tokenChoice(m.defaultTemperature, m.defaultTopP, m.defaultUnmasking)}${m.temperatureSupported ? '' : ' (fixed)'}`,
+      `${m.isDefault ? '*' : ' '} ${m.id.padEnd(idWidth)}  ${m.name}  (${m.dir})  ` +
+      `${tokenChoice(m.defaultTemperature, m.defaultTopP, m.defaultUnmasking)}${m.temperatureSupported ? '' : ' (fixed)'}`,
   );
   await write(io.stdout, `${lines.join('\n')}\n`);
   return 0;

@@ -65,7 +65,8 @@ describe.runIf(posix)("the installed app's lacuna launcher", () => {
         `#!${process.execPath}`,
         "const { writeFileSync } = require('node:fs');",
         'const e = process.env;',
-        'writeFileSync(e.FAKE_APP_RECORD, JSON.stringify({ argv: process.argv.slice(2), resources: e.LACUNA_RESOURCES ?? null, runAsNode: e.ELECTRON_RUN_AS_NODE ?? null }));',
+        'writeFileSync(e.FAKE_APP_RECORD, JSON.stringify({ argv: process.argv.slice(2), ' +
+          'resources: e.LACUNA_RESOURCES ?? null, runAsNode: e.ELECTRON_RUN_AS_NODE ?? null }));',
         "if (process.argv.length === 2) console.log('the app opened (0)');",
         '',
       ].join('\n'),

@@ -151,7 +151,8 @@ export function parseBlanks(input: string): Segment[] {
       tokens = Number(m.length);
       if (!Number.isSafeInteger(tokens) || tokens < 1 || tokens > MAX_BLANK_TOKENS) {
         throw new BlankSyntaxError(
-          `blank ${token.length > 40 ? `${token.slice(0, 20)}…}}` : token} has length ${m.length.length > 20 ? `${m.length.slice(0, 20)}…` : m.length}; a blank holds 1 to ${MAX_BLANK_TOKENS} tokens`,
+          `blank ${token.length > 40 ? `${token.slice(0, 20)}…}}` : token} ` +
+            `has length ${m.length.length > 20 ? `${m.length.slice(0, 20)}…` : m.length}; a blank holds 1 to ${MAX_BLANK_TOKENS} tokens`,
         );
       }
     }

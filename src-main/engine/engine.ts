@@ -589,7 +589,8 @@ function samplingSettings(job: FillJob, model: LoadedModel): SamplingSettings {
   if (!isPlain(choice) && !model.sampler.fast) {
     throw new ApiError(
       'bad_request',
-      `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, which take no temperature, top-p or unmasking order; leave them at 1, 1 and random`,
+      `model ${m.id} samples with the ${m.graph.type} graph and ${m.noise.type} noise, ` +
+        'which take no temperature, top-p or unmasking order; leave them at 1, 1 and random',
     );
   }
   return {

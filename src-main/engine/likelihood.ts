@@ -491,7 +491,8 @@ function checkBoundModel(m: LoadedScorer['manifest']): number {
   if (m.graph.type !== 'absorb' || m.noise.type !== 'loglinear') {
     throw new ApiError(
       'model_error',
-      `model "${m.id}" uses the ${m.graph.type} graph with ${m.noise.type} noise; the likelihood bound is implemented for absorbing models with log-linear noise only`,
+      `model "${m.id}" uses the ${m.graph.type} graph with ${m.noise.type} noise; ` +
+        'the likelihood bound is implemented for absorbing models with log-linear noise only',
     );
   }
   return m.noise.eps;

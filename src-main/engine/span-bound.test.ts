@@ -217,9 +217,15 @@ describe('spanBound on the shipped model (models/lacuna-mini)', () => {
 
   // Opening passages of three books of its corpus (Project Gutenberg texts, as in /work/shared/corpus).
   const passages = [
-    'It is a truth universally acknowledged, that a single man in possession of a good fortune must be in want of a wife. However little known the feelings or views of such a man may be on his first entering a neighbourhood, this truth is so well fixed in the minds of the surrounding families, that he is considered as the rightful property of some one or other of their daughters.',
-    'Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse, and nothing particular to interest me on shore, I thought I would sail about a little and see the watery part of the world. It is a way I have of driving off the spleen and regulating the circulation.',
-    'Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do: once or twice she had peeped into the book her sister was reading, but it had no pictures or conversations in it, “and what is the use of a book,” thought Alice “without pictures or conversations?”',
+    'It is a truth universally acknowledged, that a single man in possession of a good fortune must be in want of a wife. However little known ' +
+      'the feelings or views of such a man may be on his first entering a neighbourhood, this truth is so well fixed in the minds of the ' +
+      'surrounding families, that he is considered as the rightful property of some one or other of their daughters.',
+    'Call me Ishmael. Some years ago—never mind how long precisely—having little or no money in my purse, and nothing particular to interest me ' +
+      'on shore, I thought I would sail about a little and see the watery part of the world. It is a way I have of driving off the spleen and ' +
+      'regulating the circulation.',
+    'Alice was beginning to get very tired of sitting by her sister on the bank, and of having nothing to do: once or twice she had peeped into ' +
+      'the book her sister was reading, but it had no pictures or conversations in it, “and what is the use of a book,” thought Alice “without ' +
+      'pictures or conversations?”',
   ];
 
   it.each(passages.map((p) => [p.slice(0, 30), p] as const))('a natural fill has a lower bound than the same tokens shuffled: %s…', async (_name, text) => {
@@ -245,7 +251,9 @@ describe('spanBound on the shipped model (models/lacuna-mini)', () => {
     const r = await spanBound({ tokens, rows, span, graph: miniGraph, noise, draws: 24, seed: 7, scoreAt: (t, s, b, p) => model.maskedScores(t, s, b, p) });
     if (process.env.LACUNA_PRINT_AGREEMENT) {
       console.log(
-        `${L} tokens: per token ${Array.from(r.nll, (v) => (v / n).toFixed(3)).join(' ')}; paired errors ${[1, 2, 3].map((s) => (pairedStdErr(r, s, 0) / n).toFixed(3)).join(' ')}; separate ${Array.from(r.stdErr, (v) => (v / n).toFixed(3)).join(' ')}`,
+        `${L} tokens: per token ${Array.from(r.nll, (v) => (v / n).toFixed(3)).join(' ')}; ` +
+          `paired errors ${[1, 2, 3].map((s) => (pairedStdErr(r, s, 0) / n).toFixed(3)).join(' ')}; ` +
+          `separate ${Array.from(r.stdErr, (v) => (v / n).toFixed(3)).join(' ')}`,
       );
     }
     for (let row = 1; row < rows; row++) {

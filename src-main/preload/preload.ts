@@ -2,9 +2,10 @@
  * The sandboxed preload (bundled to out/preload/preload.cjs, CommonJS, self-contained).
  *
  * Exposes `window.lacuna`: one function per API method, each a thin `ipcRenderer.invoke` on the
- * method's channel, plus `onEvent`, `pickFolder` (the shell's native folder dialog) and `onBeforeClose` (save before the window closes). Nothing else crosses: never ipcRenderer itself, never the
- * IpcRendererEvent (whose `sender` is ipcRenderer). Params are validated by the shell; results by
- * the renderer (src-renderer/src/bridge.ts).
+ * method's channel, plus `onEvent`, `pickFolder` (the shell's native folder dialog) and
+ * `onBeforeClose` (save before the window closes). Nothing else crosses: never ipcRenderer itself,
+ * never the IpcRendererEvent (whose `sender` is ipcRenderer). Params are validated by the shell;
+ * results by the renderer (src-renderer/src/bridge.ts).
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
 import { methods, type Method } from '../common/api';

@@ -132,7 +132,8 @@ describe('crash safety', () => {
     await Promise.all(Array.from({ length: LANES }, (_, k) => lane(Math.floor(ITERATIONS / LANES) + (k < ITERATIONS % LANES ? 1 : 0), join(root, `lane${k}`))));
     const seconds = (Date.now() - started) / 1000;
     console.log(
-      `crash test: ${ITERATIONS} kills in ${LANES} lanes (${killedWhileWriting} mid-write), ${reportedCount} committed revisions reported (up to ${maxSeen}), ` +
+      `crash test: ${ITERATIONS} kills in ${LANES} lanes (${killedWhileWriting} mid-write), ` +
+        `${reportedCount} committed revisions reported (up to ${maxSeen}), ` +
         `${integrityFailures} integrity failures, ${lost} lost, ${seconds.toFixed(1)} s (${(childMs / 1000).toFixed(1)} s in the writer)`,
     );
     expect(integrityFailures).toBe(0);

@@ -121,7 +121,8 @@ function moveAside(file: string, cause: unknown): ApiError {
     return toStorageError(err, `the library ${file} is damaged or is not a Lacuna database (${reason}) and could not be moved aside`);
   }
   return new DamagedLibraryError(
-    `the library ${file} is damaged or is not a Lacuna database (${reason}); it was moved to ${aside} and a new, empty library will be started — restore a backup with "lacuna restore FILE"`,
+    `the library ${file} is damaged or is not a Lacuna database (${reason}); it was moved to ${aside} ` +
+      'and a new, empty library will be started — restore a backup with "lacuna restore FILE"',
     aside,
   );
 }

@@ -391,7 +391,8 @@ describe('downloadHubFiles against a fake hub', () => {
     expect(e.code).toBe('network_error');
     expect(e.message).toMatch(
       new RegExp(
-        `^Cannot make a secure connection to ${hubHost} \\([A-Z_]+\\); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS\\.$`,
+        `^Cannot make a secure connection to ${hubHost} \\([A-Z_]+\\); ` +
+          `if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS\\.$`,
       ),
     );
   });

@@ -576,7 +576,8 @@ function netError(e: unknown, ctx: ErrorContext): { error: ApiError; retriable: 
     return {
       error: new ApiError(
         'network_error',
-        `Cannot make a secure connection to ${host} (${code}); if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS.`,
+        `Cannot make a secure connection to ${host} (${code}); ` +
+          'if a proxy or firewall inspects the traffic, give Lacuna its certificate with NODE_EXTRA_CA_CERTS.',
       ),
       retriable: false,
     };
@@ -935,7 +936,8 @@ async function downloadOne(s: Settings, repo: string, f: HubFileInfo, dir: strin
             ex.res.resume();
             throw new ApiError(
               'network_error',
-              `${hostOf(url)} sent the wrong part of ${f.path} (Content-Range ${JSON.stringify(header(ex.res.headers, 'content-range') ?? '')}, asked for bytes ${pos}-).`,
+              `${hostOf(url)} sent the wrong part of ${f.path} ` +
+                `(Content-Range ${JSON.stringify(header(ex.res.headers, 'content-range') ?? '')}, asked for bytes ${pos}-).`,
             );
           }
         } else if (pos > 0) {

@@ -43,7 +43,8 @@ async function listFiles(root: string, dir = root): Promise<string[]> {
 
 function usage(message: string): never {
   process.stderr.write(
-    `fake-hub: ${message}\nusage: fake-hub-main.js --serve REPO=FOLDER [--synthetic small|medium|tiny] [--port N] [--token T --gated] [--throttle BYTES_PER_S] [--drop-after N]\n`,
+    `fake-hub: ${message}\nusage: fake-hub-main.js --serve REPO=FOLDER [--synthetic small|medium|tiny] [--port N] ` +
+      '[--token T --gated] [--throttle BYTES_PER_S] [--drop-after N]\n',
   );
   process.exit(2);
 }

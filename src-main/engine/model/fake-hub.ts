@@ -398,7 +398,9 @@ export async function startFakeHub(options: FakeHubOptions): Promise<FakeHub> {
           etag: `"${e.sha256}"`,
           'x-linked-etag': `"${e.sha256}"`,
           'x-linked-size': e.size,
-          location: `${cdnOrigin}/repos/${cdnKey(repo.id)}/${e.sha256}?response-content-disposition=${encodeURIComponent(`attachment; filename="${e.path.split('/').pop()}"`)}&x-signature=fake`,
+          location:
+            `${cdnOrigin}/repos/${cdnKey(repo.id)}/${e.sha256}` +
+            `?response-content-disposition=${encodeURIComponent(`attachment; filename="${e.path.split('/').pop()}"`)}&x-signature=fake`,
         }
       : { 'x-repo-commit': commit, etag: `"${e.oid}"` };
   }

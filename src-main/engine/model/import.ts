@@ -396,12 +396,17 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
     const template = await findTemplate(options.templateDirs, cfg.network, precision);
     if (!template && precision === 'fp16' && (await findTemplate(options.templateDirs, cfg.network, 'fp32'))) {
       bad(
-        `no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: .venv-fp16/bin/python models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --precision fp16 --out <Lacuna models folder>/templates/<name>-fp16`,
+        `no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: ` +
+          `.venv-fp16/bin/python models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} ` +
+          '--precision fp16 --out <Lacuna models folder>/templates/<name>-fp16',
       );
     }
     if (!template) {
       bad(
-        `no graph template for this configuration (${JSON.stringify(cfg.network)}); only the official sedd-small, sedd-medium and mdlm-owt ship with Lacuna. Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} --out <Lacuna models folder>/templates/<name>`,
+        `no graph template for this configuration (${JSON.stringify(cfg.network)}); ` +
+          'only the official sedd-small, sedd-medium and mdlm-owt ship with Lacuna. ' +
+          `Make one with: OPENBLAS_NUM_THREADS=1 python3 models/tools/make_templates.py --config ${JSON.stringify(join(src, 'config.json'))} ` +
+          '--out <Lacuna models folder>/templates/<name>',
       );
     }
     const tokenizerSrc = await pickTokenizer(src, cfg, options);
@@ -429,10 +434,15 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         `Imported by Lacuna from ${src} (config.json + model.safetensors${mapping.prefix ? `, tensors under "${mapping.prefix}"` : ''}).`,
         '',
         mdlm
-          ? `Masked Diffusion Language Model (MDLM; Sahoo et al., 2024): the SEDD DDiT trunk predicting the clean token (SUBS parameterisation), hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size} (MASK ${n.vocab_size - 1}), ${timeConditioned ? 'time conditioned' : 'not time conditioned'}, ${cfg.noise.type} noise, trained length ${cfg.length}. The graph turns its x0-posterior into the absorbing-graph score the sampler uses: log p(x0 = y | x_t) − log(e^σ − 1) at masked positions.`
-          : `Score Entropy Discrete Diffusion (Lou, Meng & Ermon, 2024) network: hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size}, ${n.graph_type} graph, ${cfg.noise.type} noise, trained length ${cfg.length}.`,
+          ? 'Masked Diffusion Language Model (MDLM; Sahoo et al., 2024): the SEDD DDiT trunk predicting the clean token (SUBS parameterisation), ' +
+            `hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, cond ${n.cond_dim}, vocabulary ${n.vocab_size} (MASK ${n.vocab_size - 1}), ` +
+            `${timeConditioned ? 'time conditioned' : 'not time conditioned'}, ${cfg.noise.type} noise, trained length ${cfg.length}. ` +
+            'The graph turns its x0-posterior into the absorbing-graph score the sampler uses: log p(x0 = y | x_t) − log(e^σ − 1) at masked positions.'
+          : `Score Entropy Discrete Diffusion (Lou, Meng & Ermon, 2024) network: hidden ${n.hidden_size}, ${n.n_blocks} blocks, ${n.n_heads} heads, ` +
+            `cond ${n.cond_dim}, vocabulary ${n.vocab_size}, ${n.graph_type} graph, ${cfg.noise.type} noise, trained length ${cfg.length}.`,
         precision === 'fp16'
-          ? `Graph from template ${basename(template.dir)}: float16 weights and compute (float32 for the noise level, rotary tables and the token draw), for GPUs; weights rounded to float16 (nearest even). On a CPU the fp32 import is faster and exact.`
+          ? `Graph from template ${basename(template.dir)}: float16 weights and compute (float32 for the noise level, rotary tables and the token draw), ` +
+            'for GPUs; weights rounded to float16 (nearest even). On a CPU the fp32 import is faster and exact.'
           : `Graph from template ${basename(template.dir)}; weights converted to float32.`,
         '',
       ].join('\n');
@@ -441,7 +451,9 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         format: MODEL_FORMAT,
         id,
         name: title,
-        description: `Imported ${kind} checkpoint (${n.graph_type}, hidden ${n.hidden_size}, ${n.n_blocks} blocks${precision === 'fp16' ? ', float16 for GPUs' : ''}).`,
+        description:
+          `Imported ${kind} checkpoint (${n.graph_type}, hidden ${n.hidden_size}, ` +
+          `${n.n_blocks} blocks${precision === 'fp16' ? ', float16 for GPUs' : ''}).`,
         graph: { type: n.graph_type },
         noise: cfg.noise,
         vocab_size: n.vocab_size,
@@ -505,7 +517,8 @@ async function pickTokenizer(src: string, cfg: CheckpointConfig, options: Import
   }
   if (tok.size !== cfg.tokens)
     bad(
-      `${path} has ${tok.size} token ids but config.json says ${cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} (${cfg.tokens} tokens + MASK)` : `tokens = ${cfg.tokens}`}`,
+      `${path} has ${tok.size} token ids but config.json says ` +
+        `${cfg.network.family === 'mdlm' ? `vocab_size = ${cfg.network.vocab_size} (${cfg.tokens} tokens + MASK)` : `tokens = ${cfg.tokens}`}`,
     );
   return { path, eosId: tok.eosId };
 }

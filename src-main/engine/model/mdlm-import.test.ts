@@ -208,67 +208,68 @@ describe('importModel (MDLM)', () => {
     'is a time-independent network whose masked rows are log p(x0) − log(e^σ − 1), its bound terms are the weighted cross-entropy, ' +
       'and it fills blanks with exact reuse',
     async () => {
-    const modelsDir = join(await tempDir(), 'models');
-    const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir });
-    const V = pkg.manifest.vocab_size;
-    const mask = pkg.manifest.mask_id!;
-    const model = await ScoreModel.load(pkg.networkPath, V, { threads: 1, device: 'cpu' });
-    try {
-      const rng = new Random(7);
-      const L = 24;
-      const tokens = Int32Array.from({ length: L }, () => Math.floor(rng.uniform() * (V - 1)));
-      tokens.fill(mask, 5, 15);
-      const idx = BigInt64Array.from(tokens, (v) => BigInt(v));
-      const a = await model.run(idx, Float32Array.of(0.5), 1, L);
-      const b = await model.run(idx, Float32Array.of(2), 1, L);
-      const shift = Math.log(Math.expm1(Math.fround(2))) - Math.log(Math.expm1(Math.fround(0.5)));
-      for (let i = 0; i < L; i++) {
-        const row = a.subarray(i * V, (i + 1) * V);
-        if (tokens[i] === mask) {
-          let lse = -Infinity;
-          for (let j = 0; j < V - 1; j++) lse = Math.max(lse, row[j]!) + Math.log1p(Math.exp(-Math.abs(lse - row[j]!)));
-          expect(Math.abs(lse + Math.log(Math.expm1(Math.fround(0.5))))).toBeLessThan(1e-4); // Σ p = 1
-          expect(row[mask]).toBe(0);
-          for (let j = 0; j < V - 1; j++) expect(Math.abs(b[i * V + j]! - (row[j]! - shift))).toBeLessThan(1e-4);
-        } else {
-          // carry-over: only the current token (0) and MASK (log(e^σ − 1)) are possible
-          expect(row[tokens[i]!]).toBe(0);
-          expect(Math.abs(row[mask]! - Math.log(Math.expm1(Math.fround(0.5))))).toBeLessThan(1e-5);
-          expect(row[(tokens[i]! + 1) % (V - 1)]).toBe(-1e6);
+      const modelsDir = join(await tempDir(), 'models');
+      const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir });
+      const V = pkg.manifest.vocab_size;
+      const mask = pkg.manifest.mask_id!;
+      const model = await ScoreModel.load(pkg.networkPath, V, { threads: 1, device: 'cpu' });
+      try {
+        const rng = new Random(7);
+        const L = 24;
+        const tokens = Int32Array.from({ length: L }, () => Math.floor(rng.uniform() * (V - 1)));
+        tokens.fill(mask, 5, 15);
+        const idx = BigInt64Array.from(tokens, (v) => BigInt(v));
+        const a = await model.run(idx, Float32Array.of(0.5), 1, L);
+        const b = await model.run(idx, Float32Array.of(2), 1, L);
+        const shift = Math.log(Math.expm1(Math.fround(2))) - Math.log(Math.expm1(Math.fround(0.5)));
+        for (let i = 0; i < L; i++) {
+          const row = a.subarray(i * V, (i + 1) * V);
+          if (tokens[i] === mask) {
+            let lse = -Infinity;
+            for (let j = 0; j < V - 1; j++) lse = Math.max(lse, row[j]!) + Math.log1p(Math.exp(-Math.abs(lse - row[j]!)));
+            expect(Math.abs(lse + Math.log(Math.expm1(Math.fround(0.5))))).toBeLessThan(1e-4); // Σ p = 1
+            expect(row[mask]).toBe(0);
+            for (let j = 0; j < V - 1; j++) expect(Math.abs(b[i * V + j]! - (row[j]! - shift))).toBeLessThan(1e-4);
+          } else {
+            // carry-over: only the current token (0) and MASK (log(e^σ − 1)) are possible
+            expect(row[tokens[i]!]).toBe(0);
+            expect(Math.abs(row[mask]! - Math.log(Math.expm1(Math.fround(0.5))))).toBeLessThan(1e-5);
+            expect(row[(tokens[i]! + 1) % (V - 1)]).toBe(-1e6);
+          }
         }
-      }
 
-      // the score-entropy bound term at a masked position is MDLM's −log p(x0)/(e^σ − 1) (rate 1)
-      const x0 = Int32Array.from(tokens, (v) => (v === mask ? Math.floor(rng.uniform() * (V - 1)) : v));
-      const isMasked = Uint8Array.from(tokens, (v) => (v === mask ? 1 : 0));
-      const sigma = Math.fround(0.5);
-      const terms = scoreEntropyTerms(a, x0, isMasked, V, sigma, 1);
-      for (let i = 0; i < L; i++) {
-        const logp = isMasked[i] ? a[i * V + x0[i]!]! + Math.log(Math.expm1(sigma)) : 0;
-        expect(Math.abs(terms[i]! - (isMasked[i] ? -logp / Math.expm1(sigma) : 0))).toBeLessThan(1e-3);
-      }
+        // the score-entropy bound term at a masked position is MDLM's −log p(x0)/(e^σ − 1) (rate 1)
+        const x0 = Int32Array.from(tokens, (v) => (v === mask ? Math.floor(rng.uniform() * (V - 1)) : v));
+        const isMasked = Uint8Array.from(tokens, (v) => (v === mask ? 1 : 0));
+        const sigma = Math.fround(0.5);
+        const terms = scoreEntropyTerms(a, x0, isMasked, V, sigma, 1);
+        for (let i = 0; i < L; i++) {
+          const logp = isMasked[i] ? a[i * V + x0[i]!]! + Math.log(Math.expm1(sigma)) : 0;
+          expect(Math.abs(terms[i]! - (isMasked[i] ? -logp / Math.expm1(sigma) : 0))).toBeLessThan(1e-3);
+        }
 
-      const template = tokens.slice();
-      const rows = [new Random(1)];
-      const r = await sampleAnalyticAbsorbingFused({
-        template,
-        graph: new AbsorbingGraph(V),
-        noise: new LogLinearNoise(pkg.manifest.noise.type === 'loglinear' ? pkg.manifest.noise.eps : 1e-3),
-        steps: 32,
-        reuse: pkg.manifest.time_conditioned ? 'never' : 'exact',
-        scaleBySigma: pkg.manifest.scale_by_sigma,
-        uniform: (row) => rows[row]!.uniform(),
-        draw: (t, sigma, batch, positions, uniforms) => model.maskedDraw(t, sigma, batch, positions, uniforms),
-      });
-      for (let i = 0; i < L; i++) {
-        if (template[i] === mask) expect(r.tokens[i]).toBeLessThan(mask);
-        else expect(r.tokens[i]).toBe(template[i]);
+        const template = tokens.slice();
+        const rows = [new Random(1)];
+        const r = await sampleAnalyticAbsorbingFused({
+          template,
+          graph: new AbsorbingGraph(V),
+          noise: new LogLinearNoise(pkg.manifest.noise.type === 'loglinear' ? pkg.manifest.noise.eps : 1e-3),
+          steps: 32,
+          reuse: pkg.manifest.time_conditioned ? 'never' : 'exact',
+          scaleBySigma: pkg.manifest.scale_by_sigma,
+          uniform: (row) => rows[row]!.uniform(),
+          draw: (t, sigma, batch, positions, uniforms) => model.maskedDraw(t, sigma, batch, positions, uniforms),
+        });
+        for (let i = 0; i < L; i++) {
+          if (template[i] === mask) expect(r.tokens[i]).toBeLessThan(mask);
+          else expect(r.tokens[i]).toBe(template[i]);
+        }
+        expect(r.networkCalls).toBeLessThan(33); // steps that unmask nothing reuse the output
+      } finally {
+        await model.release();
       }
-      expect(r.networkCalls).toBeLessThan(33); // steps that unmask nothing reuse the output
-    } finally {
-      await model.release();
-    }
-  });
+    },
+  );
 
   it('imports the float16 variant (masked rows within float16 error)', async () => {
     const modelsDir = join(await tempDir(), 'models');

@@ -75,7 +75,8 @@ export class SafetensorsFile {
       const n = head.readBigUInt64LE(0);
       if (n > BigInt(Math.min(MAX_HEADER_BYTES, size - 8))) {
         bad(
-          `corrupt header: header length ${n} exceeds ${size - 8 < MAX_HEADER_BYTES ? `the file (${size} bytes; truncated?)` : `the ${MAX_HEADER_BYTES}-byte limit`}`,
+          `corrupt header: header length ${n} exceeds ` +
+            `${size - 8 < MAX_HEADER_BYTES ? `the file (${size} bytes; truncated?)` : `the ${MAX_HEADER_BYTES}-byte limit`}`,
         );
       }
       const headerLen = Number(n);

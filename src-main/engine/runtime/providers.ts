@@ -151,7 +151,9 @@ export function sessionOptionsFor(id: ProviderId, opts: { threads?: number } = {
 
 /** MatMul + Add on x float32 [1, 4] → y [1, 4] (opset 17); y = x·W + 1 with W = arange(16)/16. */
 const PROBE_MODEL_B64 =
-  'CAgSDGxhY3VuYS1wcm9iZTq8AQoRCgF4CgF3EgFoIgZNYXRNdWwKDgoBaAoBYhIBeSIDQWRkEgVwcm9iZSpLCAQIBBABQgF3SkAAAAAAAACAPQAAAD4AAEA+AACAPgAAoD4AAMA+AADgPgAAAD8AABA/AAAgPwAAMD8AAEA/AABQPwAAYD8AAHA/KhkIBBABQgFiShAAAIA/AACAPwAAgD8AAIA/WhMKAXgSDgoMCAESCAoCCAEKAggEYhMKAXkSDgoMCAESCAoCCAEKAggEQgQKABAR';
+  'CAgSDGxhY3VuYS1wcm9iZTq8AQoRCgF4CgF3EgFoIgZNYXRNdWwKDgoBaAoBYhIBeSIDQWRkEgVwcm9iZSpLCAQIBBABQgF3SkAAAAAAAACAPQAAAD4AAEA+AACAPgAA' +
+  'oD4AAMA+AADgPgAAAD8AABA/AAAgPwAAMD8AAEA/AABQPwAAYD8AAHA/KhkIBBABQgFiShAAAIA/AACAPwAAgD8AAIA/WhMKAXgSDgoMCAESCAoCCAEKAggEYhMKAXkS' +
+  'DgoMCAESCAoCCAEKAggEQgQKABAR';
 /** y for x = ones: column sums of W plus 1. */
 const PROBE_EXPECTED = [2.5, 2.75, 3, 3.25];
 
@@ -170,7 +172,10 @@ const PROBE_FUNCTION = `async function probe(a, require, out) {
     }
     const ort = require(a.ort);
     const backends = typeof ort.listSupportedBackends === 'function' ? ort.listSupportedBackends().map((b) => b.name) : [a.ep];
-    if (!backends.includes(a.ep)) { await out({ ok: false, stage: 'load', error: 'backend not found in this build (it has ' + backends.join(', ') + ')' }); return; }
+    if (!backends.includes(a.ep)) {
+      await out({ ok: false, stage: 'load', error: 'backend not found in this build (it has ' + backends.join(', ') + ')' });
+      return;
+    }
     try {
       const s = await ort.InferenceSession.create(Buffer.from(a.model, 'base64'), { executionProviders: [a.ep], graphOptimizationLevel: 'all' });
       const r = await s.run({ x: new ort.Tensor('float32', Float32Array.of(1, 1, 1, 1), [1, 4]) });

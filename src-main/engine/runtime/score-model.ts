@@ -151,7 +151,8 @@ export class ScoreModel {
     if (!token || token.type !== 'int64' || token.data.length !== K || !logNorm || logNorm.type !== 'float32' || logNorm.data.length !== K) {
       throw new ApiError(
         'model_error',
-        `the network's fused draw returned ${token?.type ?? 'nothing'} [${token?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected int64 and float32 [${K}]`,
+        `the network's fused draw returned ${token?.type ?? 'nothing'} [${token?.dims.join(', ') ?? ''}] ` +
+          `and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected int64 and float32 [${K}]`,
       );
     }
     const ids = token.data as BigInt64Array;
@@ -185,7 +186,8 @@ export class ScoreModel {
     ) {
       throw new ApiError(
         'model_error',
-        `the network returned ${scores?.type ?? 'nothing'} [${scores?.dims.join(', ') ?? ''}] and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected float32 [${K}, ${this.vocabSize}] and [${K}]`,
+        `the network returned ${scores?.type ?? 'nothing'} [${scores?.dims.join(', ') ?? ''}] ` +
+          `and ${logNorm?.type ?? 'nothing'} [${logNorm?.dims.join(', ') ?? ''}]; expected float32 [${K}, ${this.vocabSize}] and [${K}]`,
       );
     }
     return { scores: scores.data as Float32Array, logNorm: logNorm.data as Float32Array };
