@@ -1,7 +1,7 @@
 /** The options table is the one home of the fill's rules: the contract and the engine's checks agree with it at every edge. */
 import { describe, expect, it } from 'vitest';
 import { FillRequest, ScoreRequest } from './api';
-import { FILL_OPTIONS, optionProblem, optionsProblem, SCORE_OPTIONS, type ChoiceOption, type NumberOption } from './fill-options';
+import { FILL_OPTIONS, optionProblem, optionsProblem, randomSeed, SCORE_OPTIONS, type ChoiceOption, type NumberOption } from './fill-options';
 
 /** Values at and just past each edge of an option, with whether the option accepts them. */
 function edges(o: NumberOption | ChoiceOption): { value: unknown; ok: boolean }[] {
@@ -46,5 +46,11 @@ describe('fill and score options', () => {
     expect(optionsProblem(FILL_OPTIONS, { steps: 0 })).toBe('steps must be a whole number from 1 to 4096, got 0');
     expect(optionsProblem(FILL_OPTIONS, { device: 'tpu' })).toBe('device must be one of auto, cpu, cuda, dml, coreml, webgpu, got "tpu"');
     expect(optionsProblem(SCORE_OPTIONS, { draws: 16, seed: 7 })).toBeUndefined();
+  });
+
+  it('draws a missing seed from the whole seed range', () => {
+    expect(randomSeed(() => 0)).toBe(FILL_OPTIONS.seed.min);
+    expect(randomSeed(() => 1 - 2 ** -53)).toBe(FILL_OPTIONS.seed.max);
+    for (let i = 0; i < 100; i++) expect(optionProblem(FILL_OPTIONS, 'seed', randomSeed())).toBeUndefined();
   });
 });

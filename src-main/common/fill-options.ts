@@ -48,6 +48,11 @@ const SEED = {
   help: 'random seed (default: random); same seed, same fill',
 } as const satisfies NumberOption;
 
+/** A seed for a request that names none: uniform over the seed option's range (`random`: a uniform draw in [0, 1)). */
+export function randomSeed(random: () => number = Math.random): number {
+  return SEED.min + Math.floor(random() * (SEED.max - SEED.min + 1));
+}
+
 const DEVICE = {
   kind: 'choice',
   values: DEVICE_CHOICES,

@@ -44,12 +44,12 @@
  * (job-queue.ts: a waiting fill goes first, even in the middle of a score, between its network
  * calls) and cancellable between draws by the same cancel path (request ids are shared with fills).
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from '../common/api';
-import { DEFAULT_DRAWS, DEFAULT_STEPS, FILL_OPTIONS, optionsProblem, SCORE_OPTIONS } from '../common/fill-options';
+import { DEFAULT_DRAWS, DEFAULT_STEPS, FILL_OPTIONS, optionsProblem, randomSeed, SCORE_OPTIONS } from '../common/fill-options';
 import { AUTO_BLANK_LENGTHS, DEFAULT_BLANK_TOKENS } from '../common/blanks';
 import type { AbsorbingGraph } from './sampling/graph';
 import { decodeFills, parseFillText, planInfill, spliceFills, type InfillPlan } from './infill';
@@ -527,7 +527,7 @@ export class Engine implements EngineService {
 
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
-    const seed = job.seed ?? randomInt(0, 2 ** 32);
+    const seed = job.seed ?? randomSeed();
     let out;
     try {
       out = await scoreText(
@@ -595,7 +595,7 @@ function samplingSettings(job: FillJob, model: LoadedModel): SamplingSettings {
   }
   return {
     B: job.alternatives ?? 1,
-    seed: job.seed ?? randomInt(0, 2 ** 32),
+    seed: job.seed ?? randomSeed(),
     steps: job.steps ?? m.sampling?.default_steps ?? DEFAULT_STEPS,
     reuse: m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never',
     choice,

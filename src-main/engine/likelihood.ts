@@ -51,6 +51,7 @@
  * integral. A share is not a bound for that blank alone (its terms are computed with the other
  * blanks partly masked too), but shares of one draw set are comparable across rows.
  */
+import { randomSeed } from '../common/fill-options';
 import { ApiError } from '../common/api';
 import { AbsorbingGraph } from './sampling/graph';
 import { LogLinearNoise } from './sampling/noise';
@@ -505,7 +506,7 @@ async function scoreLoaded(loaded: LoadedScorer, text: string, opts: ScoreTextOp
   const ids = tok.encode(text);
   if (ids.length === 0) throw new ApiError('bad_request', 'text: nothing to score');
   const draws = opts.draws ?? 16;
-  const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+  const seed = opts.seed ?? randomSeed();
   const bound = await elboBound({
     tokens: ids,
     graph: new AbsorbingGraph(m.vocab_size),
