@@ -123,28 +123,33 @@ def example_inputs(model: SEDD, batch: int = 2, length: int = 8) -> Tuple[Tensor
 
 def io_names(model: SEDD) -> Tuple[list, list, dict]:
     """(input names, output names, dynamic axes) of the exported graph."""
+    return io_names_for(model.absorb)
+
+
+def io_names_for(absorb: bool) -> Tuple[list, list, dict]:
+    """The graph's I/O for an absorbing graph (with the fused draw) or a uniform one (log scores only)."""
     inputs = ["indices", "sigma", "positions"]
     outputs = ["log_score"]
     axes = {"indices": {0: "batch", 1: "length"}, "sigma": {0: "batch"}, "positions": {0: "count"}, "log_score": {0: "count"}}
-    if model.absorb:
+    if absorb:
         inputs.append("uniforms")
         outputs += ["token", "log_norm"]
         axes.update({"uniforms": {0: "count"}, "token": {0: "count"}, "log_norm": {0: "count"}})
     return inputs, outputs, axes
 
 
-def export_proto(model: SEDD, constant_folding: bool = True) -> onnx.ModelProto:
-    """torch.onnx.export of :class:`NetworkGraph` (weights inline)."""
-    model = model.eval()
-    inputs, outputs, axes = io_names(model)
+def trace(graph: nn.Module, example: tuple, names: Tuple[list, list, dict], producer: str, doc: str, constant_folding: bool = True) -> onnx.ModelProto:
+    """torch.onnx.export of ``graph`` (a wrapper holding the network as ``model``; weights inline),
+    its parameters renamed to the network's own state-dict names; shared by this file and mdlm.py."""
+    inputs, outputs, axes = names
     buf = io.BytesIO()
     with torch.no_grad(), warnings.catch_warnings():
         # The tracer warns about Python-side shape arithmetic and missing shape inference
         # for constants; both are expected here (dynamic axes are checked by the tests).
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            NetworkGraph(model).eval(),
-            example_inputs(model),
+            graph.eval(),
+            example,
             buf,
             opset_version=OPSET,
             input_names=inputs,
@@ -154,13 +159,20 @@ def export_proto(model: SEDD, constant_folding: bool = True) -> onnx.ModelProto:
         )
     proto = onnx.load_from_string(buf.getvalue())
     strip_prefix(proto, "model.")
-    proto.producer_name = "lacuna-sedd-export"
-    proto.doc_string = (
+    proto.producer_name = producer
+    proto.doc_string = doc
+    return proto
+
+
+def export_proto(model: SEDD, constant_folding: bool = True) -> onnx.ModelProto:
+    """torch.onnx.export of :class:`NetworkGraph` (weights inline)."""
+    model = model.eval()
+    doc = (
         "SEDD score network (lacuna network I/O 2): indices int64 [B,L], sigma "
         "float32 [B], positions int64 [K] (, uniforms float32 [K]) -> log_score "
         "[K,V] (, token int64 [K], log_norm float32 [K])"
     )
-    return proto
+    return trace(NetworkGraph(model), example_inputs(model), io_names(model), "lacuna-sedd-export", doc, constant_folding)
 
 
 def strip_prefix(proto: onnx.ModelProto, prefix: str) -> None:

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .export import OPSET, fused_draw, strip_prefix
+from .export import fused_draw, io_names_for, trace
 from .model import DDiTBlock, DDitFinalLayer, EmbeddingLayer, Rotary, TimestepEmbedder, log_expm1, modulate
 
 # diffusion.py's neg_infinity: added to the MASK logit, and the log score of impossible moves.
@@ -267,42 +267,10 @@ def example_inputs(config: MDLMConfig, batch: int = 2, length: int = 8) -> Tuple
 
 def export_proto(backbone: DITBackbone, constant_folding: bool = True):
     """torch.onnx.export of :class:`MDLMNetworkGraph` (weights inline), I/O names as SEDD's."""
-    import io
-    import warnings
-
-    import onnx
-
-    backbone = backbone.eval()
-    inputs = ["indices", "sigma", "positions", "uniforms"]
-    outputs = ["log_score", "token", "log_norm"]
-    axes = {
-        "indices": {0: "batch", 1: "length"},
-        "sigma": {0: "batch"},
-        "positions": {0: "count"},
-        "uniforms": {0: "count"},
-        "log_score": {0: "count"},
-        "token": {0: "count"},
-        "log_norm": {0: "count"},
-    }
-    buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            MDLMNetworkGraph(backbone).eval(),
-            example_inputs(backbone.config),
-            buf,
-            opset_version=OPSET,
-            input_names=inputs,
-            output_names=outputs,
-            dynamic_axes=axes,
-            do_constant_folding=constant_folding,
-        )
-    proto = onnx.load_from_string(buf.getvalue())
-    strip_prefix(proto, "model.")
-    proto.producer_name = "lacuna-mdlm-export"
-    proto.doc_string = (
+    doc = (
         "MDLM network as a SEDD absorbing log score (lacuna network I/O 2): indices "
         "int64 [B,L], sigma float32 [B], positions int64 [K], uniforms float32 [K] -> "
         "log_score [K,V], token int64 [K], log_norm float32 [K]"
     )
-    return proto
+    names = io_names_for(absorb=True)
+    return trace(MDLMNetworkGraph(backbone), example_inputs(backbone.config), names, "lacuna-mdlm-export", doc, constant_folding)
