@@ -15,7 +15,7 @@
  *    few steps), generated tokens/s, the share of step time spent outside onnxruntime's run
  *    (JavaScript side: tensor conversion, sampler), network calls per fill;
  *  - a 16-token blank in 256 tokens of context, 64 steps, side by side in one run:
- *      fused      the engine's default (analytic.ts sampleAnalyticAbsorbingFused, ONNX I/O 2): output
+ *      fused      the engine's default (fused.ts sampleAnalyticAbsorbingFused, ONNX I/O 2): output
  *                 projection and token draw inside the graph at masked positions only, two numbers
  *                 per masked position back to JS, no call once nothing is masked;
  *      fused, mode fast   the same, reusing the output on steps that unmask nothing (approximate

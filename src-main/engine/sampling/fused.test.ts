@@ -1,5 +1,5 @@
 /**
- * The fused sampler (analytic.ts sampleAnalyticAbsorbingFused): the same Markov chain as the
+ * The fused sampler (fused.ts sampleAnalyticAbsorbingFused): the same Markov chain as the
  * exponential-race sampler, with the token draw done by the network graph (ONNX I/O 2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
