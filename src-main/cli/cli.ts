@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
 import { ApiError, ModelInfo as ModelInfoSchema } from '../common/api';
-import { FILL_OPTIONS, SCORE_OPTIONS, type ChoiceOption, type NumberOption } from '../common/fill-options';
+import { FILL_OPTIONS, rangeText, SCORE_OPTIONS, type ChoiceOption, type NumberOption } from '../common/fill-options';
 import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../common/api';
 import { formatBytes } from '../common/units';
 import { renderProgressBar } from './progress-bar';
@@ -216,7 +216,7 @@ function parseOptions<T extends Record<string, Option>>(table: T, flags: Flags):
     const integer = o.kind === 'integer';
     const n = (integer ? /^-?\d+$/ : /^-?(\d+\.?\d*|\.\d+)$/).test(raw) ? Number(raw) : NaN;
     if (!Number.isFinite(n) || (integer && !Number.isSafeInteger(n)) || n < o.min || n > o.max) {
-      throw new UsageError(`${o.flag} must be ${integer ? 'a whole number' : 'a number'} from ${o.min} to ${o.max}, not ${quote(raw)}`);
+      throw new UsageError(`${o.flag} must be ${integer ? 'a whole number' : 'a number'} from ${rangeText(o)}, not ${quote(raw)}`);
     }
     out[name] = n;
   }
@@ -228,7 +228,7 @@ function optionsHelp(table: Record<string, Option>): string {
   return Object.values(table)
     .map((o) => {
       const head = `  ${o.flag} ${o.kind === 'choice' ? o.values.join('|') : o.arg}`;
-      const what = o.kind === 'choice' ? o.help : `${o.min} to ${o.max}; ${o.help}`;
+      const what = o.kind === 'choice' ? o.help : `${rangeText(o)}; ${o.help}`;
       return wrapHelp(head.length < 18 ? head.padEnd(19) : `${head}  `, what);
     })
     .join('\n');
