@@ -51,6 +51,8 @@ async function confirmDownload(page: Page): Promise<void> {
   await confirm.waitFor();
   // The host and the size, before anything is fetched.
   expect(await confirm.textContent()).toContain(`from ${host} (${REPO})`);
+  // No GPU here: int8, the fastest on a CPU, is chosen (precision.ts defaultPrecision).
+  expect(await confirm.getByRole('radio', { name: /^int8/ }).isChecked()).toBe(true);
   await confirm.getByRole('button', { name: 'Download', exact: true }).click();
   await confirm.waitFor({ state: 'hidden' });
 }
@@ -94,7 +96,7 @@ describe('first run and model download', () => {
     hub.setFault(REPO, 'model.safetensors', { throttleBytesPerSecond: 6_000_000 });
     await card.getByRole('button', { name: 'Resume download…' }).click();
     await confirmDownload(page);
-    await state.filter({ hasText: /Installed “SEDD [^”]+” \(sedd-small\)\. Your fills now use it/ }).waitFor({ timeout: 120_000 });
+    await state.filter({ hasText: /Installed “SEDD [^”]+” \(sedd-small-int8\)\. Your fills now use it/ }).waitFor({ timeout: 120_000 });
     const ranges = hub.requests
       .filter((r) => r.server === 'cdn')
       .slice(cdnBefore)
@@ -102,7 +104,7 @@ describe('first run and model download', () => {
     expect(ranges.at(-1)).toMatch(/^bytes=[1-9]\d*-$/);
     const installed = managerDialog(page)
       .getByRole('region', { name: 'Installed models' })
-      .getByRole('article', { name: /\(sedd-small\)$/ });
+      .getByRole('article', { name: /\(sedd-small-int8\)$/ });
     await installed.waitFor();
     await screenshot(page, 'download-installed-light');
     await managerDialog(page).getByRole('button', { name: 'Close' }).click();
@@ -118,8 +120,8 @@ describe('first run and model download', () => {
     const response = await answer;
     const body = (await response.json()) as { ok: boolean; result: FillResult };
     expect(body.ok).toBe(true);
-    expect(body.result.model).toBe('sedd-small');
-    expect(response.request().postDataJSON()).toMatchObject({ model: 'sedd-small' });
+    expect(body.result.model).toBe('sedd-small-int8');
+    expect(response.request().postDataJSON()).toMatchObject({ model: 'sedd-small-int8' });
     await page
       .getByRole('status')
       .filter({ hasText: /^Filled 1 blank\./ })
@@ -133,7 +135,7 @@ describe('first run and model download', () => {
     const { page } = await lacuna.open();
     // The notice shows only while nothing from the catalogue is installed.
     const installed = await lacuna.call<{ id: string }[]>('models.list');
-    if (installed.some((m) => m.id === 'sedd-small')) await lacuna.call('models.remove', { id: 'sedd-small' });
+    for (const m of installed) if (m.id.startsWith('sedd-small')) await lacuna.call('models.remove', { id: m.id });
     await page.reload();
     const notice = page.getByRole('region', { name: 'The built-in model is a small demo' });
     await notice.waitFor();

@@ -21,6 +21,7 @@ import { methods, type Method } from '../src-main/common/api';
 import { startFakeHub, type FakeHub } from '../src-main/engine/model/fake-hub';
 import { Random } from '../src-main/engine/random';
 import { ROOT, startWebMode, type WebMode } from './helpers';
+import { PRECISION_IDS } from '../src-main/common/precision';
 
 const SEED = 0x1ac0a;
 const REQUESTS = 2_000;
@@ -205,9 +206,9 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
       ...(chance(0.1) ? { device: 'cpu' } : {}),
     }),
     'score.run': () => ({ requestId: newRequestId(), text: 'The keeper lit the lamp every night.', model: MODEL, draws: 1 + int(4), seed: int(1000) }),
-    'models.import': () => ({ dir: MODEL_DIR, ...(chance(0.3) ? { precision: pick(['fp32', 'fp16']) } : {}) }),
+    'models.import': () => ({ dir: MODEL_DIR, ...(chance(0.3) ? { precision: pick([...PRECISION_IDS]) } : {}) }),
     'models.catalogue': () => ({}),
-    'models.download': () => ({ requestId: newRequestId(), id: pick(f.catalogue), ...(chance(0.3) ? { precision: pick(['fp32', 'fp16']) } : {}) }),
+    'models.download': () => ({ requestId: newRequestId(), id: pick(f.catalogue), ...(chance(0.3) ? { precision: pick([...PRECISION_IDS]) } : {}) }),
     'models.discardDownload': () => ({ id: pick(f.catalogue) }),
     'engine.warm': () => ({ model: MODEL, ...(chance(0.3) ? { device: pick(['auto', 'cpu']) } : {}) }),
     'models.verify': () => ({ id: pick([MODEL, 'tiny-ti', 'tiny-uniform']) }),

@@ -108,14 +108,22 @@ describe('model manager', () => {
     await error.waitFor();
     expect(await lacuna.call<unknown[]>('models.list')).toHaveLength(before.length);
 
-    // fp32 through the path field.
+    // This computer's default through the path field: no GPU here, so int8 (precision.ts).
     let importRequest: unknown;
     page.on('request', (r) => {
       if (r.url().endsWith('/api/models.import')) importRequest = r.postDataJSON();
     });
+    expect(await dialog.getByRole('radio', { name: /^int8/ }).isChecked()).toBe(true);
     await folder.fill(join(FIXTURE, 'checkpoint'));
     await dialog.getByRole('button', { name: 'Import model', exact: true }).click();
     const result = dialog.getByRole('status', { name: 'Import result' });
+    await result.filter({ hasText: /^Imported “SEDD official-like-tiny \(int8\)” \(sedd-official-like-tiny-int8, .+\)\.$/ }).waitFor({ timeout: 120_000 });
+    expect(importRequest).toEqual({ dir: join(FIXTURE, 'checkpoint'), precision: 'int8' });
+
+    // fp32 when asked.
+    await dialog.getByRole('radio', { name: /^fp32/ }).check();
+    await folder.fill(join(FIXTURE, 'checkpoint'));
+    await dialog.getByRole('button', { name: 'Import model', exact: true }).click();
     await result.filter({ hasText: /^Imported “SEDD official-like-tiny” \(sedd-official-like-tiny, .+\)\.$/ }).waitFor({ timeout: 120_000 });
     expect(importRequest).toEqual({ dir: join(FIXTURE, 'checkpoint'), precision: 'fp32' });
     expect(await error.count()).toBe(0);
@@ -131,8 +139,8 @@ describe('model manager', () => {
     await result.filter({ hasText: /\(sedd-official-like-tiny-fp16, / }).waitFor({ timeout: 120_000 });
     expect(importRequest).toEqual({ dir: join(FIXTURE, 'checkpoint'), precision: 'fp16' });
     const list = await lacuna.call<ModelInfo[]>('models.list');
-    expect(list.map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny', 'sedd-official-like-tiny-fp16'].sort());
-    expect(await dialog.getByRole('region', { name: 'Installed models' }).getByRole('article').count()).toBe(before.length + 2);
+    expect(list.map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny', 'sedd-official-like-tiny-fp16', 'sedd-official-like-tiny-int8'].sort());
+    expect(await dialog.getByRole('region', { name: 'Installed models' }).getByRole('article').count()).toBe(before.length + 3);
     await imported.getByRole('button', { name: 'Re-verify' }).click();
     await imported
       .getByRole('status')
@@ -146,12 +154,14 @@ describe('model manager', () => {
     await confirm.waitFor();
     await confirm.getByRole('button', { name: 'Keep it' }).click();
     await confirm.waitFor({ state: 'hidden' });
-    expect(await lacuna.call<unknown[]>('models.list')).toHaveLength(before.length + 2);
+    expect(await lacuna.call<unknown[]>('models.list')).toHaveLength(before.length + 3);
     await imported.getByRole('button', { name: 'Remove…' }).click();
     await confirm.getByRole('button', { name: 'Remove', exact: true }).click();
     await dialog.getByRole('status').filter({ hasText: 'Removed “SEDD official-like-tiny” (sedd-official-like-tiny).' }).waitFor();
     await imported.waitFor({ state: 'detached' });
-    expect((await lacuna.call<ModelInfo[]>('models.list')).map((m) => m.id).sort()).toEqual([...ids, 'sedd-official-like-tiny-fp16'].sort());
+    expect((await lacuna.call<ModelInfo[]>('models.list')).map((m) => m.id).sort()).toEqual(
+      [...ids, 'sedd-official-like-tiny-fp16', 'sedd-official-like-tiny-int8'].sort(),
+    );
     // The dialog still has the focus (the confirmation gave it back).
     expect(await page.evaluate('!!document.activeElement?.closest("dialog")')).toBe(true);
     expect(problems.filter((p) => !/Failed to load resource: .* (400|404|422|500)/.test(p))).toEqual([]);

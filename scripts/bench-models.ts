@@ -1,29 +1,45 @@
 /**
- * `npm run bench:models`: what a writer waits for with each downloadable model on this machine's
- * CPU (the figures behind the catalogue's speed and memory lines and the README's model table).
+ * `npm run bench:models`: what a writer waits for with each model and precision on this machine's
+ * CPU, side by side in one run (the figures behind the catalogue's speed lines, the README's model
+ * table and models/lacuna-mini/EVALUATION.md "Precision").
  *
- *   npm run bench:models [-- --quick]     (--quick: sedd-small only, 3 runs)
+ *   npm run bench:models [-- --quick] [--medium] [--no-torch] [--runs N]
+ *       --quick: sedd-small fp32 and int8 only, 3 runs; --medium: sedd-medium too (slow);
+ *       --no-torch: without the PyTorch anchor.
  *
- * The real weights cannot be downloaded here, so each model is a random-weight checkpoint in its
- * exact official layout (src-main/engine/model/synthetic-checkpoint.ts), imported without Python
- * through the shipped graph template like a download would be (written once to bench/cache/,
- * ≈0.7 GB for sedd-small and ≈1.7 GB for sedd-medium, and as much again for the packages). The
- * network's cost does not depend on its weights' values.
+ * Models: the official SEDD shapes cannot be downloaded here, so each is a random-weight checkpoint
+ * in its exact official layout (src-main/engine/model/synthetic-checkpoint.ts), imported without
+ * Python through the shipped graph template in each precision, as a download would be (fp32, fp16,
+ * int8; written once to bench/cache/, ≈0.7 GB each for sedd-small). The network's cost does not
+ * depend on its weights' values. And the bundled lacuna-mini, fp32 as shipped and its int8 copy
+ * (quantize.ts quantizePackage, the same code an import runs).
  *
- * Each model runs in a child process of its own (so its peak RSS is its own): a 16-token blank in
- * about 256 tokens of Moby-Dick, 64 steps, as the app's Balanced preset: `exact` (a network call
- * every step: a σ-conditioned model such as SEDD) and `fast` (calls only on steps that unmask
- * something: what a time-independent model such as MDLM does exactly, with the same trunk), after
- * one warm-up fill; median and worst of the runs; peak RSS of the process.
+ * Each model and precision runs in a child process of its own (its peak RSS is its own), on the
+ * CPU with the engine's session settings (providers.ts sessionOptionsFor):
+ *  - a 16-token blank in about 210 tokens of Moby-Dick, 64 steps, after one warm-up fill: at the
+ *    model's default settings, `exact` (a network call every step for a σ-conditioned model) and
+ *    `fast` (calls only on steps that unmask something); median of the runs and network calls;
+ *  - peak RSS after those fills (the high-water mark of the process: weights, session, a fill);
+ *  - ms per network step at L = 128, 256 and 1024 tokens (a 16-token blank in the middle, the fused
+ *    masked draw the sampler calls; median of 5 after 2 warm-ups; lengths beyond the model's
+ *    trained length are left out), then the peak RSS once L = 1024 ran.
+ * The anchor: the paper's sampling loop in PyTorch (scripts/bench-torch-loop.py: the official
+ * analytic predictor, full [L, V] output every step, 64 steps + the denoising step) on the same
+ * checkpoint and the same tokens, with 1 and with cpuThreads() threads (the faster is reported).
+ * Output: a markdown table on stdout and bench/models-results.json.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { formatBytes } from '../src-main/common/units';
+import { packageIdFor, type PrecisionId } from '../src-main/common/precision';
 import { importModel } from '../src-main/engine/model/import';
+import { quantizePackage } from '../src-main/engine/model/quantize';
 import { SEDD_MEDIUM_NETWORK, SEDD_SMALL_NETWORK, writeSyntheticCheckpoint } from '../src-main/engine/model/synthetic-checkpoint';
+import { cpuThreads } from '../src-main/engine/runtime/providers';
 import { appRoot } from '../src-main/platform/paths';
 import { PASSAGE_AFTER, PASSAGE_BEFORE } from './bench-passage';
 
@@ -32,6 +48,9 @@ const CACHE = join(ROOT, 'bench', 'cache');
 const OUT = process.env.LACUNA_BENCH_MODELS_OUT ?? join(ROOT, 'bench', 'models-results.json');
 const args = process.argv.slice(2);
 const QUICK = args.includes('--quick');
+const LENGTHS = [128, 256, 1024] as const;
+const BLANK = 16;
+const STEPS = 64;
 
 interface ModeTimes {
   medianMs: number;
@@ -40,88 +59,227 @@ interface ModeTimes {
 }
 
 interface ChildResult {
-  exact: ModeTimes;
-  fast: ModeTimes;
+  fills: { default: ModeTimes; exact: ModeTimes; fast: ModeTimes };
+  defaultMode: string;
+  stepMs: Record<string, number | null>;
   contextTokens: number;
-  maxRssBytes: number;
+  rssAfterFillsBytes: number;
+  rssPeakBytes: number;
+  weightsBytes: number;
   device: string;
+  /** The fill's tokens and blank, for the PyTorch loop. */
+  case: { indices: number[]; blank: [number, number] };
 }
 
-/** In the child: fills on one package, both modes; prints one JSON line. */
+interface Row {
+  model: string;
+  precision: PrecisionId;
+  pkg: string;
+  checkpoint?: string;
+}
+
+/** In the child: fills and steps on one package; prints one JSON line. */
 async function child(modelDir: string, runs: number): Promise<void> {
   const { Engine } = await import('../src-main/engine/engine');
+  const { ScoreModel } = await import('../src-main/engine/runtime/score-model');
+  const { planInfill } = await import('../src-main/engine/infill');
+  const { readModelPackage } = await import('../src-main/engine/model/package');
   const engine = new Engine({ device: 'cpu' });
-  const text = `${PASSAGE_BEFORE}{{16}}${PASSAGE_AFTER}`;
+  const text = `${PASSAGE_BEFORE}{{${BLANK}}}${PASSAGE_AFTER}`;
   const loaded = await engine.load(modelDir);
-  const contextTokens = loaded.tokenizer.encode(PASSAGE_BEFORE).length + loaded.tokenizer.encode(PASSAGE_AFTER).length;
-  const out: Partial<ChildResult> = { contextTokens };
-  for (const mode of ['exact', 'fast'] as const) {
-    await engine.fill({ requestId: `warm-${mode}`, text, modelDir, steps: 64, seed: 1, mode });
+  const m = loaded.pkg.manifest;
+  const plan = planInfill(text, loaded.tokenizer, { maskId: m.mask_id ?? -1, maxLength: m.length });
+  const out: Partial<ChildResult> = {
+    contextTokens: plan.template.length - BLANK,
+    case: { indices: Array.from(plan.template), blank: [plan.blanks[0]!.start, plan.blanks[0]!.length] },
+    defaultMode: m.time_conditioned === false ? 'exact (= fast: σ-free)' : (m.sampling?.mode ?? 'exact'),
+    weightsBytes: Object.entries(m.files)
+      .filter(([f]) => f !== m.tokenizer.file)
+      .reduce((a, [, e]) => a + e.bytes, 0),
+  };
+  const fills: Partial<ChildResult['fills']> = {};
+  for (const mode of ['default', 'exact', 'fast'] as const) {
+    const modeOption = mode === 'default' ? {} : { mode };
+    await engine.fill({ requestId: `warm-${mode}`, text, modelDir, steps: STEPS, seed: 1, ...modeOption });
     const times: number[] = [];
     let calls = 0;
     for (let r = 0; r < runs; r++) {
-      const f = await engine.fill({ requestId: `${mode}-${r}`, text, modelDir, steps: 64, seed: 10 + r, mode });
+      const f = await engine.fill({ requestId: `${mode}-${r}`, text, modelDir, steps: STEPS, seed: 10 + r, ...modeOption });
       times.push(f.durationMs);
       calls = f.networkCalls;
       out.device = f.device;
     }
     times.sort((a, b) => a - b);
-    out[mode] = { medianMs: times[Math.floor(times.length / 2)]!, worstMs: times.at(-1)!, networkCalls: calls };
+    fills[mode] = { medianMs: times[Math.floor(times.length / 2)]!, worstMs: times.at(-1)!, networkCalls: calls };
   }
+  out.fills = fills as ChildResult['fills'];
   await engine.close();
-  out.maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  out.rssAfterFillsBytes = process.resourceUsage().maxRSS * 1024;
+
+  const pkg = await readModelPackage(modelDir);
+  const net = await ScoreModel.load(pkg.networkPath, m.vocab_size, { device: 'cpu' });
+  out.stepMs = {};
+  try {
+    for (const L of LENGTHS) {
+      if (L > m.length) {
+        out.stepMs[L] = null;
+        continue;
+      }
+      const tokens = new Int32Array(L);
+      for (let i = 0; i < L; i++) tokens[i] = plan.template[i % plan.template.length]! === m.mask_id ? 11 : plan.template[i % plan.template.length]!;
+      const start = Math.floor((L - BLANK) / 2);
+      const positions = Int32Array.from({ length: BLANK }, (_, i) => start + i);
+      for (const p of positions) tokens[p] = m.mask_id!;
+      const uniforms = new Float32Array(BLANK).fill(0.5);
+      const times: number[] = [];
+      for (let r = 0; r < 7; r++) {
+        const t0 = performance.now();
+        await net.maskedDraw(tokens, 1.0, 1, positions, uniforms);
+        if (r >= 2) times.push(performance.now() - t0);
+      }
+      times.sort((a, b) => a - b);
+      out.stepMs[L] = times[Math.floor(times.length / 2)]!;
+    }
+  } finally {
+    await net.release();
+  }
+  out.rssPeakBytes = process.resourceUsage().maxRSS * 1024;
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
-async function ensurePackage(id: string, network: typeof SEDD_SMALL_NETWORK): Promise<string> {
-  const pkg = join(CACHE, 'models', id);
-  if (existsSync(join(pkg, 'manifest.json'))) return pkg;
+async function ensureCheckpoint(id: string, network: typeof SEDD_SMALL_NETWORK): Promise<string> {
   const ck = join(CACHE, `${id}-checkpoint`);
   if (!existsSync(join(ck, 'model.safetensors'))) {
     console.log(`writing a random ${id}-shaped checkpoint in the official layout to ${ck} (once) …`);
     await writeSyntheticCheckpoint(ck, { network, name: id.replace(/^sedd-/, '') });
   }
-  console.log(`importing it through models/templates/${id} (once) …`);
+  return ck;
+}
+
+async function ensureImport(id: string, ck: string, precision: PrecisionId): Promise<string> {
+  const pkgId = packageIdFor(id, precision);
+  const pkg = join(CACHE, 'models', pkgId);
+  if (existsSync(join(pkg, 'manifest.json'))) return pkg;
+  console.log(`importing it in ${precision} through models/templates (once) …`);
   mkdirSync(join(CACHE, 'models'), { recursive: true });
+  const t0 = performance.now();
   await importModel(ck, {
     templateDirs: [join(ROOT, 'models', 'templates')],
     gpt2Tokenizer: join(ROOT, 'models', 'gpt2', 'tokenizer.json'),
     modelsDir: join(CACHE, 'models'),
-    id,
+    id: pkgId,
+    precision,
   });
+  console.log(`  ${pkgId}: imported in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return pkg;
 }
 
+async function ensureMiniInt8(): Promise<string> {
+  const pkg = join(CACHE, 'models', 'lacuna-mini-int8');
+  if (existsSync(join(pkg, 'manifest.json'))) return pkg;
+  mkdirSync(pkg, { recursive: true });
+  await quantizePackage(join(ROOT, 'models', 'lacuna-mini'), pkg, { id: 'lacuna-mini-int8' });
+  return pkg;
+}
+
+/** The paper's loop in PyTorch on a checkpoint and the engine's tokens: the faster of 1 and cpuThreads() threads. */
+function torchLoop(checkpoint: string, c: ChildResult['case']): { fill_s: number; step_ms: number; calls: number; threads: number } | undefined {
+  const casePath = join(CACHE, 'torch-case.json');
+  writeFileSync(casePath, JSON.stringify(c));
+  let best: { fill_s: number; step_ms: number; calls: number; threads: number } | undefined;
+  for (const threads of [...new Set([1, cpuThreads()])]) {
+    const out = join(CACHE, `torch-${threads}.json`);
+    const r = spawnSync(
+      '/usr/bin/python3',
+      [join(ROOT, 'scripts', 'bench-torch-loop.py'), checkpoint, casePath, out, '--threads', String(threads), '--steps', String(STEPS)],
+      {
+        encoding: 'utf8',
+        env: { ...process.env, OPENBLAS_NUM_THREADS: String(threads), OMP_NUM_THREADS: String(threads) },
+      },
+    );
+    if (r.status !== 0) {
+      console.log(`  PyTorch loop (${threads} threads) failed: ${(r.stderr || r.error?.message || '').trim().split('\n').at(-1)}`);
+      continue;
+    }
+    const res = JSON.parse(readFileSync(out, 'utf8')) as { fill_s: number; step_ms: number; calls: number; threads: number };
+    console.log(`  PyTorch loop, ${threads} thread(s): ${res.fill_s.toFixed(1)} s (${res.calls} calls, ${res.step_ms.toFixed(0)} ms each)`);
+    if (!best || res.fill_s < best.fill_s) best = res;
+  }
+  return best;
+}
+
+const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const ratio = (seconds: number, ms: number): string => `${((seconds * 1000) / ms).toFixed(1)}×`;
+
 async function main(): Promise<void> {
   if (args[0] === '--child') return child(args[1]!, Number(args[2]));
-  const runs = QUICK ? 3 : 5;
-  const shapes = QUICK
-    ? [['sedd-small', SEDD_SMALL_NETWORK] as const]
-    : ([
-        ['sedd-small', SEDD_SMALL_NETWORK],
-        ['sedd-medium', SEDD_MEDIUM_NETWORK],
-      ] as const);
-  console.log(`${cpus()[0]?.model ?? 'cpu'}; ${availableParallelism()} logical cores; 16-token blank, 64 steps, ${runs} runs after a warm-up`);
-  const results: Record<string, ChildResult> = {};
-  const self = fileURLToPath(import.meta.url);
+  const runsArg = args.indexOf('--runs');
+  const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : QUICK ? 3 : 5;
+  const shapes: [string, typeof SEDD_SMALL_NETWORK][] = [['sedd-small', SEDD_SMALL_NETWORK]];
+  if (args.includes('--medium')) shapes.push(['sedd-medium', SEDD_MEDIUM_NETWORK]);
+  const precisions: PrecisionId[] = QUICK ? ['fp32', 'int8'] : ['fp32', 'fp16', 'int8'];
+  console.log(
+    `${cpus()[0]?.model ?? 'cpu'}; ${availableParallelism()} logical cores, ${cpuThreads()} threads; ` +
+      `${BLANK}-token blank, ${STEPS} steps, ${runs} runs after a warm-up`,
+  );
+  const rows: Row[] = [];
   for (const [id, network] of shapes) {
-    const pkg = await ensurePackage(id, network);
-    const r = spawnSync(process.execPath, [self, '--child', pkg, String(runs)], {
+    const ck = await ensureCheckpoint(id, network);
+    for (const p of precisions) rows.push({ model: id, precision: p, pkg: await ensureImport(id, ck, p), checkpoint: ck });
+  }
+  rows.push({ model: 'lacuna-mini', precision: 'fp32', pkg: join(ROOT, 'models', 'lacuna-mini') });
+  rows.push({ model: 'lacuna-mini', precision: 'int8', pkg: await ensureMiniInt8() });
+
+  const self = fileURLToPath(import.meta.url);
+  const results: (Row & ChildResult)[] = [];
+  for (const row of rows) {
+    const r = spawnSync(process.execPath, [self, '--child', row.pkg, String(runs)], {
       encoding: 'utf8',
       env: { ...process.env, LACUNA_DEVICE: 'cpu' },
-      maxBuffer: 1 << 24,
+      maxBuffer: 1 << 26,
     });
-    if (r.status !== 0) throw new Error(`${id}: the measuring process failed: ${r.stderr}`);
+    if (r.status !== 0) throw new Error(`${row.model} ${row.precision}: the measuring process failed: ${r.stderr}`);
     const res = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as ChildResult;
-    results[id] = res;
+    results.push({ ...row, ...res });
     console.log(
-      `  ${id.padEnd(12)} exact ${(res.exact.medianMs / 1000).toFixed(2)} s (worst ${(res.exact.worstMs / 1000).toFixed(2)}, ${res.exact.networkCalls} calls)` +
-        `  fast ${(res.fast.medianMs / 1000).toFixed(2)} s (worst ${(res.fast.worstMs / 1000).toFixed(2)}, ${res.fast.networkCalls} calls)` +
-        `  peak RSS ${formatBytes(res.maxRssBytes)}  (${res.contextTokens} context tokens, ${res.device})`,
+      `  ${`${row.model} ${row.precision}`.padEnd(18)} default ${s(res.fills.default.medianMs)} (${res.defaultMode}), exact ${s(res.fills.exact.medianMs)} ` +
+        `(${res.fills.exact.networkCalls} calls), fast ${s(res.fills.fast.medianMs)} (${res.fills.fast.networkCalls} calls); ` +
+        `step ${LENGTHS.map((L) => (res.stepMs[L] == null ? '—' : `${res.stepMs[L]!.toFixed(0)}`)).join(' / ')} ms; ` +
+        `RSS ${formatBytes(res.rssAfterFillsBytes)} (peak ${formatBytes(res.rssPeakBytes)})`,
     );
   }
+
+  const anchors: Record<string, ReturnType<typeof torchLoop>> = {};
+  if (!args.includes('--no-torch')) {
+    for (const [id] of shapes) {
+      const first = results.find((r) => r.model === id)!;
+      console.log(`${id}: the paper's sampling loop in PyTorch on the same weights and tokens …`);
+      anchors[id] = torchLoop(first.checkpoint!, first.case);
+    }
+  }
+
+  const lines = [
+    '| model | precision | weights | default fill | exact 64 steps | fast | step L=128 | L=256 | L=1024 | ' +
+      'RSS after fills | peak RSS (L=1024) | vs PyTorch loop |',
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
+  ];
+  for (const r of results) {
+    const anchor = anchors[r.model];
+    const step = (L: number): string => (r.stepMs[L] == null ? '—' : `${r.stepMs[L]!.toFixed(0)} ms`);
+    lines.push(
+      `| ${r.model} | ${r.precision} | ${formatBytes(r.weightsBytes)} | ${s(r.fills.default.medianMs)} (${r.fills.default.networkCalls} calls) | ` +
+        `${s(r.fills.exact.medianMs)} (${r.fills.exact.networkCalls}) | ${s(r.fills.fast.medianMs)} (${r.fills.fast.networkCalls}) | ` +
+        `${step(128)} | ${step(256)} | ${step(1024)} | ${formatBytes(r.rssAfterFillsBytes)} | ${formatBytes(r.rssPeakBytes)} | ` +
+        `${anchor ? `${ratio(anchor.fill_s, r.fills.exact.medianMs)} (exact), ${ratio(anchor.fill_s, r.fills.default.medianMs)} (default)` : '—'} |`,
+    );
+  }
+  for (const [id, a] of Object.entries(anchors)) {
+    if (a)
+      lines.push('', `PyTorch anchor, ${id}: ${a.fill_s.toFixed(1)} s for ${a.calls} network calls (${a.step_ms.toFixed(0)} ms each), ${a.threads} thread(s).`);
+  }
+  console.log(`\n${lines.join('\n')}\n`);
   mkdirSync(dirname(OUT), { recursive: true });
-  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, runs, results }, null, 2)}\n`);
+  writeFileSync(OUT, `${JSON.stringify({ date: new Date().toISOString(), cpu: cpus()[0]?.model, threads: cpuThreads(), runs, results, anchors }, null, 2)}\n`);
   console.log(`wrote ${OUT}`);
 }
 

@@ -16,21 +16,32 @@ cpSync(join(FIXTURE, 'templates'), join(dataDir, 'models', 'templates'), { recur
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 describe('lacuna models import', () => {
-  it('imports fp32 and --fp16 packages that list and fill', async () => {
+  it('imports in int8 by default on a CPU, and in fp32 and fp16 when asked; each lists and fills', async () => {
+    // No GPU here: the default is int8 (precision.ts defaultPrecision).
     const a = await runLacuna(['models', 'import', join(FIXTURE, 'checkpoint'), '--json'], { dataDir });
     expect(a.stderr).toBe('');
     expect(a.code).toBe(0);
-    const fp32 = ModelInfo.parse(JSON.parse(a.stdout));
-    expect(fp32.id).toBe('sedd-official-like-tiny');
+    const int8 = ModelInfo.parse(JSON.parse(a.stdout));
+    expect(int8.id).toBe('sedd-official-like-tiny-int8');
+    expect(int8.name).toBe('SEDD official-like-tiny (int8)');
 
     const b = await runLacuna(['models', 'import', '--fp16', join(FIXTURE, 'checkpoint')], { dataDir });
     expect(b.stderr).toBe('');
     expect(b.code).toBe(0);
     expect(b.stdout).toMatch(/^Imported sedd-official-like-tiny-fp16 \(SEDD official-like-tiny\) into .*sedd-official-like-tiny-fp16\n$/);
 
+    const c = await runLacuna(['models', 'import', '--precision', 'fp32', join(FIXTURE, 'checkpoint')], { dataDir });
+    expect(c.code).toBe(0);
+    expect(c.stdout).toMatch(/^Imported sedd-official-like-tiny \(SEDD official-like-tiny\) into /);
+
     const list = await runLacuna(['models', 'list', '--json'], { dataDir });
     const ids = (JSON.parse(list.stdout) as { id: string }[]).map((m) => m.id);
-    expect(ids).toEqual(expect.arrayContaining(['sedd-official-like-tiny', 'sedd-official-like-tiny-fp16']));
+    expect(ids).toEqual(expect.arrayContaining(['sedd-official-like-tiny', 'sedd-official-like-tiny-fp16', 'sedd-official-like-tiny-int8']));
+
+    const q = await runLacuna(['fill', '--model', 'sedd-official-like-tiny-int8', '--seed', '4', '--steps', '6', 'A {{3}} B'], { dataDir });
+    expect(q.stderr).toBe('');
+    expect(q.code).toBe(0);
+    expect(q.stdout).toMatch(/^A .+ B\n$/s);
 
     const verify = await runLacuna(['models', 'verify', 'sedd-official-like-tiny-fp16'], { dataDir });
     expect(verify.code).toBe(0);
@@ -45,6 +56,12 @@ describe('lacuna models import', () => {
 
   it('refuses an unknown option and a second import of the same id, writing nothing', async () => {
     expectFailure(await runLacuna(['models', 'import', '--fp8', join(FIXTURE, 'checkpoint')], { dataDir }), 2, /unknown option "?--fp8"?/);
+    expectFailure(
+      await runLacuna(['models', 'import', '--precision', 'fp8', join(FIXTURE, 'checkpoint')], { dataDir }),
+      2,
+      /--precision must be one of int8, fp32, fp16 \(got "?fp8"?\)/,
+    );
+    expectFailure(await runLacuna(['models', 'import', join(FIXTURE, 'checkpoint'), '--precision'], { dataDir }), 2, /--precision needs a value/);
     const before = readdirSync(join(dataDir, 'models')).sort();
     expectFailure(await runLacuna(['models', 'import', '--fp16', join(FIXTURE, 'checkpoint')], { dataDir }), 1, /already installed/);
     expect(readdirSync(join(dataDir, 'models')).sort()).toEqual(before);
@@ -57,6 +74,7 @@ describe('lacuna models import', () => {
     const ids = (JSON.parse((await runLacuna(['models', 'list', '--json'], { dataDir })).stdout) as { id: string }[]).map((m) => m.id);
     expect(ids).not.toContain('sedd-official-like-tiny');
     expect(ids).toContain('sedd-official-like-tiny-fp16');
+    expect(ids).toContain('sedd-official-like-tiny-int8');
     expectFailure(await runLacuna(['models', 'remove', 'tiny-fixture'], { dataDir }), 1, /comes with Lacuna and cannot be removed/);
     expectFailure(await runLacuna(['models', 'verify'], { dataDir }), 2, /expected one model id/);
   });

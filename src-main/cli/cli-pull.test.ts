@@ -49,23 +49,28 @@ describe('lacuna models pull', () => {
     expect(catalogue.stdout).toContain(`sedd-small  SEDD small (official)  — lacuna models pull sedd-small\n`);
     expect(catalogue.stdout).toContain(`download: about 679 MB from ${host}/louaaron/sedd-small`);
 
+    // No GPU here: installed in int8 (precision.ts defaultPrecision), as sedd-small-int8.
     const pulled = await runLacuna(['models', 'pull', 'sedd-small'], { dataDir, env });
     expect(pulled.code, pulled.stderr).toBe(0);
-    expect(pulled.stdout).toMatch(/^Installed sedd-small \(SEDD small\), [\d.]+ MB\) into .*sedd-small\n$|^Installed sedd-small \(.*\) into .*\n$/);
+    expect(pulled.stdout).toMatch(/^Installed sedd-small-int8 \(SEDD [^)]+ \(int8\), [\d.]+ [kM]B\) into .*sedd-small-int8\n$/);
     const lines = pulled.stderr.trimEnd().split('\n');
-    expect(lines[0]).toBe(`lacuna: downloading SEDD small (official) (about 679 MB) from ${host}/louaaron/sedd-small`);
+    expect(lines[0]).toBe(`lacuna: downloading SEDD small (official) (about 679 MB) from ${host}/louaaron/sedd-small, to install as sedd-small-int8 (int8)`);
     const bars = lines.filter((l) => BAR.test(l));
     expect(bars.length).toBeGreaterThanOrEqual(1);
     expect(bars.at(-1)).toMatch(/ 100% \[#{20}\] .* done$/);
     expect(lines.at(-1)).toBe('lacuna: every file verified; installing (converting the weights)…');
 
     const entry = (JSON.parse((await runLacuna(['models', 'catalogue', '--json'], { dataDir, env })).stdout) as CatalogueEntry[])[0]!;
-    expect(entry.installed).toEqual(['sedd-small']);
-    const fill = await runLacuna(['fill', '--model', 'sedd-small', '--steps', '4', '--seed', '2', '--json', 'The keeper {{3}} the lamp.'], { dataDir });
+    expect(entry.installed).toEqual(['sedd-small-int8']);
+    const fill = await runLacuna(['fill', '--model', 'sedd-small-int8', '--steps', '4', '--seed', '2', '--json', 'The keeper {{3}} the lamp.'], { dataDir });
     expect(fill.code, fill.stderr).toBe(0);
-    expect(FillResult.parse(JSON.parse(fill.stdout))).toMatchObject({ model: 'sedd-small', steps: 4 });
+    expect(FillResult.parse(JSON.parse(fill.stdout))).toMatchObject({ model: 'sedd-small-int8', steps: 4 });
 
-    expectFailure(await runLacuna(['models', 'pull', 'sedd-small'], { dataDir, env }), 1, /sedd-small is already installed/);
+    expectFailure(await runLacuna(['models', 'pull', 'sedd-small'], { dataDir, env }), 1, /sedd-small-int8 is already installed/);
+    // Another precision of the same model is its own package.
+    const fp32 = await runLacuna(['models', 'pull', 'sedd-small', '--precision', 'fp32'], { dataDir, env });
+    expect(fp32.code, fp32.stderr).toBe(0);
+    expect(fp32.stdout).toMatch(/^Installed sedd-small \(SEDD [^()]+, [\d.]+ [kM]B\) into /);
     expectFailure(await runLacuna(['models', 'pull'], { dataDir, env }), 2, /expected one catalogue id/);
   });
 
@@ -76,7 +81,7 @@ describe('lacuna models pull', () => {
     expect(gated.stderr.trimEnd().split('\n').at(-1)).toMatch(/^lacuna: louaaron\/sedd-medium is gated: accept its terms on .* and set HF_TOKEN\.?$/);
     const ok = await runLacuna(['models', 'pull', 'sedd-medium'], { dataDir, env: { HF_ENDPOINT: hub.endpoint, HF_TOKEN: 'hf_good' } });
     expect(ok.code, ok.stderr).toBe(0);
-    expect(ok.stdout).toMatch(/^Installed sedd-medium /);
+    expect(ok.stdout).toMatch(/^Installed sedd-medium-int8 /);
   });
 
   it('pulls a sedd-small-shaped checkpoint (679 MB, official layout) and fills with it', async () => {
@@ -95,9 +100,9 @@ describe('lacuna models pull', () => {
       // Not a terminal: a line per tenth of the download.
       expect(pulled.stderr.split('\n').filter((l) => BAR.test(l)).length).toBeGreaterThanOrEqual(3);
       rmSync(src, { recursive: true, force: true });
-      const fill = await runLacuna(['fill', '--model', 'sedd-small', '--steps', '2', '--seed', '1', '--json', 'It was {{2}} night.'], { dataDir });
+      const fill = await runLacuna(['fill', '--model', 'sedd-small-int8', '--steps', '2', '--seed', '1', '--json', 'It was {{2}} night.'], { dataDir });
       expect(fill.code, fill.stderr).toBe(0);
-      expect(FillResult.parse(JSON.parse(fill.stdout))).toMatchObject({ model: 'sedd-small', steps: 2 });
+      expect(FillResult.parse(JSON.parse(fill.stdout))).toMatchObject({ model: 'sedd-small-int8', steps: 2 });
     } finally {
       await big.close();
     }

@@ -24,6 +24,7 @@ import { dataDir as defaultDataDir } from '../platform/paths';
 import { restoreLibrary } from '../store/backup';
 import { writeFile } from 'node:fs/promises';
 import type { Core } from '../service/core';
+import { PRECISION_IDS, defaultPrecision, packageIdFor, type PrecisionId } from '../common/precision';
 
 const USAGE = `Lacuna — fill the blanks in a draft with a local diffusion model.
 
@@ -34,11 +35,15 @@ Usage:
   lacuna score [options] "text" | --file PATH | -
   lacuna models list [--json]
   lacuna models catalogue [--json]   the models Lacuna can download: size, memory, speed, licence
-  lacuna models pull ID [--fp16]     download a catalogue model (e.g. sedd-small) from its host and
+  lacuna models pull ID [--precision P]
+                                     download a catalogue model (e.g. sedd-small) from its host and
                                      install it; resumes an interrupted download; a progress bar
                                      goes to stderr (HF_ENDPOINT, HF_TOKEN, HTTPS_PROXY honoured)
-  lacuna models import DIR [--fp16]  install a SEDD checkpoint folder (config.json + model.safetensors);
-                                     --fp16: the float16 variant for GPUs (half the size)
+  lacuna models import DIR [--precision P]
+                                     install a SEDD checkpoint folder (config.json + model.safetensors)
+                                     --precision int8: fastest on a CPU (the default without a GPU;
+                                     installs as ID-int8); fp32: exact; fp16: for GPUs (ID-fp16,
+                                     the default for pull with a GPU); --fp16 = --precision fp16
   lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
   lacuna models remove ID            delete a model imported into the data folder
   lacuna docs list [--json]
@@ -428,16 +433,43 @@ async function modelsVerifyOrRemove(sub: 'verify' | 'remove', args: readonly str
   }
 }
 
+/** `--precision P` (P one of precision.ts PRECISION_IDS) or `--fp16`, and the other arguments. */
+function precisionOption(args: readonly string[], command: string): { precision?: PrecisionId; rest: string[] } {
+  const rest: string[] = [];
+  let precision: PrecisionId | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    let value: string | undefined;
+    if (a === '--fp16') value = 'fp16';
+    else if (a === '--precision') {
+      value = args[++i];
+      if (value === undefined) throw new UsageError(`${command}: --precision needs a value (${PRECISION_IDS.join(', ')})`);
+    } else if (a.startsWith('--precision=')) value = a.slice('--precision='.length);
+    else {
+      rest.push(a);
+      continue;
+    }
+    if (!(PRECISION_IDS as readonly string[]).includes(value))
+      throw new UsageError(`${command}: --precision must be one of ${PRECISION_IDS.join(', ')} (got ${quote(value)})`);
+    if (precision !== undefined && precision !== value) throw new UsageError(`${command}: two different precisions given`);
+    precision = value as PrecisionId;
+  }
+  return { ...(precision ? { precision } : {}), rest };
+}
+
 async function modelsImport(args: readonly string[], io: Io): Promise<number> {
   const json = args.includes('--json');
-  const fp16 = args.includes('--fp16');
-  const dirs = args.filter((a) => a !== '--json' && a !== '--fp16');
+  const { precision: asked, rest } = precisionOption(args, 'models import');
+  const dirs = rest.filter((a) => a !== '--json');
   const option = dirs.find((a) => a.startsWith('-'));
   if (option !== undefined) throw new UsageError(`models import: unknown option ${quote(option)}`);
   if (dirs.length !== 1) throw new UsageError('models import: expected one folder (config.json + model.safetensors)');
   const core = await makeCore(io);
   try {
-    const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!), ...(fp16 ? { precision: 'fp16' as const } : {}) });
+    const precision = asked ?? defaultPrecision(await core.call('engine.devices', {}), false);
+    if (!json && io.stderr.isTTY === true)
+      await write(io.stderr, `lacuna: importing in ${precision}${precision === 'int8' ? ' (int8 weights for the CPU; this takes a while)' : ''}…\n`);
+    const info = await core.call('models.import', { dir: resolve(io.cwd, dirs[0]!), precision });
     await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Imported ${info.id} (${info.name}) into ${info.dir}\n`);
   } finally {
     await core.close().catch(() => {});
@@ -482,8 +514,8 @@ async function modelsCatalogue(json: boolean, io: Io): Promise<number> {
  */
 async function modelsPull(args: readonly string[], io: Io): Promise<number> {
   const json = args.includes('--json');
-  const fp16 = args.includes('--fp16');
-  const ids = args.filter((a) => a !== '--json' && a !== '--fp16');
+  const { precision: asked, rest } = precisionOption(args, 'models pull');
+  const ids = rest.filter((a) => a !== '--json');
   const option = ids.find((a) => a.startsWith('-'));
   if (option !== undefined) throw new UsageError(`models pull: unknown option ${quote(option)}`);
   if (ids.length !== 1) throw new UsageError('models pull: expected one catalogue id (see lacuna models catalogue)');
@@ -516,16 +548,21 @@ async function modelsPull(args: readonly string[], io: Io): Promise<number> {
   });
   try {
     const entry = (await core.call('models.catalogue', {})).find((c) => c.id === ids[0]);
-    const target = fp16 ? `${ids[0]!}-fp16` : ids[0]!;
+    const precision = asked ?? defaultPrecision(await core.call('engine.devices', {}));
+    const target = packageIdFor(ids[0]!, precision);
     if (entry?.installed.includes(target)) throw new CliError(`${target} is already installed (lacuna models remove ${target} first to download it again)`);
     if (entry) {
       const resume = entry.partial ? `, resuming at ${formatBytes(entry.partial.bytesDone)}` : '';
-      await write(io.stderr, `lacuna: downloading ${entry.name} (about ${formatBytes(entry.downloadBytes)}${resume}) from ${entry.host}/${entry.repo}\n`);
+      await write(
+        io.stderr,
+        `lacuna: downloading ${entry.name} (about ${formatBytes(entry.downloadBytes)}${resume}) ` +
+          `from ${entry.host}/${entry.repo}, to install as ${target} (${precision})\n`,
+      );
     }
     process.once('SIGINT', onSigint);
     let info: ModelInfo;
     try {
-      info = await core.call('models.download', { requestId, id: ids[0]!, ...(fp16 ? { precision: 'fp16' as const } : {}) });
+      info = await core.call('models.download', { requestId, id: ids[0]!, precision });
     } catch (err) {
       if (err instanceof ApiError && err.code === 'cancelled') {
         throw new CliError(`cancelled; run lacuna models pull ${ids[0]!} again to resume`, 130);

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DeviceChoice, FillOptions, ScoreOptions, UnmaskingOrder } from './fill-options';
+import { PRECISION_IDS } from './precision';
 
 export { DeviceChoice, UnmaskingOrder };
 
@@ -90,8 +91,8 @@ export const ModelInfo = z.object({
 });
 export type ModelInfo = z.infer<typeof ModelInfo>;
 
-/** The precision a model is installed in: fp32 (exact; best on a CPU) or fp16 (half the size; for GPUs). */
-export const Precision = z.enum(['fp32', 'fp16']);
+/** The precision a model is installed in (common/precision.ts): int8 (fastest on a CPU), fp32 (exact) or fp16 (for GPUs). */
+export const Precision = z.enum(PRECISION_IDS);
 export type Precision = z.infer<typeof Precision>;
 
 /**
@@ -99,7 +100,7 @@ export type Precision = z.infer<typeof Precision>;
  * good for. Nothing is fetched until models.download is called for it.
  */
 export const CatalogueEntry = z.object({
-  /** The id the model installs as (fp16 installs as `<id>-fp16`). */
+  /** The id the model installs as in fp32 (int8 and fp16 install as `<id>-int8`, `<id>-fp16`: precision.ts packageIdFor). */
   id: z.string(),
   name: z.string(),
   /** The Hugging Face repository, e.g. "louaaron/sedd-small", and the revision fetched. */
@@ -117,7 +118,7 @@ export const CatalogueEntry = z.object({
   speed: z.string(),
   /** The licence of the code and what the model page says of the weights. */
   licence: z.string(),
-  /** Installed ids made from this entry (`<id>` and/or `<id>-fp16`). */
+  /** Installed ids made from this entry (`<id>`, `<id>-int8`, `<id>-fp16`). */
   installed: z.array(z.string()),
   /** A download that stopped (cancelled, failed, the app closed) and resumes from where it was. */
   partial: z.object({ bytesDone: z.number().int().nonnegative(), bytesTotal: z.number().int().nonnegative() }).optional(),
@@ -474,7 +475,7 @@ export const api = {
     params: z
       .object({
         dir: LocalPath,
-        /** 'fp16': the float16 variant for GPUs (half the size; needs an fp16 graph template). Default 'fp32'. */
+        /** Default: precision.ts defaultPrecision (int8 without a GPU, else fp32). fp16 needs an fp16 graph template. */
         precision: Precision.optional(),
       })
       .strict(),
@@ -490,7 +491,14 @@ export const api = {
    * verified.
    */
   'models.download': {
-    params: z.object({ requestId: z.string().min(1).max(100), id: z.string().min(1).max(100), precision: Precision.optional() }).strict(),
+    params: z
+      .object({
+        requestId: z.string().min(1).max(100),
+        id: z.string().min(1).max(100),
+        /** Default: precision.ts defaultPrecision (int8 without a GPU, else fp16). */
+        precision: Precision.optional(),
+      })
+      .strict(),
     result: ModelInfo,
   },
   /** Deletes the partial download of a catalogue entry. */

@@ -139,15 +139,28 @@ export const FILL_OPTIONS = {
     help: 'default 0. For auto blanks (____), lean toward the shortest (-1) or longest (1) of the lengths tried; the lengths chosen go to stderr',
   },
   /**
-   * 'exact' (default) follows the sampler exactly; 'fast' reuses the previous network output on steps
-   * that unmasked nothing even for σ-conditioned weights (approximate; exact anyway for
-   * time-independent models).
+   * 'exact' follows the sampler exactly; 'fast' reuses the previous network output on steps that
+   * unmasked nothing even for σ-conditioned weights (approximate; exact anyway for time-independent
+   * models). Default: the model's (manifest sampling.mode), else 'exact'.
    */
   mode: {
     kind: 'choice',
     values: ['exact', 'fast'],
     flag: '--mode',
     help: 'fast reuses the network output on steps that unmask nothing (approximate for σ-conditioned models; exact anyway for time-independent ones)',
+  },
+  /**
+   * Tokens of text the network sees at once around the blanks (a window; engine.ts planAttempts):
+   * fewer is faster per step, more lets a fill follow text further away. Default: the model's
+   * (manifest sampling.context), else its trained length; never more than the trained length.
+   */
+  context: {
+    kind: 'integer',
+    min: 32,
+    max: 4096,
+    flag: '--context',
+    arg: 'N',
+    help: "tokens of text around the blanks the model reads at once (default: the model's; at most its trained length): fewer is faster",
   },
   /** Execution provider to run on ('auto' tries GPUs first); default: the app's (LACUNA_DEVICE overrides both). */
   device: DEVICE,

@@ -282,7 +282,7 @@ export class Engine implements EngineService {
     const model = await this.load(job.modelDir, job.device ?? this.options.device);
     checkpoint();
     const settings = samplingSettings(job, model);
-    const { plans, auto } = planAttempts(job.text, segments, model);
+    const { plans, auto } = planAttempts(job, job.text, segments, model);
     const sampled = await this.sampleAttempts(model, plans, auto, settings, checkpoint, onProgress);
     // Ranked where there is a choice to make (lengths of auto blanks, or the order of alternatives)
     // and the model has a bound to rank by (likelihood.ts: absorbing + log-linear only).
@@ -597,7 +597,7 @@ function samplingSettings(job: FillJob, model: LoadedModel): SamplingSettings {
     B: job.alternatives ?? 1,
     seed: job.seed ?? randomSeed(),
     steps: job.steps ?? m.sampling?.default_steps ?? DEFAULT_STEPS,
-    reuse: m.time_conditioned === false ? 'exact' : job.mode === 'fast' ? 'approximate' : 'never',
+    reuse: m.time_conditioned === false ? 'exact' : (job.mode ?? m.sampling?.mode ?? 'exact') === 'fast' ? 'approximate' : 'never',
     choice,
   };
 }
@@ -607,14 +607,20 @@ function samplingSettings(job: FillJob, model: LoadedModel): SamplingSettings {
  * every blank is exact. Models without a likelihood bound here (likelihood.ts: absorbing +
  * log-linear only) cannot compare lengths: their auto blanks take the typical length.
  */
-function planAttempts(text: string, segments: ReturnType<typeof parseFillText>, model: LoadedModel): { plans: InfillPlan[]; auto: boolean } {
+/** The window the network sees (FillRequest.context): the request's, else the model's, never over its trained length. */
+export function contextTokens(job: Pick<FillJob, 'context'>, m: Pick<LoadedModel['pkg']['manifest'], 'length' | 'sampling'>): number {
+  return Math.min(m.length, job.context ?? m.sampling?.context ?? m.length);
+}
+
+function planAttempts(job: FillJob, text: string, segments: ReturnType<typeof parseFillText>, model: LoadedModel): { plans: InfillPlan[]; auto: boolean } {
   const m = model.pkg.manifest;
   const graph = model.sampler.graph;
   // Blank positions hold MASK (absorbing) or UNKNOWN (uniform) in the template.
   const blankId = graph.absorb ? graph.mask : UNKNOWN;
   const auto = segments.some((s) => s.kind === 'blank' && s.tokens === 'auto');
-  const tried = !auto ? [undefined] : model.sampler.fast ? autoLengths(m.length) : [Math.min(DEFAULT_BLANK_TOKENS, m.length)];
-  const plans = tried.map((autoLength) => planInfill(text, model.tokenizer, { maskId: blankId, maxLength: m.length, ...(autoLength ? { autoLength } : {}) }));
+  const window = contextTokens(job, m);
+  const tried = !auto ? [undefined] : model.sampler.fast ? autoLengths(window) : [Math.min(DEFAULT_BLANK_TOKENS, window)];
+  const plans = tried.map((autoLength) => planInfill(text, model.tokenizer, { maskId: blankId, maxLength: window, ...(autoLength ? { autoLength } : {}) }));
   return { plans, auto };
 }
 

@@ -128,7 +128,8 @@ describe('model download', () => {
         .map((r) => r.range);
       expect(ranges).toHaveLength(1);
       expect(Number(/^bytes=(\d+)-$/.exec(ranges[0] ?? '')?.[1])).toBeGreaterThanOrEqual(paused.partial!.bytesDone - 1_000_000);
-      expect(info).toMatchObject({ id: 'sedd-small', removable: true, demo: false, vocabSize: 50258 });
+      // No GPU here: the default precision is int8 (precision.ts), installed as sedd-small-int8.
+      expect(info).toMatchObject({ id: 'sedd-small-int8', removable: true, demo: false, vocabSize: 50258 });
 
       // Progress: checking, then downloading with growing bytes, then installing.
       const mine = events.filter((e) => e.requestId === 'dl-2');
@@ -141,16 +142,19 @@ describe('model download', () => {
 
       // Installed, the staging folder gone, and it fills.
       const entry = (await core.call('models.catalogue', {}))[0]!;
-      expect(entry.installed).toEqual(['sedd-small']);
+      expect(entry.installed).toEqual(['sedd-small-int8']);
       expect(entry.partial).toBeUndefined();
       expect(readdirSync(join(dataDir, 'downloads'))).toEqual([]);
-      expect((await core.call('models.verify', { id: 'sedd-small' })).ok).toBe(true);
-      const fill = await core.call('fill.run', { requestId: 'f-1', text: 'The keeper {{4}} the lamp.', model: 'sedd-small', steps: 4, seed: 1 });
+      expect((await core.call('models.verify', { id: 'sedd-small-int8' })).ok).toBe(true);
+      const fill = await core.call('fill.run', { requestId: 'f-1', text: 'The keeper {{4}} the lamp.', model: 'sedd-small-int8', steps: 4, seed: 1 });
       expect(fill.fills).toHaveLength(1);
-      expect(fill.model).toBe('sedd-small');
+      expect(fill.model).toBe('sedd-small-int8');
 
-      // A second download of an installed model is refused; the other precision is not.
-      expect((await failure(core.call('models.download', { requestId: 'dl-3', id: 'sedd-small' }))).message).toBe('sedd-small is already installed');
+      // A second download of an installed model is refused; another precision is not.
+      expect((await failure(core.call('models.download', { requestId: 'dl-3', id: 'sedd-small' }))).message).toBe('sedd-small-int8 is already installed');
+      const fp32 = await core.call('models.download', { requestId: 'dl-4', id: 'sedd-small', precision: 'fp32' });
+      expect(fp32.id).toBe('sedd-small');
+      expect((await core.call('models.catalogue', {}))[0]!.installed).toEqual(['sedd-small-int8', 'sedd-small']);
     } finally {
       await core.close();
     }

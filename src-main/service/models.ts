@@ -15,6 +15,8 @@ import { importIntoDataDir } from '../engine/model/import';
 import { CATALOGUE, catalogueEntry, findCatalogueSource, stagedDownload } from '../engine/model/catalogue';
 import { downloadHubFiles, hubEndpoint } from '../engine/model/download';
 import type { Handlers, RunningJobs } from './handlers';
+import { defaultPrecision, packageIdFor } from '../common/precision';
+import { listDevices } from '../engine/runtime/providers';
 
 export interface ModelShelfOptions {
   dataDir: string;
@@ -102,7 +104,8 @@ export function createModelShelf(options: ModelShelfOptions) {
   const handlers: Pick<Handlers, ModelMethods> = {
     'models.list': async () => (await catalog()).models,
     'models.import': async (p) => {
-      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, p.precision);
+      const precision = p.precision ?? defaultPrecision(await listDevices(), false);
+      const pkg = await importIntoDataDir(p.dir, options.dataDir, options.modelDirs, precision);
       return (await catalog()).models.find((m) => m.dir === pkg.dir) ?? modelInfo(pkg, false, true);
     },
     'models.catalogue': async () => {
@@ -119,8 +122,8 @@ export function createModelShelf(options: ModelShelfOptions) {
     'models.download': async (p) => {
       const source = findCatalogueSource(p.id);
       if (!source) throw new ApiError('not_found', `"${p.id}" is not in the catalogue; it has ${CATALOGUE.map((c) => c.id).join(', ')}`);
-      const precision = p.precision ?? 'fp32';
-      const id = precision === 'fp16' ? `${source.id}-fp16` : source.id;
+      const precision = p.precision ?? defaultPrecision(await listDevices());
+      const id = packageIdFor(source.id, precision);
       if ((await catalog()).models.some((m) => m.id === id)) throw new ApiError('conflict', `${id} is already installed`);
       const other = downloading.get(source.id);
       if (other !== undefined) throw new ApiError('conflict', `${source.name} is already being downloaded`);
@@ -140,8 +143,10 @@ export function createModelShelf(options: ModelShelfOptions) {
           stagingDir: staging,
           env,
           signal: state.abort.signal,
-          // Room for the installed package too: the weights once more, in the chosen precision.
-          extraBytesNeeded: precision === 'fp16' ? Math.ceil(source.downloadBytes / 2) : source.downloadBytes,
+          // Room for the installed package too: the weights once more, in the chosen precision (int8
+          // is made from an fp32 copy, which is deleted once it is written).
+          extraBytesNeeded:
+            precision === 'fp16' ? Math.ceil(source.downloadBytes / 2) : precision === 'int8' ? Math.ceil(source.downloadBytes * 1.5) : source.downloadBytes,
           onProgress: (d) =>
             progress({
               phase: 'downloading',

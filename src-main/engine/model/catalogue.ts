@@ -12,6 +12,7 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CatalogueEntry } from '../../common/api';
 import { aboutWords } from '../../common/units';
+import { PRECISIONS, packageIdFor } from '../../common/precision';
 
 export interface CatalogueSource {
   id: string;
@@ -81,9 +82,9 @@ export function findCatalogueSource(id: string): CatalogueSource | undefined {
   return CATALOGUE.find((c) => c.id === id);
 }
 
-/** The ids an entry installs as: `<id>` (fp32) and `<id>-fp16`. */
+/** The ids an entry installs as, one per precision (common/precision.ts packageIdFor). */
 export function installedIds(source: CatalogueSource): string[] {
-  return [source.id, `${source.id}-fp16`];
+  return PRECISIONS.map((p) => packageIdFor(source.id, p.id));
 }
 
 /** A catalogue entry as the API shows it, given what is installed, partly downloaded and running. */

@@ -346,6 +346,61 @@ describe('importModel', () => {
     expect(worst).toBeLessThanOrEqual(0.05);
   });
 
+  it('imports the int8 variant for the CPU: from the fp32 template, under half the weights, PyTorch within int8 error, and it samples', async () => {
+    const data = await tempDir();
+    const modelsDir = join(data, 'models');
+    const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir, precision: 'int8' });
+    expect(pkg.dir).toBe(join(modelsDir, 'sedd-official-like-tiny-int8'));
+    expect(pkg.manifest.precision).toBe('int8');
+    expect(pkg.manifest.name).toMatch(/\(int8\)$/);
+    await verifyModelFiles(pkg);
+    const fp32 = await readTemplate(join(TEMPLATES, 'official-like-tiny'));
+    // (this tiny network's float32 embedding and conditioning layers are a large share; sedd-small's int8 is 45 %)
+    expect(pkg.manifest.files['weights.bin']!.bytes).toBeLessThan(0.6 * fp32.weights_bytes);
+    expect(await readFile(join(pkg.dir, 'MODEL_CARD.md'), 'utf8')).toMatch(/## Precision/);
+    // only the package is left: the fp32 copy it was made from is gone
+    expect(await readdir(modelsDir)).toEqual(['sedd-official-like-tiny-int8']);
+
+    const ref = JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as {
+      cases: { indices: number[][]; sigma: number[]; shape: [number, number, number]; positions: [number, number][]; values: number[][] }[];
+    };
+    const model = await ScoreModel.load(pkg.networkPath, pkg.manifest.vocab_size, { threads: 1, device: 'cpu' });
+    let worst = 0;
+    let scale = 0;
+    try {
+      expect(model.fusedDraw).toBe(true);
+      for (const c of ref.cases) {
+        const [B, L, V] = c.shape;
+        const out = await model.run(
+          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+          Float32Array.from(c.sigma),
+          B,
+          L,
+        );
+        c.positions.forEach(([b, l], r) => {
+          for (let j = 0; j < V; j++) {
+            worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
+            scale = Math.max(scale, Math.abs(c.values[r]![j]!));
+          }
+        });
+      }
+      const drawn = await model.maskedDraw(
+        new Int32Array(32).fill(511),
+        1.5,
+        1,
+        Int32Array.from({ length: 32 }, (_, i) => i),
+        Float32Array.from({ length: 32 }, (_, i) => (i + 0.5) / 32),
+      );
+      expect(Array.from(drawn.tokens).every((t) => t >= 0 && t < 511)).toBe(true);
+    } finally {
+      await model.release();
+    }
+    console.log(`int8 import parity: max abs diff ${worst.toExponential(2)} on log-scores up to ${scale.toFixed(2)}`);
+    // int8 keeps about two significant digits of each product: well above fp32's error, well below the values.
+    expect(worst).toBeGreaterThan(1e-3);
+    expect(worst).toBeLessThanOrEqual(0.05 * scale);
+  });
+
   it('refuses fp16 without an fp16 template, and weights outside the float16 range, leaving nothing behind', async () => {
     const data = await tempDir();
     const modelsDir = join(data, 'models');

@@ -46,6 +46,8 @@ import { SafetensorsFile, toHalf } from './safetensors';
 import { inspectTokenizer, type TokenizerFacts } from './tokenizer-inspect';
 import { parseJsonText } from '../../common/json-text';
 import { MODEL_LIMITS, readModelJson } from './limits';
+import { quantizePackage } from './quantize';
+import { PRECISION_IDS, packageIdFor, type PrecisionId } from '../../common/precision';
 
 export const TEMPLATE_FORMAT = 'lacuna-template/1';
 export const CONVERT_COMMAND = 'OPENBLAS_NUM_THREADS=1 python3 models/tools/convert_bin.py';
@@ -75,7 +77,8 @@ export interface CheckpointConfig {
   name: string | undefined;
 }
 
-export type Precision = 'fp32' | 'fp16';
+/** The precisions a graph template comes in (int8 packages are made from the fp32 one: quantize.ts). */
+export type TemplatePrecision = 'fp32' | 'fp16';
 
 export interface TemplateTensor {
   name: string;
@@ -90,7 +93,7 @@ export interface Template {
   dir: string;
   config: NetworkConfig;
   /** fp32, or fp16: the float16 variant for GPUs (float16 weights and compute, float32 inputs and outputs). */
-  precision: Precision;
+  precision: TemplatePrecision;
   graph: string;
   graph_sha256: string;
   weights: string;
@@ -107,8 +110,11 @@ export interface ImportOptions {
   modelsDir: string;
   /** Package id; default `sedd-<model.name>` from config.json, else the folder name (+ `-fp16`). */
   id?: string;
-  /** 'fp32' (default) or 'fp16': the float16 variant for GPUs, half the size (needs an fp16 template). */
-  precision?: Precision;
+  /**
+   * 'fp32' (default); 'fp16': the float16 variant for GPUs, half the size (needs an fp16 template);
+   * 'int8': int8 weights for the CPU, made from the fp32 import by quantize.ts.
+   */
+  precision?: PrecisionId;
 }
 
 const OPTIONAL = new Set(['rotary_emb.inv_freq']);
@@ -346,7 +352,7 @@ export async function readTemplate(dir: string): Promise<Template> {
 }
 
 /** The template for a configuration and precision, or undefined. */
-export async function findTemplate(dirs: readonly string[], config: NetworkConfig, precision: Precision = 'fp32'): Promise<Template | undefined> {
+export async function findTemplate(dirs: readonly string[], config: NetworkConfig, precision: TemplatePrecision = 'fp32'): Promise<Template | undefined> {
   for (const root of dirs) {
     let names: string[];
     try {
@@ -357,7 +363,7 @@ export async function findTemplate(dirs: readonly string[], config: NetworkConfi
     for (const name of names) {
       const dir = join(root, name);
       if (!existsSync(join(dir, 'template.json'))) continue;
-      const raw = JSON.parse(await readFile(join(dir, 'template.json'), 'utf8')) as { config?: NetworkConfig; precision?: Precision };
+      const raw = JSON.parse(await readFile(join(dir, 'template.json'), 'utf8')) as { config?: NetworkConfig; precision?: TemplatePrecision };
       if (raw.config && sameConfig(raw.config, config) && (raw.precision ?? 'fp32') === precision) return readTemplate(dir);
     }
   }
@@ -392,8 +398,9 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
   try {
     const mapping = matchTensors('model.safetensors', file.tensors, expected, mdlm ? MDLM_PREFIX_SEGMENTS : PREFIX_SEGMENTS);
     const precision = options.precision ?? 'fp32';
-    if (precision !== 'fp32' && precision !== 'fp16') bad(`precision must be "fp32" or "fp16", got ${JSON.stringify(precision)}`);
-    const template = await findTemplate(options.templateDirs, cfg.network, precision);
+    if (!(PRECISION_IDS as readonly string[]).includes(precision))
+      bad(`precision must be one of ${PRECISION_IDS.join(', ')}, got ${JSON.stringify(precision)}`);
+    const template = await findTemplate(options.templateDirs, cfg.network, precision === 'fp16' ? 'fp16' : 'fp32');
     if (!template && precision === 'fp16' && (await findTemplate(options.templateDirs, cfg.network, 'fp32'))) {
       bad(
         `no float16 graph template for this configuration (${JSON.stringify(cfg.network)}); import it in fp32, or make one with: ` +
@@ -411,13 +418,13 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
     }
     const tokenizerSrc = await pickTokenizer(src, cfg, options);
 
-    const id = options.id ?? defaultId(src, cfg) + (precision === 'fp16' ? '-fp16' : '');
+    const id = options.id ?? packageIdFor(defaultId(src, cfg), precision);
     if (!/^[a-z0-9][a-z0-9._-]*$/.test(id) || id.length > 100) bad(`bad model id ${JSON.stringify(id)}`);
     await mkdir(options.modelsDir, { recursive: true });
     const dest = join(options.modelsDir, id);
     if (existsSync(dest)) bad(`a model "${id}" is already installed at ${dest}; remove it first`);
 
-    const tmp = await mkdtemp(join(options.modelsDir, `.import-${id}-`));
+    let tmp = await mkdtemp(join(options.modelsDir, `.import-${id}-`));
     try {
       const weights = await writeWeights(file, mapping, template, join(tmp, template.weights));
       const graphDigest = await copyHashed(join(template.dir, template.graph), join(tmp, 'model.onnx'));
@@ -464,6 +471,7 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         tokenizer: { type: 'byte-bpe', file: 'tokenizer.json', eos_id: tokenizerSrc.eosId },
         network: { file: 'model.onnx', config: { hidden_size: n.hidden_size, n_blocks: n.n_blocks, n_heads: n.n_heads, cond_dim: n.cond_dim } },
         sampling: { default_steps: 64, sampler: 'analytic' },
+        precision: precision === 'fp16' ? 'fp16' : 'fp32',
         files: {
           'model.onnx': { bytes: graphDigest.bytes, sha256: graphDigest.sha256 },
           [template.weights]: weights,
@@ -471,6 +479,16 @@ export async function importModel(srcDir: string, options: ImportOptions): Promi
         },
       };
       await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+      if (precision === 'int8') {
+        // The int8 package is made from the complete fp32 one, which is then deleted.
+        const fp32 = tmp;
+        tmp = await mkdtemp(join(options.modelsDir, `.import-${id}-`));
+        try {
+          await quantizePackage(fp32, tmp, { id });
+        } finally {
+          await rm(fp32, { recursive: true, force: true });
+        }
+      }
       try {
         await rename(tmp, dest);
       } catch (e) {
@@ -586,7 +604,7 @@ async function copyHashed(from: string, to: string): Promise<{ bytes: number; sh
  * tokenizer from `<folder>/gpt2/tokenizer.json` of the model folders (the bundled `models/` first),
  * the package into `<dataDir>/models/<id>/` (id: ImportOptions.id's default unless given).
  */
-export function importIntoDataDir(srcDir: string, dataDir: string, modelDirs: readonly string[], precision?: Precision, id?: string): Promise<ModelPackage> {
+export function importIntoDataDir(srcDir: string, dataDir: string, modelDirs: readonly string[], precision?: PrecisionId, id?: string): Promise<ModelPackage> {
   const gpt2 = modelDirs.map((d) => join(d, 'gpt2', 'tokenizer.json')).find((p) => existsSync(p));
   return importModel(srcDir, {
     templateDirs: modelDirs.map((d) => join(d, 'templates')),

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { ApiError } from '../../common/api';
 import { FILL_SCHEMAS, UnmaskingOrder } from '../../common/fill-options';
 import { parseJsonText } from '../../common/json-text';
+import { PRECISION_IDS } from '../../common/precision';
 import { MODEL_LIMITS, readModelJson } from './limits';
 
 export const MODEL_FORMAT = 'lacuna-model/1';
@@ -71,11 +72,17 @@ export const Manifest = z
         top_p: FILL_SCHEMAS.topP.optional(),
         /** Recommended unmasking order (token-choice.ts; FillRequest.unmasking). */
         unmasking: UnmaskingOrder.optional(),
+        /** Default mode (FillRequest.mode): 'fast' where its measured quality is within noise of exact. */
+        mode: FILL_SCHEMAS.mode.optional(),
+        /** Default window in tokens (FillRequest.context); at most `length`. */
+        context: FILL_SCHEMAS.context.optional(),
       })
       .optional(),
     files: z.record(FileName, FileEntry),
     /** A small demonstration model that writes rough text: the app says so and offers a real one. */
     demo: z.boolean().optional(),
+    /** How the network's weights are stored (common/precision.ts); absent: not recorded (fp32 or an fp16 import made before it was). */
+    precision: z.enum(PRECISION_IDS).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.graph.type === 'absorb' && m.mask_id !== m.vocab_size - 1) {

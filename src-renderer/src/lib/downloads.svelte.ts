@@ -47,14 +47,15 @@ class Downloads {
     return this.catalogue?.find((c) => c.installed.length === 0);
   }
 
-  async start(id: string, precision: Precision = 'fp32'): Promise<void> {
+  /** Download and install a catalogue entry; without a precision the core picks this computer's default (precision.ts). */
+  async start(id: string, precision?: Precision): Promise<void> {
     if (this.running[id]) return;
     this.#listen();
     const requestId = `download-${id}-${Date.now()}`;
     this.running[id] = { requestId, progress: null };
     delete this.outcome[id];
     try {
-      const m = await client.call('models.download', { requestId, id, precision });
+      const m = await client.call('models.download', { requestId, id, ...(precision ? { precision } : {}) });
       await models.load(true);
       // A writer still on the demo model wants the real one for their fills at once.
       const current = effectiveModel(prefs.fillDefaults, models.list);
