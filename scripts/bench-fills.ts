@@ -1,7 +1,7 @@
 /**
  * `npm run bench:fills`: how fills join their text and how good they read (issue 14).
  *
- *   npm run bench:fills [-- --model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N]
+ *   npm run bench:fills [-- --model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] [--every N]
  *                       [--kinds mid-sentence,continuation] [--blanks FILE] [--auto] [--steps N]
  *
  * Blanks: models/data/fill-blanks.jsonl (models/data/make_fill_blanks.py: 240 blanks cut at word
@@ -11,8 +11,9 @@
  * tokens (--auto: "____", the model chooses the length), 4 alternatives, a fixed seed per blank,
  * by the Engine in this process (one onnxruntime thread) with the model (default models/lacuna-mini).
  *
- * Per variant (the JSON of --variant is spread into the FillJob, unknown fields passed through;
- * default variants: `default` = {} and `t1` = {"temperature": 1}):
+ * Per variant (the JSON of --variant is spread into the FillJob, unknown fields passed through,
+ * `modelDir` included: '{"modelDir":"bench/cache/models/lacuna-mini-int8"}' fills with another
+ * package; default variants: `default` = {} and `t1` = {"temperature": 1}):
  *  - join counters (scripts/fill-joins.ts) on the first alternative, % of blanks: glued word,
  *    doubled edge word, space before punctuation, line break in a sentence blank (continuation:
  *    starting with an empty line), double space, and "bad join" = any; also bad joins over all
@@ -24,6 +25,9 @@
  *  - distinct-1/-2 across a blank's 4 alternatives (pooled unique n-grams / n-grams), mean over blanks;
  *  - wall time per fill job (4 alternatives), median and mean, and the CPU time of this process
  *    during the fill (median; steadier than wall time when the machine is shared).
+ * Every variant after the first is also compared with the first blank by blank (same blanks, same
+ * seeds): the mean paired difference of the judge's NLL over all alternatives and of distinct-2,
+ * with its standard error; "within noise" when it is under two standard errors.
  * The original words get the same counters and judge score (the "original" row): the counters'
  * false-alarm rate and the judge's reference. A fill that fails is counted and reported with the
  * engine's message; it is never skipped silently. Output: a markdown table on stdout and
@@ -58,6 +62,8 @@ interface Options {
   blanks: string;
   variants: [string, Record<string, unknown>][];
   limit: number;
+  /** Every n-th blank of each kind (1: all). */
+  every: number;
   kinds: BlankKind[];
   auto: boolean;
   steps: number | undefined;
@@ -66,7 +72,7 @@ interface Options {
 
 function usage(message: string): never {
   console.error(
-    `bench:fills: ${message}\nusage: npm run bench:fills -- [--model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] ` +
+    `bench:fills: ${message}\nusage: npm run bench:fills -- [--model DIR] [--variant NAME='{"temperature":0.7}' ...] [--limit N] [--every N] ` +
       `[--kinds ${BLANK_KINDS.join(',')}] [--blanks FILE] [--auto] [--steps N]`,
   );
   process.exit(2);
@@ -78,6 +84,7 @@ function parseArgs(argv: string[]): Options {
     blanks: join(ROOT, 'models', 'data', 'fill-blanks.jsonl'),
     variants: [],
     limit: Infinity,
+    every: 1,
     kinds: [...BLANK_KINDS],
     auto: false,
     steps: undefined,
@@ -98,6 +105,9 @@ function parseArgs(argv: string[]): Options {
     else if (a === '--limit') {
       o.limit = Number(value());
       if (!Number.isInteger(o.limit) || o.limit < 1) usage(`--limit takes a whole number of blanks, got ${argv[i]}`);
+    } else if (a === '--every') {
+      o.every = Number(value());
+      if (!Number.isInteger(o.every) || o.every < 1) usage(`--every takes a whole number, got ${argv[i]}`);
     } else if (a === '--kinds') {
       const kinds = value()
         .split(',')
@@ -276,8 +286,16 @@ async function main(): Promise<void> {
   const vocabPath = join(ROOT, 'models', 'data', 'vocabulary.txt');
   const vocab = parseVocabulary(readFileSync(vocabPath, 'utf8'));
   const all = loadBlanks(o.blanks);
-  const blanks = all.filter((b) => o.kinds.includes(b.kind)).slice(0, o.limit);
-  if (!blanks.length) usage('no blanks left after --kinds/--limit');
+  const seen = new Map<string, number>();
+  const blanks = all
+    .filter((b) => o.kinds.includes(b.kind))
+    .filter((b) => {
+      const n = seen.get(b.kind) ?? 0;
+      seen.set(b.kind, n + 1);
+      return n % o.every === 0;
+    })
+    .slice(0, o.limit);
+  if (!blanks.length) usage('no blanks left after --kinds/--every/--limit');
   if (!existsSync(join(o.model, 'manifest.json'))) usage(`${o.model} is not a model package (no manifest.json)`);
   const judge = await Judge.load(ROOT);
   const engine = new Engine({ threads: 1 });
@@ -322,10 +340,10 @@ async function main(): Promise<void> {
       const seed = 1000 + 7 * all.indexOf(b);
       const text = `${b.left}${o.auto ? '____' : `{{${b.tokens}}}`}${b.right}`;
       const job = {
+        modelDir: o.model,
         ...settings,
         requestId: `${name}-${b.id}`,
         text,
-        modelDir: o.model,
         alternatives: ALTERNATIVES,
         seed,
         ...(o.steps ? { steps: o.steps } : {}),
@@ -448,6 +466,27 @@ async function main(): Promise<void> {
           `the original words: median ${median(blanks.map((b) => b.tokens))} tokens.`,
       );
     }
+  }
+  // Paired against the first variant, blank by blank (the same blanks and seeds): is a difference
+  // more than the noise? The judge's NLL over all alternatives and distinct-2, mean ± standard error.
+  const first = resultsOf.get(summaries[0]!.variant) ?? [];
+  for (const s of summaries.slice(1)) {
+    const mine = resultsOf.get(s.variant) ?? [];
+    const nll: number[] = [];
+    const d2: number[] = [];
+    first.forEach((a, i) => {
+      const b = mine[i];
+      if (!a.alternatives || !b?.alternatives) return;
+      const m = (r: BlankResult): number => mean(r.alternatives!.map((x) => x.judge.nll));
+      nll.push(m(b) - m(a));
+      d2.push(b.distinct2! - a.distinct2!);
+    });
+    const meanSe = (xs: number[]): string => {
+      const mu = mean(xs);
+      const se = Math.sqrt(xs.reduce((t, x) => t + (x - mu) ** 2, 0) / Math.max(1, xs.length - 1) / xs.length);
+      return `${mu >= 0 ? '+' : ''}${mu.toFixed(3)} ± ${se.toFixed(3)}${Math.abs(mu) > 2 * se ? ' (beyond noise: > 2 SE)' : ' (within noise)'}`;
+    };
+    console.log(`${s.variant} − ${summaries[0]!.variant}, paired over ${nll.length} blanks: judge NLL (all) ${meanSe(nll)}; distinct-2 ${meanSe(d2)}.`);
   }
   for (const s of summaries) {
     if (s.failed) console.log(`${s.variant}: ${s.failed} of ${s.blanks} fills failed: ${s.failures.map((f) => `${f.id}: ${f.error}`).join('; ')}`);

@@ -88,6 +88,8 @@ describe('provider choice', () => {
     expect(cpuThreads()).toBeLessThanOrEqual(MAX_CPU_THREADS);
     const o = sessionOptionsFor('cpu', { threads: 3 });
     expect(o).toMatchObject({ executionProviders: ['cpu'], intraOpNumThreads: 3, interOpNumThreads: 1, executionMode: 'sequential' });
+    // threads block rather than spin while waiting (npm run bench:session: the CPU a laptop on battery saves)
+    expect(o.extra).toEqual({ session: { intra_op: { allow_spinning: '0' } } });
     expect(sessionOptionsFor('cuda').executionProviders).toEqual([{ name: 'cuda', deviceId: 0 }]);
   });
 
