@@ -130,7 +130,8 @@ describe('int8 weights', () => {
     expect(r.files['model.onnx']!.bytes).toBeLessThan(0.55 * (await readFile(join(MINI, 'model.onnx'))).length);
     const c = await compare(join(MINI, 'model.onnx'), join(dir, 'model.onnx'), 8192, 64);
     console.log(
-      `lacuna-mini int8 vs fp32: max |Δ log score| ${c.worst.toFixed(3)} (scores up to ${c.scale.toFixed(1)}), same top token ${(100 * c.sameArgmax).toFixed(0)} %`,
+      `lacuna-mini int8 vs fp32: max |Δ log score| ${c.worst.toFixed(3)} (scores up to ${c.scale.toFixed(1)}), ` +
+        `same top token ${(100 * c.sameArgmax).toFixed(0)} %`,
     );
     expect(c.worst).toBeGreaterThan(0);
     expect(c.worst).toBeLessThan(0.05 * c.scale);
