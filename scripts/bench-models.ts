@@ -3,9 +3,9 @@
  * CPU, side by side in one run (the figures behind the catalogue's speed lines, the README's model
  * table and models/lacuna-mini/EVALUATION.md "Precision").
  *
- *   npm run bench:models [-- --quick] [--medium] [--no-torch] [--runs N]
- *       --quick: sedd-small fp32 and int8 only, 3 runs; --medium: sedd-medium too (slow);
- *       --no-torch: without the PyTorch anchor.
+ *   npm run bench:models [-- --quick] [--medium] [--no-torch] [--runs N] [--precisions int8,fp32] [--models sedd-small,lacuna-mini]
+ *       --quick: fp32 and int8 only, 3 runs; --medium: sedd-medium too (slow); --no-torch: without
+ *       the PyTorch anchor; --precisions / --models: only these.
  *
  * Models: the official SEDD shapes cannot be downloaded here, so each is a random-weight checkpoint
  * in its exact official layout (src-main/engine/model/synthetic-checkpoint.ts), imported without
@@ -215,20 +215,26 @@ async function main(): Promise<void> {
   if (args[0] === '--child') return child(args[1]!, Number(args[2]));
   const runsArg = args.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : QUICK ? 3 : 5;
-  const shapes: [string, typeof SEDD_SMALL_NETWORK][] = [['sedd-small', SEDD_SMALL_NETWORK]];
-  if (args.includes('--medium')) shapes.push(['sedd-medium', SEDD_MEDIUM_NETWORK]);
-  const precisions: PrecisionId[] = QUICK ? ['fp32', 'int8'] : ['fp32', 'fp16', 'int8'];
+  const all: [string, typeof SEDD_SMALL_NETWORK][] = [['sedd-small', SEDD_SMALL_NETWORK]];
+  if (args.includes('--medium')) all.push(['sedd-medium', SEDD_MEDIUM_NETWORK]);
+  const listed = args.indexOf('--precisions');
+  const precisions = (listed >= 0 ? args[listed + 1]!.split(',') : QUICK ? ['fp32', 'int8'] : ['fp32', 'fp16', 'int8']) as PrecisionId[];
+  const only = args.indexOf('--models');
+  const models = only >= 0 ? args[only + 1]!.split(',') : undefined;
   console.log(
     `${cpus()[0]?.model ?? 'cpu'}; ${availableParallelism()} logical cores, ${cpuThreads()} threads; ` +
       `${BLANK}-token blank, ${STEPS} steps, ${runs} runs after a warm-up`,
   );
+  const shapes = all.filter(([id]) => !models || models.includes(id));
   const rows: Row[] = [];
   for (const [id, network] of shapes) {
     const ck = await ensureCheckpoint(id, network);
     for (const p of precisions) rows.push({ model: id, precision: p, pkg: await ensureImport(id, ck, p), checkpoint: ck });
   }
-  rows.push({ model: 'lacuna-mini', precision: 'fp32', pkg: join(ROOT, 'models', 'lacuna-mini') });
-  rows.push({ model: 'lacuna-mini', precision: 'int8', pkg: await ensureMiniInt8() });
+  if (!models || models.includes('lacuna-mini')) {
+    rows.push({ model: 'lacuna-mini', precision: 'fp32', pkg: join(ROOT, 'models', 'lacuna-mini') });
+    rows.push({ model: 'lacuna-mini', precision: 'int8', pkg: await ensureMiniInt8() });
+  }
 
   const self = fileURLToPath(import.meta.url);
   const results: (Row & ChildResult)[] = [];

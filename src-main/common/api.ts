@@ -6,7 +6,7 @@
  * the server side validates params before dispatch, the client side validates results.
  */
 import { z } from 'zod';
-import { DeviceChoice, FillOptions, ScoreOptions, UnmaskingOrder } from './fill-options';
+import { DeviceChoice, FillMode, FillOptions, ScoreOptions, UnmaskingOrder } from './fill-options';
 import { PRECISION_IDS } from './precision';
 
 export { DeviceChoice, UnmaskingOrder };
@@ -72,6 +72,8 @@ export const ModelInfo = z.object({
   defaultTopP: z.number(),
   /** The unmasking order a fill uses when the request names none (manifest sampling.unmasking, else 'random'). */
   defaultUnmasking: UnmaskingOrder,
+  /** The mode a fill uses when the request names none (manifest sampling.mode, else 'exact'). */
+  defaultMode: FillMode,
   /**
    * Whether fills on this model take a token choice other than the plain one: a temperature other
    * than 1, top-p below 1, confident unmasking (absorbing graph, analytic sampler).

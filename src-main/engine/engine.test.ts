@@ -253,6 +253,44 @@ function fixtureCopy(edit: (manifest: Record<string, unknown>) => void): string 
   return dir;
 }
 
+describe('Engine: the model’s own mode and window (manifest sampling.mode, sampling.context)', () => {
+  const temps: string[] = [];
+  afterAll(() => {
+    for (const d of temps) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('fills in the manifest’s mode unless the request names one', async () => {
+    const fastByDefault = fixtureCopy((m) => {
+      m.sampling = { ...(m.sampling as object), mode: 'fast' };
+    });
+    temps.push(fastByDefault);
+    const text = 'It was {{4}} night.';
+    const asDefault = await engine.fill(job(text, { modelDir: fastByDefault, steps: 32, seed: 5 }));
+    const fast = await engine.fill(job(text, { steps: 32, seed: 5, mode: 'fast' }));
+    const exact = await engine.fill(job(text, { modelDir: fastByDefault, steps: 32, seed: 5, mode: 'exact' }));
+    expect(asDefault.text).toBe(fast.text);
+    expect(asDefault.networkCalls).toBe(fast.networkCalls);
+    expect(exact.networkCalls).toBeGreaterThan(asDefault.networkCalls);
+  });
+
+  it('reads the text through windows of the request’s context, else the manifest’s, never over the trained length', async () => {
+    // Two blanks about 60 tokens apart: one window at the fixture's 128 tokens, two at 32.
+    const middle = ' and the sea was calm that day'.repeat(8);
+    const text = `Once {{3}} there${middle} the keeper {{3}} the lamp.`;
+    const whole = await engine.fill(job(text, { steps: 2, seed: 1 }));
+    expect(whole.windows).toBe(1);
+    const narrow = await engine.fill(job(text, { steps: 2, seed: 1, context: 32 }));
+    expect(narrow.windows).toBe(2);
+    const narrowByDefault = fixtureCopy((m) => {
+      m.sampling = { ...(m.sampling as object), context: 32 };
+    });
+    temps.push(narrowByDefault);
+    expect((await engine.fill(job(text, { modelDir: narrowByDefault, steps: 2, seed: 1 }))).windows).toBe(2);
+    // more than the trained length is the trained length
+    expect((await engine.fill(job(text, { steps: 2, seed: 1, context: 4096 }))).windows).toBe(1);
+  });
+});
+
 describe('Engine with the general sampler (predictor.ts samplePc)', () => {
   const temps: string[] = [];
   afterAll(() => {

@@ -112,6 +112,7 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = fal
     defaultTemperature: m.sampling?.temperature ?? 1,
     defaultTopP: m.sampling?.top_p ?? 1,
     defaultUnmasking: m.sampling?.unmasking ?? 'random',
+    defaultMode: m.sampling?.mode ?? 'exact',
     temperatureSupported: supportsTemperature(m),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     files,

@@ -32,6 +32,7 @@ const model = (id: string, over: Partial<ModelInfo> = {}): ModelInfo => ({
   defaultTemperature: 1,
   defaultTopP: 1,
   defaultUnmasking: 'random',
+  defaultMode: 'exact',
   temperatureSupported: true,
   bytes: 1,
   files: [],
@@ -77,7 +78,19 @@ describe('fill settings', () => {
     });
     // The list not loaded yet: the model is asked for as it is.
     expect(fillOptions(s, null).options.model).toBe('sedd-small');
-    expect(fillOptions(DEFAULT_FILL_SETTINGS, null).options).toEqual({ steps: 64, alternatives: 3, mode: 'exact', device: 'auto' });
+    expect(fillOptions(DEFAULT_FILL_SETTINGS, null).options).toEqual({ steps: 64, alternatives: 3, device: 'auto' });
+  });
+
+  it('leaves the mode to the model unless the writer picked another', () => {
+    expect(DEFAULT_FILL_SETTINGS.mode).toBeNull();
+    const fastModel = model('sedd-small-int8', { defaultMode: 'fast' });
+    const s: FillSettings = { ...DEFAULT_FILL_SETTINGS, model: 'sedd-small-int8' };
+    expect(fillOptions(s, [fastModel]).options.mode).toBeUndefined();
+    expect(fillOptions({ ...s, mode: 'fast' }, [fastModel]).options.mode).toBeUndefined();
+    expect(fillOptions({ ...s, mode: 'exact' }, [fastModel]).options.mode).toBe('exact');
+    expect(fillOptions({ ...s, mode: 'fast' }, [model('sedd-small-int8')]).options.mode).toBe('fast');
+    // the list not loaded: a choice is sent as it is
+    expect(fillOptions({ ...s, mode: 'exact' }, null).options.mode).toBe('exact');
   });
 
   it('defaults the temperature to the model’s (null), also for settings kept before it existed', () => {
@@ -117,13 +130,12 @@ describe('fill settings', () => {
     expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({
       steps: 64,
       alternatives: 3,
-      mode: 'exact',
       device: 'auto',
       model: 'tiny-uniform',
     });
     // A model that is gone: the default model runs, and takes the temperature.
     expect(fillOptions({ ...s, model: 'gone' }, installed)).toEqual({
-      options: { steps: 64, alternatives: 3, mode: 'exact', device: 'auto', temperature: 0.5 },
+      options: { steps: 64, alternatives: 3, device: 'auto', temperature: 0.5 },
       skippedModel: 'gone',
     });
     // The default model takes none either: left out.
@@ -204,7 +216,6 @@ describe('fill settings', () => {
     expect(fillOptions({ ...s, model: 'tiny-uniform' }, installed).options).toEqual({
       steps: 64,
       alternatives: 3,
-      mode: 'exact',
       device: 'auto',
       model: 'tiny-uniform',
     });

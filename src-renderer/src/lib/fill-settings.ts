@@ -18,7 +18,8 @@ export const FillSettings = z.object({
   /** null: a new random seed each time. */
   seed: FILL_SCHEMAS.seed.nullable(),
   alternatives: FILL_SCHEMAS.alternatives,
-  mode: FILL_SCHEMAS.mode,
+  /** Exact or fast sampling (FillRequest.mode); null: the model's (ModelInfo.defaultMode). */
+  mode: FILL_SCHEMAS.mode.nullable().default(null),
   device: FILL_SCHEMAS.device,
   /** null: the app's default model. */
   model: z.string().min(1).max(100).nullable(),
@@ -53,7 +54,7 @@ export const DEFAULT_FILL_SETTINGS: FillSettings = Object.freeze({
   steps: DEFAULT_STEPS,
   seed: null,
   alternatives: 3,
-  mode: 'exact',
+  mode: null,
   device: 'auto',
   model: null,
   temperature: null,
@@ -164,8 +165,8 @@ export type FillOptions = Pick<
 
 /**
  * The fill.run options for these settings. A model that is not installed (any more) is left out,
- * so the default model runs; `skippedModel` says so. The token choice (temperature, top-p,
- * unmasking order) is sent only where the writer set it (null: the core uses the model's own), and
+ * so the default model runs; `skippedModel` says so. The mode and the token choice (temperature,
+ * top-p, unmasking order) are sent only where the writer set them (null: the core uses the model's own), and
  * only where it differs from the model's own when the list says what that is; never to a model that
  * takes none (temperatureSupported false: the core refuses anything but the plain choice). The
  * length lean is sent only when it is not 0 (the core's default).
@@ -177,11 +178,12 @@ export function fillOptions(s: FillSettings, installed: readonly ModelInfo[] | n
   const temperature = s.temperature !== null && choice ? s.temperature : null;
   const topP = s.topP !== null && choice && s.topP !== model?.defaultTopP ? s.topP : null;
   const unmasking = s.unmasking !== null && choice && s.unmasking !== model?.defaultUnmasking ? s.unmasking : null;
+  const mode = s.mode !== null && s.mode !== model?.defaultMode ? s.mode : null;
   return {
     options: {
       steps: s.steps,
       alternatives: s.alternatives,
-      mode: s.mode,
+      ...(mode !== null ? { mode } : {}),
       device: s.device,
       ...(s.seed !== null ? { seed: s.seed } : {}),
       ...(modelKnown && s.model !== null ? { model: s.model } : {}),
