@@ -1,7 +1,7 @@
 /**
  * `npm run bench:models`: what a writer waits for with each model and precision on this machine's
  * CPU, side by side in one run (the figures behind the catalogue's speed lines, the README's model
- * table and models/lacuna-mini/EVALUATION.md "Precision").
+ * table and docs/cpu-speed.md).
  *
  *   npm run bench:models [-- --quick] [--medium] [--no-torch] [--runs N] [--precisions int8,fp32] [--models sedd-small,lacuna-mini]
  *       --quick: fp32 and int8 only, 3 runs; --medium: sedd-medium too (slow); --no-torch: without
@@ -13,6 +13,9 @@
  * int8; written once to bench/cache/, ≈0.7 GB each for sedd-small). The network's cost does not
  * depend on its weights' values. And the bundled lacuna-mini, fp32 as shipped and its int8 copy
  * (quantize.ts quantizePackage, the same code an import runs).
+ *
+ * The sedd-small int8 package is also measured without its fused operators (quantize.ts options
+ * fuse: false; per-step latency only): the fusion's before/after.
  *
  * Each model and precision runs in a child process of its own (its peak RSS is its own), on the
  * CPU with the engine's session settings (providers.ts sessionOptionsFor):
@@ -73,13 +76,15 @@ interface ChildResult {
 
 interface Row {
   model: string;
-  precision: PrecisionId;
+  precision: PrecisionId | 'int8, unfused';
   pkg: string;
   checkpoint?: string;
+  /** Per-step latency only (the fusion's before/after). */
+  stepsOnly?: boolean;
 }
 
 /** In the child: fills and steps on one package; prints one JSON line. */
-async function child(modelDir: string, runs: number): Promise<void> {
+async function child(modelDir: string, runs: number, stepsOnly: boolean): Promise<void> {
   const { Engine } = await import('../src-main/engine/engine');
   const { ScoreModel } = await import('../src-main/engine/runtime/score-model');
   const { planInfill } = await import('../src-main/engine/infill');
@@ -98,7 +103,7 @@ async function child(modelDir: string, runs: number): Promise<void> {
       .reduce((a, [, e]) => a + e.bytes, 0),
   };
   const fills: Partial<ChildResult['fills']> = {};
-  for (const mode of ['default', 'exact', 'fast'] as const) {
+  for (const mode of stepsOnly ? [] : (['default', 'exact', 'fast'] as const)) {
     const modeOption = mode === 'default' ? {} : { mode };
     await engine.fill({ requestId: `warm-${mode}`, text, modelDir, steps: STEPS, seed: 1, ...modeOption });
     const times: number[] = [];
@@ -112,7 +117,9 @@ async function child(modelDir: string, runs: number): Promise<void> {
     times.sort((a, b) => a - b);
     fills[mode] = { medianMs: times[Math.floor(times.length / 2)]!, worstMs: times.at(-1)!, networkCalls: calls };
   }
-  out.fills = fills as ChildResult['fills'];
+  const none = { medianMs: NaN, worstMs: NaN, networkCalls: 0 };
+  out.fills = stepsOnly ? { default: none, exact: none, fast: none } : (fills as ChildResult['fills']);
+  out.device ??= 'cpu';
   await engine.close();
   out.rssAfterFillsBytes = process.resourceUsage().maxRSS * 1024;
 
@@ -208,11 +215,11 @@ function torchLoop(checkpoint: string, c: ChildResult['case']): { fill_s: number
   return best;
 }
 
-const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const s = (ms: number): string => (Number.isNaN(ms) ? '—' : `${(ms / 1000).toFixed(2)} s`);
 const ratio = (seconds: number, ms: number): string => `${((seconds * 1000) / ms).toFixed(1)}×`;
 
 async function main(): Promise<void> {
-  if (args[0] === '--child') return child(args[1]!, Number(args[2]));
+  if (args[0] === '--child') return child(args[1]!, Number(args[2]), args[3] === 'steps');
   const runsArg = args.indexOf('--runs');
   const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : QUICK ? 3 : 5;
   const all: [string, typeof SEDD_SMALL_NETWORK][] = [['sedd-small', SEDD_SMALL_NETWORK]];
@@ -230,6 +237,15 @@ async function main(): Promise<void> {
   for (const [id, network] of shapes) {
     const ck = await ensureCheckpoint(id, network);
     for (const p of precisions) rows.push({ model: id, precision: p, pkg: await ensureImport(id, ck, p), checkpoint: ck });
+    // The same int8 package without the fused GELU and bias adds: the fusion's before/after.
+    if (precisions.includes('int8') && precisions.includes('fp32')) {
+      const unfused = join(CACHE, 'models', `${id}-int8-unfused`);
+      if (!existsSync(join(unfused, 'manifest.json'))) {
+        mkdirSync(unfused, { recursive: true });
+        await quantizePackage(await ensureImport(id, ck, 'fp32'), unfused, { id: `${id}-int8-unfused`, options: { fuse: false } });
+      }
+      rows.push({ model: id, precision: 'int8, unfused', pkg: unfused, stepsOnly: true });
+    }
   }
   if (!models || models.includes('lacuna-mini')) {
     rows.push({ model: 'lacuna-mini', precision: 'fp32', pkg: join(ROOT, 'models', 'lacuna-mini') });
@@ -239,7 +255,7 @@ async function main(): Promise<void> {
   const self = fileURLToPath(import.meta.url);
   const results: (Row & ChildResult)[] = [];
   for (const row of rows) {
-    const r = spawnSync(process.execPath, [self, '--child', row.pkg, String(runs)], {
+    const r = spawnSync(process.execPath, [self, '--child', row.pkg, String(runs), row.stepsOnly ? 'steps' : 'fills'], {
       encoding: 'utf8',
       env: { ...process.env, LACUNA_DEVICE: 'cpu' },
       maxBuffer: 1 << 26,
@@ -270,7 +286,7 @@ async function main(): Promise<void> {
     `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|`,
   ];
   for (const r of results) {
-    const anchor = anchors[r.model];
+    const anchor = r.stepsOnly ? undefined : anchors[r.model];
     const step = (L: number): string => (r.stepMs[L] == null ? '—' : `${r.stepMs[L]!.toFixed(0)} ms`);
     lines.push(
       `| ${r.model} | ${r.precision} | ${formatBytes(r.weightsBytes)} | ${s(r.fills.default.medianMs)} (${r.fills.default.networkCalls} calls) | ` +

@@ -8,7 +8,7 @@
  *   int8  the large matrix products with int8 weights per output channel and int8 activations
  *         quantised at run time (src-main/engine/model/quantize.ts, made at install, no Python):
  *         about half the time per step on a CPU and under half the size; its error is measured in
- *         models/lacuna-mini/EVALUATION.md ("Precision").
+ *         docs/cpu-speed.md.
  */
 
 export const PRECISIONS = [

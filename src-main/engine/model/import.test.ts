@@ -237,6 +237,9 @@ describe('importModel', () => {
       510,
     ]);
     expect(Object.keys(m.files).sort()).toEqual(['model.onnx', 'tokenizer.json', 'weights.bin']);
+    // σ-conditioned: fast mode by default (its measured cost is within noise); the precision recorded
+    expect(m.sampling).toEqual({ default_steps: 64, sampler: 'analytic', mode: 'fast' });
+    expect(m.precision).toBe('fp32');
     await verifyModelFiles(pkg);
 
     const ref = JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as {

@@ -149,6 +149,8 @@ describe('importModel (MDLM)', () => {
     const modelsDir = join(await tempDir(), 'models');
     const pkg = await importModel(CHECKPOINT, { templateDirs: [TEMPLATES], modelsDir });
     expect(pkg.dir).toBe(join(modelsDir, 'mdlm-tiny'));
+    // time-independent: exact is already as fast as fast mode; no mode in the manifest
+    expect(pkg.manifest.sampling?.mode).toBeUndefined();
     const m = pkg.manifest;
     expect([m.vocab_size, m.mask_id, m.length, m.graph.type, m.noise.type, m.scale_by_sigma, m.time_conditioned, m.tokenizer.eos_id]).toEqual([
       512,

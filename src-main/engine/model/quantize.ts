@@ -20,7 +20,7 @@
  * AVX-VNNI) or ARM. On x86 CPUs without VNNI onnxruntime's u8×s8 kernel (VPMADDUBSW) adds pairs of
  * products in 16 bits, which overflows for |q| > 64 (255·127·2 > 32767); there the weights use
  * Q = 63 ("reduced range", as onnxruntime's quantiser recommends), one bit less precision
- * (measured in models/lacuna-mini/EVALUATION.md, "Precision").
+ * (measured in docs/cpu-speed.md).
  *
  * Every field the rewrite does not touch is copied unchanged (onnx-proto.ts). Weights stored as
  * external data are copied into the new weights file, those of a page or more at 4096-byte-aligned
@@ -508,7 +508,7 @@ export async function quantizePackage(src: string, dest: string, meta: { id: str
   const note =
     `int8 variant made by Lacuna: ${result.matrices} matrix products with int8 weights per output channel ` +
     `(|q| ≤ ${result.qmax}) and int8 activations quantised at run time; the rest float32. Faster on a CPU; ` +
-    'its error against the float32 network is measured in models/lacuna-mini/EVALUATION.md ("Precision").';
+    'its error against the float32 network is measured in docs/cpu-speed.md of the Lacuna repository.';
   const cardFile = 'MODEL_CARD.md';
   if (existsSync(join(src, cardFile))) {
     const card = await readFile(join(src, cardFile), 'utf8');
