@@ -215,7 +215,7 @@ function torchLoop(checkpoint: string, c: ChildResult['case']): { fill_s: number
   return best;
 }
 
-const s = (ms: number): string => (Number.isNaN(ms) ? '—' : `${(ms / 1000).toFixed(2)} s`);
+const s = (ms: number | null): string => (ms === null || Number.isNaN(ms) ? '—' : `${(ms / 1000).toFixed(2)} s`);
 const ratio = (seconds: number, ms: number): string => `${((seconds * 1000) / ms).toFixed(1)}×`;
 
 async function main(): Promise<void> {

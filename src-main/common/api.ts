@@ -112,7 +112,7 @@ export const CatalogueEntry = z.object({
   host: z.string(),
   /** Approximate size of the download (bytes); the Hub's own figure is checked when it starts. */
   downloadBytes: z.number().int(),
-  /** Approximate memory a fill needs with this model on a CPU (bytes). */
+  /** Approximate memory a fill needs with this model on a CPU, installed in int8 (the default there; bytes). */
   memoryBytes: z.number().int(),
   /** What it writes and for which machine, in a sentence or two. */
   description: z.string(),

@@ -39,11 +39,11 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     revision: 'main',
     files: ['config.json', 'model.safetensors'],
     downloadBytes: 678_600_000,
-    memoryBytes: 1_000_000_000,
+    memoryBytes: 560_000_000,
     description:
       'The paper’s 170 M-parameter model, trained on OpenWebText: fluent everyday English, about as good as GPT-2 small; reads up to 1,024 ' +
       'tokens around a blank. The first choice on a laptop.',
-    speed: `about 6 s for a 16-token blank (${aboutWords(16)}) on a 2-core laptop CPU in fast mode, 19 s exact; much less on a GPU`,
+    speed: `about 1.7 s for a 16-token blank (${aboutWords(16)}) on a 2-core laptop CPU (int8, fast: the defaults there), 6 s exact; much less on a GPU`,
     licence: SEDD_LICENCE,
   },
   {
@@ -53,11 +53,11 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     revision: 'main',
     files: ['config.json', 'model.safetensors'],
     downloadBytes: 1_698_000_000,
-    memoryBytes: 2_400_000_000,
+    memoryBytes: 1_000_000_000,
     description:
       'The paper’s 424 M-parameter model, trained on OpenWebText: better English than small, at about 2.5 times the time and memory. For a GPU, ' +
       'or a desktop CPU with 3 GB of memory free and patience.',
-    speed: 'about 15 s for a 16-token blank on a 2-core laptop CPU in fast mode, 69 s exact: for a GPU or a fast desktop CPU',
+    speed: 'about 6 s for a 16-token blank on a 2-core laptop CPU (int8, fast), 19 s exact: for a GPU or a fast desktop CPU',
     licence: SEDD_LICENCE,
   },
   {
@@ -67,11 +67,11 @@ export const CATALOGUE: readonly CatalogueSource[] = [
     revision: 'main',
     files: ['config.json', 'model.safetensors'],
     downloadBytes: 678_600_000,
-    memoryBytes: 1_000_000_000,
+    memoryBytes: 560_000_000,
     description:
       'MDLM (Sahoo et al. 2024): the same 170 M-parameter trunk as SEDD small, trained on OpenWebText to a better likelihood. It ignores the ' +
-      'noise level, so exact fills skip the network on steps that unmask nothing: faster than SEDD small at the same quality setting.',
-    speed: 'about 6 s for a 16-token blank on a 2-core laptop CPU, exact (its network calls are those of SEDD small’s fast mode); much less on a GPU',
+      'noise level, so exact fills skip the network on steps that unmask nothing: as fast as SEDD small’s default, and exact.',
+    speed: 'about 1.7 s for a 16-token blank on a 2-core laptop CPU (int8), exact (its network calls are those of SEDD small’s fast mode); much less on a GPU',
     licence:
       'MDLM code by Sahoo et al. (kuleshov-group/mdlm on GitHub); the model page on the host states the terms of the weights: check it before ' +
       'you publish what they write.',

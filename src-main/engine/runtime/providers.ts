@@ -149,7 +149,7 @@ export function sessionOptionsFor(id: ProviderId, opts: { threads?: number } = {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     // Worker threads block instead of spinning while they wait for work: measured (npm run
-    // bench:session, sedd-small int8, L = 256) 14 % less CPU time per call and no CPU at all once
+    // bench:session, sedd-small int8, L = 256) 12 % less CPU time per call and no CPU at all once
     // idle, for a latency within the noise (+4 %); a laptop on battery keeps the difference.
     extra: { session: { intra_op: { allow_spinning: '0' } } },
   };
