@@ -213,6 +213,7 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
     'engine.warm': () => ({ model: MODEL, ...(chance(0.3) ? { device: pick(['auto', 'cpu']) } : {}) }),
     'models.verify': () => ({ id: pick([MODEL, 'tiny-ti', 'tiny-uniform']) }),
     'models.remove': () => ({ id: pick([MODEL, 'tiny-fixture-fp16', 'no-such-model']) }),
+    'models.exportServer': () => ({ id: pick([MODEL, 'no-such-model']), dir: join(f.work, `triton-${int(3)}`) }),
     'engine.devices': () => ({}),
     'fill.cancel': () => ({ requestId: requestIds.length ? pick(requestIds) : 'none' }),
     'revisions.list': () => ({ id: any() }),
@@ -248,7 +249,7 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
 /** Methods whose big-document ids must never reach a destructive valid form (checked after mutation too). */
 const DESTRUCTIVE: ReadonlySet<string> = new Set(['documents.save', 'documents.trash', 'revisions.restore']);
 /** Methods given a file path: mutated paths stay safe (inside the work folder, relative, or read only). */
-const PATH_FIELD: Partial<Record<Method, string>> = { 'library.backup': 'file', 'models.import': 'dir' };
+const PATH_FIELD: Partial<Record<Method, string>> = { 'library.backup': 'file', 'models.import': 'dir', 'models.exportServer': 'dir' };
 
 interface Planned {
   method: string;

@@ -79,6 +79,28 @@ describe('lacuna models import', () => {
     expectFailure(await runLacuna(['models', 'verify'], { dataDir }), 2, /expected one model id/);
   });
 
+  it('exports an installed model as a Triton model repository and prints the command that serves it', async () => {
+    const repo = mkdtempSync(join(tmpdir(), 'lacuna-triton-'));
+    try {
+      const out = await runLacuna(['models', 'export-server', 'sedd-official-like-tiny-fp16', repo], { dataDir });
+      expect(out.stderr).toBe('');
+      expect(out.code).toBe(0);
+      const lines = out.stdout.trimEnd().split('\n');
+      expect(lines[0]).toBe(`Wrote sedd-official-like-tiny-fp16 to ${join(repo, 'sedd-official-like-tiny-fp16')} (config.pbtxt, 1/model.onnx)`);
+      expect(lines[1]).toBe('  inputs: indices TYPE_INT64 [-1, -1], sigma TYPE_FP32 [-1], positions TYPE_INT64 [-1], uniforms TYPE_FP32 [-1]');
+      expect(lines[2]).toBe('  outputs: log_score TYPE_FP32 [-1, 512], token TYPE_INT64 [-1], log_norm TYPE_FP32 [-1]');
+      expect(lines.at(-1)).toMatch(
+        /^ {2}docker run --rm --gpus=all -p 8000:8000 -v ".*lacuna-triton-[^"]+":\/models nvcr\.io\/nvidia\/tritonserver:\S+ tritonserver --model-repository=\/models$/,
+      );
+      expect(readdirSync(join(repo, 'sedd-official-like-tiny-fp16', '1')).sort()).toEqual(['model.onnx', 'weights.bin']);
+      expectFailure(await runLacuna(['models', 'export-server', 'sedd-official-like-tiny-fp16', repo], { dataDir }), 1, /already exists/);
+      expectFailure(await runLacuna(['models', 'export-server', 'no-such-model', repo], { dataDir }), 1, /unknown model "no-such-model"/);
+      expectFailure(await runLacuna(['models', 'export-server', 'sedd-official-like-tiny-fp16'], { dataDir }), 2, /expected a model id and a folder/);
+    } finally {
+      rmSync(repo, { recursive: true, force: true });
+    }
+  });
+
   it('lists no test model unless LACUNA_EXTRA_MODELS names their folder', async () => {
     const fresh = mkdtempSync(join(tmpdir(), 'lacuna-cli-models-'));
     try {

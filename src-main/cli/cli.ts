@@ -46,6 +46,10 @@ Usage:
                                      the default for pull with a GPU); --fp16 = --precision fp16
   lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
   lacuna models remove ID            delete a model imported into the data folder
+  lacuna models export-server ID DIR [--json]
+                                     write a Triton model repository for an installed model
+                                     (DIR/ID/config.pbtxt + DIR/ID/1/model.onnx) and print the
+                                     command that serves it (KServe v2 protocol)
   lacuna docs list [--json]
   lacuna docs show ID [--blanks shown|keep] [--json]
                                      print a document's text as the writer sees it: a filled
@@ -147,6 +151,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     if (command === 'models' && sub === 'pull') return modelsPull(more, io);
     if (command === 'models' && sub === 'catalogue') return modelsCatalogue(parseFlags(more, {}, 'models catalogue').json, io);
     if (command === 'models' && (sub === 'verify' || sub === 'remove')) return modelsVerifyOrRemove(sub, more, io);
+    if (command === 'models' && sub === 'export-server') return modelsExportServer(more, io);
     if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
     const { json } = parseFlags(more, {}, `${command} list`);
     return command === 'models' ? modelsList(json, io) : docsList(json, io);
@@ -428,6 +433,39 @@ async function modelsVerifyOrRemove(sub: 'verify' | 'remove', args: readonly str
     else if (v.ok) await write(io.stdout, `${v.id}: every file matches its manifest (${v.bytes} bytes hashed)\n`);
     else await write(io.stdout, `${v.id}: damaged\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
     return v.ok ? 0 : 1;
+  } finally {
+    await core.close().catch(() => {});
+  }
+}
+
+/** models export-server ID DIR: the model as a Triton model repository entry, and how to serve it. */
+async function modelsExportServer(args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const rest = args.filter((a) => a !== '--json');
+  const option = rest.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models export-server: unknown option ${quote(option)}`);
+  if (rest.length !== 2) throw new UsageError('models export-server: expected a model id and a folder (the model repository)');
+  const core = await makeCore(io);
+  try {
+    const out = await core.call('models.exportServer', { id: rest[0]!, dir: resolve(io.cwd, rest[1]!) });
+    if (json) {
+      await write(io.stdout, `${JSON.stringify(out, null, 2)}\n`);
+      return 0;
+    }
+    const tensors = (list: typeof out.inputs): string => list.map((t) => `${t.name} ${t.type} [${t.dims.join(', ')}]`).join(', ');
+    await write(
+      io.stdout,
+      [
+        `Wrote ${out.name} to ${out.dir} (config.pbtxt, 1/model.onnx)`,
+        `  inputs: ${tensors(out.inputs)}`,
+        `  outputs: ${tensors(out.outputs)}`,
+        ...(out.note ? [`  note: ${out.note}`] : []),
+        'Serve it with Triton (KServe v2 protocol on port 8000; leave out --gpus=all on a machine without an NVIDIA GPU):',
+        `  ${out.command}`,
+        '',
+      ].join('\n'),
+    );
+    return 0;
   } finally {
     await core.close().catch(() => {});
   }

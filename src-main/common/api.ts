@@ -252,6 +252,18 @@ const LocalPath = z
   .refine((p) => !p.includes('\u0000'), { message: 'a path cannot contain a NUL character' });
 const Ok = z.object({ ok: z.literal(true) });
 
+const TensorSignature = z.object({ name: z.string(), type: z.string(), dims: z.array(z.number().int()) });
+/** models.exportServer: where the model went, its name on the server, its tensors and the serve command. */
+export const ServerExport = z.object({
+  dir: z.string(),
+  name: z.string(),
+  inputs: z.array(TensorSignature),
+  outputs: z.array(TensorSignature),
+  command: z.string(),
+  note: z.string().optional(),
+});
+export type ServerExport = z.infer<typeof ServerExport>;
+
 // ---- Store: revisions, search, trash (store/revisions.ts, store/search.ts) -------------------
 
 export const RevisionReason = z.enum(['autosave-rhythm', 'before-fill', 'manual', 'restore']);
@@ -517,6 +529,12 @@ export const api = {
   'models.verify': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: ModelVerification },
   /** Deletes a model imported into the data folder (bundled ones cannot be removed). */
   'models.remove': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: Ok },
+  /**
+   * Writes an installed model into a Triton model repository (`dir/<id>/config.pbtxt` and
+   * `dir/<id>/1/model.onnx` with its weights; engine/model/server-export.ts), for a KServe v2
+   * inference server; says the command that serves it.
+   */
+  'models.exportServer': { params: z.object({ id: z.string().min(1).max(100), dir: LocalPath }).strict(), result: ServerExport },
   'engine.devices': { params: Empty, result: z.array(DeviceInfo) },
   /** Cancels a running fill.run, score.run or models.download by its requestId. */
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },

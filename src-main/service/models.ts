@@ -17,6 +17,7 @@ import { downloadHubFiles, hubEndpoint } from '../engine/model/download';
 import type { Handlers, RunningJobs } from './handlers';
 import { defaultPrecision, packageIdFor } from '../common/precision';
 import { listDevices } from '../engine/runtime/providers';
+import { exportForServer } from '../engine/model/server-export';
 
 export interface ModelShelfOptions {
   dataDir: string;
@@ -30,7 +31,15 @@ export interface ModelShelfOptions {
   running: RunningJobs;
 }
 
-type ModelMethods = 'models.list' | 'models.import' | 'models.catalogue' | 'models.download' | 'models.discardDownload' | 'models.verify' | 'models.remove';
+type ModelMethods =
+  | 'models.list'
+  | 'models.import'
+  | 'models.catalogue'
+  | 'models.download'
+  | 'models.discardDownload'
+  | 'models.verify'
+  | 'models.remove'
+  | 'models.exportServer';
 
 export function createModelShelf(options: ModelShelfOptions) {
   const { defaultModel, env, emit, running } = options;
@@ -197,6 +206,7 @@ export function createModelShelf(options: ModelShelfOptions) {
       await rm(hidden, { recursive: true, force: true });
       return { ok: true as const };
     },
+    'models.exportServer': async (p) => exportForServer((await resolveModel(p.id)).dir, p.dir),
   };
   return { catalog, resolveModel, handlers };
 }
