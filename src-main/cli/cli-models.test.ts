@@ -90,7 +90,10 @@ describe('lacuna models import', () => {
       expect(lines[1]).toBe('  inputs: indices TYPE_INT64 [-1, -1], sigma TYPE_FP32 [-1], positions TYPE_INT64 [-1], uniforms TYPE_FP32 [-1]');
       expect(lines[2]).toBe('  outputs: log_score TYPE_FP32 [-1, 512], token TYPE_INT64 [-1], log_norm TYPE_FP32 [-1]');
       expect(lines.at(-1)).toMatch(
-        /^ {2}docker run --rm --gpus=all -p 8000:8000 -v ".*lacuna-triton-[^"]+":\/models nvcr\.io\/nvidia\/tritonserver:\S+ tritonserver --model-repository=\/models$/,
+        new RegExp(
+          String.raw`^ {2}docker run --rm --gpus=all -p 8000:8000 -v ".*lacuna-triton-[^"]+":/models ` +
+            String.raw`nvcr\.io/nvidia/tritonserver:\S+ tritonserver --model-repository=/models$`,
+        ),
       );
       expect(readdirSync(join(repo, 'sedd-official-like-tiny-fp16', '1')).sort()).toEqual(['model.onnx', 'weights.bin']);
       expectFailure(await runLacuna(['models', 'export-server', 'sedd-official-like-tiny-fp16', repo], { dataDir }), 1, /already exists/);
