@@ -105,11 +105,12 @@ describe('fill settings', () => {
     await note.getByText(reasons).waitFor();
     await page.getByRole('textbox', { name: 'Text', exact: true }).focus(); // back to the text (its caret kept)
 
-    // This document's own: Best, four alternatives, random seed, on the CPU.
+    // This document's own: Best, four alternatives, 64 tokens read around the blanks, random seed, on the CPU.
     dialog = await openSettings(page);
     await dialog.getByRole('radio', { name: /^This document only/ }).check();
     await dialog.getByRole('radio', { name: /^Best/ }).check();
     await dialog.getByRole('spinbutton', { name: 'Alternatives per fill' }).fill('4');
+    await dialog.getByRole('spinbutton', { name: 'Tokens read around the blanks' }).fill('64');
     await dialog.getByRole('radio', { name: 'Random each time' }).check();
     await dialog.getByRole('combobox', { name: 'Device' }).selectOption('cpu');
     await dialog.getByRole('button', { name: 'Save settings' }).click();
@@ -118,7 +119,7 @@ describe('fill settings', () => {
     answer = nextFill(page);
     await page.keyboard.press('Alt+KeyR'); // regenerate the filled blank at the cursor
     run = await answer;
-    expect(run.request).toMatchObject({ steps: 256, alternatives: 4, mode: 'fast', device: 'cpu', model: 'tiny-fixture' });
+    expect(run.request).toMatchObject({ steps: 256, alternatives: 4, mode: 'fast', context: 64, device: 'cpu', model: 'tiny-fixture' });
     expect(run.request.seed).toBeUndefined();
     await page.getByRole('status', { name: 'Alternative' }).filter({ hasText: 'Alternative 1 of 4' }).waitFor();
     await saved(page);
@@ -129,6 +130,7 @@ describe('fill settings', () => {
       seed: null,
       alternatives: 4,
       mode: 'fast',
+      context: 64,
       device: 'cpu',
       model: 'tiny-fixture',
       temperature: null,

@@ -44,7 +44,7 @@ const model = (id: string, over: Partial<ModelInfo> = {}): ModelInfo => ({
 /** Settings as versions before the temperature kept them (preferences and documents alike). */
 const beforeTemperature = { steps: 16, seed: 7, alternatives: 2, mode: 'fast', device: 'cpu', model: 'sedd-small' };
 /** The token choice and length lean as they read back from settings kept before them. */
-const untouched = { topP: null, unmasking: null, lengthBias: 0 };
+const untouched = { topP: null, unmasking: null, lengthBias: 0, context: null };
 /** Settings as versions before word choice, unmasking order and length lean kept them. */
 const beforeTopP = { ...beforeTemperature, temperature: 0.7 };
 
@@ -91,6 +91,9 @@ describe('fill settings', () => {
     expect(fillOptions({ ...s, mode: 'fast' }, [model('sedd-small-int8')]).options.mode).toBe('fast');
     // the list not loaded: a choice is sent as it is
     expect(fillOptions({ ...s, mode: 'exact' }, null).options.mode).toBe('exact');
+    // the window: the model's unless the writer set one
+    expect('context' in fillOptions(s, [fastModel]).options).toBe(false);
+    expect(fillOptions({ ...s, context: 128 }, [fastModel]).options.context).toBe(128);
   });
 
   it('defaults the temperature to the model’s (null), also for settings kept before it existed', () => {
@@ -147,7 +150,7 @@ describe('fill settings', () => {
     expect(DEFAULT_FILL_SETTINGS).toMatchObject(untouched);
     expect(readFillSettings(beforeTopP)).toEqual({ ...beforeTopP, ...untouched });
     expect(fillSettingsOrDefaults(beforeTopP)).toEqual({ ...beforeTopP, ...untouched });
-    const chosen = { ...beforeTopP, topP: 0.9, unmasking: 'confident', lengthBias: -0.5 };
+    const chosen = { ...beforeTopP, topP: 0.9, unmasking: 'confident', lengthBias: -0.5, context: 128 };
     expect(readFillSettings(chosen)).toEqual(chosen);
     expect(fillSettingsOrDefaults(chosen)).toEqual(chosen);
   });

@@ -20,6 +20,8 @@ export const FillSettings = z.object({
   alternatives: FILL_SCHEMAS.alternatives,
   /** Exact or fast sampling (FillRequest.mode); null: the model's (ModelInfo.defaultMode). */
   mode: FILL_SCHEMAS.mode.nullable().default(null),
+  /** Tokens the network reads around the blanks (FillRequest.context); null: the model's (its trained length). */
+  context: FILL_SCHEMAS.context.nullable().default(null),
   device: FILL_SCHEMAS.device,
   /** null: the app's default model. */
   model: z.string().min(1).max(100).nullable(),
@@ -55,6 +57,7 @@ export const DEFAULT_FILL_SETTINGS: FillSettings = Object.freeze({
   seed: null,
   alternatives: 3,
   mode: null,
+  context: null,
   device: 'auto',
   model: null,
   temperature: null,
@@ -160,7 +163,7 @@ export function effectiveModel(s: Pick<FillSettings, 'model'>, installed: readon
 /** The fill.run options fillOptions sets. */
 export type FillOptions = Pick<
   FillRequest,
-  'steps' | 'seed' | 'alternatives' | 'mode' | 'device' | 'model' | 'temperature' | 'topP' | 'unmasking' | 'lengthBias'
+  'steps' | 'seed' | 'alternatives' | 'mode' | 'context' | 'device' | 'model' | 'temperature' | 'topP' | 'unmasking' | 'lengthBias'
 >;
 
 /**
@@ -184,6 +187,7 @@ export function fillOptions(s: FillSettings, installed: readonly ModelInfo[] | n
       steps: s.steps,
       alternatives: s.alternatives,
       ...(mode !== null ? { mode } : {}),
+      ...(s.context !== null ? { context: s.context } : {}),
       device: s.device,
       ...(s.seed !== null ? { seed: s.seed } : {}),
       ...(modelKnown && s.model !== null ? { model: s.model } : {}),

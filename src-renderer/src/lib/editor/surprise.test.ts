@@ -90,6 +90,7 @@ describe('the document’s own fill settings', () => {
     topP: 0.9,
     unmasking: 'confident',
     lengthBias: -0.5,
+    context: 128,
   };
 
   it('travel in the rich text and come back on load, also when the body changed elsewhere', () => {
@@ -124,7 +125,7 @@ describe('the document’s own fill settings', () => {
     expect(rich).not.toContain('temperature');
     const loaded = loadDocument(body, rich);
     expect(loaded.from).toBe('rich-text');
-    const defaults = { temperature: null, topP: null, unmasking: null, lengthBias: 0 };
+    const defaults = { temperature: null, topP: null, unmasking: null, lengthBias: 0, context: null };
     expect(documentSettings(loaded.doc)).toEqual({ ...older, ...defaults });
     expect(documentSettings(loadDocument('Changed.', rich).doc)).toEqual({ ...older, ...defaults });
   });
