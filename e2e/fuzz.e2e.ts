@@ -213,6 +213,7 @@ function validParams(f: Fixture): Record<Method, () => Record<string, unknown>> 
     'engine.warm': () => ({ model: MODEL, ...(chance(0.3) ? { device: pick(['auto', 'cpu']) } : {}) }),
     'models.verify': () => ({ id: pick([MODEL, 'tiny-ti', 'tiny-uniform']) }),
     'models.remove': () => ({ id: pick([MODEL, 'tiny-fixture-fp16', 'no-such-model']) }),
+    'models.quantize': () => ({ id: pick([MODEL, 'no-such-model']) }),
     'models.exportServer': () => ({ id: pick([MODEL, 'no-such-model']), dir: join(f.work, `triton-${int(3)}`) }),
     'engine.devices': () => ({}),
     'fill.cancel': () => ({ requestId: requestIds.length ? pick(requestIds) : 'none' }),

@@ -164,6 +164,24 @@ describe('model manager', () => {
     );
     // The dialog still has the focus (the confirmation gave it back).
     expect(await page.evaluate('!!document.activeElement?.closest("dialog")')).toBe(true);
+
+    // The built-in model gets its int8 copy in one click; the int8 and fp16 packages offer none.
+    const fp16Card = modelCard(page, { name: 'SEDD official-like-tiny', id: 'sedd-official-like-tiny-fp16' });
+    expect(await fp16Card.getByRole('button', { name: /^Make an int8 copy/ }).count()).toBe(0);
+    const mini = (await lacuna.call<ModelInfo[]>('models.list')).find((m) => m.id === 'lacuna-mini')!;
+    await modelCard(page, mini)
+      .getByRole('button', { name: /^Make an int8 copy/ })
+      .click();
+    await dialog
+      .getByRole('status')
+      .filter({ hasText: /^Made “Lacuna mini 2 \(int8\)” \(lacuna-mini-int8, .+\): choose it in Fill settings/ })
+      .waitFor({ timeout: 60_000 });
+    await modelCard(page, { name: 'Lacuna mini 2 (int8)', id: 'lacuna-mini-int8' }).waitFor();
+    expect(
+      await modelCard(page, mini)
+        .getByRole('button', { name: /^Make an int8 copy/ })
+        .count(),
+    ).toBe(0);
     expect(problems.filter((p) => !/Failed to load resource: .* (400|404|422|500)/.test(p))).toEqual([]);
   });
 

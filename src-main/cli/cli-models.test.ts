@@ -68,6 +68,20 @@ describe('lacuna models import', () => {
     expect(existsSync(join(dataDir, 'models', 'templates', 'official-like-tiny-fp16', 'template.json'))).toBe(true);
   });
 
+  it('makes the int8 copy of an installed fp32 model, and of no other', async () => {
+    const made = await runLacuna(['models', 'quantize', 'lacuna-mini'], { dataDir });
+    expect(made.stderr).toBe('');
+    expect(made.code).toBe(0);
+    expect(made.stdout).toMatch(/^Made lacuna-mini-int8 \(Lacuna mini 2 \(int8\), [\d.]+ MB\) in .*lacuna-mini-int8\n$/);
+    const fill = await runLacuna(['fill', '--model', 'lacuna-mini-int8', '--seed', '4', '--steps', '8', 'It was {{3}} night.'], { dataDir });
+    expect(fill.code).toBe(0);
+    expect(fill.stdout).toMatch(/^It was .+ night\.\n$/);
+    expectFailure(await runLacuna(['models', 'quantize', 'lacuna-mini'], { dataDir }), 1, /lacuna-mini-int8 is already installed/);
+    expectFailure(await runLacuna(['models', 'quantize', 'sedd-official-like-tiny-fp16'], { dataDir }), 1, /is fp16; int8 is made from an fp32 package/);
+    expectFailure(await runLacuna(['models', 'quantize'], { dataDir }), 2, /expected one model id/);
+    expect(readdirSync(join(dataDir, 'models')).filter((n) => n.startsWith('.'))).toEqual([]); // no half-made copy left
+  });
+
   it('removes an imported model and refuses a bundled one', async () => {
     const removed = await runLacuna(['models', 'remove', 'sedd-official-like-tiny'], { dataDir });
     expect(removed).toMatchObject({ code: 0, stdout: 'Removed sedd-official-like-tiny\n', stderr: '' });

@@ -46,6 +46,8 @@ Usage:
                                      the default for pull with a GPU); --fp16 = --precision fp16
   lacuna models verify ID [--json]   re-hash a model's files against its manifest (exit 1 if damaged)
   lacuna models remove ID            delete a model imported into the data folder
+  lacuna models quantize ID [--json] make the int8 copy of an installed fp32 model (ID-int8): about
+                                     three times as fast on a CPU, without downloading it again
   lacuna models export-server ID DIR [--json]
                                      write a Triton model repository for an installed model
                                      (DIR/ID/config.pbtxt + DIR/ID/1/model.onnx) and print the
@@ -152,6 +154,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
     if (command === 'models' && sub === 'catalogue') return modelsCatalogue(parseFlags(more, {}, 'models catalogue').json, io);
     if (command === 'models' && (sub === 'verify' || sub === 'remove')) return modelsVerifyOrRemove(sub, more, io);
     if (command === 'models' && sub === 'export-server') return modelsExportServer(more, io);
+    if (command === 'models' && sub === 'quantize') return modelsQuantize(more, io);
     if (sub !== 'list') throw new UsageError(sub === undefined ? `${command}: missing subcommand "list"` : `${command}: unknown subcommand ${quote(sub)}`);
     const { json } = parseFlags(more, {}, `${command} list`);
     return command === 'models' ? modelsList(json, io) : docsList(json, io);
@@ -433,6 +436,23 @@ async function modelsVerifyOrRemove(sub: 'verify' | 'remove', args: readonly str
     else if (v.ok) await write(io.stdout, `${v.id}: every file matches its manifest (${v.bytes} bytes hashed)\n`);
     else await write(io.stdout, `${v.id}: damaged\n${v.problems.map((p) => `  ${p}`).join('\n')}\n`);
     return v.ok ? 0 : 1;
+  } finally {
+    await core.close().catch(() => {});
+  }
+}
+
+/** models quantize ID: the int8 copy of an installed fp32 model. */
+async function modelsQuantize(args: readonly string[], io: Io): Promise<number> {
+  const json = args.includes('--json');
+  const ids = args.filter((a) => a !== '--json');
+  const option = ids.find((a) => a.startsWith('-'));
+  if (option !== undefined) throw new UsageError(`models quantize: unknown option ${quote(option)}`);
+  if (ids.length !== 1) throw new UsageError('models quantize: expected one model id');
+  const core = await makeCore(io);
+  try {
+    const info = await core.call('models.quantize', { id: ids[0]! });
+    await write(io.stdout, json ? `${JSON.stringify(info, null, 2)}\n` : `Made ${info.id} (${info.name}, ${formatBytes(info.bytes)}) in ${info.dir}\n`);
+    return 0;
   } finally {
     await core.close().catch(() => {});
   }

@@ -74,6 +74,8 @@ export const ModelInfo = z.object({
   defaultUnmasking: UnmaskingOrder,
   /** The mode a fill uses when the request names none (manifest sampling.mode, else 'exact'). */
   defaultMode: FillMode,
+  /** How its weights are stored (manifest precision; common/precision.ts); null: not recorded (older packages). */
+  precision: z.enum(PRECISION_IDS).nullable(),
   /**
    * Whether fills on this model take a token choice other than the plain one: a temperature other
    * than 1, top-p below 1, confident unmasking (absorbing graph, analytic sampler).
@@ -534,6 +536,11 @@ export const api = {
    * `dir/<id>/1/model.onnx` with its weights; engine/model/server-export.ts), for a KServe v2
    * inference server; says the command that serves it.
    */
+  /**
+   * Makes the int8 copy of an installed fp32 model (`<id>-int8`, engine/model/quantize.ts) in the
+   * data folder: the faster variant for the CPU without downloading or importing it again.
+   */
+  'models.quantize': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: ModelInfo },
   'models.exportServer': { params: z.object({ id: z.string().min(1).max(100), dir: LocalPath }).strict(), result: ServerExport },
   'engine.devices': { params: Empty, result: z.array(DeviceInfo) },
   /** Cancels a running fill.run, score.run or models.download by its requestId. */

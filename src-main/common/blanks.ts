@@ -14,6 +14,8 @@ export const DEFAULT_BLANK_TOKENS = 16;
 export const MAX_BLANK_TOKENS = 1024;
 /** The lengths an 'auto' blank is tried at (tokens; those above the model's length are skipped). */
 export const AUTO_BLANK_LENGTHS: readonly number[] = [4, 8, 16, 32];
+/** Blanks one fill takes at most: more is a text to fill in parts (a fill's work grows with its blanks). */
+export const MAX_BLANKS_PER_FILL = 256;
 
 /** A blank's length: a number of tokens, or 'auto' (the model chooses among AUTO_BLANK_LENGTHS). */
 export type BlankLength = number | 'auto';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../common/api';
-import { parseBlanks } from '../common/blanks';
-import { blankSpans, decodeFills, planInfill, planWindows, spliceFills } from './infill';
+import { MAX_BLANKS_PER_FILL, parseBlanks } from '../common/blanks';
+import { blankSpans, decodeFills, parseFillText, planInfill, planWindows, spliceFills } from './infill';
 import { Tokenizer } from './model/tokenizer';
 import { fixtureJson } from './test-fixture';
 
@@ -92,6 +92,13 @@ describe('planInfill', () => {
   it('rejects text without a blank, and bad blank syntax', () => {
     expect(badRequest(() => planInfill('no blanks here, only \\____', tok, opts)).message).toMatch(/no blank/);
     expect(badRequest(() => planInfill('a {{0}} b', tok, opts)).message).toMatch(/1 to 1024/);
+  });
+
+  it('takes at most MAX_BLANKS_PER_FILL blanks in one fill, and says how many there were', () => {
+    expect(() => parseFillText('____ '.repeat(MAX_BLANKS_PER_FILL))).not.toThrow();
+    expect(badRequest(() => parseFillText('____ '.repeat(2_000))).message).toBe(
+      `the text has 2000 blanks; one fill takes at most ${MAX_BLANKS_PER_FILL}: fill part of the text at a time`,
+    );
   });
 
   it('reads a long document through windows centred on the blanks; a blank longer than the model is a bad_request', () => {

@@ -31,7 +31,16 @@
  * blank longer than the model's length is a bad_request.
  */
 import { ApiError } from '../common/api';
-import { blankMatches, BlankSyntaxError, DEFAULT_BLANK_TOKENS, formatBlanks, parseBlanks, type BlankLength, type Segment } from '../common/blanks';
+import {
+  blankMatches,
+  BlankSyntaxError,
+  DEFAULT_BLANK_TOKENS,
+  formatBlanks,
+  MAX_BLANKS_PER_FILL,
+  parseBlanks,
+  type BlankLength,
+  type Segment,
+} from '../common/blanks';
 import { blankEdges, type BlankEdges } from './joins';
 import type { Tokenizer } from './model/tokenizer';
 
@@ -80,8 +89,12 @@ export function parseFillText(text: string): Segment[] {
     if (e instanceof BlankSyntaxError) throw new ApiError('bad_request', e.message);
     throw e;
   }
-  if (!segments.some((s) => s.kind === 'blank')) {
+  const blanks = segments.filter((s) => s.kind === 'blank').length;
+  if (!blanks) {
     throw new ApiError('bad_request', 'the text has no blank to fill (write ____ or {{N}} where new text should go)');
+  }
+  if (blanks > MAX_BLANKS_PER_FILL) {
+    throw new ApiError('bad_request', `the text has ${blanks} blanks; one fill takes at most ${MAX_BLANKS_PER_FILL}: fill part of the text at a time`);
   }
   return segments;
 }

@@ -5,7 +5,7 @@
  * imports, downloads from the catalogue with progress and cancel, verification and removal.
  */
 import { basename, isAbsolute, join, relative, resolve as resolvePath, sep } from 'node:path';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { ApiError } from '../common/api';
 import type { ApiEvent, ModelInfo } from '../common/api';
@@ -18,6 +18,7 @@ import type { Handlers, RunningJobs } from './handlers';
 import { defaultPrecision, packageIdFor } from '../common/precision';
 import { listDevices } from '../engine/runtime/providers';
 import { exportForServer } from '../engine/model/server-export';
+import { quantizePackage } from '../engine/model/quantize';
 
 export interface ModelShelfOptions {
   dataDir: string;
@@ -39,7 +40,8 @@ type ModelMethods =
   | 'models.discardDownload'
   | 'models.verify'
   | 'models.remove'
-  | 'models.exportServer';
+  | 'models.exportServer'
+  | 'models.quantize';
 
 export function createModelShelf(options: ModelShelfOptions) {
   const { defaultModel, env, emit, running } = options;
@@ -207,6 +209,27 @@ export function createModelShelf(options: ModelShelfOptions) {
       return { ok: true as const };
     },
     'models.exportServer': async (p) => exportForServer((await resolveModel(p.id)).dir, p.dir),
+    'models.quantize': async (p) => {
+      const source = await resolveModel(p.id);
+      const id = packageIdFor(source.id, 'int8');
+      if ((await catalog()).models.some((m) => m.id === id)) throw new ApiError('conflict', `${id} is already installed`);
+      await mkdir(importedModels, { recursive: true });
+      // Written into a hidden folder (the registry skips them) and renamed into place when complete.
+      const tmp = await mkdtemp(join(importedModels, `.quantize-${id}-`));
+      const dest = join(importedModels, id);
+      try {
+        await quantizePackage(source.dir, tmp, { id });
+        await rename(tmp, dest).catch((e: unknown) => {
+          // Another quantize of the same model finished first.
+          const code = (e as NodeJS.ErrnoException).code;
+          throw code === 'EEXIST' || code === 'ENOTEMPTY' ? new ApiError('conflict', `${id} is already installed`) : e;
+        });
+      } catch (e) {
+        await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+        throw e;
+      }
+      return (await catalog()).models.find((m) => m.id === id) ?? modelInfo(await readModelPackage(dest), false, true);
+    },
   };
   return { catalog, resolveModel, handlers };
 }

@@ -113,6 +113,7 @@ export function modelInfo(pkg: ModelPackage, isDefault: boolean, removable = fal
     defaultTopP: m.sampling?.top_p ?? 1,
     defaultUnmasking: m.sampling?.unmasking ?? 'random',
     defaultMode: m.sampling?.mode ?? 'exact',
+    precision: m.precision ?? null,
     temperatureSupported: supportsTemperature(m),
     bytes: files.reduce((n, f) => n + f.bytes, 0),
     files,

@@ -136,7 +136,14 @@ export async function exportForServer(pkgDir: string, repository: string): Promi
       await copyFile(join(pkg.dir, file), join(tmp, '1', file === m.network.file ? 'model.onnx' : file));
     }
     await writeFile(join(tmp, 'config.pbtxt'), tritonConfig(m.id, signature.inputs, signature.outputs));
-    await rename(tmp, dest);
+    try {
+      await rename(tmp, dest);
+    } catch (e) {
+      // Another export of the same model into the same folder finished first.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTEMPTY') throw new ApiError('conflict', `${dest} already exists; remove it or choose another folder`);
+      throw e;
+    }
   } catch (e) {
     await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
     throw e;

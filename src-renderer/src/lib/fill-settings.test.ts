@@ -33,6 +33,7 @@ const model = (id: string, over: Partial<ModelInfo> = {}): ModelInfo => ({
   defaultTopP: 1,
   defaultUnmasking: 'random',
   defaultMode: 'exact',
+  precision: 'fp32',
   temperatureSupported: true,
   bytes: 1,
   files: [],
