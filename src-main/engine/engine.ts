@@ -65,6 +65,7 @@ import { ScoreModel } from './runtime/score-model';
 import { isPlain, type TokenChoice } from './sampling/token-choice';
 import { Tokenizer } from './model/tokenizer';
 import { JobQueue } from './job-queue';
+import { int8Problem } from './model/quantize';
 import type {
   EngineService,
   FillJob,
@@ -262,6 +263,8 @@ export class Engine implements EngineService {
       const what = m.mask_id === null ? `the vocabulary has ${m.vocab_size}` : `MASK is ${m.mask_id}; tokenizer ids must lie below MASK`;
       throw new ApiError('model_error', `model package ${dir}: the tokenizer has ${tokenizer.size} ids but ${what}`);
     }
+    const int8 = int8Problem(m);
+    if (int8) throw new ApiError('model_error', int8);
     const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, ...(device ? { device } : {}) });
     return { pkg, tokenizer, network, sampler: choice };
   }

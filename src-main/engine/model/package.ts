@@ -83,6 +83,8 @@ export const Manifest = z
     demo: z.boolean().optional(),
     /** How the network's weights are stored (common/precision.ts); absent: not recorded (fp32 or an fp16 import made before it was). */
     precision: z.enum(PRECISION_IDS).optional(),
+    /** int8 packages: the largest |q| of the weights (quantize.ts): 127 needs VNNI on x86, 63 runs anywhere. */
+    int8_range: z.union([z.literal(127), z.literal(63)]).optional(),
   })
   .superRefine((m, ctx) => {
     if (m.graph.type === 'absorb' && m.mask_id !== m.vocab_size - 1) {

@@ -4,7 +4,17 @@ import { describe, expect, it } from 'vitest';
 import { ApiError } from '../../common/api';
 import { appRoot } from '../../platform/paths';
 import { DATA_TYPE, GRAPH, MODEL, ProtoError, readFields, readNode, readTensor, writeFields } from './onnx-proto';
-import { MS_DOMAIN, QUANTIZED_OP, SMALL_ALIGNMENT, WEIGHTS_ALIGNMENT, quantizeMatrix, quantizeOnnx, quantizePackage, weightRangeForThisCpu } from './quantize';
+import {
+  int8Problem,
+  MS_DOMAIN,
+  QUANTIZED_OP,
+  SMALL_ALIGNMENT,
+  WEIGHTS_ALIGNMENT,
+  quantizeMatrix,
+  quantizeOnnx,
+  quantizePackage,
+  weightRangeForThisCpu,
+} from './quantize';
 import { importModel } from './import';
 import { readModelPackage, verifyModelFiles } from './package';
 import { tempDirs } from './import-test-support';
@@ -99,6 +109,15 @@ describe('int8 weights', () => {
     expect(() => quantizeMatrix(Float32Array.from([Infinity, 1]), 2, 1, false, 127)).toThrow(/infinite/);
   });
 
+  it('refuses to run a full-range int8 package on a CPU whose int8 products would saturate', () => {
+    expect(int8Problem({ id: 'x-int8', int8_range: 127 }, 63)).toMatch(
+      /^x-int8 was made with full-range int8 weights .* make the int8 copy again on this computer/,
+    );
+    expect(int8Problem({ id: 'x-int8', int8_range: 127 }, 127)).toBeUndefined();
+    expect(int8Problem({ id: 'x-int8', int8_range: 63 }, 63)).toBeUndefined();
+    expect(int8Problem({ id: 'x' }, 63)).toBeUndefined();
+  });
+
   it('uses full range only where the int8 dot product cannot saturate', () => {
     expect(weightRangeForThisCpu('arm64', '')).toBe(127);
     expect(weightRangeForThisCpu('x64', 'flags\t\t: fpu sse avx2 avx512f avx512_vnni\n')).toBe(127);
@@ -158,7 +177,7 @@ describe('int8 weights', () => {
     expect(r.qmax).toBe(63);
     expect(Object.keys(r.files).sort()).toEqual(['model.onnx', 'weights.bin']);
     const pkg = await readModelPackage(dest);
-    expect(pkg.manifest).toMatchObject({ id: 'tiny-int8', precision: 'int8', name: expect.stringMatching(/\(int8\)$/) });
+    expect(pkg.manifest).toMatchObject({ id: 'tiny-int8', precision: 'int8', int8_range: 63, name: expect.stringMatching(/\(int8\)$/) });
     await verifyModelFiles(pkg);
     // every tensor is in the new weights file; those of a page or more start on a page (memory-mappable)
     const { inits } = await graphOf(pkg.networkPath);

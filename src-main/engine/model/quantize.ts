@@ -103,6 +103,18 @@ export function weightRangeForThisCpu(arch: string = process.arch, cpuinfo?: str
   return flags.includes('avx512_vnni') || flags.includes('avx_vnni') ? 127 : 63;
 }
 
+/**
+ * Why this CPU cannot run an int8 package made with full-range weights (|q| ≤ 127: its 8-bit dot
+ * products would saturate without VNNI), or undefined when it can (or the package is not int8).
+ */
+export function int8Problem(m: { id: string; int8_range?: 127 | 63 | undefined }, cpuRange: 127 | 63 = weightRangeForThisCpu()): string | undefined {
+  if (m.int8_range !== 127 || cpuRange === 127) return undefined;
+  return (
+    `${m.id} was made with full-range int8 weights on a computer whose CPU has VNNI; this CPU has none, and its int8 products ` +
+    `would overflow: make the int8 copy again on this computer (remove ${m.id}, then Models → Make an int8 copy, or lacuna models quantize)`
+  );
+}
+
 /** Per-output-channel symmetric int8 of W viewed as [K, N] (`transposed`: W is stored [N, K]). */
 export function quantizeMatrix(w: Float32Array, k: number, n: number, transposed: boolean, qmax: number): { q: Int8Array; scale: Float32Array } {
   if (w.length !== k * n) throw new ProtoError(`matrix of ${w.length} values is not ${k} × ${n}`);
@@ -520,6 +532,7 @@ export async function quantizePackage(src: string, dest: string, meta: { id: str
     name: `${m.name} (int8)`,
     description: `${m.description}${m.description ? ' ' : ''}int8 weights for the CPU.`,
     precision: 'int8' as const,
+    int8_range: result.qmax,
     files,
   };
   await writeFile(join(dest, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
