@@ -208,7 +208,11 @@ export function createModelShelf(options: ModelShelfOptions) {
       await rm(hidden, { recursive: true, force: true });
       return { ok: true as const };
     },
-    'models.exportServer': async (p) => exportForServer((await resolveModel(p.id)).dir, p.dir),
+    'models.exportServer': async (p) => {
+      // Relative to what? The server's working folder is nobody's choice: refused, nothing written.
+      if (!isAbsolute(p.dir)) throw new ApiError('bad_request', `dir: the model repository's path must be absolute, not ${JSON.stringify(p.dir)}`);
+      return exportForServer((await resolveModel(p.id)).dir, p.dir);
+    },
     'models.quantize': async (p) => {
       const source = await resolveModel(p.id);
       const id = packageIdFor(source.id, 'int8');
