@@ -31,16 +31,9 @@ export function readFields(buf: Uint8Array): Field[] {
   const out: Field[] = [];
   let p = 0;
   const varint = (): bigint => {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (p >= buf.length) throw new ProtoError('truncated varint');
-      const b = buf[p++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if (!(b & 0x80)) return result;
-      shift += 7n;
-      if (shift > 63n) throw new ProtoError('varint longer than 10 bytes');
-    }
+    const [value, next] = readVarint(buf, p);
+    p = next;
+    return value;
   };
   const take = (n: number): Uint8Array => {
     if (n < 0 || p + n > buf.length) throw new ProtoError('field runs past the end of its message');
@@ -137,20 +130,26 @@ export function ints(fields: readonly Field[], no: number): bigint[] {
   return out;
 }
 
+/** The varint at `p` and the position after it. */
+function readVarint(buf: Uint8Array, p: number): [bigint, number] {
+  let result = 0n;
+  let shift = 0n;
+  for (;;) {
+    if (p >= buf.length) throw new ProtoError('truncated varint');
+    const b = buf[p++]!;
+    result |= BigInt(b & 0x7f) << shift;
+    if (!(b & 0x80)) return [result, p];
+    shift += 7n;
+    if (shift > 63n) throw new ProtoError('varint longer than 10 bytes');
+  }
+}
+
 function readPackedVarints(buf: Uint8Array): bigint[] {
   const out: bigint[] = [];
-  let p = 0;
-  while (p < buf.length) {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (p >= buf.length) throw new ProtoError('truncated packed varint');
-      const b = buf[p++]!;
-      result |= BigInt(b & 0x7f) << shift;
-      if (!(b & 0x80)) break;
-      shift += 7n;
-    }
-    out.push(result);
+  for (let p = 0; p < buf.length;) {
+    const [value, next] = readVarint(buf, p);
+    out.push(value);
+    p = next;
   }
   return out;
 }
