@@ -36,6 +36,36 @@ function fullSet(config = TINY, prefix = ''): Record<string, { shape: number[] }
   return out;
 }
 
+/** The fixture's PyTorch reference outputs (models/tests/import-fixture/reference.json). */
+async function readReference(): Promise<{
+  cases: { indices: number[][]; sigma: number[]; shape: [number, number, number]; positions: [number, number][]; values: number[][] }[];
+}> {
+  return JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as Awaited<ReturnType<typeof readReference>>;
+}
+
+/** The largest |Δ| between a network's log scores and the fixture's PyTorch reference (reference.json), and the largest reference value. */
+async function referenceParity(model: ScoreModel): Promise<{ worst: number; scale: number }> {
+  const ref = await readReference();
+  let worst = 0;
+  let scale = 0;
+  for (const c of ref.cases) {
+    const [B, L, V] = c.shape;
+    const out = await model.run(
+      BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
+      Float32Array.from(c.sigma),
+      B,
+      L,
+    );
+    c.positions.forEach(([b, l], r) => {
+      for (let j = 0; j < V; j++) {
+        worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
+        scale = Math.max(scale, Math.abs(c.values[r]![j]!));
+      }
+    });
+  }
+  return { worst, scale };
+}
+
 const importError = (src: string, modelsDir: string, templateDirs = [TEMPLATES]): Promise<ApiError> => importErrorOf(src, modelsDir, templateDirs);
 
 describe('safetensors reader', () => {
@@ -289,31 +319,14 @@ describe('importModel', () => {
     expect(fp16.weights_bytes).toBeLessThan(0.6 * fp32.weights_bytes);
     expect(await readFile(join(pkg.dir, 'MODEL_CARD.md'), 'utf8')).toMatch(/float16 weights and compute/);
 
-    const ref = JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as {
-      cases: { indices: number[][]; sigma: number[]; shape: [number, number, number]; positions: [number, number][]; values: number[][] }[];
-    };
     const model = await ScoreModel.load(pkg.networkPath, pkg.manifest.vocab_size, { threads: 1, device: 'cpu' });
-    let worst = 0;
-    let scale = 0;
+    let worst: number;
+    let scale: number;
     try {
       expect(model.fusedDraw).toBe(true);
-      for (const c of ref.cases) {
-        const [B, L, V] = c.shape;
-        const out = await model.run(
-          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
-          Float32Array.from(c.sigma),
-          B,
-          L,
-        );
-        c.positions.forEach(([b, l], r) => {
-          for (let j = 0; j < V; j++) {
-            worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
-            scale = Math.max(scale, Math.abs(c.values[r]![j]!));
-          }
-        });
-      }
+      ({ worst, scale } = await referenceParity(model));
       // Every working GPU provider (WebGPU on lavapipe in CI) runs the float16 graph like the CPU does.
-      const c = ref.cases[ref.cases.length - 1]!;
+      const c = (await readReference()).cases.at(-1)!;
       const [B, L] = c.shape;
       const idx = BigInt64Array.from(c.indices.flat(), (v) => BigInt(v));
       const onCpu = await model.run(idx, Float32Array.from(c.sigma), B, L);
@@ -364,29 +377,12 @@ describe('importModel', () => {
     // only the package is left: the fp32 copy it was made from is gone
     expect(await readdir(modelsDir)).toEqual(['sedd-official-like-tiny-int8']);
 
-    const ref = JSON.parse(await readFile(join(FIXTURE, 'reference.json'), 'utf8')) as {
-      cases: { indices: number[][]; sigma: number[]; shape: [number, number, number]; positions: [number, number][]; values: number[][] }[];
-    };
     const model = await ScoreModel.load(pkg.networkPath, pkg.manifest.vocab_size, { threads: 1, device: 'cpu' });
-    let worst = 0;
-    let scale = 0;
+    let worst: number;
+    let scale: number;
     try {
       expect(model.fusedDraw).toBe(true);
-      for (const c of ref.cases) {
-        const [B, L, V] = c.shape;
-        const out = await model.run(
-          BigInt64Array.from(c.indices.flat(), (v) => BigInt(v)),
-          Float32Array.from(c.sigma),
-          B,
-          L,
-        );
-        c.positions.forEach(([b, l], r) => {
-          for (let j = 0; j < V; j++) {
-            worst = Math.max(worst, Math.abs(out[(b * L + l) * V + j]! - c.values[r]![j]!));
-            scale = Math.max(scale, Math.abs(c.values[r]![j]!));
-          }
-        });
-      }
+      ({ worst, scale } = await referenceParity(model));
       const drawn = await model.maskedDraw(
         new Int32Array(32).fill(511),
         1.5,
