@@ -6,7 +6,7 @@ import svelte from 'eslint-plugin-svelte';
 import globals from 'globals';
 
 export default tseslint.config(
-  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'models/**', 'e2e/artifacts/**', 'bench/**', '.bench-ui/**', '.scratch/**'] },
+  { ignores: ['out/**', 'dist/**', 'node_modules/**', 'models/**', 'e2e/artifacts/**', 'bench/**', '.bench-ui/**', '.scratch/**', '.venv-kserve/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   ...svelte.configs['flat/recommended'],

@@ -34,7 +34,7 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { AbsorbingGraph } from '../src-main/engine/sampling/graph';
 import { noiseFromSpec, type Noise, type NoiseSpec } from '../src-main/engine/sampling/noise';
-import { cpuThreads, type DeviceChoice } from '../src-main/engine/runtime/providers';
+import { cpuThreads, type LocalDeviceChoice as DeviceChoice } from '../src-main/engine/runtime/providers';
 import { Random } from '../src-main/engine/random';
 import { SAMPLING_EPS, linspace, sampleAnalyticAbsorbing, streamExpNoise } from '../src-main/engine/sampling/analytic';
 import { sampleAnalyticAbsorbingFused } from '../src-main/engine/sampling/fused';

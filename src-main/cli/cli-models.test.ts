@@ -103,7 +103,11 @@ describe('lacuna models import', () => {
       expect(lines[0]).toBe(`Wrote sedd-official-like-tiny-fp16 to ${join(repo, 'sedd-official-like-tiny-fp16')} (config.pbtxt, 1/model.onnx)`);
       expect(lines[1]).toBe('  inputs: indices TYPE_INT64 [-1, -1], sigma TYPE_FP32 [-1], positions TYPE_INT64 [-1], uniforms TYPE_FP32 [-1]');
       expect(lines[2]).toBe('  outputs: log_score TYPE_FP32 [-1, 512], token TYPE_INT64 [-1], log_norm TYPE_FP32 [-1]');
-      expect(lines.at(-1)).toMatch(
+      expect(lines.slice(-2)).toEqual([
+        'Then fill on it from here (the text around the blanks goes to that server):',
+        '  lacuna server set http://SERVER:8000 && lacuna fill --device remote --model sedd-official-like-tiny-fp16 "…"',
+      ]);
+      expect(lines.at(-3)).toMatch(
         new RegExp(
           String.raw`^ {2}docker run --rm --gpus=all -p 8000:8000 -v ".*lacuna-triton-[^"]+":/models ` +
             String.raw`nvcr\.io/nvidia/tritonserver:\S+ tritonserver --model-repository=/models$`,

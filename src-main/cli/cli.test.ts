@@ -240,7 +240,7 @@ describe('lacuna CLI', () => {
       [['fill', '--seed=-1', 'a ____'], /--seed must be a whole number from 0 to 4294967295, not "-1"/],
       [['fill', '--seed', '4294967296', 'a ____'], /--seed/],
       [['fill', '--steps'], /--steps needs a value/],
-      [['fill', '--device', 'gpu', 'a ____'], /--device must be one of auto, cpu, cuda, dml, coreml, webgpu, not "gpu"/],
+      [['fill', '--device', 'gpu', 'a ____'], /--device must be one of auto, cpu, cuda, dml, coreml, webgpu, remote, not "gpu"/],
       [['fill', '--alternatives', '17', 'a ____'], /--alternatives must be a whole number from 1 to 16/],
       [['fill', '--mode', 'quick', 'a ____'], /--mode must be exact or fast, not "quick"/],
       [['fill', '--temperature', 'hot', 'a ____'], /--temperature must be a number from 0\.1 to 2, not "hot"/],

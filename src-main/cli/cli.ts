@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { realpathSync, statSync } from 'node:fs';
 import { ApiError, ModelInfo as ModelInfoSchema } from '../common/api';
 import { FILL_OPTIONS, rangeText, SCORE_OPTIONS, type ChoiceOption, type NumberOption } from '../common/fill-options';
-import type { CatalogueEntry, FillResult, ModelInfo, ScoreResult } from '../common/api';
+import type { CatalogueEntry, FillResult, ModelInfo, Params, ScoreResult } from '../common/api';
 import { formatBytes } from '../common/units';
 import { renderProgressBar } from './progress-bar';
 import { cliMessage, speakingCore } from './errors';
@@ -25,6 +25,10 @@ import { restoreLibrary } from '../store/backup';
 import { writeFile } from 'node:fs/promises';
 import type { Core } from '../service/core';
 import { PRECISION_IDS, defaultPrecision, packageIdFor, type PrecisionId } from '../common/precision';
+import { checkToken, parseServerUrl, REMOTE_DEVICE, SERVER_TIMEOUT, type RemoteServer } from '../common/inference-server';
+
+/** The token of `--device remote:URL` and of `lacuna server set` without --token-file. */
+const SERVER_TOKEN_ENV = 'LACUNA_SERVER_TOKEN';
 
 const USAGE = `Lacuna — fill the blanks in a draft with a local diffusion model.
 
@@ -52,6 +56,12 @@ Usage:
                                      write a Triton model repository for an installed model
                                      (DIR/ID/config.pbtxt + DIR/ID/1/model.onnx) and print the
                                      command that serves it (KServe v2 protocol)
+  lacuna server show [--json]         the inference server of the remote device (--device remote)
+  lacuna server set URL [--token-file FILE] [--no-token] [--timeout S]
+                                     run the network on a KServe v2 server (Triton, KServe,
+                                     MLServer) at URL; the token is read from FILE or
+                                     LACUNA_SERVER_TOKEN and sent to that server only
+  lacuna server clear                forget it: the remote device is off again
   lacuna docs list [--json]
   lacuna docs show ID [--blanks shown|keep] [--json]
                                      print a document's text as the writer sees it: a filled
@@ -146,6 +156,7 @@ async function run(argv: readonly string[], io: Io): Promise<number> {
   if (command === 'score') return score(rest, io);
   if (command === 'docs' && rest[0] !== undefined && rest[0] !== 'list') return docsCommand(rest, io);
   if (command === 'backup') return backup(rest, io);
+  if (command === 'server') return serverCommand(rest, io);
   if (command === 'restore') return restore(rest, io);
   if (command === 'models' || command === 'docs') {
     const [sub, ...more] = rest;
@@ -212,6 +223,27 @@ type OptionValues<T extends Record<string, Option>> = { -readonly [K in keyof T]
 /** The flags of a table of options, for parseFlags. */
 function optionFlagNames(table: Record<string, Option>): Record<string, true> {
   return Object.fromEntries(Object.values(table).map((o) => [o.flag, true]));
+}
+
+/**
+ * `--device remote:URL`: the remote device on the server at URL for this command only (not saved;
+ * LACUNA_SERVER_TOKEN is its token). The flag is then read as `--device remote`.
+ */
+function remoteFlag(flags: Flags, io: Io): RemoteServer | undefined {
+  const raw = flags.values.get(FILL_OPTIONS.device.flag);
+  if (!raw?.startsWith(`${REMOTE_DEVICE}:`)) return undefined;
+  const where = raw.slice(REMOTE_DEVICE.length + 1);
+  let url: string;
+  let token: string | undefined;
+  try {
+    url = parseServerUrl(where);
+    const t = io.env[SERVER_TOKEN_ENV];
+    token = t ? checkToken(t) : undefined;
+  } catch (e) {
+    throw new UsageError(`--device ${raw}: ${(e as Error).message}`);
+  }
+  flags.values.set(FILL_OPTIONS.device.flag, REMOTE_DEVICE);
+  return { url, ...(token ? { token } : {}), timeoutMs: SERVER_TIMEOUT.default * 1000 };
 }
 
 /** The options of `table` among the flags, parsed and checked against their ranges and choices. */
@@ -289,18 +321,19 @@ async function textOf(command: 'fill' | 'score', flags: Flags, io: Io): Promise<
  * --model as given to fill and score: a model folder is used directly (under its own id); anything
  * else is an installed model's id. Returns the id to ask for and a core that can see the folder.
  */
-async function modelAndCore(modelArg: string | undefined, io: Io) {
+async function modelAndCore(modelArg: string | undefined, io: Io, server?: RemoteServer) {
   let model = modelArg;
   let modelDir: string | undefined;
   if (modelArg !== undefined && looksLikePath(modelArg, io.cwd)) {
     modelDir = resolve(io.cwd, modelArg);
     model = (await checkModelDir(modelDir)).id;
   }
-  return { model, core: await makeCore(io, { modelPackage: modelDir }) };
+  return { model, core: await makeCore(io, { modelPackage: modelDir, server }) };
 }
 
 async function fill(args: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(args, { '--model': true, '--file': true, ...optionFlagNames(FILL_OPTIONS) }, 'fill');
+  const server = remoteFlag(flags, io);
   const options = parseOptions(FILL_OPTIONS, flags);
   const { text, fromArgument } = await textOf('fill', flags, io);
 
@@ -313,7 +346,7 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
   }
   if (blanks === 0) throw new CliError('the text has no blank; mark one with ____ (four underscores) or {{N}}');
 
-  const { model, core } = await modelAndCore(flags.values.get('--model'), io);
+  const { model, core } = await modelAndCore(flags.values.get('--model'), io, server);
   const requestId = `cli-${process.pid}-${Date.now()}`;
   const onSigint = (): void => {
     void core.call('fill.cancel', { requestId }).catch(() => {});
@@ -363,10 +396,11 @@ async function fill(args: readonly string[], io: Io): Promise<number> {
 
 async function score(args: readonly string[], io: Io): Promise<number> {
   const flags = parseFlags(args, { '--model': true, '--file': true, ...optionFlagNames(SCORE_OPTIONS) }, 'score');
+  const server = remoteFlag(flags, io);
   const options = parseOptions(SCORE_OPTIONS, flags);
   const { text } = await textOf('score', flags, io);
   if (text.length === 0) throw new CliError('the text is empty');
-  const { model, core } = await modelAndCore(flags.values.get('--model'), io);
+  const { model, core } = await modelAndCore(flags.values.get('--model'), io, server);
   let result: ScoreResult;
   try {
     result = await core.call('score.run', { text, ...(model !== undefined ? { model } : {}), ...options });
@@ -482,9 +516,67 @@ async function modelsExportServer(args: readonly string[], io: Io): Promise<numb
         ...(out.note ? [`  note: ${out.note}`] : []),
         'Serve it with Triton (KServe v2 protocol on port 8000; leave out --gpus=all on a machine without an NVIDIA GPU):',
         `  ${out.command}`,
+        'Then fill on it from here (the text around the blanks goes to that server):',
+        `  lacuna server set http://SERVER:8000 && lacuna fill --device remote --model ${out.name} "…"`,
         '',
       ].join('\n'),
     );
+    return 0;
+  } finally {
+    await core.close().catch(() => {});
+  }
+}
+
+/**
+ * `lacuna server show|set URL|clear`: the inference server of the remote device
+ * (common/inference-server.ts). The token comes from --token-file FILE or LACUNA_SERVER_TOKEN, never
+ * the command line (other users can read that); --no-token removes a saved one.
+ */
+async function serverCommand(args: readonly string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  const noToken = rest.includes('--no-token');
+  const more = rest.filter((a) => a !== '--no-token');
+  const flags = parseFlags(more, { '--token-file': true, '--timeout': true }, `server ${sub ?? ''}`.trim(), sub === 'set');
+  let params: Params<'engine.setServer'> | undefined;
+  if (sub === 'set') {
+    if (flags.positionals.length !== 1) throw new UsageError('server set: expected the server address (http://host:port or https://host)');
+    const file = flags.values.get('--token-file');
+    let token: string | null | undefined = noToken ? null : io.env[SERVER_TOKEN_ENV] || undefined;
+    if (file !== undefined) {
+      if (noToken) throw new UsageError('server set: --token-file and --no-token contradict each other');
+      try {
+        token = (await readFile(resolve(io.cwd, file), 'utf8')).trim();
+      } catch (err) {
+        throw new CliError(`cannot read ${file}: ${describeFsError(err)}`);
+      }
+    }
+    const timeout = flags.values.get('--timeout');
+    const seconds = timeout === undefined ? undefined : /^\d+$/.test(timeout) ? Number(timeout) : NaN;
+    if (seconds !== undefined && !(seconds >= SERVER_TIMEOUT.min && seconds <= SERVER_TIMEOUT.max)) {
+      throw new UsageError(`--timeout must be whole seconds from ${SERVER_TIMEOUT.min} to ${SERVER_TIMEOUT.max}, not ${quote(timeout!)}`);
+    }
+    params = { url: flags.positionals[0]!, ...(token !== undefined ? { token } : {}), ...(seconds !== undefined ? { timeoutSeconds: seconds } : {}) };
+  } else if (sub === 'clear') {
+    params = { url: null };
+  } else if (sub !== 'show') {
+    throw new UsageError(sub === undefined ? 'server: missing subcommand (show, set or clear)' : `server: unknown subcommand ${quote(sub)}`);
+  }
+  if (sub !== 'set' && (flags.values.size || noToken))
+    throw new UsageError(`server ${sub}: unknown option ${quote(noToken ? '--no-token' : [...flags.values.keys()][0]!)}`);
+  const core = await makeCore(io);
+  try {
+    const out = params ? await core.call('engine.setServer', params) : await core.call('engine.server', {});
+    if (flags.json) {
+      await write(io.stdout, `${JSON.stringify(out, null, 2)}\n`);
+    } else if (out.url === null) {
+      await write(io.stdout, 'No inference server is set: the remote device is off.\n');
+    } else {
+      await write(
+        io.stdout,
+        `Inference server: ${out.url} (${out.hasToken ? 'with a token' : 'no token'}, ${out.timeoutSeconds} s per call).\n` +
+          'Fills with --device remote send the text around their blanks to it.\n',
+      );
+    }
     return 0;
   } finally {
     await core.close().catch(() => {});
@@ -782,7 +874,7 @@ async function withCore(io: Io, fn: (core: Core) => Promise<void>): Promise<numb
  * to exit anyway. The list commands never fill; they get the core's default engine, which starts
  * no process until a fill, so they never load onnxruntime either.
  */
-async function makeCore(io: Io, forFill?: { modelPackage: string | undefined }): Promise<Core> {
+async function makeCore(io: Io, forFill?: { modelPackage: string | undefined; server?: RemoteServer | undefined }): Promise<Core> {
   if (!forFill) return speakingCore(createNodeCore('cli', { env: io.env }));
   const { Engine } = await import('../engine/engine');
   return speakingCore(
@@ -790,6 +882,7 @@ async function makeCore(io: Io, forFill?: { modelPackage: string | undefined }):
       engine: new Engine(),
       env: io.env,
       ...(forFill.modelPackage !== undefined ? { modelPackages: [forFill.modelPackage] } : {}),
+      ...(forFill.server ? { inferenceServer: forFill.server } : {}),
     }),
   );
 }

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { DeviceChoice, FillMode, FillOptions, ScoreOptions, UnmaskingOrder } from './fill-options';
+import { ServerSetting, ServerSettingInput } from './inference-server';
 import { PRECISION_IDS } from './precision';
 
 export { DeviceChoice, UnmaskingOrder };
@@ -525,7 +526,8 @@ export const api = {
    */
   'engine.warm': {
     params: z.object({ model: z.string().min(1).max(100).optional(), device: DeviceChoice.optional() }).strict(),
-    result: z.object({ model: z.string(), durationMs: z.number() }),
+    /** device: where the network was loaded ('cpu', 'cuda', …, or 'remote:<server>'). */
+    result: z.object({ model: z.string(), device: z.string(), durationMs: z.number() }),
   },
   /** Re-reads and re-hashes every file of an installed model against its manifest. */
   'models.verify': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: ModelVerification },
@@ -543,6 +545,13 @@ export const api = {
   'models.quantize': { params: z.object({ id: z.string().min(1).max(100) }).strict(), result: ModelInfo },
   'models.exportServer': { params: z.object({ id: z.string().min(1).max(100), dir: LocalPath }).strict(), result: ServerExport },
   'engine.devices': { params: Empty, result: z.array(DeviceInfo) },
+  /** The inference server the "remote" device sends the network's calls to (common/inference-server.ts); never its token. */
+  'engine.server': { params: Empty, result: ServerSetting },
+  /**
+   * Sets or clears (url null) the inference server. A token given is saved for that server only;
+   * token absent keeps the saved one while the origin stays the same, null removes it.
+   */
+  'engine.setServer': { params: ServerSettingInput, result: ServerSetting },
   /** Cancels a running fill.run, score.run or models.download by its requestId. */
   'fill.cancel': { params: z.object({ requestId: z.string().min(1).max(100) }).strict(), result: Ok },
   ...storeApi,

@@ -44,7 +44,7 @@ describe('fill and score options', () => {
   it('names the option, its range and the value given', () => {
     expect(optionsProblem(FILL_OPTIONS, { steps: 10, topP: 2 })).toBe('topP must be a number from 0.05 to 1, got 2');
     expect(optionsProblem(FILL_OPTIONS, { steps: 0 })).toBe('steps must be a whole number from 1 to 4096, got 0');
-    expect(optionsProblem(FILL_OPTIONS, { device: 'tpu' })).toBe('device must be one of auto, cpu, cuda, dml, coreml, webgpu, got "tpu"');
+    expect(optionsProblem(FILL_OPTIONS, { device: 'tpu' })).toBe('device must be one of auto, cpu, cuda, dml, coreml, webgpu, remote, got "tpu"');
     expect(optionsProblem(SCORE_OPTIONS, { draws: 16, seed: 7 })).toBeUndefined();
   });
 

@@ -31,8 +31,11 @@ export interface ChoiceOption<T extends string = string> {
 /** Execution providers onnxruntime-node may run the network on (engine.devices lists this machine's). */
 export const PROVIDER_IDS = ['cpu', 'cuda', 'dml', 'coreml', 'webgpu'] as const;
 export type ProviderId = (typeof PROVIDER_IDS)[number];
-/** A device to ask for: a provider, or 'auto' (GPUs first, then the CPU). */
-export const DEVICE_CHOICES = ['auto', ...PROVIDER_IDS] as const;
+/** A device of this computer to ask for: a provider, or 'auto' (GPUs first, then the CPU). */
+export const LOCAL_DEVICE_CHOICES = ['auto', ...PROVIDER_IDS] as const;
+export type LocalDeviceChoice = (typeof LOCAL_DEVICE_CHOICES)[number];
+/** Any device: one of this computer's, or 'remote', the inference server in the settings (common/inference-server.ts). */
+export const DEVICE_CHOICES = [...LOCAL_DEVICE_CHOICES, 'remote'] as const;
 
 /** Steps a fill takes when neither the request nor the model's manifest names a number. */
 export const DEFAULT_STEPS = 64;
@@ -57,7 +60,9 @@ const DEVICE = {
   kind: 'choice',
   values: DEVICE_CHOICES,
   flag: '--device',
-  help: 'the device to run on (default auto; LACUNA_DEVICE overrides); the device used, and why others were passed over, go to stderr',
+  help:
+    'the device to run on (default auto; LACUNA_DEVICE overrides a local one); remote is the inference server set with `lacuna server set`, ' +
+    'remote:URL one for this command only; the device used, and why others were passed over, go to stderr',
 } as const satisfies ChoiceOption;
 
 /** The options of fill.run, in the order the CLI's help lists them. */

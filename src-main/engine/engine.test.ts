@@ -560,7 +560,7 @@ describe('device per job', () => {
         expect(asked.text).toBe(cpu.text);
       }
       const bad = await rejection(engine.fill({ requestId: 'dev-bad', text: 'x ____ y', modelDir: FIXTURE_DIR, device: 'gpu' as never }));
-      expect([bad.code, bad.message]).toEqual(['bad_request', 'device must be one of auto, cpu, cuda, dml, coreml, webgpu, got "gpu"']);
+      expect([bad.code, bad.message]).toEqual(['bad_request', 'device must be one of auto, cpu, cuda, dml, coreml, webgpu, remote, got "gpu"']);
     } finally {
       await engine.close();
     }

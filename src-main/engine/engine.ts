@@ -58,9 +58,12 @@ import { scoreText, spanBound } from './likelihood';
 import { MANIFEST_FILE, loadModelPackage, type ModelPackage } from './model/package';
 import { Random } from './random';
 import { streamExpNoise, type OutputReuse, type UnmaskedToken } from './sampling/analytic';
-import { chooseSampler, sampleWindow, type SamplerChoice } from './sampling/choice';
+import { chooseSampler, sampleWindow, type SamplerChoice, type SamplerNetwork } from './sampling/choice';
 import { UNKNOWN } from './sampling/predictor';
-import type { DeviceChoice } from './runtime/providers';
+import type { DeviceChoice } from '../common/fill-options';
+import { REMOTE_DEVICE, type RemoteServer } from '../common/inference-server';
+import { connectRemote } from './runtime/remote-session';
+import { serverModelName } from './model/server-export';
 import { ScoreModel } from './runtime/score-model';
 import { isPlain, type TokenChoice } from './sampling/token-choice';
 import { Tokenizer } from './model/tokenizer';
@@ -135,6 +138,28 @@ export interface LoadedModel {
 
 interface JobState {
   cancelled: boolean;
+  /** Aborted with the job: stops a remote network call in flight (a local one runs to its end). */
+  abort: AbortController;
+}
+
+function jobState(): JobState {
+  return { cancelled: false, abort: new AbortController() };
+}
+
+/** Stops a job: between steps (its checkpoint) and, on a remote device, inside the network call. */
+function stop(state: JobState): void {
+  state.cancelled = true;
+  state.abort.abort();
+}
+
+/** The network's calls for one job: each carries the job's signal. */
+function jobNetwork(network: ScoreModel, signal: AbortSignal): SamplerNetwork {
+  return {
+    fusedDraw: network.fusedDraw,
+    scoreBatch: (tokens, sigma, batch) => network.scoreBatch(tokens, sigma, batch, signal),
+    maskedDraw: (tokens, sigma, batch, positions, uniforms) => network.maskedDraw(tokens, sigma, batch, positions, uniforms, signal),
+    maskedScores: (tokens, sigma, batch, positions) => network.maskedScores(tokens, sigma, batch, positions, signal),
+  };
 }
 
 export class Engine implements EngineService {
@@ -151,7 +176,7 @@ export class Engine implements EngineService {
     if (this.jobs.has(job.requestId)) {
       return Promise.reject(new ApiError('bad_request', `a fill with request id "${job.requestId}" is already running`));
     }
-    const state: JobState = { cancelled: false };
+    const state = jobState();
     this.jobs.set(job.requestId, state);
     return this.queue.run('fill', () => this.run(job, state, onProgress)).finally(() => this.jobs.delete(job.requestId));
   }
@@ -162,11 +187,9 @@ export class Engine implements EngineService {
     if (this.jobs.has(job.requestId)) {
       return Promise.reject(new ApiError('bad_request', `a job with request id "${job.requestId}" is already running`));
     }
-    const state: JobState = { cancelled: false };
+    const state = jobState();
     this.jobs.set(job.requestId, state);
-    const onAbort = (): void => {
-      state.cancelled = true;
-    };
+    const onAbort = (): void => stop(state);
     signal?.addEventListener('abort', onAbort, { once: true });
     return this.queue
       .run('score', () => this.runScore(job, state, onProgress))
@@ -184,7 +207,7 @@ export class Engine implements EngineService {
 
   private async runWarm(job: WarmJob): Promise<WarmOutcome> {
     const started = performance.now();
-    const model = await this.load(job.modelDir, job.device ?? this.options.device);
+    const model = await this.load(job.modelDir, job.device ?? this.options.device, job.server);
     // One short network call: onnxruntime sets up its kernels and buffers on the first run.
     const m = model.pkg.manifest;
     const token = m.mask_id ?? 0;
@@ -194,12 +217,12 @@ export class Engine implements EngineService {
 
   cancel(requestId: string): void {
     const state = this.jobs.get(requestId);
-    if (state) state.cancelled = true;
+    if (state) stop(state);
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const state of this.jobs.values()) state.cancelled = true;
+    for (const state of this.jobs.values()) stop(state);
     await this.queue.idle();
     const models = [...this.models.values()];
     this.models.clear();
@@ -215,10 +238,12 @@ export class Engine implements EngineService {
    * imported again with other weights: its manifest lists other hashes) is loaded afresh and the
    * old network released.
    */
-  async load(modelDir: string, device: DeviceChoice | undefined = this.options.device): Promise<LoadedModel> {
+  async load(modelDir: string, device: DeviceChoice | undefined = this.options.device, server?: RemoteServer): Promise<LoadedModel> {
     const dir = resolve(modelDir);
     const manifest = await readFile(join(dir, MANIFEST_FILE)).catch(() => null);
-    const key = `${dir}\0${manifest ? createHash('sha256').update(manifest).digest('hex') : ''}\0${device ?? 'auto'}`;
+    const where =
+      device === REMOTE_DEVICE ? `${REMOTE_DEVICE}\0${server ? createHash('sha256').update(JSON.stringify(server)).digest('hex') : ''}` : (device ?? 'auto');
+    const key = `${dir}\0${manifest ? createHash('sha256').update(manifest).digest('hex') : ''}\0${where}`;
     let p = this.models.get(key);
     if (!p) {
       for (const [k, old] of this.models) {
@@ -233,7 +258,7 @@ export class Engine implements EngineService {
           .then((m) => m.network.release())
           .catch(() => undefined);
       }
-      p = this.loadUncached(dir, device);
+      p = this.loadUncached(dir, device, server);
       this.models.set(key, p);
       p.catch(() => {
         if (this.models.get(key) === p) this.models.delete(key);
@@ -242,7 +267,7 @@ export class Engine implements EngineService {
     return p;
   }
 
-  private async loadUncached(dir: string, device: DeviceChoice | undefined): Promise<LoadedModel> {
+  private async loadUncached(dir: string, device: DeviceChoice | undefined, server: RemoteServer | undefined): Promise<LoadedModel> {
     const pkg = await loadModelPackage(dir);
     const m = pkg.manifest;
     let choice;
@@ -265,7 +290,18 @@ export class Engine implements EngineService {
     }
     const int8 = int8Problem(m);
     if (int8) throw new ApiError('model_error', int8);
-    const network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, ...(device ? { device } : {}) });
+    let network: ScoreModel;
+    if (device === REMOTE_DEVICE) {
+      if (!server)
+        throw new ApiError(
+          'bad_request',
+          'the remote device needs an inference server; set one first (Models and devices → Inference server in the app, or `lacuna server set URL`)',
+        );
+      const remote = await connectRemote({ server, model: serverModelName(m), networkPath: pkg.networkPath, vocabSize: m.vocab_size });
+      network = remote.model;
+    } else {
+      network = await ScoreModel.load(pkg.networkPath, m.vocab_size, { threads: this.options.threads, ...(device ? { device } : {}) });
+    }
     return { pkg, tokenizer, network, sampler: choice };
   }
 
@@ -282,11 +318,12 @@ export class Engine implements EngineService {
     checkpoint();
     checkOptions(FILL_OPTIONS, job);
     const segments = parseFillText(job.text); // syntax errors and "no blank" before any model is loaded
-    const model = await this.load(job.modelDir, job.device ?? this.options.device);
+    const model = await this.load(job.modelDir, job.device ?? this.options.device, job.server);
     checkpoint();
     const settings = samplingSettings(job, model);
     const { plans, auto } = planAttempts(job, job.text, segments, model);
-    const sampled = await this.sampleAttempts(model, plans, auto, settings, checkpoint, onProgress);
+    const network = jobNetwork(model.network, state.abort.signal);
+    const sampled = await this.sampleAttempts(model, network, plans, auto, settings, checkpoint, onProgress);
     // Ranked where there is a choice to make (lengths of auto blanks, or the order of alternatives)
     // and the model has a bound to rank by (likelihood.ts: absorbing + log-linear only).
     const ranked = model.sampler.fast && (plans.length > 1 || settings.B > 1);
@@ -296,7 +333,7 @@ export class Engine implements EngineService {
       nll = [];
       for (const [t, plan] of plans.entries()) {
         checkpoint();
-        const scored = await this.scoreBlanks(model, plan, sampled.attempts[t]!, settings.seed, checkpoint);
+        const scored = await this.scoreBlanks(model, network, plan, sampled.attempts[t]!, settings.seed, checkpoint);
         networkCalls += scored.networkCalls;
         nll.push(scored.nll);
       }
@@ -322,6 +359,7 @@ export class Engine implements EngineService {
   /** Every planned attempt sampled in turn, with progress over all of them (steps × windows per attempt). */
   private async sampleAttempts(
     model: LoadedModel,
+    network: SamplerNetwork,
     plans: InfillPlan[],
     auto: boolean,
     settings: SamplingSettings,
@@ -344,7 +382,7 @@ export class Engine implements EngineService {
     const attempts: Int32Array[][] = [];
     for (const plan of plans) {
       const lengths = auto ? plan.blanks.map((b) => b.length) : undefined;
-      const out = await this.sampleAttempt(model, plan, {
+      const out = await this.sampleAttempt(model, network, plan, {
         ...settings,
         bans: planBans(plan.blanks, model.tokenizer),
         checkpoint,
@@ -367,6 +405,7 @@ export class Engine implements EngineService {
    */
   private async sampleAttempt(
     model: LoadedModel,
+    network: SamplerNetwork,
     plan: InfillPlan,
     o: SamplingSettings & {
       /** joins.ts planBans of the plan (by document position). */
@@ -436,7 +475,7 @@ export class Engine implements EngineService {
       try {
         result = await sampleWindow({
           sampler: model.sampler,
-          network: model.network,
+          network,
           reference: this.options.sampling === 'reference',
           template,
           batch: B,
@@ -473,6 +512,7 @@ export class Engine implements EngineService {
    */
   private async scoreBlanks(
     model: LoadedModel,
+    network: SamplerNetwork,
     plan: InfillPlan,
     docs: Int32Array[],
     seed: number,
@@ -495,7 +535,6 @@ export class Engine implements EngineService {
           owner.push(bi);
         }
       }
-      const network = model.network;
       const out = await spanBound({
         tokens: rows,
         rows: B,
@@ -528,7 +567,7 @@ export class Engine implements EngineService {
     }
     if (typeof job.text !== 'string' || job.text.length === 0) throw new ApiError('bad_request', 'text: nothing to score');
 
-    const model = await this.load(job.modelDir, job.device ?? this.options.device);
+    const model = await this.load(job.modelDir, job.device ?? this.options.device, job.server);
     checkpoint();
     const seed = job.seed ?? randomSeed();
     let out;
@@ -560,7 +599,7 @@ export class Engine implements EngineService {
           score: async (tokens, sigma, batch) => {
             await this.queue.yieldToFills();
             checkpoint();
-            return model.network.scoreBatch(tokens, sigma, batch);
+            return model.network.scoreBatch(tokens, sigma, batch, state.abort.signal);
           },
         },
       );

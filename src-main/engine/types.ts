@@ -1,6 +1,7 @@
 /** The engine as the rest of the core sees it (implemented in-process by Engine, across a process by EngineClient). */
 import type { ScoreTextOutcome } from './likelihood';
 import type { DeviceChoice, FillOptions, ScoreOptions, UnmaskingOrder } from '../common/fill-options';
+import type { RemoteServer } from '../common/inference-server';
 
 /** A fill for the engine: the request's text and options (common/fill-options.ts), with the model's folder instead of its id. */
 export interface FillJob extends FillOptions {
@@ -9,6 +10,8 @@ export interface FillJob extends FillOptions {
   text: string;
   /** Folder of a model package (models/FORMAT.md). */
   modelDir: string;
+  /** Where the "remote" device is (the core fills it in from the setting); ignored for other devices. */
+  server?: RemoteServer;
 }
 
 /** A position unmasked by a step: which alternative, which blank (document order), which token of the blank. */
@@ -71,6 +74,7 @@ export interface ScoreJob extends ScoreOptions {
   text: string;
   /** Folder of a model package (absorbing graph with log-linear noise only). */
   modelDir: string;
+  server?: RemoteServer;
   /** 'k' (default, low variance) or 't' (likelihood.ts). */
   estimator?: 'k' | 't';
 }
@@ -91,6 +95,7 @@ export interface WarmJob {
   requestId: string;
   modelDir: string;
   device?: DeviceChoice;
+  server?: RemoteServer;
 }
 
 export interface WarmOutcome {

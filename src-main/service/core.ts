@@ -26,6 +26,8 @@ import { autoBackup, openWithRecovery } from '../store/auto-backup';
 import type { RecoveryNotice } from '../store/auto-backup';
 import { GenerationLog } from '../store/generations';
 import { isAbsolute } from 'node:path';
+import type { RemoteServer } from '../common/inference-server';
+import { ServerSettingStore } from './inference-server';
 
 export type Front = 'electron' | 'web' | 'cli' | 'test';
 
@@ -50,6 +52,8 @@ export interface CoreOptions {
   modelPackages?: string[];
   /** Where models.download reads HF_ENDPOINT, HF_TOKEN and the proxy variables; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** An inference server for this process only (the CLI's `--device remote:URL`), instead of the saved setting. */
+  inferenceServer?: RemoteServer;
 }
 
 export interface Core extends ApiClient {
@@ -116,6 +120,12 @@ export function createCore(options: CoreOptions): Core {
     }
   }
 
+  const servers = new ServerSettingStore(options.dataDir, options.inferenceServer);
+  /** The job's server when it runs on the remote device (fills, scores, warm-ups). */
+  const serverOf = (device: string | undefined): { server?: RemoteServer } => {
+    const server = servers.serverFor(device);
+    return server ? { server } : {};
+  };
   const shelf = createModelShelf({ ...options, defaultModel, env, emit, running });
   const { catalog, resolveModel } = shelf;
 
@@ -176,8 +186,13 @@ export function createCore(options: CoreOptions): Core {
     'generations.accept': (p) => gens().accept(p.generationId, p.alternative),
     'engine.warm': async (p) => {
       const model = await resolveModel(p.model);
-      const out = await engine.warm({ requestId: `warm-${crypto.randomUUID()}`, modelDir: model.dir, ...(p.device !== undefined ? { device: p.device } : {}) });
-      return { model: model.id, durationMs: out.durationMs };
+      const out = await engine.warm({
+        requestId: `warm-${crypto.randomUUID()}`,
+        modelDir: model.dir,
+        ...(p.device !== undefined ? { device: p.device } : {}),
+        ...serverOf(p.device),
+      });
+      return { model: model.id, device: out.device, durationMs: out.durationMs };
     },
     'fill.run': async (p) => {
       if (running.has(p.requestId)) {
@@ -196,6 +211,7 @@ export function createCore(options: CoreOptions): Core {
             text: p.text,
             modelDir: model.dir,
             ...pickOptions(FILL_OPTIONS, p),
+            ...serverOf(p.device),
           },
           (progress) =>
             emit({
@@ -256,6 +272,8 @@ export function createCore(options: CoreOptions): Core {
     },
     // Probed in throwaway child processes (providers.ts), cached per process; never loads a GPU provider here.
     'engine.devices': () => listDevices(),
+    'engine.server': () => servers.get(),
+    'engine.setServer': (p) => servers.set(p),
     // score.run: in the engine process (Engine.score, on its cached network). fill.cancel with the
     // request's requestId (one is made up when the client gives none) stops it between draws.
     'score.run': async (p) => {
@@ -269,8 +287,10 @@ export function createCore(options: CoreOptions): Core {
       try {
         const model = await resolveModel(p.model);
         if (state.cancelled) throw new ApiError('cancelled', `scoring ${requestId} was cancelled`);
-        const out = await engine.score({ requestId, text: p.text, modelDir: model.dir, ...pickOptions(SCORE_OPTIONS, p) }, undefined, (progress) =>
-          emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
+        const out = await engine.score(
+          { requestId, text: p.text, modelDir: model.dir, ...pickOptions(SCORE_OPTIONS, p), ...serverOf(p.device) },
+          undefined,
+          (progress) => emit({ type: 'score.progress', requestId, done: progress.done, total: progress.total }),
         );
         return {
           model: model.id,

@@ -56,6 +56,11 @@ export interface ServerExport {
   note?: string;
 }
 
+/** A package's model name on an inference server (the repository folder; the remote device asks for it). */
+export function serverModelName(m: { id: string }): string {
+  return m.id;
+}
+
 /** The graph's inputs (initializers excluded) and outputs with types and dims. */
 export function graphSignature(model: Uint8Array): { inputs: TensorSignature[]; outputs: TensorSignature[] } {
   const fields = readFields(model);
@@ -118,7 +123,8 @@ export async function exportForServer(pkgDir: string, repository: string): Promi
   const m = pkg.manifest;
   const repo = resolve(repository);
   await mkdir(repo, { recursive: true });
-  const dest = join(repo, m.id);
+  const name = serverModelName(m);
+  const dest = join(repo, name);
   if (await stat(dest).catch(() => null)) throw new ApiError('conflict', `${dest} already exists; remove it or choose another folder`);
   let signature: ReturnType<typeof graphSignature>;
   try {
@@ -135,7 +141,7 @@ export async function exportForServer(pkgDir: string, repository: string): Promi
       if (file === m.tokenizer.file) continue;
       await copyFile(join(pkg.dir, file), join(tmp, '1', file === m.network.file ? 'model.onnx' : file));
     }
-    await writeFile(join(tmp, 'config.pbtxt'), tritonConfig(m.id, signature.inputs, signature.outputs));
+    await writeFile(join(tmp, 'config.pbtxt'), tritonConfig(name, signature.inputs, signature.outputs));
     try {
       await rename(tmp, dest);
     } catch (e) {
@@ -151,7 +157,7 @@ export async function exportForServer(pkgDir: string, repository: string): Promi
   const command = `docker run --rm --gpus=all -p 8000:8000 -v ${JSON.stringify(repo)}:/models ${TRITON_IMAGE} tritonserver --model-repository=/models`;
   return {
     dir: dest,
-    name: m.id,
+    name,
     ...signature,
     command,
     ...(m.precision === 'int8'

@@ -48,9 +48,9 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { loadOrt, ORT_OFFLINE_ENV, ortOffline } from './ort-offline';
 import { probeCommand, probeRuntime } from '../../platform/app-routes';
 import { ApiError, type DeviceInfo } from '../../common/api';
-import { PROVIDER_IDS, type DeviceChoice, type ProviderId } from '../../common/fill-options';
+import { PROVIDER_IDS, type LocalDeviceChoice, type ProviderId } from '../../common/fill-options';
 
-export { PROVIDER_IDS, type DeviceChoice, type ProviderId };
+export { PROVIDER_IDS, type LocalDeviceChoice, type ProviderId };
 export const DEVICE_ENV = 'LACUNA_DEVICE';
 export const MAX_CPU_THREADS = 8;
 
@@ -68,14 +68,14 @@ export interface ProviderSelection {
   /** Providers tried or skipped before `id`, each with its reason; empty when the first choice worked. */
   attempts: ProviderAttempt[];
   /** What was asked for, after LACUNA_DEVICE and the option were combined. */
-  requested: DeviceChoice;
+  requested: LocalDeviceChoice;
 }
 
 export interface SelectOptions {
   /** The model to run: a path or the ONNX bytes. */
   model: string | Uint8Array;
   /** Wanted device; LACUNA_DEVICE overrides it when set. Default 'auto'. */
-  device?: DeviceChoice;
+  device?: LocalDeviceChoice;
   /** CPU threads (intra-op); default cpuThreads(). */
   threads?: number;
   /** Environment to read LACUNA_DEVICE from; default process.env. */
@@ -106,7 +106,7 @@ export function isProviderId(s: string): s is ProviderId {
  * The device to use: LACUNA_DEVICE when set, else the option, else 'auto'. A LACUNA_DEVICE that
  * is not a known value is ignored, with a note for the attempts list.
  */
-export function resolveDeviceChoice(option: DeviceChoice | undefined, env: NodeJS.ProcessEnv = process.env): { choice: DeviceChoice; note?: string } {
+export function resolveDeviceChoice(option: LocalDeviceChoice | undefined, env: NodeJS.ProcessEnv = process.env): { choice: LocalDeviceChoice; note?: string } {
   const raw = env[DEVICE_ENV]?.trim().toLowerCase();
   if (raw) {
     if (raw === 'auto' || isProviderId(raw)) return { choice: raw };

@@ -100,6 +100,7 @@ export const DEVICE_LABELS: Record<DeviceChoice, string> = {
   dml: 'GPU (DirectML)',
   coreml: 'Apple (Core ML)',
   webgpu: 'GPU (WebGPU)',
+  remote: 'Inference server',
 };
 
 /** Settings read back from storage, or null when they are not valid settings. */

@@ -1,10 +1,13 @@
 /**
- * The installed models (models.list) and this machine's devices (engine.devices), loaded on first
- * need and shared by the model manager, the fill settings and the surprise view.
+ * The installed models (models.list), this machine's devices (engine.devices) and the inference
+ * server the "remote" device runs on (engine.server), loaded on first need and shared by the model
+ * manager, the fill settings, the editor and the surprise view.
  */
 import type { DeviceInfo, ModelInfo } from '../../../src-main/common/api';
+import type { ServerSetting, ServerSettingInput } from '../../../src-main/common/inference-server';
 import { client } from '../bridge';
 import { describeError } from './alerts.svelte';
+import { serverHost } from './server-setting';
 
 class Models {
   /** null until loaded. */
@@ -13,8 +16,12 @@ class Models {
   /** Why the list or the devices could not be loaded. */
   listError = $state<string | null>(null);
   devicesError = $state<string | null>(null);
+  /** The inference server setting (never its token); null until loaded. */
+  server = $state.raw<ServerSetting | null>(null);
+  serverError = $state<string | null>(null);
   #listing: Promise<void> | null = null;
   #probing: Promise<void> | null = null;
+  #serverLoading: Promise<void> | null = null;
 
   /** Load the list (again, with refresh). */
   load(refresh = false): Promise<void> {
@@ -32,7 +39,9 @@ class Models {
     return this.#listing;
   }
 
+  /** The devices, and the inference server setting beside them (the "remote" device). */
   loadDevices(): Promise<void> {
+    void this.loadServer();
     if (this.#probing) return this.#probing;
     this.#probing = client.call('engine.devices', {}).then(
       (devices) => {
@@ -45,6 +54,35 @@ class Models {
       },
     );
     return this.#probing;
+  }
+
+  loadServer(): Promise<void> {
+    if (this.#serverLoading) return this.#serverLoading;
+    this.#serverLoading = client.call('engine.server', {}).then(
+      (server) => {
+        this.server = server;
+        this.serverError = null;
+      },
+      (err: unknown) => {
+        this.serverError = describeError(err);
+        this.#serverLoading = null;
+      },
+    );
+    return this.#serverLoading;
+  }
+
+  /** Saves (url null: clears) the inference server; the setting as the core now has it. Throws ApiError. */
+  async saveServer(input: ServerSettingInput): Promise<ServerSetting> {
+    const server = await client.call('engine.setServer', input);
+    this.server = server;
+    this.serverError = null;
+    this.#serverLoading = Promise.resolve();
+    return server;
+  }
+
+  /** The saved server's host and port ("gpu-box:8000"), or null when none is set (or not loaded yet). */
+  get serverHost(): string | null {
+    return this.server?.url ? serverHost(this.server.url) : null;
   }
 
   byId(id: string | null | undefined): ModelInfo | undefined {

@@ -15,6 +15,7 @@ import { closeHistory } from 'prosemirror-history';
 import type { Node as ProseNode } from 'prosemirror-model';
 import { NodeSelection } from 'prosemirror-state';
 import { ApiError, type ApiClient, type ApiEvent, type FillAlternative } from '../../../../src-main/common/api';
+import { REMOTE_DEVICE } from '../../../../src-main/common/inference-server';
 import { alerts } from '../alerts.svelte';
 import { DEVICE_LABELS, fillOptions } from '../fill-settings';
 import { models } from '../models.svelte';
@@ -202,7 +203,9 @@ export class Fills {
       const { options, skippedModel } = fillOptions(session.settings, models.list);
       const result = await this.#api.call('fill.run', { requestId, text, documentId: session.id, ...options });
       // Said when the writer asked for a device (not 'auto', which passes over absent GPUs every time).
-      const passedOver = options.device !== 'auto' && options.device !== result.device && result.deviceNotes?.length;
+      // A remote fill reports its device as "remote:URL" (runtime/remote-session.ts): the device asked for.
+      const ranAsAsked = options.device === result.device || (options.device === REMOTE_DEVICE && result.device.startsWith(`${REMOTE_DEVICE}:`));
+      const passedOver = options.device !== 'auto' && !ranAsAsked && result.deviceNotes?.length;
       this.deviceNote =
         [
           skippedModel ? `The model “${skippedModel}” is not installed; the default model ran.` : '',
