@@ -107,7 +107,8 @@ export class ServerSettingStore {
     if (!s) {
       throw new ApiError(
         'bad_request',
-        'No inference server is set, so the remote device is off. Set one (Models and devices → Inference server in the app, or `lacuna server set URL`) or choose another device.',
+        'No inference server is set, so the remote device is off. ' +
+          'Set one (Models and devices → Inference server in the app, or `lacuna server set URL`) or choose another device.',
       );
     }
     return { url: s.url, ...(s.token ? { token: s.token } : {}), timeoutMs: s.timeoutSeconds * 1000 };

@@ -214,7 +214,8 @@ export class V2Client {
       return new TryError(
         new ApiError(
           'network_error',
-          `The inference server ${host} redirects${to}; Lacuna does not follow redirects there (the token must not go elsewhere). Set the final address instead.`,
+          `The inference server ${host} redirects${to}; Lacuna does not follow redirects there (the token must not go elsewhere). ` +
+            'Set the final address instead.',
         ),
         false,
       );
