@@ -429,9 +429,9 @@ describe('typing during a fill', () => {
     await page.keyboard.type(' More words here.');
     await page.keyboard.press('Enter');
     await page.keyboard.type('A new paragraph.');
-    const steps = page.getByText(STEP);
-    const [, k, n] = STEP.exec((await steps.textContent()) ?? '')!;
-    expect(Number(k)).toBeLessThan(Number(n)); // still filling while the writer typed
+    // Still filling while the writer typed: the answer is held until release(), so the blank is still
+    // the one being filled (the engine's own steps may all be done by now on a fast machine).
+    expect(await blankImage(page, /^Blank being filled/).count()).toBe(1);
     release();
     const { result } = await answer;
     await fillStatus(page, 'Filled 1 blank.');

@@ -89,6 +89,18 @@ export class DocSession implements SessionCore {
     return this.#view;
   }
 
+  /**
+   * The editor state with what the writer just did in the page read in first: a caret moved by a
+   * key the browser handles itself (End, Home, arrows) reaches ProseMirror only on the next
+   * selectionchange, and a transaction made here before that (a fill's progress arriving in
+   * between) would redraw the old caret over the new one. Build every transaction that does not
+   * come from the view on this.
+   */
+  freshState(): EditorState {
+    (this.#view as unknown as { domObserver?: { flush(): void } } | null)?.domObserver?.flush();
+    return this.editorState;
+  }
+
   /** Apply a transaction (from the view, or made here) to the session's editor state. */
   dispatch = (tr: Transaction): void => {
     if (this.#closeNextHistory && tr.docChanged && !isHistoryTransaction(tr) && tr.getMeta('addToHistory') !== false) {

@@ -26,6 +26,8 @@ export interface SessionCore {
   /** The fill settings in force for this document. */
   readonly settings: FillSettings;
   readonly blankCount: { count: number; empty: number; filled: number };
+  /** The editor state with the page's latest caret read in: build transactions not made by the view on it. */
+  freshState(): EditorState;
   /** Apply a transaction to the editor state. */
   dispatch(tr: Transaction): void;
   /** Apply a transaction, if any (returns whether there was one); with separateUndo, the next edit starts a new undo step. */

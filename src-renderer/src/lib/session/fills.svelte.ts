@@ -132,7 +132,7 @@ export class Fills {
     if (event.unmasked?.length) {
       const meta: LiveFillMeta = { type: 'progress', requestId: f.requestId, unmasked: event.unmasked, ...(event.lengths ? { lengths: event.lengths } : {}) };
       const session = this.#session;
-      session.dispatch(session.editorState.tr.setMeta(liveFillKey, meta));
+      session.dispatch(session.freshState().tr.setMeta(liveFillKey, meta));
     }
   }
 
@@ -173,7 +173,10 @@ export class Fills {
     const requestId = newRequestId();
     const before = targets.map((pos) => blankAttrs(start.nodeAt(pos)!));
     // Not an undo step: the blanks show that they are being filled, and the live display starts.
-    const begin = session.editorState.tr.setMeta(liveFillKey, { type: 'start', requestId, targets } satisfies LiveFillMeta).setMeta('addToHistory', false);
+    const begin = session
+      .freshState()
+      .tr.setMeta(liveFillKey, { type: 'start', requestId, targets } satisfies LiveFillMeta)
+      .setMeta('addToHistory', false);
     targets.forEach((pos, i) => begin.setNodeMarkup(pos, undefined, { ...before[i], status: 'filling' }));
     session.dispatch(begin);
     const body = session.body;
@@ -189,7 +192,7 @@ export class Fills {
     };
     /** The blanks back to how they were before the fill (not an undo step). */
     const settle = (): void => {
-      const tr = session.editorState.tr.setMeta('addToHistory', false);
+      const tr = session.freshState().tr.setMeta('addToHistory', false);
       current().forEach((pos, i) => {
         const node = pos === null ? null : tr.doc.nodeAt(pos);
         if (pos !== null && isBlank(node) && blankAttrs(node).status === 'filling') {
@@ -247,7 +250,7 @@ export class Fills {
       }
     } finally {
       this.running = null;
-      session.dispatch(session.editorState.tr.setMeta(liveFillKey, { type: 'end', requestId } satisfies LiveFillMeta));
+      session.dispatch(session.freshState().tr.setMeta(liveFillKey, { type: 'end', requestId } satisfies LiveFillMeta));
     }
     await this.#autosave.flush();
   }
@@ -259,7 +262,7 @@ export class Fills {
    * stays where it is (they went on typing elsewhere).
    */
   #applyFill(positions: readonly (number | null)[], alternatives: readonly FillAlternative[], generationId: number | null, select: boolean): number {
-    const tr = closeHistory(this.#session.editorState.tr);
+    const tr = closeHistory(this.#session.freshState().tr);
     const ranked = alternatives.length > 1 && alternatives.every((a) => a.nll !== undefined);
     let filled = 0;
     let first: number | null = null;

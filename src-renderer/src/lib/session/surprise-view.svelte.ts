@@ -80,7 +80,7 @@ export class SurpriseView {
         thresholds,
       };
       this.message = `Scored ${plural(result.tokens, 'token')}.`;
-      session.dispatch(session.editorState.tr.setMeta(surpriseKey, { type: 'show', decorations } satisfies SurpriseMeta));
+      session.dispatch(session.freshState().tr.setMeta(surpriseKey, { type: 'show', decorations } satisfies SurpriseMeta));
     } catch (err) {
       // Not this request's any more (the text changed, and the scoring was cancelled for it).
       if (this.state?.status !== 'scoring' || this.state.requestId !== requestId) return;
@@ -119,7 +119,7 @@ export class SurpriseView {
   #clear(): void {
     this.state = null;
     const session = this.#session;
-    if (surpriseKey.getState(session.editorState)) session.dispatch(session.editorState.tr.setMeta(surpriseKey, { type: 'clear' } satisfies SurpriseMeta));
+    if (surpriseKey.getState(session.editorState)) session.dispatch(session.freshState().tr.setMeta(surpriseKey, { type: 'clear' } satisfies SurpriseMeta));
   }
 
   /** The text changed: the scores no longer apply (the plugin drops its decorations by itself). */
