@@ -6,10 +6,16 @@
  * here: "Cannot reach"), and clearing it: the device is then shown as not set.
  */
 import { mkdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Locator, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import type { FillResult } from '../src-main/common/api';
 import { REMOTE_WARNING, type ServerSetting } from '../src-main/common/inference-server';
+import { exportForServer } from '../src-main/engine/model/server-export';
+import { startKServe } from '../src-main/engine/runtime/kserve-test-server';
+import { appRoot } from '../src-main/platform/paths';
 import { newDocument, saved, screenshot, useApp } from './app';
 import { ARTIFACTS } from './helpers';
 
@@ -195,6 +201,36 @@ describe('inference server', () => {
 
     // The only problems are the calls that were meant to fail (the check and the fill), and the fill's alert, logged.
     expect(problems.filter((p) => !/Failed to load resource: .* 502|^console error: Could not fill the blanks ApiError: Cannot reach/.test(p))).toEqual([]);
+  });
+
+  it('checks the connection to a real KServe server, and fills there through the engine process as on the CPU', async () => {
+    const repo = await mkdtemp(join(tmpdir(), 'lacuna-e2e-kserve-'));
+    await exportForServer(join(appRoot(), 'models', 'lacuna-mini'), repo);
+    const kserve = await startKServe(repo);
+    try {
+      await lacuna.call('engine.setServer', { url: kserve.url, timeoutSeconds: 30 });
+      // Web mode runs the engine in its own process: the job crosses it with the server.
+      const text = 'The lamp {{10}} all night, and the sea ____.';
+      const local = await lacuna.call<FillResult>('fill.run', { text, seed: 21, steps: 24, device: 'cpu' });
+      const there = await lacuna.call<FillResult>('fill.run', { text, seed: 21, steps: 24, device: 'remote' });
+      expect(there.device).toBe(`remote:${kserve.url}`);
+      expect(there.alternatives).toEqual(local.alternatives);
+      expect(there.text).toBe(local.text);
+
+      const { page } = await lacuna.open();
+      const { dialog, server } = await openManager(page);
+      await server.getByRole('button', { name: 'Check connection' }).click();
+      const checked = server.getByRole('status', { name: 'Connection check' });
+      await expect
+        .poll(async () => (await checked.textContent())?.trim(), { timeout: 30_000 })
+        .toMatch(new RegExp(`^Connected to ${kserve.url.replace(/[.:/]/g, '\\$&')}: it runs “Lacuna mini 2” \\(lacuna-mini\\), \\d+ ms\\.$`));
+      await shoot(server, 'inference-server-connected');
+      await close(page, dialog);
+    } finally {
+      await lacuna.call('engine.setServer', { url: null });
+      await kserve.kill();
+      await rm(repo, { recursive: true, force: true });
+    }
   });
 
   it('looks right in the dark', async () => {
