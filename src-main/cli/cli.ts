@@ -56,7 +56,7 @@ Usage:
                                      write a Triton model repository for an installed model
                                      (DIR/ID/config.pbtxt + DIR/ID/1/model.onnx) and print the
                                      command that serves it (KServe v2 protocol)
-  lacuna server show [--json]         the inference server of the remote device (--device remote)
+  lacuna server show [--json]        the inference server of the remote device (--device remote)
   lacuna server set URL [--token-file FILE] [--no-token] [--timeout S]
                                      run the network on a KServe v2 server (Triton, KServe,
                                      MLServer) at URL; the token is read from FILE or
